@@ -1,0 +1,63 @@
+"""Rate of change, growth factor, crossover states and the equity recursion (spec §3, §5, §6)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+EQUITY_FLOOR = 0.25
+
+
+def rate_of_change(close: np.ndarray) -> np.ndarray:
+    """R[t] = (close[t] − close[t−1]) / close[t−1]; R[0] = na (§3)."""
+    r = np.full(close.shape[0], np.nan)
+    r[1:] = (close[1:] - close[:-1]) / close[:-1]
+    return r
+
+
+def growth_factor(bars: int, lam: float, cutout: int) -> np.ndarray:
+    """g[t] = e^(λ·(t − cutout)) computed as pow(e, …), for t ≥ cutout; na before (§3)."""
+    g = np.full(bars, np.nan)
+    for t in range(cutout, bars):
+        g[t] = math.e ** (lam * (t - cutout))
+    return g
+
+
+def crosses(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """crossover(a, b) and crossunder(a, b) per bar; any na among the four values → false."""
+    up = np.zeros(a.shape[0], dtype=bool)
+    down = np.zeros(a.shape[0], dtype=bool)
+    with np.errstate(invalid="ignore"):
+        up[1:] = (a[1:] > b[1:]) & (a[:-1] <= b[:-1])
+        down[1:] = (a[1:] < b[1:]) & (a[:-1] >= b[:-1])
+    return up, down
+
+
+def crossover_state(close: np.ndarray, ma: np.ndarray) -> np.ndarray:
+    """Persistent state of §5: +1 after crossover(close, ma), −1 after crossunder, from 0."""
+    up, down = crosses(close, ma)
+    event = np.where(up, 1, np.where(down, -1, 0)).astype(np.int8)
+    # Forward-fill the last event: index of the latest bar with an event, 0 before any.
+    last = np.maximum.accumulate(np.where(event != 0, np.arange(event.shape[0]), 0))
+    state = event[last]
+    return state
+
+
+def equity(start: float, sig: np.ndarray, rg: np.ndarray, cutout: int, delta: float) -> np.ndarray:
+    """eq(start, sig, R) of §6; ``rg`` is R·g. ``a`` persists while the previous signal is 0."""
+    n = sig.shape[0]
+    out = np.full(n, np.nan)
+    a, e = 0.0, math.nan
+    decay = 1.0 - delta
+    for t in range(cutout, n):
+        r = rg[t]
+        p = sig[t - 1] if t >= 1 else math.nan
+        if p > 0:
+            a = r
+        elif p < 0:
+            a = -r
+        e = start if t == cutout else e * decay * (1.0 + a)
+        if e < EQUITY_FLOOR:
+            e = EQUITY_FLOOR
+        out[t] = e
+    return out

@@ -1,0 +1,187 @@
+"""The array contract and the result types shared by every backend.
+
+* A single series is 1-D ``(bars,)`` float64, C-contiguous, oldest bar first.
+* A batch is 2-D ``(symbols, bars)``, right-aligned: shorter histories are left-padded with
+  NaN, and a symbol's history starts at its first finite value.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+
+from core.config import FAMILIES
+from core.errors import ATCInputError
+
+MEMBER_SUFFIXES: tuple[str, ...] = ("", "1", "2", "3", "4", "_1", "_2", "_3", "_4")
+#: The 54 moving-average names of the golden files, family-major, member order of spec §4.1.
+MA_NAMES: tuple[str, ...] = tuple(f + s for f in FAMILIES for s in MEMBER_SUFFIXES)
+SIGNAL_NAMES: tuple[str, ...] = tuple(f + "_Signal" for f in FAMILIES)
+EQUITY_NAMES: tuple[str, ...] = tuple(f + "_S" for f in FAMILIES)
+EVENT_NAMES: tuple[str, ...] = ("arrow_long", "arrow_short", "long", "short")
+MODES: tuple[str, ...] = ("full", "ema_only")
+
+
+def as_series(values: object, name: str = "close", symbol: str | None = None) -> np.ndarray:
+    """Return ``values`` as a 1-D float64 C-contiguous price series, or raise.
+
+    Every bar must be a finite, positive number; the error names the symbol and the bar.
+    """
+    where = f"{symbol}: " if symbol else ""
+    try:
+        arr = np.ascontiguousarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ATCInputError(f"{where}{name} is not numeric: {exc}", field=name) from None
+    if arr.ndim != 1:
+        raise ATCInputError(f"{where}{name} must be 1-D (bars,), got shape {arr.shape}", field=name)
+    if arr.size < 2:
+        raise ATCInputError(f"{where}{name} has {arr.size} bar(s); at least 2 are needed", field=name)
+    bad = ~(np.isfinite(arr) & (arr > 0))
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ATCInputError(
+            f"{where}{name} at bar {i} is {arr[i]!r}; prices must be finite and > 0", field=name
+        )
+    return arr
+
+
+def as_batch(values: object, name: str = "closes") -> tuple[np.ndarray, np.ndarray]:
+    """Validate a right-aligned, NaN-left-padded batch.
+
+    Returns the float64 C-contiguous ``(symbols, bars)`` array and each row's first bar
+    (``starts``, int64). A NaN after a row's first finite value, a non-positive price or a
+    row with fewer than two bars is an error naming the row and the bar.
+    """
+    try:
+        arr = np.ascontiguousarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ATCInputError(f"{name} is not numeric: {exc}", field=name) from None
+    if arr.ndim != 2:
+        raise ATCInputError(f"{name} must be 2-D (symbols, bars), got shape {arr.shape}", field=name)
+    finite = np.isfinite(arr)
+    starts = np.where(finite.any(axis=1), np.argmax(finite, axis=1), arr.shape[1]).astype(np.int64)
+    cols = np.arange(arr.shape[1])
+    inside = cols[None, :] >= starts[:, None]
+    bad = inside & ~(finite & (arr > 0))
+    if bad.any():
+        row = int(np.argmax(bad.any(axis=1)))
+        bar = int(np.argmax(bad[row]))
+        raise ATCInputError(
+            f"{name} row {row} at bar {bar} is {arr[row, bar]!r}; after a symbol's first price "
+            "every bar must be finite and > 0 (clean gaps before computing)",
+            field=name,
+        )
+    short = arr.shape[1] - starts < 2
+    if short.any():
+        row = int(np.argmax(short))
+        raise ATCInputError(f"{name} row {row} has fewer than 2 bars", field=name)
+    return arr, starts
+
+
+def check_tail(tail: int, bars: int) -> int:
+    if not isinstance(tail, (int, np.integer)) or isinstance(tail, bool) or not 1 <= tail <= bars:
+        raise ATCInputError(f"tail = {tail!r} is out of range: allowed 1 … {bars} (bars)", field="tail")
+    return int(tail)
+
+
+def cut(signals: np.ndarray, threshold: float) -> np.ndarray:
+    """Cut of spec §8: +1 above ``threshold``, −1 below −``threshold``, else 0 (na → 0)."""
+    with np.errstate(invalid="ignore"):
+        return np.where(signals > threshold, 1.0, np.where(signals < -threshold, -1.0, 0.0))
+
+
+@dataclass
+class ATCResult:
+    """Every output of spec §3–§9 for one series of ``n`` bars (NaN = Pine's na).
+
+    ``mas``, ``states`` and ``equities`` (54 rows each, order of ``MA_NAMES``) are present
+    only when computed with ``detail=True``.
+    """
+
+    average_signal: np.ndarray          # (n,)
+    signals: np.ndarray                 # (6, n) Layer-1 F_Signal
+    family_equities: np.ndarray         # (6, n) Layer-2 F_S
+    signal_base: np.ndarray             # (n,) colbase series, lagged one bar in Strategy View
+    direction: np.ndarray               # (n,) +1 / −1 / NaN
+    arrow_long: np.ndarray              # (n,) bool
+    arrow_short: np.ndarray             # (n,) bool
+    long: np.ndarray                    # (n,) bool
+    short: np.ndarray                   # (n,) bool
+    growth_factor: float                # g on the last bar (NaN before the cutout)
+    cut_threshold: float = 0.49
+    mas: np.ndarray | None = None       # (54, n)
+    states: np.ndarray | None = None    # (54, n) int8
+    equities: np.ndarray | None = None  # (54, n)
+    backend: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def bars(self) -> int:
+        return int(self.average_signal.shape[0])
+
+    @property
+    def cuts(self) -> np.ndarray:
+        return cut(self.signals, self.cut_threshold)
+
+    @property
+    def growth_warning(self) -> str | None:
+        """The Pine UI's warning when g on the last bar exceeds 1.1 or 1.25 (spec §13.7)."""
+        return growth_warning(self.growth_factor)
+
+    def columns(self, detail: bool = False) -> Iterator[tuple[str, np.ndarray]]:
+        """(name, values) pairs named as in the golden files, in output-file order."""
+        yield "Average_Signal", self.average_signal
+        for name, row in zip(SIGNAL_NAMES, self.signals):
+            yield name, row
+        for name, row in zip(EQUITY_NAMES, self.family_equities):
+            yield name, row
+        for fam, row in zip(FAMILIES, self.cuts):
+            yield fam + "_Cut", row
+        yield "signal_base", self.signal_base
+        yield "direction", self.direction
+        for name in EVENT_NAMES:
+            yield name, getattr(self, name).astype(np.float64)
+        if detail and self.mas is not None:
+            assert self.states is not None and self.equities is not None
+            for i, name in enumerate(MA_NAMES):
+                yield name, self.mas[i]
+            for i, name in enumerate(MA_NAMES):
+                yield "sig." + name, self.states[i].astype(np.float64)
+            for i, name in enumerate(MA_NAMES):
+                yield "eq." + name, self.equities[i]
+
+
+@dataclass
+class BatchResult:
+    """Outputs for a batch, last ``tail`` bars only (bars before a symbol's start are NaN).
+
+    In mode ``"ema_only"`` only the EMA family is computed: ``signals`` and
+    ``family_equities`` have one row (EMA), ``average_signal`` is None, and direction and
+    events follow spec §9 with the EMA_Signal as base. ``last_event`` (+1 long, −1 short,
+    0 none) and ``bars_since_event`` (−1 when none) look at the whole history, not the tail.
+    """
+
+    mode: str
+    signals: np.ndarray                 # (S, F, tail) F = 6, or 1 in ema_only
+    family_equities: np.ndarray         # (S, F, tail)
+    direction: np.ndarray               # (S, tail)
+    long: np.ndarray                    # (S, tail) bool
+    short: np.ndarray                   # (S, tail) bool
+    last_event: np.ndarray              # (S,) int8
+    bars_since_event: np.ndarray        # (S,) int64
+    average_signal: np.ndarray | None = None   # (S, tail) in full mode
+    backend: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def symbols(self) -> int:
+        return int(self.direction.shape[0])
+
+
+def growth_warning(g: float) -> str | None:
+    if not np.isfinite(g) or g <= 1.1:
+        return None
+    level = "1.25" if g > 1.25 else "1.1"
+    return (f"growth factor g = {g:.3f} on the last bar exceeds {level}: "
+            "reduce La (λ) or increase the cutout")
