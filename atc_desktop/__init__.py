@@ -1,0 +1,1 @@
+"""ATC Desktop: the PySide6 + pyqtgraph trading monitor over the Qt-free core package."""
