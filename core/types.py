@@ -59,6 +59,9 @@ def as_batch(values: object, name: str = "closes") -> tuple[np.ndarray, np.ndarr
         raise ATCInputError(f"{name} is not numeric: {exc}", field=name) from None
     if arr.ndim != 2:
         raise ATCInputError(f"{name} must be 2-D (symbols, bars), got shape {arr.shape}", field=name)
+    if arr.shape[1] >= 2 and arr.size and bool((arr > 0).all()) and np.isfinite(arr.max()):
+        # Fast path for the common case (no padding, every price valid): two cheap passes.
+        return arr, np.zeros(arr.shape[0], dtype=np.int64)
     finite = np.isfinite(arr)
     starts = np.where(finite.any(axis=1), np.argmax(finite, axis=1), arr.shape[1]).astype(np.int64)
     cols = np.arange(arr.shape[1])

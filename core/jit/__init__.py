@@ -1,0 +1,1 @@
+"""numba JIT kernels: the generic fused full ATC and the specialised EMA-only screening."""

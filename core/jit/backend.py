@@ -1,0 +1,139 @@
+"""The numba backend: the generic fused kernel for everything, and the specialised
+EMA-only kernel for screening when ``use_codegen_specialization`` is on."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import numba
+import numpy as np
+
+from core.backends.base import ProbeResult
+from core.backends.numpy_backend import check_mode
+from core.config import ATCConfig
+from core.errors import ATCInputError
+from core.jit import codegen
+from core.jit.kernels import atc_batch, atc_series, growth_row
+from core.types import ATCResult, BatchResult, as_batch, as_series, check_tail
+
+log = logging.getLogger(__name__)
+
+
+def kernel_args(config: ATCConfig) -> tuple:
+    """The configuration as the scalar/array arguments the kernels take."""
+    return (config.member_lengths(), config.weights(), config.delta, config.cutout,
+            config.hma_kind == "hull", config.cut_threshold, config.long_threshold,
+            config.short_threshold, config.strategy, config.base_index("colbase"),
+            config.base_index("alertbase"))
+
+
+class NumbaBackend:
+    """numba JIT backend (always installed with the project)."""
+
+    name = "numba"
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        #: (time, reason) for every call where the specialised kernel could not run.
+        self.specialisation_failures: list[tuple[float, str]] = []
+
+    def probe(self) -> ProbeResult:
+        threads = numba.get_num_threads()
+        return ProbeResult(True, f"JIT, threading layer {numba.config.THREADING_LAYER}",
+                           version=numba.__version__, device=f"CPU ({threads} threads)",
+                           threads=threads)
+
+    # -- one series ----------------------------------------------------------------------------
+    def compute(self, close: np.ndarray, config: ATCConfig, detail: bool = False,
+                src: np.ndarray | None = None) -> ATCResult:
+        close = as_series(close)
+        x = close
+        if src is not None:
+            x = as_series(src, "src")
+            if x.shape != close.shape:
+                raise ATCInputError(f"src has {x.size} bars but close has {close.size}", field="src")
+        n = close.shape[0]
+        lengths, weights, delta, cutout, hull, cut_th, long_th, short_th, strategy, cb, ab = \
+            kernel_args(config)
+        sig = np.empty((6, n))
+        feq = np.empty((6, n))
+        avg = np.empty(n)
+        base = np.empty(n)
+        direction = np.empty(n)
+        flags = np.zeros((4, n), dtype=np.bool_)
+        shape = (54, n) if detail else (0, 0)
+        mas, eqs = np.empty(shape), np.empty(shape)
+        states = np.zeros(shape, dtype=np.int8)
+        g = growth_row(n, config.lam)
+        atc_series(close, x, lengths, weights, g, delta, cutout, hull, cut_th, long_th, short_th,
+                   strategy, cb, ab, 6, 0, sig, feq, avg, base, direction, flags[0], flags[1],
+                   flags[2], flags[3], detail, mas, states, eqs)
+        g_last = g[n - 1 - cutout] if n - 1 >= cutout else np.nan
+        return ATCResult(
+            average_signal=avg, signals=sig, family_equities=feq, signal_base=base,
+            direction=direction, arrow_long=flags[0], arrow_short=flags[1], long=flags[2],
+            short=flags[3], growth_factor=float(g_last), cut_threshold=cut_th,
+            mas=mas if detail else None, states=states if detail else None,
+            equities=eqs if detail else None, backend=self.name)
+
+    # -- batches ---------------------------------------------------------------------------------
+    def compute_batch(self, closes: np.ndarray, config: ATCConfig, tail: int = 1,
+                      mode: str = "full") -> BatchResult:
+        nfam = check_mode(mode)
+        closes, starts = as_batch(closes)
+        n_sym, n_bars = closes.shape
+        tail = check_tail(tail, n_bars)
+        out = BatchResult(
+            mode=mode,
+            signals=np.full((n_sym, nfam, tail), np.nan),
+            family_equities=np.full((n_sym, nfam, tail), np.nan),
+            direction=np.full((n_sym, tail), np.nan),
+            long=np.zeros((n_sym, tail), dtype=np.bool_),
+            short=np.zeros((n_sym, tail), dtype=np.bool_),
+            last_event=np.zeros(n_sym, dtype=np.int8),
+            bars_since_event=np.full(n_sym, -1, dtype=np.int64),
+            average_signal=np.full((n_sym, tail), np.nan) if nfam == 6 else None,
+            backend=self.name,
+        )
+        if nfam == 1 and config.use_codegen_specialization:
+            reason = self._screen_specialised(closes, starts, config, tail, out)
+            if reason is None:
+                out.notes.append("EMA-only: specialised kernel")
+                return out
+            out.notes.append(f"EMA-only: generic kernel (specialised kernel failed: {reason})")
+        lengths, weights, delta, cutout, hull, cut_th, long_th, short_th, strategy, cb, ab = \
+            kernel_args(config)
+        avg = out.average_signal if out.average_signal is not None else np.empty((n_sym, tail))
+        atc_batch(closes, starts, lengths, weights, config.lam, delta, cutout, hull, cut_th,
+                  long_th, short_th, strategy, cb, ab, nfam, tail, out.signals,
+                  out.family_equities, avg, out.direction, out.long, out.short,
+                  out.last_event, out.bars_since_event)
+        return out
+
+    def _screen_specialised(self, closes: np.ndarray, starts: np.ndarray, config: ATCConfig,
+                            tail: int, out: BatchResult) -> str | None:
+        """Run the generated kernel; on any failure record why and return the reason."""
+        try:
+            kernel = codegen.specialised_screen(config)
+            g = growth_row(closes.shape[1], config.lam)
+            kernel(closes, starts, g, tail, out.signals, out.family_equities, out.direction,
+                   out.long, out.short, out.last_event, out.bars_since_event)
+            return None
+        except Exception as exc:  # compile/import/run failure → the generic kernel serves
+            reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+            with self._lock:
+                first = not self.specialisation_failures
+                self.specialisation_failures.append((time.time(), reason))
+            if first:
+                log.warning("specialised EMA-only kernel unavailable, using the generic one: %s",
+                            reason)
+            # A partial write must not leak into the generic path's results.
+            out.signals.fill(np.nan)
+            out.family_equities.fill(np.nan)
+            out.direction.fill(np.nan)
+            out.long.fill(False)
+            out.short.fill(False)
+            out.last_event.fill(0)
+            out.bars_since_event.fill(-1)
+            return reason
