@@ -33,10 +33,13 @@ class NumbaBackend:
 
     name = "numba"
 
-    def __init__(self) -> None:
+    def __init__(self, background_compile: bool = False) -> None:
         self._lock = threading.Lock()
         #: (time, reason) for every call where the specialised kernel could not run.
         self.specialisation_failures: list[tuple[float, str]] = []
+        #: Build a new configuration's screening kernel on a background thread and serve
+        #: the generic kernel meanwhile (the app), instead of compiling in the call (CLI).
+        self.background_compile = background_compile
 
     def probe(self) -> ProbeResult:
         threads = numba.get_num_threads()
@@ -97,11 +100,15 @@ class NumbaBackend:
             backend=self.name,
         )
         if nfam == 1 and config.use_codegen_specialization:
-            reason = self._screen_specialised(closes, starts, config, tail, out)
-            if reason is None:
-                out.notes.append("EMA-only: specialised kernel")
-                return out
-            out.notes.append(f"EMA-only: generic kernel (specialised kernel failed: {reason})")
+            if self.background_compile and not codegen.ready(config):
+                codegen.compile_in_background(config, _warm_screen(config))
+                out.notes.append("EMA-only: generic kernel while the specialised one compiles")
+            else:
+                reason = self._screen_specialised(closes, starts, config, tail, out)
+                if reason is None:
+                    out.notes.append("EMA-only: specialised kernel")
+                    return out
+                out.notes.append(f"EMA-only: generic kernel (specialised kernel failed: {reason})")
         lengths, weights, delta, cutout, hull, cut_th, long_th, short_th, strategy, cb, ab = \
             kernel_args(config)
         avg = out.average_signal if out.average_signal is not None else np.empty((n_sym, tail))
@@ -137,3 +144,14 @@ class NumbaBackend:
             out.last_event.fill(0)
             out.bars_since_event.fill(-1)
             return reason
+
+
+def _warm_screen(config: ATCConfig):
+    """A callable that runs a screening kernel once on a tiny batch (forces compilation)."""
+    def warm(kernel) -> None:
+        closes = np.linspace(10.0, 11.0, 80).reshape(1, 80)
+        kernel(closes, np.zeros(1, np.int64), growth_row(80, config.lam), 1,
+               np.empty((1, 1, 1)), np.empty((1, 1, 1)), np.empty((1, 1)),
+               np.zeros((1, 1), np.bool_), np.zeros((1, 1), np.bool_),
+               np.zeros(1, np.int8), np.zeros(1, np.int64))
+    return warm

@@ -13,6 +13,8 @@ import hashlib
 import importlib.util
 import os
 import sys
+import textwrap
+import threading
 from pathlib import Path
 from types import ModuleType
 from typing import Callable
@@ -20,7 +22,7 @@ from typing import Callable
 from core.config import ATCConfig
 from core.paths import cache_dir
 
-TEMPLATE_VERSION = "2"
+TEMPLATE_VERSION = "3"
 
 _HEADER = '''"""Generated EMA-only ATC screening kernel; see core/jit/codegen.py."""
 import numpy as np
@@ -32,10 +34,18 @@ NAN = np.nan
 
 @njit(cache=True, parallel=True)
 def screen(closes, starts, g, tail, o_sig, o_feq, o_dir, o_long, o_short, o_last, o_since):
-    n_sym, n_bars = closes.shape
-    for i in prange(n_sym):
-        x = closes[i, starts[i]:]
-        n = n_bars - starts[i]
+    for i in prange(closes.shape[0]):
+        o_last[i], o_since[i] = screen_one(closes[i, starts[i]:], g, tail, o_sig[i, 0],
+                                           o_feq[i, 0], o_dir[i], o_long[i], o_short[i])
+
+
+@njit(cache=True)
+def screen_one(x, g, tail, o_sig, o_feq, o_dir, o_long, o_short):
+    # The body lives outside the prange driver: numba's parallel passes then see a tiny
+    # loop, which keeps the compile time of each configuration short.
+'''
+
+_PROLOGUE = '''        n = x.shape[0]
         off = n - tail
 '''
 
@@ -107,15 +117,14 @@ _LOOP_TAIL = '''            sig_prev = sig
             base_prev = base
             j = t - off
             if j >= 0:
-                o_sig[i, 0, j] = sig
-                o_feq[i, 0, j] = f_e if active else NAN
-                o_dir[i, j] = direction
-                o_long[i, j] = ev_long
-                o_short[i, j] = ev_short
+                o_sig[j] = sig
+                o_feq[j] = f_e if active else NAN
+                o_dir[j] = direction
+                o_long[j] = ev_long
+                o_short[j] = ev_short
 '''
 
-_END = '''        o_last[i] = last_sign
-        o_since[i] = n - 1 - last_bar if last_bar >= 0 else -1
+_END = '''        return last_sign, (n - 1 - last_bar if last_bar >= 0 else -1)
 '''
 
 
@@ -129,7 +138,7 @@ def kernel_source(config: ATCConfig) -> str:
                              long_th=config.long_threshold, short_th=config.short_threshold,
                              strategy=bool(config.strategy))
     members = list(enumerate(lengths))
-    parts = [_HEADER]
+    parts = [_PROLOGUE]
     parts += [_MEMBER_INIT.format(m=m) for m in range(9)]
     parts.append(_LOOP_HEAD.format(first=0, last=f"min(n, {steady})", cutout=cutout))
     parts += [_MEMBER_WARMUP.format(m=m, n=n, alpha=2.0 / (n + 1), cutout=cutout, decay=decay)
@@ -139,7 +148,8 @@ def kernel_source(config: ATCConfig) -> str:
     parts += [_MEMBER_STEADY.format(m=m, alpha=2.0 / (n + 1), decay=decay) for m, n in members]
     parts.append(tail)
     parts.append(_END)
-    return "".join(parts)
+    # The fragments are written at loop depth; the function body sits one level in.
+    return _HEADER + textwrap.indent(textwrap.dedent("".join(parts)), "    ")
 
 
 def _load(path: Path, name: str) -> ModuleType:
@@ -153,13 +163,19 @@ def _load(path: Path, name: str) -> ModuleType:
 
 
 _loaded: dict[str, Callable] = {}
+_compiling: dict[str, threading.Thread] = {}
+_lock = threading.Lock()
 
 
-def specialised_screen(config: ATCConfig, source: Callable[[ATCConfig], str] = kernel_source) -> Callable:
+def _digest(text: str) -> str:
+    return hashlib.sha1((TEMPLATE_VERSION + text).encode()).hexdigest()[:16]
+
+
+def specialised_screen(config: ATCConfig) -> Callable:
     """The compiled-on-first-call screening kernel for ``config`` (cached per process and on
     disk). Raises whatever generation or import raises; the caller falls back."""
-    text = source(config)
-    digest = hashlib.sha1((TEMPLATE_VERSION + text).encode()).hexdigest()[:16]
+    text = kernel_source(config)
+    digest = _digest(text)
     if digest in _loaded:
         return _loaded[digest]
     folder = cache_dir() / "codegen"
@@ -175,3 +191,29 @@ def specialised_screen(config: ATCConfig, source: Callable[[ATCConfig], str] = k
     kernel = _load(path, name).screen
     _loaded[digest] = kernel
     return kernel
+
+
+def ready(config: ATCConfig) -> bool:
+    """Whether the kernel for ``config`` is loaded in this process."""
+    return _digest(kernel_source(config)) in _loaded
+
+
+def compile_in_background(config: ATCConfig, warm: Callable[[Callable], None]) -> bool:
+    """Start building the kernel for ``config`` on a daemon thread (once per config);
+    ``warm(kernel)`` runs it on a tiny input so numba compiles it there, not in the caller.
+    Returns False when it is already loaded or being built."""
+    digest = _digest(kernel_source(config))
+    with _lock:
+        if digest in _loaded or (digest in _compiling and _compiling[digest].is_alive()):
+            return False
+
+        def build() -> None:
+            try:
+                warm(specialised_screen(config))
+            except Exception:  # the caller's next synchronous attempt reports the reason
+                _loaded.pop(digest, None)
+
+        thread = threading.Thread(target=build, name=f"atc-codegen-{digest}", daemon=True)
+        _compiling[digest] = thread
+        thread.start()
+        return True

@@ -1,0 +1,171 @@
+"""`atc`: compute the ATC from the command line, list backends, scan bundled data.
+
+Every failure the user can fix (bad file, column, price, parameter, backend) ends with one
+line on stderr naming what and where, and exit status 2; nothing is written half.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from core.backends.registry import BACKEND_CHOICES, default_registry
+from core.cli.prices_csv import read_columns, write_columns
+from core.config import FAMILIES, ATCConfig
+from core.errors import ATCError, ATCInputError
+
+
+def build_config(params: str | None, assignments: Sequence[str]) -> ATCConfig:
+    """Config from an optional JSON file plus ``name=value`` overrides (spec names)."""
+    values: dict = {}
+    if params:
+        path = Path(params)
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise ATCInputError(f"{path}: cannot read parameters: {exc.strerror}", field="params") from None
+        values = ATCConfig.from_json(text).to_dict()
+    for item in assignments:
+        name, sep, raw = item.partition("=")
+        if not sep or not name.strip():
+            raise ATCInputError(f"--set {item!r}: expected name=value", field="set")
+        values[name.strip()] = ATCConfig.parse_value(name.strip(), raw.strip())
+    return ATCConfig.from_dict(values)
+
+
+def cmd_compute(args: argparse.Namespace) -> int:
+    config = build_config(args.params, args.set)
+    registry = default_registry()
+    dates = None
+    src = None
+    if args.symbol:
+        from core.data import closes_for_symbol
+        close = closes_for_symbol(args.symbol, args.interval)
+    elif args.prices:
+        close, src, dates = read_columns(Path(args.prices), args.column, args.src_column)
+    else:
+        raise ATCInputError("give a PRICES.csv file or --symbol SYMBOL", field="prices")
+    backend = None if args.backend == "auto" else args.backend
+    result = registry.compute(close, config, detail=args.detail, src=src, backend=backend)
+    columns = [("close", close)] + list(result.columns(detail=args.detail))
+    rows = write_columns(Path(args.output), columns, dates)
+    for event in registry.fallbacks():
+        print(f"atc: backend {event.backend} failed ({event.reason}); used {event.fallback_to}",
+              file=sys.stderr)
+    warning = result.growth_warning
+    if warning:
+        print(f"atc: warning: {warning}", file=sys.stderr)
+    print(f"wrote {rows} bars × {len(columns)} columns to {args.output} (backend {result.backend})")
+    return 0
+
+
+def cmd_backends(args: argparse.Namespace) -> int:
+    registry = default_registry()
+    rows = [("backend", "available", "active", "version", "device", "threads", "reason")]
+    for s in registry.status():
+        rows.append((s.name, "yes" if s.available else "no", "*" if s.active else "",
+                     s.version or "-", s.device or "-", str(s.threads or "-"), s.reason))
+    print(format_table(rows))
+    for event in registry.fallbacks():
+        print(f"fallback: {event.backend} → {event.fallback_to}: {event.reason}")
+    return 0
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    """Latest signals of every symbol of the bundled data (or the given symbols)."""
+    from core.data import make_provider
+
+    config = build_config(args.params, args.set)
+    provider = make_provider("bundled")
+    symbols = args.symbols or list(provider.symbols())
+    fetched = provider.fetch(symbols, "1d")
+    for symbol, reason in fetched.failures.items():
+        print(f"atc: {symbol}: {reason}", file=sys.stderr)
+    registry = default_registry()
+    header = ("symbol", "date", "close", "Average", *(f[:4] for f in FAMILIES), "dir", "last event")
+    rows = [header]
+    for symbol, bars in fetched.bars.items():
+        res = registry.compute(bars.close, config)
+        date = np.datetime_as_string(np.datetime64(int(bars.timestamps[-1]), "ns"), unit="D")
+        hits = np.flatnonzero(res.long | res.short)
+        event = "-"
+        if hits.size:
+            i = int(hits[-1])
+            event = f"{'LONG' if res.long[i] else 'SHORT'} {bars.close.size - 1 - i} bars ago"
+        d = res.direction[-1]
+        rows.append((symbol, date, f"{bars.close[-1]:.2f}", f"{res.average_signal[-1]:+.3f}",
+                     *(f"{v:+.2f}" for v in res.signals[:, -1]),
+                     "-" if np.isnan(d) else ("up" if d > 0 else "down"), event))
+    print(format_table(rows))
+    print(f"\n{len(rows) - 1} symbols, backend {registry.active()}; bundled daily data "
+          "(adjusted close), history from each symbol's first bar")
+    return 0
+
+
+def format_table(rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="atc", description="Adaptive Trend Classification")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add_params(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--params", metavar="FILE.json", help="parameters as JSON (spec names)")
+        p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                       help="one parameter, e.g. --set La=0.05 --set robustness=Wide")
+
+    p = sub.add_parser("compute", help="full ATC of one price series, written to CSV")
+    p.add_argument("prices", nargs="?", metavar="PRICES.csv", help="CSV file with a header row")
+    p.add_argument("--column", default="Close", help="price column (default Close)")
+    p.add_argument("--src-column", help="MA source column, if not the close (e.g. hl2)")
+    p.add_argument("--symbol", help="read the close from the local bar store instead")
+    p.add_argument("--interval", default="1d", help="bar interval with --symbol (default 1d)")
+    add_params(p)
+    p.add_argument("--backend", default="auto", choices=BACKEND_CHOICES)
+    p.add_argument("--detail", action="store_true", help="also the 54 MAs, states, equities")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.csv")
+    p.set_defaults(func=cmd_compute)
+
+    p = sub.add_parser("backends", help="which compute backends are available, and why not")
+    p.set_defaults(func=cmd_backends)
+
+    p = sub.add_parser("scan", help="latest signals of the bundled symbols")
+    p.add_argument("symbols", nargs="*", help="symbols (default: all bundled)")
+    add_params(p)
+    p.set_defaults(func=cmd_scan)
+
+    try:
+        from core.cli.data_commands import register
+    except ImportError:
+        register = None
+    if register is not None:
+        register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ATCError as exc:
+        print(f"atc: error: {exc}", file=sys.stderr)
+        return 2
+    except json.JSONDecodeError as exc:
+        print(f"atc: error: invalid JSON: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"atc: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""One parity test for every backend: golden files, random walks, batches, properties.
+
+A backend that is not available here is skipped with its probe's reason.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from core.atc import compute_reference
+from core.backends.registry import ORDER, Registry
+from core.config import ATCConfig
+from core.types import as_series
+from tests.conftest import GOLDEN_FILES, load_golden, mismatches, random_walk
+
+REGISTRY = Registry()
+
+
+def backend_or_skip(name: str):
+    probe = REGISTRY.probe(name)
+    if not probe.available:
+        pytest.skip(f"{name} unavailable: {probe.reason}")
+    return REGISTRY.get(name)
+
+
+@pytest.fixture(params=ORDER)
+def backend(request):
+    return backend_or_skip(request.param)
+
+
+@pytest.mark.parametrize("path", GOLDEN_FILES, ids=lambda p: p.stem)
+def test_golden(backend, path):
+    gold, config = load_golden(path)
+    src = as_series(gold["src"], "src") if "src" in gold else None
+    result = backend.compute(as_series(gold["close"]), config, detail=True, src=src)
+    columns = dict(result.columns(detail=True))
+    assert len(set(columns) & set(gold)) >= 180
+    assert mismatches(columns, gold) == []
+
+
+def assert_same(result, ref, detail=False):
+    """Discrete outputs identical, continuous ones within 1e-9 relative."""
+    got, want = dict(result.columns(detail)), dict(ref.columns(detail))
+    assert got.keys() == want.keys()
+    assert mismatches(got, want) == []
+
+
+CONFIGS = [
+    ATCConfig(),
+    ATCConfig(robustness="Narrow", cutout=37, La=0.3, De=0.2, ema_len=9, hull_len=15,
+              kama_len=6, hma_w=0.1, long_threshold=0.3, short_threshold=0.05),
+    ATCConfig(robustness="Wide", strategy=True, colbase="LSMA", alertbase="KAMA",
+              cut_threshold=0.2, dema_len=13, lsma_len=8),
+    ATCConfig(hma_kind="hull", hull_len=31, wma_len=11),
+]
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=["default", "narrow-cutout", "wide-strategy", "hull"])
+def test_random_walk_with_src(backend, config):
+    close = random_walk(900, seed=11)
+    src = close * (1 + 0.01 * np.sin(np.arange(900)))
+    assert_same(backend.compute(close, config, detail=True, src=src),
+                compute_reference(close, config, detail=True, src=src), detail=True)
+
+
+@pytest.mark.parametrize("mode", ["full", "ema_only"])
+@pytest.mark.parametrize("config", CONFIGS[:3], ids=["default", "narrow-cutout", "wide-strategy"])
+def test_ragged_batch_tail(backend, mode, config):
+    closes = np.vstack([random_walk(600, seed=s) for s in range(7)])
+    firsts = [0, 1, 150, 400, 590, 598, 0]
+    for row, first in enumerate(firsts):
+        closes[row, :first] = np.nan
+    tail = 300
+    out = backend.compute_batch(closes, config, tail=tail, mode=mode)
+    nf = 6 if mode == "full" else 1
+    assert out.signals.shape == (7, nf, tail) and out.direction.shape == (7, tail)
+    for row, first in enumerate(firsts):
+        ref = compute_reference(closes[row, first:], config, families=nf)
+        k = min(tail, 600 - first)
+        assert np.isnan(out.signals[row, :, :tail - k]).all()
+        np.testing.assert_array_equal(out.signals[row, :, tail - k:], ref.signals[:nf, -k:])
+        np.testing.assert_allclose(out.family_equities[row, :, tail - k:],
+                                   ref.family_equities[:nf, -k:], rtol=1e-9)
+        np.testing.assert_array_equal(out.direction[row, tail - k:], ref.direction[-k:])
+        np.testing.assert_array_equal(out.long[row, tail - k:], ref.long[-k:])
+        np.testing.assert_array_equal(out.short[row, tail - k:], ref.short[-k:])
+        if mode == "full":
+            np.testing.assert_allclose(out.average_signal[row, tail - k:],
+                                       ref.average_signal[-k:], rtol=1e-9, atol=1e-15)
+        hits = np.flatnonzero(ref.long | ref.short)
+        if hits.size:
+            assert out.last_event[row] == (1 if ref.long[hits[-1]] else -1)
+            assert out.bars_since_event[row] == ref.long.size - 1 - hits[-1]
+        else:
+            assert (out.last_event[row], out.bars_since_event[row]) == (0, -1)
+
+
+def configs():
+    lengths = st.integers(min_value=8, max_value=60)
+    return st.builds(
+        ATCConfig,
+        La=st.floats(0.005, 0.5), De=st.floats(0.01, 0.25), cutout=st.integers(0, 80),
+        robustness=st.sampled_from(["Narrow", "Medium", "Wide"]),
+        long_threshold=st.floats(0.0, 0.6), short_threshold=st.floats(-0.6, 0.0),
+        ema_len=lengths, hull_len=lengths, wma_len=lengths, dema_len=lengths,
+        lsma_len=lengths, kama_len=lengths,
+        ema_w=st.floats(0.0, 5.0), hma_w=st.floats(0.0, 5.0), kama_w=st.floats(0.0, 5.0),
+        hma_kind=st.sampled_from(["sma", "hull"]), cut_threshold=st.floats(0.0, 0.99),
+    )
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(config=configs(), seed=st.integers(0, 2**31), n=st.integers(2, 400),
+       vol=st.floats(0.001, 0.08))
+def test_properties_on_random_walks(config, seed, n, vol):
+    close = random_walk(n, seed, vol)
+    ref = compute_reference(close, config, detail=True)
+    avg = ref.average_signal[~np.isnan(ref.average_signal)]
+    assert ((avg >= -1.0) & (avg <= 1.0)).all()
+    for eq in (ref.equities, ref.family_equities):
+        finite = eq[~np.isnan(eq)]
+        assert (finite >= 0.25).all()
+    sigs = ref.signals[~np.isnan(ref.signals)]
+    assert (np.abs(sigs) <= 1.0).all() and np.allclose(sigs * 100, np.round(sigs * 100))
+    # With alerts and arrows on the same unshifted base, long and short alternate.
+    kinds = [1 if ref.long[i] else -1 for i in np.flatnonzero(ref.long | ref.short)]
+    assert all(a != b for a, b in zip(kinds, kinds[1:]))
+    for name in ORDER:
+        if REGISTRY.probe(name).available and name != "numpy":
+            assert_same(REGISTRY.get(name).compute(close, config, detail=True), ref, detail=True)

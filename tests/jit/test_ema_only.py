@@ -1,0 +1,116 @@
+"""The generated EMA-only screening kernel against the generic kernel, and its fallback."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.config import ATCConfig
+from core.jit import codegen
+from core.jit.backend import NumbaBackend
+from tests.conftest import random_walk
+
+CONFIGS = [ATCConfig(), ATCConfig(cutout=120, ema_len=9, robustness="Narrow", ema_w=0.3,
+                                  strategy=True, long_threshold=0.4, short_threshold=-0.05)]
+
+
+def batch(rows: int = 9, bars: int = 700) -> np.ndarray:
+    closes = np.vstack([random_walk(bars, seed=100 + s) for s in range(rows)])
+    for row, first in enumerate([0, 3, 50, 200, 500, 690, 698, 0, 10][:rows]):
+        closes[row, :first] = np.nan
+    return closes
+
+
+def outputs(result):
+    return (result.signals, result.family_equities, result.direction, result.long,
+            result.short, result.last_event, result.bars_since_event)
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=["default", "cutout-strategy"])
+def test_specialised_equals_generic_ema_outputs_bit_for_bit(config):
+    b = NumbaBackend()
+    closes = batch()
+    fast = b.compute_batch(closes, config, tail=400, mode="ema_only")
+    generic = b.compute_batch(closes, config.replace(use_codegen_specialization=False),
+                              tail=400, mode="ema_only")
+    assert fast.notes == ["EMA-only: specialised kernel"] and not b.specialisation_failures
+    for a, g in zip(outputs(fast), outputs(generic)):
+        np.testing.assert_array_equal(a, g)
+
+
+def test_ema_only_signal_equals_the_full_paths_ema_signal():
+    b = NumbaBackend()
+    closes = batch()
+    screen = b.compute_batch(closes, ATCConfig(), tail=500, mode="ema_only")
+    full = b.compute_batch(closes, ATCConfig(), tail=500, mode="full")
+    np.testing.assert_array_equal(screen.signals[:, 0], full.signals[:, 0])
+    np.testing.assert_array_equal(screen.family_equities[:, 0], full.family_equities[:, 0])
+
+
+def test_generated_source_bakes_in_the_configuration():
+    text = codegen.kernel_source(ATCConfig(ema_len=40, cutout=7))
+    for length in (40, 41, 42, 44, 46, 39, 38, 36, 34):
+        assert f"t, {length}, {2.0 / (length + 1)!r}" in text
+    assert "g[t - 7]" in text
+    compile(text, "generated", "exec")
+
+
+def test_compile_failure_falls_back_to_generic_with_the_reason(monkeypatch):
+    b = NumbaBackend()
+    closes = batch()
+    good = b.compute_batch(closes, ATCConfig(use_codegen_specialization=False), tail=50,
+                           mode="ema_only")
+    monkeypatch.setattr(codegen, "kernel_source", lambda config: "def screen(:\n")
+    monkeypatch.setattr(codegen, "_loaded", {})
+    fell = b.compute_batch(closes, ATCConfig(ema_len=31), tail=50, mode="ema_only")
+    assert len(b.specialisation_failures) == 1
+    assert "SyntaxError" in b.specialisation_failures[0][1]
+    assert "specialised kernel failed: SyntaxError" in fell.notes[0]
+    reference = b.compute_batch(closes, ATCConfig(ema_len=31, use_codegen_specialization=False),
+                                tail=50, mode="ema_only")
+    for a, g in zip(outputs(fell), outputs(reference)):
+        np.testing.assert_array_equal(a, g)
+    assert not np.array_equal(good.signals, fell.signals, equal_nan=True)  # ema_len changed
+
+
+def test_kernel_failing_at_run_time_also_falls_back(monkeypatch):
+    def exploding(config):
+        def kernel(*args):
+            args[4][:] = 123.0          # a partial write that must not leak
+            raise MemoryError("simulated")
+        return kernel
+    monkeypatch.setattr(codegen, "specialised_screen", exploding)
+    b = NumbaBackend()
+    closes = batch()
+    out = b.compute_batch(closes, ATCConfig(), tail=20, mode="ema_only")
+    ref = b.compute_batch(closes, ATCConfig(use_codegen_specialization=False), tail=20,
+                          mode="ema_only")
+    assert "MemoryError" in out.notes[0]
+    for a, g in zip(outputs(out), outputs(ref)):
+        np.testing.assert_array_equal(a, g)
+
+
+def test_generated_kernel_is_written_once_and_reused(atc_home):
+    config = ATCConfig(ema_len=17)
+    codegen.specialised_screen(config)
+    files = list((atc_home / "cache" / "codegen").glob("atc_ema_screen_*.py"))
+    assert len(files) == 1
+    mtime = files[0].stat().st_mtime_ns
+    codegen._loaded.clear()
+    codegen.specialised_screen(config)
+    assert files[0].stat().st_mtime_ns == mtime
+
+
+def test_background_compile_serves_generic_results_until_ready():
+    config = ATCConfig(ema_len=23, cutout=3)
+    b = NumbaBackend(background_compile=True)
+    closes = batch()
+    first = b.compute_batch(closes, config, tail=30, mode="ema_only")
+    assert first.notes == ["EMA-only: generic kernel while the specialised one compiles"]
+    thread = codegen._compiling[codegen._digest(codegen.kernel_source(config))]
+    thread.join(timeout=120)
+    assert codegen.ready(config)
+    second = b.compute_batch(closes, config, tail=30, mode="ema_only")
+    assert second.notes == ["EMA-only: specialised kernel"]
+    for a, g in zip(outputs(first), outputs(second)):
+        np.testing.assert_array_equal(a, g)
+    assert not b.specialisation_failures
