@@ -1,0 +1,195 @@
+"""Incremental refresh of the store from a provider, staleness, and the close series the
+``atc compute`` command reads.
+
+A refresh asks the provider only for what is new: each stored series is fetched from its
+last stored bar *inclusive*, because that bar may still have been forming when it was
+stored; the upsert then counts it only if its values changed. Series not stored yet, or
+stored from another source, are fetched in full. Symbols whose last bars are close
+together share one request (batch downloads); the store is written in one transaction and
+the fetch time of every symbol that succeeded is recorded, so the UI can mark stale data.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+from core.data.cleaning import CleaningReport
+from core.data.intervals import interval_seconds, is_intraday
+from core.data.providers.base import FetchResult, Provider, normalise_symbol, to_utc
+from core.data.store import BarStore
+from core.errors import DataError
+
+#: Stored series whose last bars lie within this many bars of each other share a request.
+GROUP_BARS = 30
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
+@dataclass
+class RefreshReport:
+    """Outcome of one :func:`refresh`.
+
+    Attributes
+    ----------
+    updated : dict[str, int]
+        New or changed bars per symbol that was fetched successfully (0: nothing new).
+    failures : dict[str, str]
+        Reason per symbol that could not be fetched; its stored bars are untouched.
+    cleaning : dict[str, CleaningReport]
+        The cleaner's report per fetched symbol.
+    fetched_at : float
+        Unix time the fetch completed (recorded in the store for each success).
+    """
+
+    updated: dict[str, int] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+    cleaning: dict[str, CleaningReport] = field(default_factory=dict)
+    fetched_at: float = 0.0
+
+
+def ns_to_datetime(timestamp_ns: int) -> dt.datetime:
+    """int64 ns since the epoch (UTC) -> aware UTC datetime (microsecond precision)."""
+    return _EPOCH + dt.timedelta(microseconds=int(timestamp_ns) // 1000)
+
+
+def _plan(store: BarStore, provider: Provider, symbols: list[str], interval: str
+          ) -> list[tuple[dt.datetime | None, list[str]]]:
+    """The fetch calls of one refresh: (start, symbols), full fetches first."""
+    full: list[str] = []
+    incremental: list[tuple[int, str]] = []
+    for sym in symbols:
+        info = store.info(sym, interval)
+        if info is None or info.source != provider.name:
+            full.append(sym)
+        else:
+            incremental.append((info.last_ts, sym))
+    calls: list[tuple[dt.datetime | None, list[str]]] = [(None, full)] if full else []
+    incremental.sort()
+    window = GROUP_BARS * interval_seconds(interval) * 1_000_000_000
+    earliest_fn: Callable[[str], dt.datetime | None] | None = getattr(provider, "earliest_start", None)
+    earliest = to_utc(earliest_fn(interval)) if earliest_fn else None
+    i = 0
+    while i < len(incremental):
+        group_start = incremental[i][0]
+        group = []
+        while i < len(incremental) and incremental[i][0] - group_start <= window:
+            group.append(incremental[i][1])
+            i += 1
+        start = ns_to_datetime(group_start)
+        if earliest is not None and start < earliest:
+            # Older than the provider keeps: fetch what it has; the cleaner reports the gap.
+            start = earliest
+        calls.append((start, group))
+    return calls
+
+
+def refresh(store: BarStore, provider: Provider, symbols: Sequence[str], interval: str = "1d",
+            *, clock: Callable[[], float] = time.time) -> RefreshReport:
+    """Bring ``symbols`` up to date in ``store`` from ``provider``.
+
+    Parameters
+    ----------
+    store : BarStore
+        Where the bars go.
+    provider : Provider
+        Where they come from; a replaying bundled provider reveals exactly one bar per
+        refresh, however many fetch calls the refresh makes.
+    symbols : sequence of str
+        Tickers (normalised to upper case).
+    interval : str
+        Bar interval.
+    clock : callable
+        Unix time source (tests).
+
+    Returns
+    -------
+    RefreshReport
+        Per-symbol updates, failures and cleaning reports. A request the provider refuses
+        as a whole (``DataError``) becomes a failure of each of its symbols.
+    """
+    wanted = list(dict.fromkeys(normalise_symbol(s) for s in symbols if str(s).strip()))
+    report = RefreshReport()
+    calls = _plan(store, provider, wanted, interval)
+    replaying = bool(getattr(provider, "replay", False))
+    fetched = FetchResult()
+    for k, (start, group) in enumerate(calls):
+        try:
+            if replaying:
+                # Only the last call of the refresh moves the replay on, so every call of
+                # this refresh sees the same day.
+                result = provider.fetch(group, interval, start, advance=k == len(calls) - 1)  # type: ignore[call-arg]
+            else:
+                result = provider.fetch(group, interval, start)
+        except DataError as exc:
+            for sym in group:
+                fetched.fail(sym, str(exc))
+            continue
+        fetched.bars.update(result.bars)
+        fetched.cleaning.update(result.cleaning)
+        fetched.failures.update(result.failures)
+    report.fetched_at = float(clock())
+    report.updated = store.upsert_many(list(fetched.bars.values()))
+    for sym in fetched.bars:
+        report.updated.setdefault(sym, 0)
+    store.mark_fetched_many(list(fetched.bars), interval, report.fetched_at)
+    report.failures = dict(fetched.failures)
+    report.cleaning = dict(fetched.cleaning)
+    return report
+
+
+def stale_after(interval: str) -> float:
+    """Seconds after a successful fetch at which data of ``interval`` counts as stale.
+
+    Intraday bars: two bars' length (at least two minutes) - one missed refresh is normal,
+    two are not. Daily and longer bars: 24 hours, since the current bar keeps changing
+    during the session but a day-old fetch is certainly behind.
+    """
+    if is_intraday(interval):
+        return float(max(2 * interval_seconds(interval), 120))
+    return 86_400.0
+
+
+def is_stale(last_fetch: float | None, interval: str, now: float) -> bool:
+    """Whether data last fetched at ``last_fetch`` (unix s; None = never) is stale at ``now``.
+
+    A fetch time in the future (clock changes) is treated as fresh rather than flagged.
+    """
+    if last_fetch is None:
+        return True
+    return now - last_fetch > stale_after(interval)
+
+
+def closes_for_symbol(symbol: str, interval: str = "1d", store: BarStore | None = None) -> np.ndarray:
+    """The stored close series of one symbol, oldest first (float64, C-contiguous).
+
+    Parameters
+    ----------
+    symbol, interval : str
+        The series.
+    store : BarStore, optional
+        The store to read; None opens (and closes) the default one.
+
+    Raises
+    ------
+    DataError
+        If no bars of ``symbol`` at ``interval`` are stored; the message says how to fetch
+        them.
+    """
+    sym = normalise_symbol(symbol)
+    own = store is None
+    st = BarStore() if store is None else store
+    try:
+        bars = st.load(sym, interval)
+        if bars is None or len(bars) == 0:
+            have = st.symbols(interval)
+            hint = f" (stored at {interval}: {', '.join(have[:10])}{' ...' if len(have) > 10 else ''})" if have else ""
+            raise DataError(
+                f"no {interval} bars for {sym} in the local store {st.path}{hint}; "
+                f"run `atc fetch {sym} --interval {interval}` first", symbol=sym)
+        return np.array(bars.close, dtype=np.float64, copy=True, order="C")
+    finally:
+        if own:
+            st.close()

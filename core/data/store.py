@@ -1,0 +1,456 @@
+"""``BarStore``: the local, on-disk cache of bars (SQLite, stdlib ``sqlite3``).
+
+* One file, by default ``<user data dir>/bars.sqlite3`` (``core.paths.data_dir``).
+* WAL journal with ``synchronous=NORMAL``: a committed transaction survives the app being
+  killed at any moment (only a power cut or OS crash may roll back the last commits, and
+  even then the file stays consistent). Writes are single transactions, so a writer killed
+  mid-way leaves the previous state intact.
+* ``PRAGMA application_id`` marks the file as ours and ``PRAGMA user_version`` holds the
+  schema version. A file that is corrupt, not a database, someone else's database, or from
+  a newer schema is moved aside (renamed, never deleted) with a logged warning, an empty
+  store is built in its place and ``recovered_from`` tells the UI where the old file went.
+  Corruption discovered later, while reading or writing, is handled the same way.
+* Bars are kept in time-bucketed chunks (see ``core.data.chunks``); the logical key is
+  (symbol, interval, timestamp) and upserts replace bars with equal timestamps.
+* One connection guarded by a re-entrant lock: calls are short, it keeps recovery simple,
+  and any worker thread may use the store.
+* A series holds bars from one source: upserting bars from another source (say Yahoo after
+  the bundled demo data) replaces the series instead of mixing differently adjusted prices.
+"""
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Sequence, TypeVar
+
+import numpy as np
+
+from core.data import chunks
+from core.data.bars import Bars
+from core.errors import DataError
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+APPLICATION_ID = 0x41544344  # "ATCD"
+DB_NAME = "bars.sqlite3"
+_T = TypeVar("_T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS series (
+    symbol    TEXT NOT NULL,
+    interval  TEXT NOT NULL,
+    tz        TEXT NOT NULL,
+    source    TEXT NOT NULL,
+    synthetic INTEGER NOT NULL,
+    n_bars    INTEGER NOT NULL,
+    first_ts  INTEGER NOT NULL,
+    last_ts   INTEGER NOT NULL,
+    PRIMARY KEY (symbol, interval)
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    symbol   TEXT NOT NULL,
+    interval TEXT NOT NULL,
+    chunk    INTEGER NOT NULL,
+    n        INTEGER NOT NULL,
+    data     BLOB NOT NULL,
+    PRIMARY KEY (symbol, interval, chunk)
+);
+CREATE TABLE IF NOT EXISTS fetches (
+    symbol     TEXT NOT NULL,
+    interval   TEXT NOT NULL,
+    fetched_at REAL NOT NULL,
+    PRIMARY KEY (symbol, interval)
+);
+"""
+# sqlite3 error codes meaning "this file cannot be trusted" (not "busy, try again").
+_SQLITE_CORRUPT, _SQLITE_NOTADB, _SQLITE_CANTOPEN = 11, 26, 14
+
+
+@dataclass(frozen=True)
+class SeriesInfo:
+    """Summary of one stored series: where it came from and the range it covers."""
+
+    symbol: str
+    interval: str
+    tz: str
+    source: str
+    synthetic: bool
+    n_bars: int
+    first_ts: int
+    last_ts: int
+
+
+class _Incompatible(Exception):
+    """The file is a valid SQLite database but not one this version can use."""
+
+
+def default_path() -> Path:
+    """``<user data dir>/bars.sqlite3`` (honours ``ATC_DESKTOP_HOME``, see ``core.paths``)."""
+    from core.paths import data_dir
+
+    return data_dir() / DB_NAME
+
+
+def _is_corruption(exc: BaseException, path: Path) -> bool:
+    if isinstance(exc, _Incompatible):
+        return True
+    if not isinstance(exc, sqlite3.DatabaseError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        primary = code & 0xFF
+        return primary in (_SQLITE_CORRUPT, _SQLITE_NOTADB) or (
+            primary == _SQLITE_CANTOPEN and path.is_file()
+        )
+    text = str(exc).lower()
+    return "not a database" in text or "malformed" in text or "corrupt" in text
+
+
+class BarStore:
+    """The local bar cache.
+
+    Parameters
+    ----------
+    path : pathlib.Path, optional
+        Database file; None uses ``default_path()``. Parent folders are created.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The database file.
+    recovered_from : pathlib.Path or None
+        Where an unusable file was moved to when this store rebuilt it, else None.
+    """
+
+    def __init__(self, path: Path | str | None = None) -> None:
+        self.path = Path(path) if path is not None else default_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.recovered_from: Path | None = None
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        try:
+            self._conn = self._open()
+        except Exception as exc:  # noqa: BLE001 - filtered by _is_corruption
+            if not _is_corruption(exc, self.path):
+                raise DataError(f"cannot open the bar store {self.path}: {exc}") from exc
+            self._move_aside(exc)
+            self._conn = self._open()
+
+    # -- opening and recovery -------------------------------------------------------------
+
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None,
+                               check_same_thread=False)
+        try:
+            # Reading the header pages first makes a non-database fail here, not later.
+            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            has_tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
+            if has_tables and app_id != APPLICATION_ID:
+                raise _Incompatible(f"not an ATC bar store (application_id {app_id:#x})")
+            if version > SCHEMA_VERSION:
+                raise _Incompatible(f"schema version {version} is newer than {SCHEMA_VERSION}")
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            if version < SCHEMA_VERSION:
+                conn.executescript(
+                    "BEGIN IMMEDIATE;" + _SCHEMA
+                    + f"PRAGMA application_id={APPLICATION_ID};"
+                    + f"PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
+                )
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _move_aside(self, exc: BaseException) -> None:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        k = 1
+        while target.exists():
+            target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{k}")
+            k += 1
+        try:
+            # The WAL and shared-memory files belong to the old database: keep them with it,
+            # or SQLite would try to replay a foreign log into the new file.
+            for suffix in ("-wal", "-shm"):
+                side = Path(str(self.path) + suffix)
+                if side.exists():
+                    side.replace(Path(str(target) + suffix))
+            if self.path.exists():
+                self.path.replace(target)
+        except OSError as move_exc:
+            raise DataError(
+                f"the bar store {self.path} is unusable ({exc}) and could not be moved aside "
+                f"({move_exc}); move or delete it by hand and restart"
+            ) from move_exc
+        self.recovered_from = target
+        log.warning("bar store %s was unusable (%s); moved it to %s and started an empty store",
+                    self.path, exc, target)
+
+    def _recover(self, exc: BaseException) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except sqlite3.Error:
+                pass
+        self._conn = None
+        self._move_aside(exc)
+        self._conn = self._open()
+
+    def _run(self, op: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Run ``op`` under the lock; on corruption rebuild the store and run it once more."""
+        with self._lock:
+            if self._conn is None:
+                raise DataError(f"the bar store {self.path} is closed")
+            try:
+                return op(self._conn)
+            except sqlite3.DatabaseError as exc:
+                if not _is_corruption(exc, self.path):
+                    raise DataError(f"bar store {self.path}: {exc}") from exc
+                self._recover(exc)
+                return op(self._conn)
+
+    def close(self) -> None:
+        """Close the database (idempotent); later calls raise ``DataError``."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def __enter__(self) -> BarStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def verify(self) -> bool:
+        """Run SQLite's ``quick_check`` over the whole file (slow on big stores).
+
+        Returns True when the file is sound. A damaged file is moved aside and rebuilt
+        (``recovered_from`` is set) and False is returned.
+        """
+        with self._lock:
+            recovered = self.recovered_from
+            rows = self._run(lambda c: c.execute("PRAGMA quick_check").fetchall())
+            if self.recovered_from is not recovered:
+                return False  # the check itself hit corruption and _run rebuilt the store
+            if rows == [("ok",)]:
+                return True
+            self._recover(sqlite3.DatabaseError(f"quick_check: {rows[0][0]}"))
+            return False
+
+    # -- writing --------------------------------------------------------------------------
+
+    def upsert(self, bars: Bars) -> int:
+        """Insert or replace ``bars`` keyed by (symbol, interval, timestamp).
+
+        Returns
+        -------
+        int
+            Bars that were new or whose values changed (0 when nothing changed).
+        """
+        return self.upsert_many([bars])[bars.symbol]
+
+    def upsert_many(self, many: Iterable[Bars]) -> dict[str, int]:
+        """Upsert several series in one transaction; returns new/changed bars per symbol.
+
+        Either every series is written or, if anything fails (or the process dies), none.
+        """
+        def op(conn: sqlite3.Connection) -> dict[str, int]:
+            out: dict[str, int] = {}
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for bars in many:
+                    out[bars.symbol] = out.get(bars.symbol, 0) + self._write(conn, bars)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            return out
+
+        many = list(many) if not isinstance(many, (list, tuple)) else many
+        return self._run(op)
+
+    def _write(self, conn: sqlite3.Connection, bars: Bars) -> int:
+        if len(bars) == 0:
+            return 0
+        key = (bars.symbol, bars.interval)
+        row = conn.execute(
+            "SELECT source, synthetic, n_bars, first_ts, last_ts FROM series "
+            "WHERE symbol=? AND interval=?", key).fetchone()
+        if row is not None and (row[0] != bars.source or bool(row[1]) != bars.synthetic):
+            log.info("%s %s: replacing %s bars with %s bars", *key, row[0], bars.source)
+            conn.execute("DELETE FROM chunks WHERE symbol=? AND interval=?", key)
+            row = None
+        total = row[2] if row else 0
+        block = chunks.pack_columns(bars.timestamps, bars.open, bars.high, bars.low,
+                                    bars.close, bars.volume)
+        pieces = list(chunks.split_by_bucket(block, bars.interval))
+        existing: dict[int, tuple[int, bytes]] = {}
+        if row is not None:
+            cur = conn.execute(
+                "SELECT chunk, n, data FROM chunks WHERE symbol=? AND interval=? "
+                "AND chunk BETWEEN ? AND ?", (*key, pieces[0][0], pieces[-1][0]))
+            existing = {c: (n, data) for c, n, data in cur}
+        changed = 0
+        writes = []
+        for chunk_key, new in pieces:
+            if chunk_key in existing:
+                old_n, blob = existing[chunk_key]
+                merged, n_changed = chunks.merge(chunks.decode(blob), new)
+                total += merged.shape[1] - old_n
+            else:
+                merged, n_changed = new, new.shape[1]
+                total += n_changed
+            if n_changed:
+                writes.append((*key, chunk_key, merged.shape[1], chunks.encode(merged)))
+                changed += n_changed
+        conn.executemany(
+            "INSERT OR REPLACE INTO chunks (symbol, interval, chunk, n, data) VALUES (?,?,?,?,?)",
+            writes)
+        first = int(bars.timestamps[0]) if row is None else min(row[3], int(bars.timestamps[0]))
+        last = int(bars.timestamps[-1]) if row is None else max(row[4], int(bars.timestamps[-1]))
+        conn.execute(
+            "INSERT OR REPLACE INTO series VALUES (?,?,?,?,?,?,?,?)",
+            (*key, bars.tz, bars.source, int(bars.synthetic), total, first, last))
+        return changed
+
+    def delete(self, symbol: str, interval: str | None = None) -> None:
+        """Forget a symbol's bars and fetch times (one interval, or all of them)."""
+        where, args = ("symbol=?", (symbol,)) if interval is None else (
+            "symbol=? AND interval=?", (symbol, interval))
+
+        def op(conn: sqlite3.Connection) -> None:
+            with conn:
+                conn.execute("BEGIN IMMEDIATE")
+                for table in ("chunks", "series", "fetches"):
+                    conn.execute(f"DELETE FROM {table} WHERE {where}", args)
+
+        self._run(op)
+
+    def mark_fetched(self, symbol: str, interval: str, when: float) -> None:
+        """Record a successful fetch of ``symbol`` at unix time ``when`` (seconds)."""
+        self.mark_fetched_many([symbol], interval, when)
+
+    def mark_fetched_many(self, symbols: Iterable[str], interval: str, when: float) -> None:
+        """Record one fetch time for several symbols in one transaction."""
+        rows = [(s, interval, float(when)) for s in symbols]
+
+        def op(conn: sqlite3.Connection) -> None:
+            with conn:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.executemany("INSERT OR REPLACE INTO fetches VALUES (?,?,?)", rows)
+
+        self._run(op)
+
+    # -- reading --------------------------------------------------------------------------
+
+    def last_fetch(self, symbol: str, interval: str) -> float | None:
+        """Unix time of the last successful fetch, or None if never fetched."""
+        row = self._run(lambda c: c.execute(
+            "SELECT fetched_at FROM fetches WHERE symbol=? AND interval=?",
+            (symbol, interval)).fetchone())
+        return float(row[0]) if row else None
+
+    def last_timestamp(self, symbol: str, interval: str) -> int | None:
+        """Timestamp (ns, UTC) of the newest stored bar, or None."""
+        row = self._run(lambda c: c.execute(
+            "SELECT last_ts FROM series WHERE symbol=? AND interval=?",
+            (symbol, interval)).fetchone())
+        return int(row[0]) if row else None
+
+    def symbols(self, interval: str | None = None) -> list[str]:
+        """Symbols with stored bars (at ``interval``, or at any interval), sorted."""
+        if interval is None:
+            sql, args = "SELECT DISTINCT symbol FROM series ORDER BY symbol", ()
+        else:
+            sql, args = "SELECT symbol FROM series WHERE interval=? ORDER BY symbol", (interval,)
+        return [r[0] for r in self._run(lambda c: c.execute(sql, args).fetchall())]
+
+    def info(self, symbol: str, interval: str) -> SeriesInfo | None:
+        """What is stored for one series (no bars are read), or None."""
+        row = self._run(lambda c: c.execute(
+            "SELECT tz, source, synthetic, n_bars, first_ts, last_ts FROM series "
+            "WHERE symbol=? AND interval=?", (symbol, interval)).fetchone())
+        if row is None:
+            return None
+        tz, source, synthetic, n, first, last = row
+        return SeriesInfo(symbol, interval, tz, source, bool(synthetic), int(n), int(first), int(last))
+
+    def count(self, symbol: str, interval: str) -> int:
+        """Number of stored bars of one series (0 if none)."""
+        row = self._run(lambda c: c.execute(
+            "SELECT n_bars FROM series WHERE symbol=? AND interval=?",
+            (symbol, interval)).fetchone())
+        return int(row[0]) if row else 0
+
+    def load(self, symbol: str, interval: str = "1d", last: int | None = None) -> Bars | None:
+        """One series, oldest bar first, or None if nothing is stored.
+
+        Parameters
+        ----------
+        symbol, interval : str
+            The series.
+        last : int, optional
+            Return only the newest ``last`` bars (reads only the chunks needed).
+        """
+        def op(conn: sqlite3.Connection) -> Bars | None:
+            meta = conn.execute("SELECT tz, source, synthetic FROM series "
+                                "WHERE symbol=? AND interval=?", (symbol, interval)).fetchone()
+            if meta is None:
+                return None
+            cur = conn.execute("SELECT n, data FROM chunks WHERE symbol=? AND interval=? "
+                               "ORDER BY chunk DESC", (symbol, interval))
+            blobs: list[bytes] = []
+            have = 0
+            for n, data in cur:
+                blobs.append(data)
+                have += n
+                if last is not None and have >= last:
+                    break
+            blocks = [chunks.decode(b) for b in reversed(blobs)]
+            return self._bars(symbol, interval, meta, chunks.concat_blocks(blocks), last)
+
+        return self._run(op)
+
+    def load_many(self, symbols: Sequence[str], interval: str = "1d") -> dict[str, Bars]:
+        """Several series at one interval; symbols without stored bars are left out."""
+        wanted = list(dict.fromkeys(symbols))
+
+        def op(conn: sqlite3.Connection) -> dict[str, Bars]:
+            out: dict[str, Bars] = {}
+            # 500 bound parameters per query stays under every SQLite build's limit.
+            for i in range(0, len(wanted), 500):
+                part = wanted[i:i + 500]
+                marks = ",".join("?" * len(part))
+                metas = {r[0]: r[1:] for r in conn.execute(
+                    f"SELECT symbol, tz, source, synthetic FROM series WHERE interval=? "
+                    f"AND symbol IN ({marks})", (interval, *part))}
+                blobs: dict[str, list[np.ndarray]] = {s: [] for s in metas}
+                for sym, data in conn.execute(
+                        f"SELECT symbol, data FROM chunks WHERE interval=? AND symbol IN ({marks}) "
+                        f"ORDER BY symbol, chunk", (interval, *part)):
+                    blobs[sym].append(chunks.decode(data))
+                for sym in part:
+                    if sym in metas:
+                        out[sym] = self._bars(sym, interval, metas[sym],
+                                              chunks.concat_blocks(blobs[sym]), None)
+            return out
+
+        return self._run(op)
+
+    @staticmethod
+    def _bars(symbol: str, interval: str, meta: tuple, block: np.ndarray,
+              last: int | None) -> Bars:
+        if last is not None:
+            block = block[:, max(block.shape[1] - max(int(last), 0), 0):]
+        ts, o, h, lo, c, v = chunks.unpack(block)
+        tz, source, synthetic = meta
+        return Bars(symbol, interval, ts, o, h, lo, c, v, tz=tz, source=source,
+                    synthetic=bool(synthetic), _checked=False)
