@@ -1,0 +1,47 @@
+# Two entry points: `make app` launches ATC Desktop, `make test` runs every test.
+# Both install what they need first (Qt's system libraries, the Python packages and the
+# Rust extension); stamps in .stamps/ make the second run start at once.
+PY ?= python3
+STAMPS := .stamps
+QT_LIBS := libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 \
+           libxcb-cursor0 fonts-dejavu-core
+RUST_SOURCES := $(wildcard rust_backend/src/*.rs rust_backend/src/*/*.rs)
+
+.PHONY: setup app test test-python test-rust bench clean
+
+setup: $(STAMPS)/system $(STAMPS)/python
+
+$(STAMPS)/system:
+	@mkdir -p $(STAMPS)
+	@missing=$$(for p in $(QT_LIBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Qt system libraries: $$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+	@touch $@
+
+$(STAMPS)/python: pyproject.toml rust_backend/Cargo.toml $(RUST_SOURCES)
+	@mkdir -p $(STAMPS)
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+app: setup
+	atc-desktop
+
+test: setup test-python test-rust
+
+test-python:
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest
+
+test-rust:
+	cargo test --quiet --manifest-path rust_backend/Cargo.toml
+	@if cargo clippy --version >/dev/null 2>&1; then \
+	  cargo clippy --quiet --manifest-path rust_backend/Cargo.toml --all-targets -- -D warnings; \
+	else echo "cargo clippy not installed: lint skipped"; fi
+
+bench: setup
+	$(PY) -m benchmarks --markdown BENCHMARKS.md
+
+clean:
+	rm -rf $(STAMPS) build dist rust_backend/target

@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m benchmarks` prints the table kept in BENCHMARKS.md."""

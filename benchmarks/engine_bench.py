@@ -1,0 +1,127 @@
+"""ATC engine workloads on every available backend (issues' targets in seconds)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.timing import median_time, peak_rss_above, row
+from core.backends.registry import Registry
+from core.config import ATCConfig
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Targets per (workload, backend), from the issues.
+TARGETS = {
+    ("1×1500 detail", "numba"): 1e-3,
+    ("1×1500 detail", "rust"): 0.3e-3,
+    ("518×1500 full batch", "numba"): 0.100,
+    ("518×1500 full batch", "rust"): 0.025,
+    ("5000×1500 EMA-only screening", "numba"): 0.100,
+    ("1×100,000 full", "rust"): 0.010,
+    ("5000×1500 full, tail=1", "rust"): 0.250,
+    ("first computation, fresh process (warm JIT cache)", "numba"): 0.5,
+}
+MEMORY_TARGETS_MB = {"numba": 150.0, "rust": 100.0}
+
+
+def walks(symbols: int, bars: int, seed: int = 7) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.ascontiguousarray(100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.015, (symbols, bars)), axis=1)))
+
+
+def _target(workload: str, backend: str) -> float | None:
+    return TARGETS.get((workload, backend))
+
+
+def run(repeats: int = 7, backends: list[str] | None = None) -> list[dict]:
+    registry = Registry()
+    names = [n for n in registry.names if registry.probe(n).available]
+    if backends:
+        names = [n for n in names if n in backends]
+    cfg = ATCConfig()
+    rows: list[dict] = []
+    one = walks(1, 1500)[0]
+    long_series = walks(1, 100_000, seed=3)[0]
+    batch518 = walks(518, 1500)
+    batch5000 = walks(5000, 1500, seed=11)
+    for name in names:
+        b = registry.get(name)
+        slow = name == "numpy"
+        reps = 1 if slow else repeats
+        t = median_time(lambda: b.compute(one, cfg, detail=True), reps * (3 if not slow else 3))
+        rows.append(row("1×1500 detail", name, t, _target("1×1500 detail", name)))
+        t = median_time(lambda: b.compute(long_series, cfg), reps, warmup=0 if slow else 1)
+        rows.append(row("1×100,000 full", name, t, _target("1×100,000 full", name)))
+        if slow:   # the reference runs per symbol in Python: time a slice and say so
+            t = median_time(lambda: b.compute_batch(batch518[:20], cfg), 1, warmup=0) * 518 / 20
+            rows.append(row("518×1500 full batch", name, t, None, "extrapolated from 20 symbols"))
+            continue
+        t_full = median_time(lambda: b.compute_batch(batch518, cfg), repeats)
+        rows.append(row("518×1500 full batch", name, t_full, _target("518×1500 full batch", name)))
+        for spec in (True, False) if name == "numba" else (True,):
+            c = cfg.replace(use_codegen_specialization=spec)
+            t = median_time(lambda: b.compute_batch(batch5000, c, mode="ema_only"), repeats)
+            label = "5000×1500 EMA-only screening"
+            kind = "specialised" if spec else "generic"
+            per_symbol_gain = (t_full / 518) / (t / 5000)
+            rows.append(row(label, name if name != "numba" else f"numba {kind}", t,
+                            _target(label, name) if spec else None,
+                            f"{per_symbol_gain:.1f}× faster per symbol than full"))
+        t = median_time(lambda: b.compute_batch(batch5000, cfg, tail=1), max(3, repeats // 2))
+        mem = _peak_memory_mb(name)
+        target_mb = MEMORY_TARGETS_MB.get(name)
+        note = f"peak {mem:.0f} MB above the 60 MB input" + (f" (target ≤ {target_mb:.0f} MB)" if target_mb else "")
+        rows.append(row("5000×1500 full, tail=1", name, t, _target("5000×1500 full, tail=1", name),
+                        note, peak_mb=mem, peak_target_mb=target_mb))
+    if "numba" in names:
+        rows.append(row("first computation, fresh process (warm JIT cache)", "numba",
+                        _cold_start(repeats), _target("first computation, fresh process (warm JIT cache)", "numba"),
+                        "import + first 1×1500 compute, interpreter start excluded"))
+    return rows
+
+
+_COLD = """
+import time
+t0 = time.perf_counter()
+import numpy as np
+from core.config import ATCConfig
+from core.jit.backend import NumbaBackend
+x = 100 * np.exp(np.cumsum(np.random.default_rng(1).normal(0, 0.01, 1500)))
+NumbaBackend().compute(x, ATCConfig(), detail=True)
+print(time.perf_counter() - t0)
+"""
+
+
+def _cold_start(repeats: int) -> float:
+    times = []
+    for i in range(repeats + 1):          # the first run fills the JIT cache if it is cold
+        out = subprocess.run([sys.executable, "-c", _COLD], cwd=REPO, capture_output=True,
+                             text=True, check=True)
+        if i:
+            times.append(float(out.stdout.strip().splitlines()[-1]))
+    return float(np.median(times))
+
+
+_MEMORY = """
+import json, sys
+import numpy as np
+from benchmarks.engine_bench import walks
+from benchmarks.timing import peak_rss_above
+from core.backends.registry import Registry
+from core.config import ATCConfig
+b = Registry().get(sys.argv[1])
+b.compute_batch(walks(4, 1500), ATCConfig(), tail=1)       # compile / load first
+x = walks(5000, 1500, seed=11)
+print(json.dumps(peak_rss_above(lambda: b.compute_batch(x, ATCConfig(), tail=1))))
+"""
+
+
+def _peak_memory_mb(backend: str) -> float:
+    """Peak RSS above the input during a 5000×1500 tail=1 batch, in a fresh process."""
+    out = subprocess.run([sys.executable, "-c", _MEMORY, backend], cwd=REPO,
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1]) / 2**20
