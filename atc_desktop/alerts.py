@@ -1,0 +1,176 @@
+"""Alerts: a long/short event on a new bar notifies once — tray, log, alerts table — and
+the set of alerted events is kept on disk so a restart does not repeat them."""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
+
+from atc_desktop.persist import read_json, write_json
+from atc_desktop.screening import SignalEvent
+from atc_desktop.watchlist.columns import format_time
+
+log = logging.getLogger("atc_desktop.alerts")
+
+MAX_KEYS = 20_000
+MAX_RECENT = 500
+SOURCE_LABELS = {"screen": "EMA screening", "atc": "full ATC"}
+
+
+@dataclass(frozen=True)
+class Alert:
+    time: float
+    symbol: str
+    interval: str
+    kind: str
+    source: str
+    bar_time: int
+    value: float
+
+    @property
+    def key(self) -> str:
+        return f"{self.source}|{self.symbol}|{self.interval}|{self.kind}|{self.bar_time}"
+
+    def message(self) -> str:
+        return (f"{self.symbol} {self.kind.upper()} ({SOURCE_LABELS.get(self.source, self.source)}, "
+                f"{self.interval}) on the bar of {format_time(self.bar_time, self.interval)}")
+
+
+class AlertsModel(QAbstractTableModel):
+    """The alerts table, newest first."""
+
+    HEADERS = ("Time", "Symbol", "Event", "Source", "Bar", "Value")
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._alerts: list[Alert] = []
+
+    def alerts(self) -> list[Alert]:
+        return list(self._alerts)
+
+    def set_alerts(self, alerts: list[Alert]) -> None:
+        self.beginResetModel()
+        self._alerts = list(alerts)
+        self.endResetModel()
+
+    def prepend(self, alert: Alert) -> None:
+        self.beginInsertRows(QModelIndex(), 0, 0)
+        self._alerts.insert(0, alert)
+        self.endInsertRows()
+        if len(self._alerts) > MAX_RECENT:
+            self.beginRemoveRows(QModelIndex(), MAX_RECENT, len(self._alerts) - 1)
+            del self._alerts[MAX_RECENT:]
+            self.endRemoveRows()
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._alerts)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+            return None
+        a = self._alerts[index.row()]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return a.message()
+        return (time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(a.time)), a.symbol, a.kind,
+                SOURCE_LABELS.get(a.source, a.source), format_time(a.bar_time, a.interval),
+                f"{a.value:+.3f}")[index.column()]
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return self.HEADERS[section]
+        return None
+
+
+class AlertCenter(QObject):
+    """Decides which events are new, records them, and announces each exactly once.
+
+    An event is new when its bar is newer than the last bar this session saw for that
+    symbol (on the first look: when it is on the latest bar), and its key — source, symbol,
+    interval, kind, bar time — was never alerted before, in this run or an earlier one.
+    """
+
+    alert_raised = Signal(object)
+
+    def __init__(self, path: Path, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.path = path
+        self.model = AlertsModel(self)
+        self._seen: dict[str, None] = {}           # insertion-ordered set, oldest first
+        self._last_bar: dict[tuple[str, str, str], int] = {}
+        self._notifier: Any = None
+        self._load()
+
+    def set_notifier(self, notifier: Any) -> None:
+        """An object with ``showMessage(title, text)`` (a QSystemTrayIcon), or None."""
+        self._notifier = notifier
+
+    def consider(self, events: Iterable[SignalEvent], latest: dict[str, int], source: str,
+                 interval: str) -> list[Alert]:
+        """Alert the new events among ``events``; ``latest`` maps symbol → last bar time."""
+        by_symbol: dict[str, list[SignalEvent]] = {}
+        for ev in events:
+            by_symbol.setdefault(ev.symbol, []).append(ev)
+        raised = []
+        for symbol, last in latest.items():
+            key = (source, symbol, interval)
+            prev = self._last_bar.get(key)
+            self._last_bar[key] = last
+            for ev in by_symbol.get(symbol, ()):
+                fresh = ev.bar_time == last if prev is None else ev.bar_time > prev
+                if not fresh:
+                    continue
+                alert = Alert(time.time(), ev.symbol, ev.interval, ev.kind, ev.source,
+                              ev.bar_time, ev.value)
+                if alert.key in self._seen:
+                    continue
+                self._seen[alert.key] = None
+                raised.append(alert)
+        for alert in raised:
+            self._announce(alert)
+        if raised:
+            self._save()
+        return raised
+
+    def forget_session(self) -> None:
+        """Forget the bars seen in this session (after the data source changes)."""
+        self._last_bar.clear()
+
+    def _announce(self, alert: Alert) -> None:
+        self.model.prepend(alert)
+        log.warning("ALERT %s", alert.message())
+        if self._notifier is not None:
+            try:
+                self._notifier.showMessage(f"ATC {alert.kind} — {alert.symbol}", alert.message())
+            except RuntimeError:          # the tray icon was destroyed
+                self._notifier = None
+        self.alert_raised.emit(alert)
+
+    def _load(self) -> None:
+        data = read_json(self.path)
+        if not isinstance(data, dict):
+            return
+        self._seen = dict.fromkeys(k for k in data.get("seen", []) if isinstance(k, str))
+        recent = []
+        for item in data.get("recent", []):
+            try:
+                recent.append(Alert(**item))
+            except TypeError:
+                continue
+        self.model.set_alerts(recent)
+
+    def _save(self) -> None:
+        keys = list(self._seen)[-MAX_KEYS:]
+        self._seen = dict.fromkeys(keys)
+        try:
+            write_json(self.path, {"version": 1, "seen": keys,
+                                   "recent": [asdict(a) for a in self.model.alerts()]})
+        except OSError as exc:
+            log.error("cannot save alerts to %s: %s", self.path, exc)

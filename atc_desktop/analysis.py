@@ -1,0 +1,183 @@
+"""The chart's computation: the selected symbol's full ATC (detail=True) on a worker, then
+``set_data`` (new symbol, interval or parameters) or ``update_data`` (live refresh) on the
+GUI thread. Only the latest request's result is shown."""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from atc_desktop.app_settings import AppSettings
+from atc_desktop.data_service import DataService
+from atc_desktop.guard import guarded
+from atc_desktop.screening import SignalEvent, atc_events
+from atc_desktop.workers import JobFailure, JobResult, JobRunner
+from core.backends.registry import Registry
+from core.config import ATCConfig
+from core.errors import DataError
+from core.types import ATCResult
+
+log = logging.getLogger("atc_desktop.analysis")
+KIND = "analysis"
+
+
+@dataclass(frozen=True)
+class AnalysisRequest:
+    request_id: int
+    symbol: str
+    interval: str
+    config: ATCConfig
+    history_bars: int
+    live: bool = False
+
+
+@dataclass
+class AnalysisOutcome:
+    request: AnalysisRequest
+    bars: Any
+    result: ATCResult
+    events: list[SignalEvent] = field(default_factory=list)
+    load_s: float = 0.0
+    compute_s: float = 0.0
+
+
+def run_analysis(req: AnalysisRequest, data: DataService, registry: Registry) -> AnalysisOutcome:
+    """Load the symbol's bars (fetching them first when none are stored for this interval)
+    and compute the full ATC with detail."""
+    t0 = time.perf_counter()
+    try:
+        bars = data.load(req.symbol, req.interval, last=req.history_bars)
+    except DataError:
+        report = data.refresh([req.symbol], req.interval)
+        reason = dict(report.failures).get(req.symbol)
+        if reason:
+            raise DataError(f"{req.symbol} ({req.interval}): {reason}", symbol=req.symbol) from None
+        bars = data.load(req.symbol, req.interval, last=req.history_bars)
+    bars = bars.tail(req.history_bars)
+    t1 = time.perf_counter()
+    result = registry.compute(np.ascontiguousarray(bars.close), req.config, detail=True)
+    t2 = time.perf_counter()
+    events = atc_events(req.symbol, req.interval, bars.timestamps, result)
+    return AnalysisOutcome(req, bars, result, events, t1 - t0, t2 - t1)
+
+
+class AnalysisController(QObject):
+    """Keeps the chart in step with the selection, the interval and the parameters.
+
+    ``chart`` is any object with ``set_data(bars, result, config)`` and
+    ``update_data(bars, result)`` (the ChartWidget); it is fetched through a callable so the
+    widget can be created lazily.
+    """
+
+    analysed = Signal(object)            # AnalysisOutcome, after the chart took it
+    analysis_failed = Signal(str, str)   # symbol, message
+    started = Signal(str, str)           # symbol, interval
+
+    def __init__(self, runner: JobRunner, registry: Registry, data: Callable[[], DataService],
+                 settings: Callable[[], AppSettings], chart: Callable[[], Any],
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.runner = runner
+        self.registry = registry
+        self._data = data
+        self._settings = settings
+        self._chart = chart
+        self.symbol: str | None = None
+        self.interval: str | None = None
+        self._latest = 0
+        self._running: int | None = None
+        self._live_pending = False
+        self._shown: tuple[str, str, ATCConfig] | None = None
+        self.last_outcome: AnalysisOutcome | None = None
+        runner.succeeded.connect(self._succeeded)
+        runner.failed.connect(self._failed)
+
+    def current_interval(self) -> str:
+        return self.interval or self._settings().interval
+
+    @guarded
+    def show(self, symbol: str, interval: str | None = None) -> None:
+        """Chart ``symbol`` (at ``interval``, default the current one)."""
+        self.symbol = symbol
+        if interval:
+            self.interval = interval
+        self._submit(live=False)
+
+    @guarded
+    def set_interval(self, interval: str) -> None:
+        self.interval = interval
+        if self.symbol:
+            self._submit(live=False)
+
+    @guarded
+    def recompute(self) -> None:
+        """Parameters or source changed: compute again and redraw."""
+        self._shown = None
+        if self.symbol:
+            self._submit(live=False)
+
+    @guarded
+    def bars_updated(self, symbols: tuple[str, ...] | list[str], interval: str) -> None:
+        """New bars arrived for ``symbols``: update the chart's last bars in place."""
+        if self.symbol in symbols and interval == self.current_interval():
+            if self._running is not None:
+                self._live_pending = True
+            else:
+                self._submit(live=True)
+
+    def clear(self) -> None:
+        self.symbol = None
+        self._latest = self.runner.next_id()      # outdates whatever is running
+
+    def _submit(self, live: bool) -> None:
+        assert self.symbol is not None
+        s = self._settings()
+        rid = self.runner.next_id()
+        req = AnalysisRequest(rid, self.symbol, self.current_interval(), s.config, s.history_bars, live)
+        self._latest = rid
+        self._running = rid
+        data = self._data()
+        self.started.emit(req.symbol, req.interval)
+        self.runner.submit(KIND, lambda: run_analysis(req, data, self.registry), request_id=rid)
+
+    @guarded
+    def _succeeded(self, result: JobResult) -> None:
+        if result.kind != KIND:
+            return
+        if result.request_id == self._running:
+            self._running = None
+        if result.request_id != self._latest:
+            log.debug("dropped outdated analysis #%d", result.request_id)
+        else:
+            self._present(result.value)
+        if self._live_pending and self._running is None and self.symbol:
+            self._live_pending = False
+            self._submit(live=True)
+
+    def _present(self, out: AnalysisOutcome) -> None:
+        req = out.request
+        chart = self._chart()
+        key = (req.symbol, req.interval, req.config)
+        if req.live and self._shown == key:
+            chart.update_data(out.bars, out.result)
+        else:
+            chart.set_data(out.bars, out.result, req.config)
+        self._shown = key
+        self.last_outcome = out
+        log.debug("chart %s %s: %d bars, load %.3f s, ATC %.3f s on %s", req.symbol, req.interval,
+                  len(out.bars), out.load_s, out.compute_s, out.result.backend)
+        self.analysed.emit(out)
+
+    @guarded
+    def _failed(self, failure: JobFailure) -> None:
+        if failure.kind != KIND:
+            return
+        if failure.request_id == self._running:
+            self._running = None
+        if failure.request_id == self._latest:
+            log.error("chart of %s failed: %s", self.symbol, failure.message)
+            self.analysis_failed.emit(self.symbol or "", failure.message)

@@ -1,0 +1,108 @@
+"""Entry point of ``atc-desktop`` (and ``python -m atc_desktop``).
+
+Sets up, in this order: the user's folders, ``NUMBA_CACHE_DIR`` (before numba is imported),
+logging to a rotating file and to the log dock, the crash handlers, the QApplication, the
+session and the main window; then starts the JIT warm-up and the first refresh in the
+background and runs the event loop.
+"""
+from __future__ import annotations
+
+import argparse
+import faulthandler
+import logging
+import logging.handlers
+import os
+import sys
+import time
+from typing import Any, Sequence
+
+from atc_desktop.paths import AppPaths
+
+_T0 = time.time()                       # for --exit-when-painted (the start-up benchmark)
+log = logging.getLogger("atc_desktop")
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="atc-desktop", description="ATC trading monitor")
+    p.add_argument("--home", help="keep config, data, cache and logs under this folder "
+                                  "(default: the user's folders; or $ATC_DESKTOP_HOME)")
+    p.add_argument("--theme", choices=("dark", "light"), help="override the saved theme")
+    p.add_argument("--no-warmup", action="store_true", help="skip the JIT warm-up at start")
+    p.add_argument("--exit-when-painted", action="store_true", help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+def setup_logging(paths: AppPaths) -> Any:
+    """Rotating file in the user log dir + the Qt handler the log dock shows."""
+    from atc_desktop.log_dock import QtLogHandler
+
+    fmt = logging.Formatter("%(asctime)s %(levelname)-7s %(threadName)s %(name)s: %(message)s")
+    file_handler = logging.handlers.RotatingFileHandler(paths.log_file, maxBytes=2_000_000,
+                                                        backupCount=3, encoding="utf-8")
+    file_handler.setFormatter(fmt)
+    console = logging.StreamHandler()
+    console.setLevel(logging.WARNING)
+    console.setFormatter(fmt)
+    qt_handler = QtLogHandler(logging.INFO)
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    for h in (file_handler, console, qt_handler):
+        root.addHandler(h)
+    logging.getLogger("numba").setLevel(logging.WARNING)
+    return qt_handler
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    paths = AppPaths.resolve(args.home).ensure()
+    # Numba reads its cache dir when first imported: set it before anything imports numba.
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(paths.numba_cache))
+    crash_file = open(paths.log_dir / "crash.log", "a", encoding="utf-8")  # noqa: SIM115 - kept open
+    faulthandler.enable(crash_file)     # a hard crash (segfault) still leaves a trace
+
+    from PySide6.QtWidgets import QApplication
+
+    from atc_desktop.guard import install_excepthook
+    from atc_desktop.main_window import MainWindow
+    from atc_desktop.session import AppSession
+
+    qt_handler = setup_logging(paths)
+    install_excepthook()
+    app = QApplication.instance() or QApplication(list(sys.argv[:1]))
+    app.setApplicationName("atc-desktop")
+    app.setApplicationDisplayName("ATC Desktop")
+    app.setOrganizationName("atc-desktop")
+    log.info("ATC Desktop starting; config %s, data %s, logs %s", paths.config_dir, paths.data_dir,
+             paths.log_dir)
+
+    session = AppSession(paths)
+    if args.theme:
+        session.set_theme(args.theme)
+    window = MainWindow(session, qt_handler)
+    window.show()
+    if args.exit_when_painted:
+        _exit_when_painted(window)
+    from PySide6.QtCore import QTimer
+
+    QTimer.singleShot(0, lambda: session.start(warm=not args.no_warmup))
+    rc = int(app.exec())
+    log.info("ATC Desktop closed (exit code %d)", rc)
+    return rc
+
+
+def _exit_when_painted(window: Any) -> None:
+    """Benchmark hook: once a refresh has put values in the watchlist, paint the table,
+    print the seconds since the process began, and quit."""
+    from PySide6.QtWidgets import QApplication
+
+    def check(_outcome: Any) -> None:
+        if any(s.has_values for s in window.session.model.states()):
+            window.watchlist.table.viewport().repaint()
+            print(f"painted {time.time():.6f} {time.time() - _T0:.6f}", flush=True)
+            QApplication.instance().quit()
+
+    window.session.refresh.refreshed.connect(check)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""The app's door to ``core.data``: one provider and one bar store, used from worker threads.
+
+Nothing here touches Qt. Every call may block (network, disk), so only jobs call it.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.errors import DataError
+
+log = logging.getLogger(__name__)
+
+
+class DataService:
+    """A provider (made lazily from a spec such as ``"bundled"``) and a :class:`BarStore`.
+
+    Parameters
+    ----------
+    store_path : the SQLite file of the bar store.
+    source : provider spec for ``core.data.make_provider``.
+    replay : for the bundled provider, reveal the bars one refresh at a time.
+    provider : an already-built provider (tests, benchmarks) instead of ``source``.
+    """
+
+    def __init__(self, store_path: Path, source: str = "bundled", replay: bool = True,
+                 provider: Any = None, **provider_options: Any) -> None:
+        self.store_path = store_path
+        self.source = source
+        self.replay = replay
+        self._provider = provider
+        self._provider_options = provider_options
+        self._store: Any = None
+        # The store locks itself; this lock only keeps two refreshes (the screening's and a
+        # chart's fetch-if-missing) from interleaving, e.g. both moving a replay on.
+        self._fetch_lock = threading.Lock()
+        self._init_lock = threading.RLock()     # lazy creation from several jobs
+
+    @property
+    def provider(self) -> Any:
+        with self._init_lock:
+            if self._provider is None:
+                from core.data import make_provider
+
+                kwargs = dict(self._provider_options)
+                if self.source == "bundled":
+                    kwargs["replay"] = self.replay
+                    if self.replay and "replay_start" not in kwargs:
+                        kwargs["replay_start"] = self._replay_start(make_provider)
+                self._provider = make_provider(self.source, **kwargs)
+            return self._provider
+
+    def _replay_start(self, make_provider: Any) -> int | None:
+        """Where a bundled replay resumes: after the newest bundled bar already stored, so
+        a restart keeps the numbers moving instead of waiting for the replay to catch up.
+        When the stored bars reach the end of the file the replay starts over (the bundled
+        series are dropped from the store; other sources' bars are untouched)."""
+        store = self.store
+        stored = {}
+        for sym in store.symbols("1d"):
+            info = store.info(sym, "1d")
+            if info is not None and info.source == "bundled":
+                stored[sym] = info.last_ts
+        if not stored:
+            return None
+        full = make_provider("bundled", replay=False)
+        result = full.fetch(full.symbols(), "1d")
+        calendar = np.unique(np.concatenate([b.timestamps for b in result.bars.values()]))
+        start = int(np.searchsorted(calendar, max(stored.values()), side="right"))
+        if start >= calendar.size:
+            log.info("the bundled replay reached the end of the file; starting it over")
+            for sym in stored:
+                store.delete(sym, "1d")
+            return None
+        return start
+
+    @property
+    def store(self) -> Any:
+        with self._init_lock:
+            if self._store is None:
+                from core.data import BarStore
+
+                self._store = BarStore(self.store_path)
+            return self._store
+
+    def intervals(self) -> tuple[str, ...]:
+        return tuple(self.provider.intervals)
+
+    def validate(self, symbols: list[str]) -> dict[str, str]:
+        """Symbols the provider does not know, each with the reason."""
+        return dict(self.provider.validate_symbols(symbols))
+
+    def refresh(self, symbols: list[str], interval: str) -> Any:
+        """Fetch new bars into the store; returns ``core.data.RefreshReport``."""
+        from core.data import refresh
+
+        provider = self.provider
+        with self._fetch_lock:
+            return refresh(self.store, provider, symbols, interval)
+
+    def load_many(self, symbols: list[str], interval: str) -> dict[str, Any]:
+        """Stored bars per symbol (symbols without bars are absent)."""
+        loaded = self.store.load_many(symbols, interval)
+        return {s: b for s, b in loaded.items() if b is not None and len(b)}
+
+    def load(self, symbol: str, interval: str, last: int | None = None) -> Any:
+        bars = self.store.load(symbol, interval, last=last)
+        if bars is None or len(bars) == 0:
+            raise DataError(f"{symbol}: no {interval} bars stored yet", symbol=symbol)
+        return bars
+
+    def staleness(self, symbols: list[str], interval: str, now: float | None = None) -> dict[str, str]:
+        """For each stale symbol, why its data is not fresh."""
+        from core.data import is_stale
+
+        now = time.time() if now is None else now
+        out: dict[str, str] = {}
+        for s in symbols:
+            last = self.store.last_fetch(s, interval)
+            if last is None:
+                out[s] = "never fetched"
+            elif is_stale(last, interval, now):
+                out[s] = f"last fetched {_ago(now - last)} ago"
+        return out
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+
+def _ago(seconds: float) -> str:
+    seconds = max(seconds, 0.0)
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"

@@ -1,0 +1,34 @@
+"""CSV export of the watchlist (the chart's own export writes every ATC output)."""
+from __future__ import annotations
+
+import csv
+import io
+import math
+from pathlib import Path
+from typing import Sequence
+
+from atc_desktop.persist import atomic_write_text
+from atc_desktop.watchlist.columns import format_time
+from atc_desktop.watchlist.row import RowState
+
+HEADERS: tuple[str, ...] = ("symbol", "interval", "last", "change_pct", "EMA_Signal", "trend",
+                            "direction", "last_event", "bars_since_event", "data_time", "bars",
+                            "stale", "stale_reason", "error", "source", "synthetic")
+
+
+def _num(v: float) -> str:
+    return "" if math.isnan(v) else repr(v)
+
+
+def write_watchlist_csv(path: str | Path, rows: Sequence[RowState]) -> int:
+    """Write one line per symbol (numbers round-trip exactly; NaN is empty); returns rows."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(HEADERS)
+    for r in rows:
+        w.writerow([r.symbol, r.interval, _num(r.last), _num(r.change_pct), _num(r.signal), r.trend,
+                    _num(r.direction), {1: "long", -1: "short"}.get(r.last_event, ""),
+                    r.bars_since if r.bars_since >= 0 else "", format_time(r.data_time, r.interval),
+                    r.bars, int(r.stale), r.stale_reason, r.error, r.source, int(r.synthetic)])
+    atomic_write_text(Path(path), buf.getvalue())
+    return len(rows)

@@ -1,0 +1,108 @@
+"""No exception reaches Qt's event loop unhandled.
+
+``install_excepthook`` routes uncaught exceptions (slots, virtual overrides, Python threads)
+to the log and to :data:`errors` — a Qt signal the main window shows in its status bar — and
+the app keeps running. ``guarded`` wraps a slot so that its failure is reported the same way
+without even reaching the hook.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import sys
+import threading
+import traceback
+from types import TracebackType
+from typing import Any, Callable, TypeVar
+
+from PySide6.QtCore import QObject, Signal
+
+log = logging.getLogger("atc_desktop")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class ErrorSink(QObject):
+    """Carries error messages to the GUI thread (emitted from any thread)."""
+
+    error_reported = Signal(str)
+
+
+_sink: ErrorSink | None = None
+_sink_lock = threading.Lock()
+
+
+def error_sink() -> ErrorSink:
+    global _sink
+    with _sink_lock:
+        if _sink is None:
+            _sink = ErrorSink()
+        return _sink
+
+
+def report(exc: BaseException, where: str) -> None:
+    """Log ``exc`` with its traceback and announce a one-line summary."""
+    log.error("%s failed: %s: %s", where, type(exc).__name__, exc,
+              exc_info=(type(exc), exc, exc.__traceback__))
+    try:
+        error_sink().error_reported.emit(f"{where}: {type(exc).__name__}: {exc}")
+    except RuntimeError:       # the sink is gone during interpreter shutdown
+        pass
+
+
+def _excepthook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, exc, tb)
+        return
+    where = "unhandled"
+    if tb is not None:
+        frames = traceback.extract_tb(tb)
+        if frames:
+            where = f"unhandled in {frames[-1].name}"
+    exc.__traceback__ = tb
+    report(exc, where)
+
+
+def _thread_hook(args: threading.ExceptHookArgs) -> None:
+    if args.exc_value is not None:
+        report(args.exc_value, f"thread {args.thread.name if args.thread else '?'}")
+
+
+def install_excepthook() -> None:
+    sys.excepthook = _excepthook
+    threading.excepthook = _thread_hook
+
+
+def _positional_limit(fn: Callable[..., Any]) -> int | None:
+    """How many positional arguments ``fn`` takes (None: any number)."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    count = 0
+    for p in params:
+        if p.kind is p.VAR_POSITIONAL:
+            return None
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            count += 1
+    return count
+
+
+def guarded(fn: F) -> F:
+    """Slot decorator: report an exception instead of letting it reach the event loop.
+
+    Qt passes a signal's arguments even to a slot that takes fewer (``clicked(bool)`` to a
+    method without ``checked``); the wrapper trims them as PySide would for the bare slot.
+    """
+    limit = _positional_limit(fn)
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*(args if limit is None else args[:limit]), **kwargs)
+        except Exception as exc:
+            report(exc, getattr(fn, "__qualname__", "slot"))
+            return None
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,397 @@
+"""The main window: docks for the watchlist, the chart, settings/backends, log and alerts;
+menus, toolbar and shortcuts; the status bar; layout saved and restored."""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication, QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow, QMessageBox,
+    QSystemTrayIcon, QTableView, QTabWidget, QWidget,
+)
+
+from atc_desktop.chart_dock import ChartPane
+from atc_desktop.export import write_watchlist_csv
+from atc_desktop.guard import error_sink, guarded
+from atc_desktop.icon import app_icon
+from atc_desktop.log_dock import LogWidget, QtLogHandler
+from atc_desktop.screening import ScreenOutcome
+from atc_desktop.session import AppSession
+from atc_desktop.settings.backends_view import BackendsView
+from atc_desktop.settings.panel import SettingsPanel
+from atc_desktop.theme import THEMES, apply_theme
+from atc_desktop.watchlist.view import WatchlistWidget
+
+log = logging.getLogger("atc_desktop")
+LAYOUT_VERSION = 1
+
+
+class MainWindow(QMainWindow):
+    """A view over :class:`AppSession`; every slot is guarded."""
+
+    def __init__(self, session: AppSession, log_handler: QtLogHandler | None = None) -> None:
+        super().__init__()
+        self.session = session
+        self.setObjectName("mainWindow")
+        self.setWindowTitle("ATC Desktop — Adaptive Trend Classification monitor")
+        self.setWindowIcon(app_icon())
+        self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks
+                            | QMainWindow.DockOption.AllowNestedDocks)
+        self.log_handler = log_handler or QtLogHandler()
+        self._build_docks()
+        self._build_actions()
+        self._build_status_bar()
+        self._connect()
+        self.apply_theme(session.settings.theme)
+        self._default_state = self.saveState(LAYOUT_VERSION)
+        self.restore_layout()
+        self._tray = self._make_tray()
+
+    # -- building -----------------------------------------------------------------------------
+    def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _build_docks(self) -> None:
+        s = self.session
+        self.watchlist = WatchlistWidget(s.model, self)
+        self.watchlist.set_lists(s.watchlists.names(), s.watchlists.active)
+        self.chart_pane = ChartPane(self)
+        s.analysis._chart = self.chart_pane.chart        # created on first use
+        self.settings_panel = SettingsPanel(s.settings, s.registry.names, [s.settings.interval], self)
+        self.backends = BackendsView(self)
+        self.backends.set_fallbacks(s.registry.fallbacks())
+        self.settings_tabs = QTabWidget(self)
+        self.settings_tabs.addTab(self.settings_panel, "Parameters")
+        self.settings_tabs.addTab(self.backends, "Backends")
+        self.log_widget = LogWidget(self.log_handler, self)
+        self.alerts_table = QTableView(self)
+        self.alerts_table.setObjectName("alertsTable")
+        self.alerts_table.setModel(s.alerts.model)
+        self.alerts_table.verticalHeader().setVisible(False)
+        self.alerts_table.horizontalHeader().setStretchLastSection(True)
+
+        left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
+        bottom = Qt.DockWidgetArea.BottomDockWidgetArea
+        self.watchlist_dock = self._dock("Watchlist", "watchlistDock", self.watchlist, left)
+        self.chart_dock = self._dock("Chart", "chartDock", self.chart_pane, right)
+        self.settings_dock = self._dock("Settings and backends", "settingsDock", self.settings_tabs, right)
+        self.log_dock = self._dock("Log", "logDock", self.log_widget, bottom)
+        self.alerts_dock = self._dock("Alerts", "alertsDock", self.alerts_table, bottom)
+        self.tabifyDockWidget(self.chart_dock, self.settings_dock)
+        self.tabifyDockWidget(self.log_dock, self.alerts_dock)
+        self.chart_dock.raise_()
+        self.log_dock.raise_()
+        self.resizeDocks([self.watchlist_dock, self.chart_dock], [560, 760], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.log_dock], [170], Qt.Orientation.Vertical)
+        self.resize(1360, 860)
+
+    def _action(self, text: str, slot: Any, shortcut: Any = None, tip: str = "") -> QAction:
+        act = QAction(text, self)
+        if shortcut is not None:
+            act.setShortcut(QKeySequence(shortcut))
+        act.setStatusTip(tip or text)
+        act.triggered.connect(slot)
+        self.addAction(act)              # shortcuts work whichever dock has the focus
+        return act
+
+    def _build_actions(self) -> None:
+        w, s = self.watchlist, self.session
+        K = QKeySequence.StandardKey
+        self.act_add = self._action("&Add symbol…", w.focus_add_field, "Ctrl+N", "add a symbol to the watchlist")
+        self.act_remove = self._action("&Remove symbol", w.remove_selected, K.Delete, "remove the selected symbols")
+        self.act_refresh = self._action("Refresh &now", lambda: s.refresh.request(fetch=True), K.Refresh,
+                                        "fetch new bars and screen the watchlist now")
+        self.act_chart = self._action("&Open chart", w.open_current_chart, "Ctrl+O", "chart the current symbol")
+        self.act_up = self._action("Move &up", lambda: w.move_current(-1), "Alt+Up")
+        self.act_down = self._action("Move do&wn", lambda: w.move_current(1), "Alt+Down")
+        self.act_zoom_in = self._action("Zoom &in", lambda: self._chart_call("zoom_in"), K.ZoomIn)
+        self.act_zoom_out = self._action("Zoom &out", lambda: self._chart_call("zoom_out"), K.ZoomOut)
+        self.act_reset = self._action("&Reset view", lambda: self._chart_call("reset_view"), "Ctrl+0")
+        self.act_export_list = self._action("Export &watchlist to CSV…", self.export_watchlist, "Ctrl+E")
+        self.act_export_csv = self._action("Export chart &data to CSV…", self.export_chart_csv, "Ctrl+Shift+E")
+        self.act_export_png = self._action("Export chart as &PNG…", self.export_chart_png, "Ctrl+Shift+P")
+        self.act_quit = self._action("&Quit", self.close, K.Quit)
+        self.act_reset_layout = self._action("Reset &layout", self.reset_layout)
+
+        menu = self.menuBar()
+        f = menu.addMenu("&File")
+        for a in (self.act_export_list, self.act_export_csv, self.act_export_png):
+            f.addAction(a)
+        f.addSeparator()
+        f.addAction(self.act_quit)
+        wl = menu.addMenu("&Watchlist")
+        for a in (self.act_add, self.act_remove, self.act_up, self.act_down, self.act_refresh, self.act_chart):
+            wl.addAction(a)
+        wl.addSeparator()
+        wl.addAction("New watchlist…", self.new_list)
+        wl.addAction("Rename watchlist…", self.rename_list)
+        wl.addAction("Delete watchlist", self.delete_list)
+        ch = menu.addMenu("&Chart")
+        for a in (self.act_zoom_in, self.act_zoom_out, self.act_reset):
+            ch.addAction(a)
+        view = menu.addMenu("&View")
+        for dock in (self.watchlist_dock, self.chart_dock, self.settings_dock, self.log_dock, self.alerts_dock):
+            view.addAction(dock.toggleViewAction())
+        view.addSeparator()
+        group = QActionGroup(self)
+        self.theme_actions: dict[str, QAction] = {}
+        for name in THEMES:
+            act = QAction(f"{name.title()} theme", self, checkable=True)
+            act.triggered.connect(lambda _c=False, n=name: self.apply_theme(n))
+            group.addAction(act)
+            view.addAction(act)
+            self.theme_actions[name] = act
+        view.addSeparator()
+        view.addAction(self.act_reset_layout)
+        menu.addMenu("&Help").addAction("&About ATC Desktop", self.about)
+
+        bar = self.addToolBar("Main")
+        bar.setObjectName("mainToolbar")
+        for a in (self.act_refresh, self.act_add, self.act_remove, self.act_chart):
+            bar.addAction(a)
+        bar.addSeparator()
+        for a in (self.act_zoom_in, self.act_zoom_out, self.act_reset):
+            bar.addAction(a)
+
+    def _build_status_bar(self) -> None:
+        sb = self.statusBar()
+        self.source_badge = QLabel(self)
+        self.source_badge.setObjectName("sourceBadge")
+        self.backend_label = QLabel("backends: probing…", self)
+        self.refresh_label = QLabel("waiting for the first refresh", self)
+        self.error_badge = QLabel("", self)
+        self.error_badge.setObjectName("errorBadge")
+        for w in (self.error_badge, self.refresh_label, self.backend_label, self.source_badge):
+            sb.addPermanentWidget(w)
+        self._show_source()
+
+    def _connect(self) -> None:
+        s, w = self.session, self.watchlist
+        w.add_requested.connect(s.add_symbol)
+        w.remove_requested.connect(s.remove_symbols)
+        w.move_requested.connect(s.move_symbol)
+        w.list_switched.connect(s.switch_list)
+        w.list_new_requested.connect(self.new_list)
+        w.list_rename_requested.connect(self.rename_list)
+        w.list_delete_requested.connect(self.delete_list)
+        w.symbol_selected.connect(self._symbol_selected)
+        w.chart_requested.connect(self._chart_requested)
+        s.add_failed.connect(self._add_failed)
+        s.symbol_added.connect(self._symbol_added)
+        s.lists_changed.connect(lambda: w.set_lists(s.watchlists.names(), s.watchlists.active))
+        s.backends_probed.connect(self._backends_probed)
+        s.backends_probe_failed.connect(self.backends.set_status_error)
+        s.fallbacks.fallback_recorded.connect(self._fallback)
+        self.backends.reprobe_requested.connect(s.probe_backends)
+        self.settings_panel.settings_changed.connect(s.apply_settings)
+        s.settings_applied.connect(lambda _n: self._show_source())
+        s.refresh.refreshed.connect(self._refreshed)
+        s.refresh.refresh_failed.connect(lambda m: self._problem(f"refresh failed: {m}"))
+        s.analysis.started.connect(self.chart_pane.show_busy)
+        s.analysis.analysed.connect(self.chart_pane.show_result)
+        s.analysis.analysis_failed.connect(self._analysis_failed)
+        s.alerts.alert_raised.connect(lambda a: self.statusBar().showMessage("ALERT: " + a.message(), 15000))
+        self.chart_pane.interval_requested.connect(s.analysis.set_interval)
+        error_sink().error_reported.connect(self._problem)
+        s.runner.succeeded.connect(self._intervals_known)
+
+    def _make_tray(self) -> QSystemTrayIcon | None:
+        if not QSystemTrayIcon.isSystemTrayAvailable():
+            log.info("no system tray here: alerts go to the log, the status bar and the alerts table")
+            return None
+        tray = QSystemTrayIcon(app_icon(), self)
+        tray.setToolTip("ATC Desktop")
+        tray.show()
+        self.session.alerts.set_notifier(tray)
+        return tray
+
+    # -- slots --------------------------------------------------------------------------------
+    @guarded
+    def _symbol_selected(self, symbol: str) -> None:
+        if symbol != self.session.analysis.symbol:
+            self.session.analysis.show(symbol)
+
+    @guarded
+    def _chart_requested(self, symbol: str) -> None:
+        self.chart_dock.show()
+        self.chart_dock.raise_()
+        if symbol != self.session.analysis.symbol:
+            self.session.analysis.show(symbol)
+
+    def _add_failed(self, message: str) -> None:
+        self.watchlist.show_add_error(message)
+        self.statusBar().showMessage(message, 8000)
+
+    def _symbol_added(self, symbol: str) -> None:
+        self.watchlist.clear_add_field()
+        self.statusBar().showMessage(f"{symbol} added", 4000)
+
+    def _backends_probed(self, rows: list[Any]) -> None:
+        self.backends.set_status(rows)
+        active = next((r.name for r in rows if r.active), "none")
+        self.backend_label.setText(f"full ATC: {active}")
+        self.session.runner.submit("intervals", self.session.data.intervals)
+
+    @guarded
+    def _intervals_known(self, result: Any) -> None:
+        if result.kind == "intervals":
+            intervals = list(result.value)
+            self.settings_panel.set_intervals(intervals)
+            self.chart_pane.set_intervals(intervals, self.session.analysis.current_interval())
+
+    def _fallback(self, event: Any) -> None:
+        self.backends.add_fallback(event)
+        self.statusBar().showMessage(f"backend {event.backend} failed → {event.fallback_to}: "
+                                     f"{event.reason}", 10000)
+
+    def _refreshed(self, out: ScreenOutcome) -> None:
+        n_err = sum(1 for r in out.rows if r.error)
+        n_stale = sum(1 for r in out.rows if r.stale and not r.error)
+        when = time.strftime("%H:%M:%S")
+        self.refresh_label.setText(f"refreshed {when} · {len(out.rows)} symbols · screening on "
+                                   f"{out.backend or '—'} in {out.compute_s * 1e3:.0f} ms")
+        parts = [f"{n_err} error{'s' if n_err != 1 else ''}" if n_err else "",
+                 f"{n_stale} stale" if n_stale else ""]
+        self.error_badge.setText(" · ".join(p for p in parts if p))
+        if out.error:
+            self._problem(out.error)
+
+    def _analysis_failed(self, symbol: str, message: str) -> None:
+        self.chart_pane.show_error(symbol, message)
+        self._problem(f"chart of {symbol}: {message}")
+
+    def _problem(self, message: str) -> None:
+        self.statusBar().showMessage("⚠ " + message, 12000)
+
+    def _show_source(self) -> None:
+        s = self.session.settings
+        self.source_badge.setText(f"Data: {s.source_label}")
+        self.source_badge.setToolTip("bundled and synthetic data are not live market data")
+
+    def _chart_call(self, name: str) -> None:
+        if self.chart_pane.has_chart:
+            getattr(self.chart_pane.chart(), name)()
+
+    # -- theme, lists, export -----------------------------------------------------------------
+    @guarded
+    def apply_theme(self, name: str) -> None:
+        app = QApplication.instance()
+        assert isinstance(app, QApplication)
+        theme = apply_theme(app, name)
+        self.session.model.set_tone_colors(theme.tones())
+        self.log_widget.set_level_colors(theme.tones()["warn"], theme.tones()["error"])
+        self.chart_pane.set_theme(name)
+        self.theme_actions[name].setChecked(True)
+        self.session.set_theme(name)
+
+    @guarded
+    def new_list(self) -> None:
+        name, ok = QInputDialog.getText(self, "New watchlist", "Name:")
+        if ok and name.strip():
+            self._list_call(self.session.create_list, name)
+
+    @guarded
+    def rename_list(self) -> None:
+        name, ok = QInputDialog.getText(self, "Rename watchlist", "New name:",
+                                        text=self.session.watchlists.active)
+        if ok and name.strip():
+            self._list_call(self.session.rename_list, name)
+
+    @guarded
+    def delete_list(self) -> None:
+        name = self.session.watchlists.active
+        if QMessageBox.question(self, "Delete watchlist", f"Delete the watchlist {name!r}?") \
+                == QMessageBox.StandardButton.Yes:
+            self._list_call(self.session.delete_list)
+
+    def _list_call(self, fn: Any, *args: Any) -> None:
+        try:
+            fn(*args)
+        except (ValueError, KeyError) as exc:
+            QMessageBox.warning(self, "Watchlist", str(exc))
+
+    @guarded
+    def export_watchlist(self, path: str | None = None) -> None:
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(self, "Export watchlist",
+                                                  f"{self.session.watchlists.active}.csv", "CSV (*.csv)")
+        if path:
+            n = write_watchlist_csv(path, self.session.model.states())
+            self.statusBar().showMessage(f"{n} rows written to {path}", 6000)
+
+    @guarded
+    def export_chart_csv(self) -> None:
+        self._export_chart("export_csv", "CSV (*.csv)", ".csv")
+
+    @guarded
+    def export_chart_png(self) -> None:
+        self._export_chart("export_png", "PNG image (*.png)", ".png")
+
+    def _export_chart(self, method: str, filt: str, suffix: str) -> None:
+        out = self.session.analysis.last_outcome
+        if out is None or not self.chart_pane.has_chart:
+            self._problem("nothing to export: select a symbol first")
+            return
+        name = f"{out.request.symbol}_{out.request.interval}{suffix}"
+        path, _ = QFileDialog.getSaveFileName(self, "Export chart", name, filt)
+        if path:
+            getattr(self.chart_pane.chart(), method)(path)
+            self.statusBar().showMessage(f"chart written to {path}", 6000)
+
+    def about(self) -> None:
+        QMessageBox.about(self, "ATC Desktop",
+                          "Adaptive Trend Classification monitor.\nScreening: EMA-only ATC (numba); "
+                          "chart: full ATC on the preferred backend.\nBundled data are historical "
+                          "(2000–2013), replayed one day per refresh; synthetic data are random walks.")
+
+    # -- layout -------------------------------------------------------------------------------
+    def _layout_settings(self) -> QSettings:
+        return QSettings(str(self.session.paths.layout_file), QSettings.Format.IniFormat)
+
+    def save_layout(self) -> None:
+        q = self._layout_settings()
+        q.setValue("version", LAYOUT_VERSION)
+        q.setValue("geometry", self.saveGeometry())
+        q.setValue("state", self.saveState(LAYOUT_VERSION))
+        q.setValue("watchlist_header", self.watchlist.table.horizontalHeader().saveState())
+        q.setValue("alerts_header", self.alerts_table.horizontalHeader().saveState())
+        q.sync()
+
+    def restore_layout(self) -> bool:
+        q = self._layout_settings()
+        if int(q.value("version", 0) or 0) != LAYOUT_VERSION:
+            return False
+        ok = True
+        for key, restore in (("geometry", self.restoreGeometry),
+                             ("state", lambda b: self.restoreState(b, LAYOUT_VERSION)),
+                             ("watchlist_header", self.watchlist.table.horizontalHeader().restoreState),
+                             ("alerts_header", self.alerts_table.horizontalHeader().restoreState)):
+            value = q.value(key)
+            if isinstance(value, QByteArray) and not value.isEmpty():
+                ok = bool(restore(value)) and ok
+        return ok
+
+    @guarded
+    def reset_layout(self) -> None:
+        self.restoreState(self._default_state, LAYOUT_VERSION)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        try:
+            self.save_layout()
+        except Exception as exc:        # a read-only profile must not block quitting
+            log.error("cannot save the layout: %s", exc)
+        self.session.shutdown()
+        if self._tray is not None:
+            self._tray.hide()
+        super().closeEvent(event)
+
+    def start(self) -> None:
+        """Begin refreshing once the window is on screen."""
+        QTimer.singleShot(0, self.session.start)

@@ -1,0 +1,145 @@
+"""The refresh loop: a timer schedules one screening job at a time; results reach the
+watchlist model on the GUI thread, and results of an outdated request are dropped."""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Callable
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from atc_desktop.app_settings import AppSettings
+from atc_desktop.data_service import DataService
+from atc_desktop.guard import guarded
+from atc_desktop.screening import ScreenOutcome, ScreenRequest, run_screen
+from atc_desktop.watchlist.model import WatchlistModel
+from atc_desktop.workers import JobFailure, JobResult, JobRunner
+from core.backends.registry import Registry
+
+log = logging.getLogger("atc_desktop.refresh")
+KIND = "screen"
+
+
+class RefreshController(QObject):
+    """Owns the refresh timer and the screening requests.
+
+    * Never two screening jobs at once: a request made while one runs is remembered and
+      started when it ends (several such requests collapse into one).
+    * ``invalidate()`` (watchlist switch, new parameters, new source) marks the running
+      job's result as outdated; it is dropped when it arrives and a fresh job follows.
+    * Symbols removed while a job ran are ignored by the model when the result lands.
+    """
+
+    refreshed = Signal(object)          # ScreenOutcome, after the model took it
+    refresh_failed = Signal(str)
+    busy_changed = Signal(bool)
+
+    def __init__(self, model: WatchlistModel, runner: JobRunner, registry: Registry,
+                 data: Callable[[], DataService], settings: Callable[[], AppSettings],
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.runner = runner
+        self.registry = registry
+        self._data = data
+        self._settings = settings
+        self._timer = QTimer(self)
+        self._timer.timeout.connect(self.request)
+        self._running: int | None = None      # request id of the job in flight
+        self._outdated: set[int] = set()
+        self._pending: bool | None = None     # a queued follow-up: its fetch flag
+        self.last_outcome: ScreenOutcome | None = None
+        self.dropped = 0
+        self._reported: dict[str, str] = {}
+        runner.succeeded.connect(self._succeeded)
+        runner.failed.connect(self._failed)
+
+    # -- timer --------------------------------------------------------------------------------
+    def start(self, seconds: int) -> None:
+        self._timer.start(max(int(seconds), 1) * 1000)
+
+    def stop(self) -> None:
+        self._timer.stop()
+
+    def set_interval(self, seconds: int) -> None:
+        if self._timer.isActive():
+            self.start(seconds)
+
+    @property
+    def busy(self) -> bool:
+        return self._running is not None
+
+    # -- requests -----------------------------------------------------------------------------
+    @guarded
+    def request(self, fetch: bool = True) -> None:
+        """Refresh now (fetch new bars, then screen) or, with ``fetch=False``, re-screen."""
+        if self._running is not None:
+            self._pending = fetch or bool(self._pending)
+            return
+        symbols = tuple(self.model.symbols())
+        if not symbols:
+            return
+        s = self._settings()
+        backend = "numba" if s.config.use_codegen_specialization else None
+        rid = self.runner.next_id()
+        req = ScreenRequest(rid, symbols, s.interval, s.config, s.history_bars, fetch=fetch,
+                            backend=backend)
+        data = self._data()
+        self._running = rid
+        self.busy_changed.emit(True)
+        self.runner.submit(KIND, lambda: run_screen(req, data, self.registry), request_id=rid)
+
+    def invalidate(self, refetch: bool = False) -> None:
+        """The inputs changed: drop the running job's result and screen again."""
+        if self._running is not None:
+            self._outdated.add(self._running)
+        self.request(fetch=refetch)
+
+    # -- results ------------------------------------------------------------------------------
+    def _finish(self, rid: int) -> bool:
+        """Bookkeeping when job ``rid`` ends; True when its result is current."""
+        if rid != self._running:
+            return False
+        self._running = None
+        self.busy_changed.emit(False)
+        current = rid not in self._outdated
+        self._outdated.discard(rid)
+        return current
+
+    def _follow_up(self) -> None:
+        if self._pending is not None:
+            fetch, self._pending = self._pending, None
+            self.request(fetch=fetch)
+
+    @guarded
+    def _succeeded(self, result: JobResult) -> None:
+        if result.kind != KIND:
+            return
+        current = self._finish(result.request_id)
+        if not current:
+            self.dropped += 1
+            log.debug("dropped outdated screening result #%d", result.request_id)
+        else:
+            outcome: ScreenOutcome = result.value
+            t0 = time.perf_counter()
+            changed = self.model.apply(outcome.rows)
+            self.last_outcome = outcome
+            log.debug("screening #%d: %d symbols, %d cells changed, fetch %.3f s, compute %.3f s "
+                      "(%s), applied in %.1f ms", outcome.request_id, len(outcome.rows), changed,
+                      outcome.fetch_s, outcome.compute_s, outcome.backend,
+                      (time.perf_counter() - t0) * 1e3)
+            for sym, why in outcome.failures.items():
+                if self._reported.get(sym) != why:      # log a failure once, not every refresh
+                    log.warning("%s: %s", sym, why)
+            self._reported = dict(outcome.failures)
+            self.refreshed.emit(outcome)
+        self._follow_up()
+
+    @guarded
+    def _failed(self, failure: JobFailure) -> None:
+        if failure.kind != KIND:
+            return
+        if self._finish(failure.request_id):
+            log.error("refresh failed: %s\n%s", failure.message, failure.trace)
+            self.refresh_failed.emit(failure.message)
+        self._follow_up()

@@ -1,0 +1,242 @@
+"""Everything the window shows, without the window: settings, watchlists, the model, the
+data service, the refresh and chart controllers, alerts and the registry bridge."""
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+import numpy as np
+from PySide6.QtCore import QObject, QThreadPool, Signal
+
+from atc_desktop.alerts import AlertCenter
+from atc_desktop.analysis import AnalysisController, AnalysisOutcome
+from atc_desktop.app_settings import AppSettings, SettingsFile
+from atc_desktop.data_service import DataService
+from atc_desktop.guard import guarded
+from atc_desktop.paths import AppPaths
+from atc_desktop.refresh import RefreshController
+from atc_desktop.screening import ScreenOutcome
+from atc_desktop.settings.backends_view import FallbackBridge
+from atc_desktop.watchlist.model import WatchlistModel
+from atc_desktop.watchlist.store import WatchlistStore, normalise_symbol
+from atc_desktop.workers import JobFailure, JobResult, JobRunner
+from core.backends.registry import Registry, default_registry
+from core.config import ATCConfig
+from core.errors import ATCInputError
+
+log = logging.getLogger("atc_desktop")
+
+
+def warm_up(registry: Registry) -> str:
+    """Run both kernels once on a small series so that the first real refresh and the
+    first chart do not pay for loading (or compiling) the JIT code."""
+    rng = np.random.default_rng(0)
+    close = 100.0 * np.cumprod(1.0 + 0.01 * rng.standard_normal(300))
+    cfg = ATCConfig()
+    batch = registry.compute_batch(np.vstack([close, close]), cfg, tail=1, mode="ema_only",
+                                   backend="numba")
+    full = registry.compute(close, cfg, detail=True)
+    return f"screening on {batch.backend}, full ATC on {full.backend}"
+
+
+class AppSession(QObject):
+    """The app's state and its background work; the main window is a view over it."""
+
+    add_failed = Signal(str)             # message for the add field
+    symbol_added = Signal(str)
+    lists_changed = Signal()
+    backends_probed = Signal(list)       # list[BackendStatus]
+    backends_probe_failed = Signal(str)
+    settings_applied = Signal(object)    # AppSettings
+    warmed_up = Signal(str)
+
+    def __init__(self, paths: AppPaths, registry: Registry | None = None, provider: Any = None,
+                 pool: QThreadPool | None = None, chart: Callable[[], Any] | None = None,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.paths = paths.ensure()
+        self.settings_file = SettingsFile(paths.settings_file)
+        self.settings = self.settings_file.load()
+        self.registry = registry or default_registry()
+        try:
+            self.registry.set_preferred(self.settings.backend)
+        except ATCInputError as exc:
+            log.error("%s; using auto", exc)
+            self.settings = self.settings.replace(backend="auto")
+        self.fallbacks = FallbackBridge(self)
+        self.registry.add_listener(self.fallbacks.listener)
+        self.watchlists = WatchlistStore(paths.watchlists_file)
+        self.model = WatchlistModel(self)
+        self.model.set_symbols(self.watchlists.symbols())
+        self.model.symbols_edited.connect(self._save_symbols)
+        self.runner = JobRunner(pool, self)
+        self.runner.succeeded.connect(self._job_succeeded)
+        self.runner.failed.connect(self._job_failed)
+        self._provider_override = provider
+        self.data = self._make_data(self.settings)
+        self.refresh = RefreshController(self.model, self.runner, self.registry, lambda: self.data,
+                                         lambda: self.settings, self)
+        self.analysis = AnalysisController(self.runner, self.registry, lambda: self.data,
+                                           lambda: self.settings, chart or (lambda: None), self)
+        self.alerts = AlertCenter(paths.alerts_file, self)
+        self.refresh.refreshed.connect(self._screened)
+        self.analysis.analysed.connect(self._analysed)
+        self._chart_bar: dict[str, int | None] = {}
+
+    def _make_data(self, s: AppSettings) -> DataService:
+        return DataService(self.paths.bar_store, s.source, s.replay, provider=self._provider_override)
+
+    # -- lifetime -----------------------------------------------------------------------------
+    def start(self, warm: bool = True) -> None:
+        """First screening from the store at once, then a fetch, then the timer."""
+        if warm:
+            self.runner.submit("warmup", lambda: warm_up(self.registry))
+        self.probe_backends()
+        self.refresh.request(fetch=False)
+        self.refresh.request(fetch=True)        # queued behind the first: no overlap
+        self.refresh.start(self.settings.refresh_seconds)
+
+    def shutdown(self, wait_ms: int = 5000) -> None:
+        self.refresh.stop()
+        self.registry.remove_listener(self.fallbacks.listener)
+        self.runner.wait(wait_ms)
+        self.data.close()
+
+    # -- watchlist editing --------------------------------------------------------------------
+    @guarded
+    def add_symbol(self, text: str) -> None:
+        """Check the symbol with the provider (off the GUI thread), then add it."""
+        try:
+            sym = normalise_symbol(text)
+        except ValueError as exc:
+            self.add_failed.emit(str(exc))
+            return
+        if self.model.row_of(sym) >= 0:
+            self.add_failed.emit(f"{sym} is already in this watchlist")
+            return
+        data = self.data
+        self.runner.submit("validate", lambda: (sym, data.validate([sym]).get(sym, "")))
+
+    @guarded
+    def remove_symbols(self, symbols: list[str]) -> None:
+        removed = self.model.remove_symbols(symbols)
+        if removed:
+            log.info("removed %s from %s", ", ".join(removed), self.watchlists.active)
+        if self.analysis.symbol in removed:
+            self.analysis.clear()
+
+    @guarded
+    def move_symbol(self, symbol: str, step: int) -> None:
+        row = self.model.row_of(symbol)
+        if row >= 0:
+            self.model.move_row(row, min(max(row + step, 0), self.model.rowCount() - 1))
+
+    @guarded
+    def switch_list(self, name: str) -> None:
+        if name == self.watchlists.active:
+            return
+        self.watchlists.set_active(name)
+        self._load_active_list()
+
+    def create_list(self, name: str) -> None:
+        """Create and switch to a new list (ValueError: empty or taken name)."""
+        self.watchlists.create(name)
+        self._load_active_list()
+
+    def rename_list(self, new: str) -> None:
+        self.watchlists.rename(self.watchlists.active, new)
+        self.lists_changed.emit()
+
+    def delete_list(self) -> None:
+        self.watchlists.delete(self.watchlists.active)
+        self._load_active_list()
+
+    def _load_active_list(self) -> None:
+        self.model.set_symbols(self.watchlists.symbols())
+        self.lists_changed.emit()
+        self.refresh.invalidate(refetch=True)
+
+    def _save_symbols(self) -> None:
+        self.watchlists.set_symbols(self.model.symbols())
+
+    # -- settings -----------------------------------------------------------------------------
+    @guarded
+    def apply_settings(self, new: AppSettings) -> None:
+        old, self.settings = self.settings, new
+        self.settings_file.save(new)
+        if new.backend != old.backend:
+            self.registry.set_preferred(new.backend)
+            self.probe_backends()
+        if (new.source, new.replay) != (old.source, old.replay):
+            self.data = self._make_data(new)
+            self.alerts.forget_session()
+            log.info("data source: %s", new.source_label)
+        if new.refresh_seconds != old.refresh_seconds:
+            self.refresh.set_interval(new.refresh_seconds)
+        inputs = ("config", "source", "replay", "interval", "history_bars")
+        if any(getattr(new, k) != getattr(old, k) for k in inputs):
+            refetch = (new.source, new.replay, new.interval) != (old.source, old.replay, old.interval)
+            self.refresh.invalidate(refetch=refetch)
+        if any(getattr(new, k) != getattr(old, k) for k in (*inputs, "backend")):
+            self.analysis.recompute()
+        self.settings_applied.emit(new)
+
+    def set_theme(self, name: str) -> None:
+        if name != self.settings.theme:
+            self.settings = self.settings.replace(theme=name)
+            self.settings_file.save(self.settings)
+
+    # -- backends -----------------------------------------------------------------------------
+    def probe_backends(self) -> None:
+        reg = self.registry
+
+        def probe() -> list[Any]:
+            reg.refresh()
+            return reg.status()
+
+        self.runner.submit("probe", probe)
+
+    # -- job results --------------------------------------------------------------------------
+    @guarded
+    def _job_succeeded(self, result: JobResult) -> None:
+        if result.kind == "validate":
+            sym, reason = result.value
+            if reason:
+                log.warning("not added: %s", reason)
+                self.add_failed.emit(reason)
+            elif self.model.add_symbol(sym):
+                log.info("added %s to %s", sym, self.watchlists.active)
+                self.symbol_added.emit(sym)
+                self.refresh.request(fetch=True)
+        elif result.kind == "probe":
+            self.backends_probed.emit(result.value)
+        elif result.kind == "warmup":
+            log.info("JIT kernels ready in %.2f s (%s)", result.elapsed_s, result.value)
+            self.warmed_up.emit(result.value)
+
+    @guarded
+    def _job_failed(self, failure: JobFailure) -> None:
+        if failure.kind == "validate":
+            msg = f"could not check the symbol: {failure.message}"
+            log.warning(msg)
+            self.add_failed.emit(msg)
+        elif failure.kind == "probe":
+            self.backends_probe_failed.emit(failure.message)
+        elif failure.kind == "warmup":
+            log.warning("JIT warm-up failed: %s", failure.message)
+
+    def _screened(self, out: ScreenOutcome) -> None:
+        interval = self.settings.interval
+        latest = {r.symbol: r.data_time for r in out.rows if r.data_time is not None}
+        self.alerts.consider(out.events, latest, "screen", interval)
+        sym = self.analysis.symbol
+        if sym in latest and self.analysis.current_interval() == interval:
+            previous = self._chart_bar.get(sym)
+            self._chart_bar[sym] = latest[sym]
+            if previous is not None and previous != latest[sym]:
+                self.analysis.bars_updated((sym,), interval)
+
+    def _analysed(self, out: AnalysisOutcome) -> None:
+        req = out.request
+        self._chart_bar[req.symbol] = int(out.bars.timestamps[-1])
+        self.alerts.consider(out.events, {req.symbol: int(out.bars.timestamps[-1])}, "atc", req.interval)

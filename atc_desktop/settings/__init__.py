@@ -1,0 +1,1 @@
+"""The settings dock: ATC parameters built from ``ATCConfig``, data source, backends."""

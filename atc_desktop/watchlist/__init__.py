@@ -1,0 +1,1 @@
+"""The watchlist: named symbol lists on disk, a table model, and its sort/filter proxy."""

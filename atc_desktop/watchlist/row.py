@@ -1,0 +1,47 @@
+"""One watchlist row's values, as a refresh job produces them (plain data, no Qt)."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+NAN = float("nan")
+
+
+@dataclass(frozen=True)
+class RowState:
+    """What the watchlist shows for one symbol.
+
+    ``signal`` is the last bar's EMA_Signal (the EMA-only screening output), ``direction``
+    the spec §9 direction with that signal as base, ``last_event`` +1 long / −1 short / 0
+    none over the whole loaded history and ``bars_since`` how many bars ago (−1 none).
+    ``data_time`` is the last bar's time (ns, UTC). ``error`` is empty when the last refresh
+    of this symbol worked; ``stale`` says the numbers are not from a fresh fetch.
+    """
+
+    symbol: str
+    last: float = NAN
+    change_pct: float = NAN
+    signal: float = NAN
+    direction: float = NAN
+    last_event: int = 0
+    bars_since: int = -1
+    data_time: int | None = None
+    bars: int = 0
+    interval: str = ""
+    stale: bool = False
+    stale_reason: str = ""
+    error: str = ""
+    source: str = ""
+    synthetic: bool = False
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def trend(self) -> str:
+        """Layer-1 state of the EMA family: the sign of EMA_Signal."""
+        if math.isnan(self.signal):
+            return ""
+        return "bull" if self.signal > 0 else "bear" if self.signal < 0 else "neutral"
+
+    @property
+    def has_values(self) -> bool:
+        return not math.isnan(self.signal)

@@ -1,0 +1,116 @@
+"""Named watchlists on disk: one JSON file, rewritten atomically on every edit."""
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+from atc_desktop.persist import read_json, write_json
+
+log = logging.getLogger(__name__)
+
+#: The bundled data's symbols: the first-start watchlist, so the app works offline.
+DEFAULT_SYMBOLS: tuple[str, ...] = ("AAPL", "FB", "GOOG", "IBM", "MSFT")
+DEFAULT_NAME = "Default"
+_SYMBOL = re.compile(r"^[A-Z0-9][A-Z0-9.\-^=]{0,19}$")
+
+
+def normalise_symbol(text: str) -> str:
+    """Upper-cased, trimmed symbol; raises ValueError when it cannot be a ticker at all."""
+    sym = text.strip().upper()
+    if not _SYMBOL.match(sym):
+        raise ValueError(f"{text.strip()!r} is not a ticker symbol (letters, digits, . - ^ =; "
+                         "at most 20 characters)")
+    return sym
+
+
+class WatchlistStore:
+    """Several named, ordered symbol lists and which one is active.
+
+    Every mutating call saves at once (atomic replace), so a crash never loses an edit. A
+    corrupt file is kept aside by :func:`read_json` and the defaults are used.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lists: dict[str, list[str]] = {}
+        self._active = DEFAULT_NAME
+        self._load()
+
+    # -- reading ------------------------------------------------------------------------------
+    @property
+    def active(self) -> str:
+        return self._active
+
+    def names(self) -> list[str]:
+        return list(self._lists)
+
+    def symbols(self, name: str | None = None) -> list[str]:
+        return list(self._lists[name or self._active])
+
+    # -- editing ------------------------------------------------------------------------------
+    def set_active(self, name: str) -> None:
+        self._require(name)
+        self._active = name
+        self.save()
+
+    def set_symbols(self, symbols: list[str], name: str | None = None) -> None:
+        """Replace a list's symbols (order kept, duplicates dropped)."""
+        key = name or self._active
+        self._require(key)
+        self._lists[key] = list(dict.fromkeys(symbols))
+        self.save()
+
+    def create(self, name: str, symbols: list[str] | None = None) -> None:
+        name = name.strip()
+        if not name:
+            raise ValueError("a watchlist needs a name")
+        if name in self._lists:
+            raise ValueError(f"a watchlist named {name!r} exists already")
+        self._lists[name] = list(dict.fromkeys(symbols or []))
+        self._active = name
+        self.save()
+
+    def rename(self, old: str, new: str) -> None:
+        self._require(old)
+        new = new.strip()
+        if not new:
+            raise ValueError("a watchlist needs a name")
+        if new != old and new in self._lists:
+            raise ValueError(f"a watchlist named {new!r} exists already")
+        self._lists = {(new if k == old else k): v for k, v in self._lists.items()}
+        if self._active == old:
+            self._active = new
+        self.save()
+
+    def delete(self, name: str) -> None:
+        self._require(name)
+        if len(self._lists) == 1:
+            raise ValueError("the last watchlist cannot be deleted")
+        del self._lists[name]
+        if self._active == name:
+            self._active = next(iter(self._lists))
+        self.save()
+
+    # -- disk ---------------------------------------------------------------------------------
+    def save(self) -> None:
+        write_json(self.path, {"version": 1, "active": self._active, "lists": self._lists})
+
+    def _load(self) -> None:
+        data = read_json(self.path)
+        lists: dict[str, list[str]] = {}
+        if isinstance(data, dict) and isinstance(data.get("lists"), dict):
+            for name, syms in data["lists"].items():
+                if isinstance(name, str) and isinstance(syms, list):
+                    lists[name] = list(dict.fromkeys(s for s in syms if isinstance(s, str)))
+        elif data is not None:
+            log.error("%s has an unknown layout; starting from the default watchlist", self.path)
+        if not lists:
+            lists = {DEFAULT_NAME: list(DEFAULT_SYMBOLS)}
+        self._lists = lists
+        active = data.get("active") if isinstance(data, dict) else None
+        self._active = active if active in lists else next(iter(lists))
+
+    def _require(self, name: str) -> None:
+        if name not in self._lists:
+            raise KeyError(f"no watchlist named {name!r}")

@@ -1,0 +1,183 @@
+"""The watchlist dock's widget: list picker, add field, filters and the table."""
+from __future__ import annotations
+
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMenu,
+    QPushButton, QTableView, QToolButton, QVBoxLayout, QWidget,
+)
+
+from atc_desktop.watchlist.columns import COLUMN_INDEX, COLUMNS
+from atc_desktop.watchlist.model import WatchlistModel
+from atc_desktop.watchlist.proxy import SIGNAL_FILTERS, WatchlistProxy
+
+
+class WatchlistWidget(QWidget):
+    """Shows the model through the proxy; reports what the user asks for by signals.
+
+    The owner does the work (validation off the GUI thread, persistence, refresh) and
+    calls back ``show_add_error`` / ``clear_add_field``.
+    """
+
+    add_requested = Signal(str)
+    remove_requested = Signal(list)
+    symbol_selected = Signal(str)
+    chart_requested = Signal(str)
+    list_switched = Signal(str)
+    list_new_requested = Signal()
+    list_rename_requested = Signal()
+    list_delete_requested = Signal()
+    move_requested = Signal(str, int)
+
+    def __init__(self, model: WatchlistModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.proxy = WatchlistProxy(self)
+        self.proxy.setSourceModel(model)
+
+        self.lists = QComboBox(self)
+        self.lists.setToolTip("named watchlists")
+        self.lists.setMinimumContentsLength(10)
+        self.lists.currentTextChanged.connect(self._switched)
+        menu_btn = QToolButton(self)
+        menu_btn.setText("Lists")
+        menu_btn.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(menu_btn)
+        menu.addAction("New watchlist…", self.list_new_requested.emit)
+        menu.addAction("Rename…", self.list_rename_requested.emit)
+        menu.addAction("Delete", self.list_delete_requested.emit)
+        menu_btn.setMenu(menu)
+
+        self.add_field = QLineEdit(self)
+        self.add_field.setPlaceholderText("Add symbol (e.g. AAPL)")
+        self.add_field.returnPressed.connect(self._add)
+        add_btn = QPushButton("Add", self)
+        add_btn.clicked.connect(self._add)
+        self.add_error = QLabel("", self)
+        self.add_error.setObjectName("errorLabel")
+        self.add_error.setWordWrap(True)
+        self.add_error.setVisible(False)
+
+        self.filter_text = QLineEdit(self)
+        self.filter_text.setPlaceholderText("Filter symbols")
+        self.filter_text.setClearButtonEnabled(True)
+        self.filter_text.textChanged.connect(self.proxy.set_text_filter)
+        self.filter_signal = QComboBox(self)
+        for label, key in SIGNAL_FILTERS.items():
+            self.filter_signal.addItem(label, key)
+        self.filter_signal.currentIndexChanged.connect(
+            lambda _i: self.proxy.set_signal_filter(str(self.filter_signal.currentData())))
+
+        self.table = QTableView(self)
+        self.table.setObjectName("watchlistTable")
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(COLUMN_INDEX["order"], Qt.SortOrder.AscendingOrder)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(22)
+        header = self.table.horizontalHeader()
+        header.setObjectName("watchlistHeader")
+        header.setSectionsMovable(True)
+        header.setStretchLastSection(True)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        for i, c in enumerate(COLUMNS):
+            header.resizeSection(i, {"order": 32, "symbol": 70, "time": 96, "source": 110}.get(c.key, 78))
+        self.table.selectionModel().currentRowChanged.connect(self._current_changed)
+        self.table.doubleClicked.connect(lambda idx: self._emit_chart(idx))
+
+        top = QHBoxLayout()
+        top.addWidget(self.lists, 1)
+        top.addWidget(menu_btn)
+        top.addWidget(self.add_field, 2)
+        top.addWidget(add_btn)
+        filters = QHBoxLayout()
+        filters.addWidget(self.filter_text, 2)
+        filters.addWidget(self.filter_signal, 1)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.addLayout(top)
+        lay.addWidget(self.add_error)
+        lay.addLayout(filters)
+        lay.addWidget(self.table, 1)
+
+    # -- lists --------------------------------------------------------------------------------
+    def set_lists(self, names: list[str], active: str) -> None:
+        self.lists.blockSignals(True)
+        self.lists.clear()
+        self.lists.addItems(names)
+        self.lists.setCurrentText(active)
+        self.lists.blockSignals(False)
+
+    def _switched(self, name: str) -> None:
+        if name:
+            self.list_switched.emit(name)
+
+    # -- add / remove / move ------------------------------------------------------------------
+    def _add(self) -> None:
+        text = self.add_field.text().strip()
+        if text:
+            self.add_requested.emit(text)
+
+    def show_add_error(self, message: str) -> None:
+        self.add_error.setText(message)
+        self.add_error.setVisible(bool(message))
+
+    def clear_add_field(self) -> None:
+        self.add_field.clear()
+        self.show_add_error("")
+
+    def focus_add_field(self) -> None:
+        self.add_field.setFocus()
+        self.add_field.selectAll()
+
+    def selected_symbols(self) -> list[str]:
+        rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
+        syms = [self.proxy.source_symbol(r) for r in rows]
+        return [s for s in syms if s]
+
+    def current_symbol(self) -> str | None:
+        idx = self.table.currentIndex()
+        return self.proxy.source_symbol(idx.row()) if idx.isValid() else None
+
+    def remove_selected(self) -> None:
+        syms = self.selected_symbols()
+        if syms:
+            self.remove_requested.emit(syms)
+
+    def move_current(self, step: int) -> None:
+        sym = self.current_symbol()
+        if sym:
+            # Moving edits the list order: show that order so the move is visible.
+            self.table.sortByColumn(COLUMN_INDEX["order"], Qt.SortOrder.AscendingOrder)
+            self.move_requested.emit(sym, step)
+            self.select_symbol(sym)
+
+    def select_symbol(self, symbol: str) -> None:
+        row = self.model.row_of(symbol)
+        if row < 0:
+            return
+        idx = self.proxy.mapFromSource(self.model.index(row, 0))
+        if idx.isValid():
+            self.table.selectionModel().setCurrentIndex(
+                idx, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
+            self.table.scrollTo(idx)
+
+    def open_current_chart(self) -> None:
+        sym = self.current_symbol()
+        if sym:
+            self.chart_requested.emit(sym)
+
+    # -- internals ----------------------------------------------------------------------------
+    def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if current.isValid():
+            sym = self.proxy.source_symbol(current.row())
+            if sym:
+                self.symbol_selected.emit(sym)
+
+    def _emit_chart(self, idx: QModelIndex) -> None:
+        sym = self.proxy.source_symbol(idx.row())
+        if sym:
+            self.chart_requested.emit(sym)
