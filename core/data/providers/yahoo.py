@@ -18,6 +18,7 @@ import datetime as dt
 import random
 import threading
 import time
+import warnings
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -37,6 +38,10 @@ YAHOO_INTERVALS: tuple[str, ...] = tuple(i for i in INTERVALS if i != "5d")
 def _default_download(**kwargs: Any) -> Any:
     import yfinance
 
+    # yfinance's own use of deprecated pandas calls is not the user's concern; only
+    # warnings raised from yfinance's modules are silenced.
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"yfinance\.")
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"yfinance\.")
     return yfinance.download(**kwargs)
 
 
