@@ -1,0 +1,78 @@
+"""Type stub of the compiled extension (``src/lib.rs``).
+
+Arrays are borrowed without copying: float64 inputs must be C-contiguous (the adapter in
+``backend.py`` guarantees this). Invalid input raises ``ValueError(message, field)`` or
+``TypeError``; an internal failure raises ``RuntimeError``. The GIL is released while
+computing.
+"""
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+
+F64 = npt.NDArray[np.float64]
+Bool = npt.NDArray[np.bool_]
+
+def compute(
+    close: F64,
+    src: F64 | None,
+    lengths: npt.NDArray[np.int64],
+    weights: F64,
+    lam: float,
+    delta: float,
+    cutout: int,
+    hma_kind: Literal["sma", "hull"],
+    cut_threshold: float,
+    long_threshold: float,
+    short_threshold: float,
+    strategy: bool,
+    colbase: int,
+    alertbase: int,
+    detail: bool,
+) -> tuple[
+    F64, F64, F64, F64, F64, Bool, Bool, Bool, Bool,
+    F64 | None, npt.NDArray[np.int8] | None, F64 | None,
+]:
+    """Full ATC of one series of n bars.
+
+    ``lengths`` is the (6, 9) member-length table, ``weights`` the 6 Layer-2 starting
+    equities, ``lam`` = λ and ``delta`` = δ in kernel units, ``colbase``/``alertbase`` 0 for
+    Average_Signal or 1 + family. Returns (average (n,), signals (6, n), family equities
+    (6, n), signal_base (n,), direction (n,), arrow_long, arrow_short, long, short (n,)
+    bool, then with ``detail`` the 54 MAs, int8 states and member equities (54, n) each,
+    else three None).
+    """
+
+def compute_batch(
+    closes: F64,
+    starts: npt.NDArray[np.int64],
+    lengths: npt.NDArray[np.int64],
+    weights: F64,
+    lam: float,
+    delta: float,
+    cutout: int,
+    hma_kind: Literal["sma", "hull"],
+    cut_threshold: float,
+    long_threshold: float,
+    short_threshold: float,
+    strategy: bool,
+    colbase: int,
+    alertbase: int,
+    tail: int,
+    families: Literal[1, 6],
+) -> tuple[F64, F64, F64, Bool, Bool, npt.NDArray[np.int8], npt.NDArray[np.int64], F64 | None]:
+    """ATC of a right-aligned (symbols, bars) batch whose row i starts at ``starts[i]``.
+
+    Returns, for the last ``tail`` bars: signals and family equities (symbols, families,
+    tail), direction, long, short (symbols, tail), last_event (symbols,) int8,
+    bars_since_event (symbols,) int64, and Average_Signal (symbols, tail) with six
+    families (None with one).
+    """
+
+def thread_count() -> int:
+    """Threads in the pool the kernels run on."""
+
+def simd_level() -> Literal["baseline", "avx2", "avx512"]:
+    """Instruction-set level the kernels dispatch to on this CPU."""
