@@ -11,6 +11,7 @@ newest chunk.
 """
 from __future__ import annotations
 
+import sqlite3
 from typing import Iterator
 
 import numpy as np
@@ -54,10 +55,38 @@ def encode(block: np.ndarray) -> bytes:
     return np.ascontiguousarray(block, dtype=_DTYPE).tobytes()
 
 
-def decode(blob: bytes) -> np.ndarray:
-    """Inverse of :func:`encode`: a read-only ``(6, n)`` int64 view of the BLOB."""
+class ChunkCorrupt(sqlite3.DatabaseError):
+    """A chunk read back from the file is not what the store wrote (damaged pages)."""
+
+
+def decode(blob: bytes, n: int | None = None) -> np.ndarray:
+    """Inverse of :func:`encode`: a read-only ``(6, n)`` int64 view of the BLOB.
+
+    Raises ``ChunkCorrupt`` when the BLOB's size does not match ``n`` bars.
+    """
+    if not isinstance(blob, bytes) or len(blob) % (_COLUMNS * 8) or (
+            n is not None and len(blob) != n * _COLUMNS * 8):
+        raise ChunkCorrupt(f"chunk of {n} bars has a BLOB of {len(blob) if isinstance(blob, bytes) else '?'} bytes")
     flat = np.frombuffer(blob, dtype=_DTYPE)
     return flat.reshape(_COLUMNS, flat.size // _COLUMNS)
+
+
+def check(block: np.ndarray) -> None:
+    """Raise ``ChunkCorrupt`` unless ``block`` could have been written by the store.
+
+    SQLite has no checksums on BLOB pages, so damaged pages could otherwise come back as
+    prices. The store only ever receives cleaned bars, so ascending timestamps, finite
+    positive prices and finite non-negative volumes are invariants; random damage breaks
+    them with near certainty, and checking them costs a few vectorised passes.
+    """
+    ts = block[0]
+    floats = block[1:].view(np.float64)
+    with np.errstate(invalid="ignore"):
+        ok = (bool(np.all(ts[1:] > ts[:-1]))
+              and bool(np.isfinite(floats).all())
+              and bool((floats[:4] > 0).all()) and bool((floats[4] >= 0).all()))
+    if not ok:
+        raise ChunkCorrupt("stored bars fail the store's invariants (damaged file)")
 
 
 def merge(old: np.ndarray, new: np.ndarray) -> tuple[np.ndarray, int]:

@@ -97,7 +97,7 @@ def default_path() -> Path:
 
 
 def _is_corruption(exc: BaseException, path: Path) -> bool:
-    if isinstance(exc, _Incompatible):
+    if isinstance(exc, (_Incompatible, chunks.ChunkCorrupt)):
         return True
     if not isinstance(exc, sqlite3.DatabaseError):
         return False
@@ -303,7 +303,9 @@ class BarStore:
         for chunk_key, new in pieces:
             if chunk_key in existing:
                 old_n, blob = existing[chunk_key]
-                merged, n_changed = chunks.merge(chunks.decode(blob), new)
+                old = chunks.decode(blob, old_n)
+                chunks.check(old)
+                merged, n_changed = chunks.merge(old, new)
                 total += merged.shape[1] - old_n
             else:
                 merged, n_changed = new, new.shape[1]
@@ -407,14 +409,14 @@ class BarStore:
                 return None
             cur = conn.execute("SELECT n, data FROM chunks WHERE symbol=? AND interval=? "
                                "ORDER BY chunk DESC", (symbol, interval))
-            blobs: list[bytes] = []
+            blobs: list[tuple[int, bytes]] = []
             have = 0
             for n, data in cur:
-                blobs.append(data)
+                blobs.append((n, data))
                 have += n
                 if last is not None and have >= last:
                     break
-            blocks = [chunks.decode(b) for b in reversed(blobs)]
+            blocks = [chunks.decode(b, n) for n, b in reversed(blobs)]
             return self._bars(symbol, interval, meta, chunks.concat_blocks(blocks), last)
 
         return self._run(op)
@@ -433,10 +435,12 @@ class BarStore:
                     f"SELECT symbol, tz, source, synthetic FROM series WHERE interval=? "
                     f"AND symbol IN ({marks})", (interval, *part))}
                 blobs: dict[str, list[np.ndarray]] = {s: [] for s in metas}
-                for sym, data in conn.execute(
-                        f"SELECT symbol, data FROM chunks WHERE interval=? AND symbol IN ({marks}) "
+                for sym, n, data in conn.execute(
+                        f"SELECT symbol, n, data FROM chunks WHERE interval=? AND symbol IN ({marks}) "
                         f"ORDER BY symbol, chunk", (interval, *part)):
-                    blobs[sym].append(chunks.decode(data))
+                    if sym not in blobs:
+                        raise chunks.ChunkCorrupt(f"chunks of {sym} {interval} without a series row")
+                    blobs[sym].append(chunks.decode(data, n))
                 for sym in part:
                     if sym in metas:
                         out[sym] = self._bars(sym, interval, metas[sym],
@@ -450,6 +454,7 @@ class BarStore:
               last: int | None) -> Bars:
         if last is not None:
             block = block[:, max(block.shape[1] - max(int(last), 0), 0):]
+        chunks.check(block)
         ts, o, h, lo, c, v = chunks.unpack(block)
         tz, source, synthetic = meta
         return Bars(symbol, interval, ts, o, h, lo, c, v, tz=tz, source=source,

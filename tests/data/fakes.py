@@ -80,3 +80,20 @@ class FakeClock:
 
     def clock(self) -> float:
         return self.now
+
+
+DAY_NS = 86_400 * 1_000_000_000
+
+
+def make_bars(symbol: str, n: int, *, first_day: int = 19_000, seed: int = 0,
+              source: str = "csv", interval: str = "1d", step_ns: int = DAY_NS,
+              synthetic: bool = False, tz: str = "UTC"):
+    """Clean bars: ``n`` bars from day ``first_day`` after the epoch, ``step_ns`` apart."""
+    from core.data import Bars
+
+    rng = np.random.default_rng(seed)
+    close = 50.0 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
+    ts = first_day * DAY_NS + step_ns * np.arange(n, dtype=np.int64)
+    return Bars(symbol, interval, ts, close * 1.001, close * 1.01, close * 0.99, close,
+                rng.integers(1, 10_000, n).astype(np.float64), tz=tz, source=source,
+                synthetic=synthetic)
