@@ -30,6 +30,7 @@ class Alert:
     source: str
     bar_time: int
     value: float
+    tz: str = "UTC"
 
     @property
     def key(self) -> str:
@@ -37,7 +38,7 @@ class Alert:
 
     def message(self) -> str:
         return (f"{self.symbol} {self.kind.upper()} ({SOURCE_LABELS.get(self.source, self.source)}, "
-                f"{self.interval}) on the bar of {format_time(self.bar_time, self.interval)}")
+                f"{self.interval}) on the bar of {format_time(self.bar_time, self.interval, self.tz)}")
 
 
 class AlertsModel(QAbstractTableModel):
@@ -79,7 +80,7 @@ class AlertsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             return a.message()
         return (time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(a.time)), a.symbol, a.kind,
-                SOURCE_LABELS.get(a.source, a.source), format_time(a.bar_time, a.interval),
+                SOURCE_LABELS.get(a.source, a.source), format_time(a.bar_time, a.interval, a.tz),
                 f"{a.value:+.3f}")[index.column()]
 
     def headerData(self, section: int, orientation: Qt.Orientation,
@@ -128,7 +129,7 @@ class AlertCenter(QObject):
                 if not fresh:
                     continue
                 alert = Alert(time.time(), ev.symbol, ev.interval, ev.kind, ev.source,
-                              ev.bar_time, ev.value)
+                              ev.bar_time, ev.value, ev.tz)
                 if alert.key in self._seen:
                     continue
                 self._seen[alert.key] = None

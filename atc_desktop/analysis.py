@@ -61,7 +61,7 @@ def run_analysis(req: AnalysisRequest, data: DataService, registry: Registry) ->
     t1 = time.perf_counter()
     result = registry.compute(np.ascontiguousarray(bars.close), req.config, detail=True)
     t2 = time.perf_counter()
-    events = atc_events(req.symbol, req.interval, bars.timestamps, result)
+    events = atc_events(bars, result)
     return AnalysisOutcome(req, bars, result, events, t1 - t0, t2 - t1)
 
 

@@ -54,6 +54,9 @@ def setup_logging(paths: AppPaths) -> Any:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.home:
+        # core (generated kernels, the CLI's store) follows the same home.
+        os.environ["ATC_DESKTOP_HOME"] = str(args.home)
     paths = AppPaths.resolve(args.home).ensure()
     # Numba reads its cache dir when first imported: set it before anything imports numba.
     os.environ.setdefault("NUMBA_CACHE_DIR", str(paths.numba_cache))

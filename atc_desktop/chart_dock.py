@@ -70,7 +70,7 @@ class ChartPane(QWidget):
         """History window and warm-up, stated (spec §13.1), plus where the numbers came from."""
         bars, res, req = out.bars, out.result, out.request
         warm = min(req.config.warmup_bars(), len(bars))
-        first = format_time(int(bars.timestamps[0]), req.interval)
+        first = format_time(int(bars.timestamps[0]), req.interval, bars.tz)
         note = " (synthetic data)" if getattr(bars, "synthetic", False) else ""
         self.status.setText(
             f"{req.symbol} · {len(bars)} bars from {first}{note} · first {warm} bars are warm-up · "

@@ -28,7 +28,7 @@ def write_watchlist_csv(path: str | Path, rows: Sequence[RowState]) -> int:
     for r in rows:
         w.writerow([r.symbol, r.interval, _num(r.last), _num(r.change_pct), _num(r.signal), r.trend,
                     _num(r.direction), {1: "long", -1: "short"}.get(r.last_event, ""),
-                    r.bars_since if r.bars_since >= 0 else "", format_time(r.data_time, r.interval),
+                    r.bars_since if r.bars_since >= 0 else "", format_time(r.data_time, r.interval, r.tz),
                     r.bars, int(r.stale), r.stale_reason, r.error, r.source, int(r.synthetic)])
     atomic_write_text(Path(path), buf.getvalue())
     return len(rows)

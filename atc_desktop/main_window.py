@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QApplication, QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow, QMessageBox,
     QSystemTrayIcon, QTableView, QTabWidget, QWidget,
@@ -46,8 +46,10 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._connect()
         self.apply_theme(session.settings.theme)
-        self._default_state = self.saveState(LAYOUT_VERSION)
-        self.restore_layout()
+        self._default_state = QByteArray()
+        self._arranged = False
+        self.layout_ready = False
+        self._restore_geometry()
         self._tray = self._make_tray()
 
     # -- building -----------------------------------------------------------------------------
@@ -84,13 +86,16 @@ class MainWindow(QMainWindow):
         self.settings_dock = self._dock("Settings and backends", "settingsDock", self.settings_tabs, right)
         self.log_dock = self._dock("Log", "logDock", self.log_widget, bottom)
         self.alerts_dock = self._dock("Alerts", "alertsDock", self.alerts_table, bottom)
+        self.resize(1440, 900)
+
+    def _arrange_default(self) -> None:
+        """Chart and settings share a tab group, log and alerts another; watchlist ~45 % of
+        the width, log a short strip. Done once the window is shown: tabifying earlier
+        leaves a stray second tab bar (Qt 6.12), and dock sizes need the window's size."""
         self.tabifyDockWidget(self.chart_dock, self.settings_dock)
         self.tabifyDockWidget(self.log_dock, self.alerts_dock)
         self.chart_dock.raise_()
         self.log_dock.raise_()
-        self.resizeDocks([self.watchlist_dock, self.chart_dock], [560, 760], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.log_dock], [170], Qt.Orientation.Vertical)
-        self.resize(1360, 860)
 
     def _action(self, text: str, slot: Any, shortcut: Any = None, tip: str = "") -> QAction:
         act = QAction(text, self)
@@ -364,23 +369,49 @@ class MainWindow(QMainWindow):
         q.setValue("alerts_header", self.alerts_table.horizontalHeader().saveState())
         q.sync()
 
-    def restore_layout(self) -> bool:
+    def _saved(self, key: str) -> QByteArray | None:
         q = self._layout_settings()
         if int(q.value("version", 0) or 0) != LAYOUT_VERSION:
-            return False
-        ok = True
-        for key, restore in (("geometry", self.restoreGeometry),
-                             ("state", lambda b: self.restoreState(b, LAYOUT_VERSION)),
+            return None
+        value = q.value(key)
+        return value if isinstance(value, QByteArray) and not value.isEmpty() else None
+
+    def _restore_geometry(self) -> None:
+        geometry = self._saved("geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+
+    def restore_layout(self) -> bool:
+        """Dock arrangement and column state of the last session; False when none."""
+        ok = False
+        for key, restore in (("state", lambda b: self.restoreState(b, LAYOUT_VERSION)),
                              ("watchlist_header", self.watchlist.table.horizontalHeader().restoreState),
                              ("alerts_header", self.alerts_table.horizontalHeader().restoreState)):
-            value = q.value(key)
-            if isinstance(value, QByteArray) and not value.isEmpty():
-                ok = bool(restore(value)) and ok
+            value = self._saved(key)
+            if value is not None:
+                ok = bool(restore(value)) or ok
         return ok
 
     @guarded
     def reset_layout(self) -> None:
         self.restoreState(self._default_state, LAYOUT_VERSION)
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        if not self._arranged:
+            self._arranged = True
+            self._arrange_default()
+            # Dock sizes take effect once the shown window has laid itself out.
+            QTimer.singleShot(0, self._finish_arranging)
+
+    def _finish_arranging(self) -> None:
+        width, height = self.width(), self.height()
+        self.resizeDocks([self.watchlist_dock, self.chart_dock], [int(width * 0.44), int(width * 0.56)],
+                         Qt.Orientation.Horizontal)
+        self.resizeDocks([self.log_dock], [max(110, int(height * 0.16))], Qt.Orientation.Vertical)
+        self._default_state = self.saveState(LAYOUT_VERSION)
+        self.restore_layout()
+        self.layout_ready = True
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         try:

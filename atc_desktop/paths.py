@@ -1,7 +1,8 @@
 """Where the app keeps its files: config, data (the bar store), cache (numba) and logs.
 
-``ATC_DESKTOP_HOME`` (or an explicit ``home``) puts all four under one folder, so tests and
-benchmarks never touch the user's real profile.
+The folders are ``core.paths``' (platformdirs "atc-desktop", or ``$ATC_DESKTOP_HOME``), so
+the app and the ``atc`` command share one bar store. An explicit ``home`` puts all four
+under one folder the same way, for tests and benchmarks.
 """
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-APP_NAME = "atc-desktop"
-HOME_ENV = "ATC_DESKTOP_HOME"
+from core import paths as core_paths
+from core.data.store import DB_NAME
 
 
 @dataclass(frozen=True)
@@ -22,19 +23,12 @@ class AppPaths:
 
     @classmethod
     def resolve(cls, home: str | os.PathLike[str] | None = None) -> AppPaths:
-        """Paths under ``home`` / ``$ATC_DESKTOP_HOME`` when given, else platformdirs'."""
-        root = home if home is not None else os.environ.get(HOME_ENV)
-        if root:
-            base = Path(root).expanduser()
-            return cls(base / "config", base / "data", base / "cache", base / "logs")
-        import platformdirs
-
-        return cls(
-            Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)),
-            Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)),
-            Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False)),
-            Path(platformdirs.user_log_dir(APP_NAME, appauthor=False)),
-        )
+        """The folders under ``home`` when given, else the project's user folders."""
+        if home is not None:
+            base = Path(home).expanduser()
+            return cls(base / "config", base / "data", base / "cache", base / "log")
+        return cls(core_paths.config_dir(), core_paths.data_dir(), core_paths.cache_dir(),
+                   core_paths.log_dir())
 
     def ensure(self) -> AppPaths:
         for d in (self.config_dir, self.data_dir, self.cache_dir, self.log_dir):
@@ -59,7 +53,7 @@ class AppPaths:
 
     @property
     def bar_store(self) -> Path:
-        return self.data_dir / "bars.sqlite"
+        return self.data_dir / DB_NAME
 
     @property
     def numba_cache(self) -> Path:

@@ -128,9 +128,13 @@ class RefreshController(QObject):
                       "(%s), applied in %.1f ms", outcome.request_id, len(outcome.rows), changed,
                       outcome.fetch_s, outcome.compute_s, outcome.backend,
                       (time.perf_counter() - t0) * 1e3)
+            # A failure is logged when it starts and when it ends, not on every refresh.
             for sym, why in outcome.failures.items():
-                if self._reported.get(sym) != why:      # log a failure once, not every refresh
+                if sym not in self._reported:
                     log.warning("%s: %s", sym, why)
+            for sym in set(self._reported) - set(outcome.failures):
+                if self.model.row_of(sym) >= 0:
+                    log.info("%s: refreshing again", sym)
             self._reported = dict(outcome.failures)
             self.refreshed.emit(outcome)
         self._follow_up()

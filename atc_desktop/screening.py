@@ -44,6 +44,7 @@ class SignalEvent:
     bar_time: int        # ns UTC
     source: str          # "screen" (EMA-only) | "atc" (full ATC)
     value: float
+    tz: str = "UTC"
 
 
 @dataclass
@@ -167,7 +168,8 @@ def run_screen(req: ScreenRequest, data: DataService, registry: Registry) -> Scr
             prev = float(close[-2]) if len(close) > 1 else math.nan
             base.update(last=float(close[-1]), data_time=int(bars.timestamps[-1]), bars=n,
                         change_pct=(float(close[-1]) / prev - 1.0) * 100.0 if prev > 0 else math.nan,
-                        source=_source_label(bars, data.replay), synthetic=bool(bars.synthetic))
+                        source=_source_label(bars, data.replay), synthetic=bool(bars.synthetic),
+                        tz=bars.tz)
         i = index.get(s)
         if batch is not None and i is not None:
             sig = float(batch.signals[i, 0, -1])
@@ -175,27 +177,26 @@ def run_screen(req: ScreenRequest, data: DataService, registry: Registry) -> Scr
                         last_event=int(batch.last_event[i]), bars_since=int(batch.bars_since_event[i]))
             assert bars is not None
             out.events.extend(_events(s, req.interval, bars.timestamps, batch.long[i], batch.short[i],
-                                      batch.signals[i, 0], "screen"))
+                                      batch.signals[i, 0], "screen", bars.tz))
         out.rows.append(RowState(**base))
     out.failures = {s: e for s, e in errors.items()} | {s: f for s, f in failures.items() if s not in errors}
     return out
 
 
 def _events(symbol: str, interval: str, timestamps: np.ndarray, long: np.ndarray,
-            short: np.ndarray, values: np.ndarray, source: str) -> list[SignalEvent]:
+            short: np.ndarray, values: np.ndarray, source: str, tz: str) -> list[SignalEvent]:
     """Events inside the last ``len(long)`` bars, with their bar times."""
     k = long.shape[0]
     ts = timestamps[-k:]
     found = []
     for j in np.flatnonzero(np.asarray(long) | np.asarray(short)):
         found.append(SignalEvent(symbol, interval, "long" if long[j] else "short",
-                                 int(ts[j]), source, float(values[j])))
+                                 int(ts[j]), source, float(values[j]), tz))
     return found
 
 
-def atc_events(symbol: str, interval: str, timestamps: np.ndarray, result: Any,
-               tail: int = EVENT_TAIL) -> list[SignalEvent]:
+def atc_events(bars: Any, result: Any, tail: int = EVENT_TAIL) -> list[SignalEvent]:
     """Events of a full ATC result on its last ``tail`` bars."""
     k = min(tail, result.bars)
-    return _events(symbol, interval, timestamps, result.long[-k:], result.short[-k:],
-                   result.average_signal[-k:], "atc")
+    return _events(bars.symbol, bars.interval, bars.timestamps, result.long[-k:], result.short[-k:],
+                   result.average_signal[-k:], "atc", bars.tz)

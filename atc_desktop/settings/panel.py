@@ -152,6 +152,11 @@ class SettingsPanel(QWidget):
                                 "backend is tried first and falls back (see the fallback log)")
         self.backend.currentTextChanged.connect(self._edited)
         form.addRow("Chart / full ATC", self.backend)
+        screening = QLabel("EMA-only screening runs on numba (use_codegen_specialization on), "
+                           "else on this choice", box)
+        screening.setWordWrap(True)
+        screening.setObjectName("rangeLabel")
+        form.addRow("Screening", screening)
         return box
 
     def _param_box(self, title: str, fields: list[dataclasses.Field], cfg: ATCConfig) -> QGroupBox:
@@ -168,7 +173,9 @@ class SettingsPanel(QWidget):
             grid.addWidget(name, 2 * i, 0)
             grid.addWidget(ed.widget, 2 * i, 1)
             grid.addWidget(ed.range_label, 2 * i, 2)
-            grid.addWidget(QLabel(ed.help, box), 2 * i, 3)
+            help_label = QLabel(ed.help, box)
+            help_label.setWordWrap(True)
+            grid.addWidget(help_label, 2 * i, 3)
             grid.addWidget(ed.error_label, 2 * i + 1, 0, 1, 4)
         return box
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Callable
 
 from atc_desktop.watchlist.row import RowState
+from core.data.bars import format_timestamp
 
 SortKey = float | str
 #: Sort key of a missing number; a real number keeps Qt's ordering strict (NaN would not).
@@ -21,14 +21,12 @@ def _fmt(v: float, spec: str) -> str:
     return "" if math.isnan(v) else format(v, spec)
 
 
-def format_time(ns: int | None, interval: str = "") -> str:
+def format_time(ns: int | None, interval: str = "", tz: str = "UTC") -> str:
+    """A bar's time in its exchange timezone: the date for daily and longer bars."""
     if ns is None:
         return ""
-    t = datetime.fromtimestamp(ns / 1e9, tz=timezone.utc)
     daily = interval.endswith(("d", "wk", "mo")) or interval == ""
-    if daily and t.hour == 0 and t.minute == 0:
-        return t.strftime("%Y-%m-%d")
-    return t.strftime("%Y-%m-%d %H:%M")
+    return format_timestamp(ns, tz, date_only=daily)
 
 
 def _trend_tip(r: RowState) -> str:
@@ -78,6 +76,12 @@ COLUMNS: tuple[Column, ...] = (
            header_tip="position in the watchlist (sort by it to see and edit the list order)"),
     Column("symbol", "Symbol", lambda r: r.symbol, lambda r: r.symbol,
            tip=lambda r: f"{r.symbol}: {r.bars} bars loaded ({r.interval})" if r.bars else r.symbol),
+    Column("error", "⚠", lambda r: "⚠" if r.error else "", lambda r: r.error,
+           tone=lambda r: "error" if r.error else None, tip=lambda r: r.error, align="center",
+           header_tip="the last refresh of this symbol failed (hover for what failed)"),
+    Column("stale", "Stale", lambda r: "stale" if r.stale else "", lambda r: float(r.stale),
+           tone=lambda r: "warn" if r.stale else None, tip=lambda r: r.stale_reason, align="center",
+           header_tip="the numbers are not from a fresh fetch (hover for why)"),
     Column("last", "Last", lambda r: _fmt(r.last, ",.2f"), lambda r: _num(r.last), align="right",
            header_tip="last close"),
     Column("change", "Chg %", lambda r: _fmt(r.change_pct, "+.2f"), lambda r: _num(r.change_pct),
@@ -98,16 +102,11 @@ COLUMNS: tuple[Column, ...] = (
     Column("bars_ago", "Bars ago", lambda r: str(r.bars_since) if r.bars_since >= 0 else "",
            lambda r: float(r.bars_since) if r.bars_since >= 0 else float("inf"), align="right",
            header_tip="bars since the last event"),
-    Column("time", "Data time", lambda r: format_time(r.data_time, r.interval),
+    Column("time", "Data time", lambda r: format_time(r.data_time, r.interval, r.tz),
            lambda r: float(r.data_time) if r.data_time is not None else MISSING,
            tone=lambda r: "warn" if r.stale else None,
-           tip=lambda r: "UTC time of the last closed bar", header_tip="time of the last bar (UTC)"),
-    Column("stale", "Stale", lambda r: "stale" if r.stale else "", lambda r: float(r.stale),
-           tone=lambda r: "warn" if r.stale else None, tip=lambda r: r.stale_reason, align="center",
-           header_tip="the numbers are not from a fresh fetch (hover for why)"),
-    Column("error", "Error", lambda r: "⚠ error" if r.error else "", lambda r: r.error,
-           tone=lambda r: "error" if r.error else None, tip=lambda r: r.error, align="center",
-           header_tip="the last refresh of this symbol failed (hover for what failed)"),
+           tip=lambda r: f"last closed bar ({r.tz} time)" if r.data_time else "",
+           header_tip="time of the last bar, exchange time"),
     Column("source", "Source", _source, _source,
            tone=lambda r: "muted", tip=lambda r: "synthetic data: not a real market" if r.synthetic
            else f"data source: {r.source}", header_tip="where the bars came from"),

@@ -121,23 +121,33 @@ class WatchlistModel(QAbstractTableModel):
     # -- values -------------------------------------------------------------------------------
     def apply(self, states: Iterable[RowState]) -> int:
         """Take new values; announce only the changed cells. Unknown symbols (removed since
-        the request was made) are ignored. Returns the number of changed cells."""
-        changed: dict[int, list[int]] = {}
+        the request was made) are ignored. Returns the number of changed cells.
+
+        Rows are stored and announced one contiguous run of rows at a time: a sorting proxy
+        re-places the announced rows by binary search among the others, so no row outside
+        the run being announced may already hold its new value.
+        """
+        pending: dict[int, tuple[RowState, tuple[Cell, ...]]] = {}
         for st in states:
             row = self._rows.get(st.symbol)
-            if row is None:
-                continue
-            new = cells_of(st)
-            old = self._cells[row]
-            self._states[row] = st
-            self._cells[row] = new
-            for col, (a, b) in enumerate(zip(old, new)):
-                if a != b:             # sort keys are never NaN, so != is exact
-                    changed.setdefault(col, []).append(row)
-        for col, rows in changed.items():
-            for first, last in _runs(sorted(rows)):
-                self.dataChanged.emit(self.index(first, col), self.index(last, col), _CHANGED_ROLES)
-        return sum(len(r) for r in changed.values())
+            if row is not None:
+                pending[row] = (st, cells_of(st))
+        total = 0
+        for first, last in _runs(sorted(pending)) if pending else ():
+            span: dict[int, list[int]] = {}          # column → [first, last] changed row
+            for row in range(first, last + 1):
+                st, new = pending[row]
+                old = self._cells[row]
+                self._states[row] = st
+                self._cells[row] = new
+                for col, (a, b) in enumerate(zip(old, new)):
+                    if a != b:             # sort keys are never NaN, so != is exact
+                        total += 1
+                        lo_hi = span.setdefault(col, [row, row])
+                        lo_hi[1] = row
+            for col, (lo, hi) in span.items():
+                self.dataChanged.emit(self.index(lo, col), self.index(hi, col), _CHANGED_ROLES)
+        return total
 
     def set_tone_colors(self, colors: dict[str, QColor]) -> None:
         self._colors = dict(colors)

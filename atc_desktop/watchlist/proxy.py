@@ -1,7 +1,7 @@
 """Sorting and filtering the watchlist: text on the symbol, and a signal filter."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
 
@@ -35,14 +35,22 @@ class WatchlistProxy(QSortFilterProxyModel):
         self._signal = "all"
 
     def set_text_filter(self, text: str) -> None:
-        self._text = text.strip().upper()
-        self.invalidateRowsFilter()
+        self._refilter(lambda: setattr(self, "_text", text.strip().upper()))
 
     def set_signal_filter(self, kind: str) -> None:
         if kind not in SIGNAL_FILTERS.values():
             raise ValueError(f"unknown signal filter {kind!r}")
-        self._signal = kind
-        self.invalidateRowsFilter()
+        self._refilter(lambda: setattr(self, "_signal", kind))
+
+    def _refilter(self, change: Callable[[], None]) -> None:
+        # Qt 6.10 replaced invalidateRowsFilter() by begin/endFilterChange(); support both.
+        if hasattr(self, "beginFilterChange"):
+            self.beginFilterChange()
+            change()
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        else:
+            change()
+            self.invalidateRowsFilter()
 
     @property
     def signal_filter(self) -> str:

@@ -28,6 +28,7 @@ class RowState:
     data_time: int | None = None
     bars: int = 0
     interval: str = ""
+    tz: str = "UTC"
     stale: bool = False
     stale_reason: str = ""
     error: str = ""

@@ -12,6 +12,11 @@ from atc_desktop.watchlist.model import WatchlistModel
 from atc_desktop.watchlist.proxy import SIGNAL_FILTERS, WatchlistProxy
 
 
+_WIDTHS = {"order": 30, "symbol": 64, "error": 30, "stale": 44, "last": 70, "change": 58,
+           "signal": 82, "trend": 58, "direction": 64, "event": 74, "bars_ago": 62, "time": 86,
+           "source": 110}
+
+
 class WatchlistWidget(QWidget):
     """Shows the model through the proxy; reports what the user asks for by signals.
 
@@ -84,7 +89,7 @@ class WatchlistWidget(QWidget):
         header.setStretchLastSection(True)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         for i, c in enumerate(COLUMNS):
-            header.resizeSection(i, {"order": 32, "symbol": 70, "time": 96, "source": 110}.get(c.key, 78))
+            header.resizeSection(i, _WIDTHS.get(c.key, 72))
         self.table.selectionModel().currentRowChanged.connect(self._current_changed)
         self.table.doubleClicked.connect(lambda idx: self._emit_chart(idx))
 
