@@ -51,11 +51,11 @@ def _row(workload: str, seconds: float, note: str = "") -> dict:
 
 def _append_bar(last: Bars, k: int) -> Bars:
     """``last`` (one bar) followed by a copy of it ``k`` days later."""
-    arrays = {f: np.append(getattr(last, f), getattr(last, f)[-1])
-              for f in ("open", "high", "low", "close", "volume")}
+    o, h, lo, c, v = (np.append(a, a[-1]) for a in (last.open, last.high, last.low,
+                                                     last.close, last.volume))
     ts = np.append(last.timestamps, last.timestamps[-1] + k * 86_400 * 10**9)
-    return Bars(last.symbol, last.interval, ts, tz=last.tz, source=last.source,
-                synthetic=last.synthetic, **arrays)
+    return Bars(last.symbol, last.interval, ts, o, h, lo, c, v, tz=last.tz,
+                source=last.source, synthetic=last.synthetic)
 
 
 def universe() -> list[Bars]:
@@ -105,15 +105,16 @@ def run(repeats: int = 7) -> list[dict]:
                          _median(lambda: [store.load(s, "1d", last=300) for s in symbols], repeats),
                          "what a screening pass reads"))
 
-        step = {"k": 0, "batch": []}
+        days = iter(range(1, 10_000))
+        batch: list[Bars] = []
 
         def next_bars() -> None:
             # Each series' newest stored bar re-sent unchanged plus one new bar: a refresh.
-            step["k"] += 1
-            step["batch"] = [_append_bar(b.tail(1), step["k"]) for b in data]
+            k = next(days)
+            batch[:] = [_append_bar(b.tail(1), k) for b in data]
 
         rows.append(_row("store incremental upsert 500×(1 new bar)",
-                         _median(lambda: store.upsert_many(step["batch"]), repeats, next_bars),
+                         _median(lambda: store.upsert_many(batch), repeats, next_bars),
                          "last chunk of each series rewritten"))
         store.close()
 

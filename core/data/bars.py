@@ -21,7 +21,7 @@ SOURCES: tuple[str, ...] = ("yahoo", "csv", "bundled", "synthetic")
 
 
 def _frozen_array(values: object, dtype: type, name: str, symbol: str) -> np.ndarray:
-    arr = np.ascontiguousarray(values, dtype=dtype)
+    arr: np.ndarray = np.ascontiguousarray(values, dtype=dtype)
     if arr.ndim != 1:
         raise DataError(f"{symbol}: {name} must be 1-D, got shape {arr.shape}", symbol=symbol)
     if arr.flags.writeable:

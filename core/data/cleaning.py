@@ -199,12 +199,12 @@ def clean_arrays(
         cols[:] = [c[mask] for c in cols]
 
     with np.errstate(all="ignore"):
-        missing = ts == _NAT
+        missing = np.asarray(ts == _NAT)
         tally.add("bad_timestamp", None, count=int(missing.sum()))
         keep(~missing)
 
         prices = np.vstack(cols) if ts.size else np.zeros((4, 0))
-        non_finite = ~np.isfinite(prices).all(axis=0)
+        non_finite = ~np.asarray(np.isfinite(prices).all(axis=0))
         tally.add("non_finite", ts[non_finite])
         non_positive = ~non_finite & (prices <= 0).any(axis=0)
         tally.add("non_positive", ts[non_positive])
@@ -248,10 +248,21 @@ def clean_arrays(
             gap = spacing > gap_threshold_seconds(interval) * 1e9
             tally.add("gap", ts[1:][gap])
 
-    bars = Bars(symbol, interval, ts, *cols, vol, tz=tz, source=source, synthetic=synthetic)
+    o, h, lo, c = cols
+    bars = Bars(symbol, interval, ts, o, h, lo, c, vol, tz=tz, source=source, synthetic=synthetic)
     ordered = {k: tally.counts[k] for k in KINDS if k in tally.counts}
     report = CleaningReport(
         symbol, interval, rows_in, len(bars), ordered,
         {k: tally.first[k] for k in ordered}, tz=tz,
     )
     return bars, report
+
+
+def clean_columns(symbol: str, interval: str, cols: Mapping[str, np.ndarray], *,
+                  tz: str = "UTC", source: str = "csv", synthetic: bool = False
+                  ) -> tuple[Bars, CleaningReport]:
+    """:func:`clean_arrays` for a mapping with keys timestamps, open, high, low, close and
+    (optionally) volume, as the providers build them."""
+    return clean_arrays(symbol, interval, cols["timestamps"], cols["open"], cols["high"],
+                        cols["low"], cols["close"], cols.get("volume"), tz=tz, source=source,
+                        synthetic=synthetic)

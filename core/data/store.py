@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Sequence, TypeVar
@@ -31,45 +30,15 @@ import numpy as np
 
 from core.data import chunks
 from core.data.bars import Bars
+from core.data.store_file import (
+    APPLICATION_ID, DB_NAME, SCHEMA_VERSION, default_path, is_corruption, move_aside,
+    open_connection,
+)
 from core.errors import DataError
 
 log = logging.getLogger(__name__)
-
-SCHEMA_VERSION = 1
-APPLICATION_ID = 0x41544344  # "ATCD"
-DB_NAME = "bars.sqlite3"
 _T = TypeVar("_T")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS series (
-    symbol    TEXT NOT NULL,
-    interval  TEXT NOT NULL,
-    tz        TEXT NOT NULL,
-    source    TEXT NOT NULL,
-    synthetic INTEGER NOT NULL,
-    n_bars    INTEGER NOT NULL,
-    first_ts  INTEGER NOT NULL,
-    last_ts   INTEGER NOT NULL,
-    PRIMARY KEY (symbol, interval)
-);
-CREATE TABLE IF NOT EXISTS chunks (
-    symbol   TEXT NOT NULL,
-    interval TEXT NOT NULL,
-    chunk    INTEGER NOT NULL,
-    n        INTEGER NOT NULL,
-    data     BLOB NOT NULL,
-    PRIMARY KEY (symbol, interval, chunk)
-);
-CREATE TABLE IF NOT EXISTS fetches (
-    symbol     TEXT NOT NULL,
-    interval   TEXT NOT NULL,
-    fetched_at REAL NOT NULL,
-    PRIMARY KEY (symbol, interval)
-);
-"""
-# sqlite3 error codes meaning "this file cannot be trusted" (not "busy, try again").
-_SQLITE_CORRUPT, _SQLITE_NOTADB, _SQLITE_CANTOPEN = 11, 26, 14
-
+__all__ = ["APPLICATION_ID", "DB_NAME", "SCHEMA_VERSION", "BarStore", "SeriesInfo", "default_path"]
 
 @dataclass(frozen=True)
 class SeriesInfo:
@@ -83,32 +52,6 @@ class SeriesInfo:
     n_bars: int
     first_ts: int
     last_ts: int
-
-
-class _Incompatible(Exception):
-    """The file is a valid SQLite database but not one this version can use."""
-
-
-def default_path() -> Path:
-    """``<user data dir>/bars.sqlite3`` (honours ``ATC_DESKTOP_HOME``, see ``core.paths``)."""
-    from core.paths import data_dir
-
-    return data_dir() / DB_NAME
-
-
-def _is_corruption(exc: BaseException, path: Path) -> bool:
-    if isinstance(exc, (_Incompatible, chunks.ChunkCorrupt)):
-        return True
-    if not isinstance(exc, sqlite3.DatabaseError):
-        return False
-    code = getattr(exc, "sqlite_errorcode", None)
-    if code is not None:
-        primary = code & 0xFF
-        return primary in (_SQLITE_CORRUPT, _SQLITE_NOTADB) or (
-            primary == _SQLITE_CANTOPEN and path.is_file()
-        )
-    text = str(exc).lower()
-    return "not a database" in text or "malformed" in text or "corrupt" in text
 
 
 class BarStore:
@@ -129,69 +72,22 @@ class BarStore:
 
     def __init__(self, path: Path | str | None = None) -> None:
         self.path = Path(path) if path is not None else default_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DataError(f"cannot create the folder of the bar store {self.path}: {exc}") from exc
         self.recovered_from: Path | None = None
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         try:
-            self._conn = self._open()
-        except Exception as exc:  # noqa: BLE001 - filtered by _is_corruption
-            if not _is_corruption(exc, self.path):
+            self._conn = open_connection(self.path)
+        except sqlite3.DatabaseError as exc:
+            if not is_corruption(exc, self.path):
                 raise DataError(f"cannot open the bar store {self.path}: {exc}") from exc
-            self._move_aside(exc)
-            self._conn = self._open()
+            self.recovered_from = move_aside(self.path, exc)
+            self._conn = open_connection(self.path)
 
     # -- opening and recovery -------------------------------------------------------------
-
-    def _open(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None,
-                               check_same_thread=False)
-        try:
-            # Reading the header pages first makes a non-database fail here, not later.
-            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            has_tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
-            if has_tables and app_id != APPLICATION_ID:
-                raise _Incompatible(f"not an ATC bar store (application_id {app_id:#x})")
-            if version > SCHEMA_VERSION:
-                raise _Incompatible(f"schema version {version} is newer than {SCHEMA_VERSION}")
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            if version < SCHEMA_VERSION:
-                conn.executescript(
-                    "BEGIN IMMEDIATE;" + _SCHEMA
-                    + f"PRAGMA application_id={APPLICATION_ID};"
-                    + f"PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
-                )
-        except BaseException:
-            conn.close()
-            raise
-        return conn
-
-    def _move_aside(self, exc: BaseException) -> None:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
-        k = 1
-        while target.exists():
-            target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{k}")
-            k += 1
-        try:
-            # The WAL and shared-memory files belong to the old database: keep them with it,
-            # or SQLite would try to replay a foreign log into the new file.
-            for suffix in ("-wal", "-shm"):
-                side = Path(str(self.path) + suffix)
-                if side.exists():
-                    side.replace(Path(str(target) + suffix))
-            if self.path.exists():
-                self.path.replace(target)
-        except OSError as move_exc:
-            raise DataError(
-                f"the bar store {self.path} is unusable ({exc}) and could not be moved aside "
-                f"({move_exc}); move or delete it by hand and restart"
-            ) from move_exc
-        self.recovered_from = target
-        log.warning("bar store %s was unusable (%s); moved it to %s and started an empty store",
-                    self.path, exc, target)
 
     def _recover(self, exc: BaseException) -> None:
         if self._conn is not None:
@@ -200,8 +96,8 @@ class BarStore:
             except sqlite3.Error:
                 pass
         self._conn = None
-        self._move_aside(exc)
-        self._conn = self._open()
+        self.recovered_from = move_aside(self.path, exc)
+        self._conn = open_connection(self.path)
 
     def _run(self, op: Callable[[sqlite3.Connection], _T]) -> _T:
         """Run ``op`` under the lock; on corruption rebuild the store and run it once more."""
@@ -211,7 +107,7 @@ class BarStore:
             try:
                 return op(self._conn)
             except sqlite3.DatabaseError as exc:
-                if not _is_corruption(exc, self.path):
+                if not is_corruption(exc, self.path):
                     raise DataError(f"bar store {self.path}: {exc}") from exc
                 self._recover(exc)
                 return op(self._conn)
@@ -369,8 +265,9 @@ class BarStore:
 
     def symbols(self, interval: str | None = None) -> list[str]:
         """Symbols with stored bars (at ``interval``, or at any interval), sorted."""
+        args: tuple[str, ...] = ()
         if interval is None:
-            sql, args = "SELECT DISTINCT symbol FROM series ORDER BY symbol", ()
+            sql = "SELECT DISTINCT symbol FROM series ORDER BY symbol"
         else:
             sql, args = "SELECT symbol FROM series WHERE interval=? ORDER BY symbol", (interval,)
         return [r[0] for r in self._run(lambda c: c.execute(sql, args).fetchall())]

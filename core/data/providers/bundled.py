@@ -23,7 +23,7 @@ from typing import Sequence
 import numpy as np
 
 from core.data.bars import empty_bars, format_timestamp
-from core.data.cleaning import CleaningReport, clean_arrays
+from core.data.cleaning import CleaningReport, clean_columns
 from core.data.providers.base import (
     FetchResult, check_interval, normalise_symbol, start_ns,
 )
@@ -185,6 +185,6 @@ class BundledProvider:
                            CleaningReport(sym, interval, 0, 0, tz=TZ))
                 continue
             part = {k: v[lo:hi] for k, v in cols.items()}
-            bars, report = clean_arrays(sym, interval, tz=TZ, source="bundled", **part)
+            bars, report = clean_columns(sym, interval, part, tz=TZ, source="bundled")
             result.add(bars, report)
         return result

@@ -26,7 +26,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from core.data.bars import empty_bars
-from core.data.cleaning import CleaningReport, clean_arrays
+from core.data.cleaning import CleaningReport, clean_columns
 from core.data.intervals import INTERVALS
 from core.data.providers.base import FetchResult, check_interval, normalise_symbol, start_ns
 from core.errors import DataError
@@ -264,7 +264,7 @@ class CsvFolderProvider:
                     result.add(empty_bars(sym, interval, tz=self.tz, source="csv"),
                                CleaningReport(sym, interval, 0, 0, tz=self.tz))
                 continue
-            bars, report = clean_arrays(sym, interval, tz=self.tz, source="csv", **cols)
+            bars, report = clean_columns(sym, interval, cols, tz=self.tz, source="csv")
             if len(bars) == 0:
                 result.fail(sym, f"{path.name}: no usable rows for {sym}: {report.summary()}")
             else:

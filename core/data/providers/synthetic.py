@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from core.data.cleaning import clean_arrays
+from core.data.cleaning import clean_columns
 from core.data.intervals import interval_seconds
 from core.data.providers.base import FetchResult, check_interval, normalise_symbol, start_ns
 
@@ -110,7 +110,7 @@ class SyntheticProvider:
             if since is not None:
                 lo = int(np.searchsorted(cols["timestamps"], since, side="left"))
                 cols = {k: v[lo:] for k, v in cols.items()}
-            bars, report = clean_arrays(sym, interval, tz="UTC", source="synthetic",
-                                        synthetic=True, **cols)
+            bars, report = clean_columns(sym, interval, cols, tz="UTC", source="synthetic",
+                                         synthetic=True)
             result.add(bars, report)
         return result

@@ -24,7 +24,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from core.data.bars import empty_bars
-from core.data.cleaning import CleaningReport, clean_arrays
+from core.data.cleaning import CleaningReport, clean_columns
 from core.data.intervals import INTERVALS
 from core.data.providers import yahoo_frames as frames
 from core.data.providers.base import (
@@ -171,7 +171,7 @@ class YahooProvider:
                 result.fail(sym, failed[sym])
             elif parts[sym]:
                 cols = {k: np.concatenate([p[k] for p in parts[sym]]) for k in parts[sym][0]}
-                bars, report = clean_arrays(sym, interval, tz=tzs[sym], source="yahoo", **cols)
+                bars, report = clean_columns(sym, interval, cols, tz=tzs[sym], source="yahoo")
                 if len(bars) == 0:
                     result.fail(sym, "Yahoo returned no usable bars: " + report.summary())
                 else:
