@@ -14,6 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from core.backends.registry import BACKEND_CHOICES, default_registry
+from core.cli.data_commands import register as register_data_commands
 from core.cli.prices_csv import read_columns, write_columns
 from core.config import FAMILIES, ATCConfig
 from core.errors import ATCError, ATCInputError
@@ -142,12 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_params(p)
     p.set_defaults(func=cmd_scan)
 
-    try:
-        from core.cli.data_commands import register
-    except ImportError:
-        register = None
-    if register is not None:
-        register(sub)
+    register_data_commands(sub)
     return parser
 
 
