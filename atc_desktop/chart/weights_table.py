@@ -1,0 +1,135 @@
+"""The Layer-1 weights table of the original indicator: families × nine member lengths, each
+cell the member's current Layer-1 equity (spec §6/§7: the weight of its state in the
+family signal), its text coloured by the member's state and its background by its size."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from core.config import FAMILIES, ROBUSTNESS_OFFSETS, ATCConfig
+
+from atc_desktop.chart.theme import DARK, Theme
+
+VALUE_ROLE = QtCore.Qt.ItemDataRole.UserRole
+
+
+def member_labels(robustness: str) -> list[str]:
+    """Offsets of the nine members in spec §4.1 order: L, L+o1 … L+o4, L−o1 … L−o4."""
+    o = ROBUSTNESS_OFFSETS[robustness]
+    return ["L"] + [f"L+{d}" for d in o] + [f"L−{d}" for d in o]
+
+
+def family_label(family: str, config: ATCConfig) -> str:
+    """Family name; the HMA row says what it really is (spec §4.3, §12)."""
+    if family != "HMA":
+        return family
+    return "HMA (Hull*)" if config.hma_kind == "hull" else "HMA (SMA)"
+
+
+class WeightsTableWidget(QtWidgets.QTableWidget):
+    """6 × 9 table of member equities at one bar."""
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(6, 9, parent)
+        self._theme = DARK
+        self._values = np.full((6, 9), np.nan)
+        self._lengths = np.zeros((6, 9), dtype=np.int64)
+        self._config: ATCConfig | None = None
+        self.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.NoSelection)
+        self.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
+        self.setShowGrid(False)
+        self.setWordWrap(False)
+        self.verticalHeader().setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.Fixed)
+        self.verticalHeader().setDefaultSectionSize(20)
+        self.horizontalHeader().setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.Stretch)
+        self.horizontalHeader().setMinimumSectionSize(46)
+        font = QtGui.QFont(self.font())
+        font.setPointSizeF(8.5)
+        self.setFont(font)
+        for r in range(6):
+            for c in range(9):
+                item = QtWidgets.QTableWidgetItem("")
+                item.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+                self.setItem(r, c, item)
+        self.setVerticalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setFixedHeight(self.horizontalHeader().sizeHint().height() + 6 * 20 + 4)
+
+    # -- configuration ---------------------------------------------------------------------
+    def set_config(self, config: ATCConfig) -> None:
+        """Headers from ``config.member_lengths()``: the lengths themselves when every family
+        shares them (the default), otherwise the offsets, with each row naming its lengths."""
+        self._config = config
+        self._lengths = config.member_lengths()
+        uniform = bool((self._lengths == self._lengths[0]).all())
+        if uniform:
+            headers = [str(v) for v in self._lengths[0]]
+            rows = [family_label(f, config) for f in FAMILIES]
+        else:
+            headers = member_labels(config.robustness)
+            rows = [f"{family_label(f, config)} L={self._lengths[i, 0]}" for i, f in enumerate(FAMILIES)]
+        self.setHorizontalHeaderLabels(headers)
+        self.setVerticalHeaderLabels(rows)
+        for c in range(9):
+            self.horizontalHeaderItem(c).setToolTip(
+                "member " + member_labels(config.robustness)[c] + ": lengths "
+                + ", ".join(f"{FAMILIES[f]} {self._lengths[f, c]}" for f in range(6)))
+
+    def set_theme(self, theme: Theme) -> None:
+        self._theme = theme
+        self.setStyleSheet(
+            f"QTableWidget {{ background: {theme.panel}; color: {theme.foreground};"
+            f" border: none; }}"
+            f" QHeaderView::section {{ background: {theme.panel}; color: {theme.muted};"
+            f" border: none; padding: 1px 4px; font-weight: 600; }}"
+            f" QTableCornerButton::section {{ background: {theme.panel}; border: none; }}")
+        self._paint_cells(self._values, None)
+
+    # -- values ----------------------------------------------------------------------------
+    def show_bar(self, equities: np.ndarray, states: np.ndarray) -> None:
+        """Show the (6, 9) member equities and states of one bar."""
+        self._values = np.array(equities, dtype=np.float64).reshape(6, 9)
+        self._paint_cells(self._values, np.asarray(states).reshape(6, 9))
+
+    def values(self) -> np.ndarray:
+        """The (6, 9) equities the cells hold (exact values, not the rounded text)."""
+        out = np.full((6, 9), np.nan)
+        for r in range(6):
+            for c in range(9):
+                v = self.item(r, c).data(VALUE_ROLE)
+                out[r, c] = np.nan if v is None else float(v)
+        return out
+
+    def header_labels(self) -> list[str]:
+        return [self.horizontalHeaderItem(c).text() for c in range(9)]
+
+    def row_labels(self) -> list[str]:
+        return [self.verticalHeaderItem(r).text() for r in range(6)]
+
+    def _paint_cells(self, values: np.ndarray, states: np.ndarray | None) -> None:
+        t = self._theme
+        finite = values[np.isfinite(values)]
+        top = float(finite.max()) if finite.size else 1.0
+        colors = {1: QtGui.QColor(t.bull), -1: QtGui.QColor(t.bear), 0: QtGui.QColor(t.muted)}
+        best = np.nanargmax(np.where(np.isfinite(values), values, -np.inf), axis=1)
+        for r in range(6):
+            for c in range(9):
+                item = self.item(r, c)
+                v = float(values[r, c])
+                item.setData(VALUE_ROLE, None if math.isnan(v) else v)
+                item.setText("—" if not math.isfinite(v) else f"{v:.3f}")
+                state = 0 if states is None else int(states[r, c])
+                item.setForeground(colors.get(state, colors[0]))
+                shade = QtGui.QColor(t.foreground)
+                # Cell background grows with the member's weight relative to the largest one.
+                shade.setAlpha(int(8 + 40 * (v / top)) if math.isfinite(v) and top > 0 else 0)
+                item.setBackground(shade)
+                font = item.font()
+                font.setBold(bool(c == best[r]) and math.isfinite(v))
+                item.setFont(font)
+                length = self._lengths[r, c]
+                where = "long" if state > 0 else "short" if state < 0 else "flat"
+                item.setToolTip(f"{FAMILIES[r]} length {length}: Layer-1 equity {v:.6g}, state {where}")

@@ -1,0 +1,385 @@
+"""``ChartWidget``: one symbol's candles, volume, family MAs and Average_Signal with the
+ATC's events, crosshair readout and Layer-1 weights table.
+
+The app computes the full ATC (detail=True) off the GUI thread and passes it in; the
+widget never computes indicator values. ``update_data`` is the live refresh: it rebuilds
+only the geometry from the last bar on and keeps the user's view unless it showed the
+latest bar, in which case it follows new bars.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+from PySide6 import QtCore, QtWidgets
+from PySide6.QtCore import Signal
+
+from core.config import FAMILIES, ATCConfig
+from core.types import ATCResult
+
+from atc_desktop.chart import legend
+from atc_desktop.chart.data import BarsLike, ChartData, price_digits, sign_classes
+from atc_desktop.chart.export import grab_png, write_csv
+from atc_desktop.chart.geometry import visible_bars
+from atc_desktop.chart.crosshair import Crosshair
+from atc_desktop.chart.panes import SIGNAL_RANGE, ChartPanes
+from atc_desktop.chart.readout import ReadoutWidget
+from atc_desktop.chart.theme import BULL, NEUTRAL, Theme, theme_named
+from atc_desktop.chart.toolbar import ChartToolbar
+from atc_desktop.chart.weights_table import WeightsTableWidget
+
+DEFAULT_VISIBLE_BARS = 180
+RIGHT_MARGIN_BARS = 5
+MIN_VISIBLE_BARS = 12
+ZOOM_STEP = 1.25
+Y_PAD = 0.07   # fraction of the visible price range added above and below (room for ▲/▼)
+
+
+class ChartWidget(QtWidgets.QWidget):
+    """The chart of one symbol. See the module docstring; API documented per method."""
+
+    interval_requested = Signal(str)
+    bar_hovered = Signal(int)          # crosshair bar, −1 when the cursor left the chart
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._data: ChartData | None = None
+        self._forming = False
+        self._theme: Theme = theme_named("dark")
+        self._digits = 2
+        self._ma_visible = {f: True for f in FAMILIES}
+
+        self.toolbar = ChartToolbar()
+        self.warning = QtWidgets.QLabel()
+        self.warning.setWordWrap(True)
+        self.warning.setVisible(False)
+        self.panes = ChartPanes()
+        self.readout = ReadoutWidget()
+        self.weights = WeightsTableWidget()
+        self.weights_title = QtWidgets.QLabel("Layer-1 weights")
+        self.empty = QtWidgets.QLabel("Select a symbol to open its chart")
+        self.empty.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+
+        bottom = QtWidgets.QWidget()
+        row = QtWidgets.QHBoxLayout(bottom)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(1)
+        row.addWidget(self.readout, 0)
+        table_box = QtWidgets.QWidget()
+        col = QtWidgets.QVBoxLayout(table_box)
+        col.setContentsMargins(6, 2, 2, 2)
+        col.setSpacing(1)
+        col.addWidget(self.weights_title)
+        col.addWidget(self.weights)
+        row.addWidget(table_box, 1)
+        self._bottom = bottom
+        self._table_box = table_box
+        self._stack = QtWidgets.QStackedWidget()
+        self._stack.addWidget(self.empty)
+        self._stack.addWidget(self.panes.view)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.toolbar)
+        layout.addWidget(self.warning)
+        layout.addWidget(self._stack, 1)
+        layout.addWidget(bottom)
+
+        self.crosshair = Crosshair(self.panes.view, self.panes.plots)
+        self.crosshair.moved.connect(self._crosshair_moved)
+        self.crosshair.set_value_digits(2, 4)
+        self.panes.price.getViewBox().sigXRangeChanged.connect(self._fit_y)
+        self.toolbar.interval_requested.connect(self.interval_requested)
+        self.toolbar.ma_toggled.connect(self.set_ma_visible)
+        self.toolbar.zoom_in_clicked.connect(self.zoom_in)
+        self.toolbar.zoom_out_clicked.connect(self.zoom_out)
+        self.toolbar.reset_clicked.connect(self.reset_view)
+        self.toolbar.export_png_clicked.connect(self._ask_png)
+        self.toolbar.export_csv_clicked.connect(self._ask_csv)
+        self.set_theme("dark")
+
+    # -- data --------------------------------------------------------------------------------
+    @property
+    def data(self) -> ChartData | None:
+        return self._data
+
+    def set_data(self, bars: BarsLike, result: ATCResult, config: ATCConfig) -> None:
+        """Show ``bars`` with their full ATC ``result`` (computed with detail=True).
+
+        The view resets to the latest bars, except when the same symbol and interval are
+        shown again (e.g. recomputed with new settings): then the user's view is kept.
+        """
+        old = self._data
+        data = ChartData.build(bars, result, config)
+        same = (old is not None and old.bars.symbol == bars.symbol
+                and old.bars.interval == bars.interval and old.n == data.n
+                and old.bars.timestamps[0] == bars.timestamps[0])
+        keep = self.x_range() if same else None
+        self._data = data
+        self._digits = price_digits(np.asarray(bars.close))
+        self.crosshair.set_value_digits(0, self._digits)
+        p = self.panes
+        b, r = bars, result
+        p.candles.set_data(b.open, b.high, b.low, b.close, data.candle_classes())
+        p.volume_bars.set_data(b.volume, np.asarray(b.close) >= np.asarray(b.open))
+        for f, fam in enumerate(FAMILIES):
+            p.ma_lines[fam].set_data(*data.base_ma(f))
+        p.avg_line.set_data(r.average_signal, sign_classes(r.average_signal))
+        self._set_markers()
+        for shade in (p.warmup_price, p.warmup_volume, p.warmup_signal):
+            shade.set_bars(config.warmup_bars())
+        p.long_line.setPos(config.long_threshold)
+        p.short_line.setPos(config.short_threshold)
+        p.axis.set_times(data.local_ns, data.intraday)
+        self.weights.set_config(config)
+        self._set_labels()
+        self.crosshair.set_bars(data.n)
+        p.price.getViewBox().setLimits(xMin=-RIGHT_MARGIN_BARS - 0.5, xMax=data.n - 0.5 + 3 * RIGHT_MARGIN_BARS,
+                                       minXRange=MIN_VISIBLE_BARS)
+        self._stack.setCurrentIndex(1)
+        if keep is not None:
+            self.set_x_range(*keep)
+        else:
+            self.reset_view()
+        self._fit_y()
+        self._show_bar(-1)
+
+    def update_data(self, bars: BarsLike, result: ATCResult) -> None:
+        """Live refresh: the forming bar changed and/or bars were appended.
+
+        Geometry is rebuilt from the previous last bar on only; the view stays where the user
+        put it, unless it showed the latest bar, in which case it scrolls with new bars.
+        Anything else (another symbol, history rewritten) falls back to ``set_data``.
+        """
+        old = self._data
+        if old is None:
+            raise RuntimeError("update_data before set_data: the chart has no config yet")
+        n_old, n = old.n, len(bars.close)
+        ts_old, ts = np.asarray(old.bars.timestamps), np.asarray(bars.timestamps)
+        if (bars.symbol != old.bars.symbol or bars.interval != old.bars.interval or n < n_old
+                or not np.array_equal(ts[:n_old - 1], ts_old[:n_old - 1])):
+            self.set_data(bars, result, old.config)
+            return
+        first = n_old - 1
+        x0, x1 = self.x_range()
+        follow = x1 >= n_old - 1          # the latest bar was on screen: keep it there
+        local = np.concatenate([old.local_ns[:first], ChartData.build_local(bars, first)])
+        data = ChartData(bars, result, old.config, local)
+        if data.result.mas is None:
+            raise ValueError("the chart needs the full ATC computed with detail=True")
+        self._data = data
+        p = self.panes
+        p.candles.update_tail(bars.open, bars.high, bars.low, bars.close, data.candle_classes(), first)
+        p.volume_bars.update_tail(bars.volume, np.asarray(bars.close) >= np.asarray(bars.open), first)
+        for f, fam in enumerate(FAMILIES):
+            p.ma_lines[fam].update_tail(*data.base_ma(f), first)
+        p.avg_line.update_tail(result.average_signal, sign_classes(result.average_signal), first)
+        self._set_markers()
+        p.axis.set_times(data.local_ns, data.intraday)
+        self._set_labels()
+        if n != n_old:
+            self.crosshair.set_bars(n)
+            p.price.getViewBox().setLimits(xMax=n - 0.5 + 3 * RIGHT_MARGIN_BARS)
+        if follow and n != n_old:
+            self.set_x_range(x0 + (n - n_old), x1 + (n - n_old))
+        self._fit_y()
+        self._show_bar(self.crosshair.bar)
+
+    def set_last_bar_forming(self, forming: bool) -> None:
+        """Mark the last bar as still forming (spec §13.3) or closed."""
+        self._forming = bool(forming)
+        self.toolbar.forming.setVisible(self._forming)
+        self.panes.candles.set_forming(self._forming)
+        self._show_bar(self.crosshair.bar)
+
+    def set_intervals(self, intervals: list[str], current: str) -> None:
+        """The intervals the provider allows; ``current`` is selected without a signal."""
+        self.toolbar.set_intervals(intervals, current)
+
+    # -- display options -------------------------------------------------------------------
+    def set_theme(self, name: str) -> None:
+        """"dark" or "light"."""
+        t = self._theme = theme_named(name)
+        self.panes.set_theme(t)
+        self.toolbar.set_theme(t)
+        self.readout.set_theme(t)
+        self.weights.set_theme(t)
+        self.crosshair.set_colors(t.crosshair, t.panel, t.foreground)
+        self.warning.setStyleSheet(f"background: {t.warning_bg}; color: {t.warning_fg};"
+                                   " padding: 3px 8px; font-weight: 600;")
+        self.setStyleSheet(f"ChartWidget, QStackedWidget {{ background: {t.background}; }}")
+        for w in (self._bottom, self._table_box):
+            w.setStyleSheet(f"background: {t.panel};")
+        self.weights_title.setStyleSheet(f"color: {t.muted}; font-weight: 600; font-size: 8.5pt;")
+        self.empty.setStyleSheet(f"color: {t.muted}; background: {t.background};")
+        self._show_bar(self.crosshair.bar)
+
+    @property
+    def theme(self) -> str:
+        return self._theme.name
+
+    def set_ma_visible(self, family: str, visible: bool) -> None:
+        """Show or hide one family's base-length MA (its toolbar toggle follows)."""
+        self._ma_visible[family] = bool(visible)
+        self.panes.ma_lines[family].setVisible(bool(visible))
+        button = self.toolbar.ma_buttons[family]
+        if button.isChecked() != bool(visible):
+            button.setChecked(bool(visible))
+        self._show_bar(self.crosshair.bar)
+
+    def ma_visible(self, family: str) -> bool:
+        return self._ma_visible[family]
+
+    # -- view --------------------------------------------------------------------------------
+    def x_range(self) -> tuple[float, float]:
+        (x0, x1), _ = self.panes.price.getViewBox().viewRange()
+        return float(x0), float(x1)
+
+    def set_x_range(self, x0: float, x1: float) -> None:
+        self.panes.price.getViewBox().setXRange(x0, x1, padding=0)
+
+    def reset_view(self) -> None:
+        """Show the latest ``DEFAULT_VISIBLE_BARS`` bars with a small margin on the right."""
+        if self._data is None:
+            return
+        n = self._data.n
+        self.set_x_range(max(-0.5, n - DEFAULT_VISIBLE_BARS - 0.5), n - 0.5 + RIGHT_MARGIN_BARS)
+
+    def zoom_in(self) -> None:
+        self._zoom(1.0 / ZOOM_STEP)
+
+    def zoom_out(self) -> None:
+        self._zoom(ZOOM_STEP)
+
+    def _zoom(self, factor: float) -> None:
+        if self._data is None:
+            return
+        x0, x1 = self.x_range()
+        width = max(MIN_VISIBLE_BARS, (x1 - x0) * factor)
+        if x1 >= self._data.n - 1:
+            self.set_x_range(x1 - width, x1)    # anchored at the right edge, as on a live chart
+        else:
+            mid = (x0 + x1) / 2
+            self.set_x_range(mid - width / 2, mid + width / 2)
+
+    def _fit_y(self) -> None:
+        """Fit the price and volume panes to the bars inside the visible x range."""
+        if self._data is None:
+            return
+        p = self.panes
+        x0, x1 = self.x_range()
+        lo, hi = p.candles.dataBounds(1, orthoRange=(x0, x1))
+        if lo is not None and hi is not None:
+            pad = max((hi - lo) * Y_PAD, abs(hi) * 1e-4)
+            p.price.getViewBox().setYRange(lo - pad, hi + pad, padding=0)
+        _, vmax = p.volume_bars.dataBounds(1, orthoRange=(x0, x1))
+        p.volume.getViewBox().setYRange(0.0, (vmax or 1.0) * 1.08, padding=0)
+        p.signal.getViewBox().setYRange(*SIGNAL_RANGE, padding=0)
+        p.place_last_tag()
+
+    def visible_bar_range(self) -> tuple[int, int]:
+        """[first, end) of the bars inside the view."""
+        n = self._data.n if self._data is not None else 0
+        return visible_bars(QtCore.QRectF(self.x_range()[0], 0, self.x_range()[1] - self.x_range()[0], 1), n, 0)
+
+    # -- readout -----------------------------------------------------------------------------
+    def readout_at(self, i: int) -> dict[str, Any]:
+        """Values the readout shows at bar ``i`` (−1 = last): time, OHLCV, Average_Signal, the
+        six ``F_Signal`` and the six base MAs, under their spec names."""
+        if self._data is None:
+            raise RuntimeError("no data: call set_data first")
+        return self._data.readout(i)
+
+    def marker_bars(self) -> dict[str, np.ndarray]:
+        """Bars carrying a marker: arrows ▲/▼ on the price pane, alerts on the signal pane."""
+        p = self.panes
+        return {"arrow_long": p.arrow_up.positions(), "arrow_short": p.arrow_down.positions(),
+                "long": p.alert_long.positions(), "short": p.alert_short.positions()}
+
+    def warmup_extent(self) -> tuple[int, int]:
+        return self.panes.warmup_price.extent()
+
+    def growth_warning_text(self) -> str | None:
+        return self.warning.text() if not self.warning.isHidden() else None
+
+    def _crosshair_moved(self, bar: int) -> None:
+        self._show_bar(bar)
+        self.bar_hovered.emit(bar)
+
+    def _show_bar(self, bar: int) -> None:
+        d = self._data
+        if d is None:
+            return
+        i = d.n - 1 if bar < 0 or bar >= d.n else bar
+        values = d.readout(i)
+        t = self._theme
+        p = self.panes
+        p.price_legend.setText(legend.price_legend(d, values, t, self._digits, self._forming,
+                                                   self._ma_visible), size="8.5pt")
+        p.volume_legend.setText(legend.volume_legend(values, t), size="8pt")
+        p.signal_legend.setText(legend.signal_legend(d, values, t), size="8pt")
+        last = i == d.n - 1
+        title = ("Last bar" + (" (forming)" if self._forming else "")) if last else f"Bar {i}"
+        prev = float(d.bars.close[i - 1]) if i > 0 else None
+        self.readout.show_values(values, f"{title} · {values['time']}", self._digits, prev)
+        self.weights.show_bar(d.member_equities(i), d.member_states(i))
+        self.weights_title.setText(f"Layer-1 weights (member equities) at {values['time']}"
+                                   + ("" if not last else " · last bar"))
+
+    # -- labels, markers ---------------------------------------------------------------------
+    def _set_markers(self) -> None:
+        d = self._data
+        assert d is not None
+        r, b, p = d.result, d.bars, self.panes
+        up, down = np.flatnonzero(r.arrow_long), np.flatnonzero(r.arrow_short)
+        p.arrow_up.set_markers(up, np.asarray(b.low)[up])
+        p.arrow_down.set_markers(down, np.asarray(b.high)[down])
+        lg, sh = np.flatnonzero(r.long), np.flatnonzero(r.short)
+        p.alert_long.set_markers(lg, r.average_signal[lg])
+        p.alert_short.set_markers(sh, r.average_signal[sh])
+        cls = int(d.candle_classes()[-1])
+        close = float(b.close[-1])
+        p.set_last_price(close, None if cls == NEUTRAL else cls == BULL, f"{close:,.{self._digits}f}")
+
+    def _set_labels(self) -> None:
+        d = self._data
+        assert d is not None
+        self.toolbar.title.setText(f"{d.bars.symbol} · {d.bars.interval}")
+        self.toolbar.set_current_interval(d.bars.interval)
+        self.toolbar.source.setText(d.source_label)
+        self.toolbar.set_family_tooltip("HMA", legend.hma_legend(d.config))
+        self.toolbar.ma_buttons["HMA"].setText("HMA*" if d.config.hma_kind == "hull" else "HMA")
+        warning = d.result.growth_warning
+        self.warning.setText("⚠ " + warning if warning else "")
+        self.warning.setVisible(warning is not None)
+
+    # -- export ------------------------------------------------------------------------------
+    def export_csv(self, path: str | os.PathLike[str]) -> int:
+        """Write time, OHLCV and every ATC output (spec names, detail included) to CSV."""
+        if self._data is None:
+            raise RuntimeError("nothing to export: no data shown")
+        return write_csv(path, self._data)
+
+    def export_png(self, path: str | os.PathLike[str]) -> QtCore.QSize:
+        """Save the chart panes (with their legends) as PNG; returns the image size."""
+        return grab_png(self.panes.view, path)
+
+    def _ask_png(self) -> None:
+        self._ask_and_export("PNG image (*.png)", ".png", self.export_png)
+
+    def _ask_csv(self) -> None:
+        self._ask_and_export("CSV file (*.csv)", ".csv", self.export_csv)
+
+    def _ask_and_export(self, filt: str, suffix: str, export: Any) -> None:
+        if self._data is None:
+            return
+        name = f"{self._data.bars.symbol}_{self._data.bars.interval}{suffix}"
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export chart", name, filt)
+        if not path:
+            return
+        try:
+            export(path)
+        except OSError as exc:
+            QtWidgets.QMessageBox.warning(self, "Export failed", f"{path}: {exc}")
+
