@@ -110,7 +110,10 @@ class BarStore:
                 if not is_corruption(exc, self.path):
                     raise DataError(f"bar store {self.path}: {exc}") from exc
                 self._recover(exc)
-                return op(self._conn)
+                try:
+                    return op(self._conn)
+                except sqlite3.DatabaseError as again:
+                    raise DataError(f"bar store {self.path}: {again}") from again
 
     def close(self) -> None:
         """Close the database (idempotent); later calls raise ``DataError``."""
@@ -158,19 +161,25 @@ class BarStore:
 
         Either every series is written or, if anything fails (or the process dies), none.
         """
+        # A list, because a rebuilt store runs the operation a second time.
+        series = list(many)
+
         def op(conn: sqlite3.Connection) -> dict[str, int]:
             out: dict[str, int] = {}
             conn.execute("BEGIN IMMEDIATE")
             try:
-                for bars in many:
+                for bars in series:
                     out[bars.symbol] = out.get(bars.symbol, 0) + self._write(conn, bars)
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:
+                    try:
+                        conn.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass  # the original error says more than a failed rollback
                 raise
             return out
 
-        many = list(many) if not isinstance(many, (list, tuple)) else many
         return self._run(op)
 
     def _write(self, conn: sqlite3.Connection, bars: Bars) -> int:

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import random
 import threading
 import time
@@ -42,7 +43,9 @@ def _default_download(**kwargs: Any) -> Any:
     # warnings raised from yfinance's modules are silenced.
     warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"yfinance\.")
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"yfinance\.")
-    return yfinance.download(**kwargs)
+    # Older 0.2.x releases lack some keywords (multi_level_index); their defaults match.
+    accepted = inspect.signature(yfinance.download).parameters
+    return yfinance.download(**{k: v for k, v in kwargs.items() if k in accepted})
 
 
 def _is_rate_limit_exception(exc: BaseException) -> bool:
