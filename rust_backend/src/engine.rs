@@ -6,10 +6,11 @@ use std::sync::OnceLock;
 
 use rayon::prelude::*;
 
-use crate::family::{family_pass, Detail, PassInput};
+use crate::family::{family_pass, Members, PassInput, Phase};
 use crate::layer2::{layer2_pass, Layer2Out, Layer2Params};
-use crate::ma::{Dema, Ema, Hull, Kama, Lsma, Sma, Wma};
+use crate::ma::{drive, BarSink, Dema, Ema, Hull, Kama, Lsma, MaKernel, Sma, Wma};
 use crate::params::{HmaKind, InputError, Params};
+use crate::simd::{load_at, store_at, Simd};
 
 /// Instruction-set level the kernels were dispatched to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -32,7 +33,8 @@ impl SimdLevel {
     /// Symbols advanced together by the batch kernel at this level.
     pub fn lanes(self) -> usize {
         match self {
-            SimdLevel::Baseline => 2,
+            SimdLevel::Baseline if cfg!(target_arch = "x86_64") => 2,
+            SimdLevel::Baseline => 1,
             SimdLevel::Avx2 => 4,
             SimdLevel::Avx512 => 8,
         }
@@ -80,41 +82,39 @@ pub fn growth_row(bars: usize, lam: f64, cutout: usize) -> Vec<f64> {
 
 /// R[t]·g[t] over an interleaved close (§3, §6 step 1); NaN on bar 0.
 #[inline(always)]
-fn fill_rg<const L: usize>(close: &[f64], g: &[f64], bars: usize, rg: &mut [f64]) {
-    rg[..L].fill(f64::NAN);
+fn fill_rg<V: Simd>(close: &[f64], g: &[f64], bars: usize, rg: &mut [f64]) {
+    assert!(close.len() >= bars * V::LANES && rg.len() >= bars * V::LANES && g.len() >= bars);
+    if bars == 0 {
+        return;
+    }
+    // SAFETY (loads/stores): t < bars, sizes asserted above.
+    unsafe { store_at::<V>(rg, 0, V::splat(f64::NAN)) };
+    let mut cp = unsafe { load_at::<V>(close, 0) };
     for t in 1..bars {
-        for l in 0..L {
-            let (c, cp) = (close[t * L + l], close[(t - 1) * L + l]);
-            rg[t * L + l] = (c - cp) / cp * g[t];
-        }
+        let c = unsafe { load_at::<V>(close, t) };
+        unsafe { store_at::<V>(rg, t, (c - cp) / cp * V::splat(g[t])) };
+        cp = c;
     }
 }
 
-/// Family `f` over one group of lanes (Layer 1).
+/// Family `f` over one group of lanes (Layer 1), lanes = series.
 #[inline(always)]
-fn run_family<const L: usize>(
-    f: usize,
-    p: &Params,
-    inp: &PassInput<'_>,
-    signal: &mut [f64],
-    detail: Option<&mut Detail<'_>>,
-    hull_raw: &mut Vec<f64>,
-) {
+fn run_family<V: Simd>(f: usize, p: &Params, inp: &PassInput<'_>, signal: &mut [f64], hull_raw: &mut Vec<f64>) {
     let n = &p.lengths[f];
     match f {
-        0 => family_pass(&mut Ema::<L>::new(n), inp, signal, detail),
+        0 => family_pass(&mut Ema::<V>::new(n), inp, signal),
         1 => match p.hma_kind {
-            HmaKind::Sma => family_pass(&mut Sma::<L>::new(n), inp, signal, detail),
+            HmaKind::Sma => family_pass(&mut Sma::<V>::new(n), inp, signal),
             HmaKind::Hull => {
-                let mut hull = Hull::<L>::new(n, inp.bars, std::mem::take(hull_raw));
-                family_pass(&mut hull, inp, signal, detail);
+                let mut hull = Hull::<V>::new(n, inp.bars, std::mem::take(hull_raw));
+                family_pass(&mut hull, inp, signal);
                 *hull_raw = hull.into_storage();
             }
         },
-        2 => family_pass(&mut Wma::<L>::new(n), inp, signal, detail),
-        3 => family_pass(&mut Dema::<L>::new(n), inp, signal, detail),
-        4 => family_pass(&mut Lsma::<L>::new(n), inp, signal, detail),
-        _ => family_pass(&mut Kama::<L>::new(n), inp, signal, detail),
+        2 => family_pass(&mut Wma::<V>::new(n), inp, signal),
+        3 => family_pass(&mut Dema::<V>::new(n), inp, signal),
+        4 => family_pass(&mut Lsma::<V>::new(n), inp, signal),
+        _ => family_pass(&mut Kama::<V>::new(n), inp, signal),
     }
 }
 
@@ -163,9 +163,6 @@ pub struct SingleDetail {
     pub equities: Vec<f64>,
 }
 
-/// Series at least this long run their six families on the thread pool.
-const PARALLEL_FAMILIES_MIN_BARS: usize = 2048;
-
 /// Full ATC of one series at the default SIMD level.
 pub fn compute_single(close: &[f64], src: Option<&[f64]>, p: &Params, detail: bool) -> Result<SingleOut, InputError> {
     compute_single_at(default_level(), close, src, p, detail)
@@ -194,39 +191,16 @@ pub fn compute_single_at(
     }
     let g = growth_row(n, p.lam, p.cutout);
     let mut rg = vec![0.0; n];
-    fill_rg::<1>(close, &g, n, &mut rg);
+    fill_rg::<f64>(close, &g, n, &mut rg);
     let inp = PassInput { x: src.unwrap_or(close), close, rg: &rg, bars: n, cutout: p.cutout, decay: 1.0 - p.delta };
-
     let mut signals = vec![0.0; 6 * n];
     let mut det = detail.then(|| SingleDetail {
         mas: vec![0.0; 54 * n],
         states: vec![0; 54 * n],
         equities: vec![0.0; 54 * n],
     });
-    let run = |f: usize, signal: &mut [f64], d: Option<(&mut [f64], &mut [i8], &mut [f64])>| {
-        let mut d = d.map(|(mas, states, equities)| Detail { mas, states, equities });
-        let mut raw = Vec::new();
-        // SAFETY: `level` was checked to be supported by this CPU.
-        unsafe { single_family(level, f, p, &inp, signal, d.as_mut(), &mut raw) };
-    };
-    let parallel = n >= PARALLEL_FAMILIES_MIN_BARS;
-    match det.as_mut() {
-        Some(d) => {
-            let jobs = signals
-                .chunks_mut(n)
-                .zip(d.mas.chunks_mut(9 * n))
-                .zip(d.states.chunks_mut(9 * n))
-                .zip(d.equities.chunks_mut(9 * n))
-                .enumerate();
-            if parallel {
-                jobs.par_bridge().for_each(|(f, (((s, m), st), e))| run(f, s, Some((m, st, e))));
-            } else {
-                jobs.for_each(|(f, (((s, m), st), e))| run(f, s, Some((m, st, e))));
-            }
-        }
-        None if parallel => signals.par_chunks_mut(n).enumerate().for_each(|(f, s)| run(f, s, None)),
-        None => signals.chunks_mut(n).enumerate().for_each(|(f, s)| run(f, s, None)),
-    }
+    // SAFETY: `level` was checked to be supported by this CPU.
+    unsafe { single_layer1(level, p, &inp, &mut signals, det.as_mut()) };
 
     let mut out = SingleOut {
         bars: n,
@@ -251,8 +225,124 @@ pub fn compute_single_at(
         long: &mut out.long,
         short: &mut out.short,
     };
-    layer2_pass::<1>(&layer2_params(p, 6), &out.signals, &rg, n, &mut l2);
+    layer2_pass::<f64>(&layer2_params(p, 6), &out.signals, &rg, n, &mut l2);
     Ok(out)
+}
+
+/// Bars per block of the single-series kernel: the MAs of a block are computed family by
+/// family into a small buffer, then the members advance over it.
+const SINGLE_BLOCK: usize = 128;
+/// Family lanes in the block buffer (six used, padded to a multiple of every vector).
+const FAMILY_LANES: usize = 8;
+
+/// Layer 1 of one series, lanes = families: per block, each family's nine MAs are
+/// streamed (scalar, nine independent recursions per family) into `[bar][member][family]`;
+/// then member `k` of all six families advances as one vector.
+#[inline(always)]
+fn single_kernel<V: Simd, H: MaKernel<f64>>(
+    p: &Params,
+    inp: &PassInput<'_>,
+    mut hma: H,
+    signals: &mut [f64],
+    mut detail: Option<&mut SingleDetail>,
+) {
+    let n = inp.bars;
+    assert!(inp.x.len() >= n && inp.close.len() >= n && inp.rg.len() >= n && signals.len() >= 6 * n);
+    if let Some(d) = detail.as_deref() {
+        assert!(d.mas.len() >= 54 * n && d.states.len() >= 54 * n && d.equities.len() >= 54 * n);
+    }
+    let chunks = 6usize.div_ceil(V::LANES);
+    let mut ema = Ema::<f64>::new(&p.lengths[0]);
+    let mut wma = Wma::<f64>::new(&p.lengths[2]);
+    let mut dema = Dema::<f64>::new(&p.lengths[3]);
+    let mut lsma = Lsma::<f64>::new(&p.lengths[4]);
+    let mut kama = Kama::<f64>::new(&p.lengths[5]);
+    let mut members = [Members::<V>::new(); FAMILY_LANES];
+    let mut blk: Block = [[[0.0; FAMILY_LANES]; 9]; SINGLE_BLOCK];
+    let decay = V::splat(inp.decay);
+    let mut b0 = 0;
+    while b0 < n {
+        let b1 = (b0 + SINGLE_BLOCK).min(n);
+        fill_block(&mut ema, inp.x, b0, b1, 0, &mut blk);
+        fill_block(&mut hma, inp.x, b0, b1, 1, &mut blk);
+        fill_block(&mut wma, inp.x, b0, b1, 2, &mut blk);
+        fill_block(&mut dema, inp.x, b0, b1, 3, &mut blk);
+        fill_block(&mut lsma, inp.x, b0, b1, 4, &mut blk);
+        fill_block(&mut kama, inp.x, b0, b1, 5, &mut blk);
+        for t in b0..b1 {
+            let c = V::splat(inp.close[t]);
+            let cp = V::splat(if t == 0 { f64::NAN } else { inp.close[t - 1] });
+            let r = V::splat(inp.rg[t]);
+            let phase = Phase::of(t, inp.cutout);
+            let row = &blk[t - b0];
+            for (ch, mem) in members.iter_mut().enumerate().take(chunks) {
+                let lane0 = ch * V::LANES;
+                let mut cur = [V::splat(0.0); 9];
+                for k in 0..9 {
+                    // SAFETY: lane0 + LANES ≤ FAMILY_LANES (LANES divides 8).
+                    cur[k] = unsafe { V::load(row[k].as_ptr().add(lane0)) };
+                }
+                let sig = mem.bar(&cur, c, cp, r, phase, decay);
+                let mut lanes = [0.0; FAMILY_LANES];
+                unsafe { sig.store(lanes.as_mut_ptr()) };
+                let fams = lane0..(lane0 + V::LANES).min(6);
+                for f in fams.clone() {
+                    signals[f * n + t] = lanes[f - lane0];
+                }
+                if let Some(d) = detail.as_deref_mut() {
+                    for k in 0..9 {
+                        let (mut st, mut eq) = ([0.0; FAMILY_LANES], [0.0; FAMILY_LANES]);
+                        unsafe {
+                            mem.state[k].store(st.as_mut_ptr());
+                            mem.eq[k].store(eq.as_mut_ptr());
+                        }
+                        for f in fams.clone() {
+                            let i = (f * 9 + k) * n + t;
+                            d.mas[i] = row[k][f];
+                            d.states[i] = st[f - lane0] as i8;
+                            d.equities[i] = if phase == Phase::Before { f64::NAN } else { eq[f - lane0] };
+                        }
+                    }
+                }
+            }
+        }
+        b0 = b1;
+    }
+}
+
+type Block = [[[f64; FAMILY_LANES]; 9]; SINGLE_BLOCK];
+
+/// Stream family `f`'s MAs over bars `b0..b1` into lane `f` of the block buffer.
+#[inline(always)]
+fn fill_block<K: MaKernel<f64>>(ma: &mut K, x: &[f64], b0: usize, b1: usize, f: usize, blk: &mut Block) {
+    drive(ma, x, b0, b1, &mut BlockSink { blk, b0, f });
+}
+
+struct BlockSink<'a> {
+    blk: &'a mut Block,
+    b0: usize,
+    f: usize,
+}
+
+impl BarSink<f64> for BlockSink<'_> {
+    #[inline(always)]
+    fn bar(&mut self, t: usize, ma: &[f64; 9]) {
+        for k in 0..9 {
+            self.blk[t - self.b0][k][self.f] = ma[k];
+        }
+    }
+}
+
+/// [`single_kernel`] with the "HMA" family's kind resolved.
+#[inline(always)]
+fn single_layer1_generic<V: Simd>(p: &Params, inp: &PassInput<'_>, signals: &mut [f64], detail: Option<&mut SingleDetail>) {
+    match p.hma_kind {
+        HmaKind::Sma => single_kernel::<V, _>(p, inp, Sma::<f64>::new(&p.lengths[1]), signals, detail),
+        HmaKind::Hull => {
+            let hull = Hull::<f64>::new(&p.lengths[1], inp.bars, Vec::new());
+            single_kernel::<V, _>(p, inp, hull, signals, detail)
+        }
+    }
 }
 
 fn check_level(level: SimdLevel) -> Result<(), InputError> {
@@ -447,36 +537,37 @@ struct BatchJob<'a> {
     out: &'a OutPtrs,
 }
 
-/// One group of `L` lanes: transpose, Layer 1 per family, Layer 2 and events, then copy
-/// the tail of each real symbol out.
+/// One group of `V::LANES` symbols: transpose, Layer 1 per family, Layer 2 and events,
+/// then copy the tail of each real symbol out.
 ///
 /// # Safety
 /// `job.out` points to buffers sized for the batch; no other group holds these symbols.
 #[inline(always)]
-unsafe fn run_group<const L: usize>(job: &BatchJob<'_>, grp: &Group, s: &mut Scratch) {
+unsafe fn run_group<V: Simd>(job: &BatchJob<'_>, grp: &Group, s: &mut Scratch) {
+    let lanes = V::LANES;
     let bars = job.bars;
     let m = bars - grp.start;
     if m == 0 {
         return;
     }
-    let size = m * L;
+    let size = m * lanes;
     let nf = job.families;
     s.x.resize(size, 0.0);
-    for l in 0..L {
+    for l in 0..lanes {
         let sym = grp.symbols[l.min(grp.symbols.len() - 1)];
         let row = &job.closes[sym * bars + grp.start..(sym + 1) * bars];
         for (t, &v) in row.iter().enumerate() {
-            s.x[t * L + l] = v;
+            s.x[t * lanes + l] = v;
         }
     }
     s.rg.resize(size, 0.0);
-    fill_rg::<L>(&s.x, job.g, m, &mut s.rg);
+    fill_rg::<V>(&s.x, job.g, m, &mut s.rg);
     s.signals.resize(nf * size, 0.0);
     let p = job.p;
     {
         let inp = PassInput { x: &s.x, close: &s.x, rg: &s.rg, bars: m, cutout: p.cutout, decay: 1.0 - p.delta };
         for f in 0..nf {
-            run_family::<L>(f, p, &inp, &mut s.signals[f * size..(f + 1) * size], None, &mut s.hull_raw);
+            run_family::<V>(f, p, &inp, &mut s.signals[f * size..(f + 1) * size], &mut s.hull_raw);
         }
     }
     s.fs.resize(nf * size, 0.0);
@@ -497,7 +588,7 @@ unsafe fn run_group<const L: usize>(job: &BatchJob<'_>, grp: &Group, s: &mut Scr
         long: lg,
         short: sh,
     };
-    layer2_pass::<L>(&layer2_params(p, nf), &s.signals, &s.rg, m, &mut l2);
+    layer2_pass::<V>(&layer2_params(p, nf), &s.signals, &s.rg, m, &mut l2);
 
     let tail = job.tail;
     let k = tail.min(m);
@@ -509,14 +600,14 @@ unsafe fn run_group<const L: usize>(job: &BatchJob<'_>, grp: &Group, s: &mut Scr
             for f in 0..nf {
                 let dst = (sym * nf + f) * tail + off;
                 for j in 0..k {
-                    let src = f * size + (t0 + j) * L + l;
+                    let src = f * size + (t0 + j) * lanes + l;
                     *o.signals.add(dst + j) = s.signals[src];
                     *o.fs.add(dst + j) = s.fs[src];
                 }
             }
             let dst = sym * tail + off;
             for j in 0..k {
-                let src = (t0 + j) * L + l;
+                let src = (t0 + j) * lanes + l;
                 *o.direction.add(dst + j) = s.direction[src];
                 *o.long.add(dst + j) = s.flags[2][src];
                 *o.short.add(dst + j) = s.flags[3][src];
@@ -524,8 +615,8 @@ unsafe fn run_group<const L: usize>(job: &BatchJob<'_>, grp: &Group, s: &mut Scr
                     *o.average.add(dst + j) = s.avg[src];
                 }
             }
-            if let Some(t) = (0..m).rev().find(|&t| s.flags[2][t * L + l] || s.flags[3][t * L + l]) {
-                *o.last_event.add(sym) = if s.flags[2][t * L + l] { 1 } else { -1 };
+            if let Some(t) = (0..m).rev().find(|&t| s.flags[2][t * lanes + l] || s.flags[3][t * lanes + l]) {
+                *o.last_event.add(sym) = if s.flags[2][t * lanes + l] { 1 } else { -1 };
                 *o.since.add(sym) = (m - 1 - t) as i64;
             }
         }
@@ -537,30 +628,26 @@ unsafe fn run_group<const L: usize>(job: &BatchJob<'_>, grp: &Group, s: &mut Scr
 // compiled for that level's instruction set.
 
 macro_rules! x86_entries {
-    ($group:ident, $family:ident, $features:literal, $lanes:literal) => {
+    ($group:ident, $single:ident, $features:literal, $v:ty) => {
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = $features)]
         unsafe fn $group(job: &BatchJob<'_>, grp: &Group, s: &mut Scratch) {
-            unsafe { run_group::<$lanes>(job, grp, s) }
+            unsafe { run_group::<$v>(job, grp, s) }
         }
 
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = $features)]
-        unsafe fn $family(
-            f: usize,
-            p: &Params,
-            inp: &PassInput<'_>,
-            signal: &mut [f64],
-            detail: Option<&mut Detail<'_>>,
-            raw: &mut Vec<f64>,
-        ) {
-            run_family::<1>(f, p, inp, signal, detail, raw)
+        unsafe fn $single(p: &Params, inp: &PassInput<'_>, signals: &mut [f64], detail: Option<&mut SingleDetail>) {
+            single_layer1_generic::<$v>(p, inp, signals, detail)
         }
     };
 }
 
-x86_entries!(group_avx512, family_avx512, "avx512f,avx512vl,avx512dq,avx2,avx,sse4.1,sse4.2", 8);
-x86_entries!(group_avx2, family_avx2, "avx2,avx,sse4.1,sse4.2", 4);
+#[cfg(target_arch = "x86_64")]
+use crate::simd::{F64x2, F64x4, F64x8};
+
+x86_entries!(group_avx512, single_avx512, "avx512f,avx512vl,avx512dq,avx2,avx,sse4.1,sse4.2", F64x8);
+x86_entries!(group_avx2, single_avx2, "avx2,avx,sse4.1,sse4.2", F64x4);
 
 /// # Safety
 /// `level` must be supported by this CPU; see [`run_group`].
@@ -570,26 +657,24 @@ unsafe fn batch_group(level: SimdLevel, job: &BatchJob<'_>, grp: &Group, s: &mut
         SimdLevel::Avx512 => unsafe { group_avx512(job, grp, s) },
         #[cfg(target_arch = "x86_64")]
         SimdLevel::Avx2 => unsafe { group_avx2(job, grp, s) },
-        _ => unsafe { run_group::<2>(job, grp, s) },
+        #[cfg(target_arch = "x86_64")]
+        SimdLevel::Baseline => unsafe { run_group::<F64x2>(job, grp, s) },
+        #[cfg(not(target_arch = "x86_64"))]
+        _ => unsafe { run_group::<f64>(job, grp, s) },
     }
 }
 
 /// # Safety
 /// `level` must be supported by this CPU.
-unsafe fn single_family(
-    level: SimdLevel,
-    f: usize,
-    p: &Params,
-    inp: &PassInput<'_>,
-    signal: &mut [f64],
-    detail: Option<&mut Detail<'_>>,
-    raw: &mut Vec<f64>,
-) {
+unsafe fn single_layer1(level: SimdLevel, p: &Params, inp: &PassInput<'_>, signals: &mut [f64], detail: Option<&mut SingleDetail>) {
     match level {
         #[cfg(target_arch = "x86_64")]
-        SimdLevel::Avx512 => unsafe { family_avx512(f, p, inp, signal, detail, raw) },
+        SimdLevel::Avx512 => unsafe { single_avx512(p, inp, signals, detail) },
         #[cfg(target_arch = "x86_64")]
-        SimdLevel::Avx2 => unsafe { family_avx2(f, p, inp, signal, detail, raw) },
-        _ => run_family::<1>(f, p, inp, signal, detail, raw),
+        SimdLevel::Avx2 => unsafe { single_avx2(p, inp, signals, detail) },
+        #[cfg(target_arch = "x86_64")]
+        SimdLevel::Baseline => single_layer1_generic::<F64x2>(p, inp, signals, detail),
+        #[cfg(not(target_arch = "x86_64"))]
+        _ => single_layer1_generic::<f64>(p, inp, signals, detail),
     }
 }

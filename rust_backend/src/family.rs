@@ -1,15 +1,121 @@
-//! One family's pass over the bars: its nine MAs, their crossover states (§5), their
-//! equities (§6) and the Layer-1 signal (§7), fused so every member keeps O(1) state.
+//! Per-member crossover states (§5) and equities (§6), and the Layer-1 signal (§7) of a
+//! family, for all lanes of a vector at once.
+//!
+//! The lanes are independent series: symbols in a batch, or the six families of one
+//! series (member `k` of every family side by side). Either way the nine members are
+//! summed in member order, exactly as the reference.
 
-use crate::lanes::{load, store, Members};
-use crate::ma::{MaKernel, RESUM_PERIOD};
+use crate::ma::{drive, BarSink, MaKernel};
+use crate::simd::{load_at, store_at, Simd};
 
 /// Equities never fall below this (spec §6 step 4).
 pub const EQUITY_FLOOR: f64 = 0.25;
 /// Pine's `math.round(v, 2)` counts a remainder within 1e-10 below ½ as a tie (§7).
 pub const ROUND_TIE: f64 = 0.5 - 1e-10;
 
-/// Inputs shared by every family of one group of lanes (interleaved, `bars * L` long).
+/// Pine `math.round(v, 2)`: nearest 0.01, ties (within 1e-10) away from zero; NaN stays.
+#[inline(always)]
+pub fn round2<V: Simd>(v: V) -> V {
+    let zero = V::splat(0.0);
+    let one = V::splat(1.0);
+    let a = v.abs() * V::splat(100.0);
+    let u = a.floor();
+    let u = V::select((a - u).ge(V::splat(ROUND_TIE)), u + one, u);
+    // numpy's sign: ±1, and v itself for ±0 and NaN (f64::signum would give ±1 for ±0).
+    let sign = V::select(v.gt(zero), one, V::select(v.lt(zero), -one, v));
+    sign * u / V::splat(100.0)
+}
+
+/// State of the nine members of one family: previous MA, crossover state (−1/0/+1 as
+/// f64), persistent `a` and equity.
+#[derive(Clone, Copy)]
+pub struct Members<V: Simd> {
+    pub prev_ma: [V; 9],
+    pub state: [V; 9],
+    pub a: [V; 9],
+    pub eq: [V; 9],
+}
+
+/// Where the current bar stands relative to the cutout (§3 "active bars").
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// t < cutout: equities are na and untouched.
+    Before,
+    /// t = cutout: equities start.
+    First,
+    /// t > cutout.
+    Running,
+}
+
+impl Phase {
+    #[inline(always)]
+    pub fn of(t: usize, cutout: usize) -> Phase {
+        if t > cutout {
+            Phase::Running
+        } else if t == cutout {
+            Phase::First
+        } else {
+            Phase::Before
+        }
+    }
+}
+
+impl<V: Simd> Members<V> {
+    #[inline(always)]
+    pub fn new() -> Self {
+        Self {
+            prev_ma: [V::splat(f64::NAN); 9],
+            state: [V::splat(0.0); 9],
+            a: [V::splat(0.0); 9],
+            eq: [V::splat(f64::NAN); 9],
+        }
+    }
+
+    /// Advance one bar given the members' MA values `ma`, close `c` and previous close
+    /// `cp`, and R·g `r`; returns the Layer-1 signal (NaN before the cutout).
+    #[inline(always)]
+    pub fn bar(&mut self, ma: &[V; 9], c: V, cp: V, r: V, phase: Phase, decay: V) -> V {
+        let zero = V::splat(0.0);
+        let one = V::splat(1.0);
+        let floor = V::splat(EQUITY_FLOOR);
+        for k in 0..9 {
+            let m = ma[k];
+            let mp = self.prev_ma[k];
+            // §5: NaN anywhere makes both comparisons false.
+            let up = V::and(c.gt(m), cp.le(mp));
+            let down = V::and(c.lt(m), cp.ge(mp));
+            let s_old = self.state[k];
+            self.state[k] = V::select(down, -one, V::select(up, one, s_old));
+            self.prev_ma[k] = m;
+            if phase != Phase::Before {
+                // §6: the position is the state at the previous close (±1 → ±r exactly);
+                // `a` keeps its value while that state is 0.
+                self.a[k] = V::select(s_old.ne(zero), s_old * r, self.a[k]);
+                let e = if phase == Phase::First { one } else { self.eq[k] * decay * (one + self.a[k]) };
+                self.eq[k] = V::select(e.lt(floor), floor, e);
+            }
+        }
+        if phase == Phase::Before {
+            return V::splat(f64::NAN);
+        }
+        // §7: sums left to right in member order.
+        let mut num = self.state[0] * self.eq[0];
+        let mut den = self.eq[0];
+        for k in 1..9 {
+            num = num + self.state[k] * self.eq[k];
+            den = den + self.eq[k];
+        }
+        round2(num / den)
+    }
+}
+
+impl<V: Simd> Default for Members<V> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Inputs shared by every family of one group of lanes (interleaved, `bars * LANES`).
 pub struct PassInput<'a> {
     /// The MA source (`src`, close by default).
     pub x: &'a [f64],
@@ -22,178 +128,35 @@ pub struct PassInput<'a> {
     pub decay: f64,
 }
 
-/// Per-member rows of one family (each `9` rows of `bars * L`), filled with `detail`.
-pub struct Detail<'a> {
-    pub mas: &'a mut [f64],
-    pub states: &'a mut [i8],
-    pub equities: &'a mut [f64],
-}
-
-/// Pine `math.round(v, 2)`: nearest 0.01, ties (within 1e-10) away from zero; NaN stays.
-#[inline(always)]
-pub fn round2(v: f64) -> f64 {
-    let a = v.abs() * 100.0;
-    let mut u = a.floor();
-    if a - u >= ROUND_TIE {
-        u += 1.0;
-    }
-    // numpy's sign: 0 for ±0, NaN for NaN (f64::signum would give ±1 for ±0).
-    let sign = if v > 0.0 {
-        1.0
-    } else if v < 0.0 {
-        -1.0
-    } else {
-        v
-    };
-    sign * u / 100.0
-}
-
-/// Run one family over bars `0..inp.bars`, writing its Layer-1 signal (interleaved) to
-/// `signal` and, when given, every member's MA, state and equity to `detail`.
+/// One family over all bars for lanes = series: MAs, states, equities and the Layer-1
+/// signal, written interleaved to `signal`.
 ///
 /// # Panics
-/// If a buffer is shorter than `inp.bars * L`.
+/// If a buffer is shorter than `inp.bars * V::LANES`.
 #[inline(always)]
-pub fn family_pass<const L: usize, K: MaKernel<L>>(
-    ma: &mut K,
-    inp: &PassInput<'_>,
-    signal: &mut [f64],
-    mut detail: Option<&mut Detail<'_>>,
-) {
-    let bars = inp.bars;
-    let size = bars * L;
-    assert!(inp.x.len() >= size && inp.close.len() >= size && inp.rg.len() >= size);
-    assert!(signal.len() >= size);
-    if let Some(d) = detail.as_deref_mut() {
-        assert!(d.mas.len() >= 9 * size && d.states.len() >= 9 * size && d.equities.len() >= 9 * size);
-    }
-    let mut st = PassState::<L>::new();
-    // Warm-up bars (MAs filling, equities not yet started) take the branchy path.
-    let steady = ma.steady_from().max(inp.cutout + 1).min(bars);
-    for t in 0..steady {
-        // SAFETY: t < bars and every buffer holds `bars * L` values (asserted above).
-        unsafe { st.bar::<true, K>(ma, inp, t, signal, detail.as_deref_mut()) };
-    }
-    let mut t0 = steady;
-    while t0 < bars {
-        let t1 = ((t0 / RESUM_PERIOD + 1) * RESUM_PERIOD).min(bars);
-        for t in t0..t1 {
-            // SAFETY: steady_from ≤ t < bars.
-            unsafe { st.bar::<false, K>(ma, inp, t, signal, detail.as_deref_mut()) };
-        }
-        if t1 < bars {
-            // SAFETY: t1 − 1 ≥ steady − 1 ≥ steady_from − 1, all bars up to it stepped.
-            unsafe { ma.resum(inp.x, t1 - 1) };
-        }
-        t0 = t1;
-    }
+pub fn family_pass<V: Simd, K: MaKernel<V>>(ma: &mut K, inp: &PassInput<'_>, signal: &mut [f64]) {
+    let size = inp.bars * V::LANES;
+    assert!(inp.x.len() >= size && inp.close.len() >= size && inp.rg.len() >= size && signal.len() >= size);
+    let mut sink = FamilySink { members: Members::<V>::new(), inp, signal, cp: V::splat(f64::NAN) };
+    drive(ma, inp.x, 0, inp.bars, &mut sink);
 }
 
-/// Crossover and equity state of the nine members.
-struct PassState<const L: usize> {
-    cur: Members<L>,
-    prev_ma: Members<L>,
-    state: Members<L>,
-    a: Members<L>,
-    eq: Members<L>,
+struct FamilySink<'a, 'b, V: Simd> {
+    members: Members<V>,
+    inp: &'a PassInput<'b>,
+    signal: &'a mut [f64],
+    cp: V,
 }
 
-impl<const L: usize> PassState<L> {
-    fn new() -> Self {
-        Self {
-            cur: [[f64::NAN; L]; 9],
-            prev_ma: [[f64::NAN; L]; 9],
-            state: [[0.0; L]; 9],
-            a: [[0.0; L]; 9],
-            eq: [[f64::NAN; L]; 9],
-        }
-    }
-
-    /// # Safety
-    /// `t < inp.bars`, buffers sized as asserted in [`family_pass`], bars in order, and
-    /// with `WARM = false`, `t >= ma.steady_from()` and `t > inp.cutout`.
+impl<V: Simd> BarSink<V> for FamilySink<'_, '_, V> {
     #[inline(always)]
-    unsafe fn bar<const WARM: bool, K: MaKernel<L>>(
-        &mut self,
-        ma: &mut K,
-        inp: &PassInput<'_>,
-        t: usize,
-        signal: &mut [f64],
-        detail: Option<&mut Detail<'_>>,
-    ) {
-        unsafe { ma.step::<WARM>(inp.x, t, &mut self.cur) };
-        let c = unsafe { load::<L>(inp.close, t) };
-        let cp = if WARM && t == 0 { [f64::NAN; L] } else { unsafe { load::<L>(inp.close, t - 1) } };
-        let r = unsafe { load::<L>(inp.rg, t) };
-        let active = !WARM || t >= inp.cutout;
-        let first = WARM && t == inp.cutout;
-        let decay = inp.decay;
-        for k in 0..9 {
-            for l in 0..L {
-                let m = self.cur[k][l];
-                let mp = self.prev_ma[k][l];
-                // §5: NaN anywhere makes both comparisons false.
-                let up = (c[l] > m) & (cp[l] <= mp);
-                let down = (c[l] < m) & (cp[l] >= mp);
-                let s_old = self.state[k][l];
-                self.state[k][l] = if down {
-                    -1.0
-                } else if up {
-                    1.0
-                } else {
-                    s_old
-                };
-                self.prev_ma[k][l] = m;
-                if active {
-                    // §6: the position is the state at the close of the previous bar; `a`
-                    // keeps its value while that state is 0.
-                    let a = if s_old > 0.0 {
-                        r[l]
-                    } else if s_old < 0.0 {
-                        -r[l]
-                    } else {
-                        self.a[k][l]
-                    };
-                    self.a[k][l] = a;
-                    let e = if first { 1.0 } else { self.eq[k][l] * decay * (1.0 + a) };
-                    self.eq[k][l] = if e < EQUITY_FLOOR { EQUITY_FLOOR } else { e };
-                }
-            }
-        }
-        // §7: sums left to right in member order.
-        let mut sig = [f64::NAN; L];
-        if active {
-            let mut num = [0.0; L];
-            let mut den = [0.0; L];
-            for l in 0..L {
-                num[l] = self.state[0][l] * self.eq[0][l];
-                den[l] = self.eq[0][l];
-            }
-            for k in 1..9 {
-                for l in 0..L {
-                    num[l] += self.state[k][l] * self.eq[k][l];
-                    den[l] += self.eq[k][l];
-                }
-            }
-            for l in 0..L {
-                sig[l] = round2(num[l] / den[l]);
-            }
-        }
-        unsafe { store::<L>(signal, t, sig) };
-        if let Some(d) = detail {
-            let size = inp.bars * L;
-            for k in 0..9 {
-                let row = k * size + t * L;
-                for l in 0..L {
-                    // SAFETY: row + l < 9 * size, asserted in family_pass.
-                    unsafe {
-                        *d.mas.get_unchecked_mut(row + l) = self.cur[k][l];
-                        *d.states.get_unchecked_mut(row + l) = self.state[k][l] as i8;
-                        *d.equities.get_unchecked_mut(row + l) =
-                            if active { self.eq[k][l] } else { f64::NAN };
-                    }
-                }
-            }
-        }
+    fn bar(&mut self, t: usize, ma: &[V; 9]) {
+        let inp = self.inp;
+        // SAFETY: t < bars, buffers asserted in family_pass.
+        let c = unsafe { load_at::<V>(inp.close, t) };
+        let r = unsafe { load_at::<V>(inp.rg, t) };
+        let sig = self.members.bar(ma, c, self.cp, r, Phase::of(t, inp.cutout), V::splat(inp.decay));
+        unsafe { store_at::<V>(self.signal, t, sig) };
+        self.cp = c;
     }
 }

@@ -1,8 +1,8 @@
 //! Layer 2 (family equities, Cut, Average_Signal; spec §8) and the direction, arrows and
-//! alerts of §9, in one pass over the bars.
+//! alerts of §9, in one pass over the bars, for all lanes (series) of a vector at once.
 
 use crate::family::EQUITY_FLOOR;
-use crate::lanes::{load, store};
+use crate::simd::{load_at, store_at, Simd};
 
 /// Settings of the Layer-2 / events pass.
 pub struct Layer2Params {
@@ -20,10 +20,10 @@ pub struct Layer2Params {
     pub alertbase: usize,
 }
 
-/// Interleaved output rows, each `bars * L` long (`fs` holds `families` rows).
+/// Interleaved output rows, each `bars * LANES` long (`fs` holds `families` rows).
 pub struct Layer2Out<'a> {
     pub fs: &'a mut [f64],
-    /// Average_Signal; ignored (may be empty) with one family.
+    /// Average_Signal; unused (may be empty) with one family.
     pub avg: &'a mut [f64],
     pub base: &'a mut [f64],
     pub direction: &'a mut [f64],
@@ -35,120 +35,101 @@ pub struct Layer2Out<'a> {
 
 /// Cut of §8: ±1 beyond ±threshold, else 0 (NaN → 0).
 #[inline(always)]
-pub fn cut(v: f64, threshold: f64) -> f64 {
-    if v > threshold {
-        1.0
-    } else if v < -threshold {
-        -1.0
-    } else {
-        0.0
-    }
+pub fn cut<V: Simd>(v: V, threshold: V) -> V {
+    let one = V::splat(1.0);
+    V::select(v.gt(threshold), one, V::select(v.lt(-threshold), -one, V::splat(0.0)))
 }
 
-/// Run Layer 2 and the events over `bars` bars of `L` lanes; `signals` holds the
-/// `p.families` Layer-1 rows (interleaved, `bars * L` each).
+/// Run Layer 2 and the events over `bars` bars; `signals` holds the `p.families` Layer-1
+/// rows (interleaved, `bars * LANES` each), `rg` is R·g.
 ///
 /// # Panics
 /// If a buffer is too short or `p` is inconsistent.
 #[inline(always)]
-pub fn layer2_pass<const L: usize>(p: &Layer2Params, signals: &[f64], rg: &[f64], bars: usize, out: &mut Layer2Out<'_>) {
+pub fn layer2_pass<V: Simd>(p: &Layer2Params, signals: &[f64], rg: &[f64], bars: usize, out: &mut Layer2Out<'_>) {
     let nf = p.families;
-    let size = bars * L;
+    let size = bars * V::LANES;
     assert!(nf == 6 || (nf == 1 && p.colbase == 1 && p.alertbase == 1));
-    assert!(p.colbase <= nf && p.alertbase <= nf);
     assert!(signals.len() >= nf * size && rg.len() >= size && out.fs.len() >= nf * size);
     assert!(nf == 1 || out.avg.len() >= size);
     assert!(out.base.len() >= size && out.direction.len() >= size);
     for b in [&out.arrow_long, &out.arrow_short, &out.long, &out.short] {
         assert!(b.len() >= size);
     }
-    let nan = [f64::NAN; L];
-    let mut a = [[0.0; L]; 6];
-    let mut e = [[f64::NAN; L]; 6];
-    let mut cols_prev = nan;
-    let mut base_prev = nan;
-    let mut alert_prev = nan;
-    let mut dir = nan;
-    let (lt, st) = (p.long_threshold, p.short_threshold);
+    let nan = V::splat(f64::NAN);
+    let zero = V::splat(0.0);
+    let one = V::splat(1.0);
+    let floor = V::splat(EQUITY_FLOOR);
+    let decay = V::splat(p.decay);
+    let cut_t = V::splat(p.cut_threshold);
+    let (lt, st) = (V::splat(p.long_threshold), V::splat(p.short_threshold));
+    let weights = p.weights.map(V::splat);
+    let mut a = [zero; 6];
+    let mut e = [nan; 6];
+    let mut sig_prev = [nan; 6];
+    let (mut cols_prev, mut base_prev, mut alert_prev, mut dir) = (nan, nan, nan, nan);
     for t in 0..bars {
-        let active = t >= p.cutout;
-        // SAFETY (all loads/stores of this loop): t < bars, rows hold `bars * L` (asserted).
-        let r = unsafe { load::<L>(rg, t) };
+        // SAFETY (every load/store below): t < bars and each row holds `bars * LANES`.
+        let r = unsafe { load_at::<V>(rg, t) };
         let mut sig = [nan; 6];
         for f in 0..nf {
-            sig[f] = unsafe { load::<L>(&signals[f * size..], t) };
+            sig[f] = unsafe { load_at::<V>(&signals[f * size..], t) };
         }
-        let mut fs = [nan; 6];
-        if active {
+        if t >= p.cutout {
             for f in 0..nf {
-                let prev = if t == 0 { nan } else { unsafe { load::<L>(&signals[f * size..], t - 1) } };
-                for l in 0..L {
-                    // Only the sign of the previous Layer-1 value matters (§6).
-                    let av = if prev[l] > 0.0 {
-                        r[l]
-                    } else if prev[l] < 0.0 {
-                        -r[l]
-                    } else {
-                        a[f][l]
-                    };
-                    a[f][l] = av;
-                    let ev = if t == p.cutout { p.weights[f] } else { e[f][l] * p.decay * (1.0 + av) };
-                    e[f][l] = if ev < EQUITY_FLOOR { EQUITY_FLOOR } else { ev };
-                }
-                fs[f] = e[f];
+                // Only the sign of the previous Layer-1 value matters (§6).
+                let prev = sig_prev[f];
+                a[f] = V::select(prev.gt(zero), r, V::select(prev.lt(zero), -r, a[f]));
+                let ev = if t == p.cutout { weights[f] } else { e[f] * decay * (one + a[f]) };
+                e[f] = V::select(ev.lt(floor), floor, ev);
             }
         }
         for f in 0..nf {
-            unsafe { store::<L>(&mut out.fs[f * size..], t, fs[f]) };
+            unsafe { store_at::<V>(&mut out.fs[f * size..], t, e[f]) };
         }
         let mut avg = nan;
         if nf == 6 {
-            for l in 0..L {
-                let mut num = cut(sig[0][l], p.cut_threshold) * fs[0][l];
-                let mut den = fs[0][l];
-                for f in 1..6 {
-                    num += cut(sig[f][l], p.cut_threshold) * fs[f][l];
-                    den += fs[f][l];
-                }
-                avg[l] = num / den;
+            let mut num = cut(sig[0], cut_t) * e[0];
+            let mut den = e[0];
+            for f in 1..6 {
+                num = num + cut(sig[f], cut_t) * e[f];
+                den = den + e[f];
             }
-            unsafe { store::<L>(out.avg, t, avg) };
+            avg = num / den;
+            unsafe { store_at::<V>(out.avg, t, avg) };
         }
-        let pick = |i: usize| if i == 0 { avg } else { sig[i - 1] };
-        let cols = pick(p.colbase);
-        let alertb = pick(p.alertbase);
+        let series = [avg, sig[0], sig[1], sig[2], sig[3], sig[4], sig[5]];
+        let cols = series[p.colbase];
+        let alertb = series[p.alertbase];
         // Strategy View lags the direction/arrow base only, never the alerts (§9.1, §9.3).
         let base = if p.strategy { cols_prev } else { cols };
-        let mut d_out = [0.0; L];
-        let mut flags = [[false; L]; 4];
-        for l in 0..L {
-            let up = (base[l] > lt) & (base_prev[l] <= lt);
-            let down = (base[l] < st) & (base_prev[l] >= st);
-            let alert_up = (alertb[l] > lt) & (alert_prev[l] <= lt);
-            let alert_down = (alertb[l] < st) & (alert_prev[l] >= st);
-            let was_short = dir[l] == -1.0;
-            let was_long = dir[l] == 1.0;
-            if up {
-                dir[l] = 1.0;
-            }
-            if down {
-                dir[l] = -1.0;
-            }
-            d_out[l] = dir[l];
-            flags[0][l] = was_short & up;
-            flags[1][l] = was_long & down;
-            flags[2][l] = was_short & alert_up;
-            flags[3][l] = was_long & alert_down;
-        }
+        let up = V::and(base.gt(lt), base_prev.le(lt));
+        let down = V::and(base.lt(st), base_prev.ge(st));
+        let alert_up = V::and(alertb.gt(lt), alert_prev.le(lt));
+        let alert_down = V::and(alertb.lt(st), alert_prev.ge(st));
+        let was_short = dir.eq(-one);
+        let was_long = dir.eq(one);
+        dir = V::select(down, -one, V::select(up, one, dir));
         unsafe {
-            store::<L>(out.base, t, base);
-            store::<L>(out.direction, t, d_out);
+            store_at::<V>(out.base, t, base);
+            store_at::<V>(out.direction, t, dir);
         }
-        let row = t * L;
-        out.arrow_long[row..row + L].copy_from_slice(&flags[0]);
-        out.arrow_short[row..row + L].copy_from_slice(&flags[1]);
-        out.long[row..row + L].copy_from_slice(&flags[2]);
-        out.short[row..row + L].copy_from_slice(&flags[3]);
+        let flags = [
+            V::bits(V::and(was_short, up)),
+            V::bits(V::and(was_long, down)),
+            V::bits(V::and(was_short, alert_up)),
+            V::bits(V::and(was_long, alert_down)),
+        ];
+        let row = t * V::LANES;
+        for (dst, bits) in [&mut *out.arrow_long, &mut *out.arrow_short, &mut *out.long, &mut *out.short]
+            .into_iter()
+            .zip(flags)
+        {
+            for l in 0..V::LANES {
+                dst[row + l] = (bits >> l) & 1 == 1;
+            }
+        }
+        sig_prev = sig;
         cols_prev = cols;
         base_prev = base;
         alert_prev = alertb;

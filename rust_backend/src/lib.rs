@@ -8,7 +8,7 @@
 
 pub mod engine;
 pub mod family;
-pub mod lanes;
+pub mod simd;
 pub mod layer2;
 pub mod ma;
 pub mod params;
