@@ -296,7 +296,8 @@ def family_layers(f, close, mas, rg, cutout, decay, weight, sig_row, feq_row, de
     Bars before the cutout only move the states; the equities start on the cutout bar.
     """
     n = close.shape[0]
-    st = np.zeros(9, np.int64)
+    st = np.zeros(9)
+    prod = np.empty(9)
     eq_a = np.zeros(9)
     eq_e = np.full(9, NAN)
     sig = NAN
@@ -321,13 +322,33 @@ def family_layers(f, close, mas, rg, cutout, decay, weight, sig_row, feq_row, de
             for m in range(9):
                 eq_a[m], eq_e[m] = equity_step(t, cutout, r, NAN, eq_a[m], eq_e[m], 1.0, decay)
                 den = den + eq_e[m]
-        else:
+        elif t == cutout:
             c_prev = close[t - 1]
             for m in range(9):
                 p = st[m]
                 st[m] = crossover_step(p, c, c_prev, mas[m, t], mas[m, t - 1])
                 eq_a[m], eq_e[m] = equity_step(t, cutout, r, p, eq_a[m], eq_e[m], 1.0, decay)
                 num = num + st[m] * eq_e[m]
+                den = den + eq_e[m]
+        else:
+            # Branch-free over the members (selects), so LLVM can vectorise this loop; the
+            # Layer-1 sums are then taken left to right in member order as the spec says.
+            c_prev = close[t - 1]
+            for m in range(9):
+                p = st[m]
+                ma = mas[m, t]
+                ma_prev = mas[m, t - 1]
+                s = 1.0 if (c > ma) & (c_prev <= ma_prev) else p
+                s = -1.0 if (c < ma) & (c_prev >= ma_prev) else s
+                a = r if p > 0 else (-r if p < 0 else eq_a[m])
+                e = eq_e[m] * decay * (1.0 + a)
+                e = EQUITY_FLOOR if e < EQUITY_FLOOR else e
+                st[m] = s
+                eq_a[m] = a
+                eq_e[m] = e
+                prod[m] = s * e
+            for m in range(9):
+                num = num + prod[m]
                 den = den + eq_e[m]
         if detail:
             for m in range(9):
