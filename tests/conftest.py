@@ -1,4 +1,4 @@
-"""Shared fixtures: golden files, the offline guard, a per-test home for user files."""
+"""Shared fixtures: golden files, the network guard, a per-test home for user files."""
 from __future__ import annotations
 
 import ipaddress
@@ -6,11 +6,13 @@ import json
 import os
 import socket
 from pathlib import Path
+from typing import Any, Iterator
 
 import numpy as np
 import pytest
 
 from core.config import ATCConfig
+from tests.network_guard import NetworkBlocked
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -56,47 +58,60 @@ def mismatches(columns: dict[str, np.ndarray], gold: dict) -> list[str]:
     return bad
 
 
-def _is_local(address: object) -> bool:
+def _loopback(address: object) -> bool:
     host = address[0] if isinstance(address, tuple) else address
-    if isinstance(host, (bytes, str)) and str(host) in ("localhost", ""):
+    if host in ("localhost", "", None) or isinstance(host, bytes):
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
-        return isinstance(host, str) and host.startswith("/")   # unix socket paths
+        return isinstance(host, str) and host.startswith("/")
 
 
 @pytest.fixture(autouse=True)
-def offline(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Any attempt to reach a non-loopback address fails the test loudly."""
+def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Connecting anywhere but loopback, or any HTTP request, fails the test loudly.
+
+    Python sockets are guarded, and so are the HTTP entry points of curl_cffi (yfinance's
+    transport, whose libcurl opens sockets in C where no Python patch reaches) and
+    requests. The attempt raises at once, and because libraries may swallow the exception
+    (yfinance logs per-ticker failures) every attempt is also recorded and fails the test
+    at teardown. Yields the record (the guard's own tests clear it).
+    """
+    attempts: list[str] = []
+    real_create = socket.create_connection
     real_connect = socket.socket.connect
-    real_connect_ex = socket.socket.connect_ex
 
-    def guard(sock: socket.socket, address: object, real=real_connect):
-        if sock.family in (socket.AF_INET, socket.AF_INET6) and not _is_local(address):
-            raise AssertionError(f"test tried to reach the network: {address!r}")
-        return real(sock, address)
+    def blocked(what: str) -> NetworkBlocked:
+        attempts.append(what)
+        return NetworkBlocked(f"test tried to reach the network: {what}")
 
-    monkeypatch.setattr(socket.socket, "connect", guard)
-    monkeypatch.setattr(socket.socket, "connect_ex",
-                        lambda s, a: guard(s, a, real_connect_ex))
-    monkeypatch.setattr(socket, "getaddrinfo", _no_dns(socket.getaddrinfo))
+    def create_connection(address: Any, *args: Any, **kwargs: Any) -> socket.socket:
+        if not _loopback(address):
+            raise blocked(f"connect {address!r}")
+        return real_create(address, *args, **kwargs)
 
+    def connect(sock: socket.socket, address: Any) -> None:
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and not _loopback(address):
+            raise blocked(f"connect {address!r}")
+        return real_connect(sock, address)
 
-def _no_dns(real):
-    def getaddrinfo(host, *args, **kwargs):
-        if host is not None and not _is_local((host,)) and not _is_ip(host):
-            raise AssertionError(f"test tried to resolve {host!r}")
-        return real(host, *args, **kwargs)
-    return getaddrinfo
+    def http(*args: Any, **kwargs: Any) -> None:
+        raise blocked(f"HTTP request {args[1:3]!r}")
 
+    monkeypatch.setattr(socket, "create_connection", create_connection)
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    from curl_cffi import requests as curl_requests
+    from curl_cffi.curl import Curl
 
-def _is_ip(host: object) -> bool:
-    try:
-        ipaddress.ip_address(host)
-        return True
-    except ValueError:
-        return False
+    monkeypatch.setattr(Curl, "perform", http)
+    monkeypatch.setattr(curl_requests.Session, "request", http)
+    import requests
+
+    monkeypatch.setattr(requests.Session, "request", http)
+    yield attempts
+    if attempts:
+        pytest.fail(f"test tried to reach the network {len(attempts)} time(s): {attempts[:3]}")
 
 
 @pytest.fixture(autouse=True)
