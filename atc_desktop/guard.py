@@ -106,3 +106,43 @@ def guarded(fn: F) -> F:
             return None
 
     return wrapper  # type: ignore[return-value]
+
+
+class GuiGarbageCollector(QObject):
+    """Runs Python's cyclic garbage collector on the GUI thread only.
+
+    Left automatic, the collector runs in whichever thread happens to allocate — often a
+    worker (numba compiling, numpy) — and may then destroy a Qt object that belongs to the
+    GUI thread, which crashes the process. Automatic collection is switched off and this
+    timer collects, generation by generation, when the thresholds are crossed.
+    """
+
+    def __init__(self, interval_ms: int = 500) -> None:
+        super().__init__()
+        import gc
+
+        from PySide6.QtCore import QTimer
+
+        self._gc = gc
+        self._thresholds = gc.get_threshold()
+        gc.disable()
+        self._timer = QTimer(self)
+        self._timer.timeout.connect(self.check)
+        self._timer.start(interval_ms)
+
+    def check(self) -> None:
+        counts = self._gc.get_count()
+        t0, t1, t2 = self._thresholds
+        if counts[0] > t0:
+            generation = 2 if counts[2] > t2 else 1 if counts[1] > t1 else 0
+            self._gc.collect(generation)
+
+
+_collector: GuiGarbageCollector | None = None
+
+
+def install_gui_gc() -> None:
+    """Install the GUI-thread collector once per process (call from the GUI thread)."""
+    global _collector
+    if _collector is None:
+        _collector = GuiGarbageCollector()

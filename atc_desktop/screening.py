@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +62,30 @@ class ScreenOutcome:
     error: str = ""
 
 
+_prepared: "weakref.WeakSet[Registry]" = weakref.WeakSet()
+
+
+def compile_in_background(registry: Registry) -> None:
+    """Ask the numba backend to build a new configuration's specialised EMA-only kernel on a
+    background thread and screen with its generic kernel meanwhile: a parameter change then
+    shows new values at once instead of after a compile of several seconds."""
+    if registry in _prepared:
+        return
+    _prepared.add(registry)
+    try:
+        backend = registry.get("numba")
+        if not hasattr(backend, "background_compile"):
+            return
+        # Load the generic kernel first: a background compile holds numba's compiler lock,
+        # and the generic kernel must not wait behind it.
+        tiny = np.linspace(10.0, 11.0, 64).reshape(1, 64)
+        backend.compute_batch(tiny, ATCConfig(use_codegen_specialization=False), tail=1,
+                              mode="ema_only")
+    except Exception:            # unavailable or failing: the registry falls back, records why
+        return
+    backend.background_compile = True
+
+
 def right_aligned(closes: list[np.ndarray]) -> np.ndarray:
     """The (symbols, bars) batch of the array contract: NaN-left-padded, right-aligned."""
     width = max(c.shape[0] for c in closes)
@@ -93,6 +118,7 @@ def run_screen(req: ScreenRequest, data: DataService, registry: Registry) -> Scr
     cached bars are screened anyway, marked stale. A symbol that fails alone carries its
     own error; the others are unaffected.
     """
+    compile_in_background(registry)
     symbols = list(req.symbols)
     out = ScreenOutcome(req.request_id, rows=[])
     failures: dict[str, str] = {}

@@ -12,10 +12,10 @@ from atc_desktop.alerts import AlertCenter
 from atc_desktop.analysis import AnalysisController, AnalysisOutcome
 from atc_desktop.app_settings import AppSettings, SettingsFile
 from atc_desktop.data_service import DataService
-from atc_desktop.guard import guarded
+from atc_desktop.guard import guarded, install_gui_gc
 from atc_desktop.paths import AppPaths
 from atc_desktop.refresh import RefreshController
-from atc_desktop.screening import ScreenOutcome
+from atc_desktop.screening import ScreenOutcome, compile_in_background
 from atc_desktop.settings.backends_view import FallbackBridge
 from atc_desktop.watchlist.model import WatchlistModel
 from atc_desktop.watchlist.store import WatchlistStore, normalise_symbol
@@ -30,6 +30,7 @@ log = logging.getLogger("atc_desktop")
 def warm_up(registry: Registry) -> str:
     """Run both kernels once on a small series so that the first real refresh and the
     first chart do not pay for loading (or compiling) the JIT code."""
+    compile_in_background(registry)
     rng = np.random.default_rng(0)
     close = 100.0 * np.cumprod(1.0 + 0.01 * rng.standard_normal(300))
     cfg = ATCConfig()
@@ -54,6 +55,7 @@ class AppSession(QObject):
                  pool: QThreadPool | None = None, chart: Callable[[], Any] | None = None,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
+        install_gui_gc()                 # jobs must never run the collector on Qt objects
         self.paths = paths.ensure()
         self.settings_file = SettingsFile(paths.settings_file)
         self.settings = self.settings_file.load()

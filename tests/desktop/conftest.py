@@ -95,6 +95,9 @@ class ScriptedProvider:
             self.calls += 1
             self.peak = max(self.peak, self.active)
         try:
+            if interval not in self.intervals:
+                raise DataError(f"the scripted provider has no {interval} bars "
+                                f"(it offers {', '.join(self.intervals)})")
             if self.delay:
                 time.sleep(self.delay)
             if self.error is not None:
