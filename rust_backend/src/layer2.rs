@@ -40,98 +40,145 @@ pub fn cut<V: Simd>(v: V, threshold: V) -> V {
     V::select(v.gt(threshold), one, V::select(v.lt(-threshold), -one, V::splat(0.0)))
 }
 
-/// Run Layer 2 and the events over `bars` bars; `signals` holds the `p.families` Layer-1
-/// rows (interleaved, `bars * LANES` each), `rg` is R·g.
-///
-/// # Panics
-/// If a buffer is too short or `p` is inconsistent.
+/// Run Layer 2 and the events over all `bars` bars; see [`Layer2::run`].
 #[inline(always)]
 pub fn layer2_pass<V: Simd>(p: &Layer2Params, signals: &[f64], rg: &[f64], bars: usize, out: &mut Layer2Out<'_>) {
-    let nf = p.families;
-    let size = bars * V::LANES;
-    assert!(nf == 6 || (nf == 1 && p.colbase == 1 && p.alertbase == 1));
-    assert!(signals.len() >= nf * size && rg.len() >= size && out.fs.len() >= nf * size);
-    assert!(nf == 1 || out.avg.len() >= size);
-    assert!(out.base.len() >= size && out.direction.len() >= size);
-    for b in [&out.arrow_long, &out.arrow_short, &out.long, &out.short] {
-        assert!(b.len() >= size);
+    Layer2::<V>::new().run(p, signals, rg, bars, 0, bars, out);
+}
+
+/// Layer-2 and event state carried from bar to bar, so the pass can run in blocks.
+pub struct Layer2<V: Simd> {
+    a: [V; 6],
+    e: [V; 6],
+    sig_prev: [V; 6],
+    cols_prev: V,
+    base_prev: V,
+    alert_prev: V,
+    dir: V,
+}
+
+impl<V: Simd> Default for Layer2<V> {
+    fn default() -> Self {
+        Self::new()
     }
-    let nan = V::splat(f64::NAN);
-    let zero = V::splat(0.0);
-    let one = V::splat(1.0);
-    let floor = V::splat(EQUITY_FLOOR);
-    let decay = V::splat(p.decay);
-    let cut_t = V::splat(p.cut_threshold);
-    let (lt, st) = (V::splat(p.long_threshold), V::splat(p.short_threshold));
-    let weights = p.weights.map(V::splat);
-    let mut a = [zero; 6];
-    let mut e = [nan; 6];
-    let mut sig_prev = [nan; 6];
-    let (mut cols_prev, mut base_prev, mut alert_prev, mut dir) = (nan, nan, nan, nan);
-    for t in 0..bars {
-        // SAFETY (every load/store below): t < bars and each row holds `bars * LANES`.
-        let r = unsafe { load_at::<V>(rg, t) };
-        let mut sig = [nan; 6];
-        for f in 0..nf {
-            sig[f] = unsafe { load_at::<V>(&signals[f * size..], t) };
+}
+
+impl<V: Simd> Layer2<V> {
+    #[inline(always)]
+    pub fn new() -> Self {
+        let nan = V::splat(f64::NAN);
+        Self {
+            a: [V::splat(0.0); 6],
+            e: [nan; 6],
+            sig_prev: [nan; 6],
+            cols_prev: nan,
+            base_prev: nan,
+            alert_prev: nan,
+            dir: nan,
         }
-        if t >= p.cutout {
+    }
+
+    /// Advance over bars `t0..t1` (continuing from `t0 − 1`). `signals` holds the
+    /// `p.families` Layer-1 rows and every row is `bars * LANES` long, interleaved.
+    ///
+    /// # Panics
+    /// If a buffer is too short or `p` is inconsistent.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn run(
+        &mut self,
+        p: &Layer2Params,
+        signals: &[f64],
+        rg: &[f64],
+        bars: usize,
+        t0: usize,
+        t1: usize,
+        out: &mut Layer2Out<'_>,
+    ) {
+        let nf = p.families;
+        let size = bars * V::LANES;
+        assert!(t1 <= bars);
+        assert!(nf == 6 || (nf == 1 && p.colbase == 1 && p.alertbase == 1));
+        assert!(signals.len() >= nf * size && rg.len() >= size && out.fs.len() >= nf * size);
+        assert!(nf == 1 || out.avg.len() >= size);
+        assert!(out.base.len() >= size && out.direction.len() >= size);
+        for b in [&out.arrow_long, &out.arrow_short, &out.long, &out.short] {
+            assert!(b.len() >= size);
+        }
+        let nan = V::splat(f64::NAN);
+        let zero = V::splat(0.0);
+        let one = V::splat(1.0);
+        let floor = V::splat(EQUITY_FLOOR);
+        let decay = V::splat(p.decay);
+        let cut_t = V::splat(p.cut_threshold);
+        let (lt, st) = (V::splat(p.long_threshold), V::splat(p.short_threshold));
+        let weights = p.weights.map(V::splat);
+        let Layer2 { a, e, sig_prev, cols_prev, base_prev, alert_prev, dir } = self;
+        for t in t0..t1 {
+            // SAFETY (every load/store below): t < bars and each row holds `bars * LANES`.
+            let r = unsafe { load_at::<V>(rg, t) };
+            let mut sig = [nan; 6];
             for f in 0..nf {
-                // Only the sign of the previous Layer-1 value matters (§6).
-                let prev = sig_prev[f];
-                a[f] = V::select(prev.gt(zero), r, V::select(prev.lt(zero), -r, a[f]));
-                let ev = if t == p.cutout { weights[f] } else { e[f] * decay * (one + a[f]) };
-                e[f] = V::select(ev.lt(floor), floor, ev);
+                sig[f] = unsafe { load_at::<V>(&signals[f * size..], t) };
             }
-        }
-        for f in 0..nf {
-            unsafe { store_at::<V>(&mut out.fs[f * size..], t, e[f]) };
-        }
-        let mut avg = nan;
-        if nf == 6 {
-            let mut num = cut(sig[0], cut_t) * e[0];
-            let mut den = e[0];
-            for f in 1..6 {
-                num = num + cut(sig[f], cut_t) * e[f];
-                den = den + e[f];
+            if t >= p.cutout {
+                for f in 0..nf {
+                    // Only the sign of the previous Layer-1 value matters (§6).
+                    let prev = sig_prev[f];
+                    a[f] = V::select(prev.gt(zero), r, V::select(prev.lt(zero), -r, a[f]));
+                    let ev = if t == p.cutout { weights[f] } else { e[f] * decay * (one + a[f]) };
+                    e[f] = V::select(ev.lt(floor), floor, ev);
+                }
             }
-            avg = num / den;
-            unsafe { store_at::<V>(out.avg, t, avg) };
-        }
-        let series = [avg, sig[0], sig[1], sig[2], sig[3], sig[4], sig[5]];
-        let cols = series[p.colbase];
-        let alertb = series[p.alertbase];
-        // Strategy View lags the direction/arrow base only, never the alerts (§9.1, §9.3).
-        let base = if p.strategy { cols_prev } else { cols };
-        let up = V::and(base.gt(lt), base_prev.le(lt));
-        let down = V::and(base.lt(st), base_prev.ge(st));
-        let alert_up = V::and(alertb.gt(lt), alert_prev.le(lt));
-        let alert_down = V::and(alertb.lt(st), alert_prev.ge(st));
-        let was_short = dir.eq(-one);
-        let was_long = dir.eq(one);
-        dir = V::select(down, -one, V::select(up, one, dir));
-        unsafe {
-            store_at::<V>(out.base, t, base);
-            store_at::<V>(out.direction, t, dir);
-        }
-        let flags = [
-            V::bits(V::and(was_short, up)),
-            V::bits(V::and(was_long, down)),
-            V::bits(V::and(was_short, alert_up)),
-            V::bits(V::and(was_long, alert_down)),
-        ];
-        let row = t * V::LANES;
-        for (dst, bits) in [&mut *out.arrow_long, &mut *out.arrow_short, &mut *out.long, &mut *out.short]
-            .into_iter()
-            .zip(flags)
-        {
-            for l in 0..V::LANES {
-                dst[row + l] = (bits >> l) & 1 == 1;
+            for f in 0..nf {
+                unsafe { store_at::<V>(&mut out.fs[f * size..], t, e[f]) };
             }
+            let mut avg = nan;
+            if nf == 6 {
+                let mut num = cut(sig[0], cut_t) * e[0];
+                let mut den = e[0];
+                for f in 1..6 {
+                    num = num + cut(sig[f], cut_t) * e[f];
+                    den = den + e[f];
+                }
+                avg = num / den;
+                unsafe { store_at::<V>(out.avg, t, avg) };
+            }
+            let series = [avg, sig[0], sig[1], sig[2], sig[3], sig[4], sig[5]];
+            let cols = series[p.colbase];
+            let alertb = series[p.alertbase];
+            // Strategy View lags the direction/arrow base only, never the alerts (§9.1, §9.3).
+            let base = if p.strategy { *cols_prev } else { cols };
+            let up = V::and(base.gt(lt), base_prev.le(lt));
+            let down = V::and(base.lt(st), base_prev.ge(st));
+            let alert_up = V::and(alertb.gt(lt), alert_prev.le(lt));
+            let alert_down = V::and(alertb.lt(st), alert_prev.ge(st));
+            let was_short = dir.eq(-one);
+            let was_long = dir.eq(one);
+            *dir = V::select(down, -one, V::select(up, one, *dir));
+            unsafe {
+                store_at::<V>(out.base, t, base);
+                store_at::<V>(out.direction, t, *dir);
+            }
+            let flags = [
+                V::bits(V::and(was_short, up)),
+                V::bits(V::and(was_long, down)),
+                V::bits(V::and(was_short, alert_up)),
+                V::bits(V::and(was_long, alert_down)),
+            ];
+            let row = t * V::LANES;
+            for (dst, bits) in [&mut *out.arrow_long, &mut *out.arrow_short, &mut *out.long, &mut *out.short]
+                .into_iter()
+                .zip(flags)
+            {
+                for l in 0..V::LANES {
+                    dst[row + l] = (bits >> l) & 1 == 1;
+                }
+            }
+            *sig_prev = sig;
+            *cols_prev = cols;
+            *base_prev = base;
+            *alert_prev = alertb;
         }
-        sig_prev = sig;
-        cols_prev = cols;
-        base_prev = base;
-        alert_prev = alertb;
     }
 }

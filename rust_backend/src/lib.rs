@@ -6,23 +6,29 @@
 //! computation, and turns invalid input into `ValueError(message, field)` / `TypeError`
 //! and an unexpected panic into `RuntimeError`, never an interpreter crash.
 
+pub mod batch;
 pub mod engine;
 pub mod family;
-pub mod simd;
 pub mod layer2;
 pub mod ma;
 pub mod params;
+pub mod pool;
+pub mod simd;
+pub mod single;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use numpy::ndarray::{Array1, Array2, Array3};
-use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyUntypedArrayMethods};
+use numpy::ndarray::{Array1, ArrayView, Dimension, ShapeBuilder};
+use numpy::{Element, IntoPyArray, PyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
-use crate::engine::{BatchOut, SingleOut};
+use crate::batch::BatchRows;
+use crate::engine::default_level;
 use crate::params::{HmaKind, InputError, Params};
+use crate::pool::{BYTE_POOL, F64_POOL};
+use crate::single::{DetailRows, SingleRows};
 
 fn input_error(e: InputError) -> PyErr {
     PyValueError::new_err((e.message, e.field))
@@ -172,41 +178,124 @@ fn compute<'py>(
         Some(s) => Some(s.as_slice()?),
         None => None,
     };
-    let out: SingleOut = detached(py, || engine::compute_single(close_s, src_s, &p, detail))?;
-    single_tuple(py, out)
+    let n = close_s.len();
+    let mut mem = OutputMemory::take(if detail { 123 * n } else { 15 * n }, if detail { 58 * n } else { 4 * n });
+    {
+        let (f, b) = mem.split();
+        let (average, f) = f.split_at_mut(n);
+        let (signals, f) = f.split_at_mut(6 * n);
+        let (family_equities, f) = f.split_at_mut(6 * n);
+        let (signal_base, f) = f.split_at_mut(n);
+        let (direction, f) = f.split_at_mut(n);
+        let (flags, states) = b.split_at_mut(4 * n);
+        let mut flags = flags.chunks_exact_mut(n.max(1)).map(as_bools);
+        let flags = [(); 4].map(|_| flags.next().unwrap_or_default());
+        let detail_rows = detail.then(|| {
+            let (mas, equities) = f.split_at_mut(54 * n);
+            DetailRows { mas, states: as_i8(states), equities }
+        });
+        let rows = SingleRows { average, signals, family_equities, signal_base, direction, flags, detail: detail_rows };
+        detached(py, || single::compute_single_into(default_level(), close_s, src_s, &p, rows))?;
+    }
+    let owner = mem.into_py(py)?;
+    let (f, b) = (owner.get().f.as_ptr(), owner.get().b.as_ptr());
+    let owner = owner.into_any();
+    // SAFETY: every view lies inside the owner's buffers, which live as long as the views.
+    unsafe {
+        let item = |i: usize| f.add(i * n);
+        let flag = |i: usize| b.add(i * n) as *const bool;
+        let (mas, states, equities) = if detail {
+            (
+                view(py, item(15), (54, n), &owner),
+                view(py, b.add(4 * n) as *const i8, (54, n), &owner),
+                view(py, item(15 + 54), (54, n), &owner),
+            )
+        } else {
+            (py.None().into_bound(py), py.None().into_bound(py), py.None().into_bound(py))
+        };
+        PyTuple::new(
+            py,
+            [
+                view(py, item(0), n, &owner),
+                view(py, item(1), (6, n), &owner),
+                view(py, item(7), (6, n), &owner),
+                view(py, item(13), n, &owner),
+                view(py, item(14), n, &owner),
+                view(py, flag(0), n, &owner),
+                view(py, flag(1), n, &owner),
+                view(py, flag(2), n, &owner),
+                view(py, flag(3), n, &owner),
+                mas,
+                states,
+                equities,
+            ],
+        )
+    }
 }
 
-fn rows<T: numpy::Element>(py: Python<'_>, v: Vec<T>, n_rows: usize, n: usize) -> PyResult<Bound<'_, PyAny>> {
-    let a = Array2::from_shape_vec((n_rows, n), v).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
-    Ok(a.into_pyarray(py).into_any())
+/// Memory behind the arrays of one call's result, taken from the pools and given back
+/// when Python drops the last of those arrays.
+#[pyclass(frozen)]
+struct OutputMemory {
+    f: Vec<f64>,
+    b: Vec<u8>,
 }
 
-fn single_tuple(py: Python<'_>, out: SingleOut) -> PyResult<Bound<'_, PyTuple>> {
-    let n = out.bars;
-    let vec1 = |v: Vec<f64>| Array1::from_vec(v).into_pyarray(py).into_any();
-    let bool1 = |v: Vec<bool>| Array1::from_vec(v).into_pyarray(py).into_any();
-    let none = || py.None().into_bound(py);
-    let (mas, states, equities) = match out.detail {
-        Some(d) => (rows(py, d.mas, 54, n)?, rows(py, d.states, 54, n)?, rows(py, d.equities, 54, n)?),
-        None => (none(), none(), none()),
-    };
-    PyTuple::new(
-        py,
-        [
-            vec1(out.average),
-            rows(py, out.signals, 6, n)?,
-            rows(py, out.family_equities, 6, n)?,
-            vec1(out.signal_base),
-            vec1(out.direction),
-            bool1(out.arrow_long),
-            bool1(out.arrow_short),
-            bool1(out.long),
-            bool1(out.short),
-            mas,
-            states,
-            equities,
-        ],
-    )
+impl OutputMemory {
+    fn take(floats: usize, bytes: usize) -> Self {
+        let mut b = BYTE_POOL.take(bytes);
+        // Zeroed so that the byte rows are valid `bool` and `i8` values from the start.
+        b.fill(0);
+        Self { f: F64_POOL.take(floats), b }
+    }
+
+    fn split(&mut self) -> (&mut [f64], &mut [u8]) {
+        (&mut self.f, &mut self.b)
+    }
+
+    fn into_py(self, py: Python<'_>) -> PyResult<Bound<'_, OutputMemory>> {
+        Bound::new(py, self)
+    }
+}
+
+impl Drop for OutputMemory {
+    fn drop(&mut self) {
+        F64_POOL.give(std::mem::take(&mut self.f));
+        BYTE_POOL.give(std::mem::take(&mut self.b));
+    }
+}
+
+/// Zero-initialised bytes viewed as `bool`s.
+fn as_bools(b: &mut [u8]) -> &mut [bool] {
+    assert!(b.iter().all(|&v| v <= 1));
+    // SAFETY: same size and alignment, and every byte is 0 or 1 (checked), a valid bool.
+    unsafe { std::slice::from_raw_parts_mut(b.as_mut_ptr() as *mut bool, b.len()) }
+}
+
+fn as_i8(b: &mut [u8]) -> &mut [i8] {
+    // SAFETY: u8 and i8 have the same size, alignment and valid bit patterns.
+    unsafe { std::slice::from_raw_parts_mut(b.as_mut_ptr() as *mut i8, b.len()) }
+}
+
+/// A numpy array over `ptr` with `shape` (C order), kept alive by `owner`.
+///
+/// # Safety
+/// `ptr` must point to initialised memory of the whole shape inside a buffer `owner`
+/// keeps alive and never reallocates.
+unsafe fn view<'py, T: Element, Sh: ShapeBuilder>(
+    py: Python<'py>,
+    ptr: *const T,
+    shape: Sh,
+    owner: &Bound<'py, PyAny>,
+) -> Bound<'py, PyAny>
+where
+    Sh::Dim: Dimension,
+{
+    let _ = py;
+    unsafe {
+        let v = ArrayView::from_shape_ptr(shape, ptr);
+        PyArray::borrow_from_array(&v, owner.clone()).into_any()
+    }
 }
 
 /// Batch ATC of a right-aligned `(symbols, bars)` array; see `_native.pyi`.
@@ -253,34 +342,59 @@ fn compute_batch<'py>(
     let tail = usize::try_from(tail).map_err(|_| value_error("tail", format!("tail = {tail} must be ≥ 1")))?;
     let families = usize::try_from(families).unwrap_or(0);
     let data = closes.as_slice()?;
-    let out: BatchOut =
-        detached(py, || engine::compute_batch(data, symbols, bars, &starts_v, &p, tail, families))?;
-    batch_tuple(py, out)
-}
-
-fn batch_tuple(py: Python<'_>, out: BatchOut) -> PyResult<Bound<'_, PyTuple>> {
-    let (s, f, tail) = (out.symbols, out.families, out.tail);
-    let cube = |v: Vec<f64>| -> PyResult<Bound<'_, PyAny>> {
-        let a = Array3::from_shape_vec((s, f, tail), v).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
-        Ok(a.into_pyarray(py).into_any())
-    };
-    let average = match out.average {
-        Some(v) => rows(py, v, s, tail)?,
-        None => py.None().into_bound(py),
-    };
-    PyTuple::new(
-        py,
-        [
-            cube(out.signals)?,
-            cube(out.family_equities)?,
-            rows(py, out.direction, s, tail)?,
-            rows(py, out.long, s, tail)?,
-            rows(py, out.short, s, tail)?,
-            Array1::from_vec(out.last_event).into_pyarray(py).into_any(),
-            Array1::from_vec(out.bars_since_event).into_pyarray(py).into_any(),
-            average,
-        ],
-    )
+    if families != 6 && families != 1 {
+        return Err(value_error("mode", format!("families = {families}: must be 6 (full) or 1 (ema_only)")));
+    }
+    let cube = symbols * families * tail;
+    let plane = symbols * tail;
+    let with_avg = families == 6;
+    let mut mem = OutputMemory::take(2 * cube + plane + if with_avg { plane } else { 0 }, 2 * plane + symbols);
+    let mut since = vec![0i64; symbols];
+    {
+        let (f, b) = mem.split();
+        let (signals, f) = f.split_at_mut(cube);
+        let (family_equities, f) = f.split_at_mut(cube);
+        let (direction, average) = f.split_at_mut(plane);
+        let (long, b) = b.split_at_mut(plane);
+        let (short, last_event) = b.split_at_mut(plane);
+        let rows = BatchRows {
+            signals,
+            family_equities,
+            direction,
+            long: as_bools(long),
+            short: as_bools(short),
+            last_event: as_i8(last_event),
+            bars_since_event: &mut since,
+            average: with_avg.then_some(average),
+        };
+        detached(py, || {
+            batch::compute_batch_into(default_level(), data, symbols, bars, &starts_v, &p, tail, families, rows)
+        })?;
+    }
+    let owner = mem.into_py(py)?;
+    let (f, b) = (owner.get().f.as_ptr(), owner.get().b.as_ptr());
+    let owner = owner.into_any();
+    // SAFETY: every view lies inside the owner's buffers, which live as long as the views.
+    unsafe {
+        let average = if with_avg {
+            view(py, f.add(2 * cube + plane), (symbols, tail), &owner)
+        } else {
+            py.None().into_bound(py)
+        };
+        PyTuple::new(
+            py,
+            [
+                view(py, f, (symbols, families, tail), &owner),
+                view(py, f.add(cube), (symbols, families, tail), &owner),
+                view(py, f.add(2 * cube), (symbols, tail), &owner),
+                view(py, b as *const bool, (symbols, tail), &owner),
+                view(py, b.add(plane) as *const bool, (symbols, tail), &owner),
+                view(py, b.add(2 * plane) as *const i8, symbols, &owner),
+                Array1::from_vec(since).into_pyarray(py).into_any(),
+                average,
+            ],
+        )
+    }
 }
 
 /// Size of the thread pool the batch kernels run on.

@@ -1,0 +1,399 @@
+//! One series: every output of the spec, with the six families as vector lanes.
+//!
+//! The bars are processed in blocks. Stage A streams each family's nine MAs over a block
+//! into a buffer laid out `[bar][member][family]` (scalar code: nine independent
+//! recursions per family keep the core busy). Stage B then advances member `k` of all six
+//! families as one vector (crossover states, equities, Layer 1; member order is preserved
+//! because members are separate vectors) and runs Layer 2 and the events over the block.
+//! On long series stage A of block i+1 runs on one thread while stage B of block i runs
+//! on another.
+
+use std::cell::RefCell;
+
+use crate::engine::{check_level, check_prices, default_level, fill_rg, growth_row, layer2_params, SimdLevel};
+use crate::family::{Members, PassInput, Phase};
+use crate::layer2::{Layer2, Layer2Out, Layer2Params};
+use crate::ma::{drive, BarSink, Dema, Ema, Hull, Kama, Lsma, MaKernel, Sma, Wma};
+use crate::params::{HmaKind, InputError, Params};
+use crate::simd::Simd;
+#[cfg(target_arch = "x86_64")]
+use crate::simd::{F64x2, F64x4, F64x8};
+
+/// Every output of the spec for one series (rows are bar-contiguous).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SingleOut {
+    pub bars: usize,
+    pub average: Vec<f64>,
+    /// (6, bars) Layer-1 signals.
+    pub signals: Vec<f64>,
+    /// (6, bars) Layer-2 equities.
+    pub family_equities: Vec<f64>,
+    pub signal_base: Vec<f64>,
+    pub direction: Vec<f64>,
+    pub arrow_long: Vec<bool>,
+    pub arrow_short: Vec<bool>,
+    pub long: Vec<bool>,
+    pub short: Vec<bool>,
+    pub detail: Option<SingleDetail>,
+}
+
+/// (54, bars) each, rows in `MA_NAMES` order: MAs, crossover states, member equities.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SingleDetail {
+    pub mas: Vec<f64>,
+    pub states: Vec<i8>,
+    pub equities: Vec<f64>,
+}
+
+/// Family lanes in the block buffer: six used, padded so every vector width divides it.
+const FAMILY_LANES: usize = 8;
+/// Bars per block when one thread runs both stages (buffer stays in L2).
+const BLOCK: usize = 256;
+/// Bars per block when the stages run on two threads (fewer hand-overs).
+const PIPELINE_BLOCK: usize = 1024;
+/// Series at least this long run the two stages on two threads.
+const PIPELINE_MIN_BARS: usize = 4096;
+const BLOCK_STRIDE: usize = 9 * FAMILY_LANES;
+
+/// Full ATC of one series at the default SIMD level.
+pub fn compute_single(close: &[f64], src: Option<&[f64]>, p: &Params, detail: bool) -> Result<SingleOut, InputError> {
+    compute_single_at(default_level(), close, src, p, detail)
+}
+
+/// Full ATC of one series at a given SIMD level (see [`crate::engine::supported_levels`]).
+pub fn compute_single_at(
+    level: SimdLevel,
+    close: &[f64],
+    src: Option<&[f64]>,
+    p: &Params,
+    detail: bool,
+) -> Result<SingleOut, InputError> {
+    let n = close.len();
+    let mut out = SingleOut {
+        bars: n,
+        average: vec![0.0; n],
+        signals: vec![0.0; 6 * n],
+        family_equities: vec![0.0; 6 * n],
+        signal_base: vec![0.0; n],
+        direction: vec![0.0; n],
+        arrow_long: vec![false; n],
+        arrow_short: vec![false; n],
+        long: vec![false; n],
+        short: vec![false; n],
+        detail: detail.then(|| SingleDetail {
+            mas: vec![0.0; 54 * n],
+            states: vec![0; 54 * n],
+            equities: vec![0.0; 54 * n],
+        }),
+    };
+    let rows = SingleRows {
+        average: &mut out.average,
+        signals: &mut out.signals,
+        family_equities: &mut out.family_equities,
+        signal_base: &mut out.signal_base,
+        direction: &mut out.direction,
+        flags: [&mut out.arrow_long, &mut out.arrow_short, &mut out.long, &mut out.short],
+        detail: out.detail.as_mut().map(|d| DetailRows {
+            mas: &mut d.mas,
+            states: &mut d.states,
+            equities: &mut d.equities,
+        }),
+    };
+    compute_single_into(level, close, src, p, rows)?;
+    Ok(out)
+}
+
+/// Where [`compute_single_into`] writes, each row `bars` long (every element is written).
+pub struct SingleRows<'a> {
+    pub average: &'a mut [f64],
+    /// (6, bars)
+    pub signals: &'a mut [f64],
+    /// (6, bars)
+    pub family_equities: &'a mut [f64],
+    pub signal_base: &'a mut [f64],
+    pub direction: &'a mut [f64],
+    /// arrow_long, arrow_short, long, short.
+    pub flags: [&'a mut [bool]; 4],
+    pub detail: Option<DetailRows<'a>>,
+}
+
+/// (54, bars) each.
+pub struct DetailRows<'a> {
+    pub mas: &'a mut [f64],
+    pub states: &'a mut [i8],
+    pub equities: &'a mut [f64],
+}
+
+/// Full ATC of one series into caller-provided rows.
+pub fn compute_single_into(
+    level: SimdLevel,
+    close: &[f64],
+    src: Option<&[f64]>,
+    p: &Params,
+    mut rows: SingleRows<'_>,
+) -> Result<(), InputError> {
+    p.validate()?;
+    check_level(level)?;
+    let n = close.len();
+    if n < 1 {
+        return Err(InputError::new("close", "close has no bars; at least 1 is needed"));
+    }
+    check_prices("close", close)?;
+    if let Some(s) = src {
+        if s.len() != n {
+            return Err(InputError::new("src", format!("src has {} bars but close has {n}", s.len())));
+        }
+        check_prices("src", s)?;
+    }
+    let sizes_ok = rows.average.len() == n
+        && rows.signals.len() == 6 * n
+        && rows.family_equities.len() == 6 * n
+        && rows.signal_base.len() == n
+        && rows.direction.len() == n
+        && rows.flags.iter().all(|f| f.len() == n)
+        && rows.detail.as_ref().is_none_or(|d| {
+            d.mas.len() == 54 * n && d.states.len() == 54 * n && d.equities.len() == 54 * n
+        });
+    if !sizes_ok {
+        return Err(InputError::new("out", format!("output rows do not match the {n} bars")));
+    }
+    let g = growth_row(n, p.lam, p.cutout);
+    let mut rg = vec![0.0; n];
+    fill_rg::<f64>(close, &g[..n], n, &mut rg);
+    let inp = PassInput { x: src.unwrap_or(close), close, rg: &rg, bars: n, cutout: p.cutout, decay: 1.0 - p.delta };
+    match level {
+        #[cfg(target_arch = "x86_64")]
+        SimdLevel::Avx512 => run::<Avx512>(p, &inp, &mut rows),
+        #[cfg(target_arch = "x86_64")]
+        SimdLevel::Avx2 => run::<Avx2>(p, &inp, &mut rows),
+        #[cfg(target_arch = "x86_64")]
+        SimdLevel::Baseline => run::<Sse2>(p, &inp, &mut rows),
+        #[cfg(not(target_arch = "x86_64"))]
+        _ => run::<Scalar>(p, &inp, &mut rows),
+    }
+    Ok(())
+}
+
+/// The "HMA" family's kernel, resolved once per series.
+enum HmaKernel {
+    Sma(Sma<f64>),
+    Hull(Hull<f64>),
+}
+
+/// Stage A: the 54 MAs, family by family.
+struct StageA {
+    ema: Ema<f64>,
+    hma: HmaKernel,
+    wma: Wma<f64>,
+    dema: Dema<f64>,
+    lsma: Lsma<f64>,
+    kama: Kama<f64>,
+}
+
+impl StageA {
+    fn new(p: &Params, bars: usize) -> Self {
+        let l = &p.lengths;
+        Self {
+            ema: Ema::new(&l[0]),
+            hma: match p.hma_kind {
+                HmaKind::Sma => HmaKernel::Sma(Sma::new(&l[1])),
+                HmaKind::Hull => HmaKernel::Hull(Hull::new(&l[1], bars, Vec::new())),
+            },
+            wma: Wma::new(&l[2]),
+            dema: Dema::new(&l[3]),
+            lsma: Lsma::new(&l[4]),
+            kama: Kama::new(&l[5]),
+        }
+    }
+
+    /// MAs of bars `b0..b1` into `blk` (`[bar − b0][member][family]`).
+    #[inline(always)]
+    fn fill(&mut self, x: &[f64], b0: usize, b1: usize, blk: &mut [f64]) {
+        assert!(blk.len() >= (b1 - b0) * BLOCK_STRIDE);
+        fill_family(&mut self.ema, x, b0, b1, 0, blk);
+        match &mut self.hma {
+            HmaKernel::Sma(k) => fill_family(k, x, b0, b1, 1, blk),
+            HmaKernel::Hull(k) => fill_family(k, x, b0, b1, 1, blk),
+        }
+        fill_family(&mut self.wma, x, b0, b1, 2, blk);
+        fill_family(&mut self.dema, x, b0, b1, 3, blk);
+        fill_family(&mut self.lsma, x, b0, b1, 4, blk);
+        fill_family(&mut self.kama, x, b0, b1, 5, blk);
+    }
+}
+
+#[inline(always)]
+fn fill_family<K: MaKernel<f64>>(ma: &mut K, x: &[f64], b0: usize, b1: usize, f: usize, blk: &mut [f64]) {
+    drive(ma, x, b0, b1, &mut BlockSink { blk, b0, f });
+}
+
+struct BlockSink<'a> {
+    blk: &'a mut [f64],
+    b0: usize,
+    f: usize,
+}
+
+impl BarSink<f64> for BlockSink<'_> {
+    #[inline(always)]
+    fn bar(&mut self, t: usize, ma: &[f64; 9]) {
+        let row = &mut self.blk[(t - self.b0) * BLOCK_STRIDE..][..BLOCK_STRIDE];
+        for k in 0..9 {
+            row[k * FAMILY_LANES + self.f] = ma[k];
+        }
+    }
+}
+
+/// Stage B: member states and equities with families as lanes, then Layer 2 and events.
+struct StageB<V: Simd> {
+    members: [Members<V>; FAMILY_LANES],
+    layer2: Layer2<f64>,
+    params: Layer2Params,
+}
+
+impl<V: Simd> StageB<V> {
+    fn new(p: &Params) -> Self {
+        Self { members: [Members::new(); FAMILY_LANES], layer2: Layer2::new(), params: layer2_params(p, 6) }
+    }
+
+    #[inline(always)]
+    fn run(&mut self, inp: &PassInput<'_>, b0: usize, b1: usize, blk: &[f64], rows: &mut SingleRows<'_>) {
+        let n = inp.bars;
+        assert!(blk.len() >= (b1 - b0) * BLOCK_STRIDE && b1 <= n);
+        assert!(inp.close.len() >= n && inp.rg.len() >= n && rows.signals.len() >= 6 * n);
+        let chunks = 6usize.div_ceil(V::LANES);
+        let decay = V::splat(inp.decay);
+        for t in b0..b1 {
+            let c = V::splat(inp.close[t]);
+            let cp = V::splat(if t == 0 { f64::NAN } else { inp.close[t - 1] });
+            let r = V::splat(inp.rg[t]);
+            let phase = Phase::of(t, inp.cutout);
+            let row = &blk[(t - b0) * BLOCK_STRIDE..][..BLOCK_STRIDE];
+            for (ch, mem) in self.members.iter_mut().enumerate().take(chunks) {
+                let lane0 = ch * V::LANES;
+                let mut cur = [V::splat(0.0); 9];
+                for (k, v) in cur.iter_mut().enumerate() {
+                    // SAFETY: lane0 + LANES ≤ FAMILY_LANES, inside this member's row.
+                    *v = unsafe { V::load(row.as_ptr().add(k * FAMILY_LANES + lane0)) };
+                }
+                let sig = mem.bar(&cur, c, cp, r, phase, decay);
+                let mut lanes = [0.0; FAMILY_LANES];
+                // SAFETY: `lanes` holds FAMILY_LANES ≥ LANES values.
+                unsafe { sig.store(lanes.as_mut_ptr()) };
+                let fams = lane0..(lane0 + V::LANES).min(6);
+                for f in fams.clone() {
+                    rows.signals[f * n + t] = lanes[f - lane0];
+                }
+                if let Some(d) = rows.detail.as_mut() {
+                    for k in 0..9 {
+                        let (mut st, mut eq) = ([0.0; FAMILY_LANES], [0.0; FAMILY_LANES]);
+                        // SAFETY: both arrays hold FAMILY_LANES ≥ LANES values.
+                        unsafe {
+                            mem.state[k].store(st.as_mut_ptr());
+                            mem.eq[k].store(eq.as_mut_ptr());
+                        }
+                        for f in fams.clone() {
+                            let i = (f * 9 + k) * n + t;
+                            d.mas[i] = row[k * FAMILY_LANES + f];
+                            d.states[i] = st[f - lane0] as i8;
+                            d.equities[i] = if phase == Phase::Before { f64::NAN } else { eq[f - lane0] };
+                        }
+                    }
+                }
+            }
+        }
+        let [al, ash, lg, sh] = &mut rows.flags;
+        let mut out = Layer2Out {
+            fs: rows.family_equities,
+            avg: rows.average,
+            base: rows.signal_base,
+            direction: rows.direction,
+            arrow_long: al,
+            arrow_short: ash,
+            long: lg,
+            short: sh,
+        };
+        self.layer2.run(&self.params, rows.signals, inp.rg, n, b0, b1, &mut out);
+    }
+}
+
+/// One instruction-set level: its vector type and the stage entry points compiled for it.
+trait Isa {
+    type V: Simd + Send;
+    /// # Safety
+    /// The CPU supports this level.
+    unsafe fn stage_a(a: &mut StageA, x: &[f64], b0: usize, b1: usize, blk: &mut [f64]);
+    /// # Safety
+    /// The CPU supports this level.
+    unsafe fn stage_b(b: &mut StageB<Self::V>, inp: &PassInput<'_>, b0: usize, b1: usize, blk: &[f64], rows: &mut SingleRows<'_>);
+}
+
+macro_rules! isa {
+    ($name:ident, $v:ty, $($features:literal)?) => {
+        struct $name;
+
+        impl Isa for $name {
+            type V = $v;
+
+            $(#[target_feature(enable = $features)])?
+            unsafe fn stage_a(a: &mut StageA, x: &[f64], b0: usize, b1: usize, blk: &mut [f64]) {
+                a.fill(x, b0, b1, blk)
+            }
+
+            $(#[target_feature(enable = $features)])?
+            unsafe fn stage_b(b: &mut StageB<$v>, inp: &PassInput<'_>, b0: usize, b1: usize, blk: &[f64], rows: &mut SingleRows<'_>) {
+                b.run(inp, b0, b1, blk, rows)
+            }
+        }
+    };
+}
+
+#[cfg(target_arch = "x86_64")]
+isa!(Avx512, F64x8, "avx512f,avx512vl,avx512dq,avx2,avx,sse4.1,sse4.2");
+#[cfg(target_arch = "x86_64")]
+isa!(Avx2, F64x4, "avx2,avx,sse4.1,sse4.2");
+#[cfg(target_arch = "x86_64")]
+isa!(Sse2, F64x2,);
+#[cfg(not(target_arch = "x86_64"))]
+isa!(Scalar, f64,);
+
+thread_local! {
+    /// Two block buffers per calling thread, reused across calls.
+    static BLOCKS: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Stages A and B over all blocks; on long series the next block's stage A overlaps the
+/// current block's stage B on the thread pool.
+fn run<I: Isa>(p: &Params, inp: &PassInput<'_>, rows: &mut SingleRows<'_>) {
+    let n = inp.bars;
+    let pipelined = n >= PIPELINE_MIN_BARS && rayon::current_num_threads() > 1;
+    let block = if pipelined { PIPELINE_BLOCK } else { BLOCK };
+    let mut a = StageA::new(p, n);
+    let mut b = StageB::<I::V>::new(p);
+    BLOCKS.with(|cell| {
+        let mut bufs = cell.borrow_mut();
+        bufs.resize(2 * block * BLOCK_STRIDE, 0.0);
+        let (first, second) = bufs.split_at_mut(block * BLOCK_STRIDE);
+        let (mut cur, mut next) = (first, second);
+        // SAFETY (all stage calls): `I` is the level checked by compute_single_at.
+        unsafe { I::stage_a(&mut a, inp.x, 0, block.min(n), cur) };
+        let mut b0 = 0;
+        while b0 < n {
+            let b1 = (b0 + block).min(n);
+            let (c0, c1) = (b1, (b1 + block).min(n));
+            if c0 < c1 && pipelined {
+                let (a_ref, b_ref, next_ref, cur_ref) = (&mut a, &mut b, &mut *next, &*cur);
+                rayon::join(
+                    || unsafe { I::stage_a(a_ref, inp.x, c0, c1, next_ref) },
+                    || unsafe { I::stage_b(b_ref, inp, b0, b1, cur_ref, rows) },
+                );
+            } else {
+                unsafe { I::stage_b(&mut b, inp, b0, b1, cur, rows) };
+                if c0 < c1 {
+                    unsafe { I::stage_a(&mut a, inp.x, c0, c1, next) };
+                }
+            }
+            std::mem::swap(&mut cur, &mut next);
+            b0 = b1;
+        }
+    });
+}
