@@ -46,6 +46,17 @@ def as_series(values: object, name: str = "close", symbol: str | None = None) ->
     return arr
 
 
+def as_close_and_src(close: object, src: object | None) -> tuple[np.ndarray, np.ndarray]:
+    """Validated close and MA source (the close itself when ``src`` is None), same length."""
+    close_arr = as_series(close)
+    if src is None:
+        return close_arr, close_arr
+    src_arr = as_series(src, "src")
+    if src_arr.shape != close_arr.shape:
+        raise ATCInputError(f"src has {src_arr.size} bars but close has {close_arr.size}", field="src")
+    return close_arr, src_arr
+
+
 def as_batch(values: object, name: str = "closes") -> tuple[np.ndarray, np.ndarray]:
     """Validate a right-aligned, NaN-left-padded batch.
 

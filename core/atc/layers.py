@@ -15,21 +15,21 @@ def round2(v: np.ndarray) -> np.ndarray:
     return np.sign(v) * u / 100.0
 
 
+def weighted_mean(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Σ v·w / Σ w over the rows, bar by bar, both sums taken left to right (row order)."""
+    num = values[0] * weights[0]
+    den = weights[0].copy()
+    for k in range(1, values.shape[0]):
+        num = num + values[k] * weights[k]
+        den = den + weights[k]
+    return num / den
+
+
 def layer1_signal(states: np.ndarray, equities: np.ndarray) -> np.ndarray:
-    """F_Signal = round2(Σ s·E / Σ E), sums left to right in member order (9 rows)."""
-    num = states[0] * equities[0]
-    den = equities[0].copy()
-    for m in range(1, states.shape[0]):
-        num = num + states[m] * equities[m]
-        den = den + equities[m]
-    return round2(num / den)
+    """F_Signal = round2(Σ s·E / Σ E) over the nine members, in member order (§7)."""
+    return round2(weighted_mean(states, equities))
 
 
 def average_signal(cuts: np.ndarray, family_equities: np.ndarray) -> np.ndarray:
-    """Average_Signal = Σ Cut(F_Signal)·F_S / Σ F_S over the six families, in order."""
-    num = cuts[0] * family_equities[0]
-    den = family_equities[0].copy()
-    for f in range(1, cuts.shape[0]):
-        num = num + cuts[f] * family_equities[f]
-        den = den + family_equities[f]
-    return num / den
+    """Average_Signal = Σ Cut(F_Signal)·F_S / Σ F_S over the six families, in order (§8)."""
+    return weighted_mean(cuts, family_equities)

@@ -6,7 +6,7 @@ import numpy as np
 from core.atc.reference import compute_reference
 from core.backends.base import ProbeResult
 from core.config import ATCConfig
-from core.types import MODES, ATCResult, BatchResult, as_batch, as_series, check_tail
+from core.types import MODES, ATCResult, BatchResult, as_batch, as_close_and_src, check_tail
 from core.errors import ATCInputError
 
 
@@ -38,12 +38,8 @@ class NumpyBackend:
 
     def compute(self, close: np.ndarray, config: ATCConfig, detail: bool = False,
                 src: np.ndarray | None = None) -> ATCResult:
-        close = as_series(close)
-        if src is not None:
-            src = as_series(src, "src")
-            if src.shape != close.shape:
-                raise ATCInputError(f"src has {src.size} bars but close has {close.size}", field="src")
-        return compute_reference(close, config, detail=detail, src=src)
+        close, x = as_close_and_src(close, src)
+        return compute_reference(close, config, detail=detail, src=x)
 
     def compute_batch(self, closes: np.ndarray, config: ATCConfig, tail: int = 1,
                       mode: str = "full") -> BatchResult:

@@ -12,10 +12,9 @@ import numpy as np
 from core.backends.base import ProbeResult
 from core.backends.numpy_backend import check_mode
 from core.config import ATCConfig
-from core.errors import ATCInputError
 from core.jit import codegen
 from core.jit.kernels import atc_batch, atc_series, growth_row
-from core.types import ATCResult, BatchResult, as_batch, as_series, check_tail
+from core.types import ATCResult, BatchResult, as_batch, as_close_and_src, check_tail
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +49,7 @@ class NumbaBackend:
     # -- one series ----------------------------------------------------------------------------
     def compute(self, close: np.ndarray, config: ATCConfig, detail: bool = False,
                 src: np.ndarray | None = None) -> ATCResult:
-        close = as_series(close)
-        x = close
-        if src is not None:
-            x = as_series(src, "src")
-            if x.shape != close.shape:
-                raise ATCInputError(f"src has {x.size} bars but close has {close.size}", field="src")
+        close, x = as_close_and_src(close, src)
         n = close.shape[0]
         lengths, weights, delta, cutout, hull, cut_th, long_th, short_th, strategy, cb, ab = \
             kernel_args(config)

@@ -186,15 +186,24 @@ def window9(src, start, lengths, plain, weighted):
         xt = src[t]
         for m in range(9):
             length = lengths[m]
-            w[m] = w[m] + length * xt - s[m]      # uses the previous window's plain sum
-            s[m] = s[m] + xt - src[t - length]
+            if length == 1:
+                # A one-bar window is the bar itself, exactly: a running update would leave
+                # rounding noise, and close vs an MA equal to the close must never cross.
+                s[m] = xt
+                w[m] = xt
+            else:
+                w[m] = w[m] + length * xt - s[m]      # uses the previous window's plain sum
+                s[m] = s[m] + xt - src[t - length]
             plain[m, t] = s[m]
             weighted[m, t] = w[m]
 
 
 @njit(cache=True, inline="always")
 def window_step(src, t, length, s, w):
-    """Slide a full window to bar t (re-summed exactly every RESUM bars)."""
+    """Slide a full window to bar t (re-summed exactly every RESUM bars; a one-bar window
+    is the bar itself)."""
+    if length == 1:
+        return src[t], src[t]
     if t % RESUM == 0:
         return window_sum(src, t, length), window_wsum(src, t, length)
     return s + src[t] - src[t - length], w + length * src[t] - s
@@ -215,6 +224,8 @@ def kama9(x, lengths, out):
             if t >= 1:
                 if t <= length:
                     noise[m] += step
+                elif length == 1:
+                    noise[m] = step                  # exact, like the reference's window sum
                 elif resum:
                     acc = 0.0
                     for q in range(t - length + 1, t + 1):

@@ -54,10 +54,15 @@ CONFIGS = [
     ATCConfig(robustness="Wide", strategy=True, colbase="LSMA", alertbase="KAMA",
               cut_threshold=0.2, dema_len=13, lsma_len=8),
     ATCConfig(hma_kind="hull", hull_len=31, wma_len=11),
+    # Wide with base 8: the shortest members have length 1, MAs equal to the close exactly,
+    # which must never count as a crossing (running sums would add rounding noise).
+    ATCConfig(robustness="Wide", ema_len=8, hull_len=8, wma_len=8, dema_len=8, lsma_len=8,
+              kama_len=8, cut_threshold=0.0),
 ]
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=["default", "narrow-cutout", "wide-strategy", "hull"])
+@pytest.mark.parametrize("config", CONFIGS,
+                         ids=["default", "narrow-cutout", "wide-strategy", "hull", "one-bar-members"])
 def test_random_walk_with_src(backend, config):
     close = random_walk(900, seed=11)
     src = close * (1 + 0.01 * np.sin(np.arange(900)))
