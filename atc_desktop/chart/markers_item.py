@@ -2,13 +2,15 @@
 
 A ▲ sits ``offset`` pixels below its anchor (e.g. the bar's low), a ▼ the same distance
 above it, as Pine's plotshape(location.belowbar/abovebar) does. Events are rare (tens per
-thousand bars), so a paint builds one path of the visible triangles in device pixels.
+thousand bars) but can be hundreds when zoomed out: one antialiased triangle sprite is
+stamped at every visible marker with a single drawPixmapFragments call.
 """
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
+from shiboken6 import Shiboken
 
 from atc_desktop.chart.geometry import finite_range
 
@@ -25,6 +27,8 @@ class MarkersItem(pg.GraphicsObject):
         self._y = np.empty(0)
         self._brush = QtGui.QBrush(QtGui.QColor("#26a69a"))
         self._bounds = QtCore.QRectF()
+        self._sprite_pix: QtGui.QPixmap | None = None
+        self._sprite_key: tuple[int, float, float] | None = None
 
     def set_color(self, color: str) -> None:
         self._brush = QtGui.QBrush(QtGui.QColor(color))
@@ -79,6 +83,28 @@ class MarkersItem(pg.GraphicsObject):
         self.prepareGeometryChange()
         super().viewTransformChanged()
 
+    def _sprite(self, dpr: float) -> QtGui.QPixmap:
+        """The triangle, antialiased once into a pixmap at the screen's pixel ratio."""
+        key = (self._brush.color().rgba(), self._size, dpr)
+        if self._sprite_key != key:
+            side = int(np.ceil(self._size * dpr)) + 2
+            pix = QtGui.QPixmap(side, side)
+            pix.fill(QtCore.Qt.GlobalColor.transparent)
+            s, h = self._size * dpr, self._size * 0.9 * dpr
+            top, bottom = (side - h) / 2, (side + h) / 2
+            tip, base = (top, bottom) if self.up else (bottom, top)
+            painter = QtGui.QPainter(pix)
+            painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, True)
+            painter.setPen(QtGui.QPen(QtCore.Qt.PenStyle.NoPen))
+            painter.setBrush(self._brush)
+            painter.drawPolygon(QtGui.QPolygonF([QtCore.QPointF(side / 2, tip),
+                                                 QtCore.QPointF(side / 2 - s / 2, base),
+                                                 QtCore.QPointF(side / 2 + s / 2, base)]))
+            painter.end()
+            self._sprite_pix, self._sprite_key = pix, key
+        assert self._sprite_pix is not None
+        return self._sprite_pix
+
     def paint(self, p: QtGui.QPainter, *args: object) -> None:
         view = self.viewRect()
         if self._x.size == 0 or view is None:
@@ -92,20 +118,22 @@ class MarkersItem(pg.GraphicsObject):
         tr = p.transform()
         dev_x = tr.m11() * xs + tr.m21() * ys + tr.dx()
         dev_y = tr.m12() * xs + tr.m22() * ys + tr.dy()
-        s, h = self._size, self._size * 0.9
-        # Device y grows downwards: ▲ goes below the anchor (+), ▼ above it (−).
+        # Device y grows downwards: a ▲ sits below its anchor, a ▼ above it.
         sign = 1.0 if self.up else -1.0
-        tip = dev_y + sign * self._offset
-        base = tip + sign * h
-        path = QtGui.QPainterPath()
-        path.setFillRule(QtCore.Qt.FillRule.WindingFill)   # overlapping triangles stay filled
-        for x, t, b in zip(dev_x.tolist(), tip.tolist(), base.tolist()):
-            path.addPolygon(QtGui.QPolygonF([QtCore.QPointF(x, t), QtCore.QPointF(x - s / 2, b),
-                                             QtCore.QPointF(x + s / 2, b), QtCore.QPointF(x, t)]))
+        centre_y = dev_y + sign * (self._offset + self._size * 0.45)
+        dpr = p.device().devicePixelRatioF() if p.device() is not None else 1.0
+        sprite = self._sprite(dpr)
+        side = float(sprite.width())
+        # One QPainter.PixmapFragment per marker (x, y, source rect, scale, rotation,
+        # opacity), handed to Qt as one array: a single call however many events are shown.
+        frags = np.empty((xs.size, 10), dtype=np.float64)
+        frags[:, 0], frags[:, 1] = dev_x, centre_y
+        frags[:, 2:4] = 0.0
+        frags[:, 4:6] = side
+        frags[:, 6:8] = 1.0 / dpr
+        frags[:, 8], frags[:, 9] = 0.0, 1.0
         p.save()
         p.resetTransform()
-        p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, True)
-        p.setPen(QtGui.QPen(QtCore.Qt.PenStyle.NoPen))
-        p.setBrush(self._brush)
-        p.drawPath(path)
+        p.drawPixmapFragments(Shiboken.wrapInstance(frags.ctypes.data, QtGui.QPainter.PixmapFragment),
+                              xs.size, sprite)
         p.restore()

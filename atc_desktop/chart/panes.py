@@ -2,6 +2,8 @@
 items in them. Building and theming only: the chart widget feeds data and drives the view."""
 from __future__ import annotations
 
+import html
+
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
 
@@ -9,6 +11,7 @@ from core.config import FAMILIES
 
 from atc_desktop.chart.axis import BarTimeAxisItem, CompactAxisItem
 from atc_desktop.chart.candles_item import CandlesItem
+from atc_desktop.chart.grid_item import GridItem
 from atc_desktop.chart.markers_item import MarkersItem
 from atc_desktop.chart.theme import DARK, Theme
 from atc_desktop.chart.trend_line_item import TrendLineItem
@@ -77,10 +80,10 @@ class ChartPanes:
         self.warmup_signal = WarmupShadeItem(label=False)
         self.candles = CandlesItem()
         self.volume_bars = VolumeItem()
-        self.ma_lines: dict[str, TrendLineItem] = {f: TrendLineItem(width=1.6) for f in FAMILIES}
+        self.ma_lines: dict[str, TrendLineItem] = {f: TrendLineItem(width=1.0) for f in FAMILIES}
         self.arrow_up = MarkersItem(up=True)
         self.arrow_down = MarkersItem(up=False)
-        self.avg_line = TrendLineItem(width=1.8)
+        self.avg_line = TrendLineItem(width=1.0)
         self.alert_long = MarkersItem(up=True, size=8, offset=4)
         self.alert_short = MarkersItem(up=False, size=8, offset=4)
         self.last_price = pg.InfiniteLine(angle=0, movable=False)
@@ -113,9 +116,22 @@ class ChartPanes:
             item.setZValue(30)
         self.avg_line.setZValue(10)
 
+        # Own grids (see grid_item): the axes draw none.
+        self.grids = [GridItem(self.axis, plot.getAxis("right")) for plot in self.plots]
+        for plot, grid in zip(self.plots, self.grids):
+            plot.addItem(grid, ignoreBounds=True)
+
         self.price_legend = _legend(self.price)
         self.volume_legend = _legend(self.volume)
         self.signal_legend = _legend(self.signal)
+        # The growth warning sits in the price pane's top-right corner: no relayout when it
+        # comes and goes between symbols, and PNG exports carry it.
+        self.warning = pg.LabelItem(justify="right")
+        self.warning.setParentItem(self.price.getViewBox())
+        self.warning.anchor(itemPos=(1, 0), parentPos=(1, 0), offset=(-8, 4))
+        self.warning.setZValue(210)
+        self.warning.setVisible(False)
+        self._warning = ""
         self.theme = DARK
         self.set_theme(DARK)
 
@@ -136,10 +152,8 @@ class ChartPanes:
                 axis.setPen(axis_pen)
                 axis.setTextPen(pg.mkPen(t.axis))
                 axis.setTickFont(font)
-                # Straight on the axis: PlotItem.showGrid goes through its context-menu
-                # checkboxes, whose bool signals crash PySide 6.12 at interpreter exit
-                # (bool_dealloc) once several charts were built in one process.
-                axis.setGrid(int(t.grid_alpha * 255))
+        for grid in self.grids:
+            grid.set_color(t.foreground, t.grid_alpha * 0.6)
         self.candles.set_theme(t)
         self.volume_bars.set_theme(t)
         for f, line in self.ma_lines.items():
@@ -159,6 +173,22 @@ class ChartPanes:
         self.zero_line.setPen(pg.mkPen(t.muted, width=1, style=QtCore.Qt.PenStyle.DotLine))
         self.last_price.setPen(pg.mkPen(t.muted, width=1, style=QtCore.Qt.PenStyle.DotLine))
         self.last_tag.setColor(t.background)
+        if getattr(self, "_warning", ""):
+            self.set_warning(self._warning)
+
+    def set_warning(self, text: str | None) -> None:
+        """Show the growth-factor warning (spec §13.7), or hide it when ``text`` is None."""
+        self._warning = text or ""
+        t = self.theme
+        if text:
+            body = html.escape("⚠ " + text)
+            self.warning.setText(f'<span style="background-color:{t.warning_bg};'
+                                 f' color:{t.warning_fg}; font-weight:600;">&nbsp;{body}&nbsp;</span>',
+                                 size="8.5pt")
+        self.warning.setVisible(bool(text))
+
+    def warning_text(self) -> str | None:
+        return ("⚠ " + self._warning) if self._warning and self.warning.isVisible() else None
 
     def set_last_price(self, price: float, bull: bool | None, text: str) -> None:
         """The dotted last-close line and its tag (coloured by the last bar's trend)."""

@@ -44,7 +44,7 @@ def _geometry(y: np.ndarray, cls: np.ndarray, k: int, start_seg: int) -> _Level:
 class TrendLineItem(pg.GraphicsObject):
     """y at x = bar index, segment i→i+1 drawn in the pen of class ``cls[i+1]``."""
 
-    def __init__(self, width: float = 1.6) -> None:
+    def __init__(self, width: float = 1.0) -> None:
         super().__init__()
         self._y = np.empty(0)
         self._cls = np.empty(0, dtype=np.int8)
@@ -149,7 +149,6 @@ class TrendLineItem(pg.GraphicsObject):
         n = self.bars
         if n < 2 or not self._pens:
             return
-        p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, True)
         k = lod_factor(p.transform().m11(), MIN_POINT_PX)
         lvl = self._level(k)
         i0, i1 = visible_bars(self.viewRect(), n)
@@ -159,7 +158,11 @@ class TrendLineItem(pg.GraphicsObject):
             return
         seg, cls = lvl.seg[s0:s1], lvl.cls[s0:s1]
         if self._fill_base is not None:
+            p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, False)
             self._paint_fill(p, seg, cls, k)
+        # Antialiased 1-px lines have a fast path in Qt's raster engine; wider antialiased
+        # pens are stroked as polygons, ~10× slower (measured 0.06 vs 0.7 ms per 180 bars).
+        p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, True)
         for c, pen in enumerate(self._pens):
             mask = cls == c
             if mask.any():

@@ -51,9 +51,6 @@ class ChartWidget(QtWidgets.QWidget):
         self._ma_visible = {f: True for f in FAMILIES}
 
         self.toolbar = ChartToolbar()
-        self.warning = QtWidgets.QLabel()
-        self.warning.setWordWrap(True)
-        self.warning.setVisible(False)
         self.panes = ChartPanes()
         self.readout = ReadoutWidget()
         self.weights = WeightsTableWidget()
@@ -82,7 +79,6 @@ class ChartWidget(QtWidgets.QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self.toolbar)
-        layout.addWidget(self.warning)
         layout.addWidget(self._stack, 1)
         layout.addWidget(bottom)
 
@@ -206,8 +202,6 @@ class ChartWidget(QtWidgets.QWidget):
         self.readout.set_theme(t)
         self.weights.set_theme(t)
         self.crosshair.set_colors(t.crosshair, t.panel, t.foreground)
-        self.warning.setStyleSheet(f"background: {t.warning_bg}; color: {t.warning_fg};"
-                                   " padding: 3px 8px; font-weight: 600;")
         self.setStyleSheet(f"ChartWidget, QStackedWidget {{ background: {t.background}; }}")
         for w in (self._bottom, self._table_box):
             w.setStyleSheet(f"background: {t.panel};")
@@ -272,7 +266,9 @@ class ChartWidget(QtWidgets.QWidget):
         lo, hi = p.candles.dataBounds(1, orthoRange=(x0, x1))
         if lo is not None and hi is not None:
             pad = max((hi - lo) * Y_PAD, abs(hi) * 1e-4)
-            p.price.getViewBox().setYRange(lo - pad, hi + pad, padding=0)
+            # Prices are positive: never show a negative price scale below them.
+            bottom = max(lo - pad, 0.0) if lo >= 0 else lo - pad
+            p.price.getViewBox().setYRange(bottom, hi + pad, padding=0)
         _, vmax = p.volume_bars.dataBounds(1, orthoRange=(x0, x1))
         p.volume.getViewBox().setYRange(0.0, (vmax or 1.0) * 1.08, padding=0)
         p.signal.getViewBox().setYRange(*SIGNAL_RANGE, padding=0)
@@ -301,7 +297,8 @@ class ChartWidget(QtWidgets.QWidget):
         return self.panes.warmup_price.extent()
 
     def growth_warning_text(self) -> str | None:
-        return self.warning.text() if not self.warning.isHidden() else None
+        """The growth-factor warning on screen (spec §13.7), or None when none is shown."""
+        return self.panes.warning_text()
 
     def _crosshair_moved(self, bar: int) -> None:
         self._show_bar(bar)
@@ -350,9 +347,7 @@ class ChartWidget(QtWidgets.QWidget):
         self.toolbar.source.setText(d.source_label)
         self.toolbar.set_family_tooltip("HMA", legend.hma_legend(d.config))
         self.toolbar.ma_buttons["HMA"].setText("HMA*" if d.config.hma_kind == "hull" else "HMA")
-        warning = d.result.growth_warning
-        self.warning.setText("⚠ " + warning if warning else "")
-        self.warning.setVisible(warning is not None)
+        self.panes.set_warning(d.result.growth_warning)
 
     # -- export ------------------------------------------------------------------------------
     def export_csv(self, path: str | os.PathLike[str]) -> int:
