@@ -86,6 +86,8 @@ class ChartData:
     @classmethod
     def build(cls, bars: BarsLike, result: ATCResult, config: ATCConfig) -> ChartData:
         n = len(bars.close)
+        if n == 0:
+            raise ValueError(f"{bars.symbol}: no bars to chart")
         if result.bars != n:
             raise ValueError(f"{bars.symbol}: the result has {result.bars} bars, the data {n}")
         if result.mas is None or result.states is None or result.equities is None:

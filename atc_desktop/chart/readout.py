@@ -33,6 +33,7 @@ class ReadoutWidget(QtWidgets.QFrame):
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self._theme = DARK
+        self.setAttribute(QtCore.Qt.WidgetAttribute.WA_StyledBackground, True)
         self._values: dict[str, QtWidgets.QLabel] = {}
         self._names: list[QtWidgets.QLabel] = []
         self._title = QtWidgets.QLabel("Last bar")

@@ -3,7 +3,7 @@ one toggle per family MA, zoom and export buttons. It only emits signals; the ch
 widget decides what they do."""
 from __future__ import annotations
 
-from PySide6 import QtWidgets
+from PySide6 import QtCore, QtWidgets
 from PySide6.QtCore import Signal
 
 from core.config import FAMILIES
@@ -23,6 +23,8 @@ class ChartToolbar(QtWidgets.QWidget):
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self._theme = DARK
+        # A plain QWidget subclass ignores its style sheet's background without this.
+        self.setAttribute(QtCore.Qt.WidgetAttribute.WA_StyledBackground, True)
         row = QtWidgets.QHBoxLayout(self)
         row.setContentsMargins(8, 4, 8, 4)
         row.setSpacing(6)

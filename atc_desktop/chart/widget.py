@@ -12,7 +12,7 @@ import os
 from typing import Any
 
 import numpy as np
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtCore import Signal
 
 from core.config import FAMILIES, ATCConfig
@@ -93,6 +93,7 @@ class ChartWidget(QtWidgets.QWidget):
         self.toolbar.reset_clicked.connect(self.reset_view)
         self.toolbar.export_png_clicked.connect(self._ask_png)
         self.toolbar.export_csv_clicked.connect(self._ask_csv)
+        self.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
         self.set_theme("dark")
 
     # -- data --------------------------------------------------------------------------------
@@ -146,20 +147,24 @@ class ChartWidget(QtWidgets.QWidget):
 
         Geometry is rebuilt from the previous last bar on only; the view stays where the user
         put it, unless it showed the latest bar, in which case it scrolls with new bars.
-        Anything else (another symbol, history rewritten) falls back to ``set_data``.
+        When the history window slid (its first bars dropped, so every ATC value may change,
+        spec §10) the chart is rebuilt, with the view kept on the same timestamps.
+        Another symbol or interval falls back to ``set_data``.
         """
         old = self._data
         if old is None:
             raise RuntimeError("update_data before set_data: the chart has no config yet")
         n_old, n = old.n, len(bars.close)
         ts_old, ts = np.asarray(old.bars.timestamps), np.asarray(bars.timestamps)
-        if (bars.symbol != old.bars.symbol or bars.interval != old.bars.interval or n < n_old
-                or not np.array_equal(ts[:n_old - 1], ts_old[:n_old - 1])):
+        if bars.symbol != old.bars.symbol or bars.interval != old.bars.interval:
             self.set_data(bars, result, old.config)
             return
-        first = n_old - 1
         x0, x1 = self.x_range()
         follow = x1 >= n_old - 1          # the latest bar was on screen: keep it there
+        if n < n_old or not np.array_equal(ts[:n_old - 1], ts_old[:n_old - 1]):
+            self._rebuild_keeping_view(bars, result, (x0, x1), follow)
+            return
+        first = n_old - 1
         local = np.concatenate([old.local_ns[:first], ChartData.build_local(bars, first)])
         data = ChartData(bars, result, old.config, local)
         if data.result.mas is None:
@@ -181,6 +186,22 @@ class ChartWidget(QtWidgets.QWidget):
             self.set_x_range(x0 + (n - n_old), x1 + (n - n_old))
         self._fit_y()
         self._show_bar(self.crosshair.bar)
+
+    def _rebuild_keeping_view(self, bars: BarsLike, result: ATCResult,
+                              view: tuple[float, float], follow: bool) -> None:
+        """``set_data`` for a history that shifted under the chart: the old view's bars are
+        found again by timestamp (or the view stays on the latest bar when it followed it)."""
+        old = self._data
+        assert old is not None
+        ts_old, ts = np.asarray(old.bars.timestamps), np.asarray(bars.timestamps)
+        self.set_data(bars, result, old.config)
+        x0, x1 = view
+        if follow:
+            shift = (len(ts) - 1) - (len(ts_old) - 1)
+        else:
+            anchor = int(min(max(round(x0), 0), len(ts_old) - 1))
+            shift = int(np.searchsorted(ts, ts_old[anchor])) - anchor
+        self.set_x_range(x0 + shift, x1 + shift)
 
     def set_last_bar_forming(self, forming: bool) -> None:
         """Mark the last bar as still forming (spec §13.3) or closed."""
@@ -278,6 +299,37 @@ class ChartWidget(QtWidgets.QWidget):
         """[first, end) of the bars inside the view."""
         n = self._data.n if self._data is not None else 0
         return visible_bars(QtCore.QRectF(self.x_range()[0], 0, self.x_range()[1] - self.x_range()[0], 1), n, 0)
+
+    def keyPressEvent(self, event: QtGui.QKeyEvent) -> None:
+        """←/→ step the crosshair bar by bar (Shift: 10 bars), Home/End jump, Esc leaves;
+        +/− zoom, 0 resets the view."""
+        d = self._data
+        key = event.key()
+        Key = QtCore.Qt.Key
+        if d is None:
+            super().keyPressEvent(event)
+            return
+        step = 10 if event.modifiers() & QtCore.Qt.KeyboardModifier.ShiftModifier else 1
+        bar = self.crosshair.bar if self.crosshair.bar >= 0 else d.n - 1
+        if key in (Key.Key_Left, Key.Key_Right, Key.Key_Home, Key.Key_End):
+            bar = {Key.Key_Left: bar - step, Key.Key_Right: bar + step,
+                   Key.Key_Home: 0, Key.Key_End: d.n - 1}[key]
+            bar = min(max(bar, 0), d.n - 1)
+            self.crosshair.move_to(bar)
+            x0, x1 = self.x_range()
+            if not x0 <= bar <= x1:   # keep the bar on screen
+                width = x1 - x0
+                self.set_x_range(bar - width / 2, bar + width / 2)
+        elif key == Key.Key_Escape:
+            self.crosshair.hide()
+        elif key in (Key.Key_Plus, Key.Key_Equal):
+            self.zoom_in()
+        elif key == Key.Key_Minus:
+            self.zoom_out()
+        elif key == Key.Key_0:
+            self.reset_view()
+        else:
+            super().keyPressEvent(event)
 
     # -- readout -----------------------------------------------------------------------------
     def readout_at(self, i: int) -> dict[str, Any]:

@@ -299,6 +299,36 @@ def test_update_data_keeps_a_past_view_when_a_bar_is_appended(qtbot, aapl):
     assert chart.x_range() == (500.5, 800.5)
 
 
+def test_update_data_with_a_sliding_history_window_keeps_the_view_on_its_dates(qtbot, aapl):
+    bars, _ = aapl
+    window = 2000
+    first = SampleBars(bars.symbol, bars.interval, *(a[1000:1000 + window] for a in (
+        bars.timestamps, bars.open, bars.high, bars.low, bars.close, bars.volume)),
+        bars.tz, bars.source, bars.synthetic)
+    slid = SampleBars(bars.symbol, bars.interval, *(a[1003:1003 + window] for a in (
+        bars.timestamps, bars.open, bars.high, bars.low, bars.close, bars.volume)),
+        bars.tz, bars.source, bars.synthetic)
+    chart = ChartWidget()
+    qtbot.addWidget(chart)
+    chart.set_data(first, compute_reference(first.close, CONFIG, detail=True), CONFIG)
+    chart.set_x_range(500.5, 700.5)
+    day = chart.readout_at(501)["time"]
+    slid_result = compute_reference(slid.close, CONFIG, detail=True)
+    chart.update_data(slid, slid_result)          # 3 bars dropped at the front, 3 appended
+    x0, x1 = chart.x_range()
+    assert (x0, x1) == (497.5, 697.5)
+    assert chart.readout_at(498)["time"] == day
+    assert chart.readout_at(-1)["Average_Signal"] == slid_result.average_signal[-1]
+    # Following the latest bar: still on it after the slide.
+    chart.reset_view()
+    r = chart.x_range()
+    more = SampleBars(bars.symbol, bars.interval, *(a[1005:1005 + window] for a in (
+        bars.timestamps, bars.open, bars.high, bars.low, bars.close, bars.volume)),
+        bars.tz, bars.source, bars.synthetic)
+    chart.update_data(more, compute_reference(more.close, CONFIG, detail=True))
+    assert chart.x_range() == pytest.approx(r)
+
+
 def test_same_symbol_recomputed_keeps_the_view_new_symbol_resets(chart, aapl, qtbot):
     bars, _ = aapl
     chart.set_x_range(100.5, 300.5)
@@ -421,6 +451,21 @@ def test_real_core_bars_are_accepted(qtbot):
     chart.set_data(bars, result, CONFIG)
     assert chart.readout_at(-1)["close"] == syn.close[-1]
     assert chart.toolbar.source.text() == "bundled replay"
+
+
+def test_keyboard_steps_the_crosshair(chart, qtbot, aapl):
+    bars, _ = aapl
+    n = len(bars)
+    chart.setFocus()
+    qtbot.keyClick(chart, QtCore.Qt.Key.Key_Left)
+    assert chart.crosshair.bar == n - 2
+    qtbot.keyClick(chart, QtCore.Qt.Key.Key_Left, QtCore.Qt.KeyboardModifier.ShiftModifier)
+    assert chart.crosshair.bar == n - 12
+    assert chart.readout.text("close") == f"{bars.close[n - 12]:,.3f}"
+    qtbot.keyClick(chart, QtCore.Qt.Key.Key_Home)
+    assert chart.crosshair.bar == 0 and chart.x_range()[0] <= 0 <= chart.x_range()[1]
+    qtbot.keyClick(chart, QtCore.Qt.Key.Key_Escape)
+    assert chart.crosshair.bar == -1
 
 
 def test_theme_switch_recolours_items(chart):
