@@ -32,6 +32,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def prepare_environment(paths: AppPaths) -> None:
+    """Numba reads its cache folder when first imported: point it at the user cache dir
+    (unless the user chose one) before anything imports numba."""
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(paths.numba_cache))
+
+
 def setup_logging(paths: AppPaths) -> Any:
     """Rotating file in the user log dir + the Qt handler the log dock shows."""
     from atc_desktop.log_dock import QtLogHandler
@@ -58,8 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # core (generated kernels, the CLI's store) follows the same home.
         os.environ["ATC_DESKTOP_HOME"] = str(args.home)
     paths = AppPaths.resolve(args.home).ensure()
-    # Numba reads its cache dir when first imported: set it before anything imports numba.
-    os.environ.setdefault("NUMBA_CACHE_DIR", str(paths.numba_cache))
+    prepare_environment(paths)
     crash_file = open(paths.log_dir / "crash.log", "a", encoding="utf-8")  # noqa: SIM115 - kept open
     faulthandler.enable(crash_file)     # a hard crash (segfault) still leaves a trace
 

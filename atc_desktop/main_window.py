@@ -40,7 +40,12 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(app_icon())
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks
                             | QMainWindow.DockOption.AllowNestedDocks)
+        self._own_handler = log_handler is None
         self.log_handler = log_handler or QtLogHandler()
+        if self._own_handler:                 # no app.main(): show the root logger's records
+            logging.getLogger().addHandler(self.log_handler)
+            if logging.getLogger().level > logging.INFO:
+                logging.getLogger().setLevel(logging.INFO)
         self._build_docks()
         self._build_actions()
         self._build_status_bar()
@@ -419,6 +424,8 @@ class MainWindow(QMainWindow):
         except Exception as exc:        # a read-only profile must not block quitting
             log.error("cannot save the layout: %s", exc)
         self.session.shutdown()
+        if self._own_handler:
+            logging.getLogger().removeHandler(self.log_handler)
         if self._tray is not None:
             self._tray.hide()
         super().closeEvent(event)

@@ -105,11 +105,17 @@ class WatchlistStore:
                     lists[name] = list(dict.fromkeys(s for s in syms if isinstance(s, str)))
         elif data is not None:
             log.error("%s has an unknown layout; starting from the default watchlist", self.path)
-        if not lists:
+        fresh = not lists
+        if fresh:
             lists = {DEFAULT_NAME: list(DEFAULT_SYMBOLS)}
         self._lists = lists
         active = data.get("active") if isinstance(data, dict) else None
         self._active = active if active in lists else next(iter(lists))
+        if fresh:
+            try:
+                self.save()          # the user can find (and edit) the file from the start
+            except OSError as exc:
+                log.error("cannot write %s: %s", self.path, exc)
 
     def _require(self, name: str) -> None:
         if name not in self._lists:

@@ -7,6 +7,7 @@ registry on bars read back from the store, never from the app's own output.
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -30,15 +31,28 @@ DAY_NS = 86_400 * 1_000_000_000
 T0 = np.datetime64("2020-01-01", "ns").astype(np.int64)
 
 
+#: Compiled-code caches kept between test runs (never user data): building the generated
+#: EMA-only kernel or numba's kernels from nothing takes tens of seconds on two cores.
+TEST_CACHES = Path(tempfile.gettempdir()) / "atc-desktop-test-caches"
+
+
 @pytest.fixture(scope="session")
-def shared_core_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("core-home")
+def shared_core_home() -> Path:
+    path = TEST_CACHES / "core-home"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def numba_cache() -> Path:
+    path = TEST_CACHES / "numba"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 @pytest.fixture(autouse=True)
 def _core_home(atc_home: Path, shared_core_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """core's own files (the generated EMA-only kernel and its numba cache) in one folder
-    for the whole session: compiling that kernel takes seconds, once is enough. The app's
+    """core's own files (the generated EMA-only kernels) in one cache folder; the app's
     files still go to each test's own ``home``."""
     monkeypatch.setenv("ATC_DESKTOP_HOME", str(shared_core_home))
 
