@@ -15,7 +15,7 @@ from PySide6 import QtCore, QtGui
 
 from atc_desktop.chart.geometry import (
     MIN_BUCKET_PX, bucket_ohlc, draw_lines, draw_rects, finite_range, lod_factor, rows,
-    visible_bars,
+    tail_rect, visible_bars,
 )
 from atc_desktop.chart.theme import BEAR, BULL, DARK, NEUTRAL, Theme
 
@@ -92,7 +92,7 @@ class CandlesItem(pg.GraphicsObject):
                 np.concatenate([lvl.wick_lo[:b], tail.wick_lo]),
                 np.concatenate([lvl.cls[:b], tail.cls]),
                 np.concatenate([lvl.filled[:b], tail.filled]))
-        self._data_changed()
+        self._data_changed(first_changed)
 
     def set_forming(self, forming: bool) -> None:
         """Outline the last bar as still forming (spec §13.3: its values change until close)."""
@@ -110,14 +110,16 @@ class CandlesItem(pg.GraphicsObject):
             self._brushes.append(QtGui.QBrush(QtGui.QColor(color)))
         self.update()
 
-    def _data_changed(self) -> None:
-        self.prepareGeometryChange()
+    def _data_changed(self, first_changed: int | None = None) -> None:
         yr = finite_range(self._l, self._h)
         n = self.bars
-        if yr is None:
-            self._bounds = QtCore.QRectF()
-        else:
-            self._bounds = QtCore.QRectF(-0.5, yr[0], float(n), yr[1] - yr[0])
+        bounds = QtCore.QRectF() if yr is None else QtCore.QRectF(-0.5, yr[0], float(n), yr[1] - yr[0])
+        if first_changed is not None and bounds == self._bounds:
+            # Live refresh inside the old bounds: repaint the last buckets only.
+            self.update(tail_rect(bounds, first_changed, self.last_level))
+            return
+        self.prepareGeometryChange()
+        self._bounds = bounds
         self.informViewBoundsChanged()
         self.update()
 

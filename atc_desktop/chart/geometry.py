@@ -74,6 +74,13 @@ def draw_lines(painter: QtGui.QPainter, lines: np.ndarray) -> None:
         painter.drawLines(Shiboken.wrapInstance(lines.ctypes.data, QtCore.QLineF), m)
 
 
+def tail_rect(bounds: QtCore.QRectF, first_changed: int, k: int) -> QtCore.QRectF:
+    """The part of ``bounds`` right of the bucket (of ``k`` bars, the level last painted) that
+    holds bar ``first_changed``, with a bucket of margin: what a live refresh must repaint."""
+    x0 = (first_changed // k) * k - k - 1.0
+    return QtCore.QRectF(x0, bounds.top(), max(bounds.right() - x0 + 1.0, 0.0), bounds.height())
+
+
 def rows(geometry: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """The masked rows as a fresh C-contiguous array (safe to hand to Qt by pointer)."""
     return np.ascontiguousarray(geometry[mask])

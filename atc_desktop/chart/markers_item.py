@@ -36,9 +36,12 @@ class MarkersItem(pg.GraphicsObject):
 
     def set_markers(self, bars: np.ndarray, anchors: np.ndarray) -> None:
         """Markers at the given bar indices (ascending), anchored at ``anchors`` (same length)."""
+        x = np.asarray(bars, dtype=np.int64)
+        y = np.asarray(anchors, dtype=np.float64)
+        if np.array_equal(x, self._x) and np.array_equal(y, self._y, equal_nan=True):
+            return   # a live refresh rarely adds an event: then nothing to repaint
         self.prepareGeometryChange()
-        self._x = np.asarray(bars, dtype=np.int64)
-        self._y = np.asarray(anchors, dtype=np.float64)
+        self._x, self._y = x, y
         yr = finite_range(self._y)
         if self._x.size == 0 or yr is None:
             self._bounds = QtCore.QRectF()

@@ -15,7 +15,8 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
 
 from atc_desktop.chart.geometry import (
-    MIN_POINT_PX, draw_lines, draw_rects, finite_range, lod_factor, rows, visible_bars,
+    MIN_POINT_PX, draw_lines, draw_rects, finite_range, lod_factor, rows, tail_rect,
+    visible_bars,
 )
 
 NO_CLASS = -1   # segment not drawn (an end is NaN, or no class)
@@ -52,6 +53,7 @@ class TrendLineItem(pg.GraphicsObject):
         self._pens: list[QtGui.QPen] = []
         self._width = width
         self._bounds = QtCore.QRectF()
+        self.last_level = 1
         self._fill_base: float | None = None
         self._fill_brushes: list[QtGui.QBrush] = []
 
@@ -100,13 +102,19 @@ class TrendLineItem(pg.GraphicsObject):
             tail = _geometry(self._y, self._cls, k, s)
             self._levels[k] = _Level(k, np.concatenate([lvl.seg[:s], tail.seg]),
                                      np.concatenate([lvl.cls[:s], tail.cls]))
-        self._data_changed()
+        self._data_changed(first_changed)
 
-    def _data_changed(self) -> None:
-        self.prepareGeometryChange()
+    def _data_changed(self, first_changed: int | None = None) -> None:
         yr = finite_range(self._y)
-        self._bounds = (QtCore.QRectF() if yr is None else
-                        QtCore.QRectF(0.0, yr[0], float(max(self.bars - 1, 0)), yr[1] - yr[0]))
+        bounds = (QtCore.QRectF() if yr is None else
+                  QtCore.QRectF(0.0, yr[0], float(max(self.bars - 1, 0)), yr[1] - yr[0]))
+        if first_changed is not None and bounds == self._bounds:
+            # Live refresh inside the old bounds: repaint the last segments (and fill) only.
+            full = self.boundingRect()
+            self.update(tail_rect(full, first_changed, self.last_level))
+            return
+        self.prepareGeometryChange()
+        self._bounds = bounds
         self.informViewBoundsChanged()
         self.update()
 
@@ -150,6 +158,7 @@ class TrendLineItem(pg.GraphicsObject):
         if n < 2 or not self._pens:
             return
         k = lod_factor(p.transform().m11(), MIN_POINT_PX)
+        self.last_level = k
         lvl = self._level(k)
         i0, i1 = visible_bars(self.viewRect(), n)
         s0 = max(0, i0 // k - 1)

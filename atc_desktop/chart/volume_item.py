@@ -10,7 +10,8 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
 
 from atc_desktop.chart.geometry import (
-    MIN_BUCKET_PX, bucket_max, draw_rects, finite_range, lod_factor, rows, visible_bars,
+    MIN_BUCKET_PX, bucket_max, draw_rects, finite_range, lod_factor, rows, tail_rect,
+    visible_bars,
 )
 from atc_desktop.chart.theme import DARK, Theme
 
@@ -37,6 +38,7 @@ class VolumeItem(pg.GraphicsObject):
         self._up = np.empty(0, dtype=bool)
         self._levels: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._bounds = QtCore.QRectF()
+        self.last_level = 1
         self._brushes: tuple[QtGui.QBrush, QtGui.QBrush] = (QtGui.QBrush(), QtGui.QBrush())
         self.set_theme(DARK)
 
@@ -57,7 +59,7 @@ class VolumeItem(pg.GraphicsObject):
             b = min(first_changed // k, ups.shape[0])
             t_rects, t_up = _geometry(self._v, self._up, k, b)
             self._levels[k] = (np.concatenate([rects[:b], t_rects]), np.concatenate([ups[:b], t_up]))
-        self._data_changed()
+        self._data_changed(first_changed)
 
     def set_theme(self, theme: Theme) -> None:
         up, down = QtGui.QColor(theme.bull), QtGui.QColor(theme.bear)
@@ -66,11 +68,15 @@ class VolumeItem(pg.GraphicsObject):
         self._brushes = (QtGui.QBrush(down), QtGui.QBrush(up))
         self.update()
 
-    def _data_changed(self) -> None:
-        self.prepareGeometryChange()
+    def _data_changed(self, first_changed: int | None = None) -> None:
         yr = finite_range(self._v)
         top = yr[1] if yr is not None else 0.0
-        self._bounds = QtCore.QRectF(-0.5, 0.0, float(self.bars), max(top, 0.0))
+        bounds = QtCore.QRectF(-0.5, 0.0, float(self.bars), max(top, 0.0))
+        if first_changed is not None and bounds == self._bounds:
+            self.update(tail_rect(bounds, first_changed, self.last_level))
+            return
+        self.prepareGeometryChange()
+        self._bounds = bounds
         self.informViewBoundsChanged()
         self.update()
 
@@ -101,6 +107,7 @@ class VolumeItem(pg.GraphicsObject):
             return
         p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, False)
         k = lod_factor(p.transform().m11(), MIN_BUCKET_PX)
+        self.last_level = k
         rects, ups = self._level(k)
         i0, i1 = visible_bars(self.viewRect(), n)
         if i1 <= i0:

@@ -177,7 +177,8 @@ class ChartWidget(QtWidgets.QWidget):
             p.ma_lines[fam].update_tail(*data.base_ma(f), first)
         p.avg_line.update_tail(result.average_signal, sign_classes(result.average_signal), first)
         self._set_markers()
-        p.axis.set_times(data.local_ns, data.intraday)
+        if n != n_old or ts[-1] != ts_old[-1]:
+            p.axis.set_times(data.local_ns, data.intraday)
         self._set_labels()
         if n != n_old:
             self.crosshair.set_bars(n)

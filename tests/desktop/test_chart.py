@@ -265,6 +265,46 @@ def test_update_data_changes_only_the_last_bar_and_keeps_a_zoomed_view(chart, aa
     np.testing.assert_array_equal(chart.weights.values(), revised_result.equities[:, -1].reshape(6, 9))
 
 
+def _pixels(img: QtGui.QImage) -> np.ndarray:
+    img = img.convertToFormat(QtGui.QImage.Format.Format_RGB32)
+    return np.stack([np.frombuffer(img.constScanLine(y), dtype=np.uint32, count=img.width()).copy()
+                     for y in range(img.height())])
+
+
+def _on_screen(chart: ChartWidget) -> np.ndarray:
+    """What the window shows now: the backing store, with only the repainted parts new."""
+    return _pixels(chart.screen().grabWindow(chart.window().winId()).toImage())
+
+
+def test_live_revision_repaints_what_changed_and_equals_a_fresh_render(chart, qtbot, aapl):
+    bars, _ = aapl
+    n = len(bars)
+    qtbot.wait(50)
+    before = _on_screen(chart)
+    # Within the visible price range, so only the last buckets are invalidated.
+    mid = float((bars.high[-20:].max() + bars.low[-20:].min()) / 2)
+    revised = with_last_bar(bars, mid, float(bars.volume[-1]))
+    chart.update_data(revised, compute_reference(revised.close, CONFIG, detail=True))
+    qtbot.wait(50)
+    after = _on_screen(chart)
+    fresh = _pixels(chart.grab().toImage())       # everything painted from scratch
+    h, w = fresh.shape
+    np.testing.assert_array_equal(after[:h, :w], fresh)
+    vb = chart.panes.price.getViewBox()
+    to_px = lambda x, y: chart.panes.view.mapTo(chart, chart.panes.view.mapFromScene(
+        vb.mapViewToScene(QtCore.QPointF(x, y))))
+    changed = before != after
+    # The dotted last-close line spans the pane: it moves from the old close to the new one.
+    for close in (float(bars.close[-1]), mid):
+        y = to_px(n - 1, close).y()
+        changed[y - 2:y + 3] = False
+    top = to_px(n - 1, vb.viewRange()[1][1]).y() + 40        # below the legend
+    bottom = to_px(n - 1, vb.viewRange()[1][0]).y() - 5
+    x_last, x_old = to_px(n - 1, mid).x(), to_px(n - 120, mid).x()
+    assert changed[top:bottom, x_last - 3:x_last + 4].any()     # the revised candle
+    assert not changed[top:bottom, x_old - 3:x_old + 4].any()   # an old one, untouched
+
+
 def test_update_data_appending_a_bar_follows_the_right_edge(qtbot, aapl):
     bars, _ = aapl
     n = len(bars)
