@@ -81,6 +81,28 @@ pub fn drive<V: Simd, K: MaKernel<V>, S: BarSink<V>>(ma: &mut K, x: &[f64], t0: 
     }
 }
 
+/// Advance `ma` to bar `t` (bars stepped in order): the per-bar form of [`drive`], for
+/// interleaving several kernels so their recursions overlap. `steady` is
+/// `ma.steady_from()`.
+///
+/// # Panics
+/// If `x` holds fewer than `t + 1` bars.
+#[inline(always)]
+pub fn step_one<V: Simd, K: MaKernel<V>>(ma: &mut K, x: &[f64], t: usize, steady: usize, out: &mut [V; 9]) {
+    assert!(x.len() >= (t + 1) * V::LANES);
+    if t < steady {
+        // SAFETY: t is in x, bars stepped in order.
+        unsafe { ma.step::<true>(x, t, out) };
+    } else {
+        if t % RESUM_PERIOD == 0 {
+            // SAFETY: t ≥ steady ≥ 1 and bars up to t − 1 were stepped.
+            unsafe { ma.resum(x, t - 1) };
+        }
+        // SAFETY: t ≥ steady_from.
+        unsafe { ma.step::<false>(x, t, out) };
+    }
+}
+
 /// Exact sum of `x[t+1-n ..= t]` per lane, oldest first.
 ///
 /// # Safety
@@ -363,51 +385,41 @@ impl<V: Simd> MaKernel<V> for Wma<V> {
 // ---------------------------------------------------------------------------------------
 /// `ta.linreg(x, n, 0)` (§4.6): least-squares line over the window, at the newest bar.
 ///
-/// With S = Σy and P = Σp·y (p = 0 oldest … n−1 newest; P = W − S for the WMA sum W):
-/// slope = (n·P − Σp·S) / (n·Σp² − (Σp)²) and the value at p = n−1 is
-/// S/n + slope·(n−1)/2.
+/// With S = Σy, W = Σ(p+1)·y (the WMA sum; p = 0 oldest … n−1 newest) and
+/// D = n·Σp² − (Σp)², the value at p = n−1 is S/n + slope·(n−1)/2 with
+/// slope = (n·(W − S) − Σp·S)/D, i.e. c_s·S + c_w·W with
+/// c_w = n(n−1)/(2D) and c_s = 1/n − (n + Σp)(n−1)/(2D).
 pub struct Lsma<V: Simd> {
     n: [usize; 9],
     n_v: [V; 9],
-    sum_p: [V; 9],
-    inv_den: [V; 9],
-    inv_n: [V; 9],
-    half_span: [V; 9],
+    c_s: [V; 9],
+    c_w: [V; 9],
     sums: [WSums<V>; 9],
 }
 
 impl<V: Simd> Lsma<V> {
     #[inline(always)]
     pub fn new(n: &[usize; 9]) -> Self {
-        let nf = n.map(|n| n as f64);
-        let sum_p = nf.map(|n| n * (n - 1.0) / 2.0);
-        let inv_den = nf.map(|n| {
-            let sum_pp = (n - 1.0) * n * (2.0 * n - 1.0) / 6.0;
-            let den = n * sum_pp - (n * (n - 1.0) / 2.0).powi(2);
-            // n = 1 and n = 2 take their own exact paths and never use this.
+        let mut c_s = [V::splat(0.0); 9];
+        let mut c_w = [V::splat(0.0); 9];
+        for k in 0..9 {
+            let nf = n[k] as f64;
+            let sum_p = nf * (nf - 1.0) / 2.0;
+            let sum_pp = (nf - 1.0) * nf * (2.0 * nf - 1.0) / 6.0;
+            let den = nf * sum_pp - sum_p * sum_p;
+            // n = 1 and n = 2 take their own exact paths and never use these.
             if den > 0.0 {
-                1.0 / den
-            } else {
-                0.0
+                let half_span = (nf - 1.0) / 2.0;
+                c_w[k] = V::splat(nf * half_span / den);
+                c_s[k] = V::splat(1.0 / nf - (nf + sum_p) * half_span / den);
             }
-        });
-        Self {
-            n: *n,
-            n_v: nf.map(V::splat),
-            sum_p: sum_p.map(V::splat),
-            inv_den: inv_den.map(V::splat),
-            inv_n: nf.map(|n| V::splat(1.0 / n)),
-            half_span: nf.map(|n| V::splat((n - 1.0) / 2.0)),
-            sums: [WSums::zero(); 9],
         }
+        Self { n: *n, n_v: n.map(|n| V::splat(n as f64)), c_s, c_w, sums: [WSums::zero(); 9] }
     }
 
     #[inline(always)]
     fn value(&self, k: usize) -> V {
-        let s = self.sums[k].s;
-        let p = self.sums[k].w - s;
-        let slope = (self.n_v[k] * p - self.sum_p[k] * s) * self.inv_den[k];
-        s * self.inv_n[k] + slope * self.half_span[k]
+        self.c_s[k] * self.sums[k].s + self.c_w[k] * self.sums[k].w
     }
 }
 

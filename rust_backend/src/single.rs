@@ -5,15 +5,16 @@
 //! recursions per family keep the core busy). Stage B then advances member `k` of all six
 //! families as one vector (crossover states, equities, Layer 1; member order is preserved
 //! because members are separate vectors) and runs Layer 2 and the events over the block.
-//! On long series stage A of block i+1 runs on one thread while stage B of block i runs
-//! on another.
+//! On long series the two stages run as a pipeline on two threads.
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use crate::engine::{check_level, check_prices, default_level, fill_rg, growth_row, layer2_params, SimdLevel};
 use crate::family::{Members, PassInput, Phase};
 use crate::layer2::{Layer2, Layer2Out, Layer2Params};
-use crate::ma::{drive, BarSink, Dema, Ema, Hull, Kama, Lsma, MaKernel, Sma, Wma};
+use crate::ma::{step_one, Dema, Ema, Hull, Kama, Lsma, MaKernel, Sma, Wma};
 use crate::params::{HmaKind, InputError, Params};
 use crate::simd::Simd;
 #[cfg(target_arch = "x86_64")]
@@ -47,12 +48,12 @@ pub struct SingleDetail {
 
 /// Family lanes in the block buffer: six used, padded so every vector width divides it.
 const FAMILY_LANES: usize = 8;
-/// Bars per block when one thread runs both stages (buffer stays in L2).
+/// Bars per block for short series (the pipeline fills early; buffers stay in L2).
 const BLOCK: usize = 256;
-/// Bars per block when the stages run on two threads (fewer hand-overs).
+/// Bars per block for long series (fewer hand-overs).
 const PIPELINE_BLOCK: usize = 1024;
-/// Series at least this long run the two stages on two threads.
-const PIPELINE_MIN_BARS: usize = 4096;
+/// Series at least this long get a helper task that runs stage A ahead on another thread.
+const PIPELINE_MIN_BARS: usize = 1024;
 const BLOCK_STRIDE: usize = 9 * FAMILY_LANES;
 
 /// Full ATC of one series at the default SIMD level.
@@ -180,7 +181,7 @@ enum HmaKernel {
     Hull(Hull<f64>),
 }
 
-/// Stage A: the 54 MAs, family by family.
+/// Stage A: the 54 MAs.
 struct StageA {
     ema: Ema<f64>,
     hma: HmaKernel,
@@ -188,57 +189,64 @@ struct StageA {
     dema: Dema<f64>,
     lsma: Lsma<f64>,
     kama: Kama<f64>,
+    /// Each family's first steady bar.
+    steady: [usize; 6],
 }
 
 impl StageA {
     fn new(p: &Params, bars: usize) -> Self {
         let l = &p.lengths;
-        Self {
+        let hma = match p.hma_kind {
+            HmaKind::Sma => HmaKernel::Sma(Sma::new(&l[1])),
+            HmaKind::Hull => HmaKernel::Hull(Hull::new(&l[1], bars, Vec::new())),
+        };
+        let mut a = Self {
             ema: Ema::new(&l[0]),
-            hma: match p.hma_kind {
-                HmaKind::Sma => HmaKernel::Sma(Sma::new(&l[1])),
-                HmaKind::Hull => HmaKernel::Hull(Hull::new(&l[1], bars, Vec::new())),
-            },
+            hma,
             wma: Wma::new(&l[2]),
             dema: Dema::new(&l[3]),
             lsma: Lsma::new(&l[4]),
             kama: Kama::new(&l[5]),
-        }
+            steady: [0; 6],
+        };
+        a.steady = [
+            MaKernel::<f64>::steady_from(&a.ema),
+            match &a.hma {
+                HmaKernel::Sma(k) => k.steady_from(),
+                HmaKernel::Hull(k) => k.steady_from(),
+            },
+            MaKernel::<f64>::steady_from(&a.wma),
+            MaKernel::<f64>::steady_from(&a.dema),
+            MaKernel::<f64>::steady_from(&a.lsma),
+            MaKernel::<f64>::steady_from(&a.kama),
+        ];
+        a
     }
 
-    /// MAs of bars `b0..b1` into `blk` (`[bar − b0][member][family]`).
+    /// MAs of bars `b0..b1` into `blk` (`[bar − b0][member][family]`). Bar by bar over
+    /// all six families, so their recursions overlap instead of running one latency
+    /// chain at a time.
     #[inline(always)]
     fn fill(&mut self, x: &[f64], b0: usize, b1: usize, blk: &mut [f64]) {
         assert!(blk.len() >= (b1 - b0) * BLOCK_STRIDE);
-        fill_family(&mut self.ema, x, b0, b1, 0, blk);
-        match &mut self.hma {
-            HmaKernel::Sma(k) => fill_family(k, x, b0, b1, 1, blk),
-            HmaKernel::Hull(k) => fill_family(k, x, b0, b1, 1, blk),
-        }
-        fill_family(&mut self.wma, x, b0, b1, 2, blk);
-        fill_family(&mut self.dema, x, b0, b1, 3, blk);
-        fill_family(&mut self.lsma, x, b0, b1, 4, blk);
-        fill_family(&mut self.kama, x, b0, b1, 5, blk);
-    }
-}
-
-#[inline(always)]
-fn fill_family<K: MaKernel<f64>>(ma: &mut K, x: &[f64], b0: usize, b1: usize, f: usize, blk: &mut [f64]) {
-    drive(ma, x, b0, b1, &mut BlockSink { blk, b0, f });
-}
-
-struct BlockSink<'a> {
-    blk: &'a mut [f64],
-    b0: usize,
-    f: usize,
-}
-
-impl BarSink<f64> for BlockSink<'_> {
-    #[inline(always)]
-    fn bar(&mut self, t: usize, ma: &[f64; 9]) {
-        let row = &mut self.blk[(t - self.b0) * BLOCK_STRIDE..][..BLOCK_STRIDE];
-        for k in 0..9 {
-            row[k * FAMILY_LANES + self.f] = ma[k];
+        let st = self.steady;
+        for t in b0..b1 {
+            let row = &mut blk[(t - b0) * BLOCK_STRIDE..][..BLOCK_STRIDE];
+            let mut cur = [[0.0; 9]; 6];
+            step_one(&mut self.ema, x, t, st[0], &mut cur[0]);
+            match &mut self.hma {
+                HmaKernel::Sma(k) => step_one(k, x, t, st[1], &mut cur[1]),
+                HmaKernel::Hull(k) => step_one(k, x, t, st[1], &mut cur[1]),
+            }
+            step_one(&mut self.wma, x, t, st[2], &mut cur[2]);
+            step_one(&mut self.dema, x, t, st[3], &mut cur[3]);
+            step_one(&mut self.lsma, x, t, st[4], &mut cur[4]);
+            step_one(&mut self.kama, x, t, st[5], &mut cur[5]);
+            for k in 0..9 {
+                for f in 0..6 {
+                    row[k * FAMILY_LANES + f] = cur[f][k];
+                }
+            }
         }
     }
 }
@@ -357,43 +365,153 @@ isa!(Sse2, F64x2,);
 isa!(Scalar, f64,);
 
 thread_local! {
-    /// Two block buffers per calling thread, reused across calls.
+    /// Block buffers per calling thread, reused across calls.
     static BLOCKS: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Stages A and B over all blocks; on long series the next block's stage A overlaps the
-/// current block's stage B on the thread pool.
+/// Block buffers in flight between the two stages.
+const RING: usize = 3;
+
+/// Stages A and B over all blocks.
+///
+/// Stage B (the consumer) runs on the calling pool thread and never waits for anything
+/// but the stage-A lock; a helper task, picked up by another pool thread if one is free,
+/// fills blocks ahead of it. Whenever the next block is not ready the consumer fills it
+/// itself, so the result and its order of operations never depend on the helper, and
+/// with one thread (or a busy machine) this degrades to the sequential loop.
 fn run<I: Isa>(p: &Params, inp: &PassInput<'_>, rows: &mut SingleRows<'_>) {
     let n = inp.bars;
-    let pipelined = n >= PIPELINE_MIN_BARS && rayon::current_num_threads() > 1;
-    let block = if pipelined { PIPELINE_BLOCK } else { BLOCK };
-    let mut a = StageA::new(p, n);
     let mut b = StageB::<I::V>::new(p);
+    let helper = n >= PIPELINE_MIN_BARS && rayon::current_num_threads() > 1;
+    let block = if n >= 4 * PIPELINE_BLOCK { PIPELINE_BLOCK } else { BLOCK };
+    let blocks = n.div_ceil(block);
+    let span = move |i: usize| (i * block, ((i + 1) * block).min(n));
     BLOCKS.with(|cell| {
         let mut bufs = cell.borrow_mut();
-        bufs.resize(2 * block * BLOCK_STRIDE, 0.0);
-        let (first, second) = bufs.split_at_mut(block * BLOCK_STRIDE);
-        let (mut cur, mut next) = (first, second);
-        // SAFETY (all stage calls): `I` is the level checked by compute_single_at.
-        unsafe { I::stage_a(&mut a, inp.x, 0, block.min(n), cur) };
-        let mut b0 = 0;
-        while b0 < n {
-            let b1 = (b0 + block).min(n);
-            let (c0, c1) = (b1, (b1 + block).min(n));
-            if c0 < c1 && pipelined {
-                let (a_ref, b_ref, next_ref, cur_ref) = (&mut a, &mut b, &mut *next, &*cur);
-                rayon::join(
-                    || unsafe { I::stage_a(a_ref, inp.x, c0, c1, next_ref) },
-                    || unsafe { I::stage_b(b_ref, inp, b0, b1, cur_ref, rows) },
-                );
-            } else {
-                unsafe { I::stage_b(&mut b, inp, b0, b1, cur, rows) };
-                if c0 < c1 {
-                    unsafe { I::stage_a(&mut a, inp.x, c0, c1, next) };
+        let slot_len = block * BLOCK_STRIDE;
+        bufs.resize(RING * slot_len, 0.0);
+        let ring = Ring {
+            base: bufs.as_mut_ptr(),
+            slot_len,
+            producer: Mutex::new(Producer { a: StageA::new(p, n), next: 0 }),
+            filled: AtomicUsize::new(0),
+            consumed: AtomicUsize::new(0),
+            helper: OnceLock::new(),
+        };
+        let fill = |prod: &mut Producer| {
+            let i = prod.next;
+            let (b0, b1) = span(i);
+            // SAFETY: the caller holds the producer lock and slot i % RING is free
+            // (consumed > i − RING); the level was checked by compute_single_into.
+            unsafe { I::stage_a(&mut prod.a, inp.x, b0, b1, ring.slot(i)) };
+            prod.next = i + 1;
+            ring.filled.store(i + 1, Ordering::Release);
+        };
+        let consume = |b: &mut StageB<I::V>, rows: &mut SingleRows<'_>| {
+            let guard = Abandon(&ring);
+            for i in 0..blocks {
+                while ring.filled.load(Ordering::Acquire) <= i {
+                    let mut prod = ring.lock();
+                    if ring.filled.load(Ordering::Acquire) <= i {
+                        fill(&mut prod);
+                    }
+                }
+                let (b0, b1) = span(i);
+                // SAFETY: block i is filled and its slot is not refilled before
+                // `consumed` passes i; the level was checked.
+                unsafe { I::stage_b(b, inp, b0, b1, ring.slot(i), rows) };
+                ring.consumed.store(i + 1, Ordering::Release);
+                if let Some(t) = ring.helper.get() {
+                    t.unpark();
                 }
             }
-            std::mem::swap(&mut cur, &mut next);
-            b0 = b1;
+            std::mem::forget(guard);
+        };
+        if !helper {
+            consume(&mut b, rows);
+            return;
         }
+        rayon::scope(|scope| {
+            scope.spawn(|_| {
+                let _ = ring.helper.set(std::thread::current());
+                loop {
+                    let mut prod = ring.lock();
+                    if prod.next >= blocks {
+                        return;
+                    }
+                    let consumed = ring.consumed.load(Ordering::Acquire);
+                    if consumed >= ABANDONED {
+                        return;
+                    }
+                    if prod.next < consumed + RING {
+                        fill(&mut prod);
+                    } else {
+                        // Ring full: the consumer is running (it never waits for this
+                        // task), so it will free a slot and unpark us.
+                        drop(prod);
+                        std::thread::park();
+                    }
+                }
+            });
+            consume(&mut b, rows);
+        });
     });
+}
+
+/// Stage A's state and the next block it fills, behind the ring's lock.
+struct Producer {
+    a: StageA,
+    next: usize,
+}
+
+/// Block buffers shared by the two stages and their progress counters.
+struct Ring {
+    base: *mut f64,
+    slot_len: usize,
+    producer: Mutex<Producer>,
+    /// Blocks filled by stage A (in order).
+    filled: AtomicUsize,
+    /// Blocks finished by stage B.
+    consumed: AtomicUsize,
+    /// The helper's thread, to wake it when a slot frees up.
+    helper: OnceLock<std::thread::Thread>,
+}
+
+// SAFETY: a slot is written only under the producer lock while free (`consumed` past its
+// previous block) and read only after `filled` passed its block (release/acquire).
+unsafe impl Sync for Ring {}
+
+/// `consumed` value telling the helper that the consumer gave up (it unwound).
+const ABANDONED: usize = usize::MAX / 2;
+
+impl Ring {
+    /// Slot of block `i`.
+    ///
+    /// # Safety
+    /// The caller owns that slot per the protocol above.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn slot(&self, i: usize) -> &mut [f64] {
+        unsafe { std::slice::from_raw_parts_mut(self.base.add((i % RING) * self.slot_len), self.slot_len) }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Producer> {
+        // A poisoned lock means stage A panicked on the other thread; that panic is
+        // re-raised by the scope, so stop here too.
+        match self.producer.lock() {
+            Ok(g) => g,
+            Err(_) => panic!("stage A failed on another thread"),
+        }
+    }
+}
+
+/// Tells the helper to stop if the consumer unwinds.
+struct Abandon<'a>(&'a Ring);
+
+impl Drop for Abandon<'_> {
+    fn drop(&mut self) {
+        self.0.consumed.store(ABANDONED, Ordering::Release);
+        if let Some(t) = self.0.helper.get() {
+            t.unpark();
+        }
+    }
 }
