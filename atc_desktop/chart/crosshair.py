@@ -7,6 +7,8 @@ import pyqtgraph as pg
 from PySide6 import QtCore
 from PySide6.QtCore import Signal
 
+from atc_desktop.chart.level_line_item import LevelLineItem
+
 
 class Crosshair(QtCore.QObject):
     """Crosshair lines for ``plots`` (sharing x) shown in ``view``."""
@@ -19,13 +21,13 @@ class Crosshair(QtCore.QObject):
         self._plots = plots
         self._bars = 0
         self._bar = -1
-        self._vlines: list[pg.InfiniteLine] = []
-        self._hlines: list[pg.InfiniteLine] = []
+        self._vlines: list[LevelLineItem] = []
+        self._hlines: list[LevelLineItem] = []
         self._tags: list[pg.TextItem] = []
         self._digits = [2] * len(plots)
         for plot in plots:
-            v = pg.InfiniteLine(angle=90, movable=False)
-            h = pg.InfiniteLine(angle=0, movable=False)
+            v = LevelLineItem(vertical=True)
+            h = LevelLineItem()
             tag = pg.TextItem(anchor=(1.0, 0.5))
             for item in (v, h, tag):
                 item.setVisible(False)
@@ -51,9 +53,8 @@ class Crosshair(QtCore.QObject):
         self._digits[plot_index] = digits
 
     def set_colors(self, line: str, tag_bg: str, tag_fg: str) -> None:
-        pen = pg.mkPen(line, width=1, style=QtCore.Qt.PenStyle.DashLine)
         for item in self._vlines + self._hlines:
-            item.setPen(pen)
+            item.set_pen(line, QtCore.Qt.PenStyle.DashLine)
         for tag in self._tags:
             tag.fill = pg.mkBrush(tag_bg)
             tag.border = pg.mkPen(line)
@@ -65,7 +66,7 @@ class Crosshair(QtCore.QObject):
             return
         bar = min(max(int(bar), 0), self._bars - 1)
         for v in self._vlines:
-            v.setPos(bar)
+            v.set_value(bar)
             v.setVisible(True)
         for k, (h, tag) in enumerate(zip(self._hlines, self._tags)):
             show = k == plot_index and y is not None
@@ -73,7 +74,7 @@ class Crosshair(QtCore.QObject):
             tag.setVisible(show)
             if show:
                 assert y is not None
-                h.setPos(y)
+                h.set_value(y)
                 vb = self._plots[k].getViewBox()
                 tag.setText(f"{y:,.{self._digits[k]}f}")
                 tag.setPos(vb.viewRange()[0][1], y)

@@ -12,6 +12,7 @@ from core.config import FAMILIES
 from atc_desktop.chart.axis import BarTimeAxisItem, CompactAxisItem
 from atc_desktop.chart.candles_item import CandlesItem
 from atc_desktop.chart.grid_item import GridItem
+from atc_desktop.chart.level_line_item import LevelLineItem
 from atc_desktop.chart.markers_item import MarkersItem
 from atc_desktop.chart.theme import DARK, Theme
 from atc_desktop.chart.trend_line_item import TrendLineItem
@@ -86,11 +87,11 @@ class ChartPanes:
         self.avg_line = TrendLineItem(width=1.0)
         self.alert_long = MarkersItem(up=True, size=8, offset=4)
         self.alert_short = MarkersItem(up=False, size=8, offset=4)
-        self.last_price = pg.InfiniteLine(angle=0, movable=False)
+        self.last_price = LevelLineItem()
         self.last_tag = pg.TextItem(anchor=(1.0, 0.5))
-        self.long_line = pg.InfiniteLine(angle=0, movable=False)
-        self.short_line = pg.InfiniteLine(angle=0, movable=False)
-        self.zero_line = pg.InfiniteLine(angle=0, movable=False, pos=0.0)
+        self.long_line = LevelLineItem()
+        self.short_line = LevelLineItem()
+        self.zero_line = LevelLineItem(0.0)
 
         self.price.addItem(self.warmup_price, ignoreBounds=True)
         self.price.addItem(self.candles)
@@ -168,10 +169,11 @@ class ChartPanes:
         for shade in (self.warmup_price, self.warmup_volume, self.warmup_signal):
             shade.set_colors(t.warmup, t.muted)
         dash = QtCore.Qt.PenStyle.DashLine
-        self.long_line.setPen(pg.mkPen(t.threshold_long, width=1, style=dash))
-        self.short_line.setPen(pg.mkPen(t.threshold_short, width=1, style=dash))
-        self.zero_line.setPen(pg.mkPen(t.muted, width=1, style=QtCore.Qt.PenStyle.DotLine))
-        self.last_price.setPen(pg.mkPen(t.muted, width=1, style=QtCore.Qt.PenStyle.DotLine))
+        dot = QtCore.Qt.PenStyle.DotLine
+        self.long_line.set_pen(t.threshold_long, dash)
+        self.short_line.set_pen(t.threshold_short, dash)
+        self.zero_line.set_pen(t.muted, dot)
+        self.last_price.set_pen(t.muted, dot)
         self.last_tag.setColor(t.background)
         if getattr(self, "_warning", ""):
             self.set_warning(self._warning)
@@ -194,7 +196,7 @@ class ChartPanes:
         """The dotted last-close line and its tag (coloured by the last bar's trend)."""
         t = self.theme
         color = t.neutral if bull is None else t.bull if bull else t.bear
-        self.last_price.setPos(price)
+        self.last_price.set_value(price)
         self.last_tag.fill = pg.mkBrush(color)
         self.last_tag.border = pg.mkPen(color)
         self.last_tag.setText(text)

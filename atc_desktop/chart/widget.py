@@ -126,8 +126,8 @@ class ChartWidget(QtWidgets.QWidget):
         self._set_markers()
         for shade in (p.warmup_price, p.warmup_volume, p.warmup_signal):
             shade.set_bars(config.warmup_bars())
-        p.long_line.setPos(config.long_threshold)
-        p.short_line.setPos(config.short_threshold)
+        p.long_line.set_value(config.long_threshold)
+        p.short_line.set_value(config.short_threshold)
         p.axis.set_times(data.local_ns, data.intraday)
         self.weights.set_config(config)
         self._set_labels()

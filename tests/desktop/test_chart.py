@@ -493,6 +493,31 @@ def test_real_core_bars_are_accepted(qtbot):
     assert chart.toolbar.source.text() == "bundled replay"
 
 
+def test_threshold_lines_are_drawn_at_the_configured_levels(qtbot, aapl):
+    bars, _ = aapl
+    cfg = ATCConfig(long_threshold=0.3, short_threshold=-0.5)
+    chart = ChartWidget()
+    qtbot.addWidget(chart)
+    chart.resize(1200, 800)
+    chart.show()
+    chart.set_data(bars, compute_reference(bars.close, cfg, detail=True), cfg)
+    qtbot.waitExposed(chart)
+    p = chart.panes
+    assert p.long_line.value() == 0.3 and p.short_line.value() == -0.5
+    image = _pixels(chart.grab().toImage())
+    vb = p.signal.getViewBox()
+    x0, x1 = chart.x_range()
+    for line, color in ((p.long_line, chart.panes.theme.threshold_long),
+                        (p.short_line, chart.panes.theme.threshold_short)):
+        rect = line.boundingRect()
+        assert rect.left() <= x0 and rect.right() >= x1            # spans the whole view
+        y = chart.panes.view.mapTo(chart, chart.panes.view.mapFromScene(
+            vb.mapViewToScene(QtCore.QPointF((x0 + x1) / 2, line.value())))).y()
+        rgb = QtGui.QColor(color).rgb() & 0xFFFFFF
+        hits = ((image[y - 1:y + 2] & 0xFFFFFF) == rgb).any(axis=0).sum()
+        assert hits > 200, color                                    # a dashed line across
+
+
 def test_keyboard_steps_the_crosshair(chart, qtbot, aapl):
     bars, _ = aapl
     n = len(bars)
