@@ -27,19 +27,30 @@ _EPOCH = dt.datetime(1970, 1, 1)
 
 
 class BarsLike(Protocol):
-    """What the chart reads from ``core.data.Bars``."""
+    """What the chart reads from ``core.data.Bars`` (read-only: frozen dataclasses fit)."""
 
-    symbol: str
-    interval: str
-    timestamps: np.ndarray
-    open: np.ndarray
-    high: np.ndarray
-    low: np.ndarray
-    close: np.ndarray
-    volume: np.ndarray
-    tz: str
-    source: str
-    synthetic: bool
+    @property
+    def symbol(self) -> str: ...
+    @property
+    def interval(self) -> str: ...
+    @property
+    def timestamps(self) -> np.ndarray: ...
+    @property
+    def open(self) -> np.ndarray: ...
+    @property
+    def high(self) -> np.ndarray: ...
+    @property
+    def low(self) -> np.ndarray: ...
+    @property
+    def close(self) -> np.ndarray: ...
+    @property
+    def volume(self) -> np.ndarray: ...
+    @property
+    def tz(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def synthetic(self) -> bool: ...
 
 
 def local_times(timestamps: np.ndarray, tz: str) -> np.ndarray:

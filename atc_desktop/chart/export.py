@@ -58,6 +58,7 @@ def grab_png(widget: QtWidgets.QWidget, path: str | os.PathLike[str]) -> QtCore.
     returns the image size. Raises OSError when the file cannot be written."""
     pixmap = widget.grab()
     image: QtGui.QImage = pixmap.toImage()
-    if image.isNull() or not image.save(os.fspath(path), "PNG"):
+    # PySide's stub types the format as bytes, but 6.12 accepts only str at run time.
+    if image.isNull() or not image.save(os.fspath(path), "PNG"):  # type: ignore[call-overload]
         raise OSError(f"could not write the chart image to {os.fspath(path)!r}")
     return image.size()

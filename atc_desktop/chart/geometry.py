@@ -7,6 +7,7 @@ The x coordinate of every item is the bar index (0 … n−1), so gaps in tradin
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import numpy as np
 from PySide6 import QtCore, QtGui
@@ -64,14 +65,16 @@ def draw_rects(painter: QtGui.QPainter, rects: np.ndarray) -> None:
     m = rects.shape[0]
     if m:
         # QRectF is four packed doubles: hand Qt a pointer to the array, no per-rect objects.
-        painter.drawRects(Shiboken.wrapInstance(rects.ctypes.data, QtCore.QRectF), m)
+        first = cast(QtCore.QRectF, Shiboken.wrapInstance(rects.ctypes.data, QtCore.QRectF))
+        painter.drawRects(first, int(m))
 
 
 def draw_lines(painter: QtGui.QPainter, lines: np.ndarray) -> None:
     """Draw every row (x1, y1, x2, y2) of a C-contiguous (m, 4) float64 array in one call."""
     m = lines.shape[0]
     if m:
-        painter.drawLines(Shiboken.wrapInstance(lines.ctypes.data, QtCore.QLineF), m)
+        first = cast(QtCore.QLineF, Shiboken.wrapInstance(lines.ctypes.data, QtCore.QLineF))
+        painter.drawLines(first, int(m))
 
 
 def tail_rect(bounds: QtCore.QRectF, first_changed: int, k: int) -> QtCore.QRectF:

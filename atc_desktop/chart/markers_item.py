@@ -7,6 +7,8 @@ stamped at every visible marker with a single drawPixmapFragments call.
 """
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
@@ -137,6 +139,7 @@ class MarkersItem(pg.GraphicsObject):
         frags[:, 8], frags[:, 9] = 0.0, 1.0
         p.save()
         p.resetTransform()
-        p.drawPixmapFragments(Shiboken.wrapInstance(frags.ctypes.data, QtGui.QPainter.PixmapFragment),
-                              xs.size, sprite)
+        first = cast(QtGui.QPainter.PixmapFragment,
+                     Shiboken.wrapInstance(frags.ctypes.data, QtGui.QPainter.PixmapFragment))
+        p.drawPixmapFragments(first, int(xs.size), sprite)
         p.restore()

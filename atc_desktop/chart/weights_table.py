@@ -49,11 +49,22 @@ class WeightsTableWidget(QtWidgets.QTableWidget):
         font = QtGui.QFont(self.font())
         font.setPointSizeF(8.5)
         self.setFont(font)
+        # Our own references to the cells and headers: typed, and no lookups per update.
+        self._cells: list[list[QtWidgets.QTableWidgetItem]] = []
         for r in range(6):
+            row = []
             for c in range(9):
                 item = QtWidgets.QTableWidgetItem("")
                 item.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
                 self.setItem(r, c, item)
+                row.append(item)
+            self._cells.append(row)
+        self._columns = [QtWidgets.QTableWidgetItem("") for _ in range(9)]
+        self._rows = [QtWidgets.QTableWidgetItem("") for _ in range(6)]
+        for c, item in enumerate(self._columns):
+            self.setHorizontalHeaderItem(c, item)
+        for r, item in enumerate(self._rows):
+            self.setVerticalHeaderItem(r, item)
         self.setVerticalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setFixedHeight(self.horizontalHeader().sizeHint().height() + 6 * 20 + 4)
@@ -71,10 +82,12 @@ class WeightsTableWidget(QtWidgets.QTableWidget):
         else:
             headers = member_labels(config.robustness)
             rows = [f"{family_label(f, config)} L={self._lengths[i, 0]}" for i, f in enumerate(FAMILIES)]
-        self.setHorizontalHeaderLabels(headers)
-        self.setVerticalHeaderLabels(rows)
+        for item, text in zip(self._columns, headers):
+            item.setText(text)
+        for item, text in zip(self._rows, rows):
+            item.setText(text)
         for c in range(9):
-            self.horizontalHeaderItem(c).setToolTip(
+            self._columns[c].setToolTip(
                 "member " + member_labels(config.robustness)[c] + ": lengths "
                 + ", ".join(f"{FAMILIES[f]} {self._lengths[f, c]}" for f in range(6)))
 
@@ -99,15 +112,15 @@ class WeightsTableWidget(QtWidgets.QTableWidget):
         out = np.full((6, 9), np.nan)
         for r in range(6):
             for c in range(9):
-                v = self.item(r, c).data(VALUE_ROLE)
+                v = self._cells[r][c].data(VALUE_ROLE)
                 out[r, c] = np.nan if v is None else float(v)
         return out
 
     def header_labels(self) -> list[str]:
-        return [self.horizontalHeaderItem(c).text() for c in range(9)]
+        return [item.text() for item in self._columns]
 
     def row_labels(self) -> list[str]:
-        return [self.verticalHeaderItem(r).text() for r in range(6)]
+        return [item.text() for item in self._rows]
 
     def _paint_cells(self, values: np.ndarray, states: np.ndarray | None) -> None:
         t = self._theme
@@ -117,7 +130,7 @@ class WeightsTableWidget(QtWidgets.QTableWidget):
         best = np.nanargmax(np.where(np.isfinite(values), values, -np.inf), axis=1)
         for r in range(6):
             for c in range(9):
-                item = self.item(r, c)
+                item = self._cells[r][c]
                 v = float(values[r, c])
                 item.setData(VALUE_ROLE, None if math.isnan(v) else v)
                 item.setText("—" if not math.isfinite(v) else f"{v:.3f}")

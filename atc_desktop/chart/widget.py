@@ -305,8 +305,8 @@ class ChartWidget(QtWidgets.QWidget):
         """←/→ step the crosshair bar by bar (Shift: 10 bars), Home/End jump, Esc leaves;
         +/− zoom, 0 resets the view."""
         d = self._data
-        key = event.key()
         Key = QtCore.Qt.Key
+        key = Key(event.key())
         if d is None:
             super().keyPressEvent(event)
             return

@@ -12,7 +12,7 @@ import pytest
 from PySide6 import QtCore
 
 import atc_desktop.chart  # noqa: F401  (applies the PySide 6.12 workaround first)
-from atc_desktop.chart import candles_item, geometry, trend_line_item, volume_item
+from atc_desktop.chart import candles_item, trend_line_item, volume_item
 from atc_desktop.chart._pyside_compat import pin_singletons, void_call_leaks_none
 from atc_desktop.chart.axis import BarTimeAxisItem, CompactAxisItem
 from atc_desktop.chart.candles_item import CandlesItem
