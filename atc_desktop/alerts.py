@@ -10,7 +10,7 @@ from typing import Any, Iterable
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
 
-from atc_desktop.persist import read_json, write_json
+from atc_desktop.persist import BackgroundWriter, read_json
 from atc_desktop.screening import SignalEvent
 from atc_desktop.watchlist.columns import format_time
 
@@ -107,6 +107,7 @@ class AlertCenter(QObject):
         self._seen: dict[str, None] = {}           # insertion-ordered set, oldest first
         self._last_bar: dict[tuple[str, str, str], int] = {}
         self._notifier: Any = None
+        self._writer = BackgroundWriter()
         self._load()
 
     def set_notifier(self, notifier: Any) -> None:
@@ -167,11 +168,12 @@ class AlertCenter(QObject):
                 continue
         self.model.set_alerts(recent)
 
+    def flush(self) -> None:
+        """Wait until the alert history is on disk (shutdown, tests)."""
+        self._writer.flush()
+
     def _save(self) -> None:
         keys = list(self._seen)[-MAX_KEYS:]
         self._seen = dict.fromkeys(keys)
-        try:
-            write_json(self.path, {"version": 1, "seen": keys,
-                                   "recent": [asdict(a) for a in self.model.alerts()]})
-        except OSError as exc:
-            log.error("cannot save alerts to %s: %s", self.path, exc)
+        self._writer.submit(self.path, {"version": 1, "seen": keys,
+                                        "recent": [asdict(a) for a in self.model.alerts()]})

@@ -93,6 +93,7 @@ class AnalysisController(QObject):
         self._live_pending = False
         self._shown: tuple[str, str, ATCConfig] | None = None
         self.last_outcome: AnalysisOutcome | None = None
+        self._closed = False
         runner.succeeded.connect(self._succeeded)
         runner.failed.connect(self._failed)
 
@@ -133,8 +134,14 @@ class AnalysisController(QObject):
         self.symbol = None
         self._latest = self.runner.next_id()      # outdates whatever is running
 
+    def shutdown(self) -> None:
+        self.clear()
+        self._closed = True
+
     def _submit(self, live: bool) -> None:
         assert self.symbol is not None
+        if self._closed:
+            return
         s = self._settings()
         rid = self.runner.next_id()
         req = AnalysisRequest(rid, self.symbol, self.current_interval(), s.config, s.history_bars, live)

@@ -94,6 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     QTimer.singleShot(0, lambda: session.start(warm=not args.no_warmup))
     rc = int(app.exec())
+    session.shutdown()
     log.info("ATC Desktop closed (exit code %d)", rc)
     return rc
 
@@ -107,6 +108,7 @@ def _exit_when_painted(window: Any) -> None:
         if any(s.has_values for s in window.session.model.states()):
             window.watchlist.table.viewport().repaint()
             print(f"painted {time.time():.6f} {time.time() - _T0:.6f}", flush=True)
+            window.close()
             QApplication.instance().quit()
 
     window.session.refresh.refreshed.connect(check)

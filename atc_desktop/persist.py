@@ -5,6 +5,7 @@ import json
 import logging
 import os
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -57,3 +58,53 @@ def read_json(path: Path) -> Any | None:
             aside = path
         log.error("%s is not valid JSON (%s); kept as %s, using defaults", path, exc, aside.name)
         return None
+
+
+class BackgroundWriter:
+    """Writes JSON files on its own thread, so the GUI thread never waits on the disk.
+
+    ``submit(path, data)`` keeps only the newest data per path (a burst of alerts is one
+    write); ``flush()`` waits until everything submitted is on disk.
+    """
+
+    def __init__(self) -> None:
+        self._pending: dict[Path, Any] = {}
+        self._cond = threading.Condition()
+        self._busy = False
+        self._thread: threading.Thread | None = None
+
+    def submit(self, path: Path, data: Any) -> None:
+        with self._cond:
+            self._pending[path] = data
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="atc-json-writer", daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._pending or self._busy:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+        return True
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending:
+                    if not self._cond.wait(30.0):
+                        self._thread = None       # idle: let the thread end
+                        return
+                path, data = self._pending.popitem()
+                self._busy = True
+            try:
+                write_json(path, data)
+            except OSError as exc:
+                log.error("cannot write %s: %s", path, exc)
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()

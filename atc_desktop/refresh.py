@@ -18,6 +18,9 @@ from core.backends.registry import Registry
 
 log = logging.getLogger("atc_desktop.refresh")
 KIND = "screen"
+#: Rows handed to the model per event-loop turn: a 500-row refresh then never holds the GUI
+#: thread for more than a few milliseconds at a time (the sorting proxy re-places each row).
+APPLY_CHUNK = 50
 
 
 class RefreshController(QObject):
@@ -48,9 +51,13 @@ class RefreshController(QObject):
         self._running: int | None = None      # request id of the job in flight
         self._outdated: set[int] = set()
         self._pending: bool | None = None     # a queued follow-up: its fetch flag
+        self._applying: list[int] | None = None   # row order of the outcome being applied
+        self._apply_outcome: ScreenOutcome | None = None
+        self._apply_t0 = 0.0
         self.last_outcome: ScreenOutcome | None = None
         self.dropped = 0
         self._reported: dict[str, str] = {}
+        self._closed = False
         runner.succeeded.connect(self._succeeded)
         runner.failed.connect(self._failed)
 
@@ -61,19 +68,27 @@ class RefreshController(QObject):
     def stop(self) -> None:
         self._timer.stop()
 
+    def shutdown(self) -> None:
+        """No more refreshes: the app is closing."""
+        self._closed = True
+        self._pending = None
+        self._timer.stop()
+
     def set_interval(self, seconds: int) -> None:
         if self._timer.isActive():
             self.start(seconds)
 
     @property
     def busy(self) -> bool:
-        return self._running is not None
+        return self._running is not None or self._applying is not None
 
     # -- requests -----------------------------------------------------------------------------
     @guarded
     def request(self, fetch: bool = True) -> None:
         """Refresh now (fetch new bars, then screen) or, with ``fetch=False``, re-screen."""
-        if self._running is not None:
+        if self._closed:
+            return
+        if self.busy:
             self._pending = fetch or bool(self._pending)
             return
         symbols = tuple(self.model.symbols())
@@ -93,6 +108,10 @@ class RefreshController(QObject):
         """The inputs changed: drop the running job's result and screen again."""
         if self._running is not None:
             self._outdated.add(self._running)
+        if self._applying is not None:          # the rest of an outdated result is dropped
+            self._applying = None
+            self._apply_outcome = None
+            self.dropped += 1
         self.request(fetch=refetch)
 
     # -- results ------------------------------------------------------------------------------
@@ -101,7 +120,6 @@ class RefreshController(QObject):
         if rid != self._running:
             return False
         self._running = None
-        self.busy_changed.emit(False)
         current = rid not in self._outdated
         self._outdated.discard(rid)
         return current
@@ -115,28 +133,50 @@ class RefreshController(QObject):
     def _succeeded(self, result: JobResult) -> None:
         if result.kind != KIND:
             return
-        current = self._finish(result.request_id)
-        if not current:
+        if not self._finish(result.request_id):
             self.dropped += 1
             log.debug("dropped outdated screening result #%d", result.request_id)
-        else:
-            outcome: ScreenOutcome = result.value
-            t0 = time.perf_counter()
-            changed = self.model.apply(outcome.rows)
-            self.last_outcome = outcome
-            log.debug("screening #%d: %d symbols, %d cells changed, fetch %.3f s, compute %.3f s "
-                      "(%s), applied in %.1f ms", outcome.request_id, len(outcome.rows), changed,
-                      outcome.fetch_s, outcome.compute_s, outcome.backend,
-                      (time.perf_counter() - t0) * 1e3)
-            # A failure is logged when it starts and when it ends, not on every refresh.
-            for sym, why in outcome.failures.items():
-                if sym not in self._reported:
-                    log.warning("%s: %s", sym, why)
-            for sym in set(self._reported) - set(outcome.failures):
-                if self.model.row_of(sym) >= 0:
-                    log.info("%s: refreshing again", sym)
-            self._reported = dict(outcome.failures)
-            self.refreshed.emit(outcome)
+            self.busy_changed.emit(False)
+            self._follow_up()
+            return
+        outcome: ScreenOutcome = result.value
+        # Hand the rows over in list order, a chunk per event-loop turn (see APPLY_CHUNK).
+        rows = self.model.symbols()
+        position = {s: i for i, s in enumerate(rows)}
+        self._applying = sorted(range(len(outcome.rows)),
+                                key=lambda i: position.get(outcome.rows[i].symbol, -1))
+        self._apply_outcome = outcome
+        self._apply_t0 = time.perf_counter()
+        self._apply_chunk()
+
+    @guarded
+    def _apply_chunk(self) -> None:
+        order, outcome = self._applying, self._apply_outcome
+        if order is None or outcome is None:
+            return                              # dropped by invalidate() meanwhile
+        chunk, rest = order[:APPLY_CHUNK], order[APPLY_CHUNK:]
+        cells = outcome.cells or None
+        self.model.apply([outcome.rows[i] for i in chunk], [cells[i] for i in chunk] if cells else None)
+        if rest:
+            self._applying = rest
+            QTimer.singleShot(0, self._apply_chunk)
+            return
+        self._applying = None
+        self._apply_outcome = None
+        self.busy_changed.emit(False)
+        self.last_outcome = outcome
+        log.debug("screening #%d: %d symbols, fetch %.3f s, compute %.3f s (%s), applied in %.1f ms",
+                  outcome.request_id, len(outcome.rows), outcome.fetch_s, outcome.compute_s,
+                  outcome.backend, (time.perf_counter() - self._apply_t0) * 1e3)
+        # A failure is logged when it starts and when it ends, not on every refresh.
+        for sym, why in outcome.failures.items():
+            if sym not in self._reported:
+                log.warning("%s: %s", sym, why)
+        for sym in set(self._reported) - set(outcome.failures):
+            if self.model.row_of(sym) >= 0:
+                log.info("%s: refreshing again", sym)
+        self._reported = dict(outcome.failures)
+        self.refreshed.emit(outcome)
         self._follow_up()
 
     @guarded
@@ -144,6 +184,7 @@ class RefreshController(QObject):
         if failure.kind != KIND:
             return
         if self._finish(failure.request_id):
+            self.busy_changed.emit(False)
             log.error("refresh failed: %s\n%s", failure.message, failure.trace)
             self.refresh_failed.emit(failure.message)
         self._follow_up()

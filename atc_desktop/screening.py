@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from atc_desktop.data_service import DataService
+from atc_desktop.watchlist.columns import Cell, cells_of
 from atc_desktop.watchlist.row import RowState
 from core.backends.registry import Registry
 from core.config import ATCConfig
@@ -52,6 +53,7 @@ class SignalEvent:
 class ScreenOutcome:
     request_id: int
     rows: list[RowState]
+    cells: list[tuple[Cell, ...]] = field(default_factory=list)   # formatted off the GUI thread
     events: list[SignalEvent] = field(default_factory=list)
     failures: dict[str, str] = field(default_factory=dict)
     backend: str = ""
@@ -144,6 +146,7 @@ def run_screen(req: ScreenRequest, data: DataService, registry: Registry) -> Scr
         out.rows = [RowState(s, error=msg, stale=True, stale_reason=msg, interval=req.interval)
                     for s in symbols]
         out.failures = {s: msg for s in symbols}
+        out.cells = [cells_of(r) for r in out.rows]
         return out
 
     names: list[str] = []
@@ -206,6 +209,7 @@ def run_screen(req: ScreenRequest, data: DataService, registry: Registry) -> Scr
                                       batch.signals[i, 0], "screen", bars.tz))
         out.rows.append(RowState(**base))
     out.failures = {s: e for s, e in errors.items()} | {s: f for s, f in failures.items() if s not in errors}
+    out.cells = [cells_of(r) for r in out.rows]
     return out
 
 

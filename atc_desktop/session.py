@@ -84,6 +84,7 @@ class AppSession(QObject):
         self.refresh.refreshed.connect(self._screened)
         self.analysis.analysed.connect(self._analysed)
         self._chart_bar: dict[str, int | None] = {}
+        self._shut = False
 
     def _make_data(self, s: AppSettings) -> DataService:
         return DataService(self.paths.bar_store, s.source, s.replay, provider=self._provider_override)
@@ -98,10 +99,16 @@ class AppSession(QObject):
         self.refresh.request(fetch=True)        # queued behind the first: no overlap
         self.refresh.start(self.settings.refresh_seconds)
 
-    def shutdown(self, wait_ms: int = 5000) -> None:
-        self.refresh.stop()
+    def shutdown(self, wait_ms: int = 10_000) -> None:
+        """Stop scheduling, let running jobs end, put everything on disk (idempotent)."""
+        if self._shut:
+            return
+        self._shut = True
+        self.refresh.shutdown()
+        self.analysis.shutdown()
         self.registry.remove_listener(self.fallbacks.listener)
         self.runner.wait(wait_ms)
+        self.alerts.flush()
         self.data.close()
 
     # -- watchlist editing --------------------------------------------------------------------

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from atc_desktop.watchlist.row import RowState
 from core.data.bars import format_timestamp
@@ -112,3 +112,17 @@ COLUMNS: tuple[Column, ...] = (
            else f"data source: {r.source}", header_tip="where the bars came from"),
 )
 COLUMN_INDEX: dict[str, int] = {c.key: i for i, c in enumerate(COLUMNS)}
+
+
+class Cell(NamedTuple):
+    """One formatted cell: what the model hands to the views."""
+
+    text: str
+    sort: SortKey
+    tone: str | None
+    tip: str
+
+
+def cells_of(state: RowState) -> tuple[Cell, ...]:
+    """Every cell of a row (pure Python: the refresh job formats rows off the GUI thread)."""
+    return tuple(Cell(c.text(state), c.sort(state), c.tone(state), c.tip(state)) for c in COLUMNS)

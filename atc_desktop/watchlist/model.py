@@ -2,12 +2,12 @@
 and only the cells whose text, tone or tooltip changed announced to the views."""
 from __future__ import annotations
 
-from typing import Any, Iterable, NamedTuple
+from typing import Any, Iterable, Sequence
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QColor
 
-from atc_desktop.watchlist.columns import COLUMN_INDEX, COLUMNS, ORDER_KEY, SortKey
+from atc_desktop.watchlist.columns import COLUMN_INDEX, COLUMNS, ORDER_KEY, Cell, cells_of
 from atc_desktop.watchlist.row import RowState
 
 Index = QModelIndex | QPersistentModelIndex
@@ -21,17 +21,6 @@ _ALIGN = {
 }
 _CHANGED_ROLES = [int(Qt.ItemDataRole.DisplayRole), int(Qt.ItemDataRole.ForegroundRole),
                   int(Qt.ItemDataRole.ToolTipRole), SORT_ROLE, TONE_ROLE]
-
-
-class Cell(NamedTuple):
-    text: str
-    sort: SortKey
-    tone: str | None
-    tip: str
-
-
-def cells_of(state: RowState) -> tuple[Cell, ...]:
-    return tuple(Cell(c.text(state), c.sort(state), c.tone(state), c.tip(state)) for c in COLUMNS)
 
 
 class WatchlistModel(QAbstractTableModel):
@@ -119,19 +108,24 @@ class WatchlistModel(QAbstractTableModel):
         return True
 
     # -- values -------------------------------------------------------------------------------
-    def apply(self, states: Iterable[RowState]) -> int:
+    def apply(self, states: Iterable[RowState],
+              cells: Sequence[tuple[Cell, ...]] | None = None) -> int:
         """Take new values; announce only the changed cells. Unknown symbols (removed since
         the request was made) are ignored. Returns the number of changed cells.
+
+        ``cells`` are the rows' formatted cells when the caller made them already (the
+        refresh job does, off the GUI thread).
 
         Rows are stored and announced one contiguous run of rows at a time: a sorting proxy
         re-places the announced rows by binary search among the others, so no row outside
         the run being announced may already hold its new value.
         """
         pending: dict[int, tuple[RowState, tuple[Cell, ...]]] = {}
-        for st in states:
+        states = list(states)
+        for i, st in enumerate(states):
             row = self._rows.get(st.symbol)
             if row is not None:
-                pending[row] = (st, cells_of(st))
+                pending[row] = (st, cells[i] if cells is not None else cells_of(st))
         total = 0
         for first, last in _runs(sorted(pending)) if pending else ():
             span: dict[int, list[int]] = {}          # column → [first, last] changed row

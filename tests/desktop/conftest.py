@@ -202,6 +202,7 @@ def make_window(qtbot: Any, make_session: Callable[..., Any]) -> Iterator[Callab
         window.show()
         qtbot.waitExposed(window)
         qtbot.waitUntil(lambda: window.layout_ready, timeout=5000)
+        qtbot.wait(30)                   # the dock layout settles on the next turns
         windows.append(window)
         return window
 

@@ -40,6 +40,7 @@ def test_each_event_alerts_once_also_after_a_restart(qtbot: Any, tmp_path: Path,
     assert center.model.rowCount() == 3 and center.model.alerts()[0].bar_time == 11
     # The same event from the full ATC is a different alert; from the screening again, not.
     assert len(center.consider([ev("A", 11, source="atc")], {"A": 11}, "atc", "1d")) == 1
+    center.flush()
     restarted = AlertCenter(path)
     assert restarted.model.rowCount() == 4
     assert restarted.consider([ev("A", 11)], {"A": 11}, "screen", "1d") == []
