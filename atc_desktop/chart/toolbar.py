@@ -83,11 +83,15 @@ class ChartToolbar(QtWidgets.QWidget):
         self.interval.blockSignals(False)
 
     def set_current_interval(self, interval: str) -> None:
+        """Select the shown bars' interval; before the app offered any, show it alone."""
+        self.interval.blockSignals(True)
+        if self.interval.count() == 0:
+            self.interval.addItem(interval)
+            self.interval.setEnabled(False)
         i = self.interval.findText(interval)
         if i >= 0:
-            self.interval.blockSignals(True)
             self.interval.setCurrentIndex(i)
-            self.interval.blockSignals(False)
+        self.interval.blockSignals(False)
 
     def set_family_tooltip(self, family: str, text: str) -> None:
         self.ma_buttons[family].setToolTip(text)

@@ -454,6 +454,7 @@ def test_png_export_has_the_chart_size_and_content(chart, tmp_path):
 
 # -- toolbar, labels, themes ----------------------------------------------------------------
 def test_interval_combo_emits_only_on_user_choice(chart, qtbot):
+    assert chart.toolbar.interval.currentText() == "1d"        # shown before the app offers any
     emitted: list[str] = []
     chart.interval_requested.connect(emitted.append)
     chart.set_intervals(["1d", "1wk", "1mo"], "1d")
