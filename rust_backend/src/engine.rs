@@ -84,7 +84,9 @@ pub fn growth_value(t: usize, lam: f64, cutout: usize) -> f64 {
 
 /// Recently used growth rows per (λ, cutout); g depends only on the bar, so the longest
 /// row serves every shorter series. One `pow` per bar is a visible share of a long series.
-static GROWTH_ROWS: Mutex<Vec<(u64, usize, Arc<Vec<f64>>)>> = Mutex::new(Vec::new());
+static GROWTH_ROWS: Mutex<Vec<GrowthRow>> = Mutex::new(Vec::new());
+/// (λ bits, cutout, row).
+type GrowthRow = (u64, usize, Arc<Vec<f64>>);
 const GROWTH_ROWS_KEPT: usize = 4;
 
 /// g for bars `0..bars` (at least; the row may be longer).
@@ -129,7 +131,13 @@ pub(crate) fn fill_rg<V: Simd>(close: &[f64], g: &[f64], bars: usize, rg: &mut [
 
 /// Family `f` over one group of lanes (Layer 1), lanes = series.
 #[inline(always)]
-pub(crate) fn run_family<V: Simd>(f: usize, p: &Params, inp: &PassInput<'_>, signal: &mut [f64], hull_raw: &mut Vec<f64>) {
+pub(crate) fn run_family<V: Simd>(
+    f: usize,
+    p: &Params,
+    inp: &PassInput<'_>,
+    signal: &mut [f64],
+    hull_raw: &mut Vec<f64>,
+) {
     let n = &p.lengths[f];
     match f {
         0 => family_pass(&mut Ema::<V>::new(n), inp, signal),
@@ -175,10 +183,6 @@ pub(crate) fn check_level(level: SimdLevel) -> Result<(), InputError> {
 pub(crate) fn check_prices(name: &'static str, v: &[f64]) -> Result<(), InputError> {
     match v.iter().position(|x| !(x.is_finite() && *x > 0.0)) {
         None => Ok(()),
-        Some(i) => Err(InputError::new(
-            name,
-            format!("{name} at bar {i} is {}; prices must be finite and > 0", v[i]),
-        )),
+        Some(i) => Err(InputError::new(name, format!("{name} at bar {i} is {}; prices must be finite and > 0", v[i]))),
     }
 }
-

@@ -167,9 +167,8 @@ impl<V: Simd> Layer2<V> {
                 V::bits(V::and(was_long, alert_down)),
             ];
             let row = t * V::LANES;
-            for (dst, bits) in [&mut *out.arrow_long, &mut *out.arrow_short, &mut *out.long, &mut *out.short]
-                .into_iter()
-                .zip(flags)
+            for (dst, bits) in
+                [&mut *out.arrow_long, &mut *out.arrow_short, &mut *out.long, &mut *out.short].into_iter().zip(flags)
             {
                 for l in 0..V::LANES {
                     dst[row + l] = (bits >> l) & 1 == 1;

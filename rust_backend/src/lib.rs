@@ -19,7 +19,9 @@ pub mod single;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use numpy::ndarray::{Array1, ArrayView, Dimension, ShapeBuilder};
-use numpy::{Element, IntoPyArray, PyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyUntypedArrayMethods};
+use numpy::{
+    Element, IntoPyArray, PyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyUntypedArrayMethods,
+};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
@@ -168,8 +170,18 @@ fn compute<'py>(
     detail: bool,
 ) -> PyResult<Bound<'py, PyTuple>> {
     let p = params(
-        lengths, weights, lam, delta, cutout, hma_kind, cut_threshold, long_threshold, short_threshold, strategy,
-        colbase, alertbase,
+        lengths,
+        weights,
+        lam,
+        delta,
+        cutout,
+        hma_kind,
+        cut_threshold,
+        long_threshold,
+        short_threshold,
+        strategy,
+        colbase,
+        alertbase,
     )?;
     let close = f64_vector(close, "close")?;
     let src = src.map(|s| f64_vector(s, "src")).transpose()?;
@@ -323,8 +335,18 @@ fn compute_batch<'py>(
     families: i64,
 ) -> PyResult<Bound<'py, PyTuple>> {
     let p = params(
-        lengths, weights, lam, delta, cutout, hma_kind, cut_threshold, long_threshold, short_threshold, strategy,
-        colbase, alertbase,
+        lengths,
+        weights,
+        lam,
+        delta,
+        cutout,
+        hma_kind,
+        cut_threshold,
+        long_threshold,
+        short_threshold,
+        strategy,
+        colbase,
+        alertbase,
     )?;
     let arr = closes.cast::<PyArray2<f64>>().map_err(|_| describe_mismatch(closes, "closes", "float64", 2))?;
     let closes = arr.try_readonly().map_err(|e| value_error("closes", format!("closes cannot be read: {e}")))?;

@@ -67,7 +67,7 @@ pub fn drive<V: Simd, K: MaKernel<V>, S: BarSink<V>>(ma: &mut K, x: &[f64], t0: 
         t += 1;
     }
     while t < t1 {
-        if t % RESUM_PERIOD == 0 {
+        if t.is_multiple_of(RESUM_PERIOD) {
             // SAFETY: t ≥ steady ≥ 1, so t − 1 + 1 ≥ steady_from; bars up to t − 1 stepped.
             unsafe { ma.resum(x, t - 1) };
         }
@@ -94,7 +94,7 @@ pub fn step_one<V: Simd, K: MaKernel<V>>(ma: &mut K, x: &[f64], t: usize, steady
         // SAFETY: t is in x, bars stepped in order.
         unsafe { ma.step::<true>(x, t, out) };
     } else {
-        if t % RESUM_PERIOD == 0 {
+        if t.is_multiple_of(RESUM_PERIOD) {
             // SAFETY: t ≥ steady ≥ 1 and bars up to t − 1 were stepped.
             unsafe { ma.resum(x, t - 1) };
         }

@@ -99,7 +99,8 @@ mod tests {
         let small = a.as_ptr();
         pool.give(b);
         pool.give(a);
-        assert_eq!(pool.take(50).as_ptr(), small);
+        let reused = pool.take(50);
+        assert_eq!(reused.as_ptr(), small);
         for _ in 0..2 * MAX_KEPT {
             pool.give(vec![0u8; 16]);
         }

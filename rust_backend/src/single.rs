@@ -152,9 +152,10 @@ pub fn compute_single_into(
         && rows.signal_base.len() == n
         && rows.direction.len() == n
         && rows.flags.iter().all(|f| f.len() == n)
-        && rows.detail.as_ref().is_none_or(|d| {
-            d.mas.len() == 54 * n && d.states.len() == 54 * n && d.equities.len() == 54 * n
-        });
+        && rows
+            .detail
+            .as_ref()
+            .is_none_or(|d| d.mas.len() == 54 * n && d.states.len() == 54 * n && d.equities.len() == 54 * n);
     if !sizes_ok {
         return Err(InputError::new("out", format!("output rows do not match the {n} bars")));
     }
@@ -176,6 +177,8 @@ pub fn compute_single_into(
 }
 
 /// The "HMA" family's kernel, resolved once per series.
+// One per call and stepped every bar: a box would only add an indirection.
+#[allow(clippy::large_enum_variant)]
 enum HmaKernel {
     Sma(Sma<f64>),
     Hull(Hull<f64>),
@@ -332,7 +335,14 @@ trait Isa {
     unsafe fn stage_a(a: &mut StageA, x: &[f64], b0: usize, b1: usize, blk: &mut [f64]);
     /// # Safety
     /// The CPU supports this level.
-    unsafe fn stage_b(b: &mut StageB<Self::V>, inp: &PassInput<'_>, b0: usize, b1: usize, blk: &[f64], rows: &mut SingleRows<'_>);
+    unsafe fn stage_b(
+        b: &mut StageB<Self::V>,
+        inp: &PassInput<'_>,
+        b0: usize,
+        b1: usize,
+        blk: &[f64],
+        rows: &mut SingleRows<'_>,
+    );
 }
 
 macro_rules! isa {

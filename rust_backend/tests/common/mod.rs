@@ -1,0 +1,335 @@
+//! Naive, bar-by-bar restatements of the spec for the kernel tests: direct window sums,
+//! no running state beyond what the spec itself keeps.
+#![allow(dead_code)]
+
+use _native::params::{HmaKind, Params};
+
+pub const NAN: f64 = f64::NAN;
+
+/// A positive random walk (xorshift noise), deterministic per seed.
+pub fn walk(n: usize, seed: u64, vol: f64) -> Vec<f64> {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut p = 100.0f64;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            let u = (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+            p *= (vol * u).exp();
+            p
+        })
+        .collect()
+}
+
+pub fn ema(x: &[f64], n: usize) -> Vec<f64> {
+    let alpha = 2.0 / (n + 1) as f64;
+    let (mut seen, mut total, mut y) = (0usize, 0.0, NAN);
+    x.iter()
+        .map(|&v| {
+            if v.is_nan() {
+                return NAN;
+            }
+            seen += 1;
+            if seen <= n {
+                total += v;
+                if seen < n {
+                    return NAN;
+                }
+                y = total / n as f64;
+            } else {
+                y = y + alpha * (v - y);
+            }
+            y
+        })
+        .collect()
+}
+
+fn window(x: &[f64], t: usize, n: usize) -> Option<&[f64]> {
+    (t + 1 >= n).then(|| &x[t + 1 - n..=t])
+}
+
+pub fn sma(x: &[f64], n: usize) -> Vec<f64> {
+    (0..x.len()).map(|t| window(x, t, n).map_or(NAN, |w| w.iter().sum::<f64>() / n as f64)).collect()
+}
+
+pub fn wma(x: &[f64], n: usize) -> Vec<f64> {
+    let div = n as f64 * (n + 1) as f64 / 2.0;
+    (0..x.len())
+        .map(|t| {
+            window(x, t, n).map_or(NAN, |w| w.iter().enumerate().map(|(i, v)| (i + 1) as f64 * v).sum::<f64>() / div)
+        })
+        .collect()
+}
+
+pub fn dema(x: &[f64], n: usize) -> Vec<f64> {
+    let e1 = ema(x, n);
+    let e2 = ema(&e1, n);
+    e1.iter().zip(&e2).map(|(a, b)| 2.0 * a - b).collect()
+}
+
+pub fn lsma(x: &[f64], n: usize) -> Vec<f64> {
+    if n == 1 {
+        return x.to_vec();
+    }
+    let nf = n as f64;
+    (0..x.len())
+        .map(|t| {
+            window(x, t, n).map_or(NAN, |w| {
+                let (mut sp, mut spp, mut sy, mut spy) = (0.0, 0.0, 0.0, 0.0);
+                for (i, &y) in w.iter().enumerate() {
+                    let p = i as f64;
+                    sp += p;
+                    spp += p * p;
+                    sy += y;
+                    spy += p * y;
+                }
+                let slope = (nf * spy - sp * sy) / (nf * spp - sp * sp);
+                let intercept = (sy - slope * sp) / nf;
+                intercept + slope * (nf - 1.0)
+            })
+        })
+        .collect()
+}
+
+pub fn kama(x: &[f64], n: usize) -> Vec<f64> {
+    let mut prev = 0.0;
+    (0..x.len())
+        .map(|t| {
+            let ratio = if t >= n {
+                let noise: f64 = (t + 1 - n..=t).map(|k| (x[k] - x[k - 1]).abs()).sum();
+                let signal = (x[t] - x[t - n]).abs();
+                if noise != 0.0 {
+                    signal / noise
+                } else {
+                    0.0
+                }
+            } else {
+                0.0
+            };
+            let sc = ratio * (0.666 - 0.064) + 0.064;
+            prev = prev + sc * sc * (x[t] - prev);
+            prev
+        })
+        .collect()
+}
+
+pub fn hull(x: &[f64], n: usize) -> Vec<f64> {
+    let half = (n / 2).max(1);
+    let root = ((n as f64).sqrt().floor() as usize).max(1);
+    let (a, b) = (wma(x, half), wma(x, n));
+    let raw: Vec<f64> = a.iter().zip(&b).map(|(a, b)| 2.0 * a - b).collect();
+    // A window containing na is na.
+    let div = root as f64 * (root + 1) as f64 / 2.0;
+    (0..x.len())
+        .map(|t| {
+            window(&raw, t, root)
+                .map_or(NAN, |w| w.iter().enumerate().map(|(i, v)| (i + 1) as f64 * v).sum::<f64>() / div)
+        })
+        .collect()
+}
+
+pub fn family_ma(f: usize, kind: HmaKind) -> fn(&[f64], usize) -> Vec<f64> {
+    match f {
+        0 => ema,
+        1 if kind == HmaKind::Hull => hull,
+        1 => sma,
+        2 => wma,
+        3 => dema,
+        4 => lsma,
+        _ => kama,
+    }
+}
+
+fn round2(v: f64) -> f64 {
+    let a = v.abs() * 100.0;
+    let mut u = a.floor();
+    if a - u >= 0.5 - 1e-10 {
+        u += 1.0;
+    }
+    let sign = if v > 0.0 {
+        1.0
+    } else if v < 0.0 {
+        -1.0
+    } else {
+        v
+    };
+    sign * u / 100.0
+}
+
+fn cross_up(a: f64, ap: f64, b: f64, bp: f64) -> bool {
+    a > b && ap <= bp
+}
+
+fn cross_down(a: f64, ap: f64, b: f64, bp: f64) -> bool {
+    a < b && ap >= bp
+}
+
+/// eq(start, sig, R) of spec §6.
+fn equity(start: f64, sig: &[f64], rg: &[f64], cutout: usize, decay: f64) -> Vec<f64> {
+    let (mut a, mut e) = (0.0, NAN);
+    (0..sig.len())
+        .map(|t| {
+            if t < cutout {
+                return NAN;
+            }
+            let p = if t >= 1 { sig[t - 1] } else { NAN };
+            if p > 0.0 {
+                a = rg[t];
+            } else if p < 0.0 {
+                a = -rg[t];
+            }
+            e = if t == cutout { start } else { e * decay * (1.0 + a) };
+            if e < 0.25 {
+                e = 0.25;
+            }
+            e
+        })
+        .collect()
+}
+
+/// Every output of the spec, computed the slow way.
+pub struct Naive {
+    pub mas: Vec<Vec<f64>>,
+    pub states: Vec<Vec<f64>>,
+    pub equities: Vec<Vec<f64>>,
+    pub signals: Vec<Vec<f64>>,
+    pub fs: Vec<Vec<f64>>,
+    pub average: Vec<f64>,
+    pub base: Vec<f64>,
+    pub direction: Vec<f64>,
+    pub arrow_long: Vec<bool>,
+    pub arrow_short: Vec<bool>,
+    pub long: Vec<bool>,
+    pub short: Vec<bool>,
+}
+
+pub fn naive_atc(close: &[f64], src: Option<&[f64]>, p: &Params, families: usize) -> Naive {
+    let n = close.len();
+    let x = src.unwrap_or(close);
+    let decay = 1.0 - p.delta;
+    let rg: Vec<f64> = (0..n)
+        .map(|t| {
+            if t == 0 || t < p.cutout {
+                NAN
+            } else {
+                let g = std::f64::consts::E.powf(p.lam * (t - p.cutout) as f64);
+                (close[t] - close[t - 1]) / close[t - 1] * g
+            }
+        })
+        .collect();
+    let (mut mas, mut states, mut equities, mut signals, mut fs) = (vec![], vec![], vec![], vec![], vec![]);
+    for f in 0..families {
+        let ma_of = family_ma(f, p.hma_kind);
+        let (mut num, mut den) = (vec![0.0; n], vec![0.0; n]);
+        for m in 0..9 {
+            let ma = ma_of(x, p.lengths[f][m]);
+            let mut s = 0.0;
+            let st: Vec<f64> = (0..n)
+                .map(|t| {
+                    if t >= 1 && cross_up(close[t], close[t - 1], ma[t], ma[t - 1]) {
+                        s = 1.0;
+                    }
+                    if t >= 1 && cross_down(close[t], close[t - 1], ma[t], ma[t - 1]) {
+                        s = -1.0;
+                    }
+                    s
+                })
+                .collect();
+            let eq = equity(1.0, &st, &rg, p.cutout, decay);
+            for t in 0..n {
+                if m == 0 {
+                    num[t] = st[t] * eq[t];
+                    den[t] = eq[t];
+                } else {
+                    num[t] += st[t] * eq[t];
+                    den[t] += eq[t];
+                }
+            }
+            mas.push(ma);
+            states.push(st);
+            equities.push(eq);
+        }
+        let sig: Vec<f64> = (0..n).map(|t| round2(num[t] / den[t])).collect();
+        fs.push(equity(p.weights[f], &sig, &rg, p.cutout, decay));
+        signals.push(sig);
+    }
+    let cut = |v: f64| {
+        if v > p.cut_threshold {
+            1.0
+        } else if v < -p.cut_threshold {
+            -1.0
+        } else {
+            0.0
+        }
+    };
+    let average: Vec<f64> = (0..n)
+        .map(|t| {
+            if families < 6 {
+                return NAN;
+            }
+            let mut num = cut(signals[0][t]) * fs[0][t];
+            let mut den = fs[0][t];
+            for f in 1..6 {
+                num += cut(signals[f][t]) * fs[f][t];
+                den += fs[f][t];
+            }
+            num / den
+        })
+        .collect();
+    let pick = |i: usize| {
+        if families < 6 {
+            signals[0].clone()
+        } else if i == 0 {
+            average.clone()
+        } else {
+            signals[i - 1].clone()
+        }
+    };
+    let cols = pick(p.colbase);
+    let alertb = pick(p.alertbase);
+    let base: Vec<f64> =
+        if p.strategy { (0..n).map(|t| if t == 0 { NAN } else { cols[t - 1] }).collect() } else { cols };
+    let (lt, st) = (p.long_threshold, p.short_threshold);
+    let mut direction = vec![NAN; n];
+    let (mut arrow_long, mut arrow_short, mut long, mut short) =
+        (vec![false; n], vec![false; n], vec![false; n], vec![false; n]);
+    let mut d = NAN;
+    for t in 0..n {
+        let prev = |v: &Vec<f64>| if t == 0 { NAN } else { v[t - 1] };
+        let up = cross_up(base[t], prev(&base), lt, lt);
+        let down = cross_down(base[t], prev(&base), st, st);
+        let aup = cross_up(alertb[t], prev(&alertb), lt, lt);
+        let adown = cross_down(alertb[t], prev(&alertb), st, st);
+        let was = d;
+        if up {
+            d = 1.0;
+        }
+        if down {
+            d = -1.0;
+        }
+        direction[t] = d;
+        arrow_long[t] = was == -1.0 && up;
+        arrow_short[t] = was == 1.0 && down;
+        long[t] = was == -1.0 && aup;
+        short[t] = was == 1.0 && adown;
+    }
+    Naive { mas, states, equities, signals, fs, average, base, direction, arrow_long, arrow_short, long, short }
+}
+
+/// Continuous comparison: |a − b| ≤ tol·max(1, |b|), NaN only against NaN.
+pub fn assert_close(got: &[f64], want: &[f64], tol: f64, what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        let ok = (g.is_nan() && w.is_nan()) || (g - w).abs() <= tol * w.abs().max(1.0);
+        assert!(ok, "{what}: bar {i}: got {g}, want {w}");
+    }
+}
+
+/// Discrete comparison: exactly equal, NaN only against NaN.
+pub fn assert_same(got: &[f64], want: &[f64], what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!((g.is_nan() && w.is_nan()) || g == w, "{what}: bar {i}: got {g}, want {w}");
+    }
+}

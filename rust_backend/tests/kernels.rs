@@ -1,0 +1,253 @@
+//! The streaming MA kernels, the member step and Layer 2 against naive restatements.
+
+mod common;
+
+use _native::family::{round2, Members, Phase};
+use _native::layer2::{layer2_pass, Layer2Out, Layer2Params};
+use _native::ma::{drive, BarSink, Dema, Ema, Hull, Kama, Lsma, MaKernel, Sma, Wma, RESUM_PERIOD};
+use _native::simd::Simd;
+use common::*;
+
+/// Collects every member's values, lane by lane.
+struct Collect<V: Simd> {
+    rows: Rows,
+    _v: std::marker::PhantomData<V>,
+}
+
+impl<V: Simd> BarSink<V> for Collect<V> {
+    fn bar(&mut self, _t: usize, ma: &[V; 9]) {
+        for (k, v) in ma.iter().enumerate() {
+            let mut lanes = vec![0.0; V::LANES];
+            unsafe { v.store(lanes.as_mut_ptr()) };
+            for (l, x) in lanes.into_iter().enumerate() {
+                self.rows[l][k].push(x);
+            }
+        }
+    }
+}
+
+/// Run kernel `K` over `series` (one per lane, interleaved) and return [lane][member][bar].
+fn run<V: Simd, K: MaKernel<V>>(mut ma: K, series: &[Vec<f64>]) -> Rows {
+    assert_eq!(series.len(), V::LANES);
+    let n = series[0].len();
+    let mut x = vec![0.0; n * V::LANES];
+    for (l, s) in series.iter().enumerate() {
+        for t in 0..n {
+            x[t * V::LANES + l] = s[t];
+        }
+    }
+    let mut sink = Collect::<V> { rows: vec![vec![vec![]; 9]; V::LANES], _v: Default::default() };
+    // Two calls: the kernels must resume exactly where they stopped.
+    drive(&mut ma, &x, 0, n / 3, &mut sink);
+    drive(&mut ma, &x, n / 3, n, &mut sink);
+    sink.rows
+}
+
+const LENGTHS: [usize; 9] = [28, 29, 30, 32, 34, 27, 26, 24, 22];
+const SHORT: [usize; 9] = [5, 6, 7, 8, 9, 4, 3, 2, 1];
+
+/// Values per lane, member and bar.
+type Rows = Vec<Vec<Vec<f64>>>;
+type NaiveMa = fn(&[f64], usize) -> Vec<f64>;
+
+fn check_family<V: Simd>(series: &[Vec<f64>], lengths: &[usize; 9]) {
+    let cases: [(&str, NaiveMa, Rows, bool); 7] = [
+        ("ema", ema, run::<V, _>(Ema::<V>::new(lengths), series), true),
+        ("dema", dema, run::<V, _>(Dema::<V>::new(lengths), series), true),
+        ("sma", sma, run::<V, _>(Sma::<V>::new(lengths), series), false),
+        ("wma", wma, run::<V, _>(Wma::<V>::new(lengths), series), false),
+        ("lsma", lsma, run::<V, _>(Lsma::<V>::new(lengths), series), false),
+        ("kama", kama, run::<V, _>(Kama::<V>::new(lengths), series), false),
+        ("hull", hull, run::<V, _>(Hull::<V>::new(lengths, series[0].len(), Vec::new()), series), false),
+    ];
+    for (name, naive, got, exact) in cases {
+        for (l, s) in series.iter().enumerate() {
+            for (k, &n) in lengths.iter().enumerate() {
+                let want = naive(s, n);
+                let what = format!("{name}({n}) lane {l}");
+                if exact {
+                    // Recursions repeat the reference's operations: bit for bit.
+                    assert_same(&got[l][k], &want, &what);
+                } else {
+                    assert_close(&got[l][k], &want, 1e-11, &what);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn scalar_kernels_match_naive_definitions() {
+    let s = vec![walk(700, 1, 0.03)];
+    check_family::<f64>(&s, &LENGTHS);
+    check_family::<f64>(&s, &SHORT);
+}
+
+#[test]
+fn series_shorter_than_the_warm_up_stay_na() {
+    let s = vec![walk(20, 2, 0.03)];
+    check_family::<f64>(&s, &LENGTHS);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn vector_lanes_are_independent_series() {
+    use _native::simd::F64x2;
+    let s = vec![walk(500, 3, 0.02), walk(500, 4, 0.05)];
+    check_family::<F64x2>(&s, &LENGTHS);
+    check_family::<F64x2>(&s, &SHORT);
+    if std::is_x86_feature_detected!("avx2") {
+        use _native::simd::F64x4;
+        let s: Vec<_> = (0..4).map(|i| walk(300, 10 + i, 0.03)).collect();
+        check_family::<F64x4>(&s, &SHORT);
+    }
+    if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512dq") {
+        use _native::simd::F64x8;
+        let s: Vec<_> = (0..8).map(|i| walk(300, 20 + i, 0.03)).collect();
+        check_family::<F64x8>(&s, &LENGTHS);
+    }
+}
+
+#[test]
+fn running_sums_stay_exact_over_long_series() {
+    // Prices wander over orders of magnitude; without re-summation the subtract/add
+    // updates would drift away from the window sums.
+    let n = 20 * RESUM_PERIOD + 17;
+    let s = vec![walk(n, 5, 0.09)];
+    let (lo, hi) = s[0].iter().fold((f64::MAX, 0.0f64), |(a, b), &v| (a.min(v), b.max(v)));
+    assert!(hi / lo > 1e3, "the walk must move across orders of magnitude");
+    let got = run::<f64, _>(Sma::<f64>::new(&LENGTHS), &s);
+    let wgot = run::<f64, _>(Wma::<f64>::new(&LENGTHS), &s);
+    let lgot = run::<f64, _>(Lsma::<f64>::new(&LENGTHS), &s);
+    for (k, &len) in LENGTHS.iter().enumerate() {
+        assert_close(&got[0][k], &sma(&s[0], len), 1e-9, "sma");
+        assert_close(&wgot[0][k], &wma(&s[0], len), 1e-9, "wma");
+        assert_close(&lgot[0][k], &lsma(&s[0], len), 1e-9, "lsma");
+    }
+}
+
+#[test]
+fn round2_rounds_half_away_from_zero_with_pine_tie_tolerance() {
+    let cases = [
+        (0.125, 0.13),
+        (-0.125, -0.13),
+        (0.135, 0.14),
+        (0.124, 0.12),
+        (0.5, 0.5),
+        (1.0, 1.0),
+        (-1.0, -1.0),
+        (0.0, 0.0),
+        (0.004_999_999_999_9, 0.01), // remainder within 1e-10 below ½ counts as a tie
+        (0.004_999_99, 0.0),
+        (0.333_333, 0.33),
+    ];
+    for (v, want) in cases {
+        assert_eq!(round2::<f64>(v), want, "round2({v})");
+    }
+    assert!(round2::<f64>(f64::NAN).is_nan());
+}
+
+#[test]
+fn crossover_states_and_equity_follow_the_spec() {
+    // One member whose MA sits at 10; close crosses it up, goes flat, then crosses down.
+    let close = [9.0, 11.0, 12.0, 12.0, 12.0, 8.0, 7.0];
+    let ma = 10.0;
+    let decay = 1.0 - 0.0003;
+    let mut m = Members::<f64>::new();
+    let mut states = vec![];
+    let mut eqs = vec![];
+    let mut a_seen = vec![];
+    for t in 0..close.len() {
+        let cp = if t == 0 { f64::NAN } else { close[t - 1] };
+        let r = if t == 0 { f64::NAN } else { (close[t] - cp) / cp };
+        m.bar(&[ma; 9], close[t], cp, r, Phase::of(t, 0), decay);
+        states.push(m.state[0]);
+        eqs.push(m.eq[0]);
+        a_seen.push(m.a[0]);
+    }
+    assert_eq!(states, vec![0.0, 1.0, 1.0, 1.0, 1.0, -1.0, -1.0]);
+    // Bar 0 starts at 1; bar 1 still has the previous state 0, so a stays 0.
+    assert_eq!(eqs[0], 1.0);
+    assert_eq!(eqs[1], 1.0 * decay * (1.0 + 0.0));
+    // From bar 2 the long position earns R; on flat bars R = 0.
+    let r2 = (12.0 - 11.0) / 11.0;
+    assert_eq!(a_seen[2], r2);
+    assert_eq!(eqs[2], eqs[1] * decay * (1.0 + r2));
+    assert_eq!(a_seen[3], 0.0);
+    // Bar 5 still holds the long position (state of bar 4), bar 6 is short.
+    let r5 = (8.0 - 12.0) / 12.0;
+    let r6 = (7.0 - 8.0) / 8.0;
+    assert_eq!(a_seen[5], r5);
+    assert_eq!(a_seen[6], -r6);
+}
+
+#[test]
+fn a_persists_while_the_previous_state_is_flat_and_equity_floors() {
+    // State stays 0 (close never crosses an MA that is always NaN) → `a` never changes
+    // from 0; then a losing long position drives the equity to the floor.
+    let mut m = Members::<f64>::new();
+    m.bar(&[f64::NAN; 9], 100.0, f64::NAN, f64::NAN, Phase::First, 1.0);
+    m.bar(&[f64::NAN; 9], 50.0, 100.0, -0.5, Phase::Running, 1.0);
+    assert_eq!(m.a[0], 0.0);
+    assert_eq!(m.eq[0], 1.0);
+    m.state = [1.0; 9];
+    m.bar(&[f64::NAN; 9], 10.0, 50.0, -0.8, Phase::Running, 1.0);
+    assert_eq!(m.a[0], -0.8);
+    assert_eq!(m.eq[0], 0.25, "1 · (1 − 0.8) = 0.2 is floored at 0.25");
+    // Now flat again: `a` keeps −0.8 (not reset to 0), so equity keeps shrinking/flooring.
+    m.state = [0.0; 9];
+    m.bar(&[f64::NAN; 9], 10.0, 10.0, 0.0, Phase::Running, 1.0);
+    assert_eq!(m.a[0], -0.8);
+}
+
+#[test]
+fn events_follow_direction_and_strategy_view_lags_only_the_base() {
+    // One family (EMA only) drives direction and alerts; hand-made signal path.
+    let sig = [0.0, 0.2, 0.3, -0.2, -0.3, 0.05, 0.2, 0.2];
+    let n = sig.len();
+    let rg = vec![0.0; n];
+    let run = |strategy: bool| {
+        let p = Layer2Params {
+            families: 1,
+            weights: [1.0; 6],
+            decay: 1.0,
+            cutout: 0,
+            cut_threshold: 0.49,
+            long_threshold: 0.1,
+            short_threshold: -0.1,
+            strategy,
+            colbase: 1,
+            alertbase: 1,
+        };
+        let (mut fs, mut base, mut dir) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+        let mut flags = [vec![false; n], vec![false; n], vec![false; n], vec![false; n]];
+        let [al, ash, lg, sh] = &mut flags;
+        let mut out = Layer2Out {
+            fs: &mut fs,
+            avg: &mut [],
+            base: &mut base,
+            direction: &mut dir,
+            arrow_long: al,
+            arrow_short: ash,
+            long: lg,
+            short: sh,
+        };
+        layer2_pass::<f64>(&p, &sig, &rg, n, &mut out);
+        (base, dir, flags)
+    };
+    let (base, dir, [al, ash, lg, sh]) = run(false);
+    assert_same(&base, &sig, "base");
+    assert_same(&dir, &[NAN, 1.0, 1.0, -1.0, -1.0, -1.0, 1.0, 1.0], "direction");
+    // The first crossing (bar 1) has no previous direction: no arrow, no alert.
+    assert_eq!(al, vec![false, false, false, false, false, false, true, false]);
+    assert_eq!(ash, vec![false, false, false, true, false, false, false, false]);
+    assert_eq!(lg, al);
+    assert_eq!(sh, ash);
+    let (base, dir, [al, _, lg, sh]) = run(true);
+    assert_same(&base, &[NAN, 0.0, 0.2, 0.3, -0.2, -0.3, 0.05, 0.2], "lagged base");
+    assert_same(&dir, &[NAN, NAN, 1.0, 1.0, -1.0, -1.0, -1.0, 1.0], "lagged direction");
+    assert_eq!(al, vec![false, false, false, false, false, false, false, true]);
+    // Alerts use the unshifted signal but the lagged direction.
+    assert_eq!(lg, vec![false, false, false, false, false, false, true, false]);
+    assert_eq!(sh, vec![false, false, false, true, false, false, false, false]);
+}
