@@ -76,3 +76,6 @@ def thread_count() -> int:
 
 def simd_level() -> Literal["baseline", "avx2", "avx512"]:
     """Instruction-set level the kernels dispatch to on this CPU."""
+
+def _panic_for_tests() -> None:
+    """Panic inside the kernels' error boundary; raises RuntimeError (tests only)."""

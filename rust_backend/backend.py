@@ -87,11 +87,11 @@ class RustBackend:
             native = importlib.import_module(module)
         except Exception as exc:  # ImportError, OSError (bad .so), anything raised on init
             return cls(None, f"compiled module {module} could not be loaded "
-                             f"({type(exc).__name__}: {exc}); install with pip install -e .")
+                             f"({type(exc).__name__}: {exc}); build it with pip install -e '.[dev]'")
         missing = [a for a in _REQUIRED if not hasattr(native, a)]
         if missing:
             return cls(None, f"compiled module {module} is incomplete (missing {', '.join(missing)}); "
-                             "rebuild it with pip install -e .")
+                             "rebuild it with pip install -e '.[dev]'")
         return cls(native)
 
     # -- protocol ------------------------------------------------------------------------

@@ -419,6 +419,13 @@ fn compute_batch<'py>(
     }
 }
 
+/// Panics inside the kernels' error boundary: lets the tests prove that a panic becomes a
+/// `RuntimeError` rather than taking the interpreter down.
+#[pyfunction]
+fn _panic_for_tests(py: Python<'_>) -> PyResult<()> {
+    detached(py, || -> Result<(), InputError> { panic!("deliberate panic for the tests") })
+}
+
 /// Size of the thread pool the batch kernels run on.
 #[pyfunction]
 fn thread_count() -> usize {
@@ -439,5 +446,6 @@ fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(compute_batch, m)?)?;
     m.add_function(wrap_pyfunction!(thread_count, m)?)?;
     m.add_function(wrap_pyfunction!(simd_level, m)?)?;
+    m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
     Ok(())
 }
