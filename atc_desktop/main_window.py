@@ -244,7 +244,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"{symbol} added", 4000)
 
     def _backends_probed(self, rows: list[Any]) -> None:
-        self.backends.set_status(rows)
+        self.backends.set_status(rows, self.session.settings.backend)
         active = next((r.name for r in rows if r.active), "none")
         self.backend_label.setText(f"full ATC: {active}")
         self.session.runner.submit("intervals", self.session.data.intervals)
@@ -413,7 +413,10 @@ class MainWindow(QMainWindow):
         width, height = self.width(), self.height()
         self.resizeDocks([self.watchlist_dock, self.chart_dock], [int(width * 0.44), int(width * 0.56)],
                          Qt.Orientation.Horizontal)
-        self.resizeDocks([self.log_dock], [max(110, int(height * 0.16))], Qt.Orientation.Vertical)
+        log_height = max(110, int(height * 0.16))
+        # Without a central widget Qt only honours a vertical size given against a neighbour.
+        self.resizeDocks([self.watchlist_dock, self.log_dock], [height - log_height, log_height],
+                         Qt.Orientation.Vertical)
         self._default_state = self.saveState(LAYOUT_VERSION)
         self.restore_layout()
         self.layout_ready = True

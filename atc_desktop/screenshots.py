@@ -76,6 +76,10 @@ def render(out_dir: Path = OUT, theme: str = "dark") -> list[Path]:
         app.processEvents()
     save(dock, "settings.png")
     window.settings_panel.restore_defaults()
+    # Ask for a backend that is not here: the fallback log then shows what happened.
+    window.settings_panel.backend.setCurrentText("cuda")
+    window.settings_panel.apply_now()
+    wait_until(app, lambda: window.backends.fallback_table.rowCount() > 0)
     window.settings_tabs.setCurrentIndex(1)
     dock.resize(900, 420)
     wait_until(app, lambda: window.backends.status_table.rowCount() > 0)

@@ -74,8 +74,8 @@ class BackendsView(QWidget):
         t.horizontalHeader().setStretchLastSection(True)
         return t
 
-    def set_status(self, rows: Sequence[Any]) -> None:
-        """Show ``registry.status()`` rows (BackendStatus)."""
+    def set_status(self, rows: Sequence[Any], preferred: str = "auto") -> None:
+        """Show ``registry.status()`` rows (BackendStatus); ``preferred`` is the user's choice."""
         t = self.status_table
         t.setRowCount(len(rows))
         active = ""
@@ -90,8 +90,10 @@ class BackendsView(QWidget):
             t.setItem(i, 4, _item(str(st.threads) if st.threads else ""))
             t.setItem(i, 5, _item(st.reason or "", st.reason or ""))
         n_ok = sum(1 for st in rows if st.available)
+        choice = ("auto: the first available of " + " → ".join(st.name for st in rows)
+                  if preferred == "auto" else f"{preferred} first, then the others in order")
         self.summary.setText(f"{n_ok} of {len(rows)} backends available; full ATC runs on "
-                             f"{active or 'none'} (auto order cuda → rust → numba → numpy).")
+                             f"{active or 'none'} ({choice}).")
 
     def set_status_error(self, message: str) -> None:
         self.summary.setText(f"backend probe failed: {message}")
