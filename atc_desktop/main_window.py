@@ -6,7 +6,7 @@ import logging
 import time
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
+from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QApplication, QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow, QMessageBox,
@@ -17,6 +17,7 @@ from atc_desktop.chart_dock import ChartPane
 from atc_desktop.export import write_watchlist_csv
 from atc_desktop.guard import error_sink, guarded
 from atc_desktop.icon import app_icon
+from atc_desktop.layout_state import LAYOUT_VERSION, restore_geometry, restore_layout, save_layout
 from atc_desktop.log_dock import LogWidget, QtLogHandler
 from atc_desktop.screening import ScreenOutcome
 from atc_desktop.session import AppSession
@@ -26,7 +27,6 @@ from atc_desktop.theme import THEMES, apply_theme
 from atc_desktop.watchlist.view import WatchlistWidget
 
 log = logging.getLogger("atc_desktop")
-LAYOUT_VERSION = 1
 
 
 class MainWindow(QMainWindow):
@@ -54,7 +54,7 @@ class MainWindow(QMainWindow):
         self._default_state = QByteArray()
         self._arranged = False
         self.layout_ready = False
-        self._restore_geometry()
+        restore_geometry(self, session.paths.layout_file)
         self._tray = self._make_tray()
 
     # -- building -----------------------------------------------------------------------------
@@ -267,6 +267,7 @@ class MainWindow(QMainWindow):
         when = time.strftime("%H:%M:%S")
         self.refresh_label.setText(f"refreshed {when} · {len(out.rows)} symbols · screening on "
                                    f"{out.backend or '—'} in {out.compute_s * 1e3:.0f} ms")
+        self.refresh_label.setToolTip("; ".join(out.notes))
         parts = [f"{n_err} error{'s' if n_err != 1 else ''}" if n_err else "",
                  f"{n_stale} stale" if n_stale else ""]
         self.error_badge.setText(" · ".join(p for p in parts if p))
@@ -362,40 +363,12 @@ class MainWindow(QMainWindow):
                           "(2000–2013), replayed one day per refresh; synthetic data are random walks.")
 
     # -- layout -------------------------------------------------------------------------------
-    def _layout_settings(self) -> QSettings:
-        return QSettings(str(self.session.paths.layout_file), QSettings.Format.IniFormat)
-
     def save_layout(self) -> None:
-        q = self._layout_settings()
-        q.setValue("version", LAYOUT_VERSION)
-        q.setValue("geometry", self.saveGeometry())
-        q.setValue("state", self.saveState(LAYOUT_VERSION))
-        q.setValue("watchlist_header", self.watchlist.table.horizontalHeader().saveState())
-        q.setValue("alerts_header", self.alerts_table.horizontalHeader().saveState())
-        q.sync()
-
-    def _saved(self, key: str) -> QByteArray | None:
-        q = self._layout_settings()
-        if int(q.value("version", 0) or 0) != LAYOUT_VERSION:
-            return None
-        value = q.value(key)
-        return value if isinstance(value, QByteArray) and not value.isEmpty() else None
-
-    def _restore_geometry(self) -> None:
-        geometry = self._saved("geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
+        save_layout(self, self.session.paths.layout_file)
 
     def restore_layout(self) -> bool:
         """Dock arrangement and column state of the last session; False when none."""
-        ok = False
-        for key, restore in (("state", lambda b: self.restoreState(b, LAYOUT_VERSION)),
-                             ("watchlist_header", self.watchlist.table.horizontalHeader().restoreState),
-                             ("alerts_header", self.alerts_table.horizontalHeader().restoreState)):
-            value = self._saved(key)
-            if value is not None:
-                ok = bool(restore(value)) or ok
-        return ok
+        return restore_layout(self, self.session.paths.layout_file)
 
     @guarded
     def reset_layout(self) -> None:

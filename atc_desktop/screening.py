@@ -60,7 +60,6 @@ class ScreenOutcome:
     notes: list[str] = field(default_factory=list)
     fetch_s: float = 0.0
     compute_s: float = 0.0
-    updated: tuple[str, ...] = ()
     error: str = ""
 
 
@@ -129,7 +128,6 @@ def run_screen(req: ScreenRequest, data: DataService, registry: Registry) -> Scr
         try:
             report = data.refresh(symbols, req.interval)
             failures.update({s: str(r) for s, r in dict(report.failures).items()})
-            out.updated = tuple(getattr(report, "updated", ()) or ())
         except Exception as exc:            # the whole provider failed: keep the cache
             msg = f"fetch failed: {type(exc).__name__}: {exc}"
             log.warning("%s (%d symbols); showing cached bars", msg, len(symbols))

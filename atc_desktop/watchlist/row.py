@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 NAN = float("nan")
 
@@ -34,7 +34,6 @@ class RowState:
     error: str = ""
     source: str = ""
     synthetic: bool = False
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def trend(self) -> str:

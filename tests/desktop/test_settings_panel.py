@@ -76,8 +76,12 @@ def test_edits_apply_after_a_pause(qtbot: Any) -> None:
     with qtbot.waitSignal(panel.settings_changed, timeout=3000) as sig:
         panel.editor("De").widget.setText("0.05")
         panel.editor("De").edited.emit()       # what typing emits
+        panel.editor("strategy").widget.setChecked(True)
+        panel.editor("hma_kind").widget.setCurrentText("hull")
         panel.refresh.setValue(30)
-    assert sig.args[0].config.De == 0.05 and sig.args[0].refresh_seconds == 30
+    new = sig.args[0]
+    assert new.config == ATCConfig(De=0.05, strategy=True, hma_kind="hull")
+    assert new.refresh_seconds == 30
 
 
 def test_app_settings_round_trip_and_bad_entries(tmp_path: Any) -> None:
