@@ -199,7 +199,7 @@ class MainWindow(QMainWindow):
         s.backends_probed.connect(self._backends_probed)
         s.backends_probe_failed.connect(self.backends.set_status_error)
         s.fallbacks.fallback_recorded.connect(self._fallback)
-        self.backends.reprobe_requested.connect(s.probe_backends)
+        self.backends.reprobe_requested.connect(lambda: s.probe_backends(again=True))
         self.settings_panel.settings_changed.connect(s.apply_settings)
         s.settings_applied.connect(lambda _n: self._show_source())
         s.refresh.refreshed.connect(self._refreshed)

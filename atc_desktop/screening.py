@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,20 +62,14 @@ class ScreenOutcome:
     error: str = ""
 
 
-_prepared: "weakref.WeakSet[Registry]" = weakref.WeakSet()
-
-
 def compile_in_background(registry: Registry) -> None:
     """Ask the numba backend to build a new configuration's specialised EMA-only kernel on a
     background thread and screen with its generic kernel meanwhile: a parameter change then
     shows new values at once instead of after a compile of several seconds."""
-    if registry in _prepared:
-        return
-    _prepared.add(registry)
     try:
         backend = registry.get("numba")
-        if not hasattr(backend, "background_compile"):
-            return
+        if getattr(backend, "background_compile", True):
+            return               # already asked, or a backend without the option
         # Load the generic kernel first: a background compile holds numba's compiler lock,
         # and the generic kernel must not wait behind it.
         tiny = np.linspace(10.0, 11.0, 64).reshape(1, 64)

@@ -196,11 +196,14 @@ class AppSession(QObject):
             self.settings_file.save(self.settings)
 
     # -- backends -----------------------------------------------------------------------------
-    def probe_backends(self) -> None:
+    def probe_backends(self, again: bool = False) -> None:
+        """Backend status off the GUI thread (probing imports them); ``again`` forgets the
+        cached probes first (after installing a backend)."""
         reg = self.registry
 
         def probe() -> list[Any]:
-            reg.refresh()
+            if again:
+                reg.refresh()
             return reg.status()
 
         self.runner.submit("probe", probe)
