@@ -93,10 +93,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     from PySide6.QtCore import QTimer
 
     QTimer.singleShot(0, lambda: session.start(warm=not args.no_warmup))
+    _close_on_signals(window)
     rc = int(app.exec())
     session.shutdown()
     log.info("ATC Desktop closed (exit code %d)", rc)
     return rc
+
+
+def _close_on_signals(window: Any) -> None:
+    """Ctrl+C / SIGTERM close the window the normal way (layout and alerts saved)."""
+    import signal
+
+    from PySide6.QtCore import QTimer
+
+    def close(*_args: Any) -> None:
+        QTimer.singleShot(0, window.close)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, close)
+    # Python runs signal handlers only between bytecodes: wake the interpreter regularly.
+    tick = QTimer(window)
+    tick.timeout.connect(lambda: None)
+    tick.start(250)
 
 
 def _exit_when_painted(window: Any) -> None:
