@@ -8,8 +8,9 @@
 //! On long series the two stages run as a pipeline on two threads.
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use crate::engine::{check_level, check_prices, default_level, fill_rg, growth_row, layer2_params, SimdLevel};
 use crate::family::{Members, PassInput, Phase};
@@ -226,12 +227,14 @@ impl StageA {
         a
     }
 
-    /// MAs of bars `b0..b1` into `blk` (`[bar − b0][member][family]`). Bar by bar over
-    /// all six families, so their recursions overlap instead of running one latency
-    /// chain at a time.
+    /// MAs of bars `b0..b1` into `blk` (`[bar − b0][member][family]`) and, with detail,
+    /// into the (54, n) rows `mas`. Bar by bar over all six families, so their recursions
+    /// overlap instead of running one latency chain at a time.
     #[inline(always)]
-    fn fill(&mut self, x: &[f64], b0: usize, b1: usize, blk: &mut [f64]) {
+    fn fill(&mut self, x: &[f64], b0: usize, b1: usize, blk: &mut [f64], mas: Option<&mut [f64]>) {
         assert!(blk.len() >= (b1 - b0) * BLOCK_STRIDE);
+        let n = x.len();
+        let mut mas = mas.inspect(|m| assert!(m.len() >= 54 * n && b1 <= n));
         let st = self.steady;
         for t in b0..b1 {
             let row = &mut blk[(t - b0) * BLOCK_STRIDE..][..BLOCK_STRIDE];
@@ -250,6 +253,15 @@ impl StageA {
                     row[k * FAMILY_LANES + f] = cur[f][k];
                 }
             }
+            if let Some(m) = mas.as_deref_mut() {
+                let m = m.as_mut_ptr();
+                for f in 0..6 {
+                    for k in 0..9 {
+                        // SAFETY: (f·9 + k)·n + t < 54·n (asserted above).
+                        unsafe { *m.add((f * 9 + k) * n + t) = cur[f][k] };
+                    }
+                }
+            }
         }
     }
 }
@@ -266,11 +278,19 @@ impl<V: Simd> StageB<V> {
         Self { members: [Members::new(); FAMILY_LANES], layer2: Layer2::new(), params: layer2_params(p, 6) }
     }
 
+    /// Bars `b0..b1`: member states, equities and Layer-1 signals from the MAs in `blk`,
+    /// then Layer 2 and the events.
     #[inline(always)]
     fn run(&mut self, inp: &PassInput<'_>, b0: usize, b1: usize, blk: &[f64], rows: &mut SingleRows<'_>) {
         let n = inp.bars;
-        assert!(blk.len() >= (b1 - b0) * BLOCK_STRIDE && b1 <= n);
+        let len = (b1 - b0) * BLOCK_STRIDE;
+        assert!(blk.len() >= len && b1 <= n);
         assert!(inp.close.len() >= n && inp.rg.len() >= n && rows.signals.len() >= 6 * n);
+        // States and equities go straight to their rows; the MA rows are written by stage A.
+        let detail_out = rows.detail.as_mut().map(|d| {
+            assert!(d.states.len() >= 54 * n && d.equities.len() >= 54 * n);
+            (d.states.as_mut_ptr(), d.equities.as_mut_ptr())
+        });
         let chunks = 6usize.div_ceil(V::LANES);
         let decay = V::splat(inp.decay);
         for t in b0..b1 {
@@ -278,7 +298,8 @@ impl<V: Simd> StageB<V> {
             let cp = V::splat(if t == 0 { f64::NAN } else { inp.close[t - 1] });
             let r = V::splat(inp.rg[t]);
             let phase = Phase::of(t, inp.cutout);
-            let row = &blk[(t - b0) * BLOCK_STRIDE..][..BLOCK_STRIDE];
+            let at = (t - b0) * BLOCK_STRIDE;
+            let row = &blk[at..at + BLOCK_STRIDE];
             for (ch, mem) in self.members.iter_mut().enumerate().take(chunks) {
                 let lane0 = ch * V::LANES;
                 let mut cur = [V::splat(0.0); 9];
@@ -290,23 +311,25 @@ impl<V: Simd> StageB<V> {
                 let mut lanes = [0.0; FAMILY_LANES];
                 // SAFETY: `lanes` holds FAMILY_LANES ≥ LANES values.
                 unsafe { sig.store(lanes.as_mut_ptr()) };
-                let fams = lane0..(lane0 + V::LANES).min(6);
-                for f in fams.clone() {
+                for f in lane0..(lane0 + V::LANES).min(6) {
                     rows.signals[f * n + t] = lanes[f - lane0];
                 }
-                if let Some(d) = rows.detail.as_mut() {
+                if let Some((st_out, eq_out)) = detail_out {
+                    let (mut st, mut eq) = ([0.0; FAMILY_LANES], [0.0; FAMILY_LANES]);
                     for k in 0..9 {
-                        let (mut st, mut eq) = ([0.0; FAMILY_LANES], [0.0; FAMILY_LANES]);
                         // SAFETY: both arrays hold FAMILY_LANES ≥ LANES values.
                         unsafe {
                             mem.state[k].store(st.as_mut_ptr());
                             mem.eq[k].store(eq.as_mut_ptr());
                         }
-                        for f in fams.clone() {
+                        for f in lane0..(lane0 + V::LANES).min(6) {
                             let i = (f * 9 + k) * n + t;
-                            d.mas[i] = row[k * FAMILY_LANES + f];
-                            d.states[i] = st[f - lane0] as i8;
-                            d.equities[i] = if phase == Phase::Before { f64::NAN } else { eq[f - lane0] };
+                            let e = if phase == Phase::Before { f64::NAN } else { eq[f - lane0] };
+                            // SAFETY: i < 54·n, the rows' length (asserted above).
+                            unsafe {
+                                *st_out.add(i) = st[f - lane0] as i8;
+                                *eq_out.add(i) = e;
+                            }
                         }
                     }
                 }
@@ -332,7 +355,7 @@ trait Isa {
     type V: Simd + Send;
     /// # Safety
     /// The CPU supports this level.
-    unsafe fn stage_a(a: &mut StageA, x: &[f64], b0: usize, b1: usize, blk: &mut [f64]);
+    unsafe fn stage_a(a: &mut StageA, x: &[f64], b0: usize, b1: usize, blk: &mut [f64], mas: Option<&mut [f64]>);
     /// # Safety
     /// The CPU supports this level.
     unsafe fn stage_b(
@@ -353,12 +376,26 @@ macro_rules! isa {
             type V = $v;
 
             $(#[target_feature(enable = $features)])?
-            unsafe fn stage_a(a: &mut StageA, x: &[f64], b0: usize, b1: usize, blk: &mut [f64]) {
-                a.fill(x, b0, b1, blk)
+            unsafe fn stage_a(
+                a: &mut StageA,
+                x: &[f64],
+                b0: usize,
+                b1: usize,
+                blk: &mut [f64],
+                mas: Option<&mut [f64]>,
+            ) {
+                a.fill(x, b0, b1, blk, mas)
             }
 
             $(#[target_feature(enable = $features)])?
-            unsafe fn stage_b(b: &mut StageB<$v>, inp: &PassInput<'_>, b0: usize, b1: usize, blk: &[f64], rows: &mut SingleRows<'_>) {
+            unsafe fn stage_b(
+                b: &mut StageB<$v>,
+                inp: &PassInput<'_>,
+                b0: usize,
+                b1: usize,
+                blk: &[f64],
+                rows: &mut SingleRows<'_>,
+            ) {
                 b.run(inp, b0, b1, blk, rows)
             }
         }
@@ -384,144 +421,215 @@ const RING: usize = 3;
 
 /// Stages A and B over all blocks.
 ///
-/// Stage B (the consumer) runs on the calling pool thread and never waits for anything
-/// but the stage-A lock; a helper task, picked up by another pool thread if one is free,
-/// fills blocks ahead of it. Whenever the next block is not ready the consumer fills it
-/// itself, so the result and its order of operations never depend on the helper, and
-/// with one thread (or a busy machine) this degrades to the sequential loop.
+/// Stage B (the consumer) runs on the calling thread. For longer series a helper task
+/// is handed to the thread pool to run stage A ahead; whenever the next block is neither
+/// ready nor being filled, the consumer fills it itself. The result and its order of
+/// operations never depend on the helper: on one thread or a busy machine this is the
+/// sequential loop, and the caller never waits for the helper to be scheduled.
 fn run<I: Isa>(p: &Params, inp: &PassInput<'_>, rows: &mut SingleRows<'_>) {
     let n = inp.bars;
     let mut b = StageB::<I::V>::new(p);
-    let helper = n >= PIPELINE_MIN_BARS && rayon::current_num_threads() > 1;
     let block = if n >= 4 * PIPELINE_BLOCK { PIPELINE_BLOCK } else { BLOCK };
     let blocks = n.div_ceil(block);
-    let span = move |i: usize| (i * block, ((i + 1) * block).min(n));
+    let slot_len = block * BLOCK_STRIDE;
     BLOCKS.with(|cell| {
         let mut bufs = cell.borrow_mut();
-        let slot_len = block * BLOCK_STRIDE;
         bufs.resize(RING * slot_len, 0.0);
-        let ring = Ring {
-            base: bufs.as_mut_ptr(),
+        // Stage A writes the MA rows (whoever fills a block); stage B never touches them.
+        let mas = rows.detail.as_mut().map_or(std::ptr::null_mut(), |d| d.mas.as_mut_ptr());
+        let shared = Arc::new(Pipeline {
+            busy: AtomicBool::new(false),
+            producer: UnsafeCell::new(Producer { a: StageA::new(p, n), next: 0, done: false }),
+            x: inp.x.as_ptr(),
+            bars: n,
+            block,
+            blocks,
+            slots: bufs.as_mut_ptr(),
+            mas,
             slot_len,
-            producer: Mutex::new(Producer { a: StageA::new(p, n), next: 0 }),
             filled: AtomicUsize::new(0),
             consumed: AtomicUsize::new(0),
             helper: OnceLock::new(),
-        };
-        let fill = |prod: &mut Producer| {
-            let i = prod.next;
-            let (b0, b1) = span(i);
-            // SAFETY: the caller holds the producer lock and slot i % RING is free
-            // (consumed > i − RING); the level was checked by compute_single_into.
-            unsafe { I::stage_a(&mut prod.a, inp.x, b0, b1, ring.slot(i)) };
-            prod.next = i + 1;
-            ring.filled.store(i + 1, Ordering::Release);
-        };
-        let consume = |b: &mut StageB<I::V>, rows: &mut SingleRows<'_>| {
-            let guard = Abandon(&ring);
-            for i in 0..blocks {
-                while ring.filled.load(Ordering::Acquire) <= i {
-                    let mut prod = ring.lock();
-                    if ring.filled.load(Ordering::Acquire) <= i {
-                        fill(&mut prod);
+        });
+        if n >= PIPELINE_MIN_BARS && rayon::current_num_threads() > 1 {
+            let helper = Arc::clone(&shared);
+            rayon::spawn(move || helper.help::<I>());
+        }
+        // Whatever happens below (even unwinding), the helper must stop touching the
+        // input and the buffers before this function returns.
+        let _finish = Finish(&shared);
+        for i in 0..blocks {
+            let mut spins = 0u32;
+            while shared.filled.load(Ordering::Acquire) <= i {
+                if let Some(mut prod) = shared.try_claim() {
+                    if shared.filled.load(Ordering::Acquire) <= i {
+                        // SAFETY: claimed, not done (set only by `_finish`), and block i's
+                        // slot is free since everything before i was consumed.
+                        unsafe { shared.fill::<I>(prod.get()) };
                     }
-                }
-                let (b0, b1) = span(i);
-                // SAFETY: block i is filled and its slot is not refilled before
-                // `consumed` passes i; the level was checked.
-                unsafe { I::stage_b(b, inp, b0, b1, ring.slot(i), rows) };
-                ring.consumed.store(i + 1, Ordering::Release);
-                if let Some(t) = ring.helper.get() {
-                    t.unpark();
+                } else {
+                    // The helper is filling block i right now: wait for it.
+                    backoff(&mut spins);
                 }
             }
-            std::mem::forget(guard);
-        };
-        if !helper {
-            consume(&mut b, rows);
-            return;
+            let (b0, b1) = shared.span(i);
+            // SAFETY: block i is filled and its slot is not refilled before `consumed`
+            // passes i; the level was checked by compute_single_into.
+            unsafe { I::stage_b(&mut b, inp, b0, b1, shared.slot(i), rows) };
+            shared.consumed.store(i + 1, Ordering::Release);
+            shared.wake_helper();
         }
-        rayon::scope(|scope| {
-            scope.spawn(|_| {
-                let _ = ring.helper.set(std::thread::current());
-                loop {
-                    let mut prod = ring.lock();
-                    if prod.next >= blocks {
-                        return;
-                    }
-                    let consumed = ring.consumed.load(Ordering::Acquire);
-                    if consumed >= ABANDONED {
-                        return;
-                    }
-                    if prod.next < consumed + RING {
-                        fill(&mut prod);
-                    } else {
-                        // Ring full: the consumer is running (it never waits for this
-                        // task), so it will free a slot and unpark us.
-                        drop(prod);
-                        std::thread::park();
-                    }
-                }
-            });
-            consume(&mut b, rows);
-        });
     });
 }
 
-/// Stage A's state and the next block it fills, behind the ring's lock.
+/// Spin a little, then give the core away.
+fn backoff(spins: &mut u32) {
+    *spins += 1;
+    if *spins < 64 {
+        std::hint::spin_loop();
+    } else {
+        std::thread::yield_now();
+    }
+}
+
+/// Stage A's state and the next block it fills.
 struct Producer {
     a: StageA,
     next: usize,
+    /// Set by the consumer when it leaves: the helper must not touch the input or the
+    /// buffers any more.
+    done: bool,
 }
 
-/// Block buffers shared by the two stages and their progress counters.
-struct Ring {
-    base: *mut f64,
+/// State shared by the consumer and the helper task.
+struct Pipeline {
+    /// Whoever sets this owns `producer` (stage A runs without blocking the other side).
+    busy: AtomicBool,
+    producer: UnsafeCell<Producer>,
+    /// The MA source, `bars` long; read only by the claim holder while not `done`.
+    x: *const f64,
+    bars: usize,
+    block: usize,
+    blocks: usize,
+    /// RING slots of `slot_len`; written only by the claim holder while not `done`.
+    slots: *mut f64,
+    /// The (54, bars) MA rows with detail, else null; written like the slots.
+    mas: *mut f64,
     slot_len: usize,
-    producer: Mutex<Producer>,
     /// Blocks filled by stage A (in order).
     filled: AtomicUsize,
     /// Blocks finished by stage B.
     consumed: AtomicUsize,
-    /// The helper's thread, to wake it when a slot frees up.
+    /// The helper's thread, to wake it when a slot frees up or the work is done.
     helper: OnceLock<std::thread::Thread>,
 }
 
-// SAFETY: a slot is written only under the producer lock while free (`consumed` past its
-// previous block) and read only after `filled` passed its block (release/acquire).
-unsafe impl Sync for Ring {}
+// SAFETY: `producer`, `x` and `slots` are accessed only by the holder of the `busy` claim
+// (acquire/release) and, for `x` and `slots`, only while `done` is false, i.e. while the
+// consumer (which owns the input and the buffers) is still inside `run`; slots are handed
+// to the consumer through `filled`/`consumed` with release/acquire.
+unsafe impl Send for Pipeline {}
+unsafe impl Sync for Pipeline {}
 
-/// `consumed` value telling the helper that the consumer gave up (it unwound).
-const ABANDONED: usize = usize::MAX / 2;
+/// The `busy` claim on a pipeline's producer; released on drop.
+struct Claim<'a>(&'a Pipeline);
 
-impl Ring {
+impl Claim<'_> {
+    #[allow(clippy::mut_from_ref)]
+    fn get(&mut self) -> &mut Producer {
+        // SAFETY: the claim gives exclusive access until it is dropped.
+        unsafe { &mut *self.0.producer.get() }
+    }
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        self.0.busy.store(false, Ordering::Release);
+    }
+}
+
+impl Pipeline {
+    fn span(&self, i: usize) -> (usize, usize) {
+        (i * self.block, ((i + 1) * self.block).min(self.bars))
+    }
+
+    fn try_claim(&self) -> Option<Claim<'_>> {
+        self.busy.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).ok().map(|_| Claim(self))
+    }
+
     /// Slot of block `i`.
     ///
     /// # Safety
     /// The caller owns that slot per the protocol above.
     #[allow(clippy::mut_from_ref)]
     unsafe fn slot(&self, i: usize) -> &mut [f64] {
-        unsafe { std::slice::from_raw_parts_mut(self.base.add((i % RING) * self.slot_len), self.slot_len) }
+        unsafe { std::slice::from_raw_parts_mut(self.slots.add((i % RING) * self.slot_len), self.slot_len) }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Producer> {
-        // A poisoned lock means stage A panicked on the other thread; that panic is
-        // re-raised by the scope, so stop here too.
-        match self.producer.lock() {
-            Ok(g) => g,
-            Err(_) => panic!("stage A failed on another thread"),
+    /// Fill the next block.
+    ///
+    /// # Safety
+    /// `prod` comes from a claim on this pipeline, is not `done`, and its next block's
+    /// slot is free (`consumed + RING > next`).
+    unsafe fn fill<I: Isa>(&self, prod: &mut Producer) {
+        let i = prod.next;
+        let (b0, b1) = self.span(i);
+        unsafe {
+            let x = std::slice::from_raw_parts(self.x, self.bars);
+            let mas = (!self.mas.is_null()).then(|| std::slice::from_raw_parts_mut(self.mas, 54 * self.bars));
+            I::stage_a(&mut prod.a, x, b0, b1, self.slot(i), mas);
+        }
+        prod.next = i + 1;
+        self.filled.store(i + 1, Ordering::Release);
+    }
+
+    fn wake_helper(&self) {
+        if let Some(t) = self.helper.get() {
+            t.unpark();
+        }
+    }
+
+    /// The helper task: fill blocks ahead of the consumer while it runs.
+    fn help<I: Isa>(&self) {
+        let _ = self.helper.set(std::thread::current());
+        let mut spins = 0u32;
+        loop {
+            let Some(mut claim) = self.try_claim() else {
+                // The consumer is filling a block itself.
+                backoff(&mut spins);
+                continue;
+            };
+            let prod = claim.get();
+            if prod.done || prod.next >= self.blocks {
+                return;
+            }
+            if prod.next < self.consumed.load(Ordering::Acquire) + RING {
+                // SAFETY: claimed, not done, slot free.
+                unsafe { self.fill::<I>(prod) };
+                spins = 0;
+            } else {
+                // Ring full: the consumer frees a slot (or finishes) and unparks us.
+                drop(claim);
+                std::thread::park();
+            }
         }
     }
 }
 
-/// Tells the helper to stop if the consumer unwinds.
-struct Abandon<'a>(&'a Ring);
+/// Marks the pipeline done when the consumer leaves `run`, normally or by unwinding;
+/// waits for a running stage A to finish first.
+struct Finish<'a>(&'a Pipeline);
 
-impl Drop for Abandon<'_> {
+impl Drop for Finish<'_> {
     fn drop(&mut self) {
-        self.0.consumed.store(ABANDONED, Ordering::Release);
-        if let Some(t) = self.0.helper.get() {
-            t.unpark();
+        let mut spins = 0u32;
+        loop {
+            if let Some(mut claim) = self.0.try_claim() {
+                claim.get().done = true;
+                break;
+            }
+            backoff(&mut spins);
         }
+        self.0.wake_helper();
     }
 }
