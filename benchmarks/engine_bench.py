@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.timing import median_time, peak_rss_above, row
+from benchmarks.timing import median_time, row
 from core.backends.registry import Registry
 from core.config import ATCConfig
 

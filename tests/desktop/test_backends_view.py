@@ -6,7 +6,6 @@ from typing import Any
 
 import numpy as np
 
-from atc_desktop.watchlist.columns import COLUMN_INDEX
 from core.atc import compute_reference
 from core.data import BarStore
 

@@ -3,7 +3,6 @@ incremental updates equal to a rebuild, axes, grid, markers, and the PySide work
 from __future__ import annotations
 
 import os
-import sys
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -11,9 +10,7 @@ import numpy as np
 import pytest
 from PySide6 import QtCore
 
-import atc_desktop.chart  # noqa: F401  (applies the PySide 6.12 workaround first)
 from atc_desktop.chart import candles_item, trend_line_item, volume_item
-from atc_desktop.chart._pyside_compat import pin_singletons, void_call_leaks_none
 from atc_desktop.chart.axis import BarTimeAxisItem, CompactAxisItem
 from atc_desktop.chart.candles_item import CandlesItem
 from atc_desktop.chart.data import is_intraday, local_times, sign_classes, state_classes
@@ -223,13 +220,3 @@ def test_markers_bounds_include_their_pixels(qtbot):
     assert rect.left() < idx[0] and rect.right() > idx[-1]
     assert rect.top() < bars.low[idx].min()           # room for the ▲ drawn under the low
 
-
-# -- the PySide 6.12 reference-count workaround ----------------------------------------------
-def test_void_qt_calls_no_longer_threaten_none():
-    pin_singletons()
-    before = sys.getrefcount(None)
-    rect = QtCore.QRectF()
-    for _ in range(20_000):            # far more than None's natural reference count
-        rect.setWidth(1.0)
-    assert sys.getrefcount(None) > 1_000_000 or not void_call_leaks_none()
-    assert before - sys.getrefcount(None) <= 20_000
