@@ -3,8 +3,10 @@
 # Rust extension); stamps in .stamps/ make the second run start at once.
 PY ?= python3
 STAMPS := .stamps
-QT_LIBS := libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 \
-           libxcb-cursor0 fonts-dejavu-core
+# Qt's offscreen platform needs the first line; a real window (xcb) the rest.
+QT_LIBS := libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 fonts-dejavu-core \
+           libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 \
+           libxcb-render-util0 libxcb-randr0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1
 RUST_SOURCES := $(wildcard rust_backend/src/*.rs rust_backend/src/*/*.rs)
 
 .PHONY: setup app test test-python test-rust bench clean

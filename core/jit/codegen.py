@@ -324,13 +324,10 @@ def _digest(text: str) -> str:
     return hashlib.sha1((TEMPLATE_VERSION + text).encode()).hexdigest()[:16]
 
 
-def specialised_screen(config: ATCConfig) -> Callable:
-    """The compiled-on-first-call screening kernel for ``config`` (cached per process and on
-    disk). Raises whatever generation or import raises; the caller falls back."""
+def _import_kernel(config: ATCConfig) -> tuple[str, Callable]:
+    """Write (once) and import the generated module; returns (digest, uncompiled kernel)."""
     text = kernel_source(config)
     digest = _digest(text)
-    if digest in _loaded:
-        return _loaded[digest]
     folder = cache_dir() / "codegen"
     folder.mkdir(parents=True, exist_ok=True)
     name = f"atc_ema_screen_{digest}"
@@ -341,20 +338,29 @@ def specialised_screen(config: ATCConfig) -> Callable:
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(text)
         os.replace(tmp, path)
-    kernel = _load(path, name).screen
-    _loaded[digest] = kernel
-    return kernel
+    return digest, _load(path, name).screen
+
+
+def specialised_screen(config: ATCConfig) -> Callable:
+    """The screening kernel for ``config`` (cached per process; numba compiles it on the
+    first call, or loads it from its on-disk cache). Raises whatever generation or import
+    raises; the caller falls back."""
+    digest = _digest(kernel_source(config))
+    if digest not in _loaded:
+        _loaded[digest] = _import_kernel(config)[1]
+    return _loaded[digest]
 
 
 def ready(config: ATCConfig) -> bool:
-    """Whether the kernel for ``config`` is loaded in this process."""
+    """Whether the kernel for ``config`` can run now without compiling first."""
     return _digest(kernel_source(config)) in _loaded
 
 
 def compile_in_background(config: ATCConfig, warm: Callable[[Callable], None]) -> bool:
     """Start building the kernel for ``config`` on a daemon thread (once per config);
     ``warm(kernel)`` runs it on a tiny input so numba compiles it there, not in the caller.
-    Returns False when it is already loaded or being built."""
+    The kernel counts as ready only once that has finished. Returns False when it is
+    already loaded or being built."""
     digest = _digest(kernel_source(config))
     with _lock:
         if digest in _loaded or (digest in _compiling and _compiling[digest].is_alive()):
@@ -362,9 +368,11 @@ def compile_in_background(config: ATCConfig, warm: Callable[[Callable], None]) -
 
         def build() -> None:
             try:
-                warm(specialised_screen(config))
+                _, kernel = _import_kernel(config)
+                warm(kernel)
+                _loaded[digest] = kernel
             except Exception:  # the caller's next synchronous attempt reports the reason
-                _loaded.pop(digest, None)
+                pass
 
         thread = threading.Thread(target=build, name=f"atc-codegen-{digest}", daemon=True)
         _compiling[digest] = thread
