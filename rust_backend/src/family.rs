@@ -27,12 +27,16 @@ pub fn round2<V: Simd>(v: V) -> V {
 }
 
 /// State of the nine members of one family: previous MA, crossover state (−1/0/+1 as
-/// f64), persistent `a` and equity.
+/// f64) and equity.
+///
+/// The equity's persistent `a` (§6) needs no storage here: a member's state is 0 only
+/// until its first crossover and ±1 ever after, so `a` is state[t−1]·R·g whenever it is
+/// updated and keeps its initial 0 (= 0·R·g) until then. (Layer 2's family signals do
+/// return to 0, so `layer2` keeps `a`.)
 #[derive(Clone, Copy)]
 pub struct Members<V: Simd> {
     pub prev_ma: [V; 9],
     pub state: [V; 9],
-    pub a: [V; 9],
     pub eq: [V; 9],
 }
 
@@ -63,19 +67,13 @@ impl Phase {
 impl<V: Simd> Members<V> {
     #[inline(always)]
     pub fn new() -> Self {
-        Self {
-            prev_ma: [V::splat(f64::NAN); 9],
-            state: [V::splat(0.0); 9],
-            a: [V::splat(0.0); 9],
-            eq: [V::splat(f64::NAN); 9],
-        }
+        Self { prev_ma: [V::splat(f64::NAN); 9], state: [V::splat(0.0); 9], eq: [V::splat(f64::NAN); 9] }
     }
 
     /// Advance one bar given the members' MA values `ma`, close `c` and previous close
     /// `cp`, and R·g `r`; returns the Layer-1 signal (NaN before the cutout).
     #[inline(always)]
     pub fn bar(&mut self, ma: &[V; 9], c: V, cp: V, r: V, phase: Phase, decay: V) -> V {
-        let zero = V::splat(0.0);
         let one = V::splat(1.0);
         let floor = V::splat(EQUITY_FLOOR);
         for k in 0..9 {
@@ -87,12 +85,12 @@ impl<V: Simd> Members<V> {
             let s_old = self.state[k];
             self.state[k] = V::select(down, -one, V::select(up, one, s_old));
             self.prev_ma[k] = m;
-            if phase != Phase::Before {
-                // §6: the position is the state at the previous close (±1 → ±r exactly);
-                // `a` keeps its value while that state is 0.
-                self.a[k] = V::select(s_old.ne(zero), s_old * r, self.a[k]);
-                let e = if phase == Phase::First { one } else { self.eq[k] * decay * (one + self.a[k]) };
-                self.eq[k] = V::select(e.lt(floor), floor, e);
+            if phase == Phase::Running {
+                // §6: the position is the state at the previous close; ±1·r is exact.
+                let e = self.eq[k] * decay * (one + s_old * r);
+                self.eq[k] = e.max(floor);
+            } else if phase == Phase::First {
+                self.eq[k] = one;
             }
         }
         if phase == Phase::Before {

@@ -27,6 +27,8 @@ pub trait Simd:
     unsafe fn store(self, p: *mut f64);
     fn abs(self) -> Self;
     fn floor(self) -> Self;
+    /// The larger of two non-NaN values (NaN lanes are unspecified).
+    fn max(self, o: Self) -> Self;
     fn gt(self, o: Self) -> Self::Mask;
     fn lt(self, o: Self) -> Self::Mask;
     fn ge(self, o: Self) -> Self::Mask;
@@ -85,6 +87,10 @@ impl Simd for f64 {
     #[inline(always)]
     fn floor(self) -> Self {
         f64::floor(self)
+    }
+    #[inline(always)]
+    fn max(self, o: Self) -> Self {
+        f64::max(self, o)
     }
     #[inline(always)]
     fn gt(self, o: Self) -> bool {
@@ -212,6 +218,10 @@ mod x86 {
             F64x2(unsafe { _mm_set_pd(v[1].floor(), v[0].floor()) })
         }
         #[inline(always)]
+        fn max(self, o: Self) -> Self {
+            F64x2(unsafe { _mm_max_pd(self.0, o.0) })
+        }
+        #[inline(always)]
         fn gt(self, o: Self) -> __m128d {
             unsafe { _mm_cmpgt_pd(self.0, o.0) }
         }
@@ -279,6 +289,10 @@ mod x86 {
             F64x4(unsafe { _mm256_floor_pd(self.0) })
         }
         #[inline(always)]
+        fn max(self, o: Self) -> Self {
+            F64x4(unsafe { _mm256_max_pd(self.0, o.0) })
+        }
+        #[inline(always)]
         fn gt(self, o: Self) -> __m256d {
             unsafe { _mm256_cmp_pd::<_CMP_GT_OQ>(self.0, o.0) }
         }
@@ -344,6 +358,10 @@ mod x86 {
         #[inline(always)]
         fn floor(self) -> Self {
             F64x8(unsafe { _mm512_roundscale_pd::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(self.0) })
+        }
+        #[inline(always)]
+        fn max(self, o: Self) -> Self {
+            F64x8(unsafe { _mm512_max_pd(self.0, o.0) })
         }
         #[inline(always)]
         fn gt(self, o: Self) -> __mmask8 {

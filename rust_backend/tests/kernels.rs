@@ -156,48 +156,83 @@ fn crossover_states_and_equity_follow_the_spec() {
     let mut m = Members::<f64>::new();
     let mut states = vec![];
     let mut eqs = vec![];
-    let mut a_seen = vec![];
     for t in 0..close.len() {
         let cp = if t == 0 { f64::NAN } else { close[t - 1] };
         let r = if t == 0 { f64::NAN } else { (close[t] - cp) / cp };
         m.bar(&[ma; 9], close[t], cp, r, Phase::of(t, 0), decay);
         states.push(m.state[0]);
         eqs.push(m.eq[0]);
-        a_seen.push(m.a[0]);
     }
     assert_eq!(states, vec![0.0, 1.0, 1.0, 1.0, 1.0, -1.0, -1.0]);
-    // Bar 0 starts at 1; bar 1 still has the previous state 0, so a stays 0.
-    assert_eq!(eqs[0], 1.0);
-    assert_eq!(eqs[1], 1.0 * decay * (1.0 + 0.0));
-    // From bar 2 the long position earns R; on flat bars R = 0.
-    let r2 = (12.0 - 11.0) / 11.0;
-    assert_eq!(a_seen[2], r2);
-    assert_eq!(eqs[2], eqs[1] * decay * (1.0 + r2));
-    assert_eq!(a_seen[3], 0.0);
-    // Bar 5 still holds the long position (state of bar 4), bar 6 is short.
-    let r5 = (8.0 - 12.0) / 12.0;
-    let r6 = (7.0 - 8.0) / 8.0;
-    assert_eq!(a_seen[5], r5);
-    assert_eq!(a_seen[6], -r6);
+    let r = |t: usize| (close[t] - close[t - 1]) / close[t - 1];
+    // Bar 0 starts at 1; on bar 1 the previous state is still 0, so a = 0.
+    let mut want = vec![1.0, decay];
+    // Bars 2–5 hold the long position of the previous bar (bar 5: state of bar 4 is +1),
+    // bar 6 the short one; flat bars have R = 0.
+    for (t, pos) in [(2, 1.0), (3, 1.0), (4, 1.0), (5, 1.0), (6, -1.0)] {
+        let prev = want[t - 1];
+        want.push(prev * decay * (1.0 + pos * r(t)));
+    }
+    assert_eq!(eqs, want);
 }
 
 #[test]
-fn a_persists_while_the_previous_state_is_flat_and_equity_floors() {
-    // State stays 0 (close never crosses an MA that is always NaN) → `a` never changes
-    // from 0; then a losing long position drives the equity to the floor.
+fn equity_floors_at_a_quarter_and_waits_for_the_cutout() {
     let mut m = Members::<f64>::new();
-    m.bar(&[f64::NAN; 9], 100.0, f64::NAN, f64::NAN, Phase::First, 1.0);
-    m.bar(&[f64::NAN; 9], 50.0, 100.0, -0.5, Phase::Running, 1.0);
-    assert_eq!(m.a[0], 0.0);
+    // Before the cutout: na, untouched; the state still updates.
+    m.bar(&[10.0; 9], 9.0, f64::NAN, f64::NAN, Phase::Before, 1.0);
+    m.bar(&[10.0; 9], 11.0, 9.0, f64::NAN, Phase::Before, 1.0);
+    assert!(m.eq[0].is_nan());
+    assert_eq!(m.state[0], 1.0);
+    m.bar(&[10.0; 9], 12.0, 11.0, 0.5, Phase::First, 1.0);
     assert_eq!(m.eq[0], 1.0);
-    m.state = [1.0; 9];
-    m.bar(&[f64::NAN; 9], 10.0, 50.0, -0.8, Phase::Running, 1.0);
-    assert_eq!(m.a[0], -0.8);
-    assert_eq!(m.eq[0], 0.25, "1 · (1 − 0.8) = 0.2 is floored at 0.25");
-    // Now flat again: `a` keeps −0.8 (not reset to 0), so equity keeps shrinking/flooring.
-    m.state = [0.0; 9];
-    m.bar(&[f64::NAN; 9], 10.0, 10.0, 0.0, Phase::Running, 1.0);
-    assert_eq!(m.a[0], -0.8);
+    // Long while the price falls 80 %: 1 · (1 − 0.8) = 0.2 is floored at 0.25.
+    m.bar(&[1.0; 9], 2.4, 12.0, -0.8, Phase::Running, 1.0);
+    assert_eq!(m.eq[0], 0.25);
+}
+
+#[test]
+fn family_equity_keeps_a_while_the_previous_signal_is_zero() {
+    // Layer 2: the family signal goes back to 0, and `a` keeps the last growth-scaled
+    // return (spec §6, pitfall P4) instead of resetting to 0.
+    let sig = [0.2, 0.0, 0.0, -0.3, 0.0];
+    let rg = [f64::NAN, 0.1, 0.05, -0.02, 0.04];
+    let n = sig.len();
+    let p = Layer2Params {
+        families: 1,
+        weights: [2.0; 6],
+        decay: 1.0,
+        cutout: 0,
+        cut_threshold: 0.49,
+        long_threshold: 0.1,
+        short_threshold: -0.1,
+        strategy: false,
+        colbase: 1,
+        alertbase: 1,
+    };
+    let (mut fs, mut base, mut dir) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+    let mut flags = [vec![false; n], vec![false; n], vec![false; n], vec![false; n]];
+    let [al, ash, lg, sh] = &mut flags;
+    let mut out = Layer2Out {
+        fs: &mut fs,
+        avg: &mut [],
+        base: &mut base,
+        direction: &mut dir,
+        arrow_long: al,
+        arrow_short: ash,
+        long: lg,
+        short: sh,
+    };
+    layer2_pass::<f64>(&p, &sig, &rg, n, &mut out);
+    let mut want = vec![2.0];
+    let a = [0.0, 0.1, 0.1, 0.1, -0.04];
+    // bar 1: previous signal 0.2 > 0 → a = 0.1; bars 2, 3: previous 0 → a stays 0.1;
+    // bar 4: previous −0.3 < 0 → a = −0.04.
+    for t in 1..n {
+        let prev: f64 = want[t - 1];
+        want.push(prev * (1.0 + a[t]));
+    }
+    assert_eq!(fs, want);
 }
 
 #[test]
