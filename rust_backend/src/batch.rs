@@ -344,13 +344,13 @@ unsafe fn run_group<V: Simd>(job: &BatchJob<'_>, grp: &Group, s: &mut Scratch) {
 // compiled for that level's instruction set.
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,avx,sse4.1,sse4.2")]
+#[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma,avx,sse4.1,sse4.2")]
 unsafe fn group_avx512(job: &BatchJob<'_>, grp: &Group, s: &mut Scratch) {
     unsafe { run_group::<F64x8>(job, grp, s) }
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,avx,sse4.1,sse4.2")]
+#[target_feature(enable = "avx2,fma,avx,sse4.1,sse4.2")]
 unsafe fn group_avx2(job: &BatchJob<'_>, grp: &Group, s: &mut Scratch) {
     unsafe { run_group::<F64x4>(job, grp, s) }
 }

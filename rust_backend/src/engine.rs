@@ -45,7 +45,7 @@ pub fn supported_levels() -> Vec<SimdLevel> {
     let mut levels = vec![SimdLevel::Baseline];
     #[cfg(target_arch = "x86_64")]
     {
-        if std::is_x86_feature_detected!("avx2") {
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
             levels.push(SimdLevel::Avx2);
             if std::is_x86_feature_detected!("avx512f")
                 && std::is_x86_feature_detected!("avx512vl")

@@ -14,6 +14,7 @@ pub const EQUITY_FLOOR: f64 = 0.25;
 pub const ROUND_TIE: f64 = 0.5 - 1e-10;
 
 /// Pine `math.round(v, 2)`: nearest 0.01, ties (within 1e-10) away from zero; NaN stays.
+/// (sign·u)/100 of the spec equals sign·(u/100) exactly.
 #[inline(always)]
 pub fn round2<V: Simd>(v: V) -> V {
     let zero = V::splat(0.0);
@@ -23,7 +24,7 @@ pub fn round2<V: Simd>(v: V) -> V {
     let u = V::select((a - u).ge(V::splat(ROUND_TIE)), u + one, u);
     // numpy's sign: ±1, and v itself for ±0 and NaN (f64::signum would give ±1 for ±0).
     let sign = V::select(v.gt(zero), one, V::select(v.lt(zero), -one, v));
-    sign * u / V::splat(100.0)
+    sign * u.hundredths()
 }
 
 /// State of the nine members of one family: previous MA, crossover state (−1/0/+1 as

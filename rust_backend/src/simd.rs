@@ -1,8 +1,9 @@
 //! A minimal vector-of-f64 abstraction so each kernel is written once and compiled for
 //! scalar, SSE2, AVX2 and AVX-512.
 //!
-//! Only IEEE operations with a single rounding each are exposed (no fused multiply-add),
-//! so every lane computes bit for bit what the scalar code computes. Comparisons follow
+//! Only IEEE operations with a single rounding each are exposed (no fused multiply-add
+//! except inside `hundredths`, where it yields the exactly rounded quotient), so every
+//! lane computes bit for bit what the scalar code computes. Comparisons follow
 //! Rust's (and Pine's) rules: ordered, false when a NaN is involved, except `ne`.
 //!
 //! The x86 types call intrinsics of their instruction set: they may only be used in code
@@ -41,6 +42,13 @@ pub trait Simd:
     fn select(m: Self::Mask, t: Self, f: Self) -> Self;
     /// Bit `l` set where lane `l` of the mask is true.
     fn bits(m: Self::Mask) -> u32;
+    /// `self / 100`, correctly rounded, for the integers 0 … 100 (`round2`'s units).
+    /// Vectors with FMA multiply by 0.01 and correct once with the exact residual
+    /// (Markstein), which the tests check equals the division for every such integer.
+    #[inline(always)]
+    fn hundredths(self) -> Self {
+        self / Self::splat(100.0)
+    }
 }
 
 /// Load `V` from element `i * LANES` of a slice.
@@ -328,6 +336,15 @@ mod x86 {
         fn bits(m: __m256d) -> u32 {
             unsafe { _mm256_movemask_pd(m) as u32 }
         }
+        #[inline(always)]
+        fn hundredths(self) -> Self {
+            // SAFETY: the AVX2 level requires FMA (see engine::supported_levels).
+            unsafe {
+                let q = _mm256_mul_pd(self.0, _mm256_set1_pd(0.01));
+                let r = _mm256_fnmadd_pd(q, _mm256_set1_pd(100.0), self.0);
+                F64x4(_mm256_fmadd_pd(r, _mm256_set1_pd(0.01), q))
+            }
+        }
     }
 
     /// Eight lanes, AVX-512 (F + DQ).
@@ -398,6 +415,14 @@ mod x86 {
         #[inline(always)]
         fn bits(m: __mmask8) -> u32 {
             m as u32
+        }
+        #[inline(always)]
+        fn hundredths(self) -> Self {
+            unsafe {
+                let q = _mm512_mul_pd(self.0, _mm512_set1_pd(0.01));
+                let r = _mm512_fnmadd_pd(q, _mm512_set1_pd(100.0), self.0);
+                F64x8(_mm512_fmadd_pd(r, _mm512_set1_pd(0.01), q))
+            }
         }
     }
 }

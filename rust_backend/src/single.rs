@@ -403,9 +403,9 @@ macro_rules! isa {
 }
 
 #[cfg(target_arch = "x86_64")]
-isa!(Avx512, F64x8, "avx512f,avx512vl,avx512dq,avx2,avx,sse4.1,sse4.2");
+isa!(Avx512, F64x8, "avx512f,avx512vl,avx512dq,avx2,fma,avx,sse4.1,sse4.2");
 #[cfg(target_arch = "x86_64")]
-isa!(Avx2, F64x4, "avx2,avx,sse4.1,sse4.2");
+isa!(Avx2, F64x4, "avx2,fma,avx,sse4.1,sse4.2");
 #[cfg(target_arch = "x86_64")]
 isa!(Sse2, F64x2,);
 #[cfg(not(target_arch = "x86_64"))]

@@ -147,6 +147,25 @@ fn round2_rounds_half_away_from_zero_with_pine_tie_tolerance() {
     assert!(round2::<f64>(f64::NAN).is_nan());
 }
 
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn vector_hundredths_equal_the_division_for_every_round2_unit() {
+    fn check<V: Simd>() {
+        for u in 0..=100 {
+            let mut out = vec![0.0; V::LANES];
+            unsafe { V::splat(u as f64).hundredths().store(out.as_mut_ptr()) };
+            assert!(out.iter().all(|&q| q == u as f64 / 100.0), "{u}: {out:?}");
+        }
+    }
+    check::<_native::simd::F64x2>();
+    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+        check::<_native::simd::F64x4>();
+    }
+    if std::is_x86_feature_detected!("avx512f") {
+        check::<_native::simd::F64x8>();
+    }
+}
+
 #[test]
 fn crossover_states_and_equity_follow_the_spec() {
     // One member whose MA sits at 10; close crosses it up, goes flat, then crosses down.
