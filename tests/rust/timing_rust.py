@@ -38,8 +38,8 @@ def median(fn, repeats: int) -> float:
 
 
 _PEAK = """
-import resource, sys
-import numpy as np
+import sys, threading, time
+import numpy as np, psutil
 sys.path.insert(0, {repo!r})
 from core.config import ATCConfig
 from rust_backend import create_backend
@@ -47,10 +47,20 @@ b = create_backend()
 rng = np.random.default_rng(11)
 x = np.ascontiguousarray(100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.015, (5000, 1500)), axis=1)))
 b.compute_batch(x[:4], ATCConfig(), tail=1)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+proc = psutil.Process()
+base = peak = proc.memory_info().rss
+done = threading.Event()
+def sample():
+    global peak
+    while not done.is_set():
+        peak = max(peak, proc.memory_info().rss)
+        time.sleep(0.0005)
+t = threading.Thread(target=sample)
+t.start()
 b.compute_batch(x, ATCConfig(), tail=1)
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print((after - before) / 1024)
+done.set()
+t.join()
+print((max(peak, proc.memory_info().rss) - base) / 2**20)
 """
 
 
@@ -86,7 +96,7 @@ def main() -> None:
         print(f"{name:28s} {t * 1e3:9.3f} ms {goal}")
     peak = subprocess.run([sys.executable, "-c", _PEAK.format(repo=str(REPO))],
                           capture_output=True, text=True, check=True).stdout.strip()
-    print(f"5000×1500 tail=1 peak RSS growth: {float(peak):.1f} MB (target ≤ 100 MB above the input)")
+    print(f"5000×1500 tail=1 peak RSS above the 60 MB input: {float(peak):.1f} MB (target ≤ 100 MB)")
 
 
 if __name__ == "__main__":
