@@ -1,6 +1,7 @@
 //! ATC kernels for ATC Desktop.
 //!
-//! Pure Rust modules hold the math ([`ma`], [`family`], [`layer2`], [`engine`]); this
+//! Pure Rust modules hold the math ([`ma`], [`family`], [`layer2`], [`single`],
+//! [`batch`]); this
 //! file is the thin PyO3 layer of the `rust_backend._native` extension module. It borrows
 //! contiguous float64 numpy arrays without copying, releases the GIL for the whole
 //! computation, and turns invalid input into `ValueError(message, field)` / `TypeError`
@@ -12,9 +13,11 @@ pub mod family;
 pub mod layer2;
 pub mod ma;
 pub mod params;
+mod pipeline;
 pub mod pool;
 pub mod simd;
 pub mod single;
+pub mod window;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -218,9 +221,9 @@ fn compute<'py>(
         let flag = |i: usize| b.add(i * n) as *const bool;
         let (mas, states, equities) = if detail {
             (
-                view(py, item(15), (54, n), &owner),
-                view(py, b.add(4 * n) as *const i8, (54, n), &owner),
-                view(py, item(15 + 54), (54, n), &owner),
+                view(item(15), (54, n), &owner),
+                view(b.add(4 * n) as *const i8, (54, n), &owner),
+                view(item(15 + 54), (54, n), &owner),
             )
         } else {
             (py.None().into_bound(py), py.None().into_bound(py), py.None().into_bound(py))
@@ -228,15 +231,15 @@ fn compute<'py>(
         PyTuple::new(
             py,
             [
-                view(py, item(0), n, &owner),
-                view(py, item(1), (6, n), &owner),
-                view(py, item(7), (6, n), &owner),
-                view(py, item(13), n, &owner),
-                view(py, item(14), n, &owner),
-                view(py, flag(0), n, &owner),
-                view(py, flag(1), n, &owner),
-                view(py, flag(2), n, &owner),
-                view(py, flag(3), n, &owner),
+                view(item(0), n, &owner),
+                view(item(1), (6, n), &owner),
+                view(item(7), (6, n), &owner),
+                view(item(13), n, &owner),
+                view(item(14), n, &owner),
+                view(flag(0), n, &owner),
+                view(flag(1), n, &owner),
+                view(flag(2), n, &owner),
+                view(flag(3), n, &owner),
                 mas,
                 states,
                 equities,
@@ -295,7 +298,6 @@ fn as_i8(b: &mut [u8]) -> &mut [i8] {
 /// `ptr` must point to initialised memory of the whole shape inside a buffer `owner`
 /// keeps alive and never reallocates.
 unsafe fn view<'py, T: Element, Sh: ShapeBuilder>(
-    py: Python<'py>,
     ptr: *const T,
     shape: Sh,
     owner: &Bound<'py, PyAny>,
@@ -303,7 +305,6 @@ unsafe fn view<'py, T: Element, Sh: ShapeBuilder>(
 where
     Sh::Dim: Dimension,
 {
-    let _ = py;
     unsafe {
         let v = ArrayView::from_shape_ptr(shape, ptr);
         PyArray::borrow_from_array(&v, owner.clone()).into_any()
@@ -398,20 +399,17 @@ fn compute_batch<'py>(
     let owner = owner.into_any();
     // SAFETY: every view lies inside the owner's buffers, which live as long as the views.
     unsafe {
-        let average = if with_avg {
-            view(py, f.add(2 * cube + plane), (symbols, tail), &owner)
-        } else {
-            py.None().into_bound(py)
-        };
+        let average =
+            if with_avg { view(f.add(2 * cube + plane), (symbols, tail), &owner) } else { py.None().into_bound(py) };
         PyTuple::new(
             py,
             [
-                view(py, f, (symbols, families, tail), &owner),
-                view(py, f.add(cube), (symbols, families, tail), &owner),
-                view(py, f.add(2 * cube), (symbols, tail), &owner),
-                view(py, b as *const bool, (symbols, tail), &owner),
-                view(py, b.add(plane) as *const bool, (symbols, tail), &owner),
-                view(py, b.add(2 * plane) as *const i8, symbols, &owner),
+                view(f, (symbols, families, tail), &owner),
+                view(f.add(cube), (symbols, families, tail), &owner),
+                view(f.add(2 * cube), (symbols, tail), &owner),
+                view(b as *const bool, (symbols, tail), &owner),
+                view(b.add(plane) as *const bool, (symbols, tail), &owner),
+                view(b.add(2 * plane) as *const i8, symbols, &owner),
                 Array1::from_vec(since).into_pyarray(py).into_any(),
                 average,
             ],
