@@ -117,9 +117,12 @@ def build_info() -> dict[str, Any]:
 
 # -- comparing ---------------------------------------------------------------------------------
 def is_discrete(column: str) -> bool:
-    """The spec's discrete outputs: states, Layer-1 signals, Cut, direction, events."""
+    """The spec's discrete outputs (§13.5): states, Layer-1 signals, Cut, direction, events.
+    Average_Signal is continuous (spec §8: not rounded)."""
+    from core.types import SIGNAL_NAMES
+
     return (column in {"direction", "arrow_long", "arrow_short", "long", "short"}
-            or column.startswith("sig.") or column.endswith("_Signal") or column.endswith("_Cut"))
+            or column in SIGNAL_NAMES or column.startswith("sig.") or column.endswith("_Cut"))
 
 
 def mismatch(got: np.ndarray, want: np.ndarray, discrete: bool, rtol: float = 1e-9) -> str | None:
@@ -140,7 +143,7 @@ def mismatch(got: np.ndarray, want: np.ndarray, discrete: bool, rtol: float = 1e
     flat = int(np.argmin(ok.ravel()))
     where = np.unravel_index(flat, ok.shape)
     at = "bar " + str(where[-1]) if len(where) == 1 else "index " + str(tuple(int(i) for i in where))
-    return f"{at} got {got[where]!r} want {want[where]!r}"
+    return f"{at} got {float(got[where])!r} want {float(want[where])!r}"
 
 
 def compare_columns(got: dict[str, np.ndarray], want: dict[str, np.ndarray],
