@@ -238,6 +238,37 @@ def test_results_own_memory_that_outlives_later_calls(rust):
         random_walk(np.random.default_rng(9), 500), ATCConfig(), detail=True).average_signal)
 
 
+def test_concurrent_calls_from_several_threads_agree_with_sequential_ones(rust):
+    """The app computes from a worker pool: per-thread buffers, pools and caches must not
+    mix results of calls running at the same time."""
+    from concurrent.futures import ThreadPoolExecutor
+    rng = np.random.default_rng(12)
+    series = [random_walk(rng, n) for n in (300, 1500, 5000, 1500, 700, 9000)]
+    batch = np.vstack([random_walk(rng, 800) for _ in range(40)])
+    configs = [ATCConfig(), ATCConfig(cutout=20, hma_kind="hull"), ATCConfig(strategy=True)]
+    jobs = [(i, c) for i in range(len(series)) for c in configs]
+    want = [rust.compute(series[i], c, detail=True) for i, c in jobs]
+    want_batch = [rust.compute_batch(batch, c, tail=5) for c in configs]
+
+    def run(k):
+        if k < len(jobs):
+            i, c = jobs[k]
+            return rust.compute(series[i], c, detail=True)
+        return rust.compute_batch(batch, configs[k - len(jobs)], tail=5)
+
+    order = list(range(len(jobs) + len(configs))) * 3
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        got = list(pool.map(run, order))
+    for k, res in zip(order, got):
+        if k < len(jobs):
+            np.testing.assert_array_equal(res.mas, want[k].mas)
+            np.testing.assert_array_equal(res.average_signal, want[k].average_signal)
+            np.testing.assert_array_equal(res.long, want[k].long)
+        else:
+            np.testing.assert_array_equal(res.signals, want_batch[k - len(jobs)].signals)
+            np.testing.assert_array_equal(res.average_signal, want_batch[k - len(jobs)].average_signal)
+
+
 def test_the_gil_is_released_while_computing(rust):
     """A Python thread keeps running while a large batch is computed."""
     closes = np.vstack([random_walk(np.random.default_rng(i), 1500) for i in range(2000)])
