@@ -97,7 +97,7 @@ fn params(
     alertbase: i64,
 ) -> PyResult<Params> {
     let arr = lengths.cast::<PyArray2<i64>>().map_err(|_| describe_mismatch(lengths, "lengths", "int64", 2))?;
-    let ro = arr.readonly();
+    let ro = arr.try_readonly().map_err(|e| value_error("lengths", format!("lengths cannot be read: {e}")))?;
     let view = ro.as_array();
     if view.shape() != [6, 9] {
         return Err(value_error("lengths", format!("lengths must have shape (6, 9), got {:?}", view.shape())));
@@ -355,8 +355,11 @@ fn compute_batch<'py>(
         return Err(value_error("closes", "closes must be C-contiguous".to_string()));
     }
     let (symbols, bars) = (closes.shape()[0], closes.shape()[1]);
-    let starts_arr =
-        starts.cast::<PyArray1<i64>>().map_err(|_| describe_mismatch(starts, "starts", "int64", 1))?.readonly();
+    let starts_arr = starts
+        .cast::<PyArray1<i64>>()
+        .map_err(|_| describe_mismatch(starts, "starts", "int64", 1))?
+        .try_readonly()
+        .map_err(|e| value_error("starts", format!("starts cannot be read: {e}")))?;
     let starts_v: Vec<usize> = starts_arr
         .as_array()
         .iter()
