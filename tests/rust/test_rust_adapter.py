@@ -20,7 +20,7 @@ from core.config import ATCConfig
 from core.errors import ATCInputError, BackendError
 from rust_backend import backend as adapter
 from rust_backend.backend import RustBackend
-from rust_helpers import random_walk
+from tests.rust.rust_helpers import random_walk
 
 CARGO_TOML = Path(rust_backend.__file__).with_name("Cargo.toml")
 
