@@ -23,7 +23,8 @@ def render(svg: Path, out_dir: Path, sizes: tuple[int, ...] = SIZES) -> list[Pat
     from PySide6.QtGui import QGuiApplication, QImage, QPainter
     from PySide6.QtSvg import QSvgRenderer
 
-    _app = QGuiApplication.instance() or QGuiApplication([sys.argv[0]])
+    app = QGuiApplication.instance() or QGuiApplication([sys.argv[0]])
+    assert app is not None                      # painting needs a GUI application object
     renderer = QSvgRenderer(str(svg))
     if not renderer.isValid():
         raise SystemExit(f"{svg} is not a valid SVG")
@@ -40,7 +41,7 @@ def render(svg: Path, out_dir: Path, sizes: tuple[int, ...] = SIZES) -> list[Pat
         if size == 256:
             targets.append(out_dir / "atc-desktop.png")
         for target in targets:
-            if not image.save(str(target), "PNG"):
+            if not image.save(str(target)):            # format from the .png suffix
                 raise SystemExit(f"cannot write {target}")
             written.append(target)
     return written

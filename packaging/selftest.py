@@ -15,7 +15,8 @@ Checks, in order, each one a row of the printed status table:
   fills the watchlist from the bundled data and closes.
 
 Tolerances are the project's: continuous values ``|a − b| ≤ 1e-9·max(1, |b|)``, discrete
-values (states, Layer-1 signals, Cut, direction, events) identical, NaN where NaN.
+values (states, Layer-1 signals, Cut, direction, events) identical, NaN where NaN;
+Average_Signal is continuous (spec §8: not rounded).
 
 Every backend is called directly, never through the registry's fallback: a failing
 backend must fail the self-test, not be replaced silently by the next one.
@@ -258,7 +259,7 @@ def check_resources() -> tuple[str, str]:
 def check_bundled_data() -> tuple[str, str]:
     from core.data import make_provider
 
-    provider = make_provider("bundled")
+    provider: Any = make_provider("bundled")      # the bundled provider lists its symbols
     symbols = provider.symbols()
     fetched = provider.fetch(symbols)
     bars = {sym: len(b) for sym, b in fetched.bars.items()}
@@ -345,6 +346,7 @@ def check_window(timeout: float = WINDOW_TIMEOUT_S) -> tuple[str, str]:
     """Open the main window over a session in a temporary profile (the user's watchlists,
     settings and bar store stay untouched; the JIT caches are the user's), wait for the
     watchlist to show values, paint it, close everything."""
+    from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication
 
     from atc_desktop.main_window import MainWindow
@@ -379,7 +381,7 @@ def check_window(timeout: float = WINDOW_TIMEOUT_S) -> tuple[str, str]:
             if shot.isNull() or shot.width() < 100 or shot.height() < 100:
                 return "FAIL", f"the window painted an empty image ({shot.width()}×{shot.height()})"
             filled = sum(s.has_values for s in states())
-            platform_name = app.platformName()
+            platform_name = QGuiApplication.platformName()
             return "ok", (f"{filled}/{len(states())} watchlist rows with values, painted "
                           f"{shot.width()}×{shot.height()} on '{platform_name}'")
         finally:
@@ -417,8 +419,10 @@ def run_selftest(registry: Any = None, required: Sequence[str] | None = None,
 
             registry = Registry()
         for name in registry.names:
-            _timed(report, f"backend {name}",
-                   lambda n=name: check_backend(registry, n, holder[0], required, report.outputs))
+            def backend_check(n: str = name) -> tuple[str, str]:
+                return check_backend(registry, n, holder[0], required, report.outputs)
+
+            _timed(report, f"backend {name}", backend_check)
     if window:
         if any(c.name == "bundled data" and c.status == "FAIL" for c in report.checks):
             # The window's watchlist is filled from the bundled data: waiting is pointless.
@@ -435,7 +439,7 @@ def save_outputs(outputs: Outputs, path: Path) -> None:
     """Write the computed arrays (npz, written whole or not at all)."""
     path = Path(path)
     tmp = path.with_name(path.name + ".part.npz")
-    np.savez(tmp, **outputs)
+    np.savez(tmp, **outputs)  # type: ignore[arg-type]  # numpy's stub types **kwds as allow_pickle
     os.replace(tmp, path)
 
 

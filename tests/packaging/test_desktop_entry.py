@@ -18,8 +18,11 @@ SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
 
 
 def read_entry(path: Path) -> dict[str, str]:
-    parser = configparser.ConfigParser(interpolation=None, delimiters=("=",))
-    parser.optionxform = str          # type: ignore[assignment,method-assign] - keys are case-sensitive
+    class CaseSensitive(configparser.ConfigParser):
+        def optionxform(self, optionstr: str) -> str:      # desktop-entry keys keep their case
+            return optionstr
+
+    parser = CaseSensitive(interpolation=None, delimiters=("=",))
     parser.read(path, encoding="utf-8")
     return dict(parser["Desktop Entry"])
 

@@ -57,8 +57,9 @@ class TamperedBackend:
         return result
 
 
-class UnavailableBackend:
-    name = "cuda"
+class UnavailableBackend(TamperedBackend):
+    def __init__(self) -> None:
+        super().__init__(name="cuda")
 
     def probe(self) -> ProbeResult:
         return ProbeResult(False, "no GPU in this test")
@@ -253,8 +254,17 @@ def test_entry_dispatches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     import atc_desktop.app
 
     calls: list[tuple[str, list[str]]] = []
-    monkeypatch.setattr(selftest, "main", lambda argv: calls.append(("selftest", list(argv))) or 3)
-    monkeypatch.setattr(atc_desktop.app, "main", lambda argv: calls.append(("app", list(argv))) or 0)
+
+    def fake_selftest(argv: list[str]) -> int:
+        calls.append(("selftest", list(argv)))
+        return 3
+
+    def fake_app(argv: list[str]) -> int:
+        calls.append(("app", list(argv)))
+        return 0
+
+    monkeypatch.setattr(selftest, "main", fake_selftest)
+    monkeypatch.setattr(atc_desktop.app, "main", fake_app)
     monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
     assert entry.main(["--self-test", "--no-window"]) == 3
     assert os.environ["NUMBA_CACHE_DIR"].endswith(os.path.join("cache", "numba"))
