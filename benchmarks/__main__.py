@@ -115,9 +115,11 @@ def main(argv: list[str] | None = None) -> int:
     for s in skipped:
         print(f"skipped {s}")
     if args.markdown:
+        notes = Path(__file__).with_name("notes.md")
         Path(args.markdown).write_text(
             "# Benchmarks\n\n`python -m benchmarks --markdown BENCHMARKS.md` regenerates this "
-            "file.\n\n" + header.replace("\n", "  \n") + "\n\n" + render_markdown(cells) + "\n")
+            "file.\n\n" + header.replace("\n", "  \n") + "\n\n" + render_markdown(cells) + "\n"
+            + ("\n" + notes.read_text() if notes.exists() else ""))
     return 0
 
 
