@@ -13,7 +13,9 @@ import argparse
 import os
 import statistics
 import time
-from typing import Any, Callable
+from typing import Any
+
+from benchmarks.timing import median_time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -29,19 +31,6 @@ TARGETS = {
     "chart pan frame, 5000 bars, 4000 visible": 1 / 30,
     "chart live update_data→painted, 5000 bars": 0.016,
 }
-
-
-def _median(fn: Callable[[], object], repeats: int, setup: Callable[[], object] | None = None,
-            warmup: int = 1) -> float:
-    times = []
-    for i in range(warmup + max(1, repeats)):
-        if setup is not None:
-            setup()
-        t0 = time.perf_counter()
-        fn()
-        if i >= warmup:
-            times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def _row(workload: str, seconds: float, note: str = "", backend: str = BACKEND) -> dict:
@@ -87,7 +76,7 @@ class _Rig:
     def clear(self) -> None:
         # A different symbol first, so every set_data starts from a foreign chart (view reset,
         # every cache rebuilt), as selecting a new row does.
-        other = self.bars.head(300)
+        other = self.bars.slice(0, 300)
         from core.atc import compute_reference
         self.chart.set_data(other, compute_reference(other.close, self.config, detail=True),
                             self.config)
@@ -127,7 +116,7 @@ def _compute_select(rig: _Rig, repeats: int) -> dict:
         rig.chart.set_data(rig.bars, result, rig.config)
         rig.paint()
 
-    t = _median(select, repeats, setup=rig.clear)
+    t = median_time(select, repeats, setup=rig.clear)
     return _row("select symbol→painted (compute + chart), 5000 bars", t,
                 "ATC on the registry's active backend", backend=f"{backend} + pyqtgraph")
 
@@ -135,7 +124,7 @@ def _compute_select(rig: _Rig, repeats: int) -> dict:
 def run(repeats: int = 7) -> list[dict[str, Any]]:
     rig = _Rig()
     rows = []
-    t = _median(rig.set_and_paint, repeats, setup=rig.clear)
+    t = median_time(rig.set_and_paint, repeats, setup=rig.clear)
     rows.append(_row("chart set_data→painted, 5000 bars", t, "ATC precomputed (the app's worker)"))
     try:
         rows.append(_compute_select(rig, repeats))
@@ -157,7 +146,7 @@ def run(repeats: int = 7) -> list[dict[str, Any]]:
     def live() -> None:
         rig.chart.update_data(bars, result)
         rig.paint()
-    rows.append(_row("chart live update_data→painted, 5000 bars", _median(live, repeats),
+    rows.append(_row("chart live update_data→painted, 5000 bars", median_time(live, repeats),
                      "last bar revised, view at the right edge"))
     rig.chart.close()
     return rows

@@ -8,13 +8,12 @@ need root and would disturb everyone else on the machine).
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
-import time
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
+
+from benchmarks.timing import median_time
 
 from core.data import BarStore, Bars
 from core.data.providers.synthetic import SyntheticProvider
@@ -27,21 +26,6 @@ TARGETS = {
     "store read 500 symbols": 0.5,
     "store cold open (500 symbols)": 0.1,
 }
-
-
-def _median(fn: Callable[[], object], repeats: int, setup: Callable[[], object] | None = None,
-            warmup: int = 1) -> float:
-    """Median wall time of ``fn`` over ``repeats`` timed runs after ``warmup`` untimed ones;
-    ``setup`` runs untimed before every run."""
-    times = []
-    for i in range(warmup + max(1, repeats)):
-        if setup is not None:
-            setup()
-        t0 = time.perf_counter()
-        fn()
-        if i >= warmup:
-            times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def _row(workload: str, seconds: float, note: str = "") -> dict:
@@ -81,7 +65,7 @@ def run(repeats: int = 7) -> list[dict]:
             with BarStore(current["path"]) as s:
                 s.upsert_many(data)
 
-        rows.append(_row("store write 500×5000", _median(write_all, repeats, fresh),
+        rows.append(_row("store write 500×5000", median_time(write_all, repeats, fresh),
                          "one transaction, empty store"))
 
         def write_each() -> None:
@@ -89,7 +73,7 @@ def run(repeats: int = 7) -> list[dict]:
                 for b in data:
                     s.upsert(b)
 
-        rows.append(_row("store write 500×5000, per symbol", _median(write_each, max(1, repeats // 3), fresh),
+        rows.append(_row("store write 500×5000, per symbol", median_time(write_each, max(1, repeats // 3), fresh),
                          "one transaction per symbol"))
 
         path = folder / "read.sqlite3"
@@ -98,11 +82,11 @@ def run(repeats: int = 7) -> list[dict]:
         store = BarStore(path)
         rng = np.random.default_rng(0)
         picks = iter(rng.choice(symbols, size=1_000_000))
-        one = _median(lambda: store.load(next(picks), "1d"), max(50, repeats * 20))
+        one = median_time(lambda: store.load(next(picks), "1d"), max(50, repeats * 20))
         rows.append(_row("store read 1 symbol", one, "random symbol, 5,000 bars"))
-        rows.append(_row("store read 500 symbols", _median(lambda: store.load_many(symbols, "1d"), repeats)))
+        rows.append(_row("store read 500 symbols", median_time(lambda: store.load_many(symbols, "1d"), repeats)))
         rows.append(_row("store read last 300 bars × 500",
-                         _median(lambda: [store.load(s, "1d", last=300) for s in symbols], repeats),
+                         median_time(lambda: [store.load(s, "1d", last=300) for s in symbols], repeats),
                          "what a screening pass reads"))
 
         days = iter(range(1, 10_000))
@@ -114,7 +98,7 @@ def run(repeats: int = 7) -> list[dict]:
             batch[:] = [_append_bar(b.tail(1), k) for b in data]
 
         rows.append(_row("store incremental upsert 500×(1 new bar)",
-                         _median(lambda: store.upsert_many(batch), repeats, next_bars),
+                         median_time(lambda: store.upsert_many(batch), repeats, next_bars),
                          "last chunk of each series rewritten"))
         store.close()
 
@@ -122,7 +106,7 @@ def run(repeats: int = 7) -> list[dict]:
             with BarStore(path) as s:
                 s.symbols("1d")
 
-        rows.append(_row("store cold open (500 symbols)", _median(cold_open, max(repeats, 10)),
+        rows.append(_row("store cold open (500 symbols)", median_time(cold_open, max(repeats, 10)),
                          "open + first query, OS cache warm"))
     return rows
 

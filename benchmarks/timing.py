@@ -9,15 +9,18 @@ from typing import Callable
 import psutil
 
 
-def median_time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
-    """Median wall time of ``fn`` over ``repeats`` runs after ``warmup`` runs."""
-    for _ in range(warmup):
-        fn()
+def median_time(fn: Callable[[], object], repeats: int, warmup: int = 1,
+                setup: Callable[[], object] | None = None) -> float:
+    """Median wall time of ``fn`` over ``repeats`` timed runs after ``warmup`` untimed ones;
+    ``setup`` runs untimed before every run."""
     times = []
-    for _ in range(repeats):
+    for i in range(warmup + max(1, repeats)):
+        if setup is not None:
+            setup()
         t0 = time.perf_counter()
         fn()
-        times.append(time.perf_counter() - t0)
+        if i >= warmup:
+            times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
 

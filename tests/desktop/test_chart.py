@@ -17,14 +17,15 @@ from core.config import FAMILIES, ATCConfig
 from core.types import SIGNAL_NAMES
 
 from atc_desktop.chart import ChartWidget
-from atc_desktop.chart.sample import SampleBars, bundled_bars, synthetic_bars
+from atc_desktop.chart.sample import bundled_bars, synthetic_bars
+from core.data import Bars
 from atc_desktop.chart.theme import BEAR, BULL, NEUTRAL
 
 CONFIG = ATCConfig()
 
 
 @pytest.fixture(scope="module")
-def aapl() -> tuple[SampleBars, object]:
+def aapl() -> tuple[Bars, object]:
     bars = bundled_bars("AAPL")
     return bars, compute_reference(bars.close, CONFIG, detail=True)
 
@@ -41,7 +42,7 @@ def chart(qtbot, aapl) -> ChartWidget:
     return widget
 
 
-def with_last_bar(bars: SampleBars, close: float, volume: float) -> SampleBars:
+def with_last_bar(bars: Bars, close: float, volume: float) -> Bars:
     """The same bars with the last one revised (a forming bar ticking)."""
     c = bars.close.copy()
     h, lo, v = bars.high.copy(), bars.low.copy(), bars.volume.copy()
@@ -49,7 +50,7 @@ def with_last_bar(bars: SampleBars, close: float, volume: float) -> SampleBars:
     h[-1] = max(h[-1], close)
     lo[-1] = min(lo[-1], close)
     v[-1] = volume
-    return SampleBars(bars.symbol, bars.interval, bars.timestamps, bars.open, h, lo, c, v,
+    return Bars(bars.symbol, bars.interval, bars.timestamps, bars.open, h, lo, c, v,
                       bars.tz, bars.source, bars.synthetic)
 
 
@@ -308,7 +309,7 @@ def test_live_revision_repaints_what_changed_and_equals_a_fresh_render(chart, qt
 def test_update_data_appending_a_bar_follows_the_right_edge(qtbot, aapl):
     bars, _ = aapl
     n = len(bars)
-    head = bars.head(n - 1)
+    head = bars.slice(0, n - 1)
     chart = ChartWidget()
     qtbot.addWidget(chart)
     chart.resize(1000, 700)
@@ -330,7 +331,7 @@ def test_update_data_appending_a_bar_follows_the_right_edge(qtbot, aapl):
 def test_update_data_keeps_a_past_view_when_a_bar_is_appended(qtbot, aapl):
     bars, _ = aapl
     n = len(bars)
-    head = bars.head(n - 1)
+    head = bars.slice(0, n - 1)
     chart = ChartWidget()
     qtbot.addWidget(chart)
     chart.set_data(head, compute_reference(head.close, CONFIG, detail=True), CONFIG)
@@ -342,10 +343,10 @@ def test_update_data_keeps_a_past_view_when_a_bar_is_appended(qtbot, aapl):
 def test_update_data_with_a_sliding_history_window_keeps_the_view_on_its_dates(qtbot, aapl):
     bars, _ = aapl
     window = 2000
-    first = SampleBars(bars.symbol, bars.interval, *(a[1000:1000 + window] for a in (
+    first = Bars(bars.symbol, bars.interval, *(a[1000:1000 + window] for a in (
         bars.timestamps, bars.open, bars.high, bars.low, bars.close, bars.volume)),
         bars.tz, bars.source, bars.synthetic)
-    slid = SampleBars(bars.symbol, bars.interval, *(a[1003:1003 + window] for a in (
+    slid = Bars(bars.symbol, bars.interval, *(a[1003:1003 + window] for a in (
         bars.timestamps, bars.open, bars.high, bars.low, bars.close, bars.volume)),
         bars.tz, bars.source, bars.synthetic)
     chart = ChartWidget()
@@ -362,7 +363,7 @@ def test_update_data_with_a_sliding_history_window_keeps_the_view_on_its_dates(q
     # Following the latest bar: still on it after the slide.
     chart.reset_view()
     r = chart.x_range()
-    more = SampleBars(bars.symbol, bars.interval, *(a[1005:1005 + window] for a in (
+    more = Bars(bars.symbol, bars.interval, *(a[1005:1005 + window] for a in (
         bars.timestamps, bars.open, bars.high, bars.low, bars.close, bars.volume)),
         bars.tz, bars.source, bars.synthetic)
     chart.update_data(more, compute_reference(more.close, CONFIG, detail=True))
