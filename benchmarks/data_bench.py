@@ -65,7 +65,7 @@ def run(repeats: int = 7) -> list[dict]:
             with BarStore(current["path"]) as s:
                 s.upsert_many(data)
 
-        rows.append(_row("store write 500×5000", median_time(write_all, repeats, fresh),
+        rows.append(_row("store write 500×5000", median_time(write_all, repeats, setup=fresh),
                          "one transaction, empty store"))
 
         def write_each() -> None:
@@ -73,7 +73,7 @@ def run(repeats: int = 7) -> list[dict]:
                 for b in data:
                     s.upsert(b)
 
-        rows.append(_row("store write 500×5000, per symbol", median_time(write_each, max(1, repeats // 3), fresh),
+        rows.append(_row("store write 500×5000, per symbol", median_time(write_each, max(1, repeats // 3), setup=fresh),
                          "one transaction per symbol"))
 
         path = folder / "read.sqlite3"
@@ -98,7 +98,7 @@ def run(repeats: int = 7) -> list[dict]:
             batch[:] = [_append_bar(b.tail(1), k) for b in data]
 
         rows.append(_row("store incremental upsert 500×(1 new bar)",
-                         median_time(lambda: store.upsert_many(batch), repeats, next_bars),
+                         median_time(lambda: store.upsert_many(batch), repeats, setup=next_bars),
                          "last chunk of each series rewritten"))
         store.close()
 
