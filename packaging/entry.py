@@ -6,7 +6,6 @@ other invocation is the desktop app, ``atc_desktop.app.main``, with the same opt
 Before anything imports numba, ``NUMBA_CACHE_DIR`` is pointed at the user's cache folder
 (the one ``--home`` or ``ATC_DESKTOP_HOME`` selects, as the app resolves it) unless the
 user set it: the bundle may be read-only, and numba's machine code must outlive the run.
-Python's bytecode cache for the modules shipped as source goes there as well.
 """
 from __future__ import annotations
 
@@ -14,32 +13,22 @@ import argparse
 import multiprocessing
 import os
 import sys
-from pathlib import Path
 from typing import Sequence
 
 
-def user_cache_dir(argv: Sequence[str]) -> Path:
-    """The app's cache folder for these arguments (``--home`` wins, as in the app)."""
+def numba_cache_dir(argv: Sequence[str]) -> str:
+    """The app's numba cache folder for these arguments (``--home`` wins, as in the app)."""
     from atc_desktop.paths import AppPaths
 
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--home")
     known, _ = parser.parse_known_args(list(argv))
-    return AppPaths.resolve(known.home).cache_dir
-
-
-def numba_cache_dir(argv: Sequence[str]) -> str:
-    """The app's numba cache folder (``AppPaths.numba_cache`` of the same home)."""
-    return str(user_cache_dir(argv) / "numba")
+    return str(AppPaths.resolve(known.home).numba_cache)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     os.environ.setdefault("NUMBA_CACHE_DIR", numba_cache_dir(args))
-    if getattr(sys, "frozen", False) and sys.pycache_prefix is None:
-        # core.jit ships as .py files (numba needs them): their bytecode goes to the user's
-        # cache too, never into the bundle.
-        sys.pycache_prefix = str(user_cache_dir(args) / "pycache")
     if "--self-test" in args:
         import selftest
 
