@@ -273,6 +273,15 @@ def family_mas(f, lengths, hull, x, mas, tmp1, tmp2):
             elif length == 1:                       # linreg of one point is the point
                 for t in range(n):
                     mas[m, t] = x[t]
+            elif length == 2:
+                # A line through two points ends on the newest one: the value is the close
+                # up to rounding, so the rounding decides crossovers. Repeat the reference's
+                # arithmetic exactly (Σy = x0 + x1, Σp·y = x1, Σp = Σp² = 1).
+                mas[m, 0] = NAN
+                for t in range(1, n):
+                    sum_y = x[t - 1] + x[t]
+                    slope = 2.0 * x[t] - sum_y
+                    mas[m, t] = (sum_y - slope) / 2.0 + slope
             else:                                   # LSMA: line through the window, at its end
                 sp = length * (length - 1) / 2.0
                 spp = (length - 1) * length * (2 * length - 1) / 6.0

@@ -58,11 +58,16 @@ CONFIGS = [
     # which must never count as a crossing (running sums would add rounding noise).
     ATCConfig(robustness="Wide", ema_len=8, hull_len=8, wma_len=8, dema_len=8, lsma_len=8,
               kama_len=8, cut_threshold=0.0),
+    # Medium with base 8: two-bar members; a two-point LSMA also equals the close up to
+    # rounding, so every backend must round exactly as the reference does.
+    ATCConfig(ema_len=8, hull_len=8, wma_len=8, dema_len=8, lsma_len=8, kama_len=8,
+              cut_threshold=0.0),
 ]
 
 
 @pytest.mark.parametrize("config", CONFIGS,
-                         ids=["default", "narrow-cutout", "wide-strategy", "hull", "one-bar-members"])
+                         ids=["default", "narrow-cutout", "wide-strategy", "hull", "one-bar-members",
+                              "two-bar-members"])
 def test_random_walk_with_src(backend, config):
     close = random_walk(900, seed=11)
     src = close * (1 + 0.01 * np.sin(np.arange(900)))
