@@ -9,7 +9,7 @@ QT_LIBS := libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 fonts-dejavu-
            libxcb-render-util0 libxcb-randr0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1
 RUST_SOURCES := $(wildcard rust_backend/src/*.rs rust_backend/src/*/*.rs)
 
-.PHONY: setup app test test-python test-rust bench clean
+.PHONY: setup app test test-python test-rust bench package clean
 
 setup: $(STAMPS)/system $(STAMPS)/python
 
@@ -25,7 +25,7 @@ $(STAMPS)/system:
 
 $(STAMPS)/python: pyproject.toml rust_backend/Cargo.toml $(RUST_SOURCES)
 	@mkdir -p $(STAMPS)
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,package]'
 	@touch $@
 
 app: setup
@@ -44,6 +44,10 @@ test-rust:
 
 bench: setup
 	$(PY) -m benchmarks --markdown BENCHMARKS.md
+
+# dist/ATC-Desktop/ and dist/ATC-Desktop-<version>-linux-<arch>.tar.gz; GPU=1: the CuPy variant
+package: setup
+	$(PY) packaging/build.py $(if $(GPU),--gpu)
 
 clean:
 	rm -rf $(STAMPS) build dist rust_backend/target
