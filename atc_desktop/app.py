@@ -80,6 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setApplicationName("atc-desktop")
     app.setApplicationDisplayName("ATC Desktop")
     app.setOrganizationName("atc-desktop")
+    app.setDesktopFileName("atc-desktop")   # Wayland matches windows to the desktop entry
     log.info("ATC Desktop starting; config %s, data %s, logs %s", paths.config_dir, paths.data_dir,
              paths.log_dir)
 

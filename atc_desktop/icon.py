@@ -1,9 +1,12 @@
-"""The application icon, drawn in code (a trend line over two candles)."""
+"""The application icon: the PNG renderings of resources/icons/atc-desktop.svg (the same
+icon as the desktop entry)."""
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QIcon, QPainter, QPainterPath, QPen, QPixmap
+from PySide6.QtGui import QIcon
 
+from core.paths import resource_path
+
+SIZES = (16, 24, 32, 48, 64, 128, 256)
 _icon: QIcon | None = None
 
 
@@ -11,29 +14,9 @@ def app_icon() -> QIcon:
     global _icon
     if _icon is None:
         icon = QIcon()
-        for size in (16, 32, 64, 128):
-            icon.addPixmap(_draw(size))
+        for size in SIZES:
+            path = resource_path("icons", f"atc-desktop-{size}.png")
+            if path.is_file():
+                icon.addFile(str(path))
         _icon = icon
     return _icon
-
-
-def _draw(size: int) -> QPixmap:
-    pm = QPixmap(size, size)
-    pm.fill(Qt.GlobalColor.transparent)
-    p = QPainter(pm)
-    p.setRenderHint(QPainter.RenderHint.Antialiasing)
-    s = size / 64.0
-    p.setPen(Qt.PenStyle.NoPen)
-    p.setBrush(QColor("#131722"))
-    p.drawRoundedRect(QRectF(0, 0, size, size), 12 * s, 12 * s)
-    p.setBrush(QColor("#ef5350"))
-    p.drawRect(QRectF(14 * s, 22 * s, 10 * s, 22 * s))
-    p.setBrush(QColor("#26a69a"))
-    p.drawRect(QRectF(36 * s, 16 * s, 10 * s, 26 * s))
-    path = QPainterPath(QPointF(8 * s, 50 * s))
-    path.cubicTo(QPointF(24 * s, 46 * s), QPointF(34 * s, 30 * s), QPointF(56 * s, 12 * s))
-    p.setPen(QPen(QColor("#ffd54f"), max(1.5, 4 * s)))
-    p.setBrush(Qt.BrushStyle.NoBrush)
-    p.drawPath(path)
-    p.end()
-    return pm

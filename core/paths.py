@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import platformdirs
@@ -37,3 +38,14 @@ def config_dir() -> Path:
 
 def log_dir() -> Path:
     return _dir("log")
+
+
+def resource_path(*parts: str) -> Path:
+    """A file shipped in ``resources/``: inside a PyInstaller bundle when frozen, else in
+    the source tree."""
+    frozen_root = getattr(sys, "_MEIPASS", None)
+    if frozen_root:
+        candidate = Path(frozen_root, "resources", *parts)
+        if candidate.exists():
+            return candidate
+    return Path(__file__).resolve().parents[1].joinpath("resources", *parts)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import sys
 import threading
 from pathlib import Path
 from typing import Sequence
@@ -28,6 +27,7 @@ from core.data.providers.base import (
     FetchResult, check_interval, normalise_symbol, start_ns,
 )
 from core.errors import DataError
+from core.paths import resource_path
 
 FILE_NAME = "stocks_daily_2000_2013.csv.gz"
 TZ = "America/New_York"
@@ -36,14 +36,8 @@ DEFAULT_REPLAY_DAYS = 250
 
 
 def bundled_path() -> Path:
-    """Where the bundled file is: next to a PyInstaller bundle, else in the repository."""
-    frozen_root = getattr(sys, "_MEIPASS", None)
-    candidates = [Path(frozen_root) / "resources" / FILE_NAME] if frozen_root else []
-    candidates.append(Path(__file__).resolve().parents[3] / "resources" / FILE_NAME)
-    for path in candidates:
-        if path.is_file():
-            return path
-    return candidates[-1]
+    """Where the bundled file is: inside a PyInstaller bundle, else in the repository."""
+    return resource_path(FILE_NAME)
 
 
 @functools.lru_cache(maxsize=4)
