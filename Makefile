@@ -31,7 +31,8 @@ $(STAMPS)/python: pyproject.toml rust_backend/Cargo.toml $(RUST_SOURCES)
 app: setup
 	atc-desktop
 
-test: setup test-python test-rust
+# Rust first, pytest last: the run ends on pytest's summary line.
+test: setup test-rust test-python
 
 test-python:
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest
