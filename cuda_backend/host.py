@@ -1,0 +1,238 @@
+"""Host-side pieces of the CUDA backend that need neither CuPy nor a GPU.
+
+The kernel source assembly, the per-call constants (``c_atc`` in ``atc_common.cuh``), the
+growth-factor table, the kernel signatures, the batch chunk plan and the decoding of kernel
+outputs. Everything here is plain numpy, so the tests exercise it on any machine, and the
+CPU emulation of the kernels (tests/cuda) runs through exactly this code.
+"""
+from __future__ import annotations
+
+import functools
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.config import ATCConfig
+
+KERNEL_DIR = Path(__file__).resolve().parent / "kernels"
+#: Translation units of the runtime module, in the order they are concatenated.
+KERNEL_FILES: tuple[str, ...] = ("atc_prepare.cu", "atc_full.cu", "atc_ema_only.cu")
+#: -fmad=false: no fused multiply-adds, so every product and sum rounds as in the numpy
+#: reference (an FMA keeps the product unrounded and can flip an exact tie in a crossover or
+#: in Layer 1's round2). NVRTC's default is IEEE division and square root for doubles.
+COMPILE_OPTIONS: tuple[str, ...] = ("--std=c++17", "-fmad=false")
+
+WARP = 32
+CHUNK = 8                       # ATC_CHUNK
+HULL_RING = 64                  # ATC_HULL_RING
+SIG_NA = -128                   # ATC_SIG_NA
+FLAG_ARROW_LONG, FLAG_ARROW_SHORT, FLAG_LONG, FLAG_SHORT = 1, 2, 4, 8
+FULL_THREADS = 6 * WARP
+EMA_THREADS = 9 * WARP
+PREPARE_BLOCK = (32, 8)
+
+#: Parameter lists of the kernels (name, type) in declaration order. CuPy passes arguments
+#: as raw bytes, so a wrong type would be read as garbage: a test checks these against the
+#: .cu sources. Types: "ptr", "i32", "i64", "f64".
+KERNEL_SIGNATURES: dict[str, tuple[tuple[str, str], ...]] = {
+    "atc_prepare_kernel": (
+        ("rows", "ptr"), ("n_sym", "i32"), ("n_bars", "i32"), ("out", "ptr"), ("pitch", "i64"),
+        ("first_finite", "ptr"), ("last_nonfinite", "ptr"), ("first_nonpos", "ptr"),
+    ),
+    "atc_full_kernel": (
+        ("close_t", "ptr"), ("src_t", "ptr"), ("pitch", "i64"), ("n_bars", "i32"), ("n_sym", "i32"),
+        ("starts", "ptr"), ("gtab", "ptr"), ("hull_ring", "ptr"), ("ring_stride", "i64"),
+        ("tail", "i32"), ("o_avg", "ptr"), ("o_sig", "ptr"), ("o_eq", "ptr"), ("o_dir", "ptr"),
+        ("o_flags", "ptr"), ("o_last", "ptr"), ("o_since", "ptr"), ("want_base", "i32"),
+        ("o_base", "ptr"), ("detail", "i32"), ("d_mas", "ptr"), ("d_states", "ptr"), ("d_eq", "ptr"),
+    ),
+    "atc_ema_only_kernel": (
+        ("close_t", "ptr"), ("pitch", "i64"), ("n_bars", "i32"), ("n_sym", "i32"), ("starts", "ptr"),
+        ("gtab", "ptr"), ("tail", "i32"), ("o_sig", "ptr"), ("o_eq", "ptr"), ("o_dir", "ptr"),
+        ("o_flags", "ptr"), ("o_last", "ptr"), ("o_since", "ptr"),
+    ),
+}
+KERNEL_SIGNATURES["atc_full_hull_kernel"] = KERNEL_SIGNATURES["atc_full_kernel"]
+
+#: numpy mirror of ``struct AtcMember`` / ``struct AtcParams`` (natural C alignment).
+MEMBER_DTYPE = np.dtype([("k0", "<f8"), ("k1", "<f8"), ("k2", "<f8"),
+                         ("n", "<i4"), ("n1", "<i4"), ("n2", "<i4"), ("pad", "<i4")], align=True)
+PARAMS_DTYPE = np.dtype([
+    ("mem", MEMBER_DTYPE, (54,)), ("weights", "<f8", (6,)),
+    ("decay", "<f8"), ("cut_thr", "<f8"), ("long_thr", "<f8"), ("short_thr", "<f8"),
+    ("cutout", "<i4"), ("colbase", "<i4"), ("alertbase", "<i4"), ("strategy", "<i4"),
+], align=True)
+
+_INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"\s*$', re.M)
+
+
+def module_source(files: tuple[str, ...] = KERNEL_FILES) -> str:
+    """One source string for the runtime module, local headers inlined once each.
+
+    CuPy's on-disk kernel cache is keyed by the source text and the options, not by the
+    headers it would find through ``-I``: inlining them makes an edited header recompile.
+    """
+    seen: set[str] = set()
+
+    def expand(name: str) -> str:
+        if name in seen:
+            return ""
+        seen.add(name)
+        text = (KERNEL_DIR / name).read_text()
+        return _INCLUDE.sub(lambda m: expand(m.group(1)), text)
+
+    return "\n".join(expand(f) for f in files)
+
+
+def member_constants(config: ATCConfig) -> np.ndarray:
+    """The (54,) ``AtcMember`` records of a config, computed as the reference computes them.
+
+    Python floats are IEEE doubles, so ``2.0 / (n + 1)`` here is bit for bit the α of
+    ``core.atc.moving_averages.ema``; the LSMA position sums are integers below 2**53
+    (exact, as numpy's float sums of the positions are).
+    """
+    lengths = config.member_lengths()
+    out = np.zeros(54, dtype=MEMBER_DTYPE)
+    for f in range(6):
+        for m in range(9):
+            n = int(lengths[f, m])
+            rec = out[f * 9 + m]
+            rec["n"] = n
+            if f in (0, 3):                                  # EMA, DEMA
+                rec["k0"] = 2.0 / (n + 1)
+            elif f == 2:                                     # WMA
+                rec["k0"] = n * (n + 1) / 2.0
+            elif f == 4:                                     # LSMA
+                sum_p = float(n * (n - 1) // 2)
+                sum_pp = float((n - 1) * n * (2 * n - 1) // 6)
+                rec["k0"] = sum_p
+                rec["k1"] = n * sum_pp - sum_p * sum_p
+            elif f == 1 and config.hma_kind == "hull":       # Hull option
+                half = max(1, n // 2)
+                root = max(1, int(math.floor(math.sqrt(n))))
+                rec["n1"], rec["n2"] = half, root
+                rec["k0"] = half * (half + 1) / 2.0
+                rec["k1"] = n * (n + 1) / 2.0
+                rec["k2"] = root * (root + 1) / 2.0
+    return out
+
+
+@functools.lru_cache(maxsize=32)
+def _call_params(config: ATCConfig) -> bytes:
+    p = np.zeros((), dtype=PARAMS_DTYPE)
+    p["mem"] = member_constants(config)
+    p["weights"] = config.weights()
+    p["decay"] = 1.0 - config.delta          # the reference's `decay = 1.0 - delta`
+    p["cut_thr"] = config.cut_threshold
+    p["long_thr"] = config.long_threshold
+    p["short_thr"] = config.short_threshold
+    p["cutout"] = config.cutout
+    p["colbase"] = config.base_index("colbase")
+    p["alertbase"] = config.base_index("alertbase")
+    p["strategy"] = int(config.strategy)
+    return p.tobytes()
+
+
+def call_params(config: ATCConfig) -> np.ndarray:
+    """The bytes of ``c_atc`` for a config, as a uint8 array of ``PARAMS_DTYPE.itemsize``."""
+    return np.frombuffer(_call_params(config), dtype=np.uint8)
+
+
+@functools.lru_cache(maxsize=16)
+def _growth(lam: float, length: int) -> np.ndarray:
+    table = np.array([math.e ** (lam * k) for k in range(length)], dtype=np.float64)
+    table.flags.writeable = False
+    return table
+
+
+def growth_table(config: ATCConfig, bars: int) -> np.ndarray:
+    """g[k] = e^(λ·k) for k = t − cutout = 0 … bars − 1 − cutout (at least one entry).
+
+    Computed with Python's ``math.e ** x`` exactly as ``core.atc.equity.growth_factor``:
+    the device's pow is not correctly rounded, so the kernels read this table instead.
+    """
+    return _growth(config.lam, max(bars - config.cutout, 1))
+
+
+def growth_factor_last(config: ATCConfig, bars: int) -> float:
+    """g on the last bar (spec §3), NaN before the cutout, as the reference computes it."""
+    if bars - 1 < config.cutout:
+        return math.nan
+    return float(math.e ** (config.lam * (bars - 1 - config.cutout)))
+
+
+def families_of(mode: str) -> int:
+    return 6 if mode == "full" else 1
+
+
+def pitch_for(symbols: int) -> int:
+    """Columns of a bar-major device array: whole warps, so every block reads in bounds."""
+    return max(WARP, -(-symbols // WARP) * WARP)
+
+
+def bytes_per_symbol(bars: int, tail: int, families: int, hull: bool) -> int:
+    """Device bytes one symbol of a batch chunk needs: its row, its transposed column,
+    the tail outputs, the validation counters and (Hull option) the ring."""
+    per = 2 * bars * 8                                  # rows + bar-major copy
+    per += tail * (families * 16 + 8 + 8 + 1)           # signals, equities, avg, direction, flags
+    per += 3 * 4 + 4 + 1 + 8                            # counters, start, last event, since
+    if hull:
+        per += 9 * HULL_RING * 8
+    return per
+
+
+@dataclass(frozen=True)
+class ChunkPlan:
+    """How a batch is cut into launches: ``size`` symbols each (a multiple of 32)."""
+
+    size: int
+    count: int
+    buffers: int        # buffer sets in flight (2: copy of chunk k+1 overlaps kernel k)
+
+
+def plan_chunks(symbols: int, bars: int, tail: int, families: int, hull: bool,
+                free_bytes: int, resident_symbols: int, max_chunks: int = 4,
+                memory_fraction: float = 0.6) -> ChunkPlan:
+    """Choose the chunk size of a batch.
+
+    Parameters
+    ----------
+    free_bytes : free device memory now.
+    resident_symbols : symbols the device runs at once (blocks per SM × SMs × 32): a chunk
+        smaller than that would leave SMs idle, so pipelining never goes below it.
+    max_chunks : upper bound on chunks for pipelining host→device copies with kernels.
+    memory_fraction : share of the free memory the buffers may take.
+
+    Raises
+    ------
+    MemoryError when not even one warp of symbols fits (a row longer than device memory).
+    """
+    per = bytes_per_symbol(bars, tail, families, hull)
+    budget = int(free_bytes * memory_fraction)
+    fit = (budget // (2 * per)) // WARP * WARP            # two buffer sets
+    if fit < WARP:
+        fit = (budget // per) // WARP * WARP              # one buffer set, no overlap
+        if fit < WARP:
+            raise MemoryError(
+                f"a chunk of {WARP} symbols × {bars} bars needs {WARP * per / 2**20:.1f} MiB of device "
+                f"memory but only {free_bytes / 2**20:.1f} MiB are free")
+        return ChunkPlan(fit, -(-symbols // fit), 1)
+    want = pitch_for(-(-symbols // max_chunks))
+    size = min(fit, max(want, pitch_for(min(resident_symbols, symbols))))
+    size = min(size, pitch_for(symbols))
+    return ChunkPlan(size, -(-symbols // size), 2 if -(-symbols // size) > 1 else 1)
+
+
+def decode_flags(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(arrow_long, arrow_short, long, short) booleans from the kernels' uint8 flags."""
+    return ((flags & FLAG_ARROW_LONG) != 0, (flags & FLAG_ARROW_SHORT) != 0,
+            (flags & FLAG_LONG) != 0, (flags & FLAG_SHORT) != 0)
+
+
+def bad_rows(first_finite: np.ndarray, last_nonfinite: np.ndarray, first_nonpos: np.ndarray,
+             bars: int) -> np.ndarray:
+    """Rows that break the batch contract of ``core.types.as_batch`` (see atc_prepare.cu)."""
+    return (last_nonfinite > first_finite) | (first_nonpos < bars) | (bars - first_finite < 2)

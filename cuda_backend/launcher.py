@@ -1,0 +1,390 @@
+"""Launching the ATC kernels: compile once per device, size the launches, move the data.
+
+:class:`Launcher` holds the orchestration — constants into ``c_atc``, the growth table,
+the batch chunk plan (by free device memory and the number of symbols the device runs at
+once), two buffer sets so that the copy of chunk k+1 overlaps the kernels of chunk k, the
+device-side validation of the batch, and only the last ``tail`` bars copied back. It talks
+to the device through an executor: :class:`CupyExecutor` here (CuPy RawModule compiled by
+NVRTC at first use, cached per device), or the CPU emulation of the tests, so the same
+orchestration is tested without a GPU.
+
+CuPy is imported only inside :class:`CupyExecutor`.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from core.config import ATCConfig
+from core.errors import ATCInputError
+from cuda_backend import host
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    name: str
+    compute_capability: str
+    sm_count: int
+    total_bytes: int
+    resident_blocks_per_sm: dict[str, int] = field(default_factory=dict)
+    kernels: dict[str, str] = field(default_factory=dict)   # registers / spills per kernel
+
+
+class Executor(Protocol):
+    """The device operations the launcher needs (arrays are the executor's own type).
+
+    ``stream(i)`` returns the i-th of a small set of streams; operations given the same
+    stream run in order, those on different streams may overlap.
+    """
+
+    def info(self) -> DeviceInfo: ...
+    def free_bytes(self) -> int: ...
+    def set_params(self, data: np.ndarray) -> None: ...
+    def stream(self, index: int) -> Any: ...
+    def empty(self, shape: tuple[int, ...], dtype: Any) -> Any: ...
+    def fill(self, device_array: Any, value: Any, stream: Any) -> None: ...
+    def upload_into(self, host_array: np.ndarray, device_array: Any, stream: Any) -> None: ...
+    def launch(self, kernel: str, grid: tuple[int, int], block: tuple[int, int],
+               args: dict[str, Any], stream: Any) -> None: ...
+    def download(self, device_array: Any, out: np.ndarray, stream: Any) -> None: ...
+    def synchronize(self, stream: Any) -> None: ...
+
+
+def _view(device_array: Any, rows: int) -> Any:
+    """The first ``rows`` rows of a device array (a contiguous view)."""
+    return device_array[:rows]
+
+
+def _upload(ex: Executor, host_array: np.ndarray, stream: Any) -> Any:
+    dev = ex.empty(host_array.shape, host_array.dtype)
+    ex.upload_into(np.ascontiguousarray(host_array), dev, stream)
+    return dev
+
+
+def _full(ex: Executor, shape: tuple[int, ...], value: Any, dtype: Any, stream: Any) -> Any:
+    dev = ex.empty(shape, dtype)
+    ex.fill(dev, value, stream)
+    return dev
+
+
+class Launcher:
+    """Runs single series and batches on one executor (one device).
+
+    Calls are serialised: the per-call constants live in one ``__constant__`` symbol.
+    """
+
+    def __init__(self, executor: Executor, max_chunks: int = 4) -> None:
+        self.executor = executor
+        self.max_chunks = max_chunks
+        self._lock = threading.Lock()
+
+    # -- single series ------------------------------------------------------------------
+    def run_single(self, close: np.ndarray, src: np.ndarray | None, config: ATCConfig,
+                   detail: bool) -> dict[str, np.ndarray]:
+        """Every output of one validated series (pitch 1: one row is already bar-major)."""
+        ex = self.executor
+        n = int(close.shape[0])
+        with self._lock:
+            ex.set_params(host.call_params(config))
+            s = ex.stream(0)
+            d_close = _upload(ex, close, s)
+            d_src = d_close if src is None else _upload(ex, src, s)
+            d_starts = _upload(ex, np.zeros(1, dtype=np.int32), s)
+            d_gtab = _upload(ex, host.growth_table(config, n), s)
+            hull = config.hma_kind == "hull"
+            ring = _full(ex, (9 * host.HULL_RING, 1) if hull else (1,), np.nan, np.float64, s)
+            out = {
+                "avg": _full(ex, (1, n), np.nan, np.float64, s),
+                "sig": _full(ex, (1, 6, n), np.nan, np.float64, s),
+                "eq": _full(ex, (1, 6, n), np.nan, np.float64, s),
+                "dir": _full(ex, (1, n), np.nan, np.float64, s),
+                "base": _full(ex, (1, n), np.nan, np.float64, s),
+                "flags": _full(ex, (1, n), 0, np.uint8, s),
+                "last": _full(ex, (1,), 0, np.int8, s),
+                "since": _full(ex, (1,), -1, np.int64, s),
+            }
+            if detail:
+                out["mas"] = _full(ex, (54, n), np.nan, np.float64, s)
+                out["states"] = _full(ex, (54, n), 0, np.int8, s)
+                out["equities"] = _full(ex, (54, n), np.nan, np.float64, s)
+                d_mas, d_states, d_eq = out["mas"], out["states"], out["equities"]
+            else:
+                d_mas = _full(ex, (1,), np.nan, np.float64, s)
+                d_states = _full(ex, (1,), 0, np.int8, s)
+                d_eq = d_mas
+            ex.launch("atc_full_hull_kernel" if hull else "atc_full_kernel", (1, 1), (host.FULL_THREADS, 1), {
+                "close_t": d_close, "src_t": d_src, "pitch": 1, "n_bars": n, "n_sym": 1,
+                "starts": d_starts, "gtab": d_gtab, "hull_ring": ring, "ring_stride": 1, "tail": n,
+                "o_avg": out["avg"], "o_sig": out["sig"], "o_eq": out["eq"], "o_dir": out["dir"],
+                "o_flags": out["flags"], "o_last": out["last"], "o_since": out["since"],
+                "want_base": 1, "o_base": out["base"], "detail": int(detail), "d_mas": d_mas,
+                "d_states": d_states, "d_eq": d_eq,
+            }, s)
+            result = {}
+            for name, dev in out.items():
+                arr = np.empty(dev.shape, dtype=dev.dtype)
+                ex.download(dev, arr, s)
+                result[name] = arr
+            ex.synchronize(s)
+        return result
+
+    # -- batches ------------------------------------------------------------------------
+    def run_batch(self, closes: np.ndarray, config: ATCConfig, tail: int,
+                  mode: str) -> dict[str, np.ndarray]:
+        """Tail outputs of a (symbols, bars) batch, validated on the device.
+
+        Raises :class:`ATCInputError` naming the first row that breaks the batch contract.
+        """
+        ex = self.executor
+        n_sym, n_bars = (int(v) for v in closes.shape)
+        families = host.families_of(mode)
+        hull = mode == "full" and config.hma_kind == "hull"
+        kernel = ("atc_ema_only_kernel" if mode == "ema_only"
+                  else "atc_full_hull_kernel" if hull else "atc_full_kernel")
+        res = {
+            "sig": np.empty((n_sym, families, tail)), "eq": np.empty((n_sym, families, tail)),
+            "dir": np.empty((n_sym, tail)), "flags": np.empty((n_sym, tail), dtype=np.uint8),
+            "last": np.empty(n_sym, dtype=np.int8), "since": np.empty(n_sym, dtype=np.int64),
+            "first_finite": np.empty(n_sym, dtype=np.int32),
+            "last_nonfinite": np.empty(n_sym, dtype=np.int32),
+            "first_nonpos": np.empty(n_sym, dtype=np.int32),
+        }
+        if mode == "full":
+            res["avg"] = np.empty((n_sym, tail))
+        with self._lock:
+            info = ex.info()
+            resident = info.resident_blocks_per_sm.get(kernel, 1) * info.sm_count * host.WARP
+            plan = host.plan_chunks(n_sym, n_bars, tail, families, hull, ex.free_bytes(),
+                                    resident, self.max_chunks)
+            ex.set_params(host.call_params(config))
+            gtab = host.growth_table(config, n_bars)
+            sets = [self._buffers(plan.size, n_bars, tail, families, hull, gtab, k)
+                    for k in range(plan.buffers)]
+            pending: list[tuple[int, int, dict[str, Any]] | None] = [None] * plan.buffers
+            for c in range(plan.count):
+                i0 = c * plan.size
+                i1 = min(n_sym, i0 + plan.size)
+                k = c % plan.buffers
+                if pending[k] is not None:
+                    self._collect(*pending[k], res)      # type: ignore[misc]
+                bufs = sets[k]
+                self._run_chunk(closes[i0:i1], bufs, kernel, n_bars, tail, hull)
+                pending[k] = (i0, i1, bufs)
+            # Collect in chunk order: the oldest buffer set first.
+            order = sorted((p for p in pending if p is not None), key=lambda p: p[0])
+            for p in order:
+                self._collect(*p, res)
+        bad = host.bad_rows(res["first_finite"], res["last_nonfinite"], res["first_nonpos"], n_bars)
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise _batch_error(closes, row)
+        return res
+
+    def _buffers(self, size: int, bars: int, tail: int, families: int, hull: bool,
+                 gtab: np.ndarray, index: int) -> dict[str, Any]:
+        ex = self.executor
+        s = ex.stream(index)
+        pitch = host.pitch_for(size)
+        return {
+            "stream": s, "pitch": pitch,
+            "rows": ex.empty((size, bars), np.float64),
+            "cols": ex.empty((bars, pitch), np.float64),
+            "gtab": _upload(ex, gtab, s),
+            "ring": ex.empty((9 * host.HULL_RING, pitch) if hull else (1,), np.float64),
+            "sig": ex.empty((size, families, tail), np.float64),
+            "eq": ex.empty((size, families, tail), np.float64),
+            "avg": ex.empty((size, tail), np.float64),
+            "dir": ex.empty((size, tail), np.float64),
+            "flags": ex.empty((size, tail), np.uint8),
+            "last": ex.empty((size,), np.int8),
+            "since": ex.empty((size,), np.int64),
+            "first_finite": ex.empty((size,), np.int32),
+            "last_nonfinite": ex.empty((size,), np.int32),
+            "first_nonpos": ex.empty((size,), np.int32),
+            "dummy_f8": ex.empty((1,), np.float64),
+            "dummy_i1": ex.empty((1,), np.int8),
+        }
+
+    def _run_chunk(self, rows: np.ndarray, b: dict[str, Any], kernel: str, bars: int, tail: int,
+                   hull: bool) -> None:
+        ex = self.executor
+        s = b["stream"]
+        m = int(rows.shape[0])
+        pitch = b["pitch"]
+        d_rows = _view(b["rows"], m)
+        ex.upload_into(rows, d_rows, s)
+        # Outputs start as "no value": bars before a symbol's first price are never written.
+        for name, value in (("sig", np.nan), ("eq", np.nan), ("avg", np.nan), ("dir", np.nan),
+                            ("flags", 0), ("last", 0), ("since", -1), ("last_nonfinite", -1),
+                            ("first_finite", bars), ("first_nonpos", bars)):
+            ex.fill(_view(b[name], m), value, s)
+        blocks = host.pitch_for(m) // host.WARP            # the last chunk may be partial
+        ex.launch("atc_prepare_kernel", (-(-bars // 32), blocks), host.PREPARE_BLOCK, {
+            "rows": d_rows, "n_sym": m, "n_bars": bars, "out": b["cols"], "pitch": pitch,
+            "first_finite": b["first_finite"], "last_nonfinite": b["last_nonfinite"],
+            "first_nonpos": b["first_nonpos"],
+        }, s)
+        grid = (blocks, 1)
+        common = {
+            "close_t": b["cols"], "pitch": pitch, "n_bars": bars, "n_sym": m,
+            "starts": b["first_finite"], "gtab": b["gtab"], "tail": tail, "o_sig": b["sig"],
+            "o_eq": b["eq"], "o_dir": b["dir"], "o_flags": b["flags"], "o_last": b["last"],
+            "o_since": b["since"],
+        }
+        if kernel == "atc_ema_only_kernel":
+            ex.launch(kernel, grid, (host.EMA_THREADS, 1), common, s)
+        else:
+            ex.launch(kernel, grid, (host.FULL_THREADS, 1), dict(
+                common, src_t=b["cols"], hull_ring=b["ring"], ring_stride=pitch, o_avg=b["avg"],
+                want_base=0, o_base=b["dummy_f8"], detail=0, d_mas=b["dummy_f8"],
+                d_states=b["dummy_i1"], d_eq=b["dummy_f8"]), s)
+
+    def _collect(self, i0: int, i1: int, b: dict[str, Any], res: dict[str, np.ndarray]) -> None:
+        ex = self.executor
+        s = b["stream"]
+        m = i1 - i0
+        for name in ("sig", "eq", "dir", "flags", "last", "since", "first_finite",
+                     "last_nonfinite", "first_nonpos", "avg"):
+            if name in res:
+                ex.download(_view(b[name], m), res[name][i0:i1], s)
+        ex.synchronize(s)
+
+
+def _batch_error(closes: np.ndarray, row: int) -> ATCInputError:
+    """The message ``core.types.as_batch`` gives for the first bad row."""
+    values = closes[row]
+    finite = np.isfinite(values)
+    n = values.shape[0]
+    start = int(np.argmax(finite)) if finite.any() else n
+    inside = np.arange(n) >= start
+    bad = inside & ~(finite & (values > 0))
+    if bad.any():
+        bar = int(np.argmax(bad))
+        return ATCInputError(
+            f"closes row {row} at bar {bar} is {values[bar]!r}; after a symbol's first price "
+            "every bar must be finite and > 0 (clean gaps before computing)", field="closes")
+    return ATCInputError(f"closes row {row} has fewer than 2 bars", field="closes")
+
+
+# -- CuPy ---------------------------------------------------------------------------------
+_SCALARS = {"i32": np.int32, "i64": np.int64, "f64": np.float64}
+_MODULES: dict[tuple[int, tuple[str, ...]], Any] = {}
+_MODULES_LOCK = threading.Lock()
+
+
+def compiled_module(device_id: int, defines: tuple[str, ...] = ()) -> Any:
+    """The RawModule of the kernels for one device, compiled by NVRTC at first use.
+
+    Cached per (device, defines) in this process; CuPy also caches the binary on disk
+    (``~/.cupy/kernel_cache``), so later processes load it without compiling.
+    """
+    import cupy
+
+    key = (device_id, defines)
+    with _MODULES_LOCK:
+        module = _MODULES.get(key)
+        if module is None:
+            options = host.COMPILE_OPTIONS + tuple(f"-D{d}" for d in defines)
+            with cupy.cuda.Device(device_id):
+                module = cupy.RawModule(code=host.module_source(), options=options)
+                for name in host.KERNEL_SIGNATURES:
+                    module.get_function(name)        # compiles and loads now, not mid-batch
+            _MODULES[key] = module
+        return module
+
+
+class CupyExecutor:
+    """The launcher's device operations on a CUDA device through CuPy.
+
+    Parameters
+    ----------
+    device_id : CUDA device ordinal (default: CuPy's current device).
+    defines : extra preprocessor definitions (e.g. ``("ATC_FULL_MIN_BLOCKS=1",)``) for
+        measuring kernel variants; the default build is what the backend runs.
+    """
+
+    def __init__(self, device_id: int | None = None, defines: tuple[str, ...] = ()) -> None:
+        import cupy
+
+        self.cp = cupy
+        self.device_id = int(cupy.cuda.runtime.getDevice() if device_id is None else device_id)
+        self.defines = tuple(defines)
+        with cupy.cuda.Device(self.device_id):
+            self.module = compiled_module(self.device_id, self.defines)
+            self.kernels = {name: self.module.get_function(name) for name in host.KERNEL_SIGNATURES}
+            self._params = self.module.get_global("c_atc")
+            self._streams = [cupy.cuda.Stream(non_blocking=True) for _ in range(2)]
+        self._info = self._describe()
+
+    def _describe(self) -> DeviceInfo:
+        cp = self.cp
+        props = cp.cuda.runtime.getDeviceProperties(self.device_id)
+        name = props["name"].decode() if isinstance(props["name"], bytes) else str(props["name"])
+        blocks: dict[str, int] = {}
+        kernels: dict[str, str] = {}
+        threads = {"atc_prepare_kernel": 256, "atc_full_kernel": host.FULL_THREADS,
+                   "atc_full_hull_kernel": host.FULL_THREADS, "atc_ema_only_kernel": host.EMA_THREADS}
+        with cp.cuda.Device(self.device_id):
+            for kname, kernel in self.kernels.items():
+                blocks[kname] = int(cp.cuda.driver.occupancyMaxActiveBlocksPerMultiprocessor(
+                    kernel.kernel.ptr, threads[kname], 0))
+                kernels[kname] = (f"{kernel.num_regs} registers, {kernel.local_size_bytes} B local, "
+                                  f"{kernel.shared_size_bytes} B shared, {blocks[kname]} blocks/SM")
+        return DeviceInfo(name=name, compute_capability=f"{props['major']}.{props['minor']}",
+                          sm_count=int(props["multiProcessorCount"]),
+                          total_bytes=int(props["totalGlobalMem"]),
+                          resident_blocks_per_sm=blocks, kernels=kernels)
+
+    # -- Executor ----------------------------------------------------------------------
+    def info(self) -> DeviceInfo:
+        return self._info
+
+    def free_bytes(self) -> int:
+        with self.cp.cuda.Device(self.device_id):
+            free, _total = self.cp.cuda.runtime.memGetInfo()
+            # Blocks cached by CuPy's pool are free for our buffers too.
+            return int(free) + int(self.cp.get_default_memory_pool().free_bytes())
+
+    def set_params(self, data: np.ndarray) -> None:
+        buf = np.ascontiguousarray(data, dtype=np.uint8)
+        with self.cp.cuda.Device(self.device_id):
+            # Through pinned memory on stream 0, then wait: the streams are non-blocking, so
+            # a copy on the legacy stream would not be ordered before their kernels. No
+            # kernel of this launcher is in flight here (every call ends synchronised).
+            pinned = self.cp.cuda.alloc_pinned_memory(buf.nbytes)
+            staging = np.frombuffer(pinned, dtype=np.uint8, count=buf.nbytes)
+            staging[:] = buf
+            self._params.copy_from_host_async(staging.ctypes.data, buf.nbytes, stream=self._streams[0])
+            self._streams[0].synchronize()
+
+    def stream(self, index: int) -> Any:
+        return self._streams[index % len(self._streams)]
+
+    def empty(self, shape: tuple[int, ...], dtype: Any) -> Any:
+        with self.cp.cuda.Device(self.device_id):
+            return self.cp.empty(shape, dtype=dtype)
+
+    def fill(self, device_array: Any, value: Any, stream: Any) -> None:
+        with self.cp.cuda.Device(self.device_id), stream:
+            device_array.fill(value)
+
+    def upload_into(self, host_array: np.ndarray, device_array: Any, stream: Any) -> None:
+        with self.cp.cuda.Device(self.device_id):
+            device_array.set(host_array, stream=stream)
+
+    def launch(self, kernel: str, grid: tuple[int, int], block: tuple[int, int],
+               args: dict[str, Any], stream: Any) -> None:
+        values = tuple(a if t == "ptr" else _SCALARS[t](a)
+                       for (name, t), a in ((p, args[p[0]]) for p in host.KERNEL_SIGNATURES[kernel]))
+        with self.cp.cuda.Device(self.device_id), stream:
+            self.kernels[kernel]((int(grid[0]), int(grid[1])), (int(block[0]), int(block[1])), values)
+
+    def download(self, device_array: Any, out: np.ndarray, stream: Any) -> None:
+        with self.cp.cuda.Device(self.device_id):
+            device_array.get(stream=stream, out=out)
+
+    def synchronize(self, stream: Any) -> None:
+        stream.synchronize()
