@@ -16,6 +16,12 @@
 // members of length 1 or 2 (an MA equal to the close by construction) tie exactly as in the
 // reference and never count as a crossing. Longer windows use running sums.
 #define ATC_DIRECT_MAX 8
+// A running-sum MA within this relative distance of the close is recomputed from its window
+// in the reference's order before the crossover test: an MA can equal the close exactly
+// (cent prices: an average of a flat stretch, a regression through the newest price), and
+// the ~1e-13 drift of a running sum would otherwise decide such a tie differently from the
+// reference. The drift is far below this band, so every tie it could flip is recomputed.
+#define ATC_TIE_BAND 1e-9
 // Running sums are re-summed exactly on every bar b with (b & mask) == 0: the drift of 1024
 // add/subtract steps stays far below the 1e-9 tolerance even on 100k bars (spec §13.8).
 #define ATC_RESUM_MASK 1023
@@ -98,36 +104,48 @@ struct AtcWinRing {
     }
 };
 
-// numpy's pairwise summation (what `win.sum(axis=1)` does): sequential from 0.0 below 8
-// terms, otherwise eight interleaved accumulators combined as ((r0+r1)+(r2+r3))+((r4+r5)+
-// (r6+r7)) and the remainder added in order. Exact numpy order up to 128 terms; longer
-// windows (only re-summed, never compared for ties) use the same blocked scheme throughout.
-// Not inlined: it runs on a member's first full window, every 1024th bar, and every bar only
-// for windows of ≤ ATC_DIRECT_MAX; inlining it into 9 unrolled members × 7 member types
-// multiplied the code size by ~10 and the register pressure with it.
+// numpy's pairwise summation (what `win.sum(axis=1)` does), for the terms w(lo) … w(lo+n−1):
+// sequential from 0.0 below 8 terms; up to 128 terms eight interleaved accumulators combined
+// as ((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7)) and the remainder added in order; above 128 terms
+// the two halves (the first rounded down to a multiple of 8) summed recursively and added.
+// Bit for bit numpy's order, so a direct window sum equals the reference's.
+// Not inlined: it runs on a member's first full window, every 1024th bar, near a tie with
+// the close, and every bar only for windows of ≤ ATC_DIRECT_MAX; inlining it into 9
+// unrolled members × 7 member types multiplied the code size and the register pressure.
 template <class W>
-__device__ __noinline__ double atc_pairwise_sum(const W& w, int n) {
+__device__ __noinline__ double atc_pairwise_sum_at(const W& w, int lo, int n) {
     if (n < 8) {
         double r = 0.0;
-        for (int i = 0; i < n; ++i) r = r + w(i);
+        for (int i = 0; i < n; ++i) r = r + w(lo + i);
         return r;
     }
-    double r0 = w(0), r1 = w(1), r2 = w(2), r3 = w(3), r4 = w(4), r5 = w(5), r6 = w(6), r7 = w(7);
-    int i = 8;
-    int lim = n - (n % 8);
-    for (; i < lim; i += 8) {
-        r0 = r0 + w(i);
-        r1 = r1 + w(i + 1);
-        r2 = r2 + w(i + 2);
-        r3 = r3 + w(i + 3);
-        r4 = r4 + w(i + 4);
-        r5 = r5 + w(i + 5);
-        r6 = r6 + w(i + 6);
-        r7 = r7 + w(i + 7);
+    if (n <= 128) {
+        double r0 = w(lo), r1 = w(lo + 1), r2 = w(lo + 2), r3 = w(lo + 3);
+        double r4 = w(lo + 4), r5 = w(lo + 5), r6 = w(lo + 6), r7 = w(lo + 7);
+        int i = 8;
+        int lim = n - (n % 8);
+        for (; i < lim; i += 8) {
+            r0 = r0 + w(lo + i);
+            r1 = r1 + w(lo + i + 1);
+            r2 = r2 + w(lo + i + 2);
+            r3 = r3 + w(lo + i + 3);
+            r4 = r4 + w(lo + i + 4);
+            r5 = r5 + w(lo + i + 5);
+            r6 = r6 + w(lo + i + 6);
+            r7 = r7 + w(lo + i + 7);
+        }
+        double res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7));
+        for (; i < n; ++i) res = res + w(lo + i);
+        return res;
     }
-    double res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7));
-    for (; i < n; ++i) res = res + w(i);
-    return res;
+    int n2 = n / 2;
+    n2 -= n2 % 8;
+    return atc_pairwise_sum_at(w, lo, n2) + atc_pairwise_sum_at(w, lo + n2, n - n2);
+}
+
+template <class W>
+__device__ __forceinline__ double atc_pairwise_sum(const W& w, int n) {
+    return atc_pairwise_sum_at(w, 0, n);
 }
 
 // Σ w(i)·(i + w0), left to right from 0.0: numpy's matmul of a strided window with a weight

@@ -151,7 +151,8 @@ __device__ void atc_full_family(const AtcFullIo& io, int b_begin, signed char* s
 #pragma unroll
                 for (int m = 0; m < 9; ++m) {
                     const AtcMember& k9 = c_atc.mem[FAM * 9 + m];
-                    double ma = atc_member_step(mem[m], k9, io.src, b, t, xv, x_prev, resum, io.ring_stride);
+                    double ma = atc_member_step(mem[m], k9, io.src, b, t, xv, x_prev, cv, resum,
+                                                io.ring_stride);
                     int p;
                     int st = atc_cross_update(cross, m, cv, ma, &p);  // §5
                     if (on) {

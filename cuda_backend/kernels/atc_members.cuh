@@ -1,10 +1,11 @@
 // The moving averages of spec §4 as O(1)-state recurrences, one object per member.
 //
-// step(k, x, b, t, xv, xprev, resum) advances a member by one bar and returns its value (na
-// before its first valid bar): k holds the member's constants (constant memory), b is the
-// bar in the (bars, pitch) array, t the bar in the symbol's own history (t = 0 on its first
-// price), xv = x[b], xprev = x[b−1] (na at t = 0), resum = whether this bar re-sums running
-// windows exactly. An object holds only what changes from bar to bar.
+// step(k, x, b, t, xv, xprev, cv, resum) advances a member by one bar and returns its value
+// (na before its first valid bar): k holds the member's constants (constant memory), b is
+// the bar in the (bars, pitch) array, t the bar in the symbol's own history (t = 0 on its
+// first price), xv = x[b], xprev = x[b−1] (na at t = 0), cv = the close (the MA's crossover
+// partner, for the tie band), resum = whether this bar re-sums running windows exactly. An
+// object holds only what changes from bar to bar.
 //
 // Each formula is written in the reference's evaluation order (core/atc/moving_averages.py)
 // so that continuous values agree to the last bits where the reference sums directly, and
@@ -31,17 +32,20 @@ struct AtcEma {
         return y;
     }
     __device__ __forceinline__ double step(const AtcMember& k, const AtcSeries&, int, int t, double xv,
-                                           double, bool) {
+                                           double, double, bool) {
         return push(k, xv, t);
     }
 };
+
+// Whether a running-sum value must be recomputed exactly before comparing it with the close.
+__device__ __forceinline__ bool atc_near_tie(double ma, double cv) { return fabs(ma - cv) <= ATC_TIE_BAND * fabs(cv); }
 
 // ta.sma (§4.3, the script's "HMA").
 struct AtcSma {
     double s;
     __device__ __forceinline__ void init() { s = 0.0; }
     __device__ __forceinline__ double step(const AtcMember& k, const AtcSeries& x, int b, int t, double xv,
-                                           double, bool resum) {
+                                           double, double cv, bool resum) {
         int n = k.n;
         if (t < n - 1) return atc_nan();
         AtcWinX w = {x, b - n + 1};
@@ -49,6 +53,7 @@ struct AtcSma {
             s = atc_pairwise_sum(w, n);
         } else {
             s = s + (xv - w(-1));
+            if (atc_near_tie(s / (double)n, cv)) s = atc_pairwise_sum(w, n);
         }
         return s / (double)n;
     }
@@ -81,11 +86,16 @@ struct AtcWma {
     AtcWmaCore c;
     __device__ __forceinline__ void init() { c.init(); }
     __device__ __forceinline__ double step(const AtcMember& k, const AtcSeries& x, int b, int t, double xv,
-                                           double, bool resum) {
+                                           double, double cv, bool resum) {
         int n = k.n;
         if (t < n - 1) return atc_nan();
         AtcWinX w = {x, b - n + 1};
-        return c.value(w, n, k.k0, xv, t == n - 1 || resum);
+        double v = c.value(w, n, k.k0, xv, t == n - 1 || resum);
+        if (n > ATC_DIRECT_MAX && atc_near_tie(v, cv)) {
+            c.w = atc_seq_dot(w, n, 1);
+            v = c.w / k.k0;
+        }
+        return v;
     }
 };
 
@@ -98,7 +108,7 @@ struct AtcDema {
         e2.init();
     }
     __device__ __forceinline__ double step(const AtcMember& k, const AtcSeries&, int, int t, double xv,
-                                           double, bool) {
+                                           double, double, bool) {
         double v1 = e1.push(k, xv, t);
         int i = t - (k.n - 1);
         if (i < 0) return atc_nan();
@@ -116,22 +126,30 @@ struct AtcLsma {
         s = 0.0;
         p = 0.0;
     }
+    __device__ __forceinline__ double value(const AtcMember& k) const {
+        int n = k.n;
+        double slope = ((double)n * p - k.k0 * s) / k.k1;
+        double intercept = (s - slope * k.k0) / (double)n;
+        return intercept + slope * (double)(n - 1);
+    }
     __device__ __forceinline__ double step(const AtcMember& k, const AtcSeries& x, int b, int t, double xv,
-                                           double, bool resum) {
+                                           double, double cv, bool resum) {
         int n = k.n;
         if (n == 1) return xv;
         if (t < n - 1) return atc_nan();
         AtcWinX w = {x, b - n + 1};
-        if (n <= ATC_DIRECT_MAX || t == n - 1 || resum) {
-            s = atc_pairwise_sum(w, n);
-            p = atc_seq_dot(w, n, 0);
-        } else {
+        bool direct = n <= ATC_DIRECT_MAX || t == n - 1 || resum;
+        if (!direct) {
             s = s + (xv - w(-1));
             p = p + ((double)n * xv - s);
+            // A regression through cent prices can land exactly on the close.
+            direct = atc_near_tie(value(k), cv);
         }
-        double slope = ((double)n * p - k.k0 * s) / k.k1;
-        double intercept = (s - slope * k.k0) / (double)n;
-        return intercept + slope * (double)(n - 1);
+        if (direct) {
+            s = atc_pairwise_sum(w, n);
+            p = atc_seq_dot(w, n, 0);
+        }
+        return value(k);
     }
 };
 
@@ -144,7 +162,7 @@ struct AtcKama {
         noise = 0.0;
     }
     __device__ __forceinline__ double step(const AtcMember& k, const AtcSeries& x, int b, int t, double xv,
-                                           double xprev, bool resum) {
+                                           double xprev, double, bool resum) {
         int n = k.n;
         double ratio = 0.0;
         if (t >= n) {
@@ -176,7 +194,7 @@ struct AtcHull {
     }
     __device__ __forceinline__ void bind(double* ring_base) { ring = ring_base; }
     __device__ __forceinline__ double step(const AtcMember& k, const AtcSeries& x, int b, int t, double xv,
-                                           double, bool resum, atc_i64 stride) {
+                                           double, double, bool resum, atc_i64 stride) {
         int n = k.n, half = k.n1, root = k.n2;
         double vh = atc_nan();
         if (t >= half - 1) {
@@ -203,13 +221,14 @@ __device__ __forceinline__ void atc_bind_ring(AtcHull& h, double* ring) { h.bind
 
 template <class M>
 __device__ __forceinline__ double atc_member_step(M& mem, const AtcMember& k, const AtcSeries& x, int b,
-                                                  int t, double xv, double xprev, bool resum, atc_i64) {
-    return mem.step(k, x, b, t, xv, xprev, resum);
+                                                  int t, double xv, double xprev, double cv, bool resum,
+                                                  atc_i64) {
+    return mem.step(k, x, b, t, xv, xprev, cv, resum);
 }
 __device__ __forceinline__ double atc_member_step(AtcHull& mem, const AtcMember& k, const AtcSeries& x,
-                                                  int b, int t, double xv, double xprev, bool resum,
-                                                  atc_i64 stride) {
-    return mem.step(k, x, b, t, xv, xprev, resum, stride);
+                                                  int b, int t, double xv, double xprev, double cv,
+                                                  bool resum, atc_i64 stride) {
+    return mem.step(k, x, b, t, xv, xprev, cv, resum, stride);
 }
 
 #endif  // ATC_MEMBERS_CUH
