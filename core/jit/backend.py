@@ -42,7 +42,11 @@ class NumbaBackend:
 
     def probe(self) -> ProbeResult:
         threads = numba.get_num_threads()
-        return ProbeResult(True, f"JIT, threading layer {numba.config.THREADING_LAYER}",
+        try:
+            layer = numba.threading_layer()    # known once a parallel kernel has run
+        except ValueError:
+            layer = "chosen at the first parallel call"
+        return ProbeResult(True, f"JIT, threading layer: {layer}",
                            version=numba.__version__, device=f"CPU ({threads} threads)",
                            threads=threads)
 
