@@ -1,0 +1,65 @@
+"""The GPU self-test's parity part, run here on the CPU emulation of the kernels: it must
+pass on the real kernels and must notice a wrong value (so a green run on a GPU means
+something)."""
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+
+import numpy as np
+import pytest
+
+from cuda_backend import gpu_selftest
+from tests.cuda import emulator
+
+
+@pytest.fixture(scope="module")
+def emulated(emu_lib):
+    backend, _ = emulator.emulated_backend(emu_lib)
+    return backend
+
+
+def test_golden_parity_passes_on_the_kernels(emulated):
+    report = gpu_selftest.parity_golden(emulated)
+    assert report.failures == []
+    assert report.checked >= 5 and report.ok
+
+
+def test_random_parity_passes_on_the_kernels(emulated):
+    report = gpu_selftest.parity_random(emulated, symbols=60, per_config=20, seed=5)
+    assert report.failures == []
+    assert report.checked == 60
+
+
+class _OffByOneCent:
+    """A backend whose last Layer-1 signal of row 3 is one cent off."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def compute_batch(self, closes, config, tail=1, mode="full"):
+        out = self.inner.compute_batch(closes, config, tail=tail, mode=mode)
+        sig = out.signals.copy()
+        sig[3, 0, -1] = sig[3, 0, -1] + 0.01 if np.isfinite(sig[3, 0, -1]) else 0.5
+        return dataclasses.replace(out, signals=sig)
+
+
+def test_random_parity_notices_a_one_cent_difference(emulated):
+    report = gpu_selftest.parity_random(_OffByOneCent(emulated), symbols=20, per_config=20, seed=5)
+    assert not report.ok
+    assert any("row 3" in f and "signals" in f for f in report.failures)
+
+
+def test_column_rule_is_exact_for_discrete_and_relative_for_continuous():
+    a = np.array([1.0, np.nan, 2.0])
+    assert gpu_selftest.column_mismatch("EMA_Signal", a, a.copy()) is None
+    assert gpu_selftest.column_mismatch("EMA_Signal", a, a + np.array([1e-15, 0, 0])) is not None
+    assert gpu_selftest.column_mismatch("EMA_Equity", a, a * (1 + 1e-12)) is None
+    assert gpu_selftest.column_mismatch("EMA_Equity", a, a * (1 + 1e-8)) is not None
+    assert gpu_selftest.column_mismatch("direction", a, np.array([1.0, 0.0, 2.0])) is not None
+
+
+@pytest.mark.skipif(importlib.util.find_spec("cupy") is not None, reason="CuPy is installed here")
+def test_command_line_without_a_gpu_says_why(capsys):
+    assert gpu_selftest.main(["--no-timings"]) == 2
+    assert "no usable GPU: CuPy is not installed" in capsys.readouterr().out
