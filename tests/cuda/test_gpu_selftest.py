@@ -63,3 +63,47 @@ def test_column_rule_is_exact_for_discrete_and_relative_for_continuous():
 def test_command_line_without_a_gpu_says_why(capsys):
     assert gpu_selftest.main(["--no-timings"]) == 2
     assert "no usable GPU: CuPy is not installed" in capsys.readouterr().out
+
+
+class _FakeEvent:
+    log: list = []
+
+    def record(self, stream):
+        self.log.append(("record", stream))
+
+    def synchronize(self):
+        pass
+
+
+def test_kernel_clock_times_only_the_main_kernels(emu_lib, monkeypatch):
+    """The event wrapper around ``launch`` (CuPy faked: no GPU here) times the ATC kernels,
+    not the prepare kernel, keeps results unchanged and restores the executor on close."""
+    import sys
+    import types
+
+    from core.config import ATCConfig
+    from cuda_backend.launcher import Launcher
+    from tests.conftest import random_walk
+
+    elapsed = iter([1.5, 2.5, 4.0])
+    fake = types.ModuleType("cupy")
+    fake.cuda = types.SimpleNamespace(Event=_FakeEvent, get_elapsed_time=lambda a, b: next(elapsed))
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    _FakeEvent.log = []
+
+    launcher = Launcher(emulator.EmuExecutor(emu_lib))
+    # One warp of symbols: one chunk, one launch per kernel.
+    closes = np.vstack([random_walk(150, seed=s) for s in range(32)])
+    want = launcher.run_batch(closes, ATCConfig(), 2, "full")
+    original = launcher.executor.launch
+    clock = gpu_selftest.KernelClock(launcher)
+    got = launcher.run_batch(closes, ATCConfig(), 2, "full")
+    launcher.run_batch(closes, ATCConfig(), 2, "ema_only")
+    kernels = [k for k, _, _ in launcher.executor.launches[-4:]]
+    assert kernels == ["atc_prepare_kernel", "atc_full_kernel", "atc_prepare_kernel", "atc_ema_only_kernel"]
+    assert len(clock.pairs) == 2 and len(_FakeEvent.log) == 4       # two main kernels, start + stop each
+    assert clock.take_ms() == 4.0 and clock.pairs == []
+    clock.close()
+    assert launcher.executor.launch == original
+    for name in want:
+        np.testing.assert_array_equal(got[name], want[name], err_msg=name)
