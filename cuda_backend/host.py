@@ -33,6 +33,8 @@ FLAG_ARROW_LONG, FLAG_ARROW_SHORT, FLAG_LONG, FLAG_SHORT = 1, 2, 4, 8
 FULL_THREADS = 6 * WARP
 EMA_THREADS = 9 * WARP
 PREPARE_BLOCK = (32, 8)
+#: The prepare kernel's grid.y counts 32-symbol tiles and CUDA caps grid.y at 65,535.
+MAX_CHUNK_SYMBOLS = 65_535 * WARP
 
 #: Parameter lists of the kernels (name, type) in declaration order. CuPy passes arguments
 #: as raw bytes, so a wrong type would be read as garbage: a test checks these against the
@@ -214,7 +216,7 @@ def plan_chunks(symbols: int, bars: int, tail: int, families: int, hull: bool,
     budget = int(free_bytes * memory_fraction)
     fit = (budget // (2 * per)) // WARP * WARP            # two buffer sets
     if fit < WARP:
-        fit = (budget // per) // WARP * WARP              # one buffer set, no overlap
+        fit = min((budget // per) // WARP * WARP, MAX_CHUNK_SYMBOLS)   # one buffer set
         if fit < WARP:
             raise MemoryError(
                 f"a chunk of {WARP} symbols × {bars} bars needs {WARP * per / 2**20:.1f} MiB of device "
@@ -222,7 +224,7 @@ def plan_chunks(symbols: int, bars: int, tail: int, families: int, hull: bool,
         return ChunkPlan(fit, -(-symbols // fit), 1)
     want = pitch_for(-(-symbols // max_chunks))
     size = min(fit, max(want, pitch_for(min(resident_symbols, symbols))))
-    size = min(size, pitch_for(symbols))
+    size = min(size, pitch_for(symbols), MAX_CHUNK_SYMBOLS)
     return ChunkPlan(size, -(-symbols // size), 2 if -(-symbols // size) > 1 else 1)
 
 

@@ -111,6 +111,12 @@ def test_chunk_plan_fills_the_device_and_pipelines():
     assert (small.size, small.count, small.buffers) == (128, 1, 1)
 
 
+def test_chunk_plan_respects_the_grid_limit():
+    plan = host.plan_chunks(3_000_000, 4, 1, 1, False, free_bytes=80 * 2**30,
+                            resident_symbols=264 * 32, max_chunks=1)
+    assert plan.size == host.MAX_CHUNK_SYMBOLS and plan.count == 2
+
+
 def test_chunk_plan_respects_free_memory():
     per = host.bytes_per_symbol(5_000, 1, 6, False)
     plan = host.plan_chunks(10_000, 5_000, 1, 6, False, free_bytes=200 * per * 2,
