@@ -65,6 +65,19 @@ __constant__ AtcParams c_atc;
 
 __device__ __forceinline__ double atc_nan() { return __longlong_as_double(0x7ff8000000000000LL); }
 
+// Block-wide barrier for warp-specialised code: the full kernel's six family warps reach
+// their per-chunk barrier at six different instructions (one per template instance).
+// __syncthreads() is PTX `bar.sync` = `barrier.sync.aligned`, which the PTX ISA defines only
+// when every thread of the block executes the same instruction; the non-aligned form
+// (sm_70+) is defined for that case and orders shared-memory accesses the same way.
+__device__ __forceinline__ void atc_block_barrier() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 700
+    asm volatile("barrier.sync 0;" ::: "memory");
+#else
+    __syncthreads();
+#endif
+}
+
 __device__ __forceinline__ int atc_imin(int a, int b) { return a < b ? a : b; }
 __device__ __forceinline__ int atc_imax(int a, int b) { return a > b ? a : b; }
 

@@ -196,8 +196,9 @@ __device__ void atc_full_family(const AtcFullIo& io, int b_begin, signed char* s
             sh_eq[slot] = eq_out;
         }
         // Every warp reaches this barrier once per chunk, whichever family template it runs
-        // (the warps of a block run different instantiations; each warp is uniform).
-        __syncthreads();
+        // (the warps of a block run different instantiations; each warp is uniform), hence
+        // the non-aligned barrier.
+        atc_block_barrier();
         if (FAM == 0) atc_full_combine(io, ev, c0, buf, sh_code, sh_eq);
     }
     if (FAM == 0 && io.active) {
