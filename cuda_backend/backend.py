@@ -54,7 +54,7 @@ def _version(v: int) -> str:
 def probe_cupy() -> tuple[ProbeResult, LauncherLike | None]:
     """Check CuPy, driver, device and compilation; build the launcher when all is well."""
     try:
-        import cupy
+        import cupy  # type: ignore[import-not-found, unused-ignore]
     except ImportError as exc:
         return ProbeResult(False, f"CuPy is not installed ({exc}); {GPU_EXTRA_HINT}"), None
     except Exception as exc:  # a broken CuPy install raises other errors on import
@@ -236,6 +236,7 @@ class CudaBackend:
             raise ATCInputError(f"closes must be 2-D (symbols, bars), got shape {arr.shape}", field="closes")
         tail = check_tail(tail, arr.shape[1])
         families = host.families_of(mode)
+        out: dict[str, np.ndarray]
         if arr.shape[0] == 0:
             out = {"sig": np.empty((0, families, tail)), "eq": np.empty((0, families, tail)),
                    "dir": np.empty((0, tail)), "flags": np.zeros((0, tail), dtype=np.uint8),

@@ -144,7 +144,7 @@ class Launcher:
         hull = mode == "full" and config.hma_kind == "hull"
         kernel = ("atc_ema_only_kernel" if mode == "ema_only"
                   else "atc_full_hull_kernel" if hull else "atc_full_kernel")
-        res = {
+        res: dict[str, np.ndarray] = {
             "sig": np.empty((n_sym, families, tail)), "eq": np.empty((n_sym, families, tail)),
             "dir": np.empty((n_sym, tail)), "flags": np.empty((n_sym, tail), dtype=np.uint8),
             "last": np.empty(n_sym, dtype=np.int8), "since": np.empty(n_sym, dtype=np.int64),
@@ -168,8 +168,9 @@ class Launcher:
                 i0 = c * plan.size
                 i1 = min(n_sym, i0 + plan.size)
                 k = c % plan.buffers
-                if pending[k] is not None:
-                    self._collect(*pending[k], res)      # type: ignore[misc]
+                previous = pending[k]
+                if previous is not None:           # this buffer set's last chunk comes home first
+                    self._collect(*previous, res)
                 bufs = sets[k]
                 self._run_chunk(closes[i0:i1], bufs, kernel, n_bars, tail, hull)
                 pending[k] = (i0, i1, bufs)
@@ -281,7 +282,7 @@ def compiled_module(device_id: int, defines: tuple[str, ...] = ()) -> Any:
     Cached per (device, defines) in this process; CuPy also caches the binary on disk
     (``~/.cupy/kernel_cache``), so later processes load it without compiling.
     """
-    import cupy
+    import cupy  # type: ignore[import-not-found, unused-ignore]
 
     key = (device_id, defines)
     with _MODULES_LOCK:
@@ -307,7 +308,7 @@ class CupyExecutor:
     """
 
     def __init__(self, device_id: int | None = None, defines: tuple[str, ...] = ()) -> None:
-        import cupy
+        import cupy  # type: ignore[import-not-found, unused-ignore]
 
         self.cp = cupy
         self.device_id = int(cupy.cuda.runtime.getDevice() if device_id is None else device_id)

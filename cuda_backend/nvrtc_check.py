@@ -52,7 +52,7 @@ def find_libnvrtc() -> Path:
             return Path(env)
         raise NvrtcUnavailable(f"ATC_NVRTC_LIB={env} is not a file")
     try:
-        import nvidia.cuda_nvrtc as wheel  # namespace package of the wheel
+        import nvidia.cuda_nvrtc as wheel  # type: ignore[import-untyped, import-not-found, unused-ignore]
     except ImportError:
         raise NvrtcUnavailable(
             "the nvidia-cuda-nvrtc-cu12 wheel is not installed (pip install nvidia-cuda-nvrtc-cu12, "
