@@ -206,7 +206,7 @@ class KernelClock:
     MAIN = ("atc_full_kernel", "atc_full_hull_kernel", "atc_ema_only_kernel")
 
     def __init__(self, launcher: Any) -> None:
-        import cupy
+        import cupy  # type: ignore[import-not-found, unused-ignore]
 
         self.cp = cupy
         self.executor = launcher.executor
