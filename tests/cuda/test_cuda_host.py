@@ -139,3 +139,50 @@ def test_flags_and_bad_rows():
     npos_bad[0] = 4
     assert list(host.bad_rows(ff, lnf, npos, 10)) == [False, False, True, True, True]
     assert host.bad_rows(ff, lnf, npos_bad, 10)[0]
+
+
+class _FakeEvent:
+    waits = 0
+
+    def record(self, stream):
+        self.stream = stream
+
+    def synchronize(self):
+        _FakeEvent.waits += 1
+
+
+def _fake_cupy():
+    import ctypes
+    import types
+
+    calls = []
+
+    def memcpy_async(dst, src, size, kind, stream):
+        assert kind == 1 and stream == 1234
+        calls.append((dst, size))
+        ctypes.memmove(dst, src, size)
+
+    cp = types.SimpleNamespace()
+    cp.cuda = types.SimpleNamespace(
+        alloc_pinned_memory=lambda n: bytearray(n), Event=_FakeEvent,
+        runtime=types.SimpleNamespace(memcpyAsync=memcpy_async, memcpyHostToDevice=1))
+    return cp, calls
+
+
+def test_pinned_stager_copies_every_byte_in_order():
+    """Pieces through two alternating pinned buffers, each filled by several threads; a
+    buffer is reused only after waiting for its previous DMA (CuPy faked: no GPU here)."""
+    from types import SimpleNamespace
+
+    from cuda_backend.launcher import PinnedStager
+
+    cp, calls = _fake_cupy()
+    stager = PinnedStager(cp, piece_bytes=4000, threads=3)
+    src = np.random.default_rng(1).normal(size=(37, 301))          # 89,096 bytes: 23 pieces
+    dst = np.zeros_like(src)
+    _FakeEvent.waits = 0
+    stager.copy(src, dst.ctypes.data, SimpleNamespace(ptr=1234))
+    np.testing.assert_array_equal(dst, src)
+    assert [size for _, size in calls] == [4000] * 22 + [src.nbytes - 22 * 4000]
+    assert [d - dst.ctypes.data for d, _ in calls] == list(range(0, src.nbytes, 4000))
+    assert _FakeEvent.waits == 21                                   # every piece after the first two

@@ -28,6 +28,10 @@ def device(request, emu_lib):
     if request.param == "emulated":
         backend, _ = emulator.emulated_backend(emu_lib, order=0)
         return backend
+    return gpu_backend_or_skip()
+
+
+def gpu_backend_or_skip() -> CudaBackend:
     if "gpu" not in _GPU:
         _GPU["gpu"] = CudaBackend()
     probe = _GPU["gpu"].probe()
@@ -287,3 +291,23 @@ def test_launch_geometry(emu_lib):
         prepare, ("atc_ema_only_kernel", (1, 1), (288, 1)),
         ("atc_full_hull_kernel", (1, 1), (192, 1)),
     ]
+
+
+@pytest.mark.gpu
+def test_pinned_staging_equals_pageable_uploads():
+    """Uploads through the pinned staging buffers (the default for large chunks) give the
+    same bits as the driver's own pageable copies."""
+    gpu_backend_or_skip()
+    from cuda_backend.launcher import CupyExecutor, Launcher
+
+    pinned = Launcher(CupyExecutor(staging="pinned"))
+    pinned.executor.staging_threshold = 1 << 20          # every chunk of this batch is staged
+    pageable = Launcher(CupyExecutor(staging="pageable"))
+    rng = np.random.default_rng(79)
+    closes, _ = random_batch(rng, 2000, 3000)
+    for mode in ("full", "ema_only"):
+        a = pinned.run_batch(closes, CONFIGS["default"], 7, mode)
+        b = pageable.run_batch(closes, CONFIGS["default"], 7, mode)
+        assert a.keys() == b.keys()
+        for name in a:
+            np.testing.assert_array_equal(a[name], b[name], err_msg=f"{mode} {name}")
