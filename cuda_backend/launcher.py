@@ -174,7 +174,7 @@ class Launcher:
                 if previous is not None:           # this buffer set's last chunk comes home first
                     self._collect(*previous, res)
                 bufs = sets[k]
-                self._run_chunk(closes[i0:i1], bufs, kernel, n_bars, tail, hull)
+                self._run_chunk(closes[i0:i1], bufs, kernel, n_bars, tail)
                 pending[k] = (i0, i1, bufs)
             # Collect in chunk order: the oldest buffer set first.
             order = sorted((p for p in pending if p is not None), key=lambda p: p[0])
@@ -211,8 +211,8 @@ class Launcher:
             "dummy_i1": ex.empty((1,), np.int8),
         }
 
-    def _run_chunk(self, rows: np.ndarray, b: dict[str, Any], kernel: str, bars: int, tail: int,
-                   hull: bool) -> None:
+    def _run_chunk(self, rows: np.ndarray, b: dict[str, Any], kernel: str, bars: int, tail: int) -> None:
+        """Copy a chunk in, reset its outputs, prepare it on the device, run the kernel."""
         ex = self.executor
         s = b["stream"]
         m = int(rows.shape[0])
