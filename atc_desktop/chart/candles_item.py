@@ -14,8 +14,8 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
 
 from atc_desktop.chart.geometry import (
-    MIN_BUCKET_PX, bucket_ohlc, draw_lines, draw_rects, finite_range, lod_factor, rows,
-    tail_rect, visible_bars,
+    MIN_BUCKET_PX, apply_bounds, bucket_ohlc, draw_lines, draw_rects, finite_range,
+    lod_factor, ortho_bars, rows, visible_bars,
 )
 from atc_desktop.chart.theme import BEAR, BULL, DARK, NEUTRAL, Theme
 
@@ -114,14 +114,7 @@ class CandlesItem(pg.GraphicsObject):
         yr = finite_range(self._l, self._h)
         n = self.bars
         bounds = QtCore.QRectF() if yr is None else QtCore.QRectF(-0.5, yr[0], float(n), yr[1] - yr[0])
-        if first_changed is not None and bounds == self._bounds:
-            # Live refresh inside the old bounds: repaint the last buckets only.
-            self.update(tail_rect(bounds, first_changed, self.last_level))
-            return
-        self.prepareGeometryChange()
-        self._bounds = bounds
-        self.informViewBoundsChanged()
-        self.update()
+        apply_bounds(self, bounds, first_changed)
 
     def _level(self, k: int) -> _Level:
         lvl = self._levels.get(k)
@@ -137,9 +130,7 @@ class CandlesItem(pg.GraphicsObject):
             return (None, None)
         if ax == 0:
             return (-0.5, n - 0.5)
-        i0, i1 = 0, n
-        if orthoRange is not None:
-            i0, i1 = visible_bars(QtCore.QRectF(orthoRange[0], 0, orthoRange[1] - orthoRange[0], 1), n, 0)
+        i0, i1 = ortho_bars(orthoRange, n)
         yr = finite_range(self._l[i0:i1], self._h[i0:i1])
         return (None, None) if yr is None else yr
 

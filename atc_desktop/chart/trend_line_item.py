@@ -15,8 +15,8 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
 
 from atc_desktop.chart.geometry import (
-    MIN_POINT_PX, draw_lines, draw_rects, finite_range, lod_factor, rows, tail_rect,
-    visible_bars,
+    MIN_POINT_PX, apply_bounds, draw_lines, draw_rects, finite_range, lod_factor,
+    ortho_bars, rows, visible_bars,
 )
 
 NO_CLASS = -1   # segment not drawn (an end is NaN, or no class)
@@ -108,15 +108,8 @@ class TrendLineItem(pg.GraphicsObject):
         yr = finite_range(self._y)
         bounds = (QtCore.QRectF() if yr is None else
                   QtCore.QRectF(0.0, yr[0], float(max(self.bars - 1, 0)), yr[1] - yr[0]))
-        if first_changed is not None and bounds == self._bounds:
-            # Live refresh inside the old bounds: repaint the last segments (and fill) only.
-            full = self.boundingRect()
-            self.update(tail_rect(full, first_changed, self.last_level))
-            return
-        self.prepareGeometryChange()
-        self._bounds = bounds
-        self.informViewBoundsChanged()
-        self.update()
+        # The repaint rectangle is the bounding rect: it includes the fill under the line.
+        apply_bounds(self, bounds, first_changed, self.boundingRect())
 
     def _level(self, k: int) -> _Level:
         lvl = self._levels.get(k)
@@ -131,9 +124,7 @@ class TrendLineItem(pg.GraphicsObject):
             return (None, None)
         if ax == 0:
             return (0.0, float(n - 1))
-        i0, i1 = 0, n
-        if orthoRange is not None:
-            i0, i1 = visible_bars(QtCore.QRectF(orthoRange[0], 0, orthoRange[1] - orthoRange[0], 1), n, 0)
+        i0, i1 = ortho_bars(orthoRange, n)
         yr = finite_range(self._y[i0:i1])
         return (None, None) if yr is None else yr
 

@@ -10,8 +10,8 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
 
 from atc_desktop.chart.geometry import (
-    MIN_BUCKET_PX, bucket_max, draw_rects, finite_range, lod_factor, rows, tail_rect,
-    visible_bars,
+    MIN_BUCKET_PX, apply_bounds, bucket_max, draw_rects, finite_range, lod_factor,
+    ortho_bars, rows, visible_bars,
 )
 from atc_desktop.chart.theme import DARK, Theme
 
@@ -72,13 +72,7 @@ class VolumeItem(pg.GraphicsObject):
         yr = finite_range(self._v)
         top = yr[1] if yr is not None else 0.0
         bounds = QtCore.QRectF(-0.5, 0.0, float(self.bars), max(top, 0.0))
-        if first_changed is not None and bounds == self._bounds:
-            self.update(tail_rect(bounds, first_changed, self.last_level))
-            return
-        self.prepareGeometryChange()
-        self._bounds = bounds
-        self.informViewBoundsChanged()
-        self.update()
+        apply_bounds(self, bounds, first_changed)
 
     def _level(self, k: int) -> tuple[np.ndarray, np.ndarray]:
         if k not in self._levels:
@@ -92,9 +86,7 @@ class VolumeItem(pg.GraphicsObject):
             return (None, None)
         if ax == 0:
             return (-0.5, n - 0.5)
-        i0, i1 = 0, n
-        if orthoRange is not None:
-            i0, i1 = visible_bars(QtCore.QRectF(orthoRange[0], 0, orthoRange[1] - orthoRange[0], 1), n, 0)
+        i0, i1 = ortho_bars(orthoRange, n)
         yr = finite_range(self._v[i0:i1])
         return (None, None) if yr is None else (0.0, yr[1])
 
