@@ -148,14 +148,15 @@ def mismatch(got: np.ndarray, want: np.ndarray, discrete: bool, rtol: float = 1e
 
 
 def compare_columns(got: dict[str, np.ndarray], want: dict[str, np.ndarray],
-                    rtol: float = 1e-9) -> list[str]:
+                    rtol: float = 1e-9,
+                    discrete: Callable[[str], bool] = is_discrete) -> list[str]:
     """Every column of ``want`` that ``got`` lacks or that differs (first bar of each)."""
     problems = []
     for name, values in want.items():
         if name not in got:
             problems.append(f"{name}: missing")
             continue
-        why = mismatch(got[name], values, is_discrete(name), rtol)
+        why = mismatch(got[name], values, discrete(name), rtol)
         if why:
             problems.append(f"{name}: {why}")
     return problems
@@ -209,15 +210,7 @@ def batch_fields(result: Any) -> dict[str, np.ndarray]:
 
 def compare_batch(got: dict[str, np.ndarray], want: dict[str, np.ndarray],
                   rtol: float = 1e-9) -> list[str]:
-    problems = []
-    for name, values in want.items():
-        if name not in got:
-            problems.append(f"{name}: missing")
-            continue
-        why = mismatch(got[name], values, name in DISCRETE_FIELDS, rtol)
-        if why:
-            problems.append(f"{name}: {why}")
-    return problems
+    return compare_columns(got, want, rtol, discrete=lambda name: name in DISCRETE_FIELDS)
 
 
 # -- the checks --------------------------------------------------------------------------------
