@@ -13,14 +13,26 @@ RUST_SOURCES := $(wildcard rust_backend/src/*.rs rust_backend/src/*/*.rs)
 
 setup: $(STAMPS)/system $(STAMPS)/python
 
+# $(call apt_install,WORDS): install those of the Debian packages WORDS that are missing.
+define apt_install
+@missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+if [ -n "$$missing" ]; then \
+  echo "installing: $$missing"; \
+  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+fi
+endef
+
 $(STAMPS)/system:
 	@mkdir -p $(STAMPS)
-	@missing=$$(for p in $(QT_LIBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-	  echo "installing Qt system libraries: $$missing"; \
-	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
-	fi
+	$(call apt_install,$(QT_LIBS))
+	@touch $@
+
+# The packaged build's tools (the LLVM that llvmlite's source names, cmake, icupkg) and its
+# X86-only llvmlite, built once into ~/.cache/atc-desktop-build (packaging/slim.py).
+$(STAMPS)/package-tools: $(STAMPS)/python
+	$(call apt_install,$$($(PY) packaging/slim.py --build-deps))
+	$(PY) packaging/slim.py
 	@touch $@
 
 $(STAMPS)/python: pyproject.toml rust_backend/Cargo.toml $(RUST_SOURCES)
@@ -32,7 +44,7 @@ app: setup
 	atc-desktop
 
 # Rust first, pytest last: the run ends on pytest's summary line.
-test: setup test-rust test-python
+test: setup $(STAMPS)/package-tools test-rust test-python
 
 test-python:
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest
@@ -47,7 +59,7 @@ bench: setup
 	$(PY) -m benchmarks --markdown BENCHMARKS.md
 
 # dist/ATC-Desktop/ and dist/ATC-Desktop-<version>-linux-<arch>.tar.gz; GPU=1: the CuPy variant
-package: setup
+package: setup $(STAMPS)/package-tools
 	$(PY) packaging/build.py $(if $(GPU),--gpu)
 
 clean:

@@ -5,7 +5,8 @@
 
 Steps: make sure the Rust extension exists (``--native FILE`` copies a prebuilt one in;
 when none is there it is built with maturin), run PyInstaller on
-``packaging/atc-desktop.spec``, strip debug symbols from the bundle's ELF files (keeping
+``packaging/atc-desktop.spec``, swap llvmlite and Qt's ICU data for the slim builds of
+``slim.py``, strip debug symbols from the bundle's ELF files (keeping
 any file that stripping would make unloadable), add the Linux desktop entry and icon,
 report the size, and write the archive.
 """
@@ -16,7 +17,6 @@ import importlib.util
 import os
 import platform
 import shutil
-import struct
 import subprocess
 import sys
 import tarfile
@@ -25,12 +25,14 @@ import tomllib
 import zipfile
 from pathlib import Path
 
+import slim
+from elf import is_elf, loadable_segments
+
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "packaging" / "atc-desktop.spec"
 LINUX = ROOT / "packaging" / "linux"
 ICONS = ROOT / "resources" / "icons"
 APP_DIR_NAME = "ATC-Desktop"
-PT_LOAD = 1
 
 
 def version() -> str:
@@ -83,33 +85,6 @@ def build_native(work: Path, root: Path = ROOT) -> Path:
 
 
 # -- stripping ---------------------------------------------------------------------------------
-def is_elf(path: Path) -> bool:
-    with path.open("rb") as f:
-        return f.read(4) == b"\x7fELF"
-
-
-def loadable_segments(path: Path) -> bool:
-    """Whether every PT_LOAD segment's file offset and address agree modulo the page size
-    and the segment's alignment. ``strip`` breaks that for libraries that auditwheel's
-    patchelf rewrote (the dynamic loader then refuses them: "ELF load command
-    address/offset not page-aligned")."""
-    with path.open("rb") as f:
-        head = f.read(64)
-        if head[:4] != b"\x7fELF" or head[4] != 2:        # 64-bit ELF only
-            return False
-        order = "<" if head[5] == 1 else ">"
-        (phoff,) = struct.unpack_from(order + "Q", head, 32)
-        phentsize, phnum = struct.unpack_from(order + "HH", head, 54)
-        f.seek(phoff)
-        table = f.read(phentsize * phnum)
-    for i in range(phnum):
-        p_type, _flags, offset, vaddr, _paddr, _filesz, _memsz, align = struct.unpack_from(
-            order + "IIQQQQQQ", table, i * phentsize)
-        if p_type == PT_LOAD and ((vaddr - offset) % 4096 or (align > 1 and (vaddr - offset) % align)):
-            return False
-    return True
-
-
 def strip_bundle(bundle: Path) -> tuple[int, list[str]]:
     """Strip symbols from every ELF file; returns (bytes saved, files kept as they were)."""
     strip = shutil.which("strip")
@@ -172,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="PyInstaller's work folder (default build/pyinstaller)")
     parser.add_argument("--no-archive", action="store_true", help="skip the .tar.gz")
     parser.add_argument("--no-strip", action="store_true", help="keep debug symbols")
+    parser.add_argument("--no-slim", action="store_true",
+                        help="keep the wheels' llvmlite (every LLVM target) and Qt's full ICU data")
     args = parser.parse_args(argv)
     t0 = time.monotonic()
 
@@ -191,6 +168,13 @@ def main(argv: list[str] | None = None) -> int:
     subprocess.run(cmd, cwd=ROOT, check=True)
     bundle = args.dist / APP_DIR_NAME
 
+    if not args.no_slim:
+        try:
+            for name, before, after in slim.slim_bundle(bundle):
+                print(f"slimmed: {name} {before / 1e6:.1f} MB → {after / 1e6:.1f} MB")
+        except (slim.SlimError, OSError) as exc:
+            raise SystemExit(f"slimming the bundle failed: {exc}\n(--no-slim builds the "
+                             "full-size bundle)") from exc
     if not args.no_strip:
         saved, kept = strip_bundle(bundle)
         print(f"stripped: {saved / 1e6:.1f} MB saved; left as they were (stripping would "

@@ -18,6 +18,7 @@ import os
 import sys
 import textwrap
 import threading
+import time
 from pathlib import Path
 from types import ModuleType
 from typing import Callable
@@ -378,3 +379,14 @@ def compile_in_background(config: ATCConfig, warm: Callable[[Callable], None]) -
         _compiling[digest] = thread
         thread.start()
         return True
+
+
+def wait_for_background(timeout: float | None = None) -> bool:
+    """Wait until every background build has finished (so its kernel is in numba's
+    on-disk cache); False when ``timeout`` seconds pass first."""
+    with _lock:
+        threads = list(_compiling.values())
+    deadline = None if timeout is None else time.monotonic() + timeout
+    for thread in threads:
+        thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+    return not any(t.is_alive() for t in threads)

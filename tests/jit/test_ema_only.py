@@ -108,8 +108,8 @@ def test_background_compile_serves_generic_results_until_ready():
     assert first.notes == ["EMA-only: generic kernel while the specialised one compiles"]
     thread = codegen._compiling[codegen._digest(codegen.kernel_source(config))]
     assert not codegen.ready(config) or not thread.is_alive()   # ready only once compiled
-    thread.join(timeout=300)
-    assert codegen.ready(config)
+    assert codegen.wait_for_background(timeout=300)
+    assert not thread.is_alive() and codegen.ready(config)
     second = b.compute_batch(closes, config, tail=30, mode="ema_only")
     assert second.notes == ["EMA-only: specialised kernel"]
     for a, g in zip(outputs(first), outputs(second)):

@@ -13,6 +13,8 @@ from types import ModuleType
 
 import pytest
 
+import elf
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -45,7 +47,7 @@ def misalign_first_load_segment(path: Path) -> None:
     phentsize, phnum = struct.unpack_from("<HH", data, 54)
     for i in range(phnum):
         at = phoff + i * phentsize
-        if struct.unpack_from("<I", data, at)[0] == build.PT_LOAD:
+        if struct.unpack_from("<I", data, at)[0] == elf.PT_LOAD:
             (offset,) = struct.unpack_from("<Q", data, at + 8)
             struct.pack_into("<Q", data, at + 8, offset + 0x800)
             break
@@ -54,14 +56,14 @@ def misalign_first_load_segment(path: Path) -> None:
 
 def test_loadable_segments_tells_broken_libraries(tmp_path: Path) -> None:
     good = some_extension()
-    assert build.is_elf(good) and build.loadable_segments(good)
+    assert elf.is_elf(good) and elf.loadable_segments(good)
     bad = tmp_path / good.name
     shutil.copy2(good, bad)
     misalign_first_load_segment(bad)
-    assert not build.loadable_segments(bad)
+    assert not elf.loadable_segments(bad)
     text = tmp_path / "notes.txt"
     text.write_text("not an ELF file")
-    assert not build.is_elf(text)
+    assert not elf.is_elf(text)
 
 
 def test_strip_bundle_strips_and_keeps_text_files(tmp_path: Path) -> None:
@@ -76,7 +78,7 @@ def test_strip_bundle_strips_and_keeps_text_files(tmp_path: Path) -> None:
     saved, kept = build.strip_bundle(bundle)
     assert kept == []
     assert saved == before - lib.stat().st_size >= 0
-    assert build.loadable_segments(lib)
+    assert elf.loadable_segments(lib)
     assert (bundle / "README").read_text() == "hello"
 
 
