@@ -137,7 +137,7 @@ pub fn family_pass<V: Simd, K: MaKernel<V>>(ma: &mut K, inp: &PassInput<'_>, sig
     let size = inp.bars * V::LANES;
     assert!(inp.x.len() >= size && inp.close.len() >= size && inp.rg.len() >= size && signal.len() >= size);
     let mut sink = FamilySink { members: Members::<V>::new(), inp, signal, cp: V::splat(f64::NAN) };
-    drive(ma, inp.x, 0, inp.bars, &mut sink);
+    drive(ma, inp.x, inp.close, 0, inp.bars, &mut sink);
 }
 
 struct FamilySink<'a, 'b, V: Simd> {

@@ -9,6 +9,7 @@
 
 pub mod batch;
 pub mod engine;
+pub mod exact;
 pub mod family;
 pub mod layer2;
 pub mod ma;

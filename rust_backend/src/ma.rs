@@ -7,11 +7,17 @@
 //! including the warm-up; `step::<false>` is the branch-free steady state, valid from
 //! [`MaKernel::steady_from`] on. Recursive averages repeat the reference's arithmetic
 //! operation for operation. Window sums (SMA, WMA, LSMA, KAMA noise, Hull) run as
-//! add/subtract updates and are rebuilt from the window every [`RESUM_PERIOD`] bars (see
-//! [`drive`]), so rounding cannot accumulate over long series.
+//! add/subtract updates, start from the first window summed directly and are rebuilt from
+//! the window every [`RESUM_PERIOD`] bars (see [`drive`]), both in the reference's order
+//! ([`crate::exact`]), so rounding cannot accumulate over long series.
+//!
+//! Kernels also see the close, each MA's crossover partner (§5; the MAs themselves run on
+//! the source, which may differ): SMA, WMA, LSMA and Hull values within
+//! [`TIE_BAND`](crate::exact::TIE_BAND) of it are recomputed in the reference's order.
 //!
 //! Sources are interleaved: lane `l` of bar `t` is `x[t * V::LANES + l]`.
 
+use crate::exact::{pairwise_sum, Steps};
 use crate::simd::{load_at, Simd};
 
 pub use crate::window::{Hull, Lsma, Sma, Wma};
@@ -29,12 +35,13 @@ pub trait MaKernel<V: Simd> {
     /// First bar from which `step::<false>` is valid for every member.
     fn steady_from(&self) -> usize;
 
-    /// Advance all members to bar `t` and write their values (NaN while warming up).
+    /// Advance all members to bar `t` of the source `x` and write their values (NaN while
+    /// warming up). `close` is the series the values are compared with (§5).
     ///
     /// # Safety
-    /// Bars are stepped in order from 0; `x.len() >= (t + 1) * V::LANES`; with
-    /// `WARM = false`, `t >= self.steady_from()`.
-    unsafe fn step<const WARM: bool>(&mut self, x: &[f64], t: usize, out: &mut [V; 9]);
+    /// Bars are stepped in order from 0; `x.len()` and `close.len()` are at least
+    /// `(t + 1) * V::LANES`; with `WARM = false`, `t >= self.steady_from()`.
+    unsafe fn step<const WARM: bool>(&mut self, x: &[f64], close: &[f64], t: usize, out: &mut [V; 9]);
 
     /// Rebuild running window sums exactly from the windows ending at bar `t`.
     ///
@@ -52,21 +59,29 @@ pub trait BarSink<V: Simd> {
     fn bar(&mut self, t: usize, ma: &[V; 9]);
 }
 
-/// Step `ma` over bars `t0..t1` (continuing from `t0 − 1`), handing each bar's values to
-/// `sink`: warm-up bars through the branchy path, the rest through the steady one, with
-/// an exact re-summation before every bar that is a multiple of [`RESUM_PERIOD`].
+/// Step `ma` over bars `t0..t1` of source `x` and close `close` (continuing from
+/// `t0 − 1`), handing each bar's values to `sink`: warm-up bars through the branchy path,
+/// the rest through the steady one, with an exact re-summation before every bar that is a
+/// multiple of [`RESUM_PERIOD`].
 ///
 /// # Panics
-/// If `x` holds fewer than `t1` bars.
+/// If `x` or `close` holds fewer than `t1` bars.
 #[inline(always)]
-pub fn drive<V: Simd, K: MaKernel<V>, S: BarSink<V>>(ma: &mut K, x: &[f64], t0: usize, t1: usize, sink: &mut S) {
-    assert!(x.len() >= t1 * V::LANES);
+pub fn drive<V: Simd, K: MaKernel<V>, S: BarSink<V>>(
+    ma: &mut K,
+    x: &[f64],
+    close: &[f64],
+    t0: usize,
+    t1: usize,
+    sink: &mut S,
+) {
+    assert!(x.len() >= t1 * V::LANES && close.len() >= t1 * V::LANES);
     let mut cur = [V::splat(NAN); 9];
     let steady = ma.steady_from();
     let mut t = t0;
     while t < t1 && t < steady {
         // SAFETY: t < t1 ≤ bars in x, stepped in order.
-        unsafe { ma.step::<true>(x, t, &mut cur) };
+        unsafe { ma.step::<true>(x, close, t, &mut cur) };
         sink.bar(t, &cur);
         t += 1;
     }
@@ -78,7 +93,7 @@ pub fn drive<V: Simd, K: MaKernel<V>, S: BarSink<V>>(ma: &mut K, x: &[f64], t0: 
         let end = ((t / RESUM_PERIOD + 1) * RESUM_PERIOD).min(t1);
         for u in t..end {
             // SAFETY: steady_from ≤ u < t1.
-            unsafe { ma.step::<false>(x, u, &mut cur) };
+            unsafe { ma.step::<false>(x, close, u, &mut cur) };
             sink.bar(u, &cur);
         }
         t = end;
@@ -90,20 +105,27 @@ pub fn drive<V: Simd, K: MaKernel<V>, S: BarSink<V>>(ma: &mut K, x: &[f64], t0: 
 /// `ma.steady_from()`.
 ///
 /// # Panics
-/// If `x` holds fewer than `t + 1` bars.
+/// If `x` or `close` holds fewer than `t + 1` bars.
 #[inline(always)]
-pub fn step_one<V: Simd, K: MaKernel<V>>(ma: &mut K, x: &[f64], t: usize, steady: usize, out: &mut [V; 9]) {
-    assert!(x.len() >= (t + 1) * V::LANES);
+pub fn step_one<V: Simd, K: MaKernel<V>>(
+    ma: &mut K,
+    x: &[f64],
+    close: &[f64],
+    t: usize,
+    steady: usize,
+    out: &mut [V; 9],
+) {
+    assert!(x.len() >= (t + 1) * V::LANES && close.len() >= (t + 1) * V::LANES);
     if t < steady {
-        // SAFETY: t is in x, bars stepped in order.
-        unsafe { ma.step::<true>(x, t, out) };
+        // SAFETY: t is in x and close, bars stepped in order.
+        unsafe { ma.step::<true>(x, close, t, out) };
     } else {
         if t.is_multiple_of(RESUM_PERIOD) {
             // SAFETY: t ≥ steady ≥ 1 and bars up to t − 1 were stepped.
             unsafe { ma.resum(x, t - 1) };
         }
         // SAFETY: t ≥ steady_from.
-        unsafe { ma.step::<false>(x, t, out) };
+        unsafe { ma.step::<false>(x, close, t, out) };
     }
 }
 
@@ -135,7 +157,7 @@ impl<V: Simd> MaKernel<V> for Ema<V> {
     }
 
     #[inline(always)]
-    unsafe fn step<const WARM: bool>(&mut self, x: &[f64], t: usize, out: &mut [V; 9]) {
+    unsafe fn step<const WARM: bool>(&mut self, x: &[f64], _close: &[f64], t: usize, out: &mut [V; 9]) {
         let xv = unsafe { load_at::<V>(x, t) };
         for k in 0..9 {
             let n = self.n[k];
@@ -189,7 +211,7 @@ impl<V: Simd> MaKernel<V> for Dema<V> {
     }
 
     #[inline(always)]
-    unsafe fn step<const WARM: bool>(&mut self, x: &[f64], t: usize, out: &mut [V; 9]) {
+    unsafe fn step<const WARM: bool>(&mut self, x: &[f64], _close: &[f64], t: usize, out: &mut [V; 9]) {
         let xv = unsafe { load_at::<V>(x, t) };
         let two = V::splat(2.0);
         for k in 0..9 {
@@ -252,7 +274,7 @@ impl<V: Simd> MaKernel<V> for Kama<V> {
     }
 
     #[inline(always)]
-    unsafe fn step<const WARM: bool>(&mut self, x: &[f64], t: usize, out: &mut [V; 9]) {
+    unsafe fn step<const WARM: bool>(&mut self, x: &[f64], _close: &[f64], t: usize, out: &mut [V; 9]) {
         let xv = unsafe { load_at::<V>(x, t) };
         let zero = V::splat(0.0);
         // |x[t] − x[t−1]|, shared by every member; absent on bar 0.
@@ -263,11 +285,11 @@ impl<V: Simd> MaKernel<V> for Kama<V> {
             let n = self.n[k];
             let mut ratio = zero;
             if WARM && t <= n {
-                if t >= 1 {
-                    self.noise[k] = self.noise[k] + step;
-                }
                 if t == n {
-                    let noise = self.noise[k];
+                    // The first noise window, bars 1 … n, summed as the reference.
+                    // SAFETY: bars 0 … n are in x.
+                    let noise = unsafe { pairwise_sum::<V, _>(&Steps(x), 1, n) };
+                    self.noise[k] = noise;
                     let signal = (xv - unsafe { load_at::<V>(x, t - n) }).abs();
                     ratio = V::select(noise.ne(zero), signal / noise, zero);
                 }
@@ -291,13 +313,9 @@ impl<V: Simd> MaKernel<V> for Kama<V> {
     #[inline(always)]
     unsafe fn resum(&mut self, x: &[f64], t: usize) {
         for k in 0..9 {
-            let mut s = V::splat(0.0);
-            for j in t + 1 - self.n[k]..=t {
-                let a = unsafe { load_at::<V>(x, j) };
-                let b = unsafe { load_at::<V>(x, j - 1) };
-                s = s + (a - b).abs();
-            }
-            self.noise[k] = s;
+            let n = self.n[k];
+            // SAFETY: t ≥ n (t + 1 ≥ steady_from = max n + 1) and bar t is in x.
+            self.noise[k] = unsafe { pairwise_sum::<V, _>(&Steps(x), t + 1 - n, n) };
         }
     }
 }

@@ -44,6 +44,7 @@ pub(crate) fn run<I: Isa>(p: &Params, inp: &PassInput<'_>, rows: &mut SingleRows
             busy: AtomicBool::new(false),
             producer: UnsafeCell::new(Producer { a: StageA::new(p, n), next: 0, done: false }),
             x: inp.x.as_ptr(),
+            close: inp.close.as_ptr(),
             bars: n,
             block,
             blocks,
@@ -109,8 +110,10 @@ struct Pipeline {
     /// Whoever sets this owns `producer` (stage A runs without blocking the other side).
     busy: AtomicBool,
     producer: UnsafeCell<Producer>,
-    /// The MA source, `bars` long; read only by the claim holder while not `done`.
+    /// The MA source and the close, `bars` long each; read only by the claim holder
+    /// while not `done`.
     x: *const f64,
+    close: *const f64,
     bars: usize,
     block: usize,
     blocks: usize,
@@ -127,10 +130,10 @@ struct Pipeline {
     helper: OnceLock<std::thread::Thread>,
 }
 
-// SAFETY: `producer`, `x` and `slots` are accessed only by the holder of the `busy` claim
-// (acquire/release) and, for `x` and `slots`, only while `done` is false, i.e. while the
-// consumer (which owns the input and the buffers) is still inside `run`; slots are handed
-// to the consumer through `filled`/`consumed` with release/acquire.
+// SAFETY: `producer`, `x`, `close` and `slots` are accessed only by the holder of the `busy`
+// claim (acquire/release) and, for `x`, `close` and `slots`, only while `done` is false, i.e.
+// while the consumer (which owns the input and the buffers) is still inside `run`; slots are
+// handed to the consumer through `filled`/`consumed` with release/acquire.
 unsafe impl Send for Pipeline {}
 unsafe impl Sync for Pipeline {}
 
@@ -179,8 +182,9 @@ impl Pipeline {
         let (b0, b1) = self.span(i);
         unsafe {
             let x = std::slice::from_raw_parts(self.x, self.bars);
+            let close = std::slice::from_raw_parts(self.close, self.bars);
             let mas = (!self.mas.is_null()).then(|| std::slice::from_raw_parts_mut(self.mas, 54 * self.bars));
-            I::stage_a(&mut prod.a, x, b0, b1, self.slot(i), mas);
+            I::stage_a(&mut prod.a, x, close, b0, b1, self.slot(i), mas);
         }
         prod.next = i + 1;
         self.filled.store(i + 1, Ordering::Release);

@@ -30,6 +30,8 @@ pub trait Simd:
     fn floor(self) -> Self;
     /// The larger of two non-NaN values (NaN lanes are unspecified).
     fn max(self, o: Self) -> Self;
+    /// The smaller of two non-NaN values (NaN lanes are unspecified).
+    fn min(self, o: Self) -> Self;
     fn gt(self, o: Self) -> Self::Mask;
     fn lt(self, o: Self) -> Self::Mask;
     fn ge(self, o: Self) -> Self::Mask;
@@ -38,6 +40,7 @@ pub trait Simd:
     /// True where the lanes differ or either is NaN (Rust's `!=`).
     fn ne(self, o: Self) -> Self::Mask;
     fn and(a: Self::Mask, b: Self::Mask) -> Self::Mask;
+    fn or(a: Self::Mask, b: Self::Mask) -> Self::Mask;
     /// `m ? t : f` per lane.
     fn select(m: Self::Mask, t: Self, f: Self) -> Self;
     /// Bit `l` set where lane `l` of the mask is true.
@@ -101,6 +104,15 @@ impl Simd for f64 {
         f64::max(self, o)
     }
     #[inline(always)]
+    fn min(self, o: Self) -> Self {
+        // minsd's semantics (no NaN fix-up, unlike f64::min).
+        if self < o {
+            self
+        } else {
+            o
+        }
+    }
+    #[inline(always)]
     fn gt(self, o: Self) -> bool {
         self > o
     }
@@ -127,6 +139,10 @@ impl Simd for f64 {
     #[inline(always)]
     fn and(a: bool, b: bool) -> bool {
         a & b
+    }
+    #[inline(always)]
+    fn or(a: bool, b: bool) -> bool {
+        a | b
     }
     #[inline(always)]
     fn select(m: bool, t: Self, f: Self) -> Self {
@@ -230,6 +246,10 @@ mod x86 {
             F64x2(unsafe { _mm_max_pd(self.0, o.0) })
         }
         #[inline(always)]
+        fn min(self, o: Self) -> Self {
+            F64x2(unsafe { _mm_min_pd(self.0, o.0) })
+        }
+        #[inline(always)]
         fn gt(self, o: Self) -> __m128d {
             unsafe { _mm_cmpgt_pd(self.0, o.0) }
         }
@@ -256,6 +276,10 @@ mod x86 {
         #[inline(always)]
         fn and(a: __m128d, b: __m128d) -> __m128d {
             unsafe { _mm_and_pd(a, b) }
+        }
+        #[inline(always)]
+        fn or(a: __m128d, b: __m128d) -> __m128d {
+            unsafe { _mm_or_pd(a, b) }
         }
         #[inline(always)]
         fn select(m: __m128d, t: Self, f: Self) -> Self {
@@ -301,6 +325,10 @@ mod x86 {
             F64x4(unsafe { _mm256_max_pd(self.0, o.0) })
         }
         #[inline(always)]
+        fn min(self, o: Self) -> Self {
+            F64x4(unsafe { _mm256_min_pd(self.0, o.0) })
+        }
+        #[inline(always)]
         fn gt(self, o: Self) -> __m256d {
             unsafe { _mm256_cmp_pd::<_CMP_GT_OQ>(self.0, o.0) }
         }
@@ -327,6 +355,10 @@ mod x86 {
         #[inline(always)]
         fn and(a: __m256d, b: __m256d) -> __m256d {
             unsafe { _mm256_and_pd(a, b) }
+        }
+        #[inline(always)]
+        fn or(a: __m256d, b: __m256d) -> __m256d {
+            unsafe { _mm256_or_pd(a, b) }
         }
         #[inline(always)]
         fn select(m: __m256d, t: Self, f: Self) -> Self {
@@ -381,6 +413,10 @@ mod x86 {
             F64x8(unsafe { _mm512_max_pd(self.0, o.0) })
         }
         #[inline(always)]
+        fn min(self, o: Self) -> Self {
+            F64x8(unsafe { _mm512_min_pd(self.0, o.0) })
+        }
+        #[inline(always)]
         fn gt(self, o: Self) -> __mmask8 {
             unsafe { _mm512_cmp_pd_mask::<_CMP_GT_OQ>(self.0, o.0) }
         }
@@ -407,6 +443,10 @@ mod x86 {
         #[inline(always)]
         fn and(a: __mmask8, b: __mmask8) -> __mmask8 {
             a & b
+        }
+        #[inline(always)]
+        fn or(a: __mmask8, b: __mmask8) -> __mmask8 {
+            a | b
         }
         #[inline(always)]
         fn select(m: __mmask8, t: Self, f: Self) -> Self {

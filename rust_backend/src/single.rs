@@ -218,27 +218,28 @@ impl StageA {
         a
     }
 
-    /// MAs of bars `b0..b1` into `blk` (`[bar − b0][member][family]`) and, with detail,
-    /// into the (54, n) rows `mas`. Bar by bar over all six families, so their recursions
+    /// MAs of bars `b0..b1` of the source `x` into `blk` (`[bar − b0][member][family]`)
+    /// and, with detail, into the (54, n) rows `mas`; `close` is their crossover partner.
+    /// `x` and `close` have the same length. Bar by bar over all six families, so their recursions
     /// overlap instead of running one latency chain at a time.
     #[inline(always)]
-    fn fill(&mut self, x: &[f64], b0: usize, b1: usize, blk: &mut [f64], mas: Option<&mut [f64]>) {
-        assert!(blk.len() >= (b1 - b0) * BLOCK_STRIDE);
+    fn fill(&mut self, x: &[f64], close: &[f64], b0: usize, b1: usize, blk: &mut [f64], mas: Option<&mut [f64]>) {
+        assert!(blk.len() >= (b1 - b0) * BLOCK_STRIDE && close.len() == x.len());
         let n = x.len();
         let mut mas = mas.inspect(|m| assert!(m.len() >= 54 * n && b1 <= n));
         let st = self.steady;
         for t in b0..b1 {
             let row = &mut blk[(t - b0) * BLOCK_STRIDE..][..BLOCK_STRIDE];
             let mut cur = [[0.0; 9]; 6];
-            step_one(&mut self.ema, x, t, st[0], &mut cur[0]);
+            step_one(&mut self.ema, x, close, t, st[0], &mut cur[0]);
             match &mut self.hma {
-                HmaKernel::Sma(k) => step_one(k, x, t, st[1], &mut cur[1]),
-                HmaKernel::Hull(k) => step_one(k, x, t, st[1], &mut cur[1]),
+                HmaKernel::Sma(k) => step_one(k, x, close, t, st[1], &mut cur[1]),
+                HmaKernel::Hull(k) => step_one(k, x, close, t, st[1], &mut cur[1]),
             }
-            step_one(&mut self.wma, x, t, st[2], &mut cur[2]);
-            step_one(&mut self.dema, x, t, st[3], &mut cur[3]);
-            step_one(&mut self.lsma, x, t, st[4], &mut cur[4]);
-            step_one(&mut self.kama, x, t, st[5], &mut cur[5]);
+            step_one(&mut self.wma, x, close, t, st[2], &mut cur[2]);
+            step_one(&mut self.dema, x, close, t, st[3], &mut cur[3]);
+            step_one(&mut self.lsma, x, close, t, st[4], &mut cur[4]);
+            step_one(&mut self.kama, x, close, t, st[5], &mut cur[5]);
             for k in 0..9 {
                 for f in 0..6 {
                     row[k * FAMILY_LANES + f] = cur[f][k];
@@ -346,7 +347,15 @@ pub(crate) trait Isa {
     type V: Simd + Send;
     /// # Safety
     /// The CPU supports this level.
-    unsafe fn stage_a(a: &mut StageA, x: &[f64], b0: usize, b1: usize, blk: &mut [f64], mas: Option<&mut [f64]>);
+    unsafe fn stage_a(
+        a: &mut StageA,
+        x: &[f64],
+        close: &[f64],
+        b0: usize,
+        b1: usize,
+        blk: &mut [f64],
+        mas: Option<&mut [f64]>,
+    );
     /// # Safety
     /// The CPU supports this level.
     unsafe fn stage_b(
@@ -370,12 +379,13 @@ macro_rules! isa {
             unsafe fn stage_a(
                 a: &mut StageA,
                 x: &[f64],
+                close: &[f64],
                 b0: usize,
                 b1: usize,
                 blk: &mut [f64],
                 mas: Option<&mut [f64]>,
             ) {
-                a.fill(x, b0, b1, blk, mas)
+                a.fill(x, close, b0, b1, blk, mas)
             }
 
             $(#[target_feature(enable = $features)])?

@@ -37,9 +37,10 @@ fn run<V: Simd, K: MaKernel<V>>(mut ma: K, series: &[Vec<f64>]) -> Rows {
         }
     }
     let mut sink = Collect::<V> { rows: vec![vec![vec![]; 9]; V::LANES], _v: Default::default() };
-    // Two calls: the kernels must resume exactly where they stopped.
-    drive(&mut ma, &x, 0, n / 3, &mut sink);
-    drive(&mut ma, &x, n / 3, n, &mut sink);
+    // Two calls: the kernels must resume exactly where they stopped. The series is its
+    // own close.
+    drive(&mut ma, &x, &x, 0, n / 3, &mut sink);
+    drive(&mut ma, &x, &x, n / 3, n, &mut sink);
     sink.rows
 }
 
