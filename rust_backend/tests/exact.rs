@@ -4,9 +4,9 @@ mod common;
 
 use _native::exact::{pairwise_sum, pairwise_sum_slice, seq_dot, seq_dot_slice, Bars, Steps};
 use _native::family::{Members, Phase};
-use _native::ma::{drive, BarSink, Hull, Lsma, MaKernel, Sma, Wma};
+use _native::ma::{Hull, Lsma, MaKernel, Sma, Wma};
 use _native::simd::Simd;
-use common::walk;
+use common::{run_kernel, walk, Rows};
 
 /// The test series of the numpy literals below:
 /// `x = np.array([((i * 7919) % 1009) / 97.0 + 1.0 / (i + 1) for i in range(2100)])`
@@ -141,9 +141,6 @@ fn lsma_ref(x: &[f64], n: usize) -> Vec<f64> {
         .collect()
 }
 
-/// Values per lane, member and bar.
-type Rows = Vec<Vec<Vec<f64>>>;
-
 fn hull_ref(x: &[f64], n: usize) -> Vec<f64> {
     let half = (n / 2).max(1);
     let root = ((n as f64).sqrt().floor() as usize).max(1);
@@ -153,42 +150,9 @@ fn hull_ref(x: &[f64], n: usize) -> Vec<f64> {
     wma_ref(&raw, root)
 }
 
-/// Collects every member's values, lane by lane.
-struct Collect<V: Simd> {
-    rows: Rows,
-    _v: std::marker::PhantomData<V>,
-}
-
-impl<V: Simd> BarSink<V> for Collect<V> {
-    fn bar(&mut self, _t: usize, ma: &[V; 9]) {
-        for (k, v) in ma.iter().enumerate() {
-            let mut lanes = vec![0.0; V::LANES];
-            unsafe { v.store(lanes.as_mut_ptr()) };
-            for (l, x) in lanes.into_iter().enumerate() {
-                self.rows[l][k].push(x);
-            }
-        }
-    }
-}
-
-fn interleave(series: &[Vec<f64>]) -> Vec<f64> {
-    let (lanes, n) = (series.len(), series[0].len());
-    let mut x = vec![0.0; n * lanes];
-    for (l, s) in series.iter().enumerate() {
-        for t in 0..n {
-            x[t * lanes + l] = s[t];
-        }
-    }
-    x
-}
-
-/// Kernel `K` over `series` (one per lane, each its own close).
-fn run<V: Simd, K: MaKernel<V>>(mut ma: K, series: &[Vec<f64>]) -> Rows {
-    assert_eq!(series.len(), V::LANES);
-    let x = interleave(series);
-    let mut sink = Collect::<V> { rows: vec![vec![vec![]; 9]; V::LANES], _v: Default::default() };
-    drive(&mut ma, &x, &x, 0, series[0].len(), &mut sink);
-    sink.rows
+/// Kernel `K` over `series` in one call.
+fn run<V: Simd, K: MaKernel<V>>(ma: K, series: &[Vec<f64>]) -> Rows {
+    run_kernel::<V, K>(ma, series, &[])
 }
 
 /// A low-priced walk rounded to cents: flat stretches and short regressions put SMAs,

@@ -4,51 +4,18 @@ mod common;
 
 use _native::family::{round2, Members, Phase};
 use _native::layer2::{layer2_pass, Layer2Out, Layer2Params};
-use _native::ma::{drive, BarSink, Dema, Ema, Hull, Kama, Lsma, MaKernel, Sma, Wma, RESUM_PERIOD};
+use _native::ma::{Dema, Ema, Hull, Kama, Lsma, MaKernel, Sma, Wma, RESUM_PERIOD};
 use _native::simd::Simd;
 use common::*;
 
-/// Collects every member's values, lane by lane.
-struct Collect<V: Simd> {
-    rows: Rows,
-    _v: std::marker::PhantomData<V>,
-}
-
-impl<V: Simd> BarSink<V> for Collect<V> {
-    fn bar(&mut self, _t: usize, ma: &[V; 9]) {
-        for (k, v) in ma.iter().enumerate() {
-            let mut lanes = vec![0.0; V::LANES];
-            unsafe { v.store(lanes.as_mut_ptr()) };
-            for (l, x) in lanes.into_iter().enumerate() {
-                self.rows[l][k].push(x);
-            }
-        }
-    }
-}
-
-/// Run kernel `K` over `series` (one per lane, interleaved) and return [lane][member][bar].
-fn run<V: Simd, K: MaKernel<V>>(mut ma: K, series: &[Vec<f64>]) -> Rows {
-    assert_eq!(series.len(), V::LANES);
-    let n = series[0].len();
-    let mut x = vec![0.0; n * V::LANES];
-    for (l, s) in series.iter().enumerate() {
-        for t in 0..n {
-            x[t * V::LANES + l] = s[t];
-        }
-    }
-    let mut sink = Collect::<V> { rows: vec![vec![vec![]; 9]; V::LANES], _v: Default::default() };
-    // Two calls: the kernels must resume exactly where they stopped. The series is its
-    // own close.
-    drive(&mut ma, &x, &x, 0, n / 3, &mut sink);
-    drive(&mut ma, &x, &x, n / 3, n, &mut sink);
-    sink.rows
+/// Run kernel `K` over `series` in two calls.
+fn run<V: Simd, K: MaKernel<V>>(ma: K, series: &[Vec<f64>]) -> Rows {
+    run_kernel::<V, K>(ma, series, &[series[0].len() / 3])
 }
 
 const LENGTHS: [usize; 9] = [28, 29, 30, 32, 34, 27, 26, 24, 22];
 const SHORT: [usize; 9] = [5, 6, 7, 8, 9, 4, 3, 2, 1];
 
-/// Values per lane, member and bar.
-type Rows = Vec<Vec<Vec<f64>>>;
 type NaiveMa = fn(&[f64], usize) -> Vec<f64>;
 
 fn check_family<V: Simd>(series: &[Vec<f64>], lengths: &[usize; 9]) {

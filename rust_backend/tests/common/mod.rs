@@ -2,7 +2,9 @@
 //! no running state beyond what the spec itself keeps.
 #![allow(dead_code)]
 
+use _native::ma::{drive, BarSink, MaKernel};
 use _native::params::{HmaKind, Params};
+use _native::simd::Simd;
 
 pub const NAN: f64 = f64::NAN;
 
@@ -332,4 +334,53 @@ pub fn assert_same(got: &[f64], want: &[f64], what: &str) {
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
         assert!((g.is_nan() && w.is_nan()) || g == w, "{what}: bar {i}: got {g}, want {w}");
     }
+}
+
+/// Values per lane, member and bar.
+pub type Rows = Vec<Vec<Vec<f64>>>;
+
+/// Collects every member's values, lane by lane.
+pub struct Collect<V: Simd> {
+    pub rows: Rows,
+    _v: std::marker::PhantomData<V>,
+}
+
+impl<V: Simd> BarSink<V> for Collect<V> {
+    fn bar(&mut self, _t: usize, ma: &[V; 9]) {
+        for (k, v) in ma.iter().enumerate() {
+            let mut lanes = vec![0.0; V::LANES];
+            unsafe { v.store(lanes.as_mut_ptr()) };
+            for (l, x) in lanes.into_iter().enumerate() {
+                self.rows[l][k].push(x);
+            }
+        }
+    }
+}
+
+/// One series per lane, interleaved bar by bar.
+pub fn interleave(series: &[Vec<f64>]) -> Vec<f64> {
+    let (lanes, n) = (series.len(), series[0].len());
+    let mut x = vec![0.0; n * lanes];
+    for (l, s) in series.iter().enumerate() {
+        for t in 0..n {
+            x[t * lanes + l] = s[t];
+        }
+    }
+    x
+}
+
+/// Kernel `K` over `series` (one per lane, each its own close), driven in calls that stop
+/// at each bar of `cuts` (the kernels must resume exactly where they stopped); returns
+/// [lane][member][bar].
+pub fn run_kernel<V: Simd, K: MaKernel<V>>(mut ma: K, series: &[Vec<f64>], cuts: &[usize]) -> Rows {
+    assert_eq!(series.len(), V::LANES);
+    let x = interleave(series);
+    let n = series[0].len();
+    let mut sink = Collect::<V> { rows: vec![vec![vec![]; 9]; V::LANES], _v: Default::default() };
+    let mut b0 = 0;
+    for &b1 in cuts.iter().chain(std::iter::once(&n)) {
+        drive(&mut ma, &x, &x, b0, b1, &mut sink);
+        b0 = b1;
+    }
+    sink.rows
 }
