@@ -2,8 +2,12 @@
 
 The arithmetic mirrors the numpy reference (core/atc) operation for operation, so discrete
 outputs are identical and continuous ones agree to a few ULPs. Window sums (SMA, WMA, LSMA,
-KAMA noise) run incrementally and are re-summed exactly every ``RESUM`` bars so that long
-series do not drift from a direct window sum (spec §13.8).
+Hull, KAMA noise) run incrementally and are computed directly, in the reference's order
+(numpy's pairwise summation for ``.sum()``, left to right for ``win @ weights``), on each
+first window and every ``RESUM`` bars, so that long series do not drift from a direct window
+sum (spec §13.8). A window MA whose running value lies within ``TIE_BAND`` of the close is
+recomputed from its window in that order before the crossover test: on cent-rounded prices
+an MA often equals the close exactly, and only the reference's own rounding decides the tie.
 """
 from __future__ import annotations
 
@@ -18,6 +22,17 @@ ROUND_TIE = 0.5 - 1e-10
 KAMA_FAST = 0.666
 KAMA_SLOW = 0.064
 NAN = np.nan
+# A window MA computed from running sums within this relative distance of the close is
+# recomputed in the reference's order before the crossover test (the running sums' drift is
+# ~1e-13, far inside the band, so every tie it could decide differently is recomputed).
+TIE_BAND = 1e-9
+# Windows of at most this many values are summed directly on every bar.
+DIRECT_MAX = 8
+# numpy's pairwise summation sums blocks of at most this many values with 8 accumulators.
+PAIRWISE_BLOCK = 128
+
+# Window MA kinds (exact_sums, exact_value, mean_mas9).
+K_SMA, K_WMA, K_LSMA = 0, 1, 2
 
 # Family indices (order of core.config.FAMILIES).
 EMA, HMA, WMA, DEMA, LSMA, KAMA = 0, 1, 2, 3, 4, 5
@@ -48,20 +63,97 @@ def equity_step(t, cutout, r, p, a, e, start, decay):
 
 
 @njit(cache=True, inline="always")
-def window_sum(x, t, n):
-    s = 0.0
-    for k in range(t - n + 1, t + 1):
-        s += x[k]
-    return s
+def window_term(x, k, steps):
+    """Term k of a window: x[k], or KAMA's noise step |x[k] − x[k−1]| when ``steps``."""
+    return abs(x[k] - x[k - 1]) if steps else x[k]
+
+
+@njit(cache=True)
+def pairwise_block(x, lo, n, steps):
+    """numpy's pairwise summation of at most 128 terms ``lo … lo+n−1`` (see pairwise_sum)."""
+    if n < 8:
+        r = 0.0
+        for i in range(n):
+            r = r + window_term(x, lo + i, steps)
+        return r
+    r0 = window_term(x, lo, steps)
+    r1 = window_term(x, lo + 1, steps)
+    r2 = window_term(x, lo + 2, steps)
+    r3 = window_term(x, lo + 3, steps)
+    r4 = window_term(x, lo + 4, steps)
+    r5 = window_term(x, lo + 5, steps)
+    r6 = window_term(x, lo + 6, steps)
+    r7 = window_term(x, lo + 7, steps)
+    lim = n - n % 8
+    for i in range(8, lim, 8):
+        r0 = r0 + window_term(x, lo + i, steps)
+        r1 = r1 + window_term(x, lo + i + 1, steps)
+        r2 = r2 + window_term(x, lo + i + 2, steps)
+        r3 = r3 + window_term(x, lo + i + 3, steps)
+        r4 = r4 + window_term(x, lo + i + 4, steps)
+        r5 = r5 + window_term(x, lo + i + 5, steps)
+        r6 = r6 + window_term(x, lo + i + 6, steps)
+        r7 = r7 + window_term(x, lo + i + 7, steps)
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    for i in range(lim, n):
+        res = res + window_term(x, lo + i, steps)
+    return res
+
+
+@njit(cache=True)
+def pairwise_sum(x, lo, n, steps):
+    """Sum of the terms ``lo … lo+n−1`` (``window_term``) in numpy's pairwise order, which
+    is what the reference's ``win.sum(axis=1)`` computes: sequential from 0.0 below 8
+    terms; up to 128 terms eight interleaved accumulators combined as
+    ((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7)) and the remainder added in order; above 128 terms
+    the halves (the first rounded down to a multiple of 8) summed the same way and added.
+
+    The recursion is unrolled with a stack of pending segments: a frame is a segment whose
+    left half is summed next, then its right half, then the two are added.
+    """
+    if n <= PAIRWISE_BLOCK:
+        return pairwise_block(x, lo, n, steps)
+    seg_lo = np.empty(64, np.int64)       # depth ≤ log2(n / 128) + 1
+    seg_n = np.empty(64, np.int64)
+    left = np.empty(64)                   # the frame's left-half sum, once known
+    stage = np.zeros(64, np.int64)        # 0: left half next, 1: right half next
+    depth = 0
+    seg_lo[0] = lo
+    seg_n[0] = n
+    stage[0] = 0
+    while True:
+        # Descend to the leftmost pending leaf.
+        while seg_n[depth] > PAIRWISE_BLOCK:
+            half = seg_n[depth] // 2
+            half -= half % 8
+            child_lo = seg_lo[depth] if stage[depth] == 0 else seg_lo[depth] + half
+            child_n = half if stage[depth] == 0 else seg_n[depth] - half
+            depth += 1
+            seg_lo[depth] = child_lo
+            seg_n[depth] = child_n
+            stage[depth] = 0
+        value = pairwise_block(x, seg_lo[depth], seg_n[depth], steps)
+        # Hand the value up: a left half waits for its sibling, a right half completes
+        # its parent (and possibly the parent's ancestors).
+        while True:
+            if depth == 0:
+                return value
+            depth -= 1
+            if stage[depth] == 0:
+                left[depth] = value
+                stage[depth] = 1
+                break
+            value = left[depth] + value
 
 
 @njit(cache=True, inline="always")
-def window_wsum(x, t, n):
-    """Σ j·x over the window, weight n on the newest bar."""
-    w = 0.0
-    for j in range(n):
-        w += (j + 1) * x[t - n + 1 + j]
-    return w
+def seq_dot(x, lo, n, w0):
+    """Σ x[lo+i]·(i + w0), left to right from 0.0: the reference's ``win @ weights`` (numpy's
+    matmul of a strided window, not handed to BLAS, runs exactly this loop)."""
+    r = 0.0
+    for i in range(n):
+        r = r + x[lo + i] * (i + w0)
+    return r
 
 
 @njit(cache=True, inline="always")
@@ -153,21 +245,24 @@ def ema9(src, starts, lengths, out):
 @njit(cache=True)
 def window9(src, start, lengths, plain, weighted):
     """Plain and weighted (length on the newest) window sums of src[start:] for nine
-    lengths at once, re-summed exactly every RESUM bars; na before each first window."""
+    lengths at once, na before each first window. The sums run incrementally and are
+    computed directly (pairwise S, sequential weighted sum) on the first full window and
+    every RESUM bars."""
     n = src.shape[0]
     s = np.zeros(9)
     w = np.zeros(9)
     steady = start
     for m in range(9):
         length = lengths[m]
-        for t in range(min(start, n)):
+        for t in range(min(start + length - 1, n)):
             plain[m, t] = NAN
             weighted[m, t] = NAN
-        for t in range(start, min(start + length, n)):    # filling the first window
-            s[m] += src[t]
-            w[m] += (t - start + 1) * src[t]
-            plain[m, t] = s[m] if t - start >= length - 1 else NAN
-            weighted[m, t] = w[m] if t - start >= length - 1 else NAN
+        t = start + length - 1
+        if t < n:
+            s[m] = pairwise_sum(src, start, length, False)
+            w[m] = seq_dot(src, start, length, 1)
+            plain[m, t] = s[m]
+            weighted[m, t] = w[m]
         steady = max(steady, start + length)
     for m in range(9):                                    # catch up to the longest window
         length = lengths[m]
@@ -178,8 +273,9 @@ def window9(src, start, lengths, plain, weighted):
     for t in range(steady, n):
         if t % RESUM == 0:
             for m in range(9):
-                s[m] = window_sum(src, t, lengths[m])
-                w[m] = window_wsum(src, t, lengths[m])
+                length = lengths[m]
+                s[m] = pairwise_sum(src, t - length + 1, length, False)
+                w[m] = seq_dot(src, t - length + 1, length, 1)
                 plain[m, t] = s[m]
                 weighted[m, t] = w[m]
             continue
@@ -200,21 +296,206 @@ def window9(src, start, lengths, plain, weighted):
 
 @njit(cache=True, inline="always")
 def window_step(src, t, length, s, w):
-    """Slide a full window to bar t (re-summed exactly every RESUM bars; a one-bar window
+    """Slide a full window to bar t (computed directly every RESUM bars; a one-bar window
     is the bar itself)."""
     if length == 1:
         return src[t], src[t]
     if t % RESUM == 0:
-        return window_sum(src, t, length), window_wsum(src, t, length)
+        lo = t - length + 1
+        return pairwise_sum(src, lo, length, False), seq_dot(src, lo, length, 1)
     return s + src[t] - src[t - length], w + length * src[t] - s
+
+
+@njit(cache=True)
+def exact_sums(kind, x, t, n):
+    """A window's sums computed directly as the reference does: S by numpy's pairwise
+    summation, the weighted sum left to right (WMA weights 1 … n, LSMA positions 0 … n−1;
+    an SMA has none)."""
+    lo = t - n + 1
+    s = pairwise_sum(x, lo, n, False)
+    if kind == K_WMA:
+        return s, seq_dot(x, lo, n, 1)
+    if kind == K_LSMA:
+        return s, seq_dot(x, lo, n, 0)
+    return s, 0.0
+
+
+@njit(cache=True, inline="always")
+def near_tie(v, c):
+    """Whether an MA computed from running sums is close enough to its crossover partner
+    that the sums' rounding (≪ TIE_BAND) could decide close > MA or close < MA."""
+    return abs(v - c) <= TIE_BAND * abs(c)
+
+
+@njit(cache=True, inline="always")
+def exact_value(kind, n, s, w, sp, lden):
+    """The MA from its window sums in the reference's order (SMA S/n, WMA W/(n(n+1)/2),
+    LSMA the least-squares line at the newest point from S = Σy and P = Σp·y)."""
+    if kind == K_SMA:
+        return s / n
+    if kind == K_WMA:
+        return w / (n * (n + 1) / 2.0)
+    slope = (n * w - sp * s) / lden
+    return (s - slope * sp) / n + slope * (n - 1)
+
+
+@njit(cache=True, inline="always")
+def mean_mas9(kind, x, close, lengths, out):
+    """ta.sma (kind K_SMA) or ta.wma (K_WMA) of x for nine lengths at once into ``out``, na
+    before each first window; ``kind`` is a constant of the caller (sma9, wma9), so each
+    compiles without branches on it.
+
+    The window sums run incrementally (a WMA's weighted sum W_t = W_{t−1} + n·x_t − S_{t−1})
+    and each value is the sum times the divisor's reciprocal: within a few ULPs of the
+    reference's, which is all a running sum is anyway. The sums are computed directly
+    (exact_sums) and the value by the reference's formula (exact_value) on each first
+    window, every RESUM bars, every bar for windows of at most DIRECT_MAX values, and on
+    every bar where the value lies within TIE_BAND of the close it is compared with:
+    cent-rounded prices put an average exactly on the close (a flat stretch), and only the
+    reference's own rounding decides such a tie. Recomputed sums replace the running ones.
+    """
+    n = x.shape[0]
+    s = np.zeros(9)
+    w = np.zeros(9)
+    inv = np.empty(9)
+    steady = 0
+    short = False
+    for m in range(9):
+        length = lengths[m]
+        inv[m] = 1.0 / length if kind == K_SMA else 1.0 / (length * (length + 1) / 2.0)
+        steady = max(steady, length)
+        short = short or length <= DIRECT_MAX
+    for m in range(9):              # up to the first bar on which every window is full
+        length = lengths[m]
+        for t in range(min(length - 1, n)):
+            out[m, t] = NAN
+        for t in range(length - 1, min(steady, n)):
+            s[m], w[m] = exact_sums(kind, x, t, length)
+            out[m, t] = exact_value(kind, length, s[m], w[m], 0.0, 0.0)
+    for t in range(steady, n):
+        c = close[t]
+        band = TIE_BAND * abs(c)
+        resum = t % RESUM == 0
+        check = resum or short
+        if not resum:
+            # Every member's running update; the tie test is folded into one flag so that
+            # this loop has no calls and its sums stay independent chains.
+            xt = x[t]
+            for m in range(9):
+                length = lengths[m]
+                sm = s[m]
+                if kind == K_WMA:
+                    w[m] = w[m] + length * xt - sm      # the previous window's plain sum
+                    v = w[m] * inv[m]
+                    s[m] = sm + xt - x[t - length]
+                else:
+                    sm = sm + xt - x[t - length]
+                    s[m] = sm
+                    v = sm * inv[m]
+                out[m, t] = v
+                check = check | (abs(v - c) <= band)
+        if check:                                       # rare: recompute where needed
+            for m in range(9):
+                length = lengths[m]
+                if resum or length <= DIRECT_MAX or abs(out[m, t] - c) <= band:
+                    s[m], w[m] = exact_sums(kind, x, t, length)
+                    out[m, t] = exact_value(kind, length, s[m], w[m], 0.0, 0.0)
+
+
+@njit(cache=True)
+def sma9(x, close, lengths, out):
+    """ta.sma of x for nine lengths (mean_mas9)."""
+    mean_mas9(K_SMA, x, close, lengths, out)
+
+
+@njit(cache=True)
+def wma9(x, close, lengths, out):
+    """ta.wma of x for nine lengths (mean_mas9)."""
+    mean_mas9(K_WMA, x, close, lengths, out)
+
+
+@njit(cache=True)
+def lsma9(x, close, lengths, out, ssum, wsum):
+    """ta.linreg(x, n, 0) for nine lengths into ``out`` (na before each first window);
+    ``ssum``/``wsum`` (9, n) receive each window's S = Σy and P = Σp·y.
+
+    S and P run incrementally (P_t = P_{t−1} + n·x_t − S_t) and are computed directly
+    (exact_sums) on each first window, every RESUM bars and every bar for windows of at
+    most DIRECT_MAX values. The values are then formed from the sums by the reference's
+    formula, one member at a time in a loop that also flags any value within TIE_BAND of
+    the close: a line through cent-rounded prices can end exactly on the close, and such a
+    value is recomputed from directly computed sums, so the reference's rounding decides
+    the tie. (The running sums carry on; their drift is bounded by the RESUM re-sums.)
+    """
+    n = x.shape[0]
+    s = np.zeros(9)
+    w = np.zeros(9)
+    steady = 0
+    short = False
+    for m in range(9):
+        steady = max(steady, lengths[m])
+        short = short or lengths[m] <= DIRECT_MAX
+    for m in range(9):              # up to the first bar on which every window is full
+        length = lengths[m]
+        for t in range(min(length - 1, n)):
+            ssum[m, t] = NAN
+            wsum[m, t] = NAN
+        for t in range(length - 1, min(steady, n)):
+            s[m], w[m] = exact_sums(K_LSMA, x, t, length)
+            ssum[m, t] = s[m]
+            wsum[m, t] = w[m]
+    for t in range(steady, n):
+        resum = t % RESUM == 0
+        if not resum:
+            xt = x[t]
+            for m in range(9):
+                length = lengths[m]
+                sm = s[m] + xt - x[t - length]
+                wm = w[m] + length * xt - sm
+                s[m] = sm
+                w[m] = wm
+                ssum[m, t] = sm
+                wsum[m, t] = wm
+        if resum or short:
+            for m in range(9):
+                length = lengths[m]
+                if resum or length <= DIRECT_MAX:
+                    s[m], w[m] = exact_sums(K_LSMA, x, t, length)
+                    ssum[m, t] = s[m]
+                    wsum[m, t] = w[m]
+    for m in range(9):
+        length = lengths[m]
+        if length == 1:                         # linreg of one point is the point
+            for t in range(n):
+                out[m, t] = x[t]
+            continue
+        sp = length * (length - 1) / 2.0
+        lden = length * ((length - 1) * length * (2 * length - 1) / 6.0) - sp * sp
+        tie = False
+        for t in range(n):
+            slope = (length * wsum[m, t] - sp * ssum[m, t]) / lden
+            v = (ssum[m, t] - slope * sp) / length + slope * (length - 1)
+            out[m, t] = v
+            tie = tie | (abs(v - close[t]) <= TIE_BAND * abs(close[t]))
+        if tie:                                 # rare: recompute the values at the close
+            for t in range(steady, n):
+                if near_tie(out[m, t], close[t]):
+                    sy, spy = exact_sums(K_LSMA, x, t, length)
+                    out[m, t] = exact_value(K_LSMA, length, sy, spy, sp, lden)
 
 
 @njit(cache=True)
 def kama9(x, lengths, out):
     """The script's KAMA (spec §4.7) for nine lengths: from 0, slow constant until the
-    efficiency ratio exists on bar n."""
+    efficiency ratio exists on bar n. The noise window sum runs incrementally and is
+    computed directly (numpy's pairwise order, as the reference's window sum) on its first
+    bar (t = length) and every RESUM bars."""
     noise = np.zeros(9)
     prev = np.zeros(9)
+    first = np.zeros(9)                     # each noise sum on its first bar
+    for m in range(9):
+        if lengths[m] < x.shape[0]:
+            first[m] = pairwise_sum(x, 1, lengths[m], True)
     for t in range(x.shape[0]):
         xt = x[t]
         step = abs(xt - x[t - 1]) if t >= 1 else 0.0
@@ -222,15 +503,14 @@ def kama9(x, lengths, out):
         for m in range(9):
             length = lengths[m]
             if t >= 1:
-                if t <= length:
-                    noise[m] += step
+                if t < length:
+                    pass                                # not used before bar `length`
+                elif t == length:
+                    noise[m] = first[m]
                 elif length == 1:
-                    noise[m] = step                  # exact, like the reference's window sum
+                    noise[m] = step                     # exact, like the reference's sum
                 elif resum:
-                    acc = 0.0
-                    for q in range(t - length + 1, t + 1):
-                        acc += abs(x[q] - x[q - 1])
-                    noise[m] = acc
+                    noise[m] = pairwise_sum(x, t - length + 1, length, True)
                 else:
                     noise[m] = noise[m] + step - abs(x[t - length] - x[t - length - 1])
             ratio = 0.0
@@ -242,8 +522,9 @@ def kama9(x, lengths, out):
 
 
 @njit(cache=True)
-def family_mas(f, lengths, hull, x, mas, tmp1, tmp2):
-    """The nine moving averages of family ``f`` (spec §4) into ``mas`` (9, n)."""
+def family_mas(f, lengths, hull, x, close, mas, tmp1, tmp2):
+    """The nine moving averages of family ``f`` (spec §4) of x into ``mas`` (9, n); close
+    is their crossover partner (for the tie recomputation of window MAs)."""
     n = x.shape[0]
     zero = np.zeros(9, np.int64)
     if f == EMA:
@@ -258,42 +539,34 @@ def family_mas(f, lengths, hull, x, mas, tmp1, tmp2):
         kama9(x, lengths, mas)
     elif f == HMA and hull:
         for m in range(9):
-            hull_row(x, lengths[m], mas[m], tmp1, tmp2)
+            hull_row(x, close, lengths[m], mas[m], tmp1, tmp2)
+    elif f == HMA:                                  # the script's "HMA" is ta.sma
+        sma9(x, close, lengths, mas)
+    elif f == WMA:
+        wma9(x, close, lengths, mas)
     else:
-        window9(x, 0, lengths, tmp1, tmp2)
-        for m in range(9):
-            length = lengths[m]
-            if f == HMA:                            # the script's "HMA" is ta.sma
-                for t in range(n):
-                    mas[m, t] = tmp1[m, t] / length
-            elif f == WMA:
-                wden = length * (length + 1) / 2.0
-                for t in range(n):
-                    mas[m, t] = tmp2[m, t] / wden
-            elif length == 1:                       # linreg of one point is the point
-                for t in range(n):
-                    mas[m, t] = x[t]
-            elif length == 2:
-                # A line through two points ends on the newest one: the value is the close
-                # up to rounding, so the rounding decides crossovers. Repeat the reference's
-                # arithmetic exactly (Σy = x0 + x1, Σp·y = x1, Σp = Σp² = 1).
-                mas[m, 0] = NAN
-                for t in range(1, n):
-                    sum_y = x[t - 1] + x[t]
-                    slope = 2.0 * x[t] - sum_y
-                    mas[m, t] = (sum_y - slope) / 2.0 + slope
-            else:                                   # LSMA: line through the window, at its end
-                sp = length * (length - 1) / 2.0
-                spp = (length - 1) * length * (2 * length - 1) / 6.0
-                lden = length * spp - sp * sp
-                for t in range(n):
-                    slope = (length * (tmp2[m, t] - tmp1[m, t]) - sp * tmp1[m, t]) / lden
-                    mas[m, t] = (tmp1[m, t] - slope * sp) / length + slope * (length - 1)
+        lsma9(x, close, lengths, mas, tmp1, tmp2)
 
 
 @njit(cache=True)
-def hull_row(x, length, out, tmp1, tmp2):
-    """A real Hull MA (option hma_kind="hull"): WMA(2·WMA(n/2) − WMA(n), ⌊√n⌋)."""
+def hull_exact(x, t, length, half, root):
+    """The Hull MA on bar t computed directly in the reference's order:
+    WMA(2·WMA(x, half) − WMA(x, n), root), every weighted sum left to right."""
+    dh = half * (half + 1) / 2.0
+    dn = length * (length + 1) / 2.0
+    acc = 0.0
+    for j in range(root):
+        k = t - root + 1 + j
+        wh = seq_dot(x, k - half + 1, half, 1) / dh
+        raw = 2.0 * wh - seq_dot(x, k - length + 1, length, 1) / dn
+        acc = acc + raw * (j + 1)
+    return acc / (root * (root + 1) / 2.0)
+
+
+@njit(cache=True)
+def hull_row(x, close, length, out, tmp1, tmp2):
+    """A real Hull MA (option hma_kind="hull"): WMA(2·WMA(n/2) − WMA(n), ⌊√n⌋), from
+    running sums; a value within TIE_BAND of the close is computed directly."""
     half = max(1, length // 2)
     root = max(1, int(math.floor(math.sqrt(length))))
     lens = np.array([half, length, root, 1, 1, 1, 1, 1, 1])
@@ -303,6 +576,8 @@ def hull_row(x, length, out, tmp1, tmp2):
     window9(out, length - 1, lens, tmp1, tmp2)
     for t in range(x.shape[0]):
         out[t] = tmp2[2, t] / (root * (root + 1) / 2.0)
+        if near_tie(out[t], close[t]):
+            out[t] = hull_exact(x, t, length, half, root)
 
 
 @njit(cache=True)
@@ -406,7 +681,7 @@ def atc_series(close, x, lengths, weights, lam_g, delta, cutout, hull, cut_th, l
     sig_rows = np.empty((nfam, n))
     feq_rows = np.empty((nfam, n))
     for f in range(nfam):
-        family_mas(f, lengths[f], hull, x, mas, tmp1, tmp2)
+        family_mas(f, lengths[f], hull, x, close, mas, tmp1, tmp2)
         if detail:
             d_ma[f * 9:f * 9 + 9, :] = mas
         family_layers(f, close, mas, rg, cutout, decay, weights[f], sig_rows[f], feq_rows[f],
