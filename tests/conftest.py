@@ -125,3 +125,16 @@ def atc_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monke
 def random_walk(n: int, seed: int, vol: float = 0.02, start: float = 100.0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     return start * np.exp(np.cumsum(rng.normal(0.0, vol, n)))
+
+
+def assert_batch_discrete_equal_reference(out: Any, closes: np.ndarray, config: ATCConfig) -> None:
+    """Each row of a full-length batch result (tail = all bars) has the reference's
+    signals, direction and events on that row alone."""
+    from core.atc import compute_reference
+
+    for row in range(closes.shape[0]):
+        ref = compute_reference(closes[row], config)
+        np.testing.assert_array_equal(out.signals[row], ref.signals)
+        np.testing.assert_array_equal(out.direction[row], ref.direction)
+        np.testing.assert_array_equal(out.long[row], ref.long)
+        np.testing.assert_array_equal(out.short[row], ref.short)

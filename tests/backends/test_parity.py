@@ -13,7 +13,8 @@ from core.atc import compute_reference
 from core.backends.registry import ORDER, Registry
 from core.config import ATCConfig
 from core.types import as_series
-from tests.conftest import GOLDEN_FILES, load_golden, mismatches, random_walk
+from tests.conftest import (GOLDEN_FILES, assert_batch_discrete_equal_reference, load_golden, mismatches,
+                            random_walk)
 
 REGISTRY = Registry()
 
@@ -105,6 +106,33 @@ def test_ragged_batch_tail(backend, mode, config):
             assert out.bars_since_event[row] == ref.long.size - 1 - hits[-1]
         else:
             assert (out.last_event[row], out.bars_since_event[row]) == (0, -1)
+
+
+def cent_prices(n: int, seed: int) -> np.ndarray:
+    """A low-priced walk rounded to cents: flat stretches and regressions land an MA exactly
+    on the close, and the reference's own summation order decides every such tie."""
+    rng = np.random.default_rng(seed)
+    vol = float(rng.uniform(0.002, 0.03))
+    prices = float(rng.uniform(1.0, 30.0)) * np.exp(np.cumsum(rng.normal(0.0, vol, n)))
+    return np.maximum(np.round(prices, 2), 0.01)
+
+
+CENT_CONFIGS = [ATCConfig(), ATCConfig(robustness="Wide", lsma_len=12),
+                ATCConfig(robustness="Narrow", hma_kind="hull")]
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("config", CENT_CONFIGS, ids=["default", "wide", "narrow-hull"])
+def test_cent_prices_tie_as_the_reference(backend, config, seed):
+    close = cent_prices(1500, seed)
+    assert_same(backend.compute(close, config, detail=True),
+                compute_reference(close, config, detail=True), detail=True)
+
+
+def test_cent_prices_batch(backend):
+    closes = np.vstack([cent_prices(800, 100 + s) for s in range(8)])
+    config = ATCConfig(robustness="Wide")
+    assert_batch_discrete_equal_reference(backend.compute_batch(closes, config, tail=800), closes, config)
 
 
 def configs():

@@ -14,7 +14,7 @@ from core.config import ATCConfig
 from core.jit.backend import NumbaBackend
 from core.jit.kernels import pairwise_sum, seq_dot
 from core.types import MA_NAMES
-from tests.conftest import mismatches
+from tests.conftest import assert_batch_discrete_equal_reference, mismatches
 
 # Lengths that cross every branch of numpy's pairwise summation: sequential below 8, eight
 # accumulators up to 128, halves above (rounded down to a multiple of 8), twice nested.
@@ -111,9 +111,4 @@ def test_ties_in_a_batch():
     closes = np.vstack([close, close[::-1].copy(), np.r_[close[50:], close[:50]]])
     config = ATCConfig()
     out = NumbaBackend().compute_batch(closes, config, tail=closes.shape[1])
-    for row in range(closes.shape[0]):
-        ref = compute_reference(closes[row], config)
-        np.testing.assert_array_equal(out.signals[row], ref.signals)
-        np.testing.assert_array_equal(out.direction[row], ref.direction)
-        np.testing.assert_array_equal(out.long[row], ref.long)
-        np.testing.assert_array_equal(out.short[row], ref.short)
+    assert_batch_discrete_equal_reference(out, closes, config)
