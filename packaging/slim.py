@@ -279,15 +279,12 @@ def slim_bundle(bundle: Path, cache: Path = CACHE) -> list[tuple[str, int, int]]
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fetch", action="store_true", help="only download the llvmlite source")
     parser.add_argument("--build-deps", action="store_true",
                         help="print the Debian packages the slim builds need")
     parser.add_argument("--cache", type=Path, default=CACHE, help=f"build cache (default {CACHE})")
     args = parser.parse_args(argv)
     try:
-        if args.fetch:
-            print(fetch_llvmlite_source(llvmlite_version(), args.cache))
-        elif args.build_deps:
+        if args.build_deps:
             print(" ".join(build_dependencies(args.cache)))
         else:
             print(build_llvmlite_x86(args.cache))
