@@ -111,14 +111,14 @@ def parity_golden(backend: Any, directory: Path | None = None) -> Parity:
     return report
 
 
-def random_config(rng: np.random.Generator) -> ATCConfig:
+def random_config(rng: np.random.Generator, max_length: int = 120) -> ATCConfig:
     """Parameters across their ranges, often at the edges (members of length 1…3, long
-    cutouts, Strategy View, the Hull option)."""
+    cutouts, Strategy View, the Hull option); base lengths below ``max_length``."""
     robustness = str(rng.choice(list(ROBUSTNESS_OFFSETS)))
     low = 1 + ROBUSTNESS_OFFSETS[robustness][3]
 
     def length() -> int:
-        return int(low if rng.random() < 0.2 else rng.integers(low, 120))
+        return int(low if rng.random() < 0.2 else rng.integers(low, max_length))
 
     return ATCConfig(
         La=float(rng.uniform(0.005, 0.5)), De=float(rng.uniform(0.01, 0.25)),

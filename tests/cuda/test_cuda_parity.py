@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 
 from core.atc import compute_reference
-from core.config import ROBUSTNESS_OFFSETS, ATCConfig
+from core.config import ATCConfig
 from core.errors import ATCInputError
 from core.types import as_batch, as_series
 from cuda_backend.backend import CudaBackend
+from cuda_backend.gpu_selftest import random_config
 from tests.conftest import GOLDEN_FILES, load_golden, mismatches, random_walk
 from tests.cuda import emulator
 
@@ -134,28 +135,6 @@ def test_100k_bars(device):
 
 
 # -- random symbols, random parameters ---------------------------------------------------
-def random_config(rng: np.random.Generator) -> ATCConfig:
-    robustness = str(rng.choice(list(ROBUSTNESS_OFFSETS)))
-    low = 1 + ROBUSTNESS_OFFSETS[robustness][3]
-
-    def length() -> int:
-        # Often the shortest allowed (members of length 1…3), sometimes long.
-        return int(low if rng.random() < 0.2 else rng.integers(low, 90))
-
-    bases = ("Average", "EMA", "HMA", "WMA", "DEMA", "LSMA", "KAMA")
-    return ATCConfig(
-        La=float(rng.uniform(0.005, 0.5)), De=float(rng.uniform(0.01, 0.25)),
-        cutout=int(0 if rng.random() < 0.5 else rng.integers(0, 150)), robustness=robustness,
-        long_threshold=float(rng.uniform(-0.2, 0.7)), short_threshold=float(rng.uniform(-0.7, 0.2)),
-        ema_len=length(), hull_len=length(), wma_len=length(), dema_len=length(), lsma_len=length(),
-        kama_len=length(),
-        ema_w=float(rng.uniform(0, 5)), hma_w=float(rng.uniform(0, 5)), wma_w=float(rng.uniform(0, 5)),
-        dema_w=float(rng.uniform(0, 5)), lsma_w=float(rng.uniform(0, 5)), kama_w=float(rng.uniform(0, 5)),
-        strategy=bool(rng.random() < 0.4), colbase=str(rng.choice(bases)), alertbase=str(rng.choice(bases)),
-        hma_kind="hull" if rng.random() < 0.25 else "sma", cut_threshold=float(rng.uniform(0.0, 0.99)),
-    )
-
-
 def random_prices(rng: np.random.Generator, n: int) -> np.ndarray:
     prices = random_walk(n, int(rng.integers(2**31)), vol=float(rng.uniform(0.002, 0.06)),
                          start=float(rng.uniform(1.0, 500.0)))
@@ -177,7 +156,7 @@ def random_batch(rng: np.random.Generator, symbols: int, bars: int) -> tuple[np.
 def test_1000_random_symbols_with_random_parameters(device, group):
     """25 parameter sets × 40 symbols, both batch modes, random tails and histories."""
     rng = np.random.default_rng(1000 + group)
-    config = random_config(rng)
+    config = random_config(rng, max_length=90)   # shorter windows: the emulator is slow
     bars = int(rng.integers(120, 700))
     closes, firsts = random_batch(rng, 40, bars)
     tail = int(rng.integers(1, bars + 1))
