@@ -127,6 +127,20 @@ def random_walk(n: int, seed: int, vol: float = 0.02, start: float = 100.0) -> n
     return start * np.exp(np.cumsum(rng.normal(0.0, vol, n)))
 
 
+def assert_matches_golden(backend: Any, path: Path) -> Any:
+    """``backend.compute`` on a golden file's input (with its src, when it has one): every
+    golden column, discrete exactly and continuous within tolerance. Returns the result."""
+    from core.types import as_series
+
+    gold, config = load_golden(path)
+    src = as_series(gold["src"], "src") if "src" in gold else None
+    result = backend.compute(as_series(gold["close"]), config, detail=True, src=src)
+    columns = dict(result.columns(detail=True))
+    assert len(set(columns) & set(gold)) >= 180
+    assert mismatches(columns, gold) == []
+    return result
+
+
 def assert_batch_discrete_equal_reference(out: Any, closes: np.ndarray, config: ATCConfig) -> None:
     """Each row of a full-length batch result (tail = all bars) has the reference's
     signals, direction and events on that row alone."""

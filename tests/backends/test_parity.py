@@ -12,9 +12,8 @@ from hypothesis import strategies as st
 from core.atc import compute_reference
 from core.backends.registry import ORDER, Registry
 from core.config import ATCConfig
-from core.types import as_series
-from tests.conftest import (GOLDEN_FILES, assert_batch_discrete_equal_reference, load_golden, mismatches,
-                            random_walk)
+from tests.conftest import (GOLDEN_FILES, assert_batch_discrete_equal_reference, assert_matches_golden,
+                            mismatches, random_walk)
 
 REGISTRY = Registry()
 
@@ -33,12 +32,7 @@ def backend(request):
 
 @pytest.mark.parametrize("path", GOLDEN_FILES, ids=lambda p: p.stem)
 def test_golden(backend, path):
-    gold, config = load_golden(path)
-    src = as_series(gold["src"], "src") if "src" in gold else None
-    result = backend.compute(as_series(gold["close"]), config, detail=True, src=src)
-    columns = dict(result.columns(detail=True))
-    assert len(set(columns) & set(gold)) >= 180
-    assert mismatches(columns, gold) == []
+    assert_matches_golden(backend, path)
 
 
 def assert_same(result, ref, detail=False):

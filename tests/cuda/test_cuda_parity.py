@@ -17,7 +17,7 @@ from core.errors import ATCInputError
 from core.types import as_batch, as_series
 from cuda_backend.backend import CudaBackend
 from cuda_backend.gpu_selftest import random_config
-from tests.conftest import GOLDEN_FILES, load_golden, mismatches, random_walk
+from tests.conftest import GOLDEN_FILES, assert_matches_golden, mismatches, random_walk
 from tests.cuda import emulator
 
 _GPU: dict[str, CudaBackend] = {}
@@ -78,13 +78,7 @@ def assert_batch_matches(out, closes, firsts, config, tail, mode):
 # -- single series -----------------------------------------------------------------------
 @pytest.mark.parametrize("path", GOLDEN_FILES, ids=lambda p: p.stem)
 def test_golden(device, path):
-    gold, config = load_golden(path)
-    src = as_series(gold["src"], "src") if "src" in gold else None
-    result = device.compute(as_series(gold["close"]), config, detail=True, src=src)
-    columns = dict(result.columns(detail=True))
-    assert len(set(columns) & set(gold)) >= 180
-    assert mismatches(columns, gold) == []
-    assert result.backend == "cuda"
+    assert assert_matches_golden(device, path).backend == "cuda"
 
 
 CONFIGS = {
