@@ -111,11 +111,14 @@ def build_dependencies(cache: Path = CACHE) -> list[str]:
     return ["cmake", f"llvm-{major}-dev", "libzstd-dev", "icu-devtools", "binutils", "gcc"]
 
 
-def llvm_config(major: int) -> str:
+def llvm_config(major: int) -> tuple[str, str]:
+    """``llvm-config`` of LLVM ``major`` and the full version it reports."""
     for name in (f"llvm-config-{major}", "llvm-config"):
         path = shutil.which(name)
-        if path and run([path, "--version"]).stdout.split(".")[0] == str(major):
-            return path
+        if path:
+            version = run([path, "--version"]).stdout.strip()
+            if version.split(".")[0] == str(major):
+                return path, version
     raise SlimError(f"LLVM {major}'s development files are missing: "
                     f"apt-get install llvm-{major}-dev cmake libzstd-dev (make setup installs them)")
 
@@ -149,17 +152,15 @@ def build_llvmlite_x86(cache: Path = CACHE, jobs: int | None = None) -> Path:
     """``libllvmlite.so`` for the installed llvmlite release, X86 only (cached)."""
     version = llvmlite_version()
     sdist = fetch_llvmlite_source(version, cache)
+    config, llvm_version = llvm_config(sdist_llvm_major(sdist))
+    target = cache / f"llvmlite-{version}-llvm-{llvm_version}-x86" / "libllvmlite.so"
+    if target.is_file():
+        return target
     with tempfile.TemporaryDirectory(prefix="llvmlite-x86-") as tmp:
         work = Path(tmp)
         with tarfile.open(sdist) as tar:
             tar.extractall(work, filter="data")
         source = work / f"llvmlite-{version}"
-        major = sdist_llvm_major(sdist)
-        config = llvm_config(major)
-        llvm_version = run([config, "--version"]).stdout.strip()
-        target = cache / f"llvmlite-{version}-llvm-{llvm_version}-x86" / "libllvmlite.so"
-        if target.is_file():
-            return target
         cmake = require("cmake", "cmake")
         strip = require("strip", "binutils")
         restrict_to_x86(source, work / "include")
@@ -204,6 +205,12 @@ def icu_data_symbol(library: Path) -> tuple[str, bytes]:
     return symbol.name, blob
 
 
+def icu_package_name(symbol: str) -> str:
+    """The package name of an ICU data blob (``icudt73_dat`` → ``icudt73l``: version, byte
+    order); icupkg reads it from the .dat file's name."""
+    return symbol.removesuffix("_dat") + ("l" if sys.byteorder == "little" else "b")
+
+
 def dropped(item: str) -> bool:
     return any(item.startswith(g) if g.endswith("/") else item.endswith(g) for g in ICU_DROPPED_GROUPS)
 
@@ -216,8 +223,7 @@ def trim_icu_data(library: Path, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="icu-") as tmp:
         work = Path(tmp)
-        # icupkg takes the package name (icudt73l: version, byte order) from the file name.
-        package = name.removesuffix("_dat") + ("l" if sys.byteorder == "little" else "b")
+        package = icu_package_name(name)
         full, trimmed = work / f"{package}.dat", work / "trimmed" / f"{package}.dat"
         trimmed.parent.mkdir()
         full.write_bytes(blob)

@@ -33,7 +33,7 @@ def trimmed_icu(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def icu_items(library: Path, tmp_path: Path) -> list[str]:
     name, blob = slim.icu_data_symbol(library)
-    dat = tmp_path / (name.removesuffix("_dat") + ("l" if sys.byteorder == "little" else "b") + ".dat")
+    dat = tmp_path / f"{slim.icu_package_name(name)}.dat"
     dat.write_bytes(blob)
     out = subprocess.run(["icupkg", "-l", str(dat)], capture_output=True, text=True, check=True)
     return out.stdout.split()
