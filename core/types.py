@@ -99,10 +99,26 @@ def check_tail(tail: int, bars: int) -> int:
     return int(tail)
 
 
+def rate_of_change(close: np.ndarray) -> np.ndarray:
+    """R[t] = (close[t] − close[t−1]) / close[t−1], R[0] = na (spec §3): the detail column
+    every backend reports beside its own outputs."""
+    r = np.full(close.shape[0], np.nan)
+    r[1:] = (close[1:] - close[:-1]) / close[:-1]
+    return r
+
+
+#: Pine's tolerance for the script's own comparisons (spec §4.8): |a − b| ≤ 1e-10 is equal.
+PINE_TOLERANCE = 1e-10
+
+
 def cut(signals: np.ndarray, threshold: float) -> np.ndarray:
-    """Cut of spec §8: +1 above ``threshold``, −1 below −``threshold``, else 0 (na → 0)."""
+    """Cut of spec §8: +1 above ``threshold``, −1 below −``threshold``, else 0 (na → 0).
+
+    `v > 0.49` is a comparison in the script, so it is Pine's tolerant one."""
     with np.errstate(invalid="ignore"):
-        return np.where(signals > threshold, 1.0, np.where(signals < -threshold, -1.0, 0.0))
+        up = (signals > threshold) & (np.abs(signals - threshold) > PINE_TOLERANCE)
+        down = (signals < -threshold) & (np.abs(signals + threshold) > PINE_TOLERANCE)
+        return np.where(up, 1.0, np.where(down, -1.0, 0.0))
 
 
 @dataclass
@@ -127,6 +143,7 @@ class ATCResult:
     mas: np.ndarray | None = None       # (54, n)
     states: np.ndarray | None = None    # (54, n) int8
     equities: np.ndarray | None = None  # (54, n)
+    rate_of_change: np.ndarray | None = None  # (n,) R of §3, with detail
     backend: str = ""
     notes: list[str] = field(default_factory=list)
 
@@ -156,6 +173,8 @@ class ATCResult:
         yield "direction", self.direction
         for name in EVENT_NAMES:
             yield name, getattr(self, name).astype(np.float64)
+        if detail and self.rate_of_change is not None:
+            yield "R", self.rate_of_change
         if detail and self.mas is not None:
             assert self.states is not None and self.equities is not None
             for i, name in enumerate(MA_NAMES):

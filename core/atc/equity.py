@@ -1,18 +1,13 @@
-"""Rate of change, growth factor, crossover states and the equity recursion (spec §3, §5, §6)."""
+"""Growth factor, crossover states and the equity recursion (spec §3, §5, §6)."""
 from __future__ import annotations
 
 import math
 
 import numpy as np
 
+from core.atc.pine import gt, lt
+
 EQUITY_FLOOR = 0.25
-
-
-def rate_of_change(close: np.ndarray) -> np.ndarray:
-    """R[t] = (close[t] − close[t−1]) / close[t−1]; R[0] = na (§3)."""
-    r = np.full(close.shape[0], np.nan)
-    r[1:] = (close[1:] - close[:-1]) / close[:-1]
-    return r
 
 
 def growth_factor(bars: int, lam: float, cutout: int) -> np.ndarray:
@@ -44,7 +39,8 @@ def crossover_state(close: np.ndarray, ma: np.ndarray) -> np.ndarray:
 
 
 def equity(start: float, sig: np.ndarray, rg: np.ndarray, cutout: int, delta: float) -> np.ndarray:
-    """eq(start, sig, R) of §6; ``rg`` is R·g. ``a`` persists while the previous signal is 0."""
+    """eq(start, sig, R) of §6; ``rg`` is R·g. ``a`` persists while the previous signal is 0.
+    The floor test `e < 0.25` and the sign tests are Pine's tolerant comparisons (§4.8)."""
     n = sig.shape[0]
     out = np.full(n, np.nan)
     a, e = 0.0, math.nan
@@ -52,12 +48,12 @@ def equity(start: float, sig: np.ndarray, rg: np.ndarray, cutout: int, delta: fl
     for t in range(cutout, n):
         r = rg[t]
         p = sig[t - 1] if t >= 1 else math.nan
-        if p > 0:
+        if gt(p, 0.0):                 # the script's comparisons: Pine's tolerant ones
             a = r
-        elif p < 0:
+        elif lt(p, 0.0):
             a = -r
         e = start if t == cutout else e * decay * (1.0 + a)
-        if e < EQUITY_FLOOR:
+        if lt(e, EQUITY_FLOOR):
             e = EQUITY_FLOOR
         out[t] = e
     return out

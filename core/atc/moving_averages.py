@@ -1,4 +1,11 @@
-"""The six moving-average families of spec §4, as whole-series functions (NaN = na)."""
+"""The six moving-average families of spec §4, as whole-series functions (NaN = na).
+
+Every built-in follows TradingView's own arithmetic (spec §4.8) literally, operation for
+operation, so the values equal TradingView's to the last bit: the rolling compensated sum
+behind ``ta.sma``/``math.sum``, the EMA seeded from it, WMA and LINREG re-summed oldest
+first on every bar. These functions are the yardstick, so they favour the spec's wording
+over speed.
+"""
 from __future__ import annotations
 
 import math
@@ -6,8 +13,87 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from core.atc.pine import ne
+
 KAMA_FAST = 0.666
 KAMA_SLOW = 0.064
+
+
+def rolling_sum(x: np.ndarray, n: int) -> np.ndarray:
+    """`math.sum(x, n)` (§4.8): a compensated running sum that re-baselines itself.
+
+    The state is the sum ``s``, its compensation ``c``, the count ``k`` of non-na inputs
+    (up to n) and the n stored entries (the realised addends, not the raw inputs). When the
+    compensation can no longer be added to the input without loss (the "fire" test), the
+    sum is rebuilt from the raw window, newest first. na inputs leave the state alone.
+    """
+    size = x.shape[0]
+    if n == 1:
+        return x.astype(np.float64, copy=True)
+    out = np.full(size, np.nan)
+    values = x.tolist()
+    stored = [0.0] * n     # ring of realised addends, slot = count of inputs mod n
+    raw: list[float] = []  # the raw non-na inputs, oldest first (the re-baseline reads them)
+    s = c = 0.0
+    k = 0
+    for t, v in enumerate(values):
+        if math.isnan(v):
+            if k == n:
+                out[t] = s
+            continue
+        fire = False
+        if c != 0.0 and v != 0.0:
+            b = abs(c)
+            r = v + b
+            if r != 0.0 and math.isfinite(r):
+                fire = (b - (r - v)) > 0.0
+        raw.append(v)
+        slot = (len(raw) - 1) % n
+        if k < n:
+            k += 1
+            y1 = -c
+        else:
+            y1 = -stored[slot] - c      # the entry stored n inputs ago is evicted
+        if fire:
+            acc = v
+            for back in range(2, k + 1):            # one input further back each time
+                acc = raw[-back] + acc
+            s, c = acc, 0.0
+            stored[slot] = v
+        else:
+            tmp = s + y1
+            e1 = (tmp - s) - y1
+            y2 = v - e1
+            s_new = tmp + y2
+            c = (s_new - tmp) - y2
+            s = s_new
+            stored[slot] = y2
+        if k == n:
+            out[t] = s
+    return out
+
+
+def sma(x: np.ndarray, n: int) -> np.ndarray:
+    """`ta.sma` (§4.3, the script's "HMA"): math.sum(x, n) / n."""
+    return rolling_sum(x, n) / n
+
+
+def ema(x: np.ndarray, n: int) -> np.ndarray:
+    """`ta.ema` (§4.2, §4.8): na inputs skipped; seeded with ``ta.sma`` on the bar it first
+    exists, then ``y + α·(x − y)`` with α = 2/(n+1)."""
+    out = np.full(x.shape[0], np.nan)
+    alpha = 2.0 / (n + 1)
+    seed = sma(x, n)
+    y = math.nan
+    for t, v in enumerate(x.tolist()):
+        if math.isnan(v):
+            continue
+        if math.isnan(y):
+            y = float(seed[t])        # na until the seed exists
+        else:
+            y = y + alpha * (v - y)
+        out[t] = y
+    return out
 
 
 def _windows(x: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -18,39 +104,46 @@ def _windows(x: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     return out, sliding_window_view(x, n)
 
 
-def ema(x: np.ndarray, n: int) -> np.ndarray:
-    """`ta.ema` (§4.2): na inputs skipped, SMA seed over the first n inputs, then
-    ``y + α·(x − y)`` with α = 2/(n+1)."""
-    out = np.full(x.shape[0], np.nan)
-    alpha = 2.0 / (n + 1)
-    seen, total, y = 0, 0.0, math.nan
-    for t, v in enumerate(x):
-        if math.isnan(v):
-            continue
-        seen += 1
-        if seen <= n:
-            total += v
-            if seen < n:
-                continue
-            y = total / n
-        else:
-            y = y + alpha * (v - y)
-        out[t] = y
-    return out
-
-
-def sma(x: np.ndarray, n: int) -> np.ndarray:
-    """`ta.sma` (§4.3, the script's "HMA"): mean of the last n values."""
-    out, win = _windows(x, n)
-    out[n - 1:] = win.sum(axis=1) / n
-    return out
+def _sequential_sum(terms) -> float:
+    total = 0.0
+    for v in terms:
+        total = total + float(v)
+    return total
 
 
 def wma(x: np.ndarray, n: int) -> np.ndarray:
-    """`ta.wma` (§4.4): weights n (newest) … 1 (oldest), divisor n(n+1)/2."""
+    """`ta.wma` (§4.4, §4.8): weights n (newest) … 1 (oldest); every window re-summed
+    oldest first (vectorised over bars, sequential over the window, as written)."""
     out, win = _windows(x, n)
-    weights = np.arange(1, n + 1, dtype=np.float64)
-    out[n - 1:] = (win @ weights) / (n * (n + 1) / 2.0)
+    acc = np.zeros(win.shape[0])
+    w = 0.0
+    for j in range(n):
+        w = w + 1.0
+        acc = acc + win[:, j] * w
+    out[n - 1:] = acc / _sequential_sum(range(1, n + 1))
+    return out
+
+
+def lsma(x: np.ndarray, n: int) -> np.ndarray:
+    """`ta.linreg(x, n, 0)` (§4.6, §4.8): least-squares line over the last n bars at the
+    newest, in TradingView's operation order (positions 1 … n, oldest first)."""
+    if n == 1:
+        return x.astype(np.float64, copy=True)
+    out, win = _windows(x, n)
+    nf = float(n)
+    sx = _sequential_sum(range(1, n + 1))
+    sx2 = _sequential_sum(i * i for i in range(1, n + 1))
+    den = nf * sx2 - sx * sx
+    sy = np.zeros(win.shape[0])
+    sxy = np.zeros(win.shape[0])
+    for j in range(n):
+        y = win[:, j]
+        sy = sy + y
+        sxy = sxy + y * float(j + 1)
+    slope = (nf * sxy - sx * sy) / den
+    avg = sy / nf
+    intercept = (avg - (slope * sx) / nf) + slope
+    out[n - 1:] = intercept + slope * (nf - 1.0)
     return out
 
 
@@ -61,40 +154,25 @@ def dema(x: np.ndarray, n: int) -> np.ndarray:
     return 2.0 * e1 - ema(e1, n)
 
 
-def lsma(x: np.ndarray, n: int) -> np.ndarray:
-    """`ta.linreg(x, n, 0)` (§4.6): least-squares line over the last n bars, at the newest."""
-    if n == 1:
-        return x.astype(np.float64, copy=True)
-    out, win = _windows(x, n)
-    pos = np.arange(n, dtype=np.float64)
-    sum_p, sum_pp = pos.sum(), (pos * pos).sum()
-    sum_y = win.sum(axis=1)
-    sum_py = win @ pos
-    slope = (n * sum_py - sum_p * sum_y) / (n * sum_pp - sum_p * sum_p)
-    intercept = (sum_y - slope * sum_p) / n
-    out[n - 1:] = intercept + slope * (n - 1)
-    return out
-
-
 def kama(x: np.ndarray, n: int) -> np.ndarray:
     """The script's own KAMA (§4.7): starts from 0 (nz of na) and creeps with the slow
-    constant until the efficiency ratio exists on bar n."""
+    constant until the efficiency ratio exists on bar n. The noise is ``math.sum`` of the
+    absolute steps (bar 0's is na and skipped); ``noise != 0`` is Pine's tolerant test."""
     size = x.shape[0]
     step = np.full(size, np.nan)
-    step[1:] = np.abs(np.diff(x))
-    noise = np.full(size, np.nan)
-    if size > n:
-        noise[n:] = sliding_window_view(step[1:], n).sum(axis=1)
+    step[1:] = np.abs(x[1:] - x[:-1])
+    noise = rolling_sum(step, n)
     signal = np.full(size, np.nan)
-    signal[n:] = np.abs(x[n:] - x[:-n]) if size > n else signal[n:]
+    if size > n:
+        signal[n:] = np.abs(x[n:] - x[:-n])
     out = np.empty(size)
     prev = 0.0
     for t in range(size):
-        nz = noise[t]
-        ratio = signal[t] / nz if (not math.isnan(nz) and nz != 0.0) else 0.0
+        nz = float(noise[t])
+        ratio = float(signal[t]) / nz if (not math.isnan(nz) and ne(nz, 0.0)) else 0.0
         sc = ratio * (KAMA_FAST - KAMA_SLOW) + KAMA_SLOW
         smooth = sc * sc
-        prev = prev + smooth * (x[t] - prev)
+        prev = prev + smooth * (float(x[t]) - prev)
         out[t] = prev
     return out
 

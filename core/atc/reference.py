@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.atc.equity import crossover_state, equity, growth_factor, rate_of_change
+from core.atc.equity import crossover_state, equity, growth_factor
 from core.atc.events import direction_events
 from core.atc.layers import average_signal, layer1_signal
 from core.atc.moving_averages import family_function
 from core.config import FAMILIES, ATCConfig
-from core.types import ATCResult, cut
+from core.types import ATCResult, cut, rate_of_change
 
 
 def compute_reference(close: np.ndarray, config: ATCConfig, detail: bool = False,
@@ -58,4 +58,5 @@ def compute_reference(close: np.ndarray, config: ATCConfig, detail: bool = False
         result.mas = mas.reshape(54, n)
         result.states = states.reshape(54, n)
         result.equities = equities.reshape(54, n)
+        result.rate_of_change = rate_of_change(close)
     return result

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from core.atc import compute_reference
 from core.backends.registry import ORDER, Registry
 from core.config import ATCConfig
-from tests.conftest import (GOLDEN_FILES, assert_batch_discrete_equal_reference, assert_matches_golden,
+from tests.conftest import (GOLDEN_FILES, golden_id, assert_batch_discrete_equal_reference, assert_matches_golden,
                             mismatches, random_walk)
 
 REGISTRY = Registry()
@@ -30,7 +30,7 @@ def backend(request):
     return backend_or_skip(request.param)
 
 
-@pytest.mark.parametrize("path", GOLDEN_FILES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", GOLDEN_FILES, ids=golden_id)
 def test_golden(backend, path):
     assert_matches_golden(backend, path)
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from core.cli.main import main
-from tests.conftest import REPO, GOLDEN_FILES, load_golden, mismatches
+from tests.conftest import REPO, GOLDEN_FILES, golden_id, load_golden, mismatches
 
 
 def write_prices(path: Path, rows: list[list[str]], header=("Date", "Close", "HL2")) -> Path:
@@ -36,7 +36,7 @@ def read_output(path: Path) -> dict[str, np.ndarray]:
 
 
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
-@pytest.mark.parametrize("path", GOLDEN_FILES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", GOLDEN_FILES, ids=golden_id)
 def test_compute_writes_golden_columns(tmp_path, path, backend, capsys):
     gold, config = load_golden(path)
     prices = golden_csv(tmp_path, gold)

@@ -10,10 +10,10 @@ from core.atc.layers import round2
 from core.atc.moving_averages import dema, ema, kama, lsma, sma, wma
 from core.config import ATCConfig
 from core.types import as_series
-from tests.conftest import GOLDEN_FILES, load_golden, mismatches
+from tests.conftest import GOLDEN_FILES, golden_id, load_golden, mismatches
 
 
-@pytest.mark.parametrize("path", GOLDEN_FILES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", GOLDEN_FILES, ids=golden_id)
 def test_reference_matches_golden(path):
     gold, config = load_golden(path)
     src = as_series(gold["src"], "src") if "src" in gold else None

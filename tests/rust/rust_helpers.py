@@ -10,9 +10,7 @@ import pytest
 
 from core.config import ATCConfig
 
-REPO = Path(__file__).resolve().parents[2]
-GOLDEN_DIR = Path(os.environ.get("ATC_GOLDEN_DIR", REPO.parent / "shared" / "golden"))
-GOLDEN_FILES = sorted(GOLDEN_DIR.glob("*.npz"))
+from tests.conftest import GOLDEN_FILES, golden_id  # noqa: F401  (re-exported)
 
 
 def golden_config(gold) -> ATCConfig:

@@ -14,7 +14,7 @@ from core.atc.moving_averages import hull, kama, lsma, sma, wma
 from core.backends.numpy_backend import NumpyBackend
 from core.config import BASE_CHOICES, ROBUSTNESS_OFFSETS, ATCConfig
 from core.types import EQUITY_NAMES, MA_NAMES, SIGNAL_NAMES, ATCResult
-from tests.rust.rust_helpers import (GOLDEN_FILES, assert_matches, golden_config, is_discrete,
+from tests.rust.rust_helpers import (GOLDEN_FILES, golden_id, assert_matches, golden_config, is_discrete,
                           random_walk)
 
 SKIP_KEYS = {"close", "src", "params_json", "note", "R"}
@@ -26,7 +26,7 @@ def test_golden_files_present():
             "gbm1500_narrow_cutout", "gbm300_short_history"} <= names
 
 
-@pytest.mark.parametrize("path", GOLDEN_FILES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", GOLDEN_FILES, ids=golden_id)
 def test_golden_file(rust, path):
     gold = np.load(path)
     config = golden_config(gold)
