@@ -129,6 +129,94 @@ def test_cent_prices_batch(backend):
     assert_batch_discrete_equal_reference(backend.compute_batch(closes, config, tail=800), closes, config)
 
 
+def pip_prices(n: int, seed: int) -> np.ndarray:
+    """An FX-like walk quoted to 5 decimals (pips): a sum of such quotes is rarely exact, so
+    only TradingView's own summation decides where an MA meets the close."""
+    rng = np.random.default_rng(seed)
+    return np.round(1.1 * np.exp(np.cumsum(rng.normal(0.0, 0.0008, n))), 5)
+
+
+def flat_stretches(n: int, seed: int, decimals: int = 2) -> np.ndarray:
+    """Quoted prices that stand still for runs of bars (halts, illiquid hours): inside a
+    run every SMA, WMA and regression line converges onto the close."""
+    rng = np.random.default_rng(seed)
+    prices = cent_prices(n, seed)
+    held = prices.copy()
+    t = 0
+    while t < n:
+        run = int(rng.integers(1, 60))
+        if rng.random() < 0.4:
+            held[t:t + run] = held[t]
+        t += run
+    return np.round(held, decimals)
+
+
+TIE_SERIES = {
+    "constant": lambda: np.full(700, 42.17),
+    "constant-pip": lambda: np.full(700, 1.08437),
+    "flat-stretches": lambda: flat_stretches(1200, 5),
+    "flat-stretches-pip": lambda: np.round(flat_stretches(1200, 6) / 20.0, 5),
+    "pip-walk": lambda: pip_prices(2000, 7),
+}
+
+
+@pytest.mark.parametrize("series", TIE_SERIES)
+@pytest.mark.parametrize("config", CENT_CONFIGS, ids=["default", "wide", "narrow-hull"])
+def test_tie_heavy_series_as_the_reference(backend, config, series):
+    close = TIE_SERIES[series]()
+    assert_same(backend.compute(close, config, detail=True),
+                compute_reference(close, config, detail=True), detail=True)
+
+
+@pytest.mark.parametrize("mode", ["full", "ema_only"])
+def test_tie_heavy_batch(backend, mode):
+    closes = np.vstack([f() for f in (lambda: np.full(1200, 42.17), lambda: flat_stretches(1200, 8),
+                                      lambda: pip_prices(1200, 9),
+                                      lambda: np.round(flat_stretches(1200, 10) / 20.0, 5))])
+    config = ATCConfig(robustness="Narrow", ema_len=12, hull_len=12, wma_len=12, dema_len=12,
+                       lsma_len=12, kama_len=12)
+    out = backend.compute_batch(closes, config, tail=1200, mode=mode)
+    nf = 6 if mode == "full" else 1
+    for row in range(closes.shape[0]):
+        ref = compute_reference(closes[row], config, families=nf)
+        np.testing.assert_array_equal(out.signals[row], ref.signals[:nf])
+        np.testing.assert_array_equal(out.direction[row], ref.direction)
+        np.testing.assert_array_equal(out.long[row], ref.long)
+        np.testing.assert_array_equal(out.short[row], ref.short)
+
+
+@st.composite
+def near_tie_series(draw):
+    """Quoted prices (2 to 5 decimals) with optional flat runs and steps of one tick."""
+    n = draw(st.integers(30, 500))
+    decimals = draw(st.integers(2, 5))
+    tick = 10.0 ** -decimals
+    level = draw(st.floats(0.5, 300.0)) if decimals <= 3 else draw(st.floats(0.5, 3.0))
+    seed = draw(st.integers(0, 2**31))
+    rng = np.random.default_rng(seed)
+    ticks = rng.choice([-2, -1, 0, 0, 1, 2], size=n) * draw(st.integers(1, 4))
+    if draw(st.booleans()):                                 # long flat stretches
+        ticks[rng.random(n) < draw(st.floats(0.3, 0.9))] = 0
+    prices = np.round(level + tick * np.cumsum(ticks), decimals)
+    return np.maximum(prices, tick)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(close=near_tie_series(), config=st.sampled_from(CENT_CONFIGS + CONFIGS[4:]))
+def test_properties_on_near_tie_series(close, config):
+    """Every available backend, one series (detail) and as a batch row, on random quoted
+    prices: the MAs equal the reference's bits and every discrete output is identical."""
+    ref = compute_reference(close, config, detail=True)
+    batch = np.vstack([close, close[::-1].copy()])
+    for name in ORDER:
+        if name == "numpy" or not REGISTRY.probe(name).available:
+            continue
+        backend = REGISTRY.get(name)
+        assert_same(backend.compute(close, config, detail=True), ref, detail=True)
+        assert_batch_discrete_equal_reference(backend.compute_batch(batch, config, tail=batch.shape[1]),
+                                              batch, config)
+
+
 def configs():
     lengths = st.integers(min_value=8, max_value=60)
     return st.builds(

@@ -7,7 +7,8 @@ import pytest
 from core.atc import compute_reference
 from core.atc.equity import crossover_state, equity
 from core.atc.layers import round2
-from core.atc.moving_averages import dema, ema, kama, lsma, sma, wma
+from core.atc.moving_averages import dema, ema, kama, lsma, rolling_sum, sma, wma
+from core.atc.pine import gt, lt, ne
 from core.config import ATCConfig
 from core.types import as_series
 from tests.conftest import GOLDEN_FILES, golden_id, load_golden, mismatches
@@ -91,3 +92,80 @@ def test_growth_warning_follows_the_pine_thresholds():
     assert r.growth_factor == pytest.approx(math.exp(0.0005 * 299))
     assert r.growth_warning and "1.1" in r.growth_warning
     assert compute_reference(np.linspace(10, 20, 300), ATCConfig()).growth_warning is None
+
+
+# -- TradingView's arithmetic (spec §4.8) ---------------------------------------------------
+
+def test_rolling_sum_rebaselines_when_the_compensation_is_lost():
+    """Hand-traced: after 0.3, 0.5, 0.2 the compensation is −2⁻⁵⁴; adding its size to 0.5
+    rounds it away (the fire test), so bar 3 is re-summed newest first: 0.5 + (0.2 + 0.5)
+    = 1.2, where the compensated update alone would give 1.2000000000000002."""
+    out = rolling_sum(np.array([0.3, 0.5, 0.2, 0.5]), 3)
+    assert math.isnan(out[0]) and math.isnan(out[1])
+    assert out[2] == 1.0
+    assert out[3] == 0.5 + (0.2 + 0.5) == 1.2
+
+
+def test_rolling_sum_skips_na_and_passes_length_one_through():
+    x = np.array([1.0, np.nan, 2.0, 3.0, np.nan, 4.0])
+    out = rolling_sum(x, 2)
+    assert np.isnan(out[:2]).all() and out[2] == 3.0 and out[3] == 5.0
+    assert out[4] == 5.0 and out[5] == 7.0          # na after the warm-up: the current sum
+    np.testing.assert_array_equal(rolling_sum(x, 1), x)
+
+
+def test_rolling_sum_stays_within_a_few_ulps_of_the_exact_window_sum():
+    x = np.exp(np.random.default_rng(7).normal(0, 1, 5000)) * 37.3
+    out = rolling_sum(x, 29)
+    exact = np.array([math.fsum(x[t - 28:t + 1]) for t in range(28, 5000)])
+    np.testing.assert_allclose(out[28:], exact, rtol=2e-15, atol=0)
+    ints = np.arange(1.0, 200.0)                     # integer sums are exact
+    np.testing.assert_array_equal(rolling_sum(ints, 7)[6:], np.convolve(ints, np.ones(7), "valid"))
+
+
+def test_sma_and_ema_seed_come_from_the_rolling_sum():
+    x = np.array([0.3, 0.5, 0.2, 0.5, 0.2, 0.3])
+    assert sma(x, 3)[3] == 1.2 / 3
+    e = ema(x, 3)
+    assert e[2] == 1.0 / 3 and e[3] == e[2] + 0.5 * (0.5 - e[2])
+
+
+def test_wma_and_linreg_sum_each_window_oldest_first():
+    """A scalar transcription of §4.8's loops, window by window, against the vectorised one."""
+    x = np.round(np.exp(np.random.default_rng(2).normal(0, 0.01, 300).cumsum()) * 13.37, 2)
+    for n in (2, 5, 17, 34):
+        norm = 0.0
+        for i in range(1, n + 1):
+            norm += i
+        sx = sx2 = 0.0
+        for i in range(1, n + 1):
+            sx += i
+            sx2 += i * i
+        den = n * sx2 - sx * sx
+        w_out, l_out = wma(x, n), lsma(x, n)
+        for t in range(n - 1, 300):
+            win = x[t - n + 1:t + 1].tolist()
+            w = acc = 0.0
+            sy = sxy = 0.0
+            for p, y in enumerate(win, start=1):
+                w += 1.0
+                acc += y * w
+                sy += y
+                sxy += y * p
+            assert w_out[t] == acc / norm
+            slope = (n * sxy - sx * sy) / den
+            intercept = (sy / n - slope * sx / n) + slope
+            assert l_out[t] == intercept + slope * (n - 1)
+
+
+def test_script_comparisons_are_pine_tolerant():
+    assert not lt(0.25 - 5e-11, 0.25) and lt(0.25 - 2e-10, 0.25)
+    assert not gt(0.49 + 1e-11, 0.49) and gt(0.4901, 0.49)
+    assert not ne(5e-11, 0.0) and ne(1e-9, 0.0) and not ne(math.nan, 0.0)
+    # an equity a hair under the floor is not floored
+    e = equity(1.0, np.array([1.0, 1.0]), np.array([np.nan, -0.75 - 4e-11]), 0, 0.0)
+    assert e[1] == 1.0 * (1.0 + (-0.75 - 4e-11)) and e[1] < 0.25
+    # KAMA: a noise of 5e-11 counts as zero, so the ratio is 0 and smooth the slow constant
+    x = np.array([1.0, 1.0 + 5e-11, 1.0 + 5e-11, 1.0 + 5e-11])
+    k = kama(x, 2)
+    assert k[3] == k[2] + (0.064 ** 2) * (x[3] - k[2])
