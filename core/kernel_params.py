@@ -13,9 +13,10 @@ import numpy as np
 
 from core.config import ATCConfig
 from core.errors import ATCInputError
+from core.types import MODES
 
 #: Batch modes and how many families each computes (EMA is family 0).
-MODE_FAMILIES: dict[str, int] = {"full": 6, "ema_only": 1}
+MODE_FAMILIES: dict[str, int] = dict(zip(MODES, (6, 1)))
 
 
 def families_for_mode(mode: str) -> int:

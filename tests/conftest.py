@@ -17,6 +17,19 @@ from tests.network_guard import NetworkBlocked
 REPO = Path(__file__).resolve().parents[1]
 
 
+#: Backends that must run here (``make test`` names rust): their tests fail, not skip, when
+#: the backend is missing or broken, so a lost Rust build cannot pass CI unnoticed.
+REQUIRED_BACKENDS = frozenset(filter(None, os.environ.get("ATC_REQUIRED_BACKENDS", "").split(",")))
+
+
+def skip_unavailable(name: str, reason: str) -> None:
+    """Skip a test whose backend cannot run here, naming why; fail if it is required."""
+    message = f"{name} backend unavailable: {reason}"
+    if name in REQUIRED_BACKENDS:
+        pytest.fail(message + f" (required by ATC_REQUIRED_BACKENDS={','.join(sorted(REQUIRED_BACKENDS))})")
+    pytest.skip(message)
+
+
 def golden_dir() -> Path:
     env = os.environ.get("ATC_GOLDEN_DIR")
     for candidate in ([Path(env)] if env else []) + [REPO.parent / "shared" / "golden",

@@ -6,16 +6,11 @@ import numpy as np
 from core.atc.reference import compute_reference
 from core.backends.base import ProbeResult
 from core.config import ATCConfig
-from core.types import MODES, ATCResult, BatchResult, as_batch, as_close_and_src, check_tail
-from core.errors import ATCInputError
+from core.kernel_params import families_for_mode
+from core.types import ATCResult, BatchResult, as_batch, as_close_and_src, check_tail
 
 
-def check_mode(mode: str) -> int:
-    """Number of families a batch mode computes (6 full, 1 ema_only)."""
-    if mode not in MODES:
-        raise ATCInputError(f"mode = {mode!r} is not allowed: choose one of {' | '.join(MODES)}",
-                            field="mode")
-    return 6 if mode == "full" else 1
+check_mode = families_for_mode
 
 
 def last_event(long: np.ndarray, short: np.ndarray) -> tuple[int, int]:
@@ -43,7 +38,7 @@ class NumpyBackend:
 
     def compute_batch(self, closes: np.ndarray, config: ATCConfig, tail: int = 1,
                       mode: str = "full") -> BatchResult:
-        families = check_mode(mode)
+        families = families_for_mode(mode)
         closes, starts = as_batch(closes)
         n_sym, n_bars = closes.shape
         tail = check_tail(tail, n_bars)

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from core.atc import compute_reference
 from core.backends.registry import ORDER, Registry
 from core.config import ATCConfig
-from tests.conftest import (GOLDEN_FILES, golden_id, assert_batch_discrete_equal_reference, assert_matches_golden,
-                            mismatches, random_walk)
+from tests.conftest import (GOLDEN_FILES, REQUIRED_BACKENDS, golden_id, assert_batch_discrete_equal_reference, assert_matches_golden,
+                            mismatches, random_walk, skip_unavailable)
 
 REGISTRY = Registry()
 
@@ -21,7 +21,7 @@ REGISTRY = Registry()
 def backend_or_skip(name: str):
     probe = REGISTRY.probe(name)
     if not probe.available:
-        pytest.skip(f"{name} unavailable: {probe.reason}")
+        skip_unavailable(name, probe.reason)
     return REGISTRY.get(name)
 
 
@@ -210,6 +210,7 @@ def test_properties_on_near_tie_series(close, config):
     batch = np.vstack([close, close[::-1].copy()])
     for name in ORDER:
         if name == "numpy" or not REGISTRY.probe(name).available:
+            assert name not in REQUIRED_BACKENDS, f"required backend {name} is unavailable"
             continue
         backend = REGISTRY.get(name)
         assert_same(backend.compute(close, config, detail=True), ref, detail=True)
