@@ -15,6 +15,7 @@ import numpy as np
 
 from core.backends.registry import BACKEND_CHOICES, default_registry
 from core.cli.data_commands import register as register_data_commands
+from core.cli.parity import register as register_parity
 from core.cli.prices_csv import read_columns, write_columns
 from core.config import FAMILIES, ATCConfig
 from core.errors import ATCError, ATCInputError
@@ -144,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_scan)
 
     register_data_commands(sub)
+    register_parity(sub)
     return parser
 
 
