@@ -12,6 +12,7 @@ leaves the CUDA context unusable, the backend refuses further work with that rea
 """
 from __future__ import annotations
 
+import functools
 import threading
 from typing import Any, Callable, Protocol
 
@@ -20,7 +21,8 @@ import numpy as np
 from core.backends.base import ProbeResult
 from core.config import ATCConfig
 from core.errors import ATCInputError, BackendError
-from core.types import MODES, ATCResult, BatchResult, as_series, check_tail
+from core.kernel_params import KernelParams, families_for_mode
+from core.types import ATCResult, BatchResult, as_series, check_tail, rate_of_change
 from cuda_backend import host
 
 NAME = "cuda"
@@ -36,10 +38,26 @@ _MAX_ERRORS = 50
 
 
 class LauncherLike(Protocol):
-    def run_single(self, close: np.ndarray, src: np.ndarray | None, config: ATCConfig,
+    def run_single(self, close: np.ndarray, src: np.ndarray | None, params: KernelParams,
                    detail: bool) -> dict[str, np.ndarray]: ...
-    def run_batch(self, closes: np.ndarray, config: ATCConfig, tail: int,
-                  mode: str) -> dict[str, np.ndarray]: ...
+    def run_batch(self, closes: np.ndarray, params: KernelParams, tail: int) -> dict[str, np.ndarray]: ...
+
+
+@functools.lru_cache(maxsize=64)
+def kernel_params(config: ATCConfig, mode: str = "full") -> KernelParams:
+    """The kernel constants of a config (one object per (config, mode), so that the host's
+    per-parameter caches hit on repeated calls)."""
+    return KernelParams.from_config(config, mode)
+
+
+def batch_result(out: dict[str, np.ndarray], mode: str) -> BatchResult:
+    """A :class:`BatchResult` from the launcher's arrays."""
+    _, _, long, short = host.decode_flags(out["flags"])
+    return BatchResult(
+        mode=mode, signals=out["sig"], family_equities=out["eq"], direction=out["dir"],
+        long=long, short=short, last_event=out["last"], bars_since_event=out["since"],
+        average_signal=out["avg"] if mode == "full" else None, backend=NAME,
+    )
 
 
 #: Returns the probe's verdict and, when available, the launcher to run on.
@@ -103,15 +121,16 @@ def probe_cupy() -> tuple[ProbeResult, LauncherLike | None]:
         return ProbeResult(False, f"preparing the CUDA kernels failed: {type(exc).__name__}: {exc}"), None
     info = executor.info()
     launcher = Launcher(executor)
-    # A tiny end-to-end run proves that the kernels launch and return on this device.
+    # A small batch with near-ties, in both modes, must equal the numpy reference (discrete
+    # outputs exactly, continuous within 1e-9) before CUDA is chosen.
     try:
-        close = np.linspace(100.0, 101.0, 64)
-        out = launcher.run_single(close, None, ATCConfig(), False)
-        if not np.isfinite(out["avg"][0, -1]):
-            raise RuntimeError("the self-check returned na on its last bar")
+        problems = self_check(launcher)
     except Exception as exc:
         return ProbeResult(False, f"the CUDA self-check failed on {info.name}: "
                                   f"{type(exc).__name__}: {exc}"), None
+    if problems:
+        return ProbeResult(False, f"the CUDA self-check differs from the numpy reference on {info.name}: "
+                                  + "; ".join(problems[:3])), None
     device = (f"{info.name} (compute {info.compute_capability}, {info.sm_count} SMs, "
               f"{info.total_bytes / 2**30:.0f} GiB)")
     extra = {"driver": _version(driver), "runtime": _version(runtime)}
@@ -119,6 +138,20 @@ def probe_cupy() -> tuple[ProbeResult, LauncherLike | None]:
     return ProbeResult(True, f"CuPy {cupy.__version__}, CUDA runtime {_version(runtime)}, "
                              f"driver {_version(driver)}", version=cupy.__version__, device=device,
                        threads=info.sm_count, extra=extra), launcher
+
+
+def self_check(launcher: LauncherLike) -> list[str]:
+    """What differs between the launcher and the numpy reference on a small batch (empty
+    when nothing does): gpu_selftest's check batch, both modes, every bar."""
+    from cuda_backend import gpu_selftest   # loads the reference by name at run time
+
+    closes, firsts, config = gpu_selftest.check_batch()
+    problems = []
+    for mode in ("full", "ema_only"):
+        out = batch_result(launcher.run_batch(closes, kernel_params(config, mode), closes.shape[1]), mode)
+        problems += [f"{mode} {p}" for p in
+                     gpu_selftest.batch_mismatches(out, closes, firsts, config, closes.shape[1], mode)]
+    return problems
 
 
 def describe_error(exc: BaseException) -> str:
@@ -209,25 +242,25 @@ class CudaBackend:
             src = as_series(src, "src")
             if src.shape != close.shape:
                 raise ATCInputError(f"src has {src.size} bars but close has {close.size}", field="src")
-        out = self._run("compute", lambda la: la.run_single(close, src, config, bool(detail)))
+        params = kernel_params(config, "full")
+        out = self._run("compute", lambda la: la.run_single(close, src, params, bool(detail)))
         long_arrow, short_arrow, long, short = host.decode_flags(out["flags"][0])
         return ATCResult(
             average_signal=out["avg"][0], signals=out["sig"][0], family_equities=out["eq"][0],
             signal_base=out["base"][0], direction=out["dir"][0], arrow_long=long_arrow,
             arrow_short=short_arrow, long=long, short=short,
-            growth_factor=host.growth_factor_last(config, close.shape[0]),
-            cut_threshold=config.cut_threshold,
+            growth_factor=params.growth_factor_last(close.shape[0]),
+            cut_threshold=params.cut_threshold,
             mas=out.get("mas") if detail else None,
             states=out.get("states") if detail else None,
             equities=out.get("equities") if detail else None,
+            rate_of_change=rate_of_change(close) if detail else None,
             backend=NAME,
         )
 
     def compute_batch(self, closes: np.ndarray, config: ATCConfig, tail: int = 1,
                       mode: str = "full") -> BatchResult:
-        if mode not in MODES:
-            raise ATCInputError(f"mode = {mode!r} is not allowed: choose one of {' | '.join(MODES)}",
-                                field="mode")
+        families = families_for_mode(mode)          # ATCInputError for an unknown mode
         try:
             arr = np.ascontiguousarray(closes, dtype=np.float64)
         except (TypeError, ValueError) as exc:
@@ -235,7 +268,6 @@ class CudaBackend:
         if arr.ndim != 2:
             raise ATCInputError(f"closes must be 2-D (symbols, bars), got shape {arr.shape}", field="closes")
         tail = check_tail(tail, arr.shape[1])
-        families = host.families_of(mode)
         out: dict[str, np.ndarray]
         if arr.shape[0] == 0:
             out = {"sig": np.empty((0, families, tail)), "eq": np.empty((0, families, tail)),
@@ -245,10 +277,6 @@ class CudaBackend:
         else:
             # The device validates the rows (core.types.as_batch's contract) while it
             # prepares them; a bad row comes back as ATCInputError.
-            out = self._run(f"compute_batch[{mode}]", lambda la: la.run_batch(arr, config, tail, mode))
-        _, _, long, short = host.decode_flags(out["flags"])
-        return BatchResult(
-            mode=mode, signals=out["sig"], family_equities=out["eq"], direction=out["dir"],
-            long=long, short=short, last_event=out["last"], bars_since_event=out["since"],
-            average_signal=out["avg"] if mode == "full" else None, backend=NAME,
-        )
+            params = kernel_params(config, mode)
+            out = self._run(f"compute_batch[{mode}]", lambda la: la.run_batch(arr, params, tail))
+        return batch_result(out, mode)

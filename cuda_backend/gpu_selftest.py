@@ -149,6 +149,27 @@ def random_batch(rng: np.random.Generator, symbols: int, bars: int) -> tuple[np.
     return closes, firsts
 
 
+def check_batch() -> tuple[np.ndarray, list[int], ATCConfig]:
+    """The probe's self-check batch (cuda_backend.backend.self_check): four 300-bar series
+    full of near-ties — cent prices with flat stretches, a 5-decimal FX walk, a constant
+    series, a cent walk starting late — and a Narrow parameter set whose WMA and LSMA
+    windows exceed ATC_DIRECT_MAX (so their running sums and the safe band are exercised,
+    across an exact re-sum on bar 256)."""
+    rng = np.random.default_rng(11)
+    bars = 300
+    cents = np.round(25.0 * np.exp(np.cumsum(rng.normal(0.0, 0.004, bars))), 2)
+    cents[60:90] = cents[60]
+    cents[200:215] = cents[200]
+    fx = np.round(1.1 * np.exp(np.cumsum(rng.normal(0.0, 0.0004, bars))), 5)
+    late = np.round(3.0 * np.exp(np.cumsum(rng.normal(0.0, 0.01, bars))), 2)
+    firsts = [0, 0, 0, 170]
+    late[:firsts[3]] = np.nan
+    closes = np.vstack([cents, fx, np.full(bars, 12.34), late])
+    config = ATCConfig(robustness="Narrow", ema_len=9, hull_len=10, wma_len=14, dema_len=7,
+                       lsma_len=13, kama_len=8, cutout=3)
+    return closes, firsts, config
+
+
 def batch_mismatches(out: Any, closes: np.ndarray, firsts: Iterable[int], config: ATCConfig,
                      tail: int, mode: str) -> list[str]:
     """Rows of a batch result that differ from the reference on the row's own history."""

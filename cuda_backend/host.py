@@ -1,6 +1,7 @@
 """Host-side pieces of the CUDA backend that need neither CuPy nor a GPU.
 
-The kernel source assembly, the per-call constants (``c_atc`` in ``atc_common.cuh``), the
+The kernel source assembly, the per-call constants (``c_atc`` in ``atc_common.cuh``) and
+the scratch-ring layout, both from one :class:`core.kernel_params.KernelParams`, the
 growth-factor table, the kernel signatures, the batch chunk plan and the decoding of kernel
 outputs. Everything here is plain numpy, so the tests exercise it on any machine, and the
 CPU emulation of the kernels (tests/cuda) runs through exactly this code.
@@ -15,15 +16,17 @@ from pathlib import Path
 
 import numpy as np
 
-from core.config import ATCConfig
+from core.kernel_params import KernelParams
 
 KERNEL_DIR = Path(__file__).resolve().parent / "kernels"
 #: Translation units of the runtime module, in the order they are concatenated.
 KERNEL_FILES: tuple[str, ...] = ("atc_prepare.cu", "atc_full.cu", "atc_ema_only.cu")
-#: -fmad=false: no fused multiply-adds, so every product and sum rounds as in the numpy
-#: reference (an FMA keeps the product unrounded and can flip an exact tie in a crossover or
-#: in Layer 1's round2). NVRTC's default is IEEE division and square root for doubles.
-COMPILE_OPTIONS: tuple[str, ...] = ("--std=c++17", "-fmad=false")
+#: --fmad=false: NVRTC contracts a*b+c into one fused multiply-add by default, which keeps
+#: the product unrounded; spec §4.8's arithmetic (and the numpy reference) rounds every
+#: operation, and an FMA would change the last bits of the MAs, flip exact ties with the
+#: close and Layer 1's round2. NVRTC's default is IEEE division and square root for doubles.
+#: The CPU emulation compiles the same files with g++ -ffp-contract=off for the same reason.
+COMPILE_OPTIONS: tuple[str, ...] = ("--std=c++17", "--fmad=false")
 
 WARP = 32
 CHUNK = 8                       # ATC_CHUNK
@@ -46,7 +49,7 @@ KERNEL_SIGNATURES: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "atc_full_kernel": (
         ("close_t", "ptr"), ("src_t", "ptr"), ("pitch", "i64"), ("n_bars", "i32"), ("n_sym", "i32"),
-        ("starts", "ptr"), ("gtab", "ptr"), ("hull_ring", "ptr"), ("ring_stride", "i64"),
+        ("starts", "ptr"), ("gtab", "ptr"), ("ring", "ptr"), ("ring_stride", "i64"),
         ("tail", "i32"), ("o_avg", "ptr"), ("o_sig", "ptr"), ("o_eq", "ptr"), ("o_dir", "ptr"),
         ("o_flags", "ptr"), ("o_last", "ptr"), ("o_since", "ptr"), ("want_base", "i32"),
         ("o_base", "ptr"), ("detail", "i32"), ("d_mas", "ptr"), ("d_states", "ptr"), ("d_eq", "ptr"),
@@ -61,7 +64,7 @@ KERNEL_SIGNATURES["atc_full_hull_kernel"] = KERNEL_SIGNATURES["atc_full_kernel"]
 
 #: numpy mirror of ``struct AtcMember`` / ``struct AtcParams`` (natural C alignment).
 MEMBER_DTYPE = np.dtype([("k0", "<f8"), ("k1", "<f8"), ("k2", "<f8"),
-                         ("n", "<i4"), ("n1", "<i4"), ("n2", "<i4"), ("pad", "<i4")], align=True)
+                         ("n", "<i4"), ("n1", "<i4"), ("n2", "<i4"), ("off", "<i4")], align=True)
 PARAMS_DTYPE = np.dtype([
     ("mem", MEMBER_DTYPE, (54,)), ("weights", "<f8", (6,)),
     ("decay", "<f8"), ("cut_thr", "<f8"), ("long_thr", "<f8"), ("short_thr", "<f8"),
@@ -89,16 +92,28 @@ def module_source(files: tuple[str, ...] = KERNEL_FILES) -> str:
     return "\n".join(expand(f) for f in files)
 
 
-def member_constants(config: ATCConfig) -> np.ndarray:
-    """The (54,) ``AtcMember`` records of a config, computed as the reference computes them.
+def _sequential_sum(terms) -> float:
+    total = 0.0
+    for v in terms:
+        total = total + float(v)
+    return total
 
-    Python floats are IEEE doubles, so ``2.0 / (n + 1)`` here is bit for bit the α of
-    ``core.atc.moving_averages.ema``; the LSMA position sums are integers below 2**53
-    (exact, as numpy's float sums of the positions are).
+
+def member_constants(params: KernelParams) -> tuple[np.ndarray, int]:
+    """The (54,) ``AtcMember`` records and the scratch-ring rows per symbol.
+
+    The constants are computed as the reference computes them (Python floats are IEEE
+    doubles: ``2.0 / (n + 1)`` is bit for bit the α of ``core.atc.moving_averages.ema``; the
+    WMA norm and LINREG's sx, sx2 are sequential float sums of integers, exact). The ring
+    gives each member that needs one its rows (``off``): the HMA family math.sum's n
+    realised entries (the Hull option: ATC_HULL_RING raw values), DEMA E1's n values during
+    E2's seed, KAMA's n-entry noise ring. Only the full kernel uses the ring (0 rows in
+    EMA-only mode).
     """
-    lengths = config.member_lengths()
+    lengths = params.lengths
     out = np.zeros(54, dtype=MEMBER_DTYPE)
-    for f in range(6):
+    rows = 0
+    for f in range(params.families):
         for m in range(9):
             n = int(lengths[f, m])
             rec = out[f * 9 + m]
@@ -106,41 +121,49 @@ def member_constants(config: ATCConfig) -> np.ndarray:
             if f in (0, 3):                                  # EMA, DEMA
                 rec["k0"] = 2.0 / (n + 1)
             elif f == 2:                                     # WMA
-                rec["k0"] = n * (n + 1) / 2.0
+                rec["k0"] = _sequential_sum(range(1, n + 1))
             elif f == 4:                                     # LSMA
-                sum_p = float(n * (n - 1) // 2)
-                sum_pp = float((n - 1) * n * (2 * n - 1) // 6)
-                rec["k0"] = sum_p
-                rec["k1"] = n * sum_pp - sum_p * sum_p
-            elif f == 1 and config.hma_kind == "hull":       # Hull option
+                sx = _sequential_sum(range(1, n + 1))
+                sx2 = _sequential_sum(i * i for i in range(1, n + 1))
+                rec["k0"] = sx
+                rec["k1"] = float(n) * sx2 - sx * sx
+            elif f == 1 and params.hull:                     # Hull option
                 half = max(1, n // 2)
                 root = max(1, int(math.floor(math.sqrt(n))))
                 rec["n1"], rec["n2"] = half, root
-                rec["k0"] = half * (half + 1) / 2.0
-                rec["k1"] = n * (n + 1) / 2.0
-                rec["k2"] = root * (root + 1) / 2.0
-    return out
+                rec["k0"] = _sequential_sum(range(1, half + 1))
+                rec["k1"] = _sequential_sum(range(1, n + 1))
+                rec["k2"] = _sequential_sum(range(1, root + 1))
+            if params.families == 6 and f in (1, 3, 5):
+                rec["off"] = rows
+                rows += HULL_RING if (f == 1 and params.hull) else n
+    return out, rows
+
+
+def ring_rows(params: KernelParams) -> int:
+    """Rows of the per-symbol scratch ring the full kernel needs (0 in EMA-only mode)."""
+    return member_constants(params)[1]
 
 
 @functools.lru_cache(maxsize=32)
-def _call_params(config: ATCConfig) -> bytes:
+def _call_params(params: KernelParams) -> bytes:
     p = np.zeros((), dtype=PARAMS_DTYPE)
-    p["mem"] = member_constants(config)
-    p["weights"] = config.weights()
-    p["decay"] = 1.0 - config.delta          # the reference's `decay = 1.0 - delta`
-    p["cut_thr"] = config.cut_threshold
-    p["long_thr"] = config.long_threshold
-    p["short_thr"] = config.short_threshold
-    p["cutout"] = config.cutout
-    p["colbase"] = config.base_index("colbase")
-    p["alertbase"] = config.base_index("alertbase")
-    p["strategy"] = int(config.strategy)
+    p["mem"] = member_constants(params)[0]
+    p["weights"] = params.weights
+    p["decay"] = 1.0 - params.delta          # the reference's `decay = 1.0 - delta`
+    p["cut_thr"] = params.cut_threshold
+    p["long_thr"] = params.long_threshold
+    p["short_thr"] = params.short_threshold
+    p["cutout"] = params.cutout
+    p["colbase"] = params.colbase
+    p["alertbase"] = params.alertbase
+    p["strategy"] = int(params.strategy)
     return p.tobytes()
 
 
-def call_params(config: ATCConfig) -> np.ndarray:
-    """The bytes of ``c_atc`` for a config, as a uint8 array of ``PARAMS_DTYPE.itemsize``."""
-    return np.frombuffer(_call_params(config), dtype=np.uint8)
+def call_params(params: KernelParams) -> np.ndarray:
+    """The bytes of ``c_atc`` for a parameter set, as a uint8 array of ``PARAMS_DTYPE.itemsize``."""
+    return np.frombuffer(_call_params(params), dtype=np.uint8)
 
 
 @functools.lru_cache(maxsize=16)
@@ -150,24 +173,13 @@ def _growth(lam: float, length: int) -> np.ndarray:
     return table
 
 
-def growth_table(config: ATCConfig, bars: int) -> np.ndarray:
+def growth_table(params: KernelParams, bars: int) -> np.ndarray:
     """g[k] = e^(λ·k) for k = t − cutout = 0 … bars − 1 − cutout (at least one entry).
 
     Computed with Python's ``math.e ** x`` exactly as ``core.atc.equity.growth_factor``:
     the device's pow is not correctly rounded, so the kernels read this table instead.
     """
-    return _growth(config.lam, max(bars - config.cutout, 1))
-
-
-def growth_factor_last(config: ATCConfig, bars: int) -> float:
-    """g on the last bar (spec §3), NaN before the cutout, as the reference computes it."""
-    if bars - 1 < config.cutout:
-        return math.nan
-    return float(math.e ** (config.lam * (bars - 1 - config.cutout)))
-
-
-def families_of(mode: str) -> int:
-    return 6 if mode == "full" else 1
+    return _growth(params.lam, max(bars - params.cutout, 1))
 
 
 def pitch_for(symbols: int) -> int:
@@ -175,14 +187,13 @@ def pitch_for(symbols: int) -> int:
     return max(WARP, -(-symbols // WARP) * WARP)
 
 
-def bytes_per_symbol(bars: int, tail: int, families: int, hull: bool) -> int:
+def bytes_per_symbol(bars: int, tail: int, families: int, rows: int) -> int:
     """Device bytes one symbol of a batch chunk needs: its row, its transposed column,
-    the tail outputs, the validation counters and (Hull option) the ring."""
+    the tail outputs, the validation counters and its ``rows`` of the scratch ring."""
     per = 2 * bars * 8                                  # rows + bar-major copy
     per += tail * (families * 16 + 8 + 8 + 1)           # signals, equities, avg, direction, flags
     per += 3 * 4 + 4 + 1 + 8                            # counters, start, last event, since
-    if hull:
-        per += 9 * HULL_RING * 8
+    per += rows * 8
     return per
 
 
@@ -195,13 +206,14 @@ class ChunkPlan:
     buffers: int        # buffer sets in flight (2: copy of chunk k+1 overlaps kernel k)
 
 
-def plan_chunks(symbols: int, bars: int, tail: int, families: int, hull: bool,
+def plan_chunks(symbols: int, bars: int, tail: int, families: int, rows: int,
                 free_bytes: int, resident_symbols: int, max_chunks: int = 4,
                 memory_fraction: float = 0.6) -> ChunkPlan:
     """Choose the chunk size of a batch.
 
     Parameters
     ----------
+    rows : scratch-ring rows per symbol (:func:`ring_rows`).
     free_bytes : free device memory now.
     resident_symbols : symbols the device runs at once (blocks per SM × SMs × 32): a chunk
         smaller than that would leave SMs idle, so pipelining never goes below it.
@@ -212,7 +224,7 @@ def plan_chunks(symbols: int, bars: int, tail: int, families: int, hull: bool,
     ------
     MemoryError when not even one warp of symbols fits (a row longer than device memory).
     """
-    per = bytes_per_symbol(bars, tail, families, hull)
+    per = bytes_per_symbol(bars, tail, families, rows)
     budget = int(free_bytes * memory_fraction)
     fit = (budget // (2 * per)) // WARP * WARP            # two buffer sets
     if fit < WARP:

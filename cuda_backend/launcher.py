@@ -20,8 +20,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from core.config import ATCConfig
 from core.errors import ATCInputError
+from core.kernel_params import KernelParams
 from cuda_backend import host
 
 
@@ -84,20 +84,24 @@ class Launcher:
         self._lock = threading.Lock()
 
     # -- single series ------------------------------------------------------------------
-    def run_single(self, close: np.ndarray, src: np.ndarray | None, config: ATCConfig,
+    def run_single(self, close: np.ndarray, src: np.ndarray | None, params: KernelParams,
                    detail: bool) -> dict[str, np.ndarray]:
-        """Every output of one validated series (pitch 1: one row is already bar-major)."""
+        """Every output of one validated series (pitch 1: one row is already bar-major).
+        ``params`` must be a full-mode parameter set (six families). With ``detail`` every
+        MA is the exact §4.8 value on every bar."""
         ex = self.executor
         n = int(close.shape[0])
+        if params.families != 6:
+            raise ValueError("run_single needs the six families (KernelParams mode 'full')")
         with self._lock:
-            ex.set_params(host.call_params(config))
+            ex.set_params(host.call_params(params))
             s = ex.stream(0)
             d_close = _upload(ex, close, s)
             d_src = d_close if src is None else _upload(ex, src, s)
             d_starts = _upload(ex, np.zeros(1, dtype=np.int32), s)
-            d_gtab = _upload(ex, host.growth_table(config, n), s)
-            hull = config.hma_kind == "hull"
-            ring = _full(ex, (9 * host.HULL_RING, 1) if hull else (1,), np.nan, np.float64, s)
+            d_gtab = _upload(ex, host.growth_table(params, n), s)
+            hull = params.hull
+            ring = ex.empty((max(host.ring_rows(params), 1), 1), np.float64)
             out = {
                 "avg": _full(ex, (1, n), np.nan, np.float64, s),
                 "sig": _full(ex, (1, 6, n), np.nan, np.float64, s),
@@ -119,7 +123,7 @@ class Launcher:
                 d_eq = d_mas
             ex.launch("atc_full_hull_kernel" if hull else "atc_full_kernel", (1, 1), (host.FULL_THREADS, 1), {
                 "close_t": d_close, "src_t": d_src, "pitch": 1, "n_bars": n, "n_sym": 1,
-                "starts": d_starts, "gtab": d_gtab, "hull_ring": ring, "ring_stride": 1, "tail": n,
+                "starts": d_starts, "gtab": d_gtab, "ring": ring, "ring_stride": 1, "tail": n,
                 "o_avg": out["avg"], "o_sig": out["sig"], "o_eq": out["eq"], "o_dir": out["dir"],
                 "o_flags": out["flags"], "o_last": out["last"], "o_since": out["since"],
                 "want_base": 1, "o_base": out["base"], "detail": int(detail), "d_mas": d_mas,
@@ -134,17 +138,18 @@ class Launcher:
         return result
 
     # -- batches ------------------------------------------------------------------------
-    def run_batch(self, closes: np.ndarray, config: ATCConfig, tail: int,
-                  mode: str) -> dict[str, np.ndarray]:
-        """Tail outputs of a (symbols, bars) batch, validated on the device.
+    def run_batch(self, closes: np.ndarray, params: KernelParams, tail: int) -> dict[str, np.ndarray]:
+        """Tail outputs of a (symbols, bars) batch, validated on the device; the mode is
+        ``params.families`` (6 full, 1 EMA-only).
 
         Raises :class:`ATCInputError` naming the first row that breaks the batch contract.
         """
         ex = self.executor
         n_sym, n_bars = (int(v) for v in closes.shape)
-        families = host.families_of(mode)
-        hull = mode == "full" and config.hma_kind == "hull"
-        kernel = ("atc_ema_only_kernel" if mode == "ema_only"
+        families = params.families
+        hull = families == 6 and params.hull
+        rows = host.ring_rows(params)
+        kernel = ("atc_ema_only_kernel" if families == 1
                   else "atc_full_hull_kernel" if hull else "atc_full_kernel")
         res: dict[str, np.ndarray] = {
             "sig": np.empty((n_sym, families, tail)), "eq": np.empty((n_sym, families, tail)),
@@ -154,16 +159,16 @@ class Launcher:
             "last_nonfinite": np.empty(n_sym, dtype=np.int32),
             "first_nonpos": np.empty(n_sym, dtype=np.int32),
         }
-        if mode == "full":
+        if families == 6:
             res["avg"] = np.empty((n_sym, tail))
         with self._lock:
             info = ex.info()
             resident = info.resident_blocks_per_sm.get(kernel, 1) * info.sm_count * host.WARP
-            plan = host.plan_chunks(n_sym, n_bars, tail, families, hull, ex.free_bytes(),
+            plan = host.plan_chunks(n_sym, n_bars, tail, families, rows, ex.free_bytes(),
                                     resident, self.max_chunks)
-            ex.set_params(host.call_params(config))
-            gtab = host.growth_table(config, n_bars)
-            sets = [self._buffers(plan.size, n_bars, tail, families, hull, gtab, k)
+            ex.set_params(host.call_params(params))
+            gtab = host.growth_table(params, n_bars)
+            sets = [self._buffers(plan.size, n_bars, tail, families, rows, gtab, k)
                     for k in range(plan.buffers)]
             pending: list[tuple[int, int, dict[str, Any]] | None] = [None] * plan.buffers
             for c in range(plan.count):
@@ -186,7 +191,7 @@ class Launcher:
             raise _batch_error(closes, row)
         return res
 
-    def _buffers(self, size: int, bars: int, tail: int, families: int, hull: bool,
+    def _buffers(self, size: int, bars: int, tail: int, families: int, rows: int,
                  gtab: np.ndarray, index: int) -> dict[str, Any]:
         ex = self.executor
         s = ex.stream(index)
@@ -196,7 +201,7 @@ class Launcher:
             "rows": ex.empty((size, bars), np.float64),
             "cols": ex.empty((bars, pitch), np.float64),
             "gtab": _upload(ex, gtab, s),
-            "ring": ex.empty((9 * host.HULL_RING, pitch) if hull else (1,), np.float64),
+            "ring": ex.empty((rows, pitch) if rows else (1,), np.float64),
             "sig": ex.empty((size, families, tail), np.float64),
             "eq": ex.empty((size, families, tail), np.float64),
             "avg": ex.empty((size, tail), np.float64),
@@ -241,7 +246,7 @@ class Launcher:
             ex.launch(kernel, grid, (host.EMA_THREADS, 1), common, s)
         else:
             ex.launch(kernel, grid, (host.FULL_THREADS, 1), dict(
-                common, src_t=b["cols"], hull_ring=b["ring"], ring_stride=pitch, o_avg=b["avg"],
+                common, src_t=b["cols"], ring=b["ring"], ring_stride=pitch, o_avg=b["avg"],
                 want_base=0, o_base=b["dummy_f8"], detail=0, d_mas=b["dummy_f8"],
                 d_states=b["dummy_i1"], d_eq=b["dummy_f8"]), s)
 

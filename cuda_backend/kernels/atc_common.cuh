@@ -1,10 +1,15 @@
-// Arithmetic shared by every ATC kernel: constants, the na value, window sums in numpy's
-// order, the equity step (spec §6) and the Layer-1 rounding (spec §7).
+// Arithmetic shared by every ATC kernel: constants, the na value, TradingView's arithmetic
+// for the built-in moving averages (spec §4.8), Pine's tolerant comparisons, the equity
+// step (spec §6) and the Layer-1 rounding (spec §7).
 //
-// Everything here is plain IEEE double arithmetic (+, −, ×, ÷, floor, fabs, comparisons):
-// compiled with -fmad=false these round exactly as the CPU reference does, which keeps the
-// discrete outputs identical. The growth factor pow() is NOT evaluated on the device (CUDA's
-// pow is not correctly rounded); the host passes a table computed as the reference does.
+// Everything here is plain IEEE double arithmetic (+, −, ×, ÷, floor, fabs, comparisons),
+// written operation for operation in the order §4.8 and the numpy reference use. The
+// runtime compile passes --fmad=false (cuda_backend/host.py COMPILE_OPTIONS): NVRTC would
+// otherwise contract a*b+c into one FMA, whose single rounding differs from the reference's
+// two. The CPU emulation compiles these files with g++ -ffp-contract=off for the same
+// reason, so emulation and device round alike. The growth factor pow() is NOT evaluated on
+// the device (CUDA's pow is not correctly rounded); the host passes a table computed as the
+// reference does.
 #ifndef ATC_COMMON_CUH
 #define ATC_COMMON_CUH
 
@@ -12,19 +17,32 @@
 // Bars processed between two block barriers. Small enough that the double-buffered
 // per-chunk hand-off between warps fits in static shared memory (< 48 KB).
 #define ATC_CHUNK 8
-// Windows up to this length are summed directly every bar in numpy's order, so that
-// members of length 1 or 2 (an MA equal to the close by construction) tie exactly as in the
-// reference and never count as a crossing. Longer windows use running sums.
+// WMA and LINREG windows up to this length are re-summed exactly (§4.8) on every bar, also
+// in batches: the O(n) sum costs no more than the running update's bookkeeping.
 #define ATC_DIRECT_MAX 8
-// A running-sum MA within this relative distance of the close is recomputed from its window
-// in the reference's order before the crossover test: an MA can equal the close exactly
-// (cent prices: an average of a flat stretch, a regression through the newest price), and
-// the ~1e-13 drift of a running sum would otherwise decide such a tie differently from the
-// reference. The drift is far below this band, so every tie it could flip is recomputed.
-#define ATC_TIE_BAND 1e-9
-// Running sums are re-summed exactly on every bar b with (b & mask) == 0: the drift of 1024
-// add/subtract steps stays far below the 1e-9 tolerance even on 100k bars (spec §13.8).
-#define ATC_RESUM_MASK 1023
+// Batches (not detail results) may carry WMA and LINREG as O(1) running sums. Such a value
+// only decides the crossover test (close vs MA); it is replaced by the exact §4.8 value
+// whenever |MA_running − close| ≤ ATC_BAND_REL · M, where M ≥ |y| for every source value y
+// that entered the running sums since their last exact re-sum, the windows of that re-sum
+// included (atc_full_family keeps M). Why the band is safe — u = 2^−53, n ≤ 2007 the
+// length, k ≤ 255 the running steps since the last exact re-sum (every 256th bar re-sums):
+//   · an exact §4.8 window sum carries |err(Σy)| ≤ n²·uM and |err(Σp·y)| ≤ n·uM·Σp;
+//   · a running step Σy += (x − x_old) adds ≤ (n + 2)·uM, and Σp·y += (n·x − Σy) adds
+//     ≤ (3n + Σp)·uM plus the error Σy carries at that step (summed: ≤ (k·n² + k²(n+2)/2)uM);
+//   · WMA = Σp·y / Σp with Σp = n(n+1)/2: the running value is off the true WMA by
+//     ≤ uM(n + 2 + 6k + k²) and the exact §4.8 value by ≤ uM(n + 2), together
+//     ≤ uM(2n + 4 + 6k + k²) ≤ 7.1e4·uM;
+//   · LINREG = Σy/n + slope·(n−1)/2 is linear in (Σy, Σp·y) with |∂/∂Σp·y| = 6/(n(n+1))
+//     (3× WMA's) and |∂/∂Σy| = 2/n, and its formula's 8 roundings each move it ≤ 12·uM:
+//     running vs exact ≤ uM(3k² + 22k + 10n + 203) ≤ 2.3e5·uM ≈ 2.6e-11·M.
+// Both stay below 1e-9·M by a factor > 35, so outside the band the running value and the
+// exact value lie strictly on the same side of the close, and every bar inside the band is
+// decided by the exact value. Detail results use the exact value on every bar.
+#define ATC_BAND_REL 1e-9
+// Running sums are re-summed exactly (§4.8 order) on every bar b with (b & mask) == 0.
+#define ATC_RESUM_MASK 255
+// Pine's tolerance for the script's own comparisons (§4.8): |a − b| ≤ 1e-10 is equal.
+#define ATC_PINE_EPS 1e-10
 // Ring of Hull raw values per member: ≥ floor(sqrt(max length 2007)) + 1 = 45, a power of 2.
 #define ATC_HULL_RING 64
 // Layer-1 signals travel between warps as int8 codes k with signal = k / 100.0 (exactly the
@@ -45,12 +63,15 @@ typedef long long atc_i64;
 // constant-bank operands and cost no registers (9 members × 7 families would otherwise
 // hold ~50 registers of constants per thread).
 //   EMA, DEMA: k0 = α = 2/(n+1)
-//   WMA:       k0 = n(n+1)/2
-//   LSMA:      k0 = Σp = n(n−1)/2, k1 = n·Σp² − (Σp)²
-//   Hull:      k0, k1, k2 = the divisors of WMA(half), WMA(n), WMA(root); n1 = half, n2 = root
+//   WMA:       k0 = norm = 1 + 2 + … + n = n(n+1)/2
+//   LSMA:      k0 = sx = Σp (p = 1 … n), k1 = den = n·Σp² − sx·sx (§4.8; all exact)
+//   Hull:      k0, k1, k2 = the norms of WMA(half), WMA(n), WMA(root); n1 = half, n2 = root
+//   off:       first row of the member's region in the per-symbol scratch ring (HMA: the
+//              math.sum ring of n realised entries, or Hull's ATC_HULL_RING raw values;
+//              DEMA: E1's values during E2's seed, n; KAMA: the noise ring, n; else unused)
 struct AtcMember {
     double k0, k1, k2;
-    int n, n1, n2, pad;
+    int n, n1, n2, off;
 };
 
 // Everything about a call that is the same for every symbol.
@@ -97,17 +118,7 @@ struct AtcWinX {
     __device__ __forceinline__ double operator()(int i) const { return s.at(first + i); }
 };
 
-// |x[k] − x[k−1]| for the bars of the window (KAMA's noise terms).
-struct AtcWinSteps {
-    AtcSeries s;
-    int first;
-    __device__ __forceinline__ double operator()(int i) const {
-        int k = first + i;
-        return fabs(s.at(k) - s.at(k - 1));
-    }
-};
-
-// A ring buffer in global scratch (Hull's raw series), slot stride = number of symbols.
+// A ring buffer in global scratch (Hull's raw series), row stride = number of symbols.
 struct AtcWinRing {
     double* r;
     atc_i64 stride;
@@ -117,61 +128,133 @@ struct AtcWinRing {
     }
 };
 
-// numpy's pairwise summation (what `win.sum(axis=1)` does), for the terms w(lo) … w(lo+n−1):
-// sequential from 0.0 below 8 terms; up to 128 terms eight interleaved accumulators combined
-// as ((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7)) and the remainder added in order; above 128 terms
-// the two halves (the first rounded down to a multiple of 8) summed recursively and added.
-// Bit for bit numpy's order, so a direct window sum equals the reference's.
-// Not inlined: it runs on a member's first full window, every 1024th bar, near a tie with
-// the close, and every bar only for windows of ≤ ATC_DIRECT_MAX; inlining it into 9
-// unrolled members × 7 member types multiplied the code size and the register pressure.
+// -- spec §4.8: TradingView's arithmetic ------------------------------------------------
+
+// WMA's and LINREG's window sums, oldest first with p = 1, 2, …, n: sy = Σ y and
+// sxy = Σ y·p, each term added in turn (WMA's weight w = w + 1 runs through the same
+// values as p, so its acc is exactly sxy). Not inlined: 9 unrolled members would otherwise
+// each carry a copy of the loop.
 template <class W>
-__device__ __noinline__ double atc_pairwise_sum_at(const W& w, int lo, int n) {
-    if (n < 8) {
-        double r = 0.0;
-        for (int i = 0; i < n; ++i) r = r + w(lo + i);
-        return r;
+__device__ __noinline__ void atc_window_sums(const W& w, int n, double* sy_out, double* sxy_out) {
+    double sy = 0.0, sxy = 0.0, p = 0.0;
+    for (int i = 0; i < n; ++i) {
+        double y = w(i);
+        p = p + 1.0;
+        sy = sy + y;
+        sxy = sxy + y * p;
     }
-    if (n <= 128) {
-        double r0 = w(lo), r1 = w(lo + 1), r2 = w(lo + 2), r3 = w(lo + 3);
-        double r4 = w(lo + 4), r5 = w(lo + 5), r6 = w(lo + 6), r7 = w(lo + 7);
-        int i = 8;
-        int lim = n - (n % 8);
-        for (; i < lim; i += 8) {
-            r0 = r0 + w(lo + i);
-            r1 = r1 + w(lo + i + 1);
-            r2 = r2 + w(lo + i + 2);
-            r3 = r3 + w(lo + i + 3);
-            r4 = r4 + w(lo + i + 4);
-            r5 = r5 + w(lo + i + 5);
-            r6 = r6 + w(lo + i + 6);
-            r7 = r7 + w(lo + i + 7);
-        }
-        double res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7));
-        for (; i < n; ++i) res = res + w(lo + i);
-        return res;
-    }
-    int n2 = n / 2;
-    n2 -= n2 % 8;
-    return atc_pairwise_sum_at(w, lo, n2) + atc_pairwise_sum_at(w, lo + n2, n - n2);
+    *sy_out = sy;
+    *sxy_out = sxy;
 }
 
-template <class W>
-__device__ __forceinline__ double atc_pairwise_sum(const W& w, int n) {
-    return atc_pairwise_sum_at(w, 0, n);
+// ta.wma from its sums: fl(acc / norm), norm = n(n+1)/2 (exact in a double).
+__device__ __forceinline__ double atc_wma_value(double sxy, double norm) { return sxy / norm; }
+
+// ta.linreg(x, n, 0) from its sums, in §4.8's operation order. sx = Σp, den = n·Σp² − (Σp)².
+__device__ __forceinline__ double atc_linreg_value(double sy, double sxy, int n, double sx, double den) {
+    double nf = (double)n;
+    double slope = (nf * sxy - sx * sy) / den;
+    double avg = sy / nf;
+    double intercept = (avg - (slope * sx) / nf) + slope;
+    return intercept + slope * (nf - 1.0);
 }
 
-// Σ w(i)·(i + w0), left to right from 0.0: numpy's matmul of a strided window with a weight
-// vector (not BLAS-able) runs exactly this loop.
-template <class W>
-__device__ __noinline__ double atc_seq_dot(const W& w, int n, int w0) {
-    double r = 0.0;
-    for (int i = 0; i < n; ++i) r = r + w(i) * (double)(i + w0);
-    return r;
+// The fire test of math.sum (§4.8 step 1), in this operand order.
+__device__ __forceinline__ bool atc_msum_fire(double c, double v) {
+    if (c == 0.0 || v == 0.0) return false;
+    double b = fabs(c);
+    double r = v + b;
+    if (r == 0.0 || !(r - r == 0.0)) return false;  // r − r is NaN for ±inf
+    return (b - (r - v)) > 0.0;
 }
+
+// The re-baseline after a fire: the newest-first linear sum of the k raw values, v the
+// newest; raw(i) is the raw input i steps before it. Rare (≈ 0.1–0.5 % of inputs).
+template <class Raw>
+__device__ __noinline__ double atc_msum_rebase(const Raw& raw, double v, int k) {
+    double acc = v;
+    for (int i = 1; i < k; ++i) acc = raw(i) + acc;
+    return acc;
+}
+
+// One non-na input v of math.sum(x, n), n ≥ 2 (§4.8), state (s, c) and the ring of the n
+// realised entries (cell: the slot of this input, which holds the entry being evicted once
+// the window is full). i = number of inputs before this one (warm-up while i < n). raw(j):
+// the raw input j steps back, for the re-baseline. Returns the new sum s.
+template <class Raw>
+__device__ __forceinline__ double atc_msum_push(double& s, double& c, double* cell, double v, int i, int n,
+                                                const Raw& raw) {
+    bool fire = atc_msum_fire(c, v);
+    int k;
+    double y1;
+    if (i < n) {
+        k = i + 1;
+        y1 = -c;
+    } else {
+        k = n;
+        y1 = -(*cell) - c;
+    }
+    if (fire) {
+        s = atc_msum_rebase(raw, v, k);
+        c = 0.0;
+        *cell = v;
+    } else {
+        double tmp = s + y1;
+        double e1 = (tmp - s) - y1;
+        double y2 = v - e1;
+        double sn = tmp + y2;
+        c = (sn - tmp) - y2;
+        s = sn;
+        *cell = y2;
+    }
+    return s;
+}
+
+// The warm-up of math.sum only (an EMA seed: the machine never evicts before the seed
+// exists, so no ring is needed). i < n inputs so far; same arithmetic as above.
+template <class Raw>
+__device__ __forceinline__ double atc_msum_warm(double& s, double& c, double v, int i, const Raw& raw) {
+    if (atc_msum_fire(c, v)) {
+        s = atc_msum_rebase(raw, v, i + 1);
+        c = 0.0;
+    } else {
+        double y1 = -c;
+        double tmp = s + y1;
+        double e1 = (tmp - s) - y1;
+        double y2 = v - e1;
+        double sn = tmp + y2;
+        c = (sn - tmp) - y2;
+        s = sn;
+    }
+    return s;
+}
+
+// ta.ema (§4.8) on input number i (i = 0 for this EMA's first input): the seed is
+// ta.sma = math.sum / n on input n − 1 (na before), then y + α·(x − y). During the warm-up
+// y holds the machine's sum and c its compensation; c is unused afterwards.
+template <class Raw>
+__device__ __forceinline__ double atc_ema_push(double& y, double& c, int n, double alpha, double v, int i,
+                                               const Raw& raw) {
+    if (i < n) {
+        atc_msum_warm(y, c, v, i, raw);
+        if (i < n - 1) return atc_nan();
+        y = y / (double)n;
+        return y;
+    }
+    y = y + alpha * (v - y);
+    return y;
+}
+
+// -- Pine's tolerant comparisons (§4.8) for the script's own tests ----------------------
+__device__ __forceinline__ bool atc_tol_gt(double a, double b) { return a > b && fabs(a - b) > ATC_PINE_EPS; }
+__device__ __forceinline__ bool atc_tol_lt(double a, double b) { return a < b && fabs(a - b) > ATC_PINE_EPS; }
+__device__ __forceinline__ bool atc_tol_ne(double a, double b) { return fabs(a - b) > ATC_PINE_EPS; }
 
 // One active bar (t ≥ cutout) of eq() (spec §6). psign: sign of the input signal one bar
 // earlier, 0 when it was zero or na (then `a` keeps its value). first: t == cutout.
+// The script's `p > 0` / `p < 0` are tolerant (§4.8), but every p here is a member state
+// (−1, 0, +1) or a Layer-1 signal k/100: |p| ≥ 0.01 or p = 0, so the plain sign is the
+// same. The floor `e < 0.25` is tolerant: e within 1e-10 below 0.25 is not floored.
 __device__ __forceinline__ double atc_equity_step(double e, double& a, bool first, int psign,
                                                   double rg, double start, double decay) {
     if (psign > 0) {
@@ -180,7 +263,7 @@ __device__ __forceinline__ double atc_equity_step(double e, double& a, bool firs
         a = -rg;
     }
     double v = first ? start : e * decay * (1.0 + a);
-    return v < 0.25 ? 0.25 : v;
+    return atc_tol_lt(v, 0.25) ? 0.25 : v;
 }
 
 // round2 of spec §7 as an int code k (the signal is k / 100.0), ATC_SIG_NA for na.
@@ -203,9 +286,9 @@ __device__ __forceinline__ int atc_code_sign(int code) {
     return code == ATC_SIG_NA ? 0 : (code > 0 ? 1 : (code < 0 ? -1 : 0));
 }
 
-// Cut of spec §8 (na → 0).
+// Cut of spec §8 (na → 0), with the script's tolerant `v > thr` / `v < −thr` (§4.8).
 __device__ __forceinline__ double atc_cut(double v, double thr) {
-    return v > thr ? 1.0 : (v < -thr ? -1.0 : 0.0);
+    return atc_tol_gt(v, thr) ? 1.0 : (atc_tol_lt(v, -thr) ? -1.0 : 0.0);
 }
 
 // Per-symbol state of direction, arrows and alerts (spec §9), advanced one bar at a time.

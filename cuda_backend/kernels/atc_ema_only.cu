@@ -58,8 +58,7 @@ extern "C" __global__ void __launch_bounds__(ATC_EMA_THREADS) atc_ema_only_kerne
 
     // Member m of the EMA family (family 0): its constants are c_atc.mem[m].
     const AtcMember& k_m = c_atc.mem[m];
-    AtcEma ema;
-    ema.init();
+    double ema_y = 0.0, ema_c = 0.0;  // ta.ema's state (§4.8: the machine's seed, then y)
     double ma_prev = atc_nan(), c_prev = atc_nan(), eq = atc_nan(), a = 0.0;
     int st = 0;
     // Warp 0 only: the family's Layer-2 equity and the events.
@@ -81,7 +80,8 @@ extern "C" __global__ void __launch_bounds__(ATC_EMA_THREADS) atc_ema_only_kerne
                 bool on = t >= cutout;
                 double rg = atc_nan();
                 if (on && t >= 1) rg = (cv - c_prev) / c_prev * __ldg(gtab + (t - cutout));
-                double ma = ema.push(k_m, cv, t);
+                AtcRawX raw = {close, b};
+                double ma = atc_ema_push(ema_y, ema_c, k_m.n, k_m.k0, cv, t, raw);
                 int p = st;
                 if (cv > ma && c_prev <= ma_prev) {
                     st = 1;

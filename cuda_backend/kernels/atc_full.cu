@@ -8,7 +8,8 @@
 // constants are in constant memory, their states and crossover relations packed into one
 // 64-bit word), sums Layer 1
 // in member order itself (the exact left-to-right order of spec §7) and runs its family's
-// Layer-2 equity. Per-bar intermediates (MAs, states, equities) never touch global memory.
+// Layer-2 equity. Per-bar intermediates (MAs, states, equities) never touch global memory;
+// only math.sum's rings, DEMA's seed inputs and Hull's raw series live in a scratch ring.
 //
 // The families of one symbol meet in shared memory: every ATC_CHUNK bars each family warp
 // publishes its Layer-1 codes and Layer-2 equities into a double buffer, one barrier, and
@@ -41,7 +42,7 @@ struct AtcFullIo {
     atc_i64* o_since;
     double *d_mas, *d_eq;
     signed char* d_states;
-    double* ring;
+    double* ring;  // the symbol's column of the scratch ring (AtcMember::off)
     atc_i64 ring_stride;
     int n_bars, tail, start, sym, lane;
     bool active, detail, want_base;
@@ -114,13 +115,19 @@ __device__ void atc_full_family(const AtcFullIo& io, int b_begin, signed char* s
     M mem[9];
     double eq[9], a[9];
     unsigned long long cross = 0ull;
+    // WMA and LSMA in batches: M ≥ |x| over every value in their running sums since the
+    // last exact re-sum (the ATC_BAND_REL band, atc_common.cuh), from the family's longest
+    // window back.
+    const bool band_family = (FAM == 2 || FAM == 4) && !io.detail;
+    int lmax = 1;
 #pragma unroll
     for (int m = 0; m < 9; ++m) {
         mem[m].init();
-        atc_bind_ring(mem[m], io.ring + (atc_i64)m * ATC_HULL_RING * io.ring_stride);
         eq[m] = atc_nan();
         a[m] = 0.0;
+        lmax = atc_imax(lmax, c_atc.mem[FAM * 9 + m].n);
     }
+    double mabs = 0.0;
     AtcEvents ev;
     ev.init();
     double c_prev = atc_nan(), x_prev = atc_nan();
@@ -147,12 +154,26 @@ __device__ void atc_full_family(const AtcFullIo& io, int b_begin, signed char* s
                 if (on && t >= 1) rg = (cv - c_prev) / c_prev * __ldg(io.gtab + (t - cutout));
                 bool first = t == cutout;
                 bool resum = (b & ATC_RESUM_MASK) == 0;
+                double band = 0.0;
+                if (band_family) {
+                    if (resum) {  // the windows re-summed now: their values from here on
+                        mabs = 0.0;
+                        for (int j = atc_imax(b - lmax + 1, io.start); j <= b; ++j) {
+                            double v = fabs(io.src.at(j));
+                            mabs = v > mabs ? v : mabs;
+                        }
+                    } else {
+                        double v = fabs(xv);
+                        mabs = v > mabs ? v : mabs;
+                    }
+                    band = ATC_BAND_REL * mabs;
+                }
+                AtcStep st = {io.src, b, t, xv, x_prev, cv, band, resum, io.detail, io.ring, io.ring_stride};
                 double num = 0.0, den = 0.0;
 #pragma unroll
                 for (int m = 0; m < 9; ++m) {
                     const AtcMember& k9 = c_atc.mem[FAM * 9 + m];
-                    double ma = atc_member_step(mem[m], k9, io.src, b, t, xv, x_prev, cv, resum,
-                                                io.ring_stride);
+                    double ma = mem[m].step(k9, st);
                     int p;
                     int st = atc_cross_update(cross, m, cv, ma, &p);  // §5
                     if (on) {
@@ -210,7 +231,7 @@ __device__ void atc_full_family(const AtcFullIo& io, int b_begin, signed char* s
 template <bool HULL>
 __device__ __forceinline__ void atc_full_body(
     const double* close_t, const double* src_t, atc_i64 pitch, int n_bars, int n_sym, const int* starts,
-    const double* gtab, double* hull_ring, atc_i64 ring_stride, int tail, double* o_avg, double* o_sig,
+    const double* gtab, double* ring, atc_i64 ring_stride, int tail, double* o_avg, double* o_sig,
     double* o_eq, double* o_dir, unsigned char* o_flags, signed char* o_last, atc_i64* o_since,
     int want_base, double* o_base, int detail, double* d_mas, signed char* d_states, double* d_eq) {
     __shared__ signed char sh_code[2 * 6 * ATC_CHUNK * ATC_WARP];
@@ -247,8 +268,8 @@ __device__ __forceinline__ void atc_full_body(
     io.d_mas = d_mas;
     io.d_eq = d_eq;
     io.d_states = d_states;
-    // Hull ring layout: (9 members × ATC_HULL_RING slots, ring_stride symbols).
-    io.ring = HULL ? hull_ring + sym : hull_ring;
+    // Scratch ring layout: (rows of every member's region, ring_stride symbols).
+    io.ring = ring + sym;
     io.ring_stride = ring_stride;
     io.n_bars = n_bars;
     io.tail = tail;
@@ -288,13 +309,13 @@ __device__ __forceinline__ void atc_full_body(
 #define ATC_FULL_PARAMS                                                                              \
     const double *__restrict__ close_t, const double *__restrict__ src_t, atc_i64 pitch, int n_bars, \
         int n_sym, const int *__restrict__ starts, const double *__restrict__ gtab,                 \
-        double *__restrict__ hull_ring, atc_i64 ring_stride, int tail, double *__restrict__ o_avg,   \
+        double *__restrict__ ring, atc_i64 ring_stride, int tail, double *__restrict__ o_avg,   \
         double *__restrict__ o_sig, double *__restrict__ o_eq, double *__restrict__ o_dir,           \
         unsigned char *__restrict__ o_flags, signed char *__restrict__ o_last,                       \
         atc_i64 *__restrict__ o_since, int want_base, double *__restrict__ o_base, int detail,       \
         double *__restrict__ d_mas, signed char *__restrict__ d_states, double *__restrict__ d_eq
 #define ATC_FULL_ARGS                                                                              \
-    close_t, src_t, pitch, n_bars, n_sym, starts, gtab, hull_ring, ring_stride, tail, o_avg, o_sig, \
+    close_t, src_t, pitch, n_bars, n_sym, starts, gtab, ring, ring_stride, tail, o_avg, o_sig, \
         o_eq, o_dir, o_flags, o_last, o_since, want_base, o_base, detail, d_mas, d_states, d_eq
 
 // Two entry points, so that each is register-allocated for the member types it really runs:

@@ -1,234 +1,228 @@
-// The moving averages of spec §4 as O(1)-state recurrences, one object per member.
+// The moving averages of spec §4 in TradingView's arithmetic (§4.8), one object per member.
 //
-// step(k, x, b, t, xv, xprev, cv, resum) advances a member by one bar and returns its value
-// (na before its first valid bar): k holds the member's constants (constant memory), b is
-// the bar in the (bars, pitch) array, t the bar in the symbol's own history (t = 0 on its
-// first price), xv = x[b], xprev = x[b−1] (na at t = 0), cv = the close (the MA's crossover
-// partner, for the tie band), resum = whether this bar re-sums running windows exactly. An
-// object holds only what changes from bar to bar.
+// step(k, ctx) advances a member by one bar and returns its value (na before its first
+// valid bar): k holds the member's constants (constant memory), ctx what the bar brings
+// (AtcStep). An object holds only what changes from bar to bar; what does not fit in
+// registers (the ring of math.sum's realised entries, DEMA's E1 values during E2's seed,
+// Hull's raw series) lives in the symbol's column of a global scratch ring, rows
+// k.off … k.off + size − 1, row stride = the number of symbols (a warp's 32 lanes touch one
+// coalesced row).
 //
-// Each formula is written in the reference's evaluation order (core/atc/moving_averages.py)
-// so that continuous values agree to the last bits where the reference sums directly, and
-// stay within 1e-9 where a running sum replaces a window sum.
+//   EMA, DEMA (E1 and E2), the HMA family (= ta.sma) and KAMA's noise: math.sum's machine
+//     (atc_msum_*), exact to the last bit on every bar, O(1) amortised.
+//   WMA, LSMA: the §4.8 oldest-first re-sum on every bar in detail results (ctx.exact), for
+//     lengths ≤ ATC_DIRECT_MAX, on a member's first window and every 256th bar; in between,
+//     in batches, O(1) running sums decide the crossover test outside the safe band of
+//     ATC_BAND_REL (see atc_common.cuh for the bound) and the exact value inside it.
+//   Hull option: its three WMAs re-summed exactly on every bar.
 #ifndef ATC_MEMBERS_CUH
 #define ATC_MEMBERS_CUH
 
 #include "atc_common.cuh"
 
-// ta.ema (§4.2): SMA seed over the first n inputs, then y + α·(x − y). Until the seed, y
-// holds the running total (0.0 + x0 + x1 + …, the reference's order).
+// What one bar gives every member of a family.
+struct AtcStep {
+    AtcSeries x;     // the MA source
+    int b, t;        // bar in the (bars, pitch) array; bar in the symbol's own history
+    double xv, xprev, cv;  // x[b], x[b−1] (na at t = 0), the close (crossover partner)
+    double band;     // running WMA/LSMA within this distance of the close: use the exact value
+    bool resum;      // this bar re-sums running windows exactly
+    bool exact;      // every MA exact on every bar (detail results)
+    double* ring;    // the symbol's column of the scratch ring
+    atc_i64 stride;  // its row stride
+    __device__ __forceinline__ double* row(int r) const { return ring + (atc_i64)r * stride; }
+};
+
+// Raw inputs of math.sum, j steps before the newest, for the re-baseline after a fire.
+struct AtcRawX {  // the source itself
+    AtcSeries x;
+    int b;
+    __device__ __forceinline__ double operator()(int j) const { return x.at(b - j); }
+};
+struct AtcRawSteps {  // KAMA's |x[t] − x[t−1]|
+    AtcSeries x;
+    int b;
+    __device__ __forceinline__ double operator()(int j) const { return fabs(x.at(b - j) - x.at(b - j - 1)); }
+};
+struct AtcRawRows {  // values kept in scratch rows 0 … idx (newest at idx)
+    const double* r;
+    atc_i64 stride;
+    int idx;
+    __device__ __forceinline__ double operator()(int j) const { return r[(atc_i64)(idx - j) * stride]; }
+};
+
+// ta.ema (§4.2, §4.8).
 struct AtcEma {
-    double y;
-    __device__ __forceinline__ void init() { y = 0.0; }
-    // v is the input number i (i = 0 for the first input of this EMA).
-    __device__ __forceinline__ double push(const AtcMember& k, double v, int i) {
-        if (i < k.n) {
-            y = y + v;
-            if (i < k.n - 1) return atc_nan();
-            y = y / (double)k.n;
-            return y;
-        }
-        y = y + k.k0 * (v - y);
-        return y;
+    double y, c;
+    __device__ __forceinline__ void init() {
+        y = 0.0;
+        c = 0.0;
     }
-    __device__ __forceinline__ double step(const AtcMember& k, const AtcSeries&, int, int t, double xv,
-                                           double, double, bool) {
-        return push(k, xv, t);
+    __device__ __forceinline__ double step(const AtcMember& k, const AtcStep& s) {
+        AtcRawX raw = {s.x, s.b};
+        return atc_ema_push(y, c, k.n, k.k0, s.xv, s.t, raw);
     }
 };
 
-// Whether a running-sum value must be recomputed exactly before comparing it with the close.
-__device__ __forceinline__ bool atc_near_tie(double ma, double cv) { return fabs(ma - cv) <= ATC_TIE_BAND * fabs(cv); }
-
-// ta.sma (§4.3, the script's "HMA").
+// ta.sma (§4.3, the script's "HMA") = math.sum(x, n) / n.
 struct AtcSma {
-    double s;
-    __device__ __forceinline__ void init() { s = 0.0; }
-    __device__ __forceinline__ double step(const AtcMember& k, const AtcSeries& x, int b, int t, double xv,
-                                           double, double cv, bool resum) {
+    double s, c;
+    int slot;
+    __device__ __forceinline__ void init() {
+        s = 0.0;
+        c = 0.0;
+        slot = 0;
+    }
+    __device__ __forceinline__ double step(const AtcMember& k, const AtcStep& st) {
         int n = k.n;
-        if (t < n - 1) return atc_nan();
-        AtcWinX w = {x, b - n + 1};
-        if (n <= ATC_DIRECT_MAX || t == n - 1 || resum) {
-            s = atc_pairwise_sum(w, n);
-        } else {
-            s = s + (xv - w(-1));
-            if (atc_near_tie(s / (double)n, cv)) s = atc_pairwise_sum(w, n);
-        }
+        if (n == 1) return st.xv;  // math.sum(x, 1) = x, and x / 1 = x
+        AtcRawX raw = {st.x, st.b};
+        atc_msum_push(s, c, st.row(k.off + slot), st.xv, st.t, n, raw);
+        slot = slot + 1 == n ? 0 : slot + 1;
+        if (st.t < n - 1) return atc_nan();
         return s / (double)n;
     }
 };
 
-// Running weighted sum W = Σ (i+1)·w(i) and plain sum S of a window of n values; the value
-// is W / div with div = n(n+1)/2. Shared by ta.wma (§4.4) and the Hull option's WMAs.
-struct AtcWmaCore {
+// ta.wma (§4.4, §4.8). s = Σy and w = Σp·y of the window (running between exact re-sums:
+// w_t = w_{t−1} + n·x_t − s_{t−1}, the old s, before it slides).
+struct AtcWma {
     double s, w;
     __device__ __forceinline__ void init() {
         s = 0.0;
         w = 0.0;
     }
-    // win: the window ending at the new value xnew; reset: sum it directly.
-    template <class W>
-    __device__ __forceinline__ double value(const W& win, int n, double div, double xnew, bool reset) {
-        if (n <= ATC_DIRECT_MAX || reset) {
-            w = atc_seq_dot(win, n, 1);
-            if (n > ATC_DIRECT_MAX) s = atc_pairwise_sum(win, n);
-        } else {
-            // W_t = W_{t−1} + n·x_t − S_{t−1}: the old S, before it slides.
-            w = w + ((double)n * xnew - s);
-            s = s + (xnew - win(-1));
-        }
-        return w / div;
-    }
-};
-
-struct AtcWma {
-    AtcWmaCore c;
-    __device__ __forceinline__ void init() { c.init(); }
-    __device__ __forceinline__ double step(const AtcMember& k, const AtcSeries& x, int b, int t, double xv,
-                                           double, double cv, bool resum) {
+    __device__ __forceinline__ double step(const AtcMember& k, const AtcStep& st) {
         int n = k.n;
-        if (t < n - 1) return atc_nan();
-        AtcWinX w = {x, b - n + 1};
-        double v = c.value(w, n, k.k0, xv, t == n - 1 || resum);
-        if (n > ATC_DIRECT_MAX && atc_near_tie(v, cv)) {
-            c.w = atc_seq_dot(w, n, 1);
-            v = c.w / k.k0;
+        if (st.t < n - 1) return atc_nan();
+        AtcWinX win = {st.x, st.b - n + 1};
+        if (!(st.exact || n <= ATC_DIRECT_MAX || st.t == n - 1 || st.resum)) {
+            w = w + ((double)n * st.xv - s);
+            s = s + (st.xv - win(-1));
+            double v = atc_wma_value(w, k.k0);
+            if (fabs(v - st.cv) > st.band) return v;  // decided alike by the exact value
         }
-        return v;
+        atc_window_sums(win, n, &s, &w);
+        return atc_wma_value(w, k.k0);
     }
 };
 
-// TradingView/ta dema (§4.5): 2·E1 − E2, E2 seeded with the mean of E1 over its first n
-// values (bars n−1 … 2n−2), so the first value is on bar 2n−2.
+// TradingView/ta dema (§4.5): fl(fl(2·E1) − E2), E2 = ta.ema of E1 seeded by the machine on
+// E1's first n values (bars n−1 … 2n−2), so the first value is on bar 2n−2. One
+// compensation c serves both seeds: E1's ends on bar n−1, where E2's starts.
 struct AtcDema {
-    AtcEma e1, e2;
+    double y1, y2, c;
     __device__ __forceinline__ void init() {
-        e1.init();
-        e2.init();
+        y1 = 0.0;
+        y2 = 0.0;
+        c = 0.0;
     }
-    __device__ __forceinline__ double step(const AtcMember& k, const AtcSeries&, int, int t, double xv,
-                                           double, double, bool) {
-        double v1 = e1.push(k, xv, t);
-        int i = t - (k.n - 1);
-        if (i < 0) return atc_nan();
-        double v2 = e2.push(k, v1, i);
-        if (i < k.n - 1) return atc_nan();
+    __device__ __forceinline__ double step(const AtcMember& k, const AtcStep& st) {
+        int n = k.n;
+        AtcRawX raw1 = {st.x, st.b};
+        double v1 = atc_ema_push(y1, c, n, k.k0, st.xv, st.t, raw1);
+        int i2 = st.t - (n - 1);
+        if (i2 < 0) return atc_nan();
+        const double* col = st.row(k.off);
+        if (i2 < n) {
+            if (i2 == 0) c = 0.0;
+            *st.row(k.off + i2) = v1;  // E2's raw inputs, for a re-baseline during its seed
+        }
+        AtcRawRows raw2 = {col, st.stride, i2};
+        double v2 = atc_ema_push(y2, c, n, k.k0, v1, i2, raw2);
+        if (i2 < n - 1) return atc_nan();
         return 2.0 * v1 - v2;
     }
 };
 
-// ta.linreg(x, n, 0) (§4.6): least-squares line through positions 0 … n−1, at n−1.
-// Σy is the window sum S; Σp·y = P with P_t = P_{t−1} + n·x_t − S_t (the new S).
+// ta.linreg(x, n, 0) (§4.6, §4.8): the same sums as WMA (Σp·y runs with positions 1 … n,
+// so its running update is WMA's), then §4.8's formula.
 struct AtcLsma {
-    double s, p;
+    double s, w;
     __device__ __forceinline__ void init() {
         s = 0.0;
-        p = 0.0;
+        w = 0.0;
     }
-    __device__ __forceinline__ double value(const AtcMember& k) const {
+    __device__ __forceinline__ double step(const AtcMember& k, const AtcStep& st) {
         int n = k.n;
-        double slope = ((double)n * p - k.k0 * s) / k.k1;
-        double intercept = (s - slope * k.k0) / (double)n;
-        return intercept + slope * (double)(n - 1);
-    }
-    __device__ __forceinline__ double step(const AtcMember& k, const AtcSeries& x, int b, int t, double xv,
-                                           double, double cv, bool resum) {
-        int n = k.n;
-        if (n == 1) return xv;
-        if (t < n - 1) return atc_nan();
-        AtcWinX w = {x, b - n + 1};
-        bool direct = n <= ATC_DIRECT_MAX || t == n - 1 || resum;
-        if (!direct) {
-            s = s + (xv - w(-1));
-            p = p + ((double)n * xv - s);
-            // A regression through cent prices can land exactly on the close.
-            direct = atc_near_tie(value(k), cv);
+        if (n == 1) return st.xv;
+        if (st.t < n - 1) return atc_nan();
+        AtcWinX win = {st.x, st.b - n + 1};
+        if (!(st.exact || n <= ATC_DIRECT_MAX || st.t == n - 1 || st.resum)) {
+            w = w + ((double)n * st.xv - s);
+            s = s + (st.xv - win(-1));
+            double v = atc_linreg_value(s, w, n, k.k0, k.k1);
+            if (fabs(v - st.cv) > st.band) return v;  // decided alike by the exact value
         }
-        if (direct) {
-            s = atc_pairwise_sum(w, n);
-            p = atc_seq_dot(w, n, 0);
-        }
-        return value(k);
+        atc_window_sums(win, n, &s, &w);
+        return atc_linreg_value(s, w, n, k.k0, k.k1);
     }
 };
 
 // The script's KAMA (§4.7): from 0, the slow constant until the efficiency ratio exists on
-// bar n; noise is the window sum of |x[j] − x[j−1]| over j = t−n+1 … t.
+// bar n; noise = math.sum(|x − x[1]|, n) through the machine (bar 0's step is na and
+// skipped, so input i arrives on bar i + 1); `noise != 0` is Pine's tolerant test.
 struct AtcKama {
-    double prev, noise;
+    double prev, s, c;
+    int slot;
     __device__ __forceinline__ void init() {
         prev = 0.0;
-        noise = 0.0;
+        s = 0.0;
+        c = 0.0;
+        slot = 0;
     }
-    __device__ __forceinline__ double step(const AtcMember& k, const AtcSeries& x, int b, int t, double xv,
-                                           double xprev, double, bool resum) {
+    __device__ __forceinline__ double step(const AtcMember& k, const AtcStep& st) {
         int n = k.n;
-        double ratio = 0.0;
-        if (t >= n) {
-            double x_old = x.at(b - n);
-            if (n <= ATC_DIRECT_MAX || t == n || resum) {
-                AtcWinSteps w = {x, b - n + 1};
-                noise = atc_pairwise_sum(w, n);
+        double noise = atc_nan();
+        if (st.t >= 1) {
+            double d = fabs(st.xv - st.xprev);
+            if (n == 1) {
+                noise = d;
             } else {
-                noise = noise + (fabs(xv - xprev) - fabs(x_old - x.at(b - n - 1)));
+                int i = st.t - 1;
+                AtcRawSteps raw = {st.x, st.b};
+                atc_msum_push(s, c, st.row(k.off + slot), d, i, n, raw);
+                slot = slot + 1 == n ? 0 : slot + 1;
+                if (i >= n - 1) noise = s;
             }
-            double signal = fabs(xv - x_old);
-            if (noise != 0.0) ratio = signal / noise;
+        }
+        double ratio = 0.0;
+        if (st.t >= n) {
+            double signal = fabs(st.xv - st.x.at(st.b - n));
+            if (noise == noise && atc_tol_ne(noise, 0.0)) ratio = signal / noise;
         }
         double sc = ratio * (0.666 - 0.064) + 0.064;
-        prev = prev + (sc * sc) * (xv - prev);
+        prev = prev + (sc * sc) * (st.xv - prev);
         return prev;
     }
 };
 
-// The hma_kind="hull" option (spec §12): WMA(2·WMA(x, n/2) − WMA(x, n), floor(√n)). The
-// raw series lives in a small ring in global scratch (≤ 45 values per member).
+// The hma_kind="hull" option (spec §12): WMA(2·WMA(x, n/2) − WMA(x, n), floor(√n)), every
+// WMA re-summed exactly (§4.8) on every bar. The raw series lives in the member's
+// ATC_HULL_RING scratch rows (≤ 45 values needed).
 struct AtcHull {
-    AtcWmaCore wh, wn, wr;
-    double* ring;
-    __device__ __forceinline__ void init() {
-        wh.init();
-        wn.init();
-        wr.init();
-    }
-    __device__ __forceinline__ void bind(double* ring_base) { ring = ring_base; }
-    __device__ __forceinline__ double step(const AtcMember& k, const AtcSeries& x, int b, int t, double xv,
-                                           double, double, bool resum, atc_i64 stride) {
+    __device__ __forceinline__ void init() {}
+    __device__ __forceinline__ double step(const AtcMember& k, const AtcStep& st) {
         int n = k.n, half = k.n1, root = k.n2;
+        double sy, sxy;
         double vh = atc_nan();
-        if (t >= half - 1) {
-            AtcWinX w = {x, b - half + 1};
-            vh = wh.value(w, half, k.k0, xv, t == half - 1 || resum);
+        if (st.t >= half - 1) {
+            AtcWinX w = {st.x, st.b - half + 1};
+            atc_window_sums(w, half, &sy, &sxy);
+            vh = atc_wma_value(sxy, k.k0);
         }
-        if (t < n - 1) return atc_nan();
-        AtcWinX w = {x, b - n + 1};
-        double vn = wn.value(w, n, k.k1, xv, t == n - 1 || resum);
-        double raw = 2.0 * vh - vn;
-        int i = t - (n - 1);  // raw's own bar count
-        ring[(atc_i64)(i & (ATC_HULL_RING - 1)) * stride] = raw;
+        if (st.t < n - 1) return atc_nan();
+        AtcWinX w = {st.x, st.b - n + 1};
+        atc_window_sums(w, n, &sy, &sxy);
+        double raw = 2.0 * vh - atc_wma_value(sxy, k.k1);
+        int i = st.t - (n - 1);  // raw's own bar count
+        double* base = st.row(k.off);
+        base[(atc_i64)(i & (ATC_HULL_RING - 1)) * st.stride] = raw;
         if (i < root - 1) return atc_nan();
-        AtcWinRing rw = {ring, stride, i - root + 1};
-        return wr.value(rw, root, k.k2, raw, i == root - 1 || resum);
+        AtcWinRing rw = {base, st.stride, i - root + 1};
+        atc_window_sums(rw, root, &sy, &sxy);
+        return atc_wma_value(sxy, k.k2);
     }
 };
-
-// Uniform call for the family loop: only the Hull member needs the ring (bound here) and
-// its stride; the overloads for it win over the generic templates.
-template <class M>
-__device__ __forceinline__ void atc_bind_ring(M&, double*) {}
-__device__ __forceinline__ void atc_bind_ring(AtcHull& h, double* ring) { h.bind(ring); }
-
-template <class M>
-__device__ __forceinline__ double atc_member_step(M& mem, const AtcMember& k, const AtcSeries& x, int b,
-                                                  int t, double xv, double xprev, double cv, bool resum,
-                                                  atc_i64) {
-    return mem.step(k, x, b, t, xv, xprev, cv, resum);
-}
-__device__ __forceinline__ double atc_member_step(AtcHull& mem, const AtcMember& k, const AtcSeries& x,
-                                                  int b, int t, double xv, double xprev, double cv,
-                                                  bool resum, atc_i64 stride) {
-    return mem.step(k, x, b, t, xv, xprev, cv, resum, stride);
-}
 
 #endif  // ATC_MEMBERS_CUH
