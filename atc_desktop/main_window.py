@@ -127,6 +127,9 @@ class MainWindow(QMainWindow):
         self.act_export_list = self._action("Export &watchlist to CSV…", self.export_watchlist, "Ctrl+E")
         self.act_export_csv = self._action("Export chart &data to CSV…", self.export_chart_csv, "Ctrl+Shift+E")
         self.act_export_png = self._action("Export chart as &PNG…", self.export_chart_png, "Ctrl+Shift+P")
+        self.act_parity = self._action("&Compare with TradingView export…",
+                                       lambda: self.compare_with_tradingview(),
+                                       tip="compare our numbers with a chart-data CSV exported from TradingView")
         self.act_quit = self._action("&Quit", self.close, K.Quit)
         self.act_reset_layout = self._action("Reset &layout", self.reset_layout)
 
@@ -146,6 +149,8 @@ class MainWindow(QMainWindow):
         ch = menu.addMenu("&Chart")
         for a in (self.act_zoom_in, self.act_zoom_out, self.act_reset):
             ch.addAction(a)
+        ch.addSeparator()
+        ch.addAction(self.act_parity)
         view = menu.addMenu("&View")
         for dock in (self.watchlist_dock, self.chart_dock, self.settings_dock, self.log_dock, self.alerts_dock):
             view.addAction(dock.toggleViewAction())
@@ -355,6 +360,15 @@ class MainWindow(QMainWindow):
         if path:
             getattr(self.chart_pane.chart(), method)(path)
             self.statusBar().showMessage(f"chart written to {path}", 6000)
+
+    @guarded
+    def compare_with_tradingview(self, path: str | None = None) -> None:
+        """Chart → Compare with TradingView export… (the dialog runs `atc parity`'s comparison)."""
+        from atc_desktop.chart.parity_dialog import compare_with_export
+
+        dialog = compare_with_export(self, path)
+        if dialog is not None:
+            self.parity_dialog = dialog
 
     def about(self) -> None:
         QMessageBox.about(self, "ATC Desktop",
