@@ -10,21 +10,22 @@ import numba
 import numpy as np
 
 from core.backends.base import ProbeResult
-from core.backends.numpy_backend import check_mode
 from core.config import ATCConfig
 from core.jit import codegen
 from core.jit.kernels import atc_batch, atc_series, growth_row
-from core.types import ATCResult, BatchResult, as_batch, as_close_and_src, check_tail
+from core.kernel_params import KernelParams
+from core.types import (ATCResult, BatchResult, as_batch, as_close_and_src, check_tail,
+                        rate_of_change)
 
 log = logging.getLogger(__name__)
 
 
-def kernel_args(config: ATCConfig) -> tuple:
-    """The configuration as the scalar/array arguments the kernels take."""
-    return (config.member_lengths(), config.weights(), config.delta, config.cutout,
-            config.hma_kind == "hull", config.cut_threshold, config.long_threshold,
-            config.short_threshold, config.strategy, config.base_index("colbase"),
-            config.base_index("alertbase"))
+def kernel_scalars(p: KernelParams) -> tuple:
+    """The one place the parameter object becomes the kernels' flat arguments (numba
+    kernels take arrays and scalars, not a dataclass), in the order atc_series and
+    atc_batch take them after the growth argument."""
+    return (p.delta, p.cutout, p.hull, p.cut_threshold, p.long_threshold, p.short_threshold,
+            p.strategy, p.colbase, p.alertbase, p.families)
 
 
 class NumbaBackend:
@@ -55,8 +56,7 @@ class NumbaBackend:
                 src: np.ndarray | None = None) -> ATCResult:
         close, x = as_close_and_src(close, src)
         n = close.shape[0]
-        lengths, weights, delta, cutout, hull, cut_th, long_th, short_th, strategy, cb, ab = \
-            kernel_args(config)
+        params = KernelParams.from_config(config)
         sig = np.empty((6, n))
         feq = np.empty((6, n))
         avg = np.empty(n)
@@ -66,22 +66,23 @@ class NumbaBackend:
         shape = (54, n) if detail else (0, 0)
         mas, eqs = np.empty(shape), np.empty(shape)
         states = np.zeros(shape, dtype=np.int8)
-        g = growth_row(n, config.lam)
-        atc_series(close, x, lengths, weights, g, delta, cutout, hull, cut_th, long_th, short_th,
-                   strategy, cb, ab, 6, 0, sig, feq, avg, base, direction, flags[0], flags[1],
-                   flags[2], flags[3], detail, mas, states, eqs)
-        g_last = g[n - 1 - cutout] if n - 1 >= cutout else np.nan
+        g = growth_row(n, params.lam)
+        atc_series(close, x, params.lengths, params.weights, g, *kernel_scalars(params), 0,
+                   sig, feq, avg, base, direction, flags[0], flags[1], flags[2], flags[3],
+                   detail, mas, states, eqs)
         return ATCResult(
             average_signal=avg, signals=sig, family_equities=feq, signal_base=base,
             direction=direction, arrow_long=flags[0], arrow_short=flags[1], long=flags[2],
-            short=flags[3], growth_factor=float(g_last), cut_threshold=cut_th,
-            mas=mas if detail else None, states=states if detail else None,
-            equities=eqs if detail else None, backend=self.name)
+            short=flags[3], growth_factor=params.growth_factor_last(n),
+            cut_threshold=params.cut_threshold, mas=mas if detail else None,
+            states=states if detail else None, equities=eqs if detail else None,
+            rate_of_change=rate_of_change(close) if detail else None, backend=self.name)
 
     # -- batches ---------------------------------------------------------------------------------
     def compute_batch(self, closes: np.ndarray, config: ATCConfig, tail: int = 1,
                       mode: str = "full") -> BatchResult:
-        nfam = check_mode(mode)
+        params = KernelParams.from_config(config, mode)
+        nfam = params.families
         closes, starts = as_batch(closes)
         n_sym, n_bars = closes.shape
         tail = check_tail(tail, n_bars)
@@ -107,13 +108,10 @@ class NumbaBackend:
                     out.notes.append("EMA-only: specialised kernel")
                     return out
                 out.notes.append(f"EMA-only: generic kernel (specialised kernel failed: {reason})")
-        lengths, weights, delta, cutout, hull, cut_th, long_th, short_th, strategy, cb, ab = \
-            kernel_args(config)
         avg = out.average_signal if out.average_signal is not None else np.empty((n_sym, tail))
-        atc_batch(closes, starts, lengths, weights, config.lam, delta, cutout, hull, cut_th,
-                  long_th, short_th, strategy, cb, ab, nfam, tail, out.signals,
-                  out.family_equities, avg, out.direction, out.long, out.short,
-                  out.last_event, out.bars_since_event)
+        atc_batch(closes, starts, params.lengths, params.weights, params.lam,
+                  *kernel_scalars(params), tail, out.signals, out.family_equities, avg,
+                  out.direction, out.long, out.short, out.last_event, out.bars_since_event)
         return out
 
     def _screen_specialised(self, closes: np.ndarray, starts: np.ndarray, config: ATCConfig,

@@ -1,13 +1,23 @@
-"""numba kernels for the full ATC: one fused pass per symbol, O(1) state per moving average.
+"""numba kernels for the full ATC: one fused pass per symbol.
 
-The arithmetic mirrors the numpy reference (core/atc) operation for operation, so discrete
-outputs are identical and continuous ones agree to a few ULPs. Window sums (SMA, WMA, LSMA,
-Hull, KAMA noise) run incrementally and are computed directly, in the reference's order
-(numpy's pairwise summation for ``.sum()``, left to right for ``win @ weights``), on each
-first window and every ``RESUM`` bars, so that long series do not drift from a direct window
-sum (spec §13.8). A window MA whose running value lies within ``TIE_BAND`` of the close is
-recomputed from its window in that order before the crossover test: on cent-rounded prices
-an MA often equals the close exactly, and only the reference's own rounding decides the tie.
+The moving averages follow TradingView's own arithmetic (spec §4.8), operation for
+operation, as the numpy reference does:
+
+* ``math.sum`` — the compensated rolling sum with its fire test and newest-first
+  re-baseline over the raw window, and a ring of the realised addends — for ``ta.sma`` (the
+  HMA family), every EMA seed (DEMA's inner one included) and KAMA's noise. It is O(1) per
+  bar amortised, so it runs everywhere.
+* EMA steps ``y + α·(x − y)``; DEMA ``2·E1 − E2``.
+* WMA and LINREG re-summed over the whole window, oldest first, in the spec's operation
+  order. Single-series detail results do that on every bar (vectorised over the bars, each
+  bar's own sums still strictly sequential). Batches keep O(1) running sums and take the
+  exact value on every bar whose running value lies within a proven error bound of the
+  close (see ``TIE_REL``), so every crossover is decided as the reference decides it.
+
+numba compiles without fast-math, so no multiply-add is contracted and no sum is
+reassociated: each fl(·) of the spec is one float64 operation here too. The script's own
+comparisons (KAMA's ``noise != 0``, the equity floor and sign tests, Cut) are Pine's
+tolerant ones (|a − b| ≤ 1e-10 is equal); crossovers compare exactly.
 """
 from __future__ import annotations
 
@@ -16,26 +26,54 @@ import math
 import numpy as np
 from numba import njit, prange
 
-RESUM = 1024
+from core.types import PINE_TOLERANCE
+
+EPS = PINE_TOLERANCE
 EQUITY_FLOOR = 0.25
 ROUND_TIE = 0.5 - 1e-10
 KAMA_FAST = 0.666
 KAMA_SLOW = 0.064
 NAN = np.nan
-# A window MA computed from running sums within this relative distance of the close is
-# recomputed in the reference's order before the crossover test (the running sums' drift is
-# ~1e-13, far inside the band, so every tie it could decide differently is recomputed).
-TIE_BAND = 1e-9
-# Windows of at most this many values are summed directly on every bar.
-DIRECT_MAX = 8
-# numpy's pairwise summation sums blocks of at most this many values with 8 accumulators.
-PAIRWISE_BLOCK = 128
 
-# Window MA kinds (exact_sums, exact_value, mean_mas9).
-K_SMA, K_WMA, K_LSMA = 0, 1, 2
+# Batch WMA/LINREG: the running window sums S = Σy and W = Σp·y (p = 1 … n, oldest first)
+# are re-summed from the window (the spec's sequential order) every RESUM bars, and windows
+# of at most DIRECT_MAX values are always evaluated exactly.
+RESUM = 128
+DIRECT_MAX = 8
+# The safe band, relative to M = max |x| over the row (the MA's input). Error bound, with
+# u = 2⁻⁵³ and K ≤ RESUM bars since the last re-sum (|S| ≤ nM, |W| ≤ n(n+1)M/2):
+#   each S step (S + x_t) − x_{t−n} adds ≤ 2u(n+1)M, so e_S ≤ (n² + 2K(n+1))·u·M;
+#   each W step (W + n·x_t) − S_{t−1} adds ≤ u(n² + 3n)M plus S's error, so
+#   e_W ≤ (n³/2 + K(2n² + 3n) + K²(n+1))·u·M.
+#   WMA: W/norm (norm = n(n+1)/2) is then within (n + 4K + 2K²/n + 1)·u·M of the true mean.
+#   LINREG: ∂v/∂W = 6/(n(n+1)) and |∂v/∂S| ≤ 2/n, and the closed form's own roundings
+#   (cancellation in n·W − sx·S, bounded by the terms' size n³M/2 over den ≈ n⁴/12) add
+#   ≤ 40·u·M: within (2n + 10K + 6K²/n + 50)·u·M of the true line.
+#   The exact §4.8 value is itself within (5n + 50)·u·M of the true one (sequential sums).
+# So |running − exact| ≤ (7n + 10K + 6K²/n + 100)·u·M; with K = 128, 8 < n ≤ 2007 (the
+# configuration's longest member) that is < 2.9·10⁴·u·M < 3.3·10⁻¹²·M, 300 times inside
+# the band. A bar whose running value is farther than the band from the close therefore has
+# exact value on the same side of the close, strictly; every other bar takes the exact one.
+TIE_REL = 1e-9
+
+# Window MA kinds.
+K_WMA, K_LSMA = 0, 1
 
 # Family indices (order of core.config.FAMILIES).
 EMA, HMA, WMA, DEMA, LSMA, KAMA = 0, 1, 2, 3, 4, 5
+
+
+# -- Pine's comparisons and the equity recursion ------------------------------------------------
+@njit(cache=True, inline="always")
+def pine_gt(a, b):
+    """The script's `a > b`: Pine's tolerant comparison (false with na)."""
+    return (a > b) & (abs(a - b) > EPS)
+
+
+@njit(cache=True, inline="always")
+def pine_lt(a, b):
+    """The script's `a < b`: Pine's tolerant comparison (false with na)."""
+    return (a < b) & (abs(a - b) > EPS)
 
 
 @njit(cache=True, inline="always")
@@ -51,126 +89,21 @@ def round2(v):
 
 @njit(cache=True, inline="always")
 def equity_step(t, cutout, r, p, a, e, start, decay):
-    """One bar of eq() (spec §6); returns the new (a, e). ``p`` is the signal one bar ago."""
-    if p > 0:
+    """One bar of eq() (spec §6); returns the new (a, e). ``p`` is the signal one bar ago.
+    The sign tests and the floor are the script's comparisons, so tolerant."""
+    if pine_gt(p, 0.0):
         a = r
-    elif p < 0:
+    elif pine_lt(p, 0.0):
         a = -r
     e = start if t == cutout else e * decay * (1.0 + a)
-    if e < EQUITY_FLOOR:
+    if pine_lt(e, EQUITY_FLOOR):
         e = EQUITY_FLOOR
     return a, e
 
 
 @njit(cache=True, inline="always")
-def window_term(x, k, steps):
-    """Term k of a window: x[k], or KAMA's noise step |x[k] − x[k−1]| when ``steps``."""
-    return abs(x[k] - x[k - 1]) if steps else x[k]
-
-
-@njit(cache=True)
-def pairwise_block(x, lo, n, steps):
-    """numpy's pairwise summation of at most 128 terms ``lo … lo+n−1`` (see pairwise_sum)."""
-    if n < 8:
-        r = 0.0
-        for i in range(n):
-            r = r + window_term(x, lo + i, steps)
-        return r
-    r0 = window_term(x, lo, steps)
-    r1 = window_term(x, lo + 1, steps)
-    r2 = window_term(x, lo + 2, steps)
-    r3 = window_term(x, lo + 3, steps)
-    r4 = window_term(x, lo + 4, steps)
-    r5 = window_term(x, lo + 5, steps)
-    r6 = window_term(x, lo + 6, steps)
-    r7 = window_term(x, lo + 7, steps)
-    lim = n - n % 8
-    for i in range(8, lim, 8):
-        r0 = r0 + window_term(x, lo + i, steps)
-        r1 = r1 + window_term(x, lo + i + 1, steps)
-        r2 = r2 + window_term(x, lo + i + 2, steps)
-        r3 = r3 + window_term(x, lo + i + 3, steps)
-        r4 = r4 + window_term(x, lo + i + 4, steps)
-        r5 = r5 + window_term(x, lo + i + 5, steps)
-        r6 = r6 + window_term(x, lo + i + 6, steps)
-        r7 = r7 + window_term(x, lo + i + 7, steps)
-    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    for i in range(lim, n):
-        res = res + window_term(x, lo + i, steps)
-    return res
-
-
-@njit(cache=True)
-def pairwise_sum(x, lo, n, steps):
-    """Sum of the terms ``lo … lo+n−1`` (``window_term``) in numpy's pairwise order, which
-    is what the reference's ``win.sum(axis=1)`` computes: sequential from 0.0 below 8
-    terms; up to 128 terms eight interleaved accumulators combined as
-    ((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7)) and the remainder added in order; above 128 terms
-    the halves (the first rounded down to a multiple of 8) summed the same way and added.
-
-    The recursion is unrolled with a stack of pending segments: a frame is a segment whose
-    left half is summed next, then its right half, then the two are added.
-    """
-    if n <= PAIRWISE_BLOCK:
-        return pairwise_block(x, lo, n, steps)
-    seg_lo = np.empty(64, np.int64)       # depth ≤ log2(n / 128) + 1
-    seg_n = np.empty(64, np.int64)
-    left = np.empty(64)                   # the frame's left-half sum, once known
-    stage = np.zeros(64, np.int64)        # 0: left half next, 1: right half next
-    depth = 0
-    seg_lo[0] = lo
-    seg_n[0] = n
-    stage[0] = 0
-    while True:
-        # Descend to the leftmost pending leaf.
-        while seg_n[depth] > PAIRWISE_BLOCK:
-            half = seg_n[depth] // 2
-            half -= half % 8
-            child_lo = seg_lo[depth] if stage[depth] == 0 else seg_lo[depth] + half
-            child_n = half if stage[depth] == 0 else seg_n[depth] - half
-            depth += 1
-            seg_lo[depth] = child_lo
-            seg_n[depth] = child_n
-            stage[depth] = 0
-        value = pairwise_block(x, seg_lo[depth], seg_n[depth], steps)
-        # Hand the value up: a left half waits for its sibling, a right half completes
-        # its parent (and possibly the parent's ancestors).
-        while True:
-            if depth == 0:
-                return value
-            depth -= 1
-            if stage[depth] == 0:
-                left[depth] = value
-                stage[depth] = 1
-                break
-            value = left[depth] + value
-
-
-@njit(cache=True, inline="always")
-def seq_dot(x, lo, n, w0):
-    """Σ x[lo+i]·(i + w0), left to right from 0.0: the reference's ``win @ weights`` (numpy's
-    matmul of a strided window, not handed to BLAS, runs exactly this loop)."""
-    r = 0.0
-    for i in range(n):
-        r = r + x[lo + i] * (i + w0)
-    return r
-
-
-@njit(cache=True, inline="always")
-def ema_update(x, t, n, alpha, seed, y):
-    """ta.ema on bar t for the bar-by-bar screening kernel: SMA seed at n−1, then
-    y + α·(x − y). Returns the new (seed, y); y is na during the warm-up."""
-    if t < n - 1:
-        return seed + x[t], NAN
-    if t == n - 1:
-        seed += x[t]
-        return seed, seed / n
-    return seed, y + alpha * (x[t] - y)
-
-
-@njit(cache=True, inline="always")
 def crossover_step(state, c, c_prev, m, m_prev):
-    """Persistent crossover state of spec §5 (na comparisons are false)."""
+    """Persistent crossover state of spec §5 (exact comparisons; na compares false)."""
     if c > m and c_prev <= m_prev:
         state = 1
     if c < m and c_prev >= m_prev:
@@ -196,11 +129,134 @@ def event_step(cols, alertb, cols_prev, base_prev, alert_prev, direction, long_t
     return base, up, down, a_up and d_prev == -1.0, a_down and d_prev == 1.0, d_prev, direction
 
 
+# -- math.sum (§4.8) ------------------------------------------------------------------------------
+@njit(cache=True, inline="always")
+def fires(v, c):
+    """The machine's fire test: the compensation can no longer be added to v without loss
+    (exactly this operand order)."""
+    if c != 0.0 and v != 0.0:
+        b = abs(c)
+        r = v + b
+        if r != 0.0 and math.isfinite(r):
+            return (b - (r - v)) > 0.0
+    return False
+
+
+@njit(cache=True)
+def rebaseline(x, t, k):
+    """The newest-first linear sum of the k raw values x[t−k+1 … t]: acc = x[t], then
+    acc = x[t−i] + acc for i = 1 … k−1."""
+    acc = x[t]
+    for i in range(1, k):
+        acc = x[t - i] + acc
+    return acc
+
+
+@njit(cache=True, inline="always")
+def kahan_add(s, c, y1, v):
+    """The machine's five steps after y1; returns (s', c', y2)."""
+    tmp = s + y1
+    e1 = (tmp - s) - y1
+    y2 = v - e1
+    s2 = tmp + y2
+    return s2, (s2 - tmp) - y2, y2
+
+
+@njit(cache=True)
+def sma_seed(x, lo, n):
+    """`ta.sma(x, n)` on the bar where it first exists, from the inputs x[lo … lo+n−1]
+    (no na among them): the machine's warm-up, which never evicts, divided by n. NaN when
+    the series is too short."""
+    if lo + n > x.shape[0]:
+        return NAN
+    if n == 1:
+        return x[lo]
+    s = 0.0
+    c = 0.0
+    for k in range(1, n + 1):
+        t = lo + k - 1
+        v = x[t]
+        if fires(v, c):
+            s = rebaseline(x, t, k)
+            c = 0.0
+        else:
+            s, c, _ = kahan_add(s, c, -c, v)
+    return s / n
+
+
+@njit(cache=True)
+def msum9(x, t0, lengths, out, ring):
+    """`math.sum(x, n)` for nine lengths into ``out`` (9, bars); inputs before bar t0 are
+    na (skipped) and none after it; the sum exists from bar t0 + n − 1 (na before).
+    ``ring`` (9, ≥ max length) holds each machine's realised addends. The nine machines
+    advance together, one bar at a time, so their latency chains overlap."""
+    size = x.shape[0]
+    s = np.zeros(9)
+    c = np.zeros(9)
+    k = np.zeros(9, np.int64)
+    slot = np.zeros(9, np.int64)
+    for m in range(9):
+        n = lengths[m]
+        for t in range(min(t0 + n - 1, size)):
+            out[m, t] = NAN
+        if n == 1:                           # math.sum(x, 1) is x
+            for t in range(t0, size):
+                out[m, t] = x[t]
+    for t in range(t0, size):
+        v = x[t]
+        for m in range(9):
+            n = lengths[m]
+            if n == 1:
+                continue
+            km = k[m]
+            sl = slot[m]
+            cm = c[m]
+            fire = fires(v, cm)
+            if km < n:
+                km += 1
+                y1 = -cm
+            else:
+                y1 = -ring[m, sl] - cm   # the entry stored n inputs ago is evicted
+            if fire:
+                s[m] = rebaseline(x, t, km)
+                c[m] = 0.0
+                ring[m, sl] = v
+            else:
+                s[m], c[m], ring[m, sl] = kahan_add(s[m], cm, y1, v)
+            k[m] = km
+            slot[m] = 0 if sl + 1 == n else sl + 1
+            if km == n:
+                out[m, t] = s[m]
+
+
+@njit(cache=True)
+def sma9(x, lengths, out, ring):
+    """`ta.sma` (the script's "HMA") for nine lengths: fl(math.sum(x, n) / n)."""
+    msum9(x, 0, lengths, out, ring)
+    for m in range(9):
+        n = lengths[m]
+        for t in range(x.shape[0]):
+            out[m, t] = out[m, t] / n
+
+
+# -- EMA, DEMA ------------------------------------------------------------------------------------
+@njit(cache=True, inline="always")
+def ema_update(x, t, n, alpha, seed, y):
+    """ta.ema on bar t for the bar-by-bar screening kernel: na before n−1, the seed (the
+    machine's ta.sma, ``sma_seed``) on n−1, then y + α·(x − y)."""
+    if t < n - 1:
+        return NAN
+    if t == n - 1:
+        return seed
+    return y + alpha * (x[t] - y)
+
+
 @njit(cache=True)
 def ema9(src, starts, lengths, out):
     """Nine ta.ema rows at once: member m is the EMA of src[r, starts[m]:] with length
     lengths[m] (na before starts[m] + lengths[m] − 1), where r = m when src has nine rows
-    (DEMA's second stage) and r = 0 when all members share one series.
+    (DEMA's second stage) and r = 0 when all members share one series. Each seed is
+    ``ta.sma`` of the first n inputs through the math.sum machine (``sma_seed``).
 
     The members advance together in one bar loop once all are seeded, so their
     recursions overlap instead of each waiting on its own latency chain.
@@ -218,10 +274,7 @@ def ema9(src, starts, lengths, out):
             out[m, t] = NAN
         r = 0 if shared else m
         if first < n:
-            seed = 0.0
-            for t in range(starts[m], first + 1):
-                seed += src[r, t]
-            y[m] = seed / length
+            y[m] = sma_seed(src[r], starts[m], length)
             out[m, first] = y[m]
         steady = max(steady, first + 1)
     for m in range(9):                          # catch up to the slowest member
@@ -242,289 +295,219 @@ def ema9(src, starts, lengths, out):
                 out[m, t] = y[m]
 
 
+# -- WMA and LINREG (§4.8) --------------------------------------------------------------------------
 @njit(cache=True)
-def window9(src, start, lengths, plain, weighted):
-    """Plain and weighted (length on the newest) window sums of src[start:] for nine
-    lengths at once, na before each first window. The sums run incrementally and are
-    computed directly (pairwise S, sequential weighted sum) on the first full window and
-    every RESUM bars."""
-    n = src.shape[0]
-    s = np.zeros(9)
-    w = np.zeros(9)
-    steady = start
-    for m in range(9):
-        length = lengths[m]
-        for t in range(min(start + length - 1, n)):
-            plain[m, t] = NAN
-            weighted[m, t] = NAN
-        t = start + length - 1
-        if t < n:
-            s[m] = pairwise_sum(src, start, length, False)
-            w[m] = seq_dot(src, start, length, 1)
-            plain[m, t] = s[m]
-            weighted[m, t] = w[m]
-        steady = max(steady, start + length)
-    for m in range(9):                                    # catch up to the longest window
-        length = lengths[m]
-        for t in range(start + length, min(steady, n)):
-            s[m], w[m] = window_step(src, t, length, s[m], w[m])
-            plain[m, t] = s[m]
-            weighted[m, t] = w[m]
-    for t in range(steady, n):
-        if t % RESUM == 0:
-            for m in range(9):
-                length = lengths[m]
-                s[m] = pairwise_sum(src, t - length + 1, length, False)
-                w[m] = seq_dot(src, t - length + 1, length, 1)
-                plain[m, t] = s[m]
-                weighted[m, t] = w[m]
-            continue
-        xt = src[t]
-        for m in range(9):
-            length = lengths[m]
-            if length == 1:
-                # A one-bar window is the bar itself, exactly: a running update would leave
-                # rounding noise, and close vs an MA equal to the close must never cross.
-                s[m] = xt
-                w[m] = xt
-            else:
-                w[m] = w[m] + length * xt - s[m]      # uses the previous window's plain sum
-                s[m] = s[m] + xt - src[t - length]
-            plain[m, t] = s[m]
-            weighted[m, t] = w[m]
+def count_sum(n, squares):
+    """1 + 2 + … + n (or 1 + 4 + … + n²) summed sequentially in float64."""
+    total = 0.0
+    for i in range(1, n + 1):
+        total = total + float(i * i if squares else i)
+    return total
 
 
 @njit(cache=True, inline="always")
-def window_step(src, t, length, s, w):
-    """Slide a full window to bar t (computed directly every RESUM bars; a one-bar window
-    is the bar itself)."""
-    if length == 1:
-        return src[t], src[t]
-    if t % RESUM == 0:
-        lo = t - length + 1
-        return pairwise_sum(src, lo, length, False), seq_dot(src, lo, length, 1)
-    return s + src[t] - src[t - length], w + length * src[t] - s
+def lsma_value(nf, sy, sxy, sx, den):
+    """ta.linreg's value from its window sums Σy and Σp·y, in the spec's operation order."""
+    slope = (nf * sxy - sx * sy) / den
+    avg = sy / nf
+    intercept = (avg - (slope * sx) / nf) + slope
+    return intercept + slope * (nf - 1.0)
 
 
 @njit(cache=True)
-def exact_sums(kind, x, t, n):
-    """A window's sums computed directly as the reference does: S by numpy's pairwise
-    summation, the weighted sum left to right (WMA weights 1 … n, LSMA positions 0 … n−1;
-    an SMA has none)."""
+def exact_sums(x, t, n):
+    """The window x[t−n+1 … t] summed oldest first: (Σy, Σp·y with p = 1 … n), each
+    sequential from 0 — ta.wma's accumulator and ta.linreg's sy/sxy."""
+    sy = 0.0
+    acc = 0.0
+    w = 0.0
     lo = t - n + 1
-    s = pairwise_sum(x, lo, n, False)
-    if kind == K_WMA:
-        return s, seq_dot(x, lo, n, 1)
-    if kind == K_LSMA:
-        return s, seq_dot(x, lo, n, 0)
-    return s, 0.0
-
-
-@njit(cache=True, inline="always")
-def near_tie(v, c):
-    """Whether an MA computed from running sums is close enough to its crossover partner
-    that the sums' rounding (≪ TIE_BAND) could decide close > MA or close < MA."""
-    return abs(v - c) <= TIE_BAND * abs(c)
-
-
-@njit(cache=True, inline="always")
-def exact_value(kind, n, s, w, sp, lden):
-    """The MA from its window sums in the reference's order (SMA S/n, WMA W/(n(n+1)/2),
-    LSMA the least-squares line at the newest point from S = Σy and P = Σp·y)."""
-    if kind == K_SMA:
-        return s / n
-    if kind == K_WMA:
-        return w / (n * (n + 1) / 2.0)
-    slope = (n * w - sp * s) / lden
-    return (s - slope * sp) / n + slope * (n - 1)
-
-
-@njit(cache=True, inline="always")
-def mean_mas9(kind, x, close, lengths, out):
-    """ta.sma (kind K_SMA) or ta.wma (K_WMA) of x for nine lengths at once into ``out``, na
-    before each first window; ``kind`` is a constant of the caller (sma9, wma9), so each
-    compiles without branches on it.
-
-    The window sums run incrementally (a WMA's weighted sum W_t = W_{t−1} + n·x_t − S_{t−1})
-    and each value is the sum times the divisor's reciprocal: within a few ULPs of the
-    reference's, which is all a running sum is anyway. The sums are computed directly
-    (exact_sums) and the value by the reference's formula (exact_value) on each first
-    window, every RESUM bars, every bar for windows of at most DIRECT_MAX values, and on
-    every bar where the value lies within TIE_BAND of the close it is compared with:
-    cent-rounded prices put an average exactly on the close (a flat stretch), and only the
-    reference's own rounding decides such a tie. Recomputed sums replace the running ones.
-    """
-    n = x.shape[0]
-    s = np.zeros(9)
-    w = np.zeros(9)
-    inv = np.empty(9)
-    steady = 0
-    short = False
-    for m in range(9):
-        length = lengths[m]
-        inv[m] = 1.0 / length if kind == K_SMA else 1.0 / (length * (length + 1) / 2.0)
-        steady = max(steady, length)
-        short = short or length <= DIRECT_MAX
-    for m in range(9):              # up to the first bar on which every window is full
-        length = lengths[m]
-        for t in range(min(length - 1, n)):
-            out[m, t] = NAN
-        for t in range(length - 1, min(steady, n)):
-            s[m], w[m] = exact_sums(kind, x, t, length)
-            out[m, t] = exact_value(kind, length, s[m], w[m], 0.0, 0.0)
-    for t in range(steady, n):
-        c = close[t]
-        band = TIE_BAND * abs(c)
-        resum = t % RESUM == 0
-        check = resum or short
-        if not resum:
-            # Every member's running update; the tie test is folded into one flag so that
-            # this loop has no calls and its sums stay independent chains.
-            xt = x[t]
-            for m in range(9):
-                length = lengths[m]
-                sm = s[m]
-                if kind == K_WMA:
-                    w[m] = w[m] + length * xt - sm      # the previous window's plain sum
-                    v = w[m] * inv[m]
-                    s[m] = sm + xt - x[t - length]
-                else:
-                    sm = sm + xt - x[t - length]
-                    s[m] = sm
-                    v = sm * inv[m]
-                out[m, t] = v
-                check = check | (abs(v - c) <= band)
-        if check:                                       # rare: recompute where needed
-            for m in range(9):
-                length = lengths[m]
-                if resum or length <= DIRECT_MAX or abs(out[m, t] - c) <= band:
-                    s[m], w[m] = exact_sums(kind, x, t, length)
-                    out[m, t] = exact_value(kind, length, s[m], w[m], 0.0, 0.0)
+    for j in range(n):
+        y = x[lo + j]
+        w = w + 1.0
+        sy = sy + y
+        acc = acc + y * w
+    return sy, acc
 
 
 @njit(cache=True)
-def sma9(x, close, lengths, out):
-    """ta.sma of x for nine lengths (mean_mas9)."""
-    mean_mas9(K_SMA, x, close, lengths, out)
+def wma_exact_row(x, n, out):
+    """ta.wma(x, n) on every bar (na before n−1) exactly as §4.8: each window re-summed
+    oldest first. Vectorised over the bars; each bar's own sum stays sequential."""
+    size = x.shape[0]
+    for t in range(min(n - 1, size)):
+        out[t] = NAN
+    if size < n:
+        return
+    cnt = size - n + 1
+    acc = out[n - 1:]
+    acc[:] = 0.0
+    w = 0.0
+    for j in range(n):
+        w = w + 1.0
+        xs = x[j:j + cnt]
+        for i in range(cnt):
+            acc[i] = acc[i] + xs[i] * w
+    norm = count_sum(n, False)
+    for i in range(cnt):
+        acc[i] = acc[i] / norm
 
 
 @njit(cache=True)
-def wma9(x, close, lengths, out):
-    """ta.wma of x for nine lengths (mean_mas9)."""
-    mean_mas9(K_WMA, x, close, lengths, out)
+def lsma_exact_row(x, n, out, sy, sxy):
+    """ta.linreg(x, n, 0) on every bar (na before n−1) exactly as §4.8; ``sy``/``sxy`` are
+    scratch rows as long as x. Vectorised over the bars like wma_exact_row."""
+    size = x.shape[0]
+    if n == 1:                                   # linreg of one point is the point
+        out[:] = x
+        return
+    for t in range(min(n - 1, size)):
+        out[t] = NAN
+    if size < n:
+        return
+    cnt = size - n + 1
+    sy[:cnt] = 0.0
+    sxy[:cnt] = 0.0
+    for j in range(n):
+        p = float(j + 1)
+        xs = x[j:j + cnt]
+        for i in range(cnt):
+            y = xs[i]
+            sy[i] = sy[i] + y
+            sxy[i] = sxy[i] + y * p
+    nf = float(n)
+    sx = count_sum(n, False)
+    den = nf * count_sum(n, True) - sx * sx
+    for i in range(cnt):
+        out[n - 1 + i] = lsma_value(nf, sy[i], sxy[i], sx, den)
 
 
 @njit(cache=True)
-def lsma9(x, close, lengths, out, ssum, wsum):
-    """ta.linreg(x, n, 0) for nine lengths into ``out`` (na before each first window);
-    ``ssum``/``wsum`` (9, n) receive each window's S = Σy and P = Σp·y.
-
-    S and P run incrementally (P_t = P_{t−1} + n·x_t − S_t) and are computed directly
-    (exact_sums) on each first window, every RESUM bars and every bar for windows of at
-    most DIRECT_MAX values. The values are then formed from the sums by the reference's
-    formula, one member at a time in a loop that also flags any value within TIE_BAND of
-    the close: a line through cent-rounded prices can end exactly on the close, and such a
-    value is recomputed from directly computed sums, so the reference's rounding decides
-    the tie. (The running sums carry on; their drift is bounded by the RESUM re-sums.)
-    """
-    n = x.shape[0]
+def running_sums9(x, lengths, ssum, wsum):
+    """S = Σy and W = Σp·y (p = 1 … n, oldest first) for nine lengths, na before each
+    first window: O(1) updates S' = (S + x_t) − x_{t−n}, W' = (W + n·x_t) − S, re-summed
+    (exact_sums) on every bar up to the longest first window and every RESUM bars."""
+    size = x.shape[0]
     s = np.zeros(9)
     w = np.zeros(9)
     steady = 0
-    short = False
     for m in range(9):
         steady = max(steady, lengths[m])
-        short = short or lengths[m] <= DIRECT_MAX
-    for m in range(9):              # up to the first bar on which every window is full
-        length = lengths[m]
-        for t in range(min(length - 1, n)):
-            ssum[m, t] = NAN
-            wsum[m, t] = NAN
-        for t in range(length - 1, min(steady, n)):
-            s[m], w[m] = exact_sums(K_LSMA, x, t, length)
-            ssum[m, t] = s[m]
-            wsum[m, t] = w[m]
-    for t in range(steady, n):
-        resum = t % RESUM == 0
-        if not resum:
-            xt = x[t]
-            for m in range(9):
-                length = lengths[m]
-                sm = s[m] + xt - x[t - length]
-                wm = w[m] + length * xt - sm
-                s[m] = sm
-                w[m] = wm
-                ssum[m, t] = sm
-                wsum[m, t] = wm
-        if resum or short:
-            for m in range(9):
-                length = lengths[m]
-                if resum or length <= DIRECT_MAX:
-                    s[m], w[m] = exact_sums(K_LSMA, x, t, length)
-                    ssum[m, t] = s[m]
-                    wsum[m, t] = w[m]
     for m in range(9):
         length = lengths[m]
-        if length == 1:                         # linreg of one point is the point
-            for t in range(n):
-                out[m, t] = x[t]
+        for t in range(min(length - 1, size)):
+            ssum[m, t] = NAN
+            wsum[m, t] = NAN
+        for t in range(length - 1, min(steady, size)):
+            s[m], w[m] = exact_sums(x, t, length)
+            ssum[m, t] = s[m]
+            wsum[m, t] = w[m]
+    for t in range(steady, size):
+        if t % RESUM == 0:
+            for m in range(9):
+                s[m], w[m] = exact_sums(x, t, lengths[m])
+                ssum[m, t] = s[m]
+                wsum[m, t] = w[m]
             continue
-        sp = length * (length - 1) / 2.0
-        lden = length * ((length - 1) * length * (2 * length - 1) / 6.0) - sp * sp
-        tie = False
-        for t in range(n):
-            slope = (length * wsum[m, t] - sp * ssum[m, t]) / lden
-            v = (ssum[m, t] - slope * sp) / length + slope * (length - 1)
-            out[m, t] = v
-            tie = tie | (abs(v - close[t]) <= TIE_BAND * abs(close[t]))
-        if tie:                                 # rare: recompute the values at the close
-            for t in range(steady, n):
-                if near_tie(out[m, t], close[t]):
-                    sy, spy = exact_sums(K_LSMA, x, t, length)
-                    out[m, t] = exact_value(K_LSMA, length, sy, spy, sp, lden)
+        xt = x[t]
+        for m in range(9):
+            length = lengths[m]
+            sm = s[m]
+            wm = (w[m] + length * xt) - sm      # the previous window's plain sum
+            sm = (sm + xt) - x[t - length]
+            s[m] = sm
+            w[m] = wm
+            ssum[m, t] = sm
+            wsum[m, t] = wm
 
 
 @njit(cache=True)
-def kama9(x, lengths, out):
-    """The script's KAMA (spec §4.7) for nine lengths: from 0, slow constant until the
-    efficiency ratio exists on bar n. The noise window sum runs incrementally and is
-    computed directly (numpy's pairwise order, as the reference's window sum) on its first
-    bar (t = length) and every RESUM bars."""
-    noise = np.zeros(9)
-    prev = np.zeros(9)
-    first = np.zeros(9)                     # each noise sum on its first bar
+def window_mas9(kind, x, close, lengths, out, tmp1, tmp2, exact, band, run):
+    """ta.wma (kind K_WMA) or ta.linreg (K_LSMA) of x for nine lengths into ``out``.
+
+    ``exact``: the §4.8 value on every bar (wma_exact_row / lsma_exact_row). Otherwise
+    (batches) the values come from running sums (running_sums9), and every bar whose value
+    lies within ``band`` of the close (TIE_REL: the running value's proven error is far
+    inside it) takes the exact §4.8 value instead, so every crossover is decided on exact
+    values. On a flat stretch (``run[t]``: equal values ending at t) a window identical to
+    the previous bar's has the previous exact value, bit for bit, without re-summing.
+    """
+    size = x.shape[0]
+    if not exact:
+        running_sums9(x, lengths, tmp1, tmp2)
     for m in range(9):
-        if lengths[m] < x.shape[0]:
-            first[m] = pairwise_sum(x, 1, lengths[m], True)
+        length = lengths[m]
+        row = out[m]
+        if exact or length <= DIRECT_MAX:
+            if kind == K_WMA:
+                wma_exact_row(x, length, row)
+            else:
+                lsma_exact_row(x, length, row, tmp1[m], tmp2[m])
+            continue
+        nf = float(length)
+        sx = count_sum(length, False)
+        den = nf * count_sum(length, True) - sx * sx
+        prev_exact = -2
+        for t in range(size):
+            if kind == K_WMA:
+                v = tmp2[m, t] / sx                  # norm = 1 + … + n = sx
+            else:
+                v = lsma_value(nf, tmp1[m, t], tmp2[m, t], sx, den)
+            if abs(v - close[t]) <= band:            # rare: the exact value decides
+                if prev_exact == t - 1 and run[t] > length:
+                    v = row[t - 1]                   # same window as the previous bar
+                else:
+                    sy, sxy = exact_sums(x, t, length)
+                    v = sxy / sx if kind == K_WMA else lsma_value(nf, sy, sxy, sx, den)
+                prev_exact = t
+            row[t] = v
+
+
+@njit(cache=True)
+def hull_row(x, length, out, t1, t2):
+    """A real Hull MA (option hma_kind="hull"): WMA(2·WMA(x, n/2) − WMA(x, n), ⌊√n⌋), each
+    WMA in §4.8's order as the reference computes it (t1/t2 scratch rows)."""
+    half = max(1, length // 2)
+    root = max(1, int(math.floor(math.sqrt(length))))
+    wma_exact_row(x, half, t1)
+    wma_exact_row(x, length, t2)
     for t in range(x.shape[0]):
+        t1[t] = 2.0 * t1[t] - t2[t]
+    wma_exact_row(t1, root, out)
+
+
+# -- KAMA -------------------------------------------------------------------------------------------
+@njit(cache=True)
+def kama9(x, lengths, out, noise, ring):
+    """The script's KAMA (spec §4.7) for nine lengths: from 0, slow constant until the
+    efficiency ratio exists on bar n. The noise is math.sum of |x − x[1]| through the
+    machine (bar 0's step is na and skipped); `noise != 0` is Pine's tolerant test."""
+    size = x.shape[0]
+    step = np.empty(size)
+    if size:
+        step[0] = NAN
+    for t in range(1, size):
+        step[t] = abs(x[t] - x[t - 1])
+    msum9(step, 1, lengths, noise, ring)
+    prev = np.zeros(9)
+    for t in range(size):
         xt = x[t]
-        step = abs(xt - x[t - 1]) if t >= 1 else 0.0
-        resum = t % RESUM == 0
         for m in range(9):
             length = lengths[m]
-            if t >= 1:
-                if t < length:
-                    pass                                # not used before bar `length`
-                elif t == length:
-                    noise[m] = first[m]
-                elif length == 1:
-                    noise[m] = step                     # exact, like the reference's sum
-                elif resum:
-                    noise[m] = pairwise_sum(x, t - length + 1, length, True)
-                else:
-                    noise[m] = noise[m] + step - abs(x[t - length] - x[t - length - 1])
             ratio = 0.0
-            if t >= length and noise[m] != 0.0:
-                ratio = abs(xt - x[t - length]) / noise[m]
+            if t >= length:
+                nz = noise[m, t]
+                if abs(nz - 0.0) > EPS:
+                    ratio = abs(xt - x[t - length]) / nz
             sc = ratio * (KAMA_FAST - KAMA_SLOW) + KAMA_SLOW
             prev[m] = prev[m] + sc * sc * (xt - prev[m])
             out[m, t] = prev[m]
 
 
 @njit(cache=True)
-def family_mas(f, lengths, hull, x, close, mas, tmp1, tmp2):
+def family_mas(f, lengths, hull, x, close, mas, tmp1, tmp2, ring, exact, band, run):
     """The nine moving averages of family ``f`` (spec §4) of x into ``mas`` (9, n); close
-    is their crossover partner (for the tie recomputation of window MAs)."""
+    is their crossover partner (a batch's WMA/LINREG take the exact value near it)."""
     n = x.shape[0]
     zero = np.zeros(9, np.int64)
     if f == EMA:
@@ -536,50 +519,19 @@ def family_mas(f, lengths, hull, x, close, mas, tmp1, tmp2):
             for t in range(n):
                 mas[m, t] = 2.0 * tmp1[m, t] - tmp2[m, t]
     elif f == KAMA:
-        kama9(x, lengths, mas)
+        kama9(x, lengths, mas, tmp1, ring)
     elif f == HMA and hull:
         for m in range(9):
-            hull_row(x, close, lengths[m], mas[m], tmp1, tmp2)
+            hull_row(x, lengths[m], mas[m], tmp1[0], tmp1[1])
     elif f == HMA:                                  # the script's "HMA" is ta.sma
-        sma9(x, close, lengths, mas)
+        sma9(x, lengths, mas, ring)
     elif f == WMA:
-        wma9(x, close, lengths, mas)
+        window_mas9(K_WMA, x, close, lengths, mas, tmp1, tmp2, exact, band, run)
     else:
-        lsma9(x, close, lengths, mas, tmp1, tmp2)
+        window_mas9(K_LSMA, x, close, lengths, mas, tmp1, tmp2, exact, band, run)
 
 
-@njit(cache=True)
-def hull_exact(x, t, length, half, root):
-    """The Hull MA on bar t computed directly in the reference's order:
-    WMA(2·WMA(x, half) − WMA(x, n), root), every weighted sum left to right."""
-    dh = half * (half + 1) / 2.0
-    dn = length * (length + 1) / 2.0
-    acc = 0.0
-    for j in range(root):
-        k = t - root + 1 + j
-        wh = seq_dot(x, k - half + 1, half, 1) / dh
-        raw = 2.0 * wh - seq_dot(x, k - length + 1, length, 1) / dn
-        acc = acc + raw * (j + 1)
-    return acc / (root * (root + 1) / 2.0)
-
-
-@njit(cache=True)
-def hull_row(x, close, length, out, tmp1, tmp2):
-    """A real Hull MA (option hma_kind="hull"): WMA(2·WMA(n/2) − WMA(n), ⌊√n⌋), from
-    running sums; a value within TIE_BAND of the close is computed directly."""
-    half = max(1, length // 2)
-    root = max(1, int(math.floor(math.sqrt(length))))
-    lens = np.array([half, length, root, 1, 1, 1, 1, 1, 1])
-    window9(x, 0, lens, tmp1, tmp2)
-    for t in range(x.shape[0]):
-        out[t] = 2.0 * (tmp2[0, t] / (half * (half + 1) / 2.0)) - tmp2[1, t] / (length * (length + 1) / 2.0)
-    window9(out, length - 1, lens, tmp1, tmp2)
-    for t in range(x.shape[0]):
-        out[t] = tmp2[2, t] / (root * (root + 1) / 2.0)
-        if near_tie(out[t], close[t]):
-            out[t] = hull_exact(x, t, length, half, root)
-
-
+# -- layers, events, drivers ------------------------------------------------------------------------
 @njit(cache=True)
 def family_layers(f, close, mas, rg, cutout, decay, weight, sig_row, feq_row, detail,
                   d_state, d_eq):
@@ -628,6 +580,7 @@ def family_layers(f, close, mas, rg, cutout, decay, weight, sig_row, feq_row, de
         else:
             # Branch-free over the members (selects), so LLVM can vectorise this loop; the
             # Layer-1 sums are then taken left to right in member order as the spec says.
+            # The sign and floor tests are Pine's tolerant ones (equity_step).
             c_prev = close[t - 1]
             for m in range(9):
                 p = st[m]
@@ -635,9 +588,9 @@ def family_layers(f, close, mas, rg, cutout, decay, weight, sig_row, feq_row, de
                 ma_prev = mas[m, t - 1]
                 s = 1.0 if (c > ma) & (c_prev <= ma_prev) else p
                 s = -1.0 if (c < ma) & (c_prev >= ma_prev) else s
-                a = r if p > 0 else (-r if p < 0 else eq_a[m])
+                a = r if pine_gt(p, 0.0) else (-r if pine_lt(p, 0.0) else eq_a[m])
                 e = eq_e[m] * decay * (1.0 + a)
-                e = EQUITY_FLOOR if e < EQUITY_FLOOR else e
+                e = EQUITY_FLOOR if pine_lt(e, EQUITY_FLOOR) else e
                 st[m] = s
                 eq_a[m] = a
                 eq_e[m] = e
@@ -657,6 +610,17 @@ def family_layers(f, close, mas, rg, cutout, decay, weight, sig_row, feq_row, de
 
 
 @njit(cache=True)
+def constant_runs(x):
+    """run[t]: how many equal values end at bar t (1 where x[t] ≠ x[t−1])."""
+    n = x.shape[0]
+    run = np.ones(n, np.int64)
+    for t in range(1, n):
+        if x[t] == x[t - 1]:
+            run[t] = run[t - 1] + 1
+    return run
+
+
+@njit(cache=True)
 def atc_series(close, x, lengths, weights, lam_g, delta, cutout, hull, cut_th, long_th,
                short_th, strategy, colbase, alertbase, nfam, out_off,
                o_sig, o_feq, o_avg, o_base, o_dir, o_al, o_as, o_long, o_short, detail,
@@ -667,7 +631,9 @@ def atc_series(close, x, lengths, weights, lam_g, delta, cutout, hull, cut_th, l
     states and equities together; a last loop forms Average_Signal and the events. Per-bar
     outputs go to the ``o_*`` arrays at index t − out_off (skipped when negative), so a
     batch keeps only its tail. ``lam_g`` is g by bar offset from the cutout; ``detail``
-    also fills d_ma/d_state/d_eq (54, n). Returns (last event sign, its bar or −1).
+    also fills d_ma/d_state/d_eq (54, n), with every MA's exact §4.8 value on every bar
+    (a batch takes WMA/LINREG from running sums away from the close). Returns (last event
+    sign, its bar or −1).
     """
     n = close.shape[0]
     decay = 1.0 - delta
@@ -678,10 +644,16 @@ def atc_series(close, x, lengths, weights, lam_g, delta, cutout, hull, cut_th, l
     mas = np.empty((9, n))
     tmp1 = np.empty((9, n))
     tmp2 = np.empty((9, n))
+    ring = np.empty((9, lengths.max()))
     sig_rows = np.empty((nfam, n))
     feq_rows = np.empty((nfam, n))
+    top = 0.0
+    for t in range(n):
+        top = max(top, abs(x[t]))
+    band = TIE_REL * top                   # see TIE_REL for why this band is safe
+    run = constant_runs(x)
     for f in range(nfam):
-        family_mas(f, lengths[f], hull, x, close, mas, tmp1, tmp2)
+        family_mas(f, lengths[f], hull, x, close, mas, tmp1, tmp2, ring, detail, band, run)
         if detail:
             d_ma[f * 9:f * 9 + 9, :] = mas
         family_layers(f, close, mas, rg, cutout, decay, weights[f], sig_rows[f], feq_rows[f],
@@ -699,7 +671,8 @@ def atc_series(close, x, lengths, weights, lam_g, delta, cutout, hull, cut_th, l
             sd = 0.0
             for f in range(6):
                 sg = sig_rows[f, t]
-                cv = 1.0 if sg > cut_th else (-1.0 if sg < -cut_th else 0.0)
+                # Cut: `v > 0.49` / `v < −0.49` are the script's (tolerant) comparisons.
+                cv = 1.0 if pine_gt(sg, cut_th) else (-1.0 if pine_lt(sg, -cut_th) else 0.0)
                 sn = sn + cv * feq_rows[f, t]
                 sd = sd + feq_rows[f, t]
             avg = sn / sd
