@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import importlib
-import math
 from types import ModuleType
 from typing import Any, Callable
 
@@ -18,30 +17,19 @@ import numpy as np
 from core.backends.base import ProbeResult
 from core.config import ATCConfig
 from core.errors import ATCInputError, BackendError
-from core.types import MODES, ATCResult, BatchResult, as_batch, as_series, check_tail
+from core.kernel_params import KernelParams, families_for_mode
+from core.types import ATCResult, BatchResult, as_batch, as_series, check_tail, rate_of_change
 
 NAME = "rust"
 _REQUIRED = ("compute", "compute_batch", "thread_count", "simd_level", "__version__")
 
 
-def _families(mode: str) -> int:
-    """Families a batch mode computes: 6 for "full", 1 for "ema_only"."""
-    if mode not in MODES:
-        raise ATCInputError(f"mode = {mode!r} is not allowed: choose one of {' | '.join(MODES)}",
-                            field="mode")
-    return 6 if mode == "full" else 1
-
-
 @functools.lru_cache(maxsize=64)
-def _config_args(config: ATCConfig) -> tuple[Any, ...]:
-    """The kernel arguments of a config (cached: configs are frozen and hashable)."""
-    lengths = np.ascontiguousarray(config.member_lengths(), dtype=np.int64)
-    weights = np.ascontiguousarray(config.weights(), dtype=np.float64)
-    lengths.flags.writeable = False
-    weights.flags.writeable = False
-    return (lengths, weights, config.lam, config.delta, config.cutout, config.hma_kind,
-            config.cut_threshold, config.long_threshold, config.short_threshold,
-            config.strategy, config.base_index("colbase"), config.base_index("alertbase"))
+def kernel_params(config: ATCConfig, mode: str = "full") -> KernelParams:
+    """The kernel constants of a config and batch mode (cached: configs are frozen and
+    hashable, and the object is immutable)."""
+    families_for_mode(mode)      # an unknown mode is an ATCInputError naming the field
+    return KernelParams.from_config(config, mode)
 
 
 def _call(fn: Callable[..., Any], *args: Any) -> Any:
@@ -56,13 +44,6 @@ def _call(fn: Callable[..., Any], *args: Any) -> Any:
         raise ATCInputError(str(exc)) from None
     except Exception as exc:  # the extension's RuntimeError, or anything unexpected
         raise BackendError(f"Rust kernels failed: {type(exc).__name__}: {exc}", backend=NAME) from exc
-
-
-def growth_factor_last(config: ATCConfig, bars: int) -> float:
-    """g on the last bar (§3), NaN before the cutout; computed as in the reference."""
-    if bars - 1 < config.cutout:
-        return math.nan
-    return float(math.e ** (config.lam * (bars - 1 - config.cutout)))
 
 
 class RustBackend:
@@ -124,24 +105,25 @@ class RustBackend:
             src = as_series(src, "src")
             if src.shape != close.shape:
                 raise ATCInputError(f"src has {src.size} bars but close has {close.size}", field="src")
+        params = kernel_params(config)
         (avg, signals, fam_eq, base, direction, arrow_long, arrow_short, long, short,
-         mas, states, equities) = _call(native.compute, close, src, *_config_args(config), bool(detail))
+         mas, states, equities) = _call(native.compute, close, src, params, bool(detail))
         return ATCResult(
             average_signal=avg, signals=signals, family_equities=fam_eq, signal_base=base,
             direction=direction, arrow_long=arrow_long, arrow_short=arrow_short, long=long,
-            short=short, growth_factor=growth_factor_last(config, close.shape[0]),
+            short=short, growth_factor=params.growth_factor_last(close.shape[0]),
             cut_threshold=config.cut_threshold, mas=mas, states=states, equities=equities,
-            backend=NAME,
+            rate_of_change=rate_of_change(close) if detail else None, backend=NAME,
         )
 
     def compute_batch(self, closes: np.ndarray, config: ATCConfig, tail: int = 1,
                       mode: str = "full") -> BatchResult:
         native = self._module()
-        families = _families(mode)
+        params = kernel_params(config, mode)
         closes, starts = as_batch(closes)
         tail = check_tail(tail, closes.shape[1])
         (signals, fam_eq, direction, long, short, last_event, since,
-         avg) = _call(native.compute_batch, closes, starts, *_config_args(config), tail, families)
+         avg) = _call(native.compute_batch, closes, starts, params, tail)
         return BatchResult(
             mode=mode, signals=signals, family_equities=fam_eq, direction=direction,
             long=long, short=short, last_event=last_event, bars_since_event=since,

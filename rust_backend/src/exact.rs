@@ -1,33 +1,48 @@
-//! Window sums in the reference's exact order of operations, and the tie test.
+//! TradingView's WMA and LINREG (spec §4.8) evaluated exactly as written, the safe band
+//! that decides when a running-sum value may stand in for them, and the term series the
+//! window sums read.
 //!
-//! The reference (`core/atc/moving_averages.py`) sums every window directly: `win.sum()`
-//! is numpy's pairwise summation, `win @ weights` a left-to-right dot product. The kernels
-//! keep running sums instead, which drift from those by a few units in the last place.
-//! Where that matters (an MA that may equal the close exactly, see [`TieScan`]) and
-//! wherever a running sum is rebuilt, the window is summed here, bit for bit as numpy
-//! does, in every lane of a vector at once.
+//! `ta.wma` and `ta.linreg` re-sum their whole window oldest first on every bar. The
+//! batch kernels keep O(1) running sums instead and only recompute the §4.8 value where
+//! the running value lies within the band of the close ([`TieScan`]); single-series
+//! detail results evaluate §4.8 on every bar, vectorised over bars ([`wma_bars`],
+//! [`lsma_bars`]).
 //!
 //! Everything here is inlined into the kernels and makes no calls: every vector register
 //! is caller-saved, and an out-of-line call anywhere in a kernel, even on a rarely taken
-//! path, slowed its steady bar loop by 10–15% when measured.
+//! path, slowed its steady bar loop by 10–15% when measured. No fused multiply-add is
+//! used anywhere: every product and sum is one IEEE operation, as §4.8 prescribes.
 
 use crate::simd::{load_at, Simd};
 
-/// A running-sum MA within this relative distance of the close it is compared with is
-/// recomputed from its window in the reference's order before the crossover test. On
-/// cent-rounded prices an MA often equals the close exactly (an average of a flat
-/// stretch, a regression through the newest price); the reference then sees no crossing,
-/// while a running sum a few ulps off would. The running sums' error is many orders of
-/// magnitude below this band, so every tie it could decide differently is recomputed.
+/// Relative width of the safe band: a running WMA/LSMA/Hull value within
+/// `TIE_BAND · M` of the close is replaced by the exact §4.8 value before the crossover
+/// test, where `M` is the largest source price that entered any running sum since the
+/// last exact re-sum.
+///
+/// Why this is safe (u = 2⁻⁵³, N the member's length, T = [`RESUM_PERIOD`] the most
+/// slides between two exact re-sums; prices are validated finite and > 0, so the plain
+/// sum S, the weighted sum W (= LINREG's Σp·y) and W − S are sums of non-negative terms,
+/// S ≤ N·M, W ≤ N(N+1)/2·M):
+/// * after an exact re-sum, |S − ΣS| ≤ N·u·S and |W − ΣW| ≤ (N+1)·u·W;
+/// * each slide S' = (S − old) + v adds ≤ 2u·N·M to S's error; W' = (W − S) + N·v adds
+///   S's error plus ≤ 3u·W_max; so after T slides the WMA value W/div is off the true
+///   weighted mean by at most (N + 4 + 5T + 4T²/(N+1))·u·M ≤ 1.5·10⁻¹¹·M for T = 256;
+/// * LINREG's running value c_s·S + c_p·W has |c_s| ≤ 4/N and |c_p| ≤ 6/N², which turns
+///   the same sum errors into at most ≈ 12T²/N·u·M + 40u·M ≤ 5·10⁻¹¹·M; the Hull's raw
+///   values 2·WMA − WMA (|raw| ≤ 3M) give at most 3× the WMA bound again;
+/// * the §4.8 values themselves (sequential sums of N terms, then the formula) are
+///   within (N + 20)·u·3M of the true values, < 10⁻¹¹·M for any N ≤ 10⁴.
+///
+/// So |running − exact| < 10⁻¹⁰·M, a tenth of the band: outside the band the running
+/// value lies strictly on the same side of the close as the exact one and every crossover
+/// comparison (§5) comes out the same.
 pub const TIE_BAND: f64 = 1e-9;
 
-/// numpy's `PW_BLOCKSIZE`: windows up to this many terms are summed by one block.
-const PW_BLOCK: usize = 128;
-/// Open splits of [`pairwise_sum`] (a split leaves at most 9/16 of its terms to either
-/// half, so this covers any length that fits in memory).
-const PW_DEPTH: usize = 64;
+/// Bars between exact re-sums of the running window sums (see [`TIE_BAND`]).
+pub const RESUM_PERIOD: usize = 256;
 
-/// One bar's test for MAs near a tie with the close: `|ma − close| ≤ |close|·TIE_BAND`.
+/// One bar's test for running values near the close: `|ma − close| ≤ TIE_BAND · M`.
 #[derive(Clone, Copy)]
 pub struct TieScan<V: Simd> {
     close: V,
@@ -35,19 +50,20 @@ pub struct TieScan<V: Simd> {
 }
 
 impl<V: Simd> TieScan<V> {
+    /// `pmax` is the `M` of [`TIE_BAND`].
     #[inline(always)]
-    pub fn new(close: V) -> Self {
-        Self { close, band: close.abs() * V::splat(TIE_BAND) }
+    pub fn new(close: V, pmax: V) -> Self {
+        Self { close, band: pmax * V::splat(TIE_BAND) }
     }
 
-    /// Lanes where `ma` is near a tie (false for NaN).
+    /// Lanes where `ma` is within the band (false for NaN).
     #[inline(always)]
     pub fn tie(&self, ma: V) -> V::Mask {
         (ma - self.close).abs().le(self.band)
     }
 
-    /// Whether any lane of any of the nine members is near a tie, leaving out the members
-    /// whose `skip` ([`tie_skip`]) is +∞ (their value is always the reference's already)
+    /// Whether any lane of any of the nine members is within the band, leaving out the
+    /// members whose `skip` ([`tie_skip`]) is +∞ (their value is always exact already)
     /// when `skipping`. The common case, no tie anywhere, costs three independent vector
     /// operations per member (distance, folded into a minimum by a tree) and one test.
     /// The minimum assumes no NaN value (`min` does not skip NaN), which holds on steady
@@ -122,100 +138,23 @@ impl<V: Simd> Terms<V> for Steps<'_> {
     }
 }
 
-/// numpy's pairwise sum of up to [`PW_BLOCK`] terms `lo … lo + n − 1`.
-///
-/// # Safety
-/// Every index `lo … lo + n − 1` is valid for `w`.
-#[inline(always)]
-unsafe fn pairwise_block<V: Simd, T: Terms<V>>(w: &T, lo: usize, n: usize) -> V {
-    if n < 8 {
-        let mut r = V::splat(0.0);
-        for i in 0..n {
-            r = r + unsafe { w.at(lo + i) };
-        }
-        return r;
-    }
-    let mut r = [V::splat(0.0); 8];
-    for (j, v) in r.iter_mut().enumerate() {
-        *v = unsafe { w.at(lo + j) };
-    }
-    let mut i = 8;
-    while i < n - n % 8 {
-        for (j, v) in r.iter_mut().enumerate() {
-            *v = *v + unsafe { w.at(lo + i + j) };
-        }
-        i += 8;
-    }
-    let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-    while i < n {
-        res = res + unsafe { w.at(lo + i) };
-        i += 1;
-    }
-    res
-}
+/// `V::LANES` consecutive bars of a plain (one-lane) series starting at bar `i`: lane `l`
+/// is bar `i + l`, so a sum over these terms evaluates `LANES` bars' windows at once.
+#[derive(Clone, Copy)]
+pub struct Shifted<'a>(pub &'a [f64]);
 
-/// Where numpy splits `n > PW_BLOCK` terms: ⌊n/2⌋ rounded down to a multiple of 8.
-#[inline(always)]
-fn pw_split(n: usize) -> usize {
-    let h = n / 2;
-    h - h % 8
-}
-
-/// numpy's pairwise summation of the terms `lo … lo + n − 1` (what `np.add.reduce` does
-/// along a contiguous axis, e.g. the reference's `win.sum(axis=1)`): below 8 terms,
-/// sequentially from 0.0; up to 128 terms, eight interleaved accumulators combined as
-/// ((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7)) and the remaining terms added in order; above 128
-/// terms, the sums of the first ⌊n/2⌋ (rounded down to a multiple of 8) and of the rest,
-/// each pairwise, added. numpy recurses; this walks the same tree with an explicit stack.
-///
-/// # Safety
-/// Every index `lo … lo + n − 1` is valid for `w`.
-///
-/// # Panics
-/// Never for lengths that fit in memory (the split depth is logarithmic).
-#[inline(always)]
-pub unsafe fn pairwise_sum<V: Simd, T: Terms<V>>(w: &T, lo: usize, n: usize) -> V {
-    if n <= PW_BLOCK {
-        return unsafe { pairwise_block(w, lo, n) };
-    }
-    // Splits on the path from the root to the current block: their (lo, n), and the sum
-    // of their first half once it is known.
-    let mut open = [(0usize, 0usize); PW_DEPTH];
-    let mut left = [None::<V>; PW_DEPTH];
-    let mut depth = 0;
-    let (mut at, mut len) = (lo, n);
-    loop {
-        while len > PW_BLOCK {
-            open[depth] = (at, len);
-            left[depth] = None;
-            depth += 1;
-            len = pw_split(len);
-        }
-        let mut v = unsafe { pairwise_block(w, at, len) };
-        loop {
-            if depth == 0 {
-                return v;
-            }
-            let (plo, pn) = open[depth - 1];
-            match left[depth - 1] {
-                None => {
-                    // First half done: descend into the second.
-                    left[depth - 1] = Some(v);
-                    let h = pw_split(pn);
-                    (at, len) = (plo + h, pn - h);
-                    break;
-                }
-                Some(l) => {
-                    v = l + v;
-                    depth -= 1;
-                }
-            }
-        }
+impl<V: Simd> Terms<V> for Shifted<'_> {
+    /// # Safety
+    /// `i + V::LANES <= x.len()`.
+    #[inline(always)]
+    unsafe fn at(&self, i: usize) -> V {
+        debug_assert!(i + V::LANES <= self.0.len());
+        unsafe { V::load(self.0.as_ptr().add(i)) }
     }
 }
 
-/// `Σ w(lo + i)·(i + w0)` for i = 0 … n − 1, left to right from 0.0: numpy's matmul of a
-/// window view with a weight vector (strides that BLAS cannot take) runs this loop.
+/// `Σ w(lo + i)·(i + w0)` for i = 0 … n − 1, left to right from 0.0. With `w0 = 1` this
+/// is `ta.wma`'s accumulator (weights 1 oldest … n newest) and LINREG's Σp·y.
 ///
 /// # Safety
 /// Every index `lo … lo + n − 1` is valid for `w`.
@@ -228,14 +167,153 @@ pub unsafe fn seq_dot<V: Simd, T: Terms<V>>(w: &T, lo: usize, n: usize, w0: usiz
     r
 }
 
-/// numpy's `a.sum()` of a slice (pairwise).
-pub fn pairwise_sum_slice(a: &[f64]) -> f64 {
-    // SAFETY: indices 0 … len − 1 of a one-lane series.
-    unsafe { pairwise_sum::<f64, _>(&Bars(a), 0, a.len()) }
+/// `Σ w(lo + i)` left to right from 0.0.
+///
+/// # Safety
+/// Every index `lo … lo + n − 1` is valid for `w`.
+#[inline(always)]
+pub unsafe fn seq_sum<V: Simd, T: Terms<V>>(w: &T, lo: usize, n: usize) -> V {
+    let mut r = V::splat(0.0);
+    for i in 0..n {
+        r = r + unsafe { w.at(lo + i) };
+    }
+    r
 }
 
-/// `a @ [w0, w0 + 1, …]` as numpy's matmul of a window view computes it.
-pub fn seq_dot_slice(a: &[f64], w0: usize) -> f64 {
-    // SAFETY: as above.
-    unsafe { seq_dot::<f64, _>(&Bars(a), 0, a.len(), w0) }
+/// LINREG's Σy and Σp·y (p = 1 … n) of terms `lo … lo + n − 1`, in one oldest-first pass.
+///
+/// # Safety
+/// Every index `lo … lo + n − 1` is valid for `w`.
+#[inline(always)]
+pub unsafe fn lin_sums<V: Simd, T: Terms<V>>(w: &T, lo: usize, n: usize) -> (V, V) {
+    let (mut sy, mut sxy) = (V::splat(0.0), V::splat(0.0));
+    for i in 0..n {
+        let y = unsafe { w.at(lo + i) };
+        sy = sy + y;
+        sxy = sxy + y * V::splat((i + 1) as f64);
+    }
+    (sy, sxy)
+}
+
+/// 1 + 2 + … + n summed sequentially in float64 (`ta.wma`'s norm, LINREG's sx).
+pub fn seq_index_sum(n: usize) -> f64 {
+    (1..=n).fold(0.0, |a, i| a + i as f64)
+}
+
+/// LINREG's constants of one length (§4.8).
+#[derive(Clone, Copy, Debug)]
+pub struct LinregConst {
+    pub n: f64,
+    pub sx: f64,
+    pub den: f64,
+}
+
+impl LinregConst {
+    pub fn new(n: usize) -> Self {
+        let nf = n as f64;
+        let sx = seq_index_sum(n);
+        let sx2 = (1..=n).fold(0.0, |a, i| a + (i as f64) * (i as f64));
+        Self { n: nf, sx, den: nf * sx2 - sx * sx }
+    }
+
+    /// The value from Σy and Σp·y, operation for operation as §4.8 writes it.
+    #[inline(always)]
+    pub fn value<V: Simd>(&self, sy: V, sxy: V) -> V {
+        let n = V::splat(self.n);
+        let sx = V::splat(self.sx);
+        let slope = (n * sxy - sx * sy) / V::splat(self.den);
+        let avg = sy / n;
+        let intercept = (avg - (slope * sx) / n) + slope;
+        intercept + slope * V::splat(self.n - 1.0)
+    }
+}
+
+/// `ta.wma(x, n)` of a plain series into `out[t − t0]` for bars `t0..t1` (NaN before bar
+/// n − 1), `V::LANES` bars per vector and four vectors in flight, so the sequential
+/// accumulations of neighbouring bars overlap.
+///
+/// # Panics
+/// If `t1 > x.len()` or `out` is shorter than `t1 − t0`.
+#[inline(always)]
+pub fn wma_bars<V: Simd>(x: &[f64], n: usize, t0: usize, t1: usize, out: &mut [f64]) {
+    let norm = V::splat(seq_index_sum(n));
+    bars_kernel::<V, 1>(x, n, t0, t1, out, |acc| acc[0] / norm);
+}
+
+/// `ta.linreg(x, n, 0)` of a plain series into `out[t − t0]` for bars `t0..t1` (x itself
+/// for n = 1), like [`wma_bars`].
+///
+/// # Panics
+/// As [`wma_bars`].
+#[inline(always)]
+pub fn lsma_bars<V: Simd>(x: &[f64], n: usize, t0: usize, t1: usize, out: &mut [f64]) {
+    if n == 1 {
+        out[..t1 - t0].copy_from_slice(&x[t0..t1]);
+        return;
+    }
+    let lc = LinregConst::new(n);
+    bars_kernel::<V, 2>(x, n, t0, t1, out, |acc| lc.value(acc[0], acc[1]));
+}
+
+/// The shared loop of [`wma_bars`] and [`lsma_bars`]: for each bar, the window's Σy and
+/// Σp·y oldest first (only Σp·y when `K = 1`), then `finish`.
+#[inline(always)]
+fn bars_kernel<V: Simd, const K: usize>(
+    x: &[f64],
+    n: usize,
+    t0: usize,
+    t1: usize,
+    out: &mut [f64],
+    finish: impl Fn([V; K]) -> V,
+) {
+    assert!(t1 <= x.len() && out.len() >= t1 - t0);
+    const G: usize = 4;
+    let first = t0.max(n - 1).min(t1);
+    for v in out[..first - t0].iter_mut() {
+        *v = f64::NAN;
+    }
+    let l = V::LANES;
+    let mut t = first;
+    // Four vectors of LANES bars each; lane j of group g is bar t + g·LANES + j.
+    while t + G * l <= t1 {
+        let lo = t + 1 - n;
+        let mut acc = [[V::splat(0.0); K]; G];
+        for i in 0..n {
+            let w = V::splat((i + 1) as f64);
+            for g in 0..G {
+                // SAFETY: lo + i + g·l + l ≤ t + G·l ≤ t1 ≤ x.len().
+                let y = unsafe { V::load(x.as_ptr().add(lo + i + g * l)) };
+                if K == 2 {
+                    acc[g][0] = acc[g][0] + y;
+                }
+                acc[g][K - 1] = acc[g][K - 1] + y * w;
+            }
+        }
+        for g in 0..G {
+            // SAFETY: bars t + g·l … + l − 1 are below t1; out holds t1 − t0 values.
+            unsafe { finish(acc[g]).store(out.as_mut_ptr().add(t - t0 + g * l)) };
+        }
+        t += G * l;
+    }
+    // The last few bars one at a time.
+    while t < t1 {
+        let lo = t + 1 - n;
+        let mut acc = [0.0f64; K];
+        for i in 0..n {
+            let y = x[lo + i];
+            if K == 2 {
+                acc[0] += y;
+            }
+            acc[K - 1] += y * (i + 1) as f64;
+        }
+        let mut lanes = [V::splat(0.0); K];
+        for k in 0..K {
+            lanes[k] = V::splat(acc[k]);
+        }
+        let mut tmp = [0.0f64; 8];
+        // SAFETY: tmp holds 8 ≥ LANES values.
+        unsafe { finish(lanes).store(tmp.as_mut_ptr()) };
+        out[t - t0] = tmp[0];
+        t += 1;
+    }
 }

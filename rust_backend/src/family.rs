@@ -10,6 +10,18 @@ use crate::simd::{load_at, store_at, Simd};
 
 /// Equities never fall below this (spec §6 step 4).
 pub const EQUITY_FLOOR: f64 = 0.25;
+/// Pine's tolerance for the script's own comparisons (spec §4.8): a and b are equal when
+/// |a − b| ≤ 1e-10 (`noise != 0`, `e < 0.25`, `v > 0.49`, `p > 0`); built-in crossovers
+/// compare exactly.
+pub const PINE_TOLERANCE: f64 = 1e-10;
+
+/// The floor of §6 step 4 with Pine's tolerant `e < 0.25`: floored only when
+/// 0.25 − e > 1e-10 (|e − 0.25| is that difference, computed in either order).
+#[inline(always)]
+pub fn floor_equity<V: Simd>(e: V) -> V {
+    let floor = V::splat(EQUITY_FLOOR);
+    V::select((floor - e).gt(V::splat(PINE_TOLERANCE)), floor, e)
+}
 /// Pine's `math.round(v, 2)` counts a remainder within 1e-10 below ½ as a tie (§7).
 pub const ROUND_TIE: f64 = 0.5 - 1e-10;
 
@@ -76,7 +88,6 @@ impl<V: Simd> Members<V> {
     #[inline(always)]
     pub fn bar(&mut self, ma: &[V; 9], c: V, cp: V, r: V, phase: Phase, decay: V) -> V {
         let one = V::splat(1.0);
-        let floor = V::splat(EQUITY_FLOOR);
         for k in 0..9 {
             let m = ma[k];
             let mp = self.prev_ma[k];
@@ -87,9 +98,10 @@ impl<V: Simd> Members<V> {
             self.state[k] = V::select(down, -one, V::select(up, one, s_old));
             self.prev_ma[k] = m;
             if phase == Phase::Running {
-                // §6: the position is the state at the previous close; ±1·r is exact.
+                // §6: the position is the state at the previous close; ±1·r is exact, and
+                // the state is 0 or ±1, so Pine's tolerant sign test changes nothing.
                 let e = self.eq[k] * decay * (one + s_old * r);
-                self.eq[k] = e.max(floor);
+                self.eq[k] = floor_equity(e);
             } else if phase == Phase::First {
                 self.eq[k] = one;
             }

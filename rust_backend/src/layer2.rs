@@ -1,7 +1,7 @@
 //! Layer 2 (family equities, Cut, Average_Signal; spec §8) and the direction, arrows and
 //! alerts of §9, in one pass over the bars, for all lanes (series) of a vector at once.
 
-use crate::family::EQUITY_FLOOR;
+use crate::family::{floor_equity, PINE_TOLERANCE};
 use crate::simd::{load_at, store_at, Simd};
 
 /// Settings of the Layer-2 / events pass.
@@ -33,11 +33,13 @@ pub struct Layer2Out<'a> {
     pub short: &'a mut [bool],
 }
 
-/// Cut of §8: ±1 beyond ±threshold, else 0 (NaN → 0).
+/// Cut of §8 with Pine's tolerant comparisons: +1 when v > threshold by more than 1e-10,
+/// −1 when v < −threshold by more than 1e-10, else 0 (NaN → 0).
 #[inline(always)]
 pub fn cut<V: Simd>(v: V, threshold: V) -> V {
     let one = V::splat(1.0);
-    V::select(v.gt(threshold), one, V::select(v.lt(-threshold), -one, V::splat(0.0)))
+    let tol = V::splat(PINE_TOLERANCE);
+    V::select((v - threshold).gt(tol), one, V::select((v + threshold).lt(-tol), -one, V::splat(0.0)))
 }
 
 /// Run Layer 2 and the events over all `bars` bars; see [`Layer2::run`].
@@ -106,9 +108,8 @@ impl<V: Simd> Layer2<V> {
             assert!(b.len() >= size);
         }
         let nan = V::splat(f64::NAN);
-        let zero = V::splat(0.0);
         let one = V::splat(1.0);
-        let floor = V::splat(EQUITY_FLOOR);
+        let tol = V::splat(PINE_TOLERANCE);
         let decay = V::splat(p.decay);
         let cut_t = V::splat(p.cut_threshold);
         let (lt, st) = (V::splat(p.long_threshold), V::splat(p.short_threshold));
@@ -123,11 +124,12 @@ impl<V: Simd> Layer2<V> {
             }
             if t >= p.cutout {
                 for f in 0..nf {
-                    // Only the sign of the previous Layer-1 value matters (§6).
+                    // Only the sign of the previous Layer-1 value matters (§6), tested with
+                    // Pine's tolerance: p > 0 is p > 1e-10, p < 0 is p < −1e-10.
                     let prev = sig_prev[f];
-                    a[f] = V::select(prev.gt(zero), r, V::select(prev.lt(zero), -r, a[f]));
+                    a[f] = V::select(prev.gt(tol), r, V::select(prev.lt(-tol), -r, a[f]));
                     let ev = if t == p.cutout { weights[f] } else { e[f] * decay * (one + a[f]) };
-                    e[f] = V::select(ev.lt(floor), floor, ev);
+                    e[f] = floor_equity(ev);
                 }
             }
             for f in 0..nf {

@@ -12,6 +12,7 @@ pub mod engine;
 pub mod exact;
 pub mod family;
 pub mod layer2;
+pub mod mathsum;
 pub mod ma;
 pub mod params;
 mod pipeline;
@@ -82,111 +83,102 @@ fn detached<T: Send>(py: Python<'_>, f: impl FnOnce() -> Result<T, InputError> +
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn params(
-    lengths: &Bound<'_, PyAny>,
-    weights: &Bound<'_, PyAny>,
-    lam: f64,
-    delta: f64,
-    cutout: i64,
-    hma_kind: &str,
-    cut_threshold: f64,
-    long_threshold: f64,
-    short_threshold: f64,
-    strategy: bool,
-    colbase: i64,
-    alertbase: i64,
-) -> PyResult<Params> {
-    let arr = lengths.cast::<PyArray2<i64>>().map_err(|_| describe_mismatch(lengths, "lengths", "int64", 2))?;
-    let ro = arr.try_readonly().map_err(|e| value_error("lengths", format!("lengths cannot be read: {e}")))?;
-    let view = ro.as_array();
-    if view.shape() != [6, 9] {
-        return Err(value_error("lengths", format!("lengths must have shape (6, 9), got {:?}", view.shape())));
-    }
-    let mut lens = [[0usize; 9]; 6];
-    for f in 0..6 {
-        for m in 0..9 {
-            let n = view[[f, m]];
-            if n < 1 {
-                return Err(value_error(
-                    "lengths",
-                    format!(
-                        "lengths: member {m} of family {} has length {n}; every moving-average length must be ≥ 1",
-                        params::FAMILIES[f]
-                    ),
-                ));
-            }
-            lens[f][m] = n as usize;
+/// The kernel constants of one call, read from the attributes of a
+/// `core.kernel_params.KernelParams` (any object with those attributes will do).
+struct KernelArgs {
+    params: Params,
+    /// Families a batch computes: 6 (full) or 1 (EMA only).
+    families: usize,
+}
+
+impl<'a, 'py> FromPyObject<'a, 'py> for KernelArgs {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        let attr = |name: &'static str| {
+            obj.getattr(name).map_err(|_| {
+                PyTypeError::new_err(format!(
+                    "params must be a core.kernel_params.KernelParams: it has no attribute {name:?}"
+                ))
+            })
+        };
+        fn scalar<'py, T: for<'b> FromPyObject<'b, 'py>>(v: Bound<'py, PyAny>, name: &'static str) -> PyResult<T> {
+            let got = v.repr().map(|r| r.to_string()).unwrap_or_else(|_| "?".to_string());
+            v.extract::<T>().map_err(|_| value_error(name, format!("{name} = {got} has the wrong type")))
         }
+        let lengths = attr("lengths")?;
+        let arr = lengths.cast::<PyArray2<i64>>().map_err(|_| describe_mismatch(&lengths, "lengths", "int64", 2))?;
+        let ro = arr.try_readonly().map_err(|e| value_error("lengths", format!("lengths cannot be read: {e}")))?;
+        let view = ro.as_array();
+        if view.shape() != [6, 9] {
+            return Err(value_error("lengths", format!("lengths must have shape (6, 9), got {:?}", view.shape())));
+        }
+        let mut lens = [[0usize; 9]; 6];
+        for f in 0..6 {
+            for m in 0..9 {
+                let n = view[[f, m]];
+                if n < 1 {
+                    return Err(value_error(
+                        "lengths",
+                        format!(
+                            "lengths: member {m} of family {} has length {n}; every moving-average length must be ≥ 1",
+                            params::FAMILIES[f]
+                        ),
+                    ));
+                }
+                lens[f][m] = n as usize;
+            }
+        }
+        let weights = attr("weights")?;
+        let w = f64_vector(&weights, "weights")?;
+        let w = w.as_slice()?;
+        if w.len() != 6 {
+            return Err(value_error("weights", format!("weights must hold 6 values, got {}", w.len())));
+        }
+        let nonneg = |name: &'static str| -> PyResult<usize> {
+            let v: i64 = scalar(attr(name)?, name)?;
+            usize::try_from(v).map_err(|_| value_error(name, format!("{name} = {v} must be ≥ 0")))
+        };
+        let hma_kind: String = scalar(attr("hma_kind")?, "hma_kind")?;
+        let hma_kind = match hma_kind.as_str() {
+            "sma" => HmaKind::Sma,
+            "hull" => HmaKind::Hull,
+            other => return Err(value_error("hma_kind", format!("hma_kind = {other:?}: choose 'sma' or 'hull'"))),
+        };
+        let p = Params {
+            lengths: lens,
+            weights: [w[0], w[1], w[2], w[3], w[4], w[5]],
+            lam: scalar(attr("lam")?, "lam")?,
+            delta: scalar(attr("delta")?, "delta")?,
+            cutout: nonneg("cutout")?,
+            hma_kind,
+            cut_threshold: scalar(attr("cut_threshold")?, "cut_threshold")?,
+            long_threshold: scalar(attr("long_threshold")?, "long_threshold")?,
+            short_threshold: scalar(attr("short_threshold")?, "short_threshold")?,
+            strategy: scalar(attr("strategy")?, "strategy")?,
+            colbase: nonneg("colbase")?,
+            alertbase: nonneg("alertbase")?,
+        };
+        p.validate().map_err(input_error)?;
+        let families = nonneg("families")?;
+        if families != 6 && families != 1 {
+            return Err(value_error("families", format!("families = {families}: must be 6 (full) or 1 (ema_only)")));
+        }
+        Ok(Self { params: p, families })
     }
-    let w = f64_vector(weights, "weights")?;
-    let w = w.as_slice()?;
-    if w.len() != 6 {
-        return Err(value_error("weights", format!("weights must hold 6 values, got {}", w.len())));
-    }
-    let nonneg = |name: &'static str, v: i64| {
-        usize::try_from(v).map_err(|_| value_error(name, format!("{name} = {v} must be ≥ 0")))
-    };
-    let hma_kind = match hma_kind {
-        "sma" => HmaKind::Sma,
-        "hull" => HmaKind::Hull,
-        other => return Err(value_error("hma_kind", format!("hma_kind = {other:?}: choose 'sma' or 'hull'"))),
-    };
-    let p = Params {
-        lengths: lens,
-        weights: [w[0], w[1], w[2], w[3], w[4], w[5]],
-        lam,
-        delta,
-        cutout: nonneg("cutout", cutout)?,
-        hma_kind,
-        cut_threshold,
-        long_threshold,
-        short_threshold,
-        strategy,
-        colbase: nonneg("colbase", colbase)?,
-        alertbase: nonneg("alertbase", alertbase)?,
-    };
-    p.validate().map_err(input_error)?;
-    Ok(p)
 }
 
 /// Full ATC of one series; see `_native.pyi` for the arguments and the returned tuple.
 #[pyfunction]
-#[pyo3(signature = (close, src, lengths, weights, lam, delta, cutout, hma_kind, cut_threshold,
-                    long_threshold, short_threshold, strategy, colbase, alertbase, detail))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (close, src, params, detail))]
 fn compute<'py>(
     py: Python<'py>,
     close: &Bound<'py, PyAny>,
     src: Option<&Bound<'py, PyAny>>,
-    lengths: &Bound<'py, PyAny>,
-    weights: &Bound<'py, PyAny>,
-    lam: f64,
-    delta: f64,
-    cutout: i64,
-    hma_kind: &str,
-    cut_threshold: f64,
-    long_threshold: f64,
-    short_threshold: f64,
-    strategy: bool,
-    colbase: i64,
-    alertbase: i64,
+    params: KernelArgs,
     detail: bool,
 ) -> PyResult<Bound<'py, PyTuple>> {
-    let p = params(
-        lengths,
-        weights,
-        lam,
-        delta,
-        cutout,
-        hma_kind,
-        cut_threshold,
-        long_threshold,
-        short_threshold,
-        strategy,
-        colbase,
-        alertbase,
-    )?;
+    let p = params.params;
     let close = f64_vector(close, "close")?;
     let src = src.map(|s| f64_vector(s, "src")).transpose()?;
     let close_s = close.as_slice()?;
@@ -314,42 +306,15 @@ where
 
 /// Batch ATC of a right-aligned `(symbols, bars)` array; see `_native.pyi`.
 #[pyfunction]
-#[pyo3(signature = (closes, starts, lengths, weights, lam, delta, cutout, hma_kind, cut_threshold,
-                    long_threshold, short_threshold, strategy, colbase, alertbase, tail, families))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (closes, starts, params, tail))]
 fn compute_batch<'py>(
     py: Python<'py>,
     closes: &Bound<'py, PyAny>,
     starts: &Bound<'py, PyAny>,
-    lengths: &Bound<'py, PyAny>,
-    weights: &Bound<'py, PyAny>,
-    lam: f64,
-    delta: f64,
-    cutout: i64,
-    hma_kind: &str,
-    cut_threshold: f64,
-    long_threshold: f64,
-    short_threshold: f64,
-    strategy: bool,
-    colbase: i64,
-    alertbase: i64,
+    params: KernelArgs,
     tail: i64,
-    families: i64,
 ) -> PyResult<Bound<'py, PyTuple>> {
-    let p = params(
-        lengths,
-        weights,
-        lam,
-        delta,
-        cutout,
-        hma_kind,
-        cut_threshold,
-        long_threshold,
-        short_threshold,
-        strategy,
-        colbase,
-        alertbase,
-    )?;
+    let (p, families) = (params.params, params.families);
     let arr = closes.cast::<PyArray2<f64>>().map_err(|_| describe_mismatch(closes, "closes", "float64", 2))?;
     let closes = arr.try_readonly().map_err(|e| value_error("closes", format!("closes cannot be read: {e}")))?;
     if !closes.is_c_contiguous() {
@@ -367,11 +332,7 @@ fn compute_batch<'py>(
         .map(|&s| usize::try_from(s).map_err(|_| value_error("starts", format!("starts holds {s}; must be ≥ 0"))))
         .collect::<PyResult<_>>()?;
     let tail = usize::try_from(tail).map_err(|_| value_error("tail", format!("tail = {tail} must be ≥ 1")))?;
-    let families = usize::try_from(families).unwrap_or(0);
     let data = closes.as_slice()?;
-    if families != 6 && families != 1 {
-        return Err(value_error("mode", format!("families = {families}: must be 6 (full) or 1 (ema_only)")));
-    }
     let cube = symbols * families * tail;
     let plane = symbols * tail;
     let with_avg = families == 6;

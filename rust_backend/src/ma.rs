@@ -5,25 +5,25 @@
 //! Each kernel advances the nine members of one family by one bar for all lanes of a
 //! vector `V` at once (lanes are independent series). `step::<true>` handles every bar
 //! including the warm-up; `step::<false>` is the branch-free steady state, valid from
-//! [`MaKernel::steady_from`] on. Recursive averages repeat the reference's arithmetic
-//! operation for operation. Window sums (SMA, WMA, LSMA, KAMA noise, Hull) run as
-//! add/subtract updates, start from the first window summed directly and are rebuilt from
-//! the window every [`RESUM_PERIOD`] bars (see [`drive`]), both in the reference's order
-//! ([`crate::exact`]), so rounding cannot accumulate over long series.
+//! [`MaKernel::steady_from`] on. The SMA, every EMA seed and KAMA's noise run through
+//! TradingView's `math.sum` machine ([`crate::mathsum`]), the EMA steps and KAMA repeat
+//! §4.8 operation for operation: all of them are exact on every bar. WMA, LSMA and Hull
+//! run as add/subtract updates rebuilt from the window every [`RESUM_PERIOD`] bars (see
+//! [`drive`]).
 //!
 //! Kernels also see the close, each MA's crossover partner (§5; the MAs themselves run on
-//! the source, which may differ): SMA, WMA, LSMA and Hull values within
-//! [`TIE_BAND`](crate::exact::TIE_BAND) of it are recomputed in the reference's order.
+//! the source, which may differ): WMA, LSMA and Hull values within the safe band
+//! ([`TIE_BAND`](crate::exact::TIE_BAND)) of it are replaced by their exact §4.8 values.
 //!
 //! Sources are interleaved: lane `l` of bar `t` is `x[t * V::LANES + l]`.
 
-use crate::exact::{pairwise_sum, Steps};
-use crate::simd::{load_at, Simd};
+use crate::exact::{Bars, Steps};
+use crate::family::PINE_TOLERANCE;
+use crate::mathsum::MathSum;
+use crate::simd::{load_at, store_at, Simd};
 
+pub use crate::exact::RESUM_PERIOD;
 pub use crate::window::{Hull, Lsma, Sma, Wma};
-
-/// Bars between exact re-summations of running window sums (spec §13.8).
-pub const RESUM_PERIOD: usize = 1024;
 
 pub const KAMA_FAST: f64 = 0.666;
 pub const KAMA_SLOW: f64 = 0.064;
@@ -130,11 +130,13 @@ pub fn step_one<V: Simd, K: MaKernel<V>>(
 }
 
 // ---------------------------------------------------------------------------------------
-/// `ta.ema` (§4.2): SMA seed over the first `n` bars, then `y + α·(x − y)`.
+/// `ta.ema` (§4.2, §4.8): seeded with `ta.sma` (the `math.sum` machine over the first `n`
+/// bars, which never evicts), then `y + α·(x − y)` with α = 2/(n+1).
 pub struct Ema<V: Simd> {
     n: [usize; 9],
+    n_v: [V; 9],
     alpha: [V; 9],
-    total: [V; 9],
+    seed: MathSum<V>,
     y: [V; 9],
 }
 
@@ -143,8 +145,9 @@ impl<V: Simd> Ema<V> {
     pub fn new(n: &[usize; 9]) -> Self {
         Self {
             n: *n,
+            n_v: n.map(|n| V::splat(n as f64)),
             alpha: n.map(|n| V::splat(2.0 / (n + 1) as f64)),
-            total: [V::splat(0.0); 9],
+            seed: MathSum::new(n),
             y: [V::splat(NAN); 9],
         }
     }
@@ -162,9 +165,10 @@ impl<V: Simd> MaKernel<V> for Ema<V> {
         for k in 0..9 {
             let n = self.n[k];
             if WARM && t < n {
-                self.total[k] = self.total[k] + xv;
+                // SAFETY: bars up to t are in x.
+                let s = unsafe { self.seed.push(k, xv, &Bars(x), t) };
                 if t == n - 1 {
-                    self.y[k] = self.total[k] / V::splat(n as f64);
+                    self.y[k] = s / self.n_v[k];
                 }
             } else {
                 let y = self.y[k];
@@ -179,27 +183,42 @@ impl<V: Simd> MaKernel<V> for Ema<V> {
 }
 
 // ---------------------------------------------------------------------------------------
-/// TradingView/ta `dema` (§4.5): `2·E1 − E2`, E2 an EMA of E1 seeded with the mean of E1
-/// over bars n−1 … 2n−2.
+/// TradingView/ta `dema` (§4.5): `2·E1 − E2`, E2 an EMA of E1 seeded with `ta.sma` of E1
+/// over bars n−1 … 2n−2 (E1's na bars are skipped); both seeds through the `math.sum`
+/// machine.
 pub struct Dema<V: Simd> {
     n: [usize; 9],
+    n_v: [V; 9],
     alpha: [V; 9],
-    total1: [V; 9],
+    seed1: MathSum<V>,
     y1: [V; 9],
-    total2: [V; 9],
+    seed2: MathSum<V>,
     y2: [V; 9],
+    /// E1 of bars n−1 … 2n−2 per member (interleaved), the raw window of E2's seed:
+    /// member `k` at `e1[off[k] * LANES ..]`.
+    e1: Vec<f64>,
+    off: [usize; 9],
 }
 
 impl<V: Simd> Dema<V> {
     #[inline(always)]
     pub fn new(n: &[usize; 9]) -> Self {
+        let mut off = [0; 9];
+        let mut total = 0;
+        for k in 0..9 {
+            off[k] = total;
+            total += n[k];
+        }
         Self {
             n: *n,
+            n_v: n.map(|n| V::splat(n as f64)),
             alpha: n.map(|n| V::splat(2.0 / (n + 1) as f64)),
-            total1: [V::splat(0.0); 9],
+            seed1: MathSum::new(n),
             y1: [V::splat(NAN); 9],
-            total2: [V::splat(0.0); 9],
+            seed2: MathSum::new(n),
             y2: [V::splat(NAN); 9],
+            e1: vec![NAN; total * V::LANES],
+            off,
         }
     }
 }
@@ -219,9 +238,10 @@ impl<V: Simd> MaKernel<V> for Dema<V> {
             let a = self.alpha[k];
             if WARM && t < 2 * n - 1 {
                 if t < n {
-                    self.total1[k] = self.total1[k] + xv;
+                    // SAFETY: bars up to t are in x.
+                    let s = unsafe { self.seed1.push(k, xv, &Bars(x), t) };
                     if t == n - 1 {
-                        self.y1[k] = self.total1[k] / V::splat(n as f64);
+                        self.y1[k] = s / self.n_v[k];
                     }
                 } else {
                     let y = self.y1[k];
@@ -229,10 +249,14 @@ impl<V: Simd> MaKernel<V> for Dema<V> {
                 }
                 // E2 sees E1 only from bar n−1 on (ta.ema skips na).
                 if t + 1 >= n {
-                    self.total2[k] = self.total2[k] + self.y1[k];
-                }
-                if t == 2 * n - 2 {
-                    self.y2[k] = self.total2[k] / V::splat(n as f64);
+                    let j = t + 1 - n;
+                    let row = &mut self.e1[self.off[k] * V::LANES..(self.off[k] + n) * V::LANES];
+                    // SAFETY: j < n, the row's bars.
+                    unsafe { store_at::<V>(row, j, self.y1[k]) };
+                    let s = unsafe { self.seed2.push(k, self.y1[k], &Bars(row), j) };
+                    if t == 2 * n - 2 {
+                        self.y2[k] = s / self.n_v[k];
+                    }
                 }
                 out[k] = two * self.y1[k] - self.y2[k];
             } else {
@@ -253,17 +277,18 @@ impl<V: Simd> MaKernel<V> for Dema<V> {
 
 // ---------------------------------------------------------------------------------------
 /// The script's KAMA (§4.7): from 0, smoothing (ratio·(fast − slow) + slow)², ratio 0
-/// until the noise window exists on bar n.
+/// until the noise window exists on bar n. The noise is `math.sum(|x − x[1]|, n)` through
+/// the machine (bar 0's step is na and skipped); `noise != 0` is Pine's tolerant test.
 pub struct Kama<V: Simd> {
     n: [usize; 9],
-    noise: [V; 9],
+    noise: MathSum<V>,
     kama: [V; 9],
 }
 
 impl<V: Simd> Kama<V> {
     #[inline(always)]
     pub fn new(n: &[usize; 9]) -> Self {
-        Self { n: *n, noise: [V::splat(0.0); 9], kama: [V::splat(0.0); 9] }
+        Self { n: *n, noise: MathSum::new(n), kama: [V::splat(0.0); 9] }
     }
 }
 
@@ -277,30 +302,24 @@ impl<V: Simd> MaKernel<V> for Kama<V> {
     unsafe fn step<const WARM: bool>(&mut self, x: &[f64], _close: &[f64], t: usize, out: &mut [V; 9]) {
         let xv = unsafe { load_at::<V>(x, t) };
         let zero = V::splat(0.0);
-        // |x[t] − x[t−1]|, shared by every member; absent on bar 0.
-        let step = if WARM && t == 0 { zero } else { (xv - unsafe { load_at::<V>(x, t - 1) }).abs() };
+        let tol = V::splat(PINE_TOLERANCE);
+        let first = WARM && t == 0;
+        // |x[t] − x[t−1]|, shared by every member; na on bar 0 (not pushed).
+        let step = if first { zero } else { (xv - unsafe { load_at::<V>(x, t - 1) }).abs() };
         let span = V::splat(KAMA_FAST - KAMA_SLOW);
         let slow = V::splat(KAMA_SLOW);
         for k in 0..9 {
             let n = self.n[k];
             let mut ratio = zero;
-            if WARM && t <= n {
-                if t == n {
-                    // The first noise window, bars 1 … n, summed as the reference.
-                    // SAFETY: bars 0 … n are in x.
-                    let noise = unsafe { pairwise_sum::<V, _>(&Steps(x), 1, n) };
-                    self.noise[k] = noise;
+            if !first {
+                // SAFETY: the machine reads steps of bars ≥ 1 up to t.
+                let noise = unsafe { self.noise.push(k, step, &Steps(x), t) };
+                if !WARM || t >= n {
                     let signal = (xv - unsafe { load_at::<V>(x, t - n) }).abs();
-                    ratio = V::select(noise.ne(zero), signal / noise, zero);
+                    // `noise != 0` within Pine's tolerance (noise ≥ 0); a discarded
+                    // division by a zero noise is harmless.
+                    ratio = V::select(noise.gt(tol), signal / noise, zero);
                 }
-            } else {
-                let back = unsafe { load_at::<V>(x, t - n) };
-                let back1 = unsafe { load_at::<V>(x, t - n - 1) };
-                let noise = (self.noise[k] - (back - back1).abs()) + step;
-                self.noise[k] = noise;
-                let signal = (xv - back).abs();
-                // Division by a zero noise is discarded by the select (flat window → 0).
-                ratio = V::select(noise.ne(zero), signal / noise, zero);
             }
             let sc = ratio * span + slow;
             let smooth = sc * sc;
@@ -311,11 +330,5 @@ impl<V: Simd> MaKernel<V> for Kama<V> {
     }
 
     #[inline(always)]
-    unsafe fn resum(&mut self, x: &[f64], t: usize) {
-        for k in 0..9 {
-            let n = self.n[k];
-            // SAFETY: t ≥ n (t + 1 ≥ steady_from = max n + 1) and bar t is in x.
-            self.noise[k] = unsafe { pairwise_sum::<V, _>(&Steps(x), t + 1 - n, n) };
-        }
-    }
+    unsafe fn resum(&mut self, _x: &[f64], _t: usize) {}
 }

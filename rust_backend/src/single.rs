@@ -7,6 +7,7 @@
 //! preserved because members are separate vectors) and runs Layer 2 and the events over
 //! the block. `pipeline` schedules the two stages.
 
+use crate::exact::{lsma_bars, wma_bars};
 use crate::engine::{check_level, check_prices, default_level, fill_rg, growth_row, layer2_params, SimdLevel};
 use crate::family::{Members, PassInput, Phase};
 use crate::layer2::{Layer2, Layer2Out, Layer2Params};
@@ -186,6 +187,12 @@ pub(crate) struct StageA {
     kama: Kama<f64>,
     /// Each family's first steady bar.
     steady: [usize; 6],
+    /// Member lengths of the WMA and LSMA families.
+    wma_len: [usize; 9],
+    lsma_len: [usize; 9],
+    /// With detail: the exact §4.8 WMA (rows 0–8) and LSMA (rows 9–17) of the current
+    /// block, each row `block` long.
+    exact: Vec<f64>,
 }
 
 impl StageA {
@@ -203,6 +210,9 @@ impl StageA {
             lsma: Lsma::new(&l[4]),
             kama: Kama::new(&l[5]),
             steady: [0; 6],
+            wma_len: l[2],
+            lsma_len: l[4],
+            exact: Vec::new(),
         };
         a.steady = [
             MaKernel::<f64>::steady_from(&a.ema),
@@ -221,12 +231,32 @@ impl StageA {
     /// MAs of bars `b0..b1` of the source `x` into `blk` (`[bar − b0][member][family]`)
     /// and, with detail, into the (54, n) rows `mas`; `close` is their crossover partner.
     /// `x` and `close` have the same length. Bar by bar over all six families, so their recursions
-    /// overlap instead of running one latency chain at a time.
+    /// overlap instead of running one latency chain at a time. With detail, the WMA and
+    /// LSMA members are §4.8's full oldest-first re-sums on every bar, evaluated first for
+    /// the whole block with `V::LANES` bars per vector; without, they run as running sums
+    /// decided exactly in the band of the close (same crossovers, see `exact::TIE_BAND`).
     #[inline(always)]
-    fn fill(&mut self, x: &[f64], close: &[f64], b0: usize, b1: usize, blk: &mut [f64], mas: Option<&mut [f64]>) {
+    fn fill<V: Simd>(
+        &mut self,
+        x: &[f64],
+        close: &[f64],
+        b0: usize,
+        b1: usize,
+        blk: &mut [f64],
+        mas: Option<&mut [f64]>,
+    ) {
         assert!(blk.len() >= (b1 - b0) * BLOCK_STRIDE && close.len() == x.len());
         let n = x.len();
         let mut mas = mas.inspect(|m| assert!(m.len() >= 54 * n && b1 <= n));
+        let exact = mas.is_some();
+        let len = b1 - b0;
+        if exact {
+            self.exact.resize(18 * len, 0.0);
+            for k in 0..9 {
+                wma_bars::<V>(x, self.wma_len[k], b0, b1, &mut self.exact[k * len..(k + 1) * len]);
+                lsma_bars::<V>(x, self.lsma_len[k], b0, b1, &mut self.exact[(9 + k) * len..(10 + k) * len]);
+            }
+        }
         let st = self.steady;
         for t in b0..b1 {
             let row = &mut blk[(t - b0) * BLOCK_STRIDE..][..BLOCK_STRIDE];
@@ -236,9 +266,16 @@ impl StageA {
                 HmaKernel::Sma(k) => step_one(k, x, close, t, st[1], &mut cur[1]),
                 HmaKernel::Hull(k) => step_one(k, x, close, t, st[1], &mut cur[1]),
             }
-            step_one(&mut self.wma, x, close, t, st[2], &mut cur[2]);
+            if exact {
+                for k in 0..9 {
+                    cur[2][k] = self.exact[k * len + t - b0];
+                    cur[4][k] = self.exact[(9 + k) * len + t - b0];
+                }
+            } else {
+                step_one(&mut self.wma, x, close, t, st[2], &mut cur[2]);
+                step_one(&mut self.lsma, x, close, t, st[4], &mut cur[4]);
+            }
             step_one(&mut self.dema, x, close, t, st[3], &mut cur[3]);
-            step_one(&mut self.lsma, x, close, t, st[4], &mut cur[4]);
             step_one(&mut self.kama, x, close, t, st[5], &mut cur[5]);
             for k in 0..9 {
                 for f in 0..6 {
@@ -385,7 +422,7 @@ macro_rules! isa {
                 blk: &mut [f64],
                 mas: Option<&mut [f64]>,
             ) {
-                a.fill(x, close, b0, b1, blk, mas)
+                a.fill::<$v>(x, close, b0, b1, blk, mas)
             }
 
             $(#[target_feature(enable = $features)])?

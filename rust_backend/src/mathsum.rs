@@ -1,0 +1,134 @@
+//! TradingView's rolling sum `math.sum(x, N)` (spec §4.8), bit for bit, for the nine
+//! members of a family and every lane of a vector at once.
+//!
+//! It is behind `ta.sma` (the "HMA" family), every EMA seed (EMA, DEMA's E1 and E2) and
+//! KAMA's noise. Per member: the sum `s`, its compensation `c`, the count of inputs seen
+//! (at most N matter) and a ring of the N *realised* addends `y2` (the evicted entry is
+//! taken back out). Before each input the "fire" test asks whether `|c|` can still be
+//! added to the input without loss; when it cannot, the sum is rebuilt from the raw
+//! window, newest first, and `c` restarts at 0. Fires are rare (≈ 0.3 % of inputs), so
+//! the machine is O(1) per bar; in a vector the rebuild runs when any lane fires and is
+//! selected into those lanes only.
+//!
+//! Inputs are never na here: the callers skip na inputs (KAMA's bar 0, DEMA's E1 warm-up)
+//! by simply not pushing them. Lanes advance together, so every lane of a member has
+//! seen the same number of inputs.
+
+use crate::exact::Terms;
+use crate::simd::Simd;
+
+/// The nine members' `math.sum` states.
+pub struct MathSum<V: Simd> {
+    n: [usize; 9],
+    s: [V; 9],
+    c: [V; 9],
+    /// Inputs pushed so far, per member.
+    count: [usize; 9],
+    /// Member `k`'s ring is `ring[off[k] .. off[k] + n[k]]`; slot = count mod n.
+    ring: Vec<V>,
+    off: [usize; 9],
+}
+
+impl<V: Simd> MathSum<V> {
+    pub fn new(n: &[usize; 9]) -> Self {
+        let mut off = [0; 9];
+        let mut total = 0;
+        for k in 0..9 {
+            off[k] = total;
+            total += n[k].max(1);
+        }
+        Self {
+            n: *n,
+            s: [V::splat(0.0); 9],
+            c: [V::splat(0.0); 9],
+            count: [0; 9],
+            ring: vec![V::splat(0.0); total],
+            off,
+        }
+    }
+
+    /// Inputs member `k` has seen.
+    #[inline(always)]
+    pub fn count(&self, k: usize) -> usize {
+        self.count[k]
+    }
+
+    /// Push input `v` to member `k` and return the sum, which is `math.sum`'s output once
+    /// `count(k) ≥ n` (before that it is the partial warm-up sum). `raw.at(newest − i)`
+    /// must be the input pushed `i` inputs before this one (`i = 1 … min(count, n) − 1`;
+    /// read only on a fire). For `n = 1` the result is `v` itself.
+    ///
+    /// # Safety
+    /// Those indices are valid for `raw` (see the `Terms` implementation).
+    #[inline(always)]
+    pub unsafe fn push<T: Terms<V>>(&mut self, k: usize, v: V, raw: &T, newest: usize) -> V {
+        let n = self.n[k];
+        if n == 1 {
+            self.count[k] += 1;
+            return v;
+        }
+        let zero = V::splat(0.0);
+        let (s, c) = (self.s[k], self.c[k]);
+        // 1. Fire test, exactly in this operand order (no swap): b = |c|, r = v + b.
+        let b = c.abs();
+        let r = v + b;
+        let fire = V::and(
+            V::and(c.ne(zero), v.ne(zero)),
+            V::and(V::and(r.ne(zero), r.abs().le(V::splat(f64::MAX))), (b - (r - v)).gt(zero)),
+        );
+        let seen = self.count[k];
+        let slot = self.off[k] + seen % n;
+        // 2./3. The compensated update; in the steady state the evicted entry d goes out.
+        let y1 = if seen < n { -c } else { -self.ring[slot] - c };
+        let t = s + y1;
+        let e1 = (t - s) - y1;
+        let y2 = v - e1;
+        let s2 = t + y2;
+        let c2 = (s2 - t) - y2;
+        if V::bits(fire) == 0 {
+            self.s[k] = s2;
+            self.c[k] = c2;
+            self.ring[slot] = y2;
+        } else {
+            // Re-baseline: the raw window (the values seen so far, at most n), newest
+            // first: acc = v, then acc = x_prev + acc one input further back each time.
+            let m = (seen + 1).min(n);
+            let mut acc = v;
+            for i in 1..m {
+                acc = unsafe { raw.at(newest - i) } + acc;
+            }
+            self.s[k] = V::select(fire, acc, s2);
+            self.c[k] = V::select(fire, zero, c2);
+            self.ring[slot] = V::select(fire, v, y2);
+        }
+        self.count[k] = seen + 1;
+        self.s[k]
+    }
+}
+
+/// `math.sum(x, n)` of a whole scalar series, na skipped (output na during the warm-up,
+/// the current sum on a later na bar): the machine above as a plain function, for tests
+/// and short series.
+pub fn math_sum(x: &[f64], n: usize) -> Vec<f64> {
+    let mut lens = [1usize; 9];
+    lens[0] = n.max(1);
+    let mut m = MathSum::<f64>::new(&lens);
+    let raw: Vec<f64> = x.iter().copied().filter(|v| !v.is_nan()).collect();
+    let mut j = 0;
+    let mut last = f64::NAN;
+    x.iter()
+        .map(|&v| {
+            if v.is_nan() {
+                return if m.count(0) >= n { last } else { f64::NAN };
+            }
+            // SAFETY: indices j − i ≥ 0 of the non-na inputs.
+            last = unsafe { m.push(0, v, &crate::exact::Bars(&raw), j) };
+            j += 1;
+            if m.count(0) >= n {
+                last
+            } else {
+                f64::NAN
+            }
+        })
+        .collect()
+}
