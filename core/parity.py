@@ -137,6 +137,9 @@ def recognise(title: str) -> Target | str:
         return Target("atc", canonical, rule)
     m = _BUILTIN_TITLE.fullmatch(key)
     if m is None:
+        if re.fullmatch(r"plot(\s*\d+)?", key, re.IGNORECASE):
+            return ("an untitled plot: give it a title such as ta.sma(close, 10) or an ATC "
+                    "column name")
         return "not an ATC output or a built-in MA title"
     fn = m["fn"].lower()
     if not fn.startswith(("ta.", "math.")):
