@@ -305,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-timings", action="store_true")
     args = parser.parse_args(argv)
 
-    from cuda_backend.backend import CudaBackend
+    from cuda_backend.backend import CudaBackend, kernel_params
     from cuda_backend.launcher import CupyExecutor, Launcher
 
     backend = CudaBackend()
@@ -332,11 +332,12 @@ def main(argv: list[str] | None = None) -> int:
     launcher = Launcher(CupyExecutor())
     clock = KernelClock(launcher)
     try:
-        launcher.run_batch(closes, ATCConfig(), 1, "full")       # warm-up
+        full = kernel_params(ATCConfig(), "full")
+        launcher.run_batch(closes, full, 1)                       # warm-up
         clock.take_ms()
         kernel_ms = []
         for _ in range(args.repeats):
-            launcher.run_batch(closes, ATCConfig(), 1, "full")
+            launcher.run_batch(closes, full, 1)
             kernel_ms.append(clock.take_ms())
         rows.append((f"full kernel only, {n}x{b}", statistics.median(kernel_ms) / 1e3))
     finally:

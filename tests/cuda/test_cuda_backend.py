@@ -39,11 +39,11 @@ class FailingLauncher:
         self.exc = exc
         self.calls = 0
 
-    def run_single(self, close, src, config, detail):
+    def run_single(self, close, src, params, detail):
         self.calls += 1
         raise self.exc
 
-    def run_batch(self, closes, config, tail, mode):
+    def run_batch(self, closes, params, tail):
         self.calls += 1
         raise self.exc
 

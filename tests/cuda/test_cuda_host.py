@@ -10,6 +10,7 @@ import pytest
 from core.atc.equity import growth_factor
 from core.atc.moving_averages import ema, lsma, wma
 from core.config import ATCConfig
+from core.kernel_params import KernelParams
 from cuda_backend import host
 
 _C_TYPES = {"double*": "ptr", "int*": "ptr", "signedchar*": "ptr", "unsignedchar*": "ptr",
@@ -43,88 +44,125 @@ def test_every_kernel_entry_point_is_declared():
     assert entries == set(host.KERNEL_SIGNATURES)
 
 
+def params(config: ATCConfig = ATCConfig(), mode: str = "full") -> KernelParams:
+    return KernelParams.from_config(config, mode)
+
+
 def test_params_layout_matches_the_struct(emu_lib):
     lib = ctypes.CDLL(str(emu_lib))
     lib.emu_params_size.restype = ctypes.c_size_t
     assert lib.emu_params_size() == host.PARAMS_DTYPE.itemsize
     assert host.MEMBER_DTYPE.itemsize == 40
-    assert host.call_params(ATCConfig()).nbytes == host.PARAMS_DTYPE.itemsize
+    assert host.call_params(params()).nbytes == host.PARAMS_DTYPE.itemsize
 
 
 def test_member_constants_are_the_references_values():
-    config = ATCConfig(robustness="Wide", hma_kind="hull", hull_len=31, lsma_len=8)
-    rec = host.member_constants(config)
+    """α, the WMA norm and LINREG's sx and den as §4.8 (and the reference) compute them:
+    the reference's MAs rebuilt from these constants are bit-identical."""
+    config = ATCConfig(robustness="Wide", hma_kind="hull", hull_len=31, lsma_len=8, wma_len=19)
+    rec, _ = host.member_constants(params(config))
     lengths = config.member_lengths().reshape(-1)
     assert (rec["n"] == lengths).all()
-    x = np.linspace(50.0, 80.0, 40) ** 1.3
+    x = np.round(np.linspace(50.0, 80.0, 60) ** 1.3, 2)
     for i in (0, 4, 8):                                        # EMA members: α
         n = int(lengths[i])
         assert rec["k0"][i] == 2.0 / (n + 1)
         e = ema(x, n)
-        assert e[n - 1] == x[:n].sum() / n or np.isclose(e[n - 1], x[:n].mean(), rtol=1e-15)
-    for i in range(18, 27):                                    # WMA: divisor
+        assert e[n] == e[n - 1] + rec["k0"][i] * (x[n] - e[n - 1])
+    for i in range(18, 27):                                    # WMA: norm = 1 + … + n
         n = int(lengths[i])
-        window = x[:n]
-        assert np.isclose(window @ np.arange(1.0, n + 1) / rec["k0"][i], wma(x, n)[n - 1], rtol=1e-15)
-    for i in range(36, 45):                                    # LSMA: Σp and the denominator
+        assert rec["k0"][i] == n * (n + 1) / 2
+        acc = 0.0
+        for p, y in enumerate(x[:n], start=1):
+            acc = acc + y * p
+        assert acc / rec["k0"][i] == wma(x, n)[n - 1]
+    for i in range(36, 45):                                    # LSMA: sx and den
         n = int(lengths[i])
-        pos = np.arange(float(n))
-        assert rec["k0"][i] == pos.sum()
-        assert rec["k1"][i] == n * (pos * pos).sum() - pos.sum() ** 2
-        if n > 1:
-            w = x[:n]
-            slope = (n * (w @ pos) - rec["k0"][i] * w.sum()) / rec["k1"][i]
-            assert np.isclose((w.sum() - slope * rec["k0"][i]) / n + slope * (n - 1), lsma(x, n)[n - 1],
-                              rtol=1e-13)
+        sx, sx2 = float(n * (n + 1) // 2), float(n * (n + 1) * (2 * n + 1) // 6)
+        assert rec["k0"][i] == sx and rec["k1"][i] == n * sx2 - sx * sx
+        if n == 1:                                             # linreg of one bar is x
+            continue
+        sy = sxy = 0.0
+        for p, y in enumerate(x[:n], start=1):
+            sy, sxy = sy + y, sxy + y * p
+        slope = (n * sxy - sx * sy) / rec["k1"][i]
+        value = ((sy / n - (slope * sx) / n) + slope) + slope * (n - 1.0)
+        assert value == lsma(x, n)[n - 1]
     hull = rec[9:18]
     assert (hull["n1"] == np.maximum(1, lengths[9:18] // 2)).all()
     assert (hull["n2"] == np.floor(np.sqrt(lengths[9:18]))).all()
 
 
+@pytest.mark.parametrize("hma_kind", ["sma", "hull"])
+def test_scratch_ring_regions_do_not_overlap(hma_kind):
+    """HMA (math.sum's ring or Hull's raw values), DEMA and KAMA members each own their rows;
+    EMA-only mode needs none."""
+    config = ATCConfig(robustness="Medium", hma_kind=hma_kind, hull_len=20, dema_len=9, kama_len=30)
+    rec, rows = host.member_constants(params(config))
+    lengths = config.member_lengths()
+    regions = []
+    for f in (1, 3, 5):
+        for m in range(9):
+            size = host.HULL_RING if (f == 1 and hma_kind == "hull") else int(lengths[f, m])
+            regions.append((int(rec["off"][f * 9 + m]), size))
+    regions.sort()
+    assert regions[0][0] == 0
+    for (o1, s1), (o2, _) in zip(regions, regions[1:]):
+        assert o2 == o1 + s1
+    assert rows == regions[-1][0] + regions[-1][1] == host.ring_rows(params(config))
+    assert host.ring_rows(params(config, "ema_only")) == 0
+
+
 def test_call_params_carry_the_config():
     config = ATCConfig(De=0.2, cutout=12, strategy=True, colbase="KAMA", alertbase="WMA",
                        long_threshold=0.3, short_threshold=-0.2, cut_threshold=0.35, kama_w=2.5)
-    p = np.frombuffer(host.call_params(config).tobytes(), dtype=host.PARAMS_DTYPE)[0]
+    p = np.frombuffer(host.call_params(params(config)).tobytes(), dtype=host.PARAMS_DTYPE)[0]
     assert p["decay"] == 1.0 - config.delta
     assert (p["cutout"], p["strategy"], p["colbase"], p["alertbase"]) == (12, 1, 6, 3)
     assert (p["long_thr"], p["short_thr"], p["cut_thr"]) == (0.3, -0.2, 0.35)
     assert list(p["weights"]) == list(config.weights())
 
 
+def test_host_has_no_constants_of_its_own():
+    """Item 6: the growth factor on the last bar and the mode's family count come from
+    core.kernel_params, not from host copies."""
+    assert not hasattr(host, "growth_factor_last") and not hasattr(host, "families_of")
+    assert "--fmad=false" in host.COMPILE_OPTIONS
+
+
 @pytest.mark.parametrize("cutout", [0, 7])
 def test_growth_table_is_the_references_growth_factor(cutout):
     config = ATCConfig(La=0.37, cutout=cutout)
-    table = host.growth_table(config, 3000)
+    table = host.growth_table(params(config), 3000)
     ref = growth_factor(3000, config.lam, cutout)
     assert table.shape == (3000 - cutout,)
     assert np.array_equal(table, ref[cutout:])                 # bit for bit
-    assert host.growth_factor_last(config, 3000) == ref[-1]
-    assert np.isnan(host.growth_factor_last(ATCConfig(cutout=50), 40))
 
 
 def test_chunk_plan_fills_the_device_and_pipelines():
-    plan = host.plan_chunks(10_000, 5_000, 1, 6, False, free_bytes=70 * 2**30,
+    plan = host.plan_chunks(10_000, 5_000, 1, 6, 756, free_bytes=70 * 2**30,
                             resident_symbols=264 * 32, max_chunks=4)
     assert plan.size % 32 == 0 and plan.size >= 264 * 32        # never below one wave
     assert plan.count == -(-10_000 // plan.size) and plan.buffers == 2
-    small = host.plan_chunks(100, 5_000, 1, 6, False, 70 * 2**30, 264 * 32)
+    small = host.plan_chunks(100, 5_000, 1, 6, 756, 70 * 2**30, 264 * 32)
     assert (small.size, small.count, small.buffers) == (128, 1, 1)
 
 
 def test_chunk_plan_respects_the_grid_limit():
-    plan = host.plan_chunks(3_000_000, 4, 1, 1, False, free_bytes=80 * 2**30,
+    plan = host.plan_chunks(3_000_000, 4, 1, 1, 0, free_bytes=80 * 2**30,
                             resident_symbols=264 * 32, max_chunks=1)
     assert plan.size == host.MAX_CHUNK_SYMBOLS and plan.count == 2
 
 
 def test_chunk_plan_respects_free_memory():
-    per = host.bytes_per_symbol(5_000, 1, 6, False)
-    plan = host.plan_chunks(10_000, 5_000, 1, 6, False, free_bytes=200 * per * 2,
+    per = host.bytes_per_symbol(5_000, 1, 6, 756)
+    assert per == host.bytes_per_symbol(5_000, 1, 6, 0) + 756 * 8          # the scratch ring
+    plan = host.plan_chunks(10_000, 5_000, 1, 6, 756, free_bytes=200 * per * 2,
                             resident_symbols=32, max_chunks=4, memory_fraction=0.5)
     assert plan.size * per * plan.buffers <= 200 * per * 2 * 0.5
     assert plan.count * plan.size >= 10_000
     with pytest.raises(MemoryError, match="MiB"):
-        host.plan_chunks(10, 10_000_000, 1, 6, False, free_bytes=2**30, resident_symbols=32)
+        host.plan_chunks(10, 10_000_000, 1, 6, 756, free_bytes=2**30, resident_symbols=32)
 
 
 def test_flags_and_bad_rows():

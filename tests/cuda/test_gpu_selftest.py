@@ -82,6 +82,7 @@ def test_kernel_clock_times_only_the_main_kernels(emu_lib, monkeypatch):
     import types
 
     from core.config import ATCConfig
+    from cuda_backend.backend import kernel_params
     from cuda_backend.launcher import Launcher
     from tests.conftest import random_walk
 
@@ -94,11 +95,12 @@ def test_kernel_clock_times_only_the_main_kernels(emu_lib, monkeypatch):
     launcher = Launcher(emulator.EmuExecutor(emu_lib))
     # One warp of symbols: one chunk, one launch per kernel.
     closes = np.vstack([random_walk(150, seed=s) for s in range(32)])
-    want = launcher.run_batch(closes, ATCConfig(), 2, "full")
+    full, ema_only = kernel_params(ATCConfig(), "full"), kernel_params(ATCConfig(), "ema_only")
+    want = launcher.run_batch(closes, full, 2)
     original = launcher.executor.launch
     clock = gpu_selftest.KernelClock(launcher)
-    got = launcher.run_batch(closes, ATCConfig(), 2, "full")
-    launcher.run_batch(closes, ATCConfig(), 2, "ema_only")
+    got = launcher.run_batch(closes, full, 2)
+    launcher.run_batch(closes, ema_only, 2)
     kernels = [k for k, _, _ in launcher.executor.launches[-4:]]
     assert kernels == ["atc_prepare_kernel", "atc_full_kernel", "atc_prepare_kernel", "atc_ema_only_kernel"]
     assert len(clock.pairs) == 2 and len(_FakeEvent.log) == 4       # two main kernels, start + stop each
