@@ -109,6 +109,11 @@ class Registry:
             if name not in self._probes:
                 try:
                     backend = self._factories[name]()
+                    # A backend with internal fallbacks (numba's specialised screening
+                    # kernel) reports them into this registry's fallback log.
+                    attach = getattr(backend, "set_fallback_reporter", None)
+                    if callable(attach):
+                        attach(self.report_fallback)
                     result = backend.probe()
                 except Exception as exc:  # an optional package that fails to import or probe
                     backend = None
@@ -173,6 +178,13 @@ class Registry:
         with self._lock:
             if listener in self._listeners:
                 self._listeners.remove(listener)
+
+    def report_fallback(self, backend: str, fallback_to: str, reason: str,
+                        operation: str) -> None:
+        """Record a fallback that happened inside a backend (e.g. its specialised kernel
+        failed to build and its generic one served): logged once, kept in ``fallbacks()``,
+        passed to the listeners."""
+        self._record(backend, fallback_to, reason, operation)
 
     def _record(self, name: str, nxt: str, reason: str, operation: str) -> None:
         event = FallbackEvent(time.time(), name, nxt, reason, operation)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Sequence
 
@@ -74,6 +75,11 @@ def cmd_backends(args: argparse.Namespace) -> int:
     print(format_table(rows))
     for event in registry.fallbacks():
         print(f"fallback: {event.backend} → {event.fallback_to}: {event.reason}")
+    from core.jit import codegen            # failed background builds, by any process
+    for failure in codegen.recorded_failures():
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(failure.get("time", 0.0)))
+        print(f"fallback: numba specialised EMA-only kernel → numba generic kernel: build "
+              f"failed at {when} (attempt {failure.get('attempts', 1)}): {failure.get('reason')}")
     return 0
 
 

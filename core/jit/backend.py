@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import Callable
 
 import numba
 import numpy as np
@@ -18,6 +19,10 @@ from core.types import (ATCResult, BatchResult, as_batch, as_close_and_src, chec
                         rate_of_change)
 
 log = logging.getLogger(__name__)
+
+#: How the screening kernels appear in the registry's fallback log.
+SPECIALISED = "numba (specialised EMA-only kernel)"
+GENERIC = "numba (generic kernel)"
 
 
 def kernel_scalars(p: KernelParams) -> tuple:
@@ -40,6 +45,31 @@ class NumbaBackend:
         #: Build a new configuration's screening kernel on a background thread and serve
         #: the generic kernel meanwhile (the app), instead of compiling in the call (CLI).
         self.background_compile = background_compile
+        #: Where fallbacks inside this backend are reported: the registry's fallback log
+        #: (``Registry.report_fallback``), set by the registry that created the backend.
+        self._reporter: Callable[[str, str, str, str], None] | None = None
+
+    def set_fallback_reporter(self, reporter: Callable[[str, str, str, str], None]) -> None:
+        """``reporter(backend, fallback_to, reason, operation)`` records a fallback from the
+        specialised screening kernel to the generic one (the registry's fallback log, read
+        by the app's Backends tab and ``atc backends``)."""
+        self._reporter = reporter
+
+    def _fallback(self, reason: str) -> None:
+        """Record that the specialised EMA-only kernel could not serve, and report it."""
+        with self._lock:
+            first = not self.specialisation_failures
+            self.specialisation_failures.append((time.time(), reason))
+        if first:
+            log.warning("specialised EMA-only kernel unavailable, using the generic one: %s",
+                        reason)
+        if self._reporter is not None:
+            self._reporter(SPECIALISED, GENERIC, reason, "compute_batch[ema_only]")
+
+    def _build_failed(self, failure: codegen.BuildFailure) -> None:
+        """A background build failed (called on its thread)."""
+        self._fallback(f"{failure.reason} (build attempt {failure.attempts}; next try in "
+                       f"{failure.retry_in_s:.0f} s)")
 
     def probe(self) -> ProbeResult:
         threads = numba.get_num_threads()
@@ -99,11 +129,17 @@ class NumbaBackend:
             backend=self.name,
         )
         if nfam == 1 and config.use_codegen_specialization:
-            if self.background_compile and not codegen.ready(config):
-                codegen.compile_in_background(config, _warm_screen(config))
-                out.notes.append("EMA-only: generic kernel while the specialised one compiles")
+            if self.background_compile and not codegen.ready(params):
+                codegen.compile_in_background(params, _warm_screen(params), self._build_failed)
+                failure = codegen.build_failure(params)
+                if failure is None:
+                    out.notes.append("EMA-only: generic kernel while the specialised one compiles")
+                else:
+                    wait = max(0.0, failure.retry_at - time.monotonic())
+                    out.notes.append(f"EMA-only: generic kernel (specialised kernel failed to "
+                                     f"build: {failure.reason}; next try in {wait:.0f} s)")
             else:
-                reason = self._screen_specialised(closes, starts, config, tail, out)
+                reason = self._screen_specialised(closes, starts, params, tail, out)
                 if reason is None:
                     out.notes.append("EMA-only: specialised kernel")
                     return out
@@ -114,23 +150,18 @@ class NumbaBackend:
                   out.direction, out.long, out.short, out.last_event, out.bars_since_event)
         return out
 
-    def _screen_specialised(self, closes: np.ndarray, starts: np.ndarray, config: ATCConfig,
-                            tail: int, out: BatchResult) -> str | None:
+    def _screen_specialised(self, closes: np.ndarray, starts: np.ndarray,
+                            params: KernelParams, tail: int, out: BatchResult) -> str | None:
         """Run the generated kernel; on any failure record why and return the reason."""
         try:
-            kernel = codegen.specialised_screen(config)
-            g = growth_row(closes.shape[1], config.lam)
+            kernel = codegen.specialised_screen(params)
+            g = growth_row(closes.shape[1], params.lam)
             kernel(closes, starts, g, tail, out.signals, out.family_equities, out.direction,
                    out.long, out.short, out.last_event, out.bars_since_event)
             return None
         except Exception as exc:  # compile/import/run failure → the generic kernel serves
             reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
-            with self._lock:
-                first = not self.specialisation_failures
-                self.specialisation_failures.append((time.time(), reason))
-            if first:
-                log.warning("specialised EMA-only kernel unavailable, using the generic one: %s",
-                            reason)
+            self._fallback(reason)
             # A partial write must not leak into the generic path's results.
             out.signals.fill(np.nan)
             out.family_equities.fill(np.nan)
@@ -142,11 +173,11 @@ class NumbaBackend:
             return reason
 
 
-def _warm_screen(config: ATCConfig):
+def _warm_screen(params: KernelParams):
     """A callable that runs a screening kernel once on a tiny batch (forces compilation)."""
     def warm(kernel) -> None:
         closes = np.linspace(10.0, 11.0, 80).reshape(1, 80)
-        kernel(closes, np.zeros(1, np.int64), growth_row(80, config.lam), 1,
+        kernel(closes, np.zeros(1, np.int64), growth_row(80, params.lam), 1,
                np.empty((1, 1, 1)), np.empty((1, 1, 1)), np.empty((1, 1)),
                np.zeros((1, 1), np.bool_), np.zeros((1, 1), np.bool_),
                np.zeros(1, np.int8), np.zeros(1, np.int64))

@@ -2,18 +2,22 @@
 
 The nine EMA lengths, their α, the cutout, weight, decay and thresholds are written into
 the kernel's source as literals and the member loop is unrolled. Each block of symbols runs
-its warm-up bar by bar per symbol (the generic helpers' arithmetic), then advances all of
+its warm-up bar by bar per symbol (the generic helpers' arithmetic: EMA seeds from the
+math.sum machine of spec §4.8, ``sma_seed``), then advances all of
 its symbols together with the symbol as the innermost loop, written as selects so that LLVM
 vectorises it across symbols. Results are bit-identical to the generic kernel's EMA outputs
 (same operations in the same order; no fast-math).
 
 The source is written once per configuration into the cache folder and imported from
-there, which lets numba's ``cache=True`` reuse the machine code across runs.
+there, which lets numba's ``cache=True`` reuse the machine code across runs. A background
+build that fails is recorded (``build_failure``, ``recorded_failures``, the backend's
+fallback report) and retried with back-off, not on every refresh.
 """
 from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import os
 import sys
 import textwrap
@@ -21,12 +25,18 @@ import threading
 import time
 from pathlib import Path
 from types import ModuleType
+from dataclasses import dataclass
 from typing import Callable
 
-from core.config import ATCConfig
+from core.kernel_params import KernelParams
 from core.paths import cache_dir
 
-TEMPLATE_VERSION = "5"
+TEMPLATE_VERSION = "6"
+
+#: Back-off of a failed background build: first retry after this many seconds, doubling
+#: with each failure up to RETRY_MAX_S.
+RETRY_FIRST_S = 30.0
+RETRY_MAX_S = 960.0
 
 #: Symbols advanced together in the vectorised steady phase.
 BLOCK = 128
@@ -34,7 +44,7 @@ BLOCK = 128
 _HEADER = """\"\"\"Generated EMA-only ATC screening kernel; see core/jit/codegen.py.\"\"\"
 import numpy as np
 from numba import njit, prange
-from core.jit.kernels import crossover_step, ema_update, equity_step, event_step, round2
+from core.jit.kernels import crossover_step, ema_update, equity_step, event_step, round2, sma_seed
 
 NAN = np.nan
 B = {block}
@@ -94,7 +104,8 @@ _PROLOGUE = """\
         off = n - tail
 """
 
-_MEMBER_INIT = "        seed{m} = 0.0; y{m} = NAN; st{m} = 0; a{m} = 0.0; e{m} = NAN; mp{m} = NAN\n"
+_MEMBER_INIT = ("        seed{m} = sma_seed(x, 0, {n}); y{m} = NAN; st{m} = 0; a{m} = 0.0; "
+                "e{m} = NAN; mp{m} = NAN\n")
 
 _LOOP_HEAD = """\
         sig = NAN; f_a = 0.0; f_e = NAN; direction = NAN
@@ -110,7 +121,7 @@ _LOOP_HEAD = """\
 
 # Warm-up bars: members still seeding, equities not yet active.
 _MEMBER_WARMUP = """\
-            seed{m}, y{m} = ema_update(x, t, {n}, {alpha!r}, seed{m}, y{m})
+            y{m} = ema_update(x, t, {n}, {alpha!r}, seed{m}, y{m})
             p = st{m} if t > 0 else NAN
             st{m} = crossover_step(st{m}, c, c_prev, y{m}, mp{m})
             mp{m} = y{m}
@@ -139,12 +150,12 @@ _MEMBER_STEADY = """\
             if c < y{m} and c_prev >= mp{m}:
                 st{m} = -1
             mp{m} = y{m}
-            if p > 0:
+            if p > 0 and abs(p) > 1e-10:
                 a{m} = r
-            elif p < 0:
+            elif p < 0 and abs(p) > 1e-10:
                 a{m} = -r
             e{m} = e{m} * {decay!r} * (1.0 + a{m})
-            if e{m} < 0.25:
+            if e{m} < 0.25 and abs(e{m} - 0.25) > 1e-10:
                 e{m} = 0.25
             num = num + st{m} * e{m}
             den = den + e{m}
@@ -219,9 +230,10 @@ _BLOCK_MEMBER = """\
             p = ST[{m}, k]
             s = 1.0 if (c > y) & (c_prev <= MP[{m}, k]) else p
             s = -1.0 if (c < y) & (c_prev >= MP[{m}, k]) else s
-            a = r[k] if p > 0 else (-r[k] if p < 0 else A[{m}, k])
+            a = r[k] if (p > 0) & (abs(p) > 1e-10) else (
+                -r[k] if (p < 0) & (abs(p) > 1e-10) else A[{m}, k])
             e = E[{m}, k] * {decay!r} * (1.0 + a)
-            e = 0.25 if e < 0.25 else e
+            e = 0.25 if (e < 0.25) & (abs(e - 0.25) > 1e-10) else e
             Y[{m}, k] = y
             MP[{m}, k] = y
             ST[{m}, k] = s
@@ -239,9 +251,10 @@ _BLOCK_TAIL = """\
             u = u + 1.0 if mag - u >= 0.5 - 1e-10 else u
             sig = (1.0 if v > 0 else (-1.0 if v < 0 else 0.0)) * u / 100.0
             p = SIG[k]
-            fa = r[k] if p > 0 else (-r[k] if p < 0 else FA[k])
+            fa = r[k] if (p > 0) & (abs(p) > 1e-10) else (
+                -r[k] if (p < 0) & (abs(p) > 1e-10) else FA[k])
             fe = FE[k] * {decay!r} * (1.0 + fa)
-            fe = 0.25 if fe < 0.25 else fe
+            fe = 0.25 if (fe < 0.25) & (abs(fe - 0.25) > 1e-10) else fe
             cols_prev = COLS_PREV[k]
             base = {base}
             up = (base > {long_th!r}) & (BASE_PREV[k] <= {long_th!r})
@@ -273,18 +286,18 @@ _BLOCK_TAIL = """\
                 o_short[i, j] = (LAST_BAR[k] == t - starts[i]) & (LAST_SIGN[k] < 0)
 """
 
-def kernel_source(config: ATCConfig) -> str:
-    """Python source of the screening kernel specialised for ``config``."""
-    lengths = [int(v) for v in config.member_lengths()[0]]
-    decay = 1.0 - config.delta
-    cutout = config.cutout
+def kernel_source(params: KernelParams) -> str:
+    """Python source of the screening kernel specialised for ``params`` (EMA family)."""
+    lengths = [int(v) for v in params.lengths[0]]
+    decay = 1.0 - params.delta
+    cutout = int(params.cutout)
     steady = max(max(lengths), cutout + 1)     # first bar with every member seeded, t > cutout
     members = list(enumerate(lengths))
-    constants = dict(cutout=cutout, weight=config.ema_w, decay=decay,
-                     long_th=config.long_threshold, short_th=config.short_threshold,
-                     strategy=bool(config.strategy))
+    constants = dict(cutout=cutout, weight=float(params.weights[0]), decay=decay,
+                     long_th=params.long_threshold, short_th=params.short_threshold,
+                     strategy=bool(params.strategy))
     warm = [_PROLOGUE]
-    warm += [_MEMBER_INIT.format(m=m) for m in range(9)]
+    warm += [_MEMBER_INIT.format(m=m, n=n) for m, n in members]
     warm.append(_LOOP_HEAD.format(cutout=cutout))
     warm += [_MEMBER_WARMUP.format(m=m, n=n, alpha=2.0 / (n + 1), cutout=cutout, decay=decay)
              for m, n in members]
@@ -295,7 +308,7 @@ def kernel_source(config: ATCConfig) -> str:
     warm += [_SAVE_MEMBER.format(m=m) for m in range(9)]
     block = [_SAVE_FAMILY.format(cutout=cutout)]
     block += [_BLOCK_MEMBER.format(m=m, alpha=2.0 / (n + 1), decay=decay) for m, n in members]
-    base = "cols_prev" if config.strategy else "sig"      # Strategy View lags the base
+    base = "cols_prev" if params.strategy else "sig"      # Strategy View lags the base
     block.append(_BLOCK_TAIL.format(base=base, **constants))
     # The fragments are written at loop depth; function bodies sit one level in.
     body = textwrap.indent(textwrap.dedent("".join(warm)), "    ")
@@ -321,13 +334,28 @@ _compiling: dict[str, threading.Thread] = {}
 _lock = threading.Lock()
 
 
+@dataclass(frozen=True)
+class BuildFailure:
+    """A background build of one configuration's kernel that failed."""
+
+    digest: str
+    reason: str
+    time: float          # wall clock of the failure
+    attempts: int        # consecutive failed builds of this kernel
+    retry_in_s: float    # back-off before the next build is tried
+    retry_at: float      # time.monotonic() from which it may be tried again
+
+
+_failures: dict[str, BuildFailure] = {}
+
+
 def _digest(text: str) -> str:
     return hashlib.sha1((TEMPLATE_VERSION + text).encode()).hexdigest()[:16]
 
 
-def _import_kernel(config: ATCConfig) -> tuple[str, Callable]:
+def _import_kernel(params: KernelParams) -> tuple[str, Callable]:
     """Write (once) and import the generated module; returns (digest, uncompiled kernel)."""
-    text = kernel_source(config)
+    text = kernel_source(params)
     digest = _digest(text)
     folder = cache_dir() / "codegen"
     folder.mkdir(parents=True, exist_ok=True)
@@ -342,38 +370,108 @@ def _import_kernel(config: ATCConfig) -> tuple[str, Callable]:
     return digest, _load(path, name).screen
 
 
-def specialised_screen(config: ATCConfig) -> Callable:
-    """The screening kernel for ``config`` (cached per process; numba compiles it on the
+def specialised_screen(params: KernelParams) -> Callable:
+    """The screening kernel for ``params`` (cached per process; numba compiles it on the
     first call, or loads it from its on-disk cache). Raises whatever generation or import
     raises; the caller falls back."""
-    digest = _digest(kernel_source(config))
+    digest = _digest(kernel_source(params))
     if digest not in _loaded:
-        _loaded[digest] = _import_kernel(config)[1]
+        _loaded[digest] = _import_kernel(params)[1]
     return _loaded[digest]
 
 
-def ready(config: ATCConfig) -> bool:
-    """Whether the kernel for ``config`` can run now without compiling first."""
-    return _digest(kernel_source(config)) in _loaded
+def ready(params: KernelParams) -> bool:
+    """Whether the kernel for ``params`` can run now without compiling first."""
+    return _digest(kernel_source(params)) in _loaded
 
 
-def compile_in_background(config: ATCConfig, warm: Callable[[Callable], None]) -> bool:
-    """Start building the kernel for ``config`` on a daemon thread (once per config);
+def build_failure(params: KernelParams) -> BuildFailure | None:
+    """The last failed background build of the kernel for ``params`` (None when its last
+    build succeeded or none was tried)."""
+    with _lock:
+        return _failures.get(_digest(kernel_source(params)))
+
+
+def _failure_file() -> Path:
+    return cache_dir() / "codegen" / "build_failures.json"
+
+
+def recorded_failures() -> list[dict]:
+    """Failed background builds recorded on disk (by any process, newest last), so that
+    ``atc backends`` can report them: each has digest, reason, time and attempts."""
+    try:
+        data = json.loads(_failure_file().read_text())
+    except (OSError, ValueError):
+        return []
+    rows = [dict(v, digest=k) for k, v in data.items() if isinstance(v, dict)]
+    return sorted(rows, key=lambda r: r.get("time", 0.0))
+
+
+def _persist(digest: str, failure: BuildFailure | None) -> None:
+    """Record (or, after a successful build, forget) a failure on disk; best effort."""
+    try:
+        path = _failure_file()
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            data = {}
+        if failure is None:
+            if digest not in data:
+                return
+            data.pop(digest)
+        else:
+            data[digest] = {"reason": failure.reason, "time": failure.time,
+                            "attempts": failure.attempts}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_text(json.dumps(data))
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+def compile_in_background(params: KernelParams, warm: Callable[[Callable], None],
+                          on_failure: Callable[[BuildFailure], None] | None = None) -> bool:
+    """Start building the kernel for ``params`` on a daemon thread (once per config);
     ``warm(kernel)`` runs it on a tiny input so numba compiles it there, not in the caller.
-    The kernel counts as ready only once that has finished. Returns False when it is
-    already loaded or being built."""
-    digest = _digest(kernel_source(config))
+    The kernel counts as ready only once that has finished.
+
+    A failed build is recorded (``build_failure``, on disk for ``recorded_failures``) and
+    reported to ``on_failure`` from the build thread; it is tried again only after a
+    back-off of RETRY_FIRST_S seconds, doubling with each failure up to RETRY_MAX_S.
+    Returns False when the kernel is loaded, being built or still backing off."""
+    digest = _digest(kernel_source(params))
     with _lock:
         if digest in _loaded or (digest in _compiling and _compiling[digest].is_alive()):
+            return False
+        previous = _failures.get(digest)
+        if previous is not None and time.monotonic() < previous.retry_at:
             return False
 
         def build() -> None:
             try:
-                _, kernel = _import_kernel(config)
+                _, kernel = _import_kernel(params)
                 warm(kernel)
+            except Exception as exc:  # recorded; the generic kernel keeps serving
+                reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+                attempts = previous.attempts + 1 if previous is not None else 1
+                delay = min(RETRY_FIRST_S * 2.0 ** (attempts - 1), RETRY_MAX_S)
+                failure = BuildFailure(digest, reason, time.time(), attempts, delay,
+                                       time.monotonic() + delay)
+                with _lock:
+                    _failures[digest] = failure
+                _persist(digest, failure)
+                if on_failure is not None:
+                    try:
+                        on_failure(failure)
+                    except Exception:  # a broken listener must not hide the failure
+                        pass
+                return
+            with _lock:
                 _loaded[digest] = kernel
-            except Exception:  # the caller's next synchronous attempt reports the reason
-                pass
+                had_failed = _failures.pop(digest, None) is not None
+            if had_failed:
+                _persist(digest, None)
 
         thread = threading.Thread(target=build, name=f"atc-codegen-{digest}", daemon=True)
         _compiling[digest] = thread
