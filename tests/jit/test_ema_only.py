@@ -4,9 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from core.backends.registry import Registry
 from core.config import ATCConfig
 from core.jit import codegen
-from core.jit.backend import NumbaBackend
+from core.jit.backend import GENERIC, SPECIALISED, NumbaBackend
+from core.kernel_params import KernelParams
 from tests.conftest import random_walk
 
 CONFIGS = [ATCConfig(), ATCConfig(cutout=120, ema_len=9, robustness="Narrow", ema_w=0.3,
@@ -47,7 +49,8 @@ def test_ema_only_signal_equals_the_full_paths_ema_signal():
 
 
 def test_generated_source_bakes_in_the_configuration():
-    text = codegen.kernel_source(ATCConfig(ema_len=40, cutout=7))
+    text = codegen.kernel_source(KernelParams.from_config(ATCConfig(ema_len=40, cutout=7),
+                                                          "ema_only"))
     for length in (40, 41, 42, 44, 46, 39, 38, 36, 34):
         assert f"t, {length}, {2.0 / (length + 1)!r}" in text
     assert "g[t - 7]" in text
@@ -59,7 +62,7 @@ def test_compile_failure_falls_back_to_generic_with_the_reason(monkeypatch):
     closes = batch()
     good = b.compute_batch(closes, ATCConfig(use_codegen_specialization=False), tail=50,
                            mode="ema_only")
-    monkeypatch.setattr(codegen, "kernel_source", lambda config: "def screen(:\n")
+    monkeypatch.setattr(codegen, "kernel_source", lambda params: "def screen(:\n")
     monkeypatch.setattr(codegen, "_loaded", {})
     fell = b.compute_batch(closes, ATCConfig(ema_len=31), tail=50, mode="ema_only")
     assert len(b.specialisation_failures) == 1
@@ -73,7 +76,7 @@ def test_compile_failure_falls_back_to_generic_with_the_reason(monkeypatch):
 
 
 def test_kernel_failing_at_run_time_also_falls_back(monkeypatch):
-    def exploding(config):
+    def exploding(params):
         def kernel(*args):
             args[4][:] = 123.0          # a partial write that must not leak
             raise MemoryError("simulated")
@@ -90,7 +93,7 @@ def test_kernel_failing_at_run_time_also_falls_back(monkeypatch):
 
 
 def test_generated_kernel_is_written_once_and_reused(atc_home):
-    config = ATCConfig(ema_len=17)
+    config = KernelParams.from_config(ATCConfig(ema_len=17), "ema_only")
     codegen.specialised_screen(config)
     files = list((atc_home / "cache" / "codegen").glob("atc_ema_screen_*.py"))
     assert len(files) == 1
@@ -106,12 +109,79 @@ def test_background_compile_serves_generic_results_until_ready():
     closes = batch()
     first = b.compute_batch(closes, config, tail=30, mode="ema_only")
     assert first.notes == ["EMA-only: generic kernel while the specialised one compiles"]
-    thread = codegen._compiling[codegen._digest(codegen.kernel_source(config))]
-    assert not codegen.ready(config) or not thread.is_alive()   # ready only once compiled
+    params = KernelParams.from_config(config, "ema_only")
+    thread = codegen._compiling[codegen._digest(codegen.kernel_source(params))]
+    assert not codegen.ready(params) or not thread.is_alive()   # ready only once compiled
     assert codegen.wait_for_background(timeout=300)
-    assert not thread.is_alive() and codegen.ready(config)
+    assert not thread.is_alive() and codegen.ready(params)
     second = b.compute_batch(closes, config, tail=30, mode="ema_only")
     assert second.notes == ["EMA-only: specialised kernel"]
     for a, g in zip(outputs(first), outputs(second)):
         np.testing.assert_array_equal(a, g)
     assert not b.specialisation_failures
+
+
+def test_failing_background_build_is_a_recorded_fallback_retried_with_back_off(
+        monkeypatch, capsys):
+    """A background build that fails (here: the generated module does not compile) shows
+    in the registry's fallback log and in `atc backends`, the generic kernel keeps serving,
+    and the build is retried only after the back-off, which doubles."""
+    from core.cli.main import main
+    import core.backends.registry as registry_module
+
+    builds = []
+    real_import = codegen._import_kernel
+
+    def broken_import(params):
+        builds.append(params)
+        raise RuntimeError("simulated compile failure")
+
+    monkeypatch.setattr(codegen, "_import_kernel", broken_import)
+    monkeypatch.setattr(codegen, "_failures", {})
+    clock = [1000.0]
+    monkeypatch.setattr(codegen.time, "monotonic", lambda: clock[0])
+    registry = Registry({"numba": lambda: NumbaBackend(background_compile=True)})
+    monkeypatch.setattr(registry_module, "_default", registry)
+    closes = batch()
+    config = ATCConfig(ema_len=19, cutout=2)
+    reference = NumbaBackend().compute_batch(
+        closes, config.replace(use_codegen_specialization=False), tail=40, mode="ema_only")
+
+    def screen():
+        out = registry.compute_batch(closes, config, tail=40, mode="ema_only")
+        assert codegen.wait_for_background(timeout=60)
+        for a, g in zip(outputs(out), outputs(reference)):
+            np.testing.assert_array_equal(a, g)
+        return out
+
+    screen()
+    assert len(builds) == 1
+    (event,) = registry.fallbacks()
+    assert (event.backend, event.fallback_to) == (SPECIALISED, GENERIC)
+    assert "simulated compile failure" in event.reason and "next try in 30 s" in event.reason
+    out = screen()                                   # within the back-off: no new build
+    assert len(builds) == 1 and len(registry.fallbacks()) == 1
+    assert "failed to build: RuntimeError: simulated compile failure" in out.notes[0]
+    assert "next try in 30 s" in out.notes[0]
+    clock[0] += 29.0
+    screen()
+    assert len(builds) == 1
+    clock[0] += 2.0                                  # past the first back-off: one retry
+    screen()
+    assert len(builds) == 2
+    assert "next try in 60 s" in registry.fallbacks()[-1].reason
+    clock[0] += 31.0
+    screen()
+    assert len(builds) == 2                          # the back-off doubled
+    assert main(["backends"]) == 0
+    printed = capsys.readouterr().out
+    assert "simulated compile failure" in printed
+    assert "(attempt 2)" in printed                  # from the on-disk record
+    # Once the build works again, the specialised kernel serves and the record is gone.
+    monkeypatch.setattr(codegen, "_import_kernel", real_import)
+    clock[0] += 60.0
+    screen()
+    assert codegen.ready(KernelParams.from_config(config, "ema_only"))
+    assert registry.compute_batch(closes, config, tail=40,
+                                  mode="ema_only").notes == ["EMA-only: specialised kernel"]
+    assert codegen.recorded_failures() == []
