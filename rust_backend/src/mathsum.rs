@@ -24,9 +24,11 @@ pub struct MathSum<V: Simd> {
     c: [V; 9],
     /// Inputs pushed so far, per member.
     count: [usize; 9],
-    /// Member `k`'s ring is `ring[off[k] .. off[k] + n[k]]`; slot = count mod n.
+    /// Member `k`'s ring is `ring[off[k] .. off[k] + n[k]]`; its next slot (count mod n,
+    /// absolute) is `slot[k]`.
     ring: Vec<V>,
     off: [usize; 9],
+    slot: [usize; 9],
 }
 
 impl<V: Simd> MathSum<V> {
@@ -44,6 +46,7 @@ impl<V: Simd> MathSum<V> {
             count: [0; 9],
             ring: vec![V::splat(0.0); total],
             off,
+            slot: off,
         }
     }
 
@@ -77,9 +80,12 @@ impl<V: Simd> MathSum<V> {
             V::and(V::and(r.ne(zero), r.abs().le(V::splat(f64::MAX))), (b - (r - v)).gt(zero)),
         );
         let seen = self.count[k];
-        let slot = self.off[k] + seen % n;
+        let slot = self.slot[k];
+        assert!(slot < self.ring.len());
+        self.slot[k] = if slot + 1 == self.off[k] + n { self.off[k] } else { slot + 1 };
         // 2./3. The compensated update; in the steady state the evicted entry d goes out.
-        let y1 = if seen < n { -c } else { -self.ring[slot] - c };
+        // SAFETY (ring accesses): slot < ring.len() (asserted).
+        let y1 = if seen < n { -c } else { -unsafe { *self.ring.get_unchecked(slot) } - c };
         let t = s + y1;
         let e1 = (t - s) - y1;
         let y2 = v - e1;
@@ -88,7 +94,7 @@ impl<V: Simd> MathSum<V> {
         if V::bits(fire) == 0 {
             self.s[k] = s2;
             self.c[k] = c2;
-            self.ring[slot] = y2;
+            unsafe { *self.ring.get_unchecked_mut(slot) = y2 };
         } else {
             // Re-baseline: the raw window (the values seen so far, at most n), newest
             // first: acc = v, then acc = x_prev + acc one input further back each time.
@@ -110,6 +116,9 @@ impl<V: Simd> MathSum<V> {
 /// the current sum on a later na bar): the machine above as a plain function, for tests
 /// and short series.
 pub fn math_sum(x: &[f64], n: usize) -> Vec<f64> {
+    if n <= 1 {
+        return x.to_vec();
+    }
     let mut lens = [1usize; 9];
     lens[0] = n.max(1);
     let mut m = MathSum::<f64>::new(&lens);

@@ -24,24 +24,81 @@ pub fn walk(n: usize, seed: u64, vol: f64) -> Vec<f64> {
         .collect()
 }
 
+/// `math.sum(x, n)` of spec §4.8, restated literally (raw inputs kept in a list, the
+/// realised addends in a ring indexed by the input count): na inputs skipped.
+// The re-baseline is written `x_prev + acc` as in the spec.
+#[allow(clippy::assign_op_pattern)]
+pub fn math_sum(x: &[f64], n: usize) -> Vec<f64> {
+    if n == 1 {
+        return x.to_vec();
+    }
+    let mut out = vec![NAN; x.len()];
+    let mut stored = vec![0.0; n];
+    let mut raw: Vec<f64> = vec![];
+    let (mut s, mut c, mut k) = (0.0f64, 0.0f64, 0usize);
+    for (t, &v) in x.iter().enumerate() {
+        if v.is_nan() {
+            if k == n {
+                out[t] = s;
+            }
+            continue;
+        }
+        let mut fire = false;
+        if c != 0.0 && v != 0.0 {
+            let b = c.abs();
+            let r = v + b;
+            if r != 0.0 && r.is_finite() {
+                fire = (b - (r - v)) > 0.0;
+            }
+        }
+        raw.push(v);
+        let slot = (raw.len() - 1) % n;
+        let y1 = if k < n {
+            k += 1;
+            -c
+        } else {
+            -stored[slot] - c
+        };
+        if fire {
+            let mut acc = v;
+            for back in 2..=k {
+                acc = raw[raw.len() - back] + acc;
+            }
+            s = acc;
+            c = 0.0;
+            stored[slot] = v;
+        } else {
+            let tmp = s + y1;
+            let e1 = (tmp - s) - y1;
+            let y2 = v - e1;
+            let s2 = tmp + y2;
+            c = (s2 - tmp) - y2;
+            s = s2;
+            stored[slot] = y2;
+        }
+        if k == n {
+            out[t] = s;
+        }
+    }
+    out
+}
+
+pub fn sma(x: &[f64], n: usize) -> Vec<f64> {
+    math_sum(x, n).iter().map(|s| s / n as f64).collect()
+}
+
+/// `ta.ema`: na skipped, seeded with `ta.sma` on the bar it first exists.
 pub fn ema(x: &[f64], n: usize) -> Vec<f64> {
     let alpha = 2.0 / (n + 1) as f64;
-    let (mut seen, mut total, mut y) = (0usize, 0.0, NAN);
+    let seed = sma(x, n);
+    let mut y = NAN;
     x.iter()
-        .map(|&v| {
+        .zip(&seed)
+        .map(|(&v, &sd)| {
             if v.is_nan() {
                 return NAN;
             }
-            seen += 1;
-            if seen <= n {
-                total += v;
-                if seen < n {
-                    return NAN;
-                }
-                y = total / n as f64;
-            } else {
-                y = y + alpha * (v - y);
-            }
+            y = if y.is_nan() { sd } else { y + alpha * (v - y) };
             y
         })
         .collect()
@@ -51,15 +108,27 @@ fn window(x: &[f64], t: usize, n: usize) -> Option<&[f64]> {
     (t + 1 >= n).then(|| &x[t + 1 - n..=t])
 }
 
-pub fn sma(x: &[f64], n: usize) -> Vec<f64> {
-    (0..x.len()).map(|t| window(x, t, n).map_or(NAN, |w| w.iter().sum::<f64>() / n as f64)).collect()
+fn index_sum(n: usize) -> f64 {
+    let mut s = 0.0;
+    for i in 1..=n {
+        s += i as f64;
+    }
+    s
 }
 
+/// `ta.wma` of §4.8: the window re-summed oldest first with w = 1, 2, …
 pub fn wma(x: &[f64], n: usize) -> Vec<f64> {
-    let div = n as f64 * (n + 1) as f64 / 2.0;
+    let norm = index_sum(n);
     (0..x.len())
         .map(|t| {
-            window(x, t, n).map_or(NAN, |w| w.iter().enumerate().map(|(i, v)| (i + 1) as f64 * v).sum::<f64>() / div)
+            window(x, t, n).map_or(NAN, |win| {
+                let (mut w, mut acc) = (0.0, 0.0);
+                for &y in win {
+                    w += 1.0;
+                    acc += y * w;
+                }
+                acc / norm
+            })
         })
         .collect()
 }
@@ -70,45 +139,44 @@ pub fn dema(x: &[f64], n: usize) -> Vec<f64> {
     e1.iter().zip(&e2).map(|(a, b)| 2.0 * a - b).collect()
 }
 
+/// `ta.linreg(x, n, 0)` of §4.8.
 pub fn lsma(x: &[f64], n: usize) -> Vec<f64> {
     if n == 1 {
         return x.to_vec();
     }
     let nf = n as f64;
+    let sx = index_sum(n);
+    let mut sx2 = 0.0;
+    for i in 1..=n {
+        sx2 += (i * i) as f64;
+    }
+    let den = nf * sx2 - sx * sx;
     (0..x.len())
         .map(|t| {
-            window(x, t, n).map_or(NAN, |w| {
-                let (mut sp, mut spp, mut sy, mut spy) = (0.0, 0.0, 0.0, 0.0);
-                for (i, &y) in w.iter().enumerate() {
-                    let p = i as f64;
-                    sp += p;
-                    spp += p * p;
+            window(x, t, n).map_or(NAN, |win| {
+                let (mut sy, mut sxy) = (0.0, 0.0);
+                for (i, &y) in win.iter().enumerate() {
                     sy += y;
-                    spy += p * y;
+                    sxy += y * (i + 1) as f64;
                 }
-                let slope = (nf * spy - sp * sy) / (nf * spp - sp * sp);
-                let intercept = (sy - slope * sp) / nf;
+                let slope = (nf * sxy - sx * sy) / den;
+                let avg = sy / nf;
+                let intercept = (avg - (slope * sx) / nf) + slope;
                 intercept + slope * (nf - 1.0)
             })
         })
         .collect()
 }
 
+/// The script's KAMA: noise through `math.sum` (bar 0's step na), `noise != 0` tolerant.
 pub fn kama(x: &[f64], n: usize) -> Vec<f64> {
+    let steps: Vec<f64> = (0..x.len()).map(|t| if t == 0 { NAN } else { (x[t] - x[t - 1]).abs() }).collect();
+    let noise = math_sum(&steps, n);
     let mut prev = 0.0;
     (0..x.len())
         .map(|t| {
-            let ratio = if t >= n {
-                let noise: f64 = (t + 1 - n..=t).map(|k| (x[k] - x[k - 1]).abs()).sum();
-                let signal = (x[t] - x[t - n]).abs();
-                if noise != 0.0 {
-                    signal / noise
-                } else {
-                    0.0
-                }
-            } else {
-                0.0
-            };
+            let nz = noise[t];
+            let ratio = if !nz.is_nan() && (nz - 0.0).abs() > 1e-10 { (x[t] - x[t - n]).abs() / nz } else { 0.0 };
             let sc = ratio * (0.666 - 0.064) + 0.064;
             prev = prev + sc * sc * (x[t] - prev);
             prev
@@ -122,13 +190,7 @@ pub fn hull(x: &[f64], n: usize) -> Vec<f64> {
     let (a, b) = (wma(x, half), wma(x, n));
     let raw: Vec<f64> = a.iter().zip(&b).map(|(a, b)| 2.0 * a - b).collect();
     // A window containing na is na.
-    let div = root as f64 * (root + 1) as f64 / 2.0;
-    (0..x.len())
-        .map(|t| {
-            window(&raw, t, root)
-                .map_or(NAN, |w| w.iter().enumerate().map(|(i, v)| (i + 1) as f64 * v).sum::<f64>() / div)
-        })
-        .collect()
+    wma(&raw, root)
 }
 
 pub fn family_ma(f: usize, kind: HmaKind) -> fn(&[f64], usize) -> Vec<f64> {
@@ -176,13 +238,14 @@ fn equity(start: f64, sig: &[f64], rg: &[f64], cutout: usize, decay: f64) -> Vec
                 return NAN;
             }
             let p = if t >= 1 { sig[t - 1] } else { NAN };
-            if p > 0.0 {
+            // Pine's tolerant comparisons (|a − b| ≤ 1e-10 is equal).
+            if p > 0.0 && p.abs() > 1e-10 {
                 a = rg[t];
-            } else if p < 0.0 {
+            } else if p < 0.0 && p.abs() > 1e-10 {
                 a = -rg[t];
             }
             e = if t == cutout { start } else { e * decay * (1.0 + a) };
-            if e < 0.25 {
+            if e < 0.25 && (e - 0.25).abs() > 1e-10 {
                 e = 0.25;
             }
             e
@@ -257,9 +320,9 @@ pub fn naive_atc(close: &[f64], src: Option<&[f64]>, p: &Params, families: usize
         signals.push(sig);
     }
     let cut = |v: f64| {
-        if v > p.cut_threshold {
+        if v > p.cut_threshold && (v - p.cut_threshold).abs() > 1e-10 {
             1.0
-        } else if v < -p.cut_threshold {
+        } else if v < -p.cut_threshold && (v + p.cut_threshold).abs() > 1e-10 {
             -1.0
         } else {
             0.0
