@@ -16,9 +16,12 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from cuda_backend.host import COMPILE_OPTIONS
+
 KERNEL_DIR = Path(__file__).resolve().parent / "kernels"
-#: The options the runtime compile uses (launcher.COMPILE_OPTIONS) plus the target.
-BASE_OPTIONS: tuple[str, ...] = ("--std=c++17", "-fmad=false")
+#: The options the runtime compile uses (host.COMPILE_OPTIONS, --fmad=false included); the
+#: target is added per call.
+BASE_OPTIONS: tuple[str, ...] = COMPILE_OPTIONS
 
 
 class NvrtcUnavailable(RuntimeError):
@@ -88,6 +91,7 @@ class Nvrtc:
         lib.nvrtcGetProgramLog.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
         lib.nvrtcGetCUBINSize.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_size_t)]
         lib.nvrtcGetPTXSize.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_size_t)]
+        lib.nvrtcGetPTX.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
         lib.nvrtcDestroyProgram.argtypes = [ctypes.POINTER(ctypes.c_void_p)]
 
     def version(self) -> str:
@@ -98,6 +102,28 @@ class Nvrtc:
     def _check(self, status: int, what: str) -> None:
         if status != 0:
             raise RuntimeError(f"{what} failed: {self.lib.nvrtcGetErrorString(status).decode()}")
+
+    def ptx(self, source: str, name: str, options: tuple[str, ...]) -> str:
+        """The PTX of a source for a virtual architecture (``--gpu-architecture=compute_XX``
+        among the options); raises RuntimeError with the log when it does not compile."""
+        prog = ctypes.c_void_p()
+        self._check(self.lib.nvrtcCreateProgram(ctypes.byref(prog), source.encode(), name.encode(),
+                                                0, None, None), "nvrtcCreateProgram")
+        try:
+            opts = (ctypes.c_char_p * len(options))(*[o.encode() for o in options])
+            if self.lib.nvrtcCompileProgram(prog, len(options), opts) != 0:
+                size = ctypes.c_size_t()
+                self.lib.nvrtcGetProgramLogSize(prog, ctypes.byref(size))
+                buf = ctypes.create_string_buffer(max(size.value, 1))
+                self.lib.nvrtcGetProgramLog(prog, buf)
+                raise RuntimeError(buf.value.decode(errors="replace"))
+            size = ctypes.c_size_t()
+            self._check(self.lib.nvrtcGetPTXSize(prog, ctypes.byref(size)), "nvrtcGetPTXSize")
+            buf = ctypes.create_string_buffer(max(size.value, 1))
+            self._check(self.lib.nvrtcGetPTX(prog, buf), "nvrtcGetPTX")
+            return buf.value.decode(errors="replace")
+        finally:
+            self.lib.nvrtcDestroyProgram(ctypes.byref(prog))
 
     def compile(self, source: str, name: str, options: tuple[str, ...]) -> tuple[bool, str, int]:
         """(success, log, size of the cubin — or of the PTX for a virtual architecture)."""

@@ -55,6 +55,18 @@ def test_runtime_module_source_compiles(nvrtc):
     assert size > 0
 
 
+def test_no_fused_multiply_add_in_the_kernels(nvrtc):
+    """§4.8 rounds every operation: with the runtime's options (--fmad=false) the kernels'
+    PTX holds no double FMA, while the same compiler contracts a*b+c without the option —
+    so the check would see one."""
+    probe = 'extern "C" __global__ void k(double* p) { p[0] = p[1] * p[2] + p[3]; }'
+    arch = ("--gpu-architecture=compute_90",)
+    assert "fma.rn.f64" in nvrtc.ptx(probe, "probe.cu", ("--std=c++17",) + arch)
+    assert "fma.rn.f64" not in nvrtc.ptx(probe, "probe.cu", host.COMPILE_OPTIONS + arch)
+    ptx = nvrtc.ptx(host.module_source(), "atc_module.cu", host.COMPILE_OPTIONS + arch)
+    assert "mul.rn.f64" in ptx and "fma.rn.f64" not in ptx
+
+
 def test_a_compile_error_returns_the_log(nvrtc):
     ok, log, size = nvrtc.compile('extern "C" __global__ void k() { undeclared(); }', "bad.cu",
                                   ("--gpu-architecture=sm_90",))

@@ -285,3 +285,141 @@ def test_pinned_staging_equals_pageable_uploads():
         assert a.keys() == b.keys()
         for name in a:
             np.testing.assert_array_equal(a[name], b[name], err_msg=f"{mode} {name}")
+
+
+# -- near-ties: TradingView's arithmetic (spec §4.8) decides them ------------------------
+def cent_walk(n: int, seed: int, start: float = 25.0, flat: float = 0.0) -> np.ndarray:
+    """Prices in cents; with ``flat`` > 0 about that share of bars lies in flat stretches
+    (5–60 bars repeating one close), where every average equals the close exactly."""
+    rng = np.random.default_rng(seed)
+    ticks = rng.integers(-3, 4, n)
+    i = 0
+    while i < n:
+        run = int(rng.integers(5, 61))
+        if rng.random() < flat:
+            ticks[i:i + run] = 0
+        i += run
+    return np.maximum(np.round(start + 0.01 * np.cumsum(ticks), 2), 0.01)
+
+
+def pip_walk(n: int, seed: int) -> np.ndarray:
+    """An FX quote to 5 decimals (pips)."""
+    rng = np.random.default_rng(seed)
+    return np.round(1.1 * np.exp(np.cumsum(rng.normal(0.0, 0.0003, n))), 5)
+
+
+TIE_SERIES = {
+    "constant": lambda: np.full(700, 12.34),
+    "flat-stretches": lambda: cent_walk(700, 21, flat=0.6),
+    "cents": lambda: cent_walk(700, 22),
+    "pips": lambda: pip_walk(700, 23),
+    "penny": lambda: cent_walk(700, 24, start=0.4, flat=0.3),
+}
+TIE_CONFIGS = {
+    "default": ATCConfig(),
+    # WMA/LSMA windows above ATC_DIRECT_MAX with many exact ties: batches take the running
+    # sums and the safe band; the series cross the exact re-sum on bar 256 and 512.
+    "narrow-short": ATCConfig(robustness="Narrow", ema_len=6, hull_len=10, wma_len=14, dema_len=5,
+                              lsma_len=13, kama_len=7, cutout=20),
+    "wide-one-bar": ATCConfig(robustness="Wide", ema_len=8, hull_len=8, wma_len=20, dema_len=8,
+                              lsma_len=24, kama_len=8, strategy=True, colbase="WMA"),
+}
+
+
+@pytest.mark.parametrize("config_name", sorted(TIE_CONFIGS))
+@pytest.mark.parametrize("series", sorted(TIE_SERIES))
+def test_near_tie_series_single_and_batch(device, series, config_name):
+    """Constant, flat-stretch, cent, pip and penny series: the detail result's MAs equal
+    the reference bit for bit (hence TradingView's), every discrete output is identical, in
+    the single-series path and in batches of both modes."""
+    close = TIE_SERIES[series]()
+    config = TIE_CONFIGS[config_name]
+    ref = compute_reference(close, config, detail=True)
+    assert_same(device.compute(close, config, detail=True), ref, detail=True)
+    closes = np.vstack([close, close[::-1].copy(), np.round(close * 1.5, 2)])
+    for mode in ("full", "ema_only"):
+        out = device.compute_batch(closes, config, tail=close.size, mode=mode)
+        assert_batch_matches(out, closes, [0, 0, 0], config, close.size, mode)
+
+
+def test_tie_series_put_wma_and_lsma_on_the_close():
+    """The near-tie series above really exercise the safe band: long WMA and LINREG windows
+    equal the close exactly (and differ from it by less than the band) on many bars."""
+    from core.atc.moving_averages import lsma, wma
+
+    close = TIE_SERIES["flat-stretches"]()
+    hits = 0
+    for n in (12, 14, 16, 22, 27):
+        for ma in (wma(close, n), lsma(close, n)):
+            hits += int((np.abs(ma - close) <= 1e-9 * close).sum())
+    assert hits > 500
+
+
+@pytest.mark.parametrize("mode", ["full", "ema_only"])
+def test_near_ties_across_many_exact_resums(device, mode):
+    """3,000 cent bars with flat stretches in a batch: twelve exact re-sums of the running
+    WMA/LSMA windows; every discrete output still equals the reference."""
+    closes = np.vstack([cent_walk(3000, s, start=8.0 + s, flat=0.5) for s in range(3)])
+    config = TIE_CONFIGS["narrow-short"]
+    out = device.compute_batch(closes, config, tail=3000, mode=mode)
+    assert_batch_matches(out, closes, [0, 0, 0], config, 3000, mode)
+
+
+def _near_tie_case(data):
+    """A random near-tie series (cents or pips, flat stretches) and a parameter set with
+    short windows (the reference is slow)."""
+    from hypothesis import strategies as st
+
+    n = data.draw(st.integers(60, 320), label="bars")
+    decimals = data.draw(st.sampled_from([2, 5]), label="decimals")
+    flat = data.draw(st.floats(0.0, 0.8), label="flat share")
+    seed = data.draw(st.integers(0, 2**31 - 1), label="seed")
+    rng = np.random.default_rng(seed)
+    tick = 10.0 ** -decimals
+    start = round(float(rng.uniform(0.5, 150.0)), decimals)
+    steps = rng.integers(-2, 3, n).astype(np.float64)
+    i = 0
+    while i < n:                                   # flat stretches: MAs equal to the close
+        run = int(rng.integers(3, 40))
+        if rng.random() < flat:
+            steps[i:i + run] = 0.0
+        i += run
+    close = np.round(np.maximum(start + tick * np.cumsum(steps), 50 * tick), decimals)
+    length = st.integers(5, 24)                    # Narrow: members down to length − 4
+    config = ATCConfig(robustness="Narrow", ema_len=data.draw(length), hull_len=data.draw(length),
+                       wma_len=data.draw(st.integers(5, 30)), dema_len=data.draw(length),
+                       lsma_len=data.draw(st.integers(5, 30)), kama_len=data.draw(length),
+                       cutout=data.draw(st.integers(0, 40)),
+                       hma_kind=data.draw(st.sampled_from(["sma", "sma", "hull"])))
+    return close, config
+
+
+def test_random_near_tie_series_property(device):
+    """Hypothesis: on random near-tie series every discrete output (states, Layer-1
+    signals, Cut, direction, events) is identical to the reference — single series (MAs
+    bit for bit too) and a batch of both modes."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=30, deadline=None, derandomize=True,
+              suppress_health_check=[HealthCheck.too_slow])
+    @given(st.data())
+    def check(data):
+        close, config = _near_tie_case(data)
+        assert_same(device.compute(close, config, detail=True),
+                    compute_reference(close, config, detail=True), detail=True)
+        closes = np.vstack([close, close[::-1].copy()])
+        for mode in ("full", "ema_only"):
+            out = device.compute_batch(closes, config, tail=close.size, mode=mode)
+            assert_batch_matches(out, closes, [0, 0], config, close.size, mode)
+
+    check()
+
+
+def test_emulation_rounds_like_the_device():
+    """No contraction anywhere: g++ builds the emulation with -ffp-contract=off, NVRTC the
+    kernels with --fmad=false (spec §4.8 rounds every operation)."""
+    from cuda_backend import host
+
+    assert "-ffp-contract=off" in emulator.CXX_FLAGS and "-fno-fast-math" in emulator.CXX_FLAGS
+    assert "--fmad=false" in host.COMPILE_OPTIONS
