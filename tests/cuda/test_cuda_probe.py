@@ -178,3 +178,41 @@ def test_unavailable_backend_refuses_work_with_the_reason():
     backend = cuda_module.CudaBackend(lambda: (cuda_module.ProbeResult(False, "no CUDA device is visible"), None))
     with pytest.raises(BackendError, match="backend cuda is unavailable: no CUDA device is visible"):
         backend.compute(np.linspace(1.0, 2.0, 50), cuda_backend.backend.ATCConfig())
+
+
+def test_self_check_compares_with_the_reference_exactly(monkeypatch, emu_lib):
+    """Kernels that run and return finite values, but values that differ from the numpy
+    reference (here: the decay constant off by 1e-7), keep CUDA from being chosen; the
+    reason names the first differences."""
+    from cuda_backend import host
+
+    class SkewedExecutor(emulator.EmuExecutor):
+        def set_params(self, data):
+            p = np.frombuffer(np.ascontiguousarray(data).tobytes(), dtype=host.PARAMS_DTYPE).copy()
+            p["decay"] *= 1.0 + 1e-7
+            super().set_params(np.frombuffer(p.tobytes(), dtype=np.uint8))
+
+    monkeypatch.setitem(sys.modules, "cupy", fake_cupy())
+    monkeypatch.setattr(launcher_module, "CupyExecutor", lambda: SkewedExecutor(emu_lib))
+    result = cuda_module.CudaBackend().probe()
+    assert not result.available
+    assert result.reason.startswith("the CUDA self-check differs from the numpy reference on CPU emulation: ")
+    assert "full row 0: equities" in result.reason
+
+
+def test_self_check_batch_holds_near_ties(emu_lib):
+    """The probe's batch is not a smooth line: cent prices with flat stretches (MAs equal
+    to the close), a pip series, a constant series and a late start; on the emulation it
+    equals the reference in both modes."""
+    from core.atc.moving_averages import sma, wma
+    from cuda_backend import gpu_selftest
+
+    closes, firsts, config = gpu_selftest.check_batch()
+    assert closes.shape == (4, 300) and firsts == [0, 0, 0, 170]
+    cents = closes[0]
+    near = [int((np.abs(ma - cents) <= 1e-9 * cents).sum()) for ma in (sma(cents, 9), wma(cents, 14))]
+    assert near[0] > 20 and near[1] > 10
+    assert (np.unique(closes[2]) == [12.34]).all()
+    assert np.isnan(closes[3, :170]).all() and np.isfinite(closes[3, 170:]).all()
+    launcher = launcher_module.Launcher(emulator.EmuExecutor(emu_lib))
+    assert cuda_module.self_check(launcher) == []
