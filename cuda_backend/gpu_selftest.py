@@ -30,6 +30,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from core.config import ROBUSTNESS_OFFSETS, ATCConfig
+from core.types import MA_NAMES
 
 #: Discrete columns of the golden files (compared exactly).
 _DISCRETE_EXACT = {"direction", "arrow_long", "arrow_short", "long", "short"}
@@ -57,14 +58,19 @@ def _is_discrete(name: str) -> bool:
             or name.endswith("_Cut"))
 
 
+#: Golden keys that are inputs or descriptions, not outputs.
+_GOLDEN_INPUTS = {"close", "src", "params_json", "note"}
+
+
 def column_mismatch(name: str, got: np.ndarray, want: np.ndarray) -> str | None:
-    """None when equal under the project's rule, else where and how they differ."""
+    """None when equal under the project's rule, else where and how they differ: discrete
+    columns and the 54 MAs (TradingView's values, spec §4.8) exactly, others within 1e-9."""
     got = np.asarray(got, dtype=np.float64)
     want = np.asarray(want, dtype=np.float64)
     if got.shape != want.shape:
         return f"{name}: shape {got.shape} != {want.shape}"
     gn, wn = np.isnan(got), np.isnan(want)
-    if _is_discrete(name):
+    if _is_discrete(name) or name in MA_NAMES:
         ok = (gn & wn) | (~gn & ~wn & (got == want))
     else:
         ok = (gn & wn) | (~gn & ~wn & (np.abs(got - want) <= 1e-9 * np.maximum(1.0, np.abs(want))))
@@ -86,25 +92,29 @@ class Parity:
 
 
 def parity_golden(backend: Any, directory: Path | None = None) -> Parity:
-    """Every golden file through ``compute(detail=True)``, column by column."""
+    """Every golden file (``ties/`` included) through ``compute(detail=True)``, column by
+    column; a golden column the result lacks is a failure."""
     report = Parity("golden files")
     directory = directory or golden_dir()
     if directory is None:
         report.failures.append("no golden files found (set ATC_GOLDEN_DIR)")
         return report
-    for path in sorted(directory.glob("*.npz")):
+    for path in sorted(directory.glob("*.npz")) + sorted(directory.glob("ties/*.npz")):
         gold = dict(np.load(path))
         config = ATCConfig.from_dict(json.loads(str(gold["params_json"])))
         src = gold.get("src")
         result = backend.compute(np.asarray(gold["close"], dtype=np.float64), config, detail=True,
                                  src=None if src is None else np.asarray(src, dtype=np.float64))
         compared = 0
-        for name, values in result.columns(detail=True):
-            if name in gold:
-                compared += 1
-                bad = column_mismatch(name, values, gold[name])
-                if bad:
-                    report.failures.append(f"{path.stem}: {bad}")
+        columns = dict(result.columns(detail=True))
+        for name in sorted(set(gold) - _GOLDEN_INPUTS):
+            if name not in columns:
+                report.failures.append(f"{path.stem}: {name} missing from the result")
+                continue
+            compared += 1
+            bad = column_mismatch(name, columns[name], gold[name])
+            if bad:
+                report.failures.append(f"{path.stem}: {bad}")
         if compared < 100:
             report.failures.append(f"{path.stem}: only {compared} columns matched golden names")
         report.checked += 1

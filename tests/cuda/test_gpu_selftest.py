@@ -22,7 +22,7 @@ def emulated(emu_lib):
 def test_golden_parity_passes_on_the_kernels(emulated):
     report = gpu_selftest.parity_golden(emulated)
     assert report.failures == []
-    assert report.checked >= 5 and report.ok
+    assert report.checked >= 8 and report.ok                  # ties/ included
 
 
 def test_random_parity_passes_on_the_kernels(emulated):
@@ -57,6 +57,9 @@ def test_column_rule_is_exact_for_discrete_and_relative_for_continuous():
     assert gpu_selftest.column_mismatch("EMA_Equity", a, a * (1 + 1e-12)) is None
     assert gpu_selftest.column_mismatch("EMA_Equity", a, a * (1 + 1e-8)) is not None
     assert gpu_selftest.column_mismatch("direction", a, np.array([1.0, 0.0, 2.0])) is not None
+    # The MAs are TradingView's values to the last bit (spec §4.8): compared exactly.
+    assert gpu_selftest.column_mismatch("WMA2", a, a * (1 + 1e-15)) is not None
+    assert gpu_selftest.column_mismatch("WMA2", a, a.copy()) is None
 
 
 @pytest.mark.skipif(importlib.util.find_spec("cupy") is not None, reason="CuPy is installed here")
