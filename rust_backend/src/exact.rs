@@ -236,8 +236,7 @@ impl LinregConst {
 /// If `t1 > x.len()` or `out` is shorter than `t1 − t0`.
 #[inline(always)]
 pub fn wma_bars<V: Simd>(x: &[f64], n: usize, t0: usize, t1: usize, out: &mut [f64]) {
-    let norm = V::splat(seq_index_sum(n));
-    bars_kernel::<V, 1>(x, n, t0, t1, out, |acc| acc[0] / norm);
+    bars_kernel::<V, 1>(x, n, t0, t1, out, Finish::Wma(seq_index_sum(n)));
 }
 
 /// `ta.linreg(x, n, 0)` of a plain series into `out[t − t0]` for bars `t0..t1` (x itself
@@ -251,21 +250,33 @@ pub fn lsma_bars<V: Simd>(x: &[f64], n: usize, t0: usize, t1: usize, out: &mut [
         out[..t1 - t0].copy_from_slice(&x[t0..t1]);
         return;
     }
-    let lc = LinregConst::new(n);
-    bars_kernel::<V, 2>(x, n, t0, t1, out, |acc| lc.value(acc[0], acc[1]));
+    bars_kernel::<V, 2>(x, n, t0, t1, out, Finish::Linreg(LinregConst::new(n)));
+}
+
+/// How [`bars_kernel`] turns the sums into the value (an enum, not a closure: closures
+/// may stay un-inlined and then are not compiled for the dispatched instruction set).
+#[derive(Clone, Copy)]
+enum Finish {
+    /// Σp·y / norm.
+    Wma(f64),
+    /// §4.8's LINREG formula from Σy and Σp·y.
+    Linreg(LinregConst),
+}
+
+impl Finish {
+    #[inline(always)]
+    fn value<V: Simd, const K: usize>(self, acc: [V; K]) -> V {
+        match self {
+            Finish::Wma(norm) => acc[K - 1] / V::splat(norm),
+            Finish::Linreg(lc) => lc.value(acc[0], acc[K - 1]),
+        }
+    }
 }
 
 /// The shared loop of [`wma_bars`] and [`lsma_bars`]: for each bar, the window's Σy and
 /// Σp·y oldest first (only Σp·y when `K = 1`), then `finish`.
 #[inline(always)]
-fn bars_kernel<V: Simd, const K: usize>(
-    x: &[f64],
-    n: usize,
-    t0: usize,
-    t1: usize,
-    out: &mut [f64],
-    finish: impl Fn([V; K]) -> V,
-) {
+fn bars_kernel<V: Simd, const K: usize>(x: &[f64], n: usize, t0: usize, t1: usize, out: &mut [f64], finish: Finish) {
     assert!(t1 <= x.len() && out.len() >= t1 - t0);
     const G: usize = 4;
     let first = t0.max(n - 1).min(t1);
@@ -291,7 +302,7 @@ fn bars_kernel<V: Simd, const K: usize>(
         }
         for g in 0..G {
             // SAFETY: bars t + g·l … + l − 1 are below t1; out holds t1 − t0 values.
-            unsafe { finish(acc[g]).store(out.as_mut_ptr().add(t - t0 + g * l)) };
+            unsafe { finish.value(acc[g]).store(out.as_mut_ptr().add(t - t0 + g * l)) };
         }
         t += G * l;
     }
@@ -306,14 +317,7 @@ fn bars_kernel<V: Simd, const K: usize>(
             }
             acc[K - 1] += y * (i + 1) as f64;
         }
-        let mut lanes = [V::splat(0.0); K];
-        for k in 0..K {
-            lanes[k] = V::splat(acc[k]);
-        }
-        let mut tmp = [0.0f64; 8];
-        // SAFETY: tmp holds 8 ≥ LANES values.
-        unsafe { finish(lanes).store(tmp.as_mut_ptr()) };
-        out[t - t0] = tmp[0];
+        out[t - t0] = finish.value::<f64, K>(acc);
         t += 1;
     }
 }

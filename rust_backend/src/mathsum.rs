@@ -72,22 +72,22 @@ impl<V: Simd> MathSum<V> {
         }
         let zero = V::splat(0.0);
         let (s, c) = (self.s[k], self.c[k]);
-        // 1. Fire test, exactly in this operand order (no swap): b = |c|, r = v + b.
+        // 1. Fire test, exactly in this operand order (no swap): b = |c|, r = v + b,
+        // fire = b − (r − v) > 0. The spec's guards (c ≠ 0, v ≠ 0, r ≠ 0, r finite) need
+        // no test of their own for finite v: each makes b − (r − v) zero or −∞.
         let b = c.abs();
-        let r = v + b;
-        let fire = V::and(
-            V::and(c.ne(zero), v.ne(zero)),
-            V::and(V::and(r.ne(zero), r.abs().le(V::splat(f64::MAX))), (b - (r - v)).gt(zero)),
-        );
+        let fire = (b - ((v + b) - v)).gt(zero);
         let seen = self.count[k];
         let slot = self.slot[k];
         assert!(slot < self.ring.len());
         self.slot[k] = if slot + 1 == self.off[k] + n { self.off[k] } else { slot + 1 };
-        // 2./3. The compensated update; in the steady state the evicted entry d goes out.
+        // 2./3. The compensated update with y1 = −c (warm-up) or y1 = fl(−d − c) (steady,
+        // d the evicted entry), written with w = −y1: fl(−d − c) = −fl(d + c), and
+        // s + y1 = s − w, (t − s) − y1 = (t − s) + w exactly, so the bits are the spec's.
         // SAFETY (ring accesses): slot < ring.len() (asserted).
-        let y1 = if seen < n { -c } else { -unsafe { *self.ring.get_unchecked(slot) } - c };
-        let t = s + y1;
-        let e1 = (t - s) - y1;
+        let w = if seen < n { c } else { unsafe { *self.ring.get_unchecked(slot) + c } };
+        let t = s - w;
+        let e1 = (t - s) + w;
         let y2 = v - e1;
         let s2 = t + y2;
         let c2 = (s2 - t) - y2;
