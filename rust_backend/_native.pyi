@@ -10,6 +10,8 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from core.kernel_params import KernelParams
+
 __version__: str
 
 F64 = npt.NDArray[np.float64]
@@ -18,18 +20,7 @@ Bool = npt.NDArray[np.bool_]
 def compute(
     close: F64,
     src: F64 | None,
-    lengths: npt.NDArray[np.int64],
-    weights: F64,
-    lam: float,
-    delta: float,
-    cutout: int,
-    hma_kind: Literal["sma", "hull"],
-    cut_threshold: float,
-    long_threshold: float,
-    short_threshold: float,
-    strategy: bool,
-    colbase: int,
-    alertbase: int,
+    params: KernelParams,
     detail: bool,
 ) -> tuple[
     F64, F64, F64, F64, F64, Bool, Bool, Bool, Bool,
@@ -37,33 +28,25 @@ def compute(
 ]:
     """Full ATC of one series of n bars.
 
-    ``lengths`` is the (6, 9) member-length table, ``weights`` the 6 Layer-2 starting
-    equities, ``lam`` = λ and ``delta`` = δ in kernel units, ``colbase``/``alertbase`` 0 for
-    Average_Signal or 1 + family. Returns (average (n,), signals (6, n), family equities
-    (6, n), signal_base (n,), direction (n,), arrow_long, arrow_short, long, short (n,)
-    bool, then with ``detail`` the 54 MAs, int8 states and member equities (54, n) each,
-    else three None).
+    ``params`` is a :class:`core.kernel_params.KernelParams` (its attributes are read:
+    the (6, 9) int64 ``lengths``, the 6 ``weights``, ``lam`` = λ and ``delta`` = δ in
+    kernel units, ``cutout``, ``hma_kind``, the thresholds, ``strategy``,
+    ``colbase``/``alertbase`` 0 for Average_Signal or 1 + family; ``families`` is ignored).
+    Returns (average (n,), signals (6, n), family equities (6, n), signal_base (n,),
+    direction (n,), arrow_long, arrow_short, long, short (n,) bool, then with ``detail``
+    the 54 MAs (TradingView's values bit for bit, spec §4.8), int8 states and member
+    equities (54, n) each, else three None). An invalid attribute raises
+    ``ValueError(message, field)`` naming it.
     """
 
 def compute_batch(
     closes: F64,
     starts: npt.NDArray[np.int64],
-    lengths: npt.NDArray[np.int64],
-    weights: F64,
-    lam: float,
-    delta: float,
-    cutout: int,
-    hma_kind: Literal["sma", "hull"],
-    cut_threshold: float,
-    long_threshold: float,
-    short_threshold: float,
-    strategy: bool,
-    colbase: int,
-    alertbase: int,
+    params: KernelParams,
     tail: int,
-    families: Literal[1, 6],
 ) -> tuple[F64, F64, F64, Bool, Bool, npt.NDArray[np.int8], npt.NDArray[np.int64], F64 | None]:
-    """ATC of a right-aligned (symbols, bars) batch whose row i starts at ``starts[i]``.
+    """ATC of a right-aligned (symbols, bars) batch whose row i starts at ``starts[i]``,
+    with ``params.families`` families (6 full, 1 EMA only).
 
     Returns, for the last ``tail`` bars: signals and family equities (symbols, families,
     tail), direction, long, short (symbols, tail), last_event (symbols,) int8,

@@ -3,6 +3,7 @@ extension is reported by the probe and the registry falls back to numba, the pro
 version and threads, and the GIL is released while computing."""
 from __future__ import annotations
 
+import dataclasses
 import re
 import sys
 import threading
@@ -18,6 +19,8 @@ from core.backends.base import Backend
 from core.backends.registry import Registry
 from core.config import ATCConfig
 from core.errors import ATCInputError, BackendError
+from core.kernel_params import KernelParams
+from core.types import rate_of_change
 from rust_backend import backend as adapter
 from rust_backend.backend import RustBackend
 from tests.rust.rust_helpers import random_walk
@@ -25,12 +28,9 @@ from tests.rust.rust_helpers import random_walk
 CARGO_TOML = Path(rust_backend.__file__).with_name("Cargo.toml")
 
 
-def native_args(lengths=None):
-    cfg = ATCConfig()
-    args = list(adapter._config_args(cfg))
-    if lengths is not None:
-        args[0] = lengths
-    return args
+def native_params(**changes) -> KernelParams:
+    """The default configuration's kernel parameters with some attributes replaced."""
+    return dataclasses.replace(KernelParams.from_config(ATCConfig()), **changes)
 
 
 # -- probe -----------------------------------------------------------------------------------
@@ -89,34 +89,65 @@ def test_native_rejects_bad_arrays_with_python_errors(rust):
     native = rust._native
     close = random_walk(np.random.default_rng(3), 60)
     with pytest.raises(TypeError, match="float64"):
-        native.compute(close.astype(np.float32), None, *native_args(), False)
+        native.compute(close.astype(np.float32), None, native_params(), False)
     with pytest.raises(TypeError, match="1-D"):
-        native.compute(close.reshape(6, 10), None, *native_args(), False)
+        native.compute(close.reshape(6, 10), None, native_params(), False)
     with pytest.raises(ValueError, match="C-contiguous"):
-        native.compute(np.repeat(close, 2)[::2], None, *native_args(), False)
+        native.compute(np.repeat(close, 2)[::2], None, native_params(), False)
     with pytest.raises(ValueError, match=r"shape \(6, 9\)"):
-        native.compute(close, None, *native_args(np.full((5, 9), 3, dtype=np.int64)), False)
+        native.compute(close, None, native_params(lengths=np.full((5, 9), 3, dtype=np.int64)), False)
     with pytest.raises(TypeError, match="int64"):
-        native.compute(close, None, *native_args(np.full((6, 9), 3.0)), False)
+        native.compute(close, None, native_params(lengths=np.full((6, 9), 3.0)), False)
     zero = np.full((6, 9), 3, dtype=np.int64)
     zero[4, 8] = 0
     with pytest.raises(ValueError, match="LSMA") as info:
-        native.compute(close, None, *native_args(zero), False)
+        native.compute(close, None, native_params(lengths=zero), False)
     assert info.value.args[1] == "lengths"
     closes = np.vstack([close, close])
     starts = np.zeros(2, dtype=np.int64)
     with pytest.raises(ValueError, match="starts"):
-        native.compute_batch(closes, starts[:1], *native_args(), 1, 6)
+        native.compute_batch(closes, starts[:1], native_params(), 1)
     with pytest.raises(ValueError, match="tail"):
-        native.compute_batch(closes, starts, *native_args(), 0, 6)
+        native.compute_batch(closes, starts, native_params(), 0)
+
+
+def test_native_reads_one_kernel_parameter_object(rust):
+    """The extension takes the constants from a KernelParams; a bad attribute is a
+    ValueError naming it, something else than a KernelParams a TypeError."""
+    native = rust._native
+    close = random_walk(np.random.default_rng(13), 120)
+    cfg = ATCConfig(cutout=7, strategy=True, hma_kind="hull")
+    got = native.compute(close, None, KernelParams.from_config(cfg), False)
+    np.testing.assert_array_equal(got[0], rust.compute(close, cfg).average_signal)
+    for field, value in [("cutout", -1), ("colbase", 9), ("hma_kind", "ema"), ("families", 3),
+                         ("lam", float("nan")), ("weights", np.array([1.0, 1, 1, 1, 1, -1])),
+                         ("delta", "0.1")]:
+        with pytest.raises(ValueError) as info:
+            native.compute_batch(np.vstack([close]), np.zeros(1, dtype=np.int64),
+                                 native_params(**{field: value}), 1)
+        assert info.value.args[1] == field, (field, info.value.args)
+    with pytest.raises(TypeError, match="KernelParams"):
+        native.compute(close, None, object(), False)
+    ema = native.compute_batch(np.vstack([close]), np.zeros(1, dtype=np.int64),
+                               KernelParams.from_config(ATCConfig(), "ema_only"), 3)
+    assert ema[0].shape == (1, 1, 3) and ema[7] is None
+
+
+def test_detail_results_carry_the_rate_of_change(rust):
+    close = random_walk(np.random.default_rng(14), 90)
+    res = rust.compute(close, ATCConfig(), detail=True)
+    np.testing.assert_array_equal(res.rate_of_change, rate_of_change(close))
+    assert dict(res.columns(detail=True))["R"] is res.rate_of_change
+    assert rust.compute(close, ATCConfig()).rate_of_change is None
 
 
 def test_rust_errors_become_atc_input_errors_through_the_adapter(rust, monkeypatch):
     """A length < 1 reaching the kernels surfaces as ATCInputError naming the field."""
     bad = np.full((6, 9), 3, dtype=np.int64)
     bad[0, 0] = 0
-    original = adapter._config_args
-    monkeypatch.setattr(adapter, "_config_args", lambda cfg: (bad, *original(cfg)[1:]))
+    original = adapter.kernel_params
+    monkeypatch.setattr(adapter, "kernel_params",
+                        lambda cfg, mode="full": dataclasses.replace(original(cfg, mode), lengths=bad))
     close = random_walk(np.random.default_rng(4), 60)
     with pytest.raises(ATCInputError, match="length 0") as info:
         rust.compute(close, ATCConfig())
