@@ -229,14 +229,14 @@ impl LinregConst {
 }
 
 /// `ta.wma(x, n)` of a plain series into `out[t − t0]` for bars `t0..t1` (NaN before bar
-/// n − 1), `V::LANES` bars per vector and four vectors in flight, so the sequential
+/// n − 1), `V::LANES` bars per vector and eight vectors in flight, so the sequential
 /// accumulations of neighbouring bars overlap.
 ///
 /// # Panics
 /// If `t1 > x.len()` or `out` is shorter than `t1 − t0`.
 #[inline(always)]
 pub fn wma_bars<V: Simd>(x: &[f64], n: usize, t0: usize, t1: usize, out: &mut [f64]) {
-    bars_kernel::<V, 1>(x, n, t0, t1, out, Finish::Wma(seq_index_sum(n)));
+    bars_kernel::<V, 1>(x, n, t0, t1, out, Finish::Wma(seq_index_sum(n)), None);
 }
 
 /// `ta.linreg(x, n, 0)` of a plain series into `out[t − t0]` for bars `t0..t1` (x itself
@@ -250,7 +250,22 @@ pub fn lsma_bars<V: Simd>(x: &[f64], n: usize, t0: usize, t1: usize, out: &mut [
         out[..t1 - t0].copy_from_slice(&x[t0..t1]);
         return;
     }
-    bars_kernel::<V, 2>(x, n, t0, t1, out, Finish::Linreg(LinregConst::new(n)));
+    bars_kernel::<V, 2>(x, n, t0, t1, out, Finish::Linreg(LinregConst::new(n)), None);
+}
+
+/// [`lsma_bars`] and [`wma_bars`] of the same length in one pass: LINREG's Σp·y is, bit
+/// for bit, `ta.wma`'s accumulator (the same products added in the same order).
+///
+/// # Panics
+/// As [`wma_bars`].
+#[inline(always)]
+pub fn wma_lsma_bars<V: Simd>(x: &[f64], n: usize, t0: usize, t1: usize, wma: &mut [f64], lsma: &mut [f64]) {
+    if n == 1 {
+        wma[..t1 - t0].copy_from_slice(&x[t0..t1]);
+        lsma[..t1 - t0].copy_from_slice(&x[t0..t1]);
+        return;
+    }
+    bars_kernel::<V, 2>(x, n, t0, t1, lsma, Finish::Linreg(LinregConst::new(n)), Some((wma, seq_index_sum(n))));
 }
 
 /// How [`bars_kernel`] turns the sums into the value (an enum, not a closure: closures
@@ -276,16 +291,27 @@ impl Finish {
 /// The shared loop of [`wma_bars`] and [`lsma_bars`]: for each bar, the window's Σy and
 /// Σp·y oldest first (only Σp·y when `K = 1`), then `finish`.
 #[inline(always)]
-fn bars_kernel<V: Simd, const K: usize>(x: &[f64], n: usize, t0: usize, t1: usize, out: &mut [f64], finish: Finish) {
+fn bars_kernel<V: Simd, const K: usize>(
+    x: &[f64],
+    n: usize,
+    t0: usize,
+    t1: usize,
+    out: &mut [f64],
+    finish: Finish,
+    mut wma: Option<(&mut [f64], f64)>,
+) {
     assert!(t1 <= x.len() && out.len() >= t1 - t0);
-    const G: usize = 4;
+    assert!(wma.as_ref().is_none_or(|(w, _)| w.len() >= t1 - t0));
+    const G: usize = 8;
     let first = t0.max(n - 1).min(t1);
-    for v in out[..first - t0].iter_mut() {
-        *v = f64::NAN;
+    out[..first - t0].fill(f64::NAN);
+    if let Some((w, _)) = wma.as_mut() {
+        w[..first - t0].fill(f64::NAN);
     }
     let l = V::LANES;
     let mut t = first;
-    // Four vectors of LANES bars each; lane j of group g is bar t + g·LANES + j.
+    // Eight vectors of LANES bars each (enough independent additions to keep the
+    // adders busy); lane j of group g is bar t + g·LANES + j.
     while t + G * l <= t1 {
         let lo = t + 1 - n;
         let mut acc = [[V::splat(0.0); K]; G];
@@ -303,6 +329,10 @@ fn bars_kernel<V: Simd, const K: usize>(x: &[f64], n: usize, t0: usize, t1: usiz
         for g in 0..G {
             // SAFETY: bars t + g·l … + l − 1 are below t1; out holds t1 − t0 values.
             unsafe { finish.value(acc[g]).store(out.as_mut_ptr().add(t - t0 + g * l)) };
+            if let Some((w, norm)) = wma.as_mut() {
+                // SAFETY: as above (w holds t1 − t0 values, asserted).
+                unsafe { (acc[g][K - 1] / V::splat(*norm)).store(w.as_mut_ptr().add(t - t0 + g * l)) };
+            }
         }
         t += G * l;
     }
@@ -318,6 +348,9 @@ fn bars_kernel<V: Simd, const K: usize>(x: &[f64], n: usize, t0: usize, t1: usiz
             acc[K - 1] += y * (i + 1) as f64;
         }
         out[t - t0] = finish.value::<f64, K>(acc);
+        if let Some((w, norm)) = wma.as_mut() {
+            w[t - t0] = acc[K - 1] / *norm;
+        }
         t += 1;
     }
 }

@@ -7,7 +7,7 @@
 //! preserved because members are separate vectors) and runs Layer 2 and the events over
 //! the block. `pipeline` schedules the two stages.
 
-use crate::exact::{lsma_bars, wma_bars};
+use crate::exact::{lsma_bars, wma_bars, wma_lsma_bars};
 use crate::engine::{check_level, check_prices, default_level, fill_rg, growth_row, layer2_params, SimdLevel};
 use crate::family::{Members, PassInput, Phase};
 use crate::layer2::{Layer2, Layer2Out, Layer2Params};
@@ -252,9 +252,15 @@ impl StageA {
         let len = b1 - b0;
         if exact {
             self.exact.resize(18 * len, 0.0);
+            let (wma, lsma) = self.exact.split_at_mut(9 * len);
             for k in 0..9 {
-                wma_bars::<V>(x, self.wma_len[k], b0, b1, &mut self.exact[k * len..(k + 1) * len]);
-                lsma_bars::<V>(x, self.lsma_len[k], b0, b1, &mut self.exact[(9 + k) * len..(10 + k) * len]);
+                let (w, l) = (&mut wma[k * len..(k + 1) * len], &mut lsma[k * len..(k + 1) * len]);
+                if self.wma_len[k] == self.lsma_len[k] {
+                    wma_lsma_bars::<V>(x, self.wma_len[k], b0, b1, w, l);
+                } else {
+                    wma_bars::<V>(x, self.wma_len[k], b0, b1, w);
+                    lsma_bars::<V>(x, self.lsma_len[k], b0, b1, l);
+                }
             }
         }
         let st = self.steady;

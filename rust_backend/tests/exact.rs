@@ -4,7 +4,7 @@
 
 mod common;
 
-use _native::exact::{lsma_bars, wma_bars, Bars};
+use _native::exact::{lsma_bars, wma_bars, wma_lsma_bars, Bars};
 use _native::family::{Members, Phase};
 use _native::ma::{Hull, Lsma, MaKernel, Sma, Wma};
 use _native::mathsum::{math_sum, MathSum};
@@ -116,6 +116,9 @@ fn check_bars<V: Simd>() {
             lsma_bars::<V>(&x, n, t0, t1, &mut l);
             assert!(same(&w, &common::wma(&x, n)[t0..t1]), "wma n={n} {t0}..{t1}");
             assert!(same(&l, &common::lsma(&x, n)[t0..t1]), "lsma n={n} {t0}..{t1}");
+            let (mut w2, mut l2) = (vec![0.0; t1 - t0], vec![0.0; t1 - t0]);
+            wma_lsma_bars::<V>(&x, n, t0, t1, &mut w2, &mut l2);
+            assert!(same(&w2, &w) && same(&l2, &l), "one pass n={n} {t0}..{t1}");
         }
     }
 }
