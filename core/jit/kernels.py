@@ -41,19 +41,22 @@ NAN = np.nan
 RESUM = 128
 DIRECT_MAX = 8
 # The safe band, relative to M = max |x| over the row (the MA's input). Error bound, with
-# u = 2⁻⁵³ and K ≤ RESUM bars since the last re-sum (|S| ≤ nM, |W| ≤ n(n+1)M/2):
+# u = 2⁻⁵³ and K ≤ RESUM bars since the last exact re-sum (|S| ≤ nM, |W| ≤ n(n+1)M/2):
 #   each S step (S + x_t) − x_{t−n} adds ≤ 2u(n+1)M, so e_S ≤ (n² + 2K(n+1))·u·M;
 #   each W step (W + n·x_t) − S_{t−1} adds ≤ u(n² + 3n)M plus S's error, so
 #   e_W ≤ (n³/2 + K(2n² + 3n) + K²(n+1))·u·M.
-#   WMA: W/norm (norm = n(n+1)/2) is then within (n + 4K + 2K²/n + 1)·u·M of the true mean.
-#   LINREG: ∂v/∂W = 6/(n(n+1)) and |∂v/∂S| ≤ 2/n, and the closed form's own roundings
-#   (cancellation in n·W − sx·S, bounded by the terms' size n³M/2 over den ≈ n⁴/12) add
-#   ≤ 40·u·M: within (2n + 10K + 6K²/n + 50)·u·M of the true line.
-#   The exact §4.8 value is itself within (5n + 50)·u·M of the true one (sequential sums).
+#   WMA: W·(1/norm) (norm = n(n+1)/2, two roundings) is then within
+#   (n + 4K + 2K²/n + 3)·u·M of the true mean.
+#   LINREG at the newest point is b·W − a·S with b = 6/(n(n+1)), a = 2/n: the sums' errors
+#   give 6/(n(n+1))·e_W + 2/n·e_S ≤ (2n + 10K + 6K²/n)·u·M, the rounded coefficients, two
+#   products and the difference (terms ≤ 3M) ≤ 20·u·M.
+#   The exact §4.8 value is itself within (5n + 50)·u·M of the true one (sequential sums,
+#   the closed form's cancellation in n·W − sx·S bounded by n³M/2 over den ≈ n⁴/12).
 # So |running − exact| ≤ (7n + 10K + 6K²/n + 100)·u·M; with K = 128, 8 < n ≤ 2007 (the
 # configuration's longest member) that is < 2.9·10⁴·u·M < 3.3·10⁻¹²·M, 300 times inside
 # the band. A bar whose running value is farther than the band from the close therefore has
-# exact value on the same side of the close, strictly; every other bar takes the exact one.
+# its exact value on the same side of the close, strictly; every other bar takes the exact
+# one, so each comparison of §5 (this bar's and the previous bar's) is the exact one.
 TIE_REL = 1e-9
 
 # Window MA kinds.
@@ -77,6 +80,14 @@ def pine_lt(a, b):
 
 
 @njit(cache=True, inline="always")
+def below_floor(e):
+    """The script's `e < 0.25`, tolerant: e < 0.25 and |e − 0.25| > 1e-10. For e ≥ 0.125
+    the difference 0.25 − e is exact (Sterbenz), below it far above 1e-10, so this one
+    subtraction is that test; na compares false."""
+    return (EQUITY_FLOOR - e) > EPS
+
+
+@njit(cache=True, inline="always")
 def round2(v):
     """Pine math.round(v, 2): ties away from zero, 1e-10 tie tolerance (spec §7)."""
     a = abs(v) * 100.0
@@ -96,7 +107,7 @@ def equity_step(t, cutout, r, p, a, e, start, decay):
     elif pine_lt(p, 0.0):
         a = -r
     e = start if t == cutout else e * decay * (1.0 + a)
-    if pine_lt(e, EQUITY_FLOOR):
+    if below_floor(e):
         e = EQUITY_FLOOR
     return a, e
 
@@ -184,55 +195,99 @@ def sma_seed(x, lo, n):
     return s / n
 
 
+@njit(cache=True, inline="always")
+def msum_steady(v, s, c, d):
+    """One steady step of the machine for input v evicting the stored entry d, without the
+    fire test's consequence: returns (s', c', y2, fire). When ``fire`` is true the caller
+    replaces s' by the re-baseline, c' by 0 and the stored y2 by v. Branch-free (the fire
+    test's conditions are combined, which is the same test: every float operation here is
+    exception-free)."""
+    b = abs(c)
+    r = v + b
+    # The spec's test is: c ≠ 0, v ≠ 0, r ≠ 0, r finite and b − (r − v) > 0. With c = 0 or
+    # v = 0 the last difference is 0, and r = 0 makes it b + v = 0, so those guards never
+    # change the answer; r is finite for the finite prices and steps this sees.
+    fire = (b - (r - v)) > 0.0
+    y1 = -d - c
+    s2, c2, y2 = kahan_add(s, c, y1, v)
+    return s2, c2, y2, fire
+
+
 @njit(cache=True)
-def msum9(x, t0, lengths, out, ring):
+def msum9(x, t0, lengths, out, stored):
     """`math.sum(x, n)` for nine lengths into ``out`` (9, bars); inputs before bar t0 are
     na (skipped) and none after it; the sum exists from bar t0 + n − 1 (na before).
-    ``ring`` (9, ≥ max length) holds each machine's realised addends. The nine machines
-    advance together, one bar at a time, so their latency chains overlap."""
+    ``stored`` (9, bars) receives each machine's realised addend of input t at [m, t], so
+    the entry a machine evicts at bar t is [m, t − n] (the spec's ring, unrolled).
+
+    Each machine's warm-up runs alone; then the nine advance together, one bar at a time,
+    so their latency chains overlap, and a fire (rare) is applied after the bar's steps."""
     size = x.shape[0]
     s = np.zeros(9)
     c = np.zeros(9)
-    k = np.zeros(9, np.int64)
-    slot = np.zeros(9, np.int64)
+    fire = np.zeros(9, np.bool_)
+    steady = t0
     for m in range(9):
         n = lengths[m]
         for t in range(min(t0 + n - 1, size)):
             out[m, t] = NAN
-        if n == 1:                           # math.sum(x, 1) is x
+        sm = 0.0
+        cm = 0.0
+        for t in range(t0, min(t0 + n, size)):          # warm-up: nothing is evicted
+            v = x[t]
+            if fires(v, cm):
+                sm = rebaseline(x, t, t - t0 + 1)
+                cm = 0.0
+                stored[m, t] = v
+            else:
+                sm, cm, stored[m, t] = kahan_add(sm, cm, -cm, v)
+        if t0 + n - 1 < size:
+            out[m, t0 + n - 1] = sm
+        s[m] = sm
+        c[m] = cm
+        steady = max(steady, t0 + n)
+    for m in range(9):                       # catch up to the longest warm-up
+        n = lengths[m]
+        for t in range(t0 + n, min(steady, size)):
+            v = x[t]
+            sm, cm, y2, f = msum_steady(v, s[m], c[m], stored[m, t - n])
+            if f:
+                sm = rebaseline(x, t, n)
+                cm = 0.0
+                y2 = v
+            s[m] = sm
+            c[m] = cm
+            stored[m, t] = y2
+            out[m, t] = sm
+    for t in range(steady, size):
+        v = x[t]
+        any_fire = False
+        for m in range(9):       # length-1 lanes run too (harmless), then get x below
+            sm, cm, y2, f = msum_steady(v, s[m], c[m], stored[m, t - lengths[m]])
+            s[m] = sm
+            c[m] = cm
+            stored[m, t] = y2
+            out[m, t] = sm
+            fire[m] = f
+            any_fire = any_fire | f
+        if any_fire:                         # rare: re-baseline from the raw window
+            for m in range(9):
+                if fire[m]:
+                    s[m] = rebaseline(x, t, lengths[m])
+                    c[m] = 0.0
+                    stored[m, t] = v
+                    out[m, t] = s[m]
+                    fire[m] = False
+    for m in range(9):
+        if lengths[m] == 1:                  # math.sum(x, 1) is x
             for t in range(t0, size):
                 out[m, t] = x[t]
-    for t in range(t0, size):
-        v = x[t]
-        for m in range(9):
-            n = lengths[m]
-            if n == 1:
-                continue
-            km = k[m]
-            sl = slot[m]
-            cm = c[m]
-            fire = fires(v, cm)
-            if km < n:
-                km += 1
-                y1 = -cm
-            else:
-                y1 = -ring[m, sl] - cm   # the entry stored n inputs ago is evicted
-            if fire:
-                s[m] = rebaseline(x, t, km)
-                c[m] = 0.0
-                ring[m, sl] = v
-            else:
-                s[m], c[m], ring[m, sl] = kahan_add(s[m], cm, y1, v)
-            k[m] = km
-            slot[m] = 0 if sl + 1 == n else sl + 1
-            if km == n:
-                out[m, t] = s[m]
 
 
 @njit(cache=True)
-def sma9(x, lengths, out, ring):
+def sma9(x, lengths, out, stored):
     """`ta.sma` (the script's "HMA") for nine lengths: fl(math.sum(x, n) / n)."""
-    msum9(x, 0, lengths, out, ring)
+    msum9(x, 0, lengths, out, stored)
     for m in range(9):
         n = lengths[m]
         for t in range(x.shape[0]):
@@ -382,43 +437,14 @@ def lsma_exact_row(x, n, out, sy, sxy):
         out[n - 1 + i] = lsma_value(nf, sy[i], sxy[i], sx, den)
 
 
-@njit(cache=True)
-def running_sums9(x, lengths, ssum, wsum):
-    """S = Σy and W = Σp·y (p = 1 … n, oldest first) for nine lengths, na before each
-    first window: O(1) updates S' = (S + x_t) − x_{t−n}, W' = (W + n·x_t) − S, re-summed
-    (exact_sums) on every bar up to the longest first window and every RESUM bars."""
-    size = x.shape[0]
-    s = np.zeros(9)
-    w = np.zeros(9)
-    steady = 0
-    for m in range(9):
-        steady = max(steady, lengths[m])
-    for m in range(9):
-        length = lengths[m]
-        for t in range(min(length - 1, size)):
-            ssum[m, t] = NAN
-            wsum[m, t] = NAN
-        for t in range(length - 1, min(steady, size)):
-            s[m], w[m] = exact_sums(x, t, length)
-            ssum[m, t] = s[m]
-            wsum[m, t] = w[m]
-    for t in range(steady, size):
-        if t % RESUM == 0:
-            for m in range(9):
-                s[m], w[m] = exact_sums(x, t, lengths[m])
-                ssum[m, t] = s[m]
-                wsum[m, t] = w[m]
-            continue
-        xt = x[t]
-        for m in range(9):
-            length = lengths[m]
-            sm = s[m]
-            wm = (w[m] + length * xt) - sm      # the previous window's plain sum
-            sm = (sm + xt) - x[t - length]
-            s[m] = sm
-            w[m] = wm
-            ssum[m, t] = sm
-            wsum[m, t] = wm
+@njit(cache=True, inline="always")
+def exact_from_sums(kind, nf, sy, sxy, sx, den):
+    """The §4.8 value from exactly summed windows: WMA acc/norm (norm = sx), or LINREG."""
+    if kind == K_WMA:
+        return sxy / sx
+    if nf == 1.0:                                # linreg of one point is the point
+        return sy
+    return lsma_value(nf, sy, sxy, sx, den)
 
 
 @njit(cache=True)
@@ -426,41 +452,84 @@ def window_mas9(kind, x, close, lengths, out, tmp1, tmp2, exact, band, run):
     """ta.wma (kind K_WMA) or ta.linreg (K_LSMA) of x for nine lengths into ``out``.
 
     ``exact``: the §4.8 value on every bar (wma_exact_row / lsma_exact_row). Otherwise
-    (batches) the values come from running sums (running_sums9), and every bar whose value
-    lies within ``band`` of the close (TIE_REL: the running value's proven error is far
-    inside it) takes the exact §4.8 value instead, so every crossover is decided on exact
-    values. On a flat stretch (``run[t]``: equal values ending at t) a window identical to
-    the previous bar's has the previous exact value, bit for bit, without re-summing.
+    (batches) O(1) running sums S = Σy and W = Σp·y (p = 1 … n, oldest first):
+    S' = (S + x_t) − x_{t−n}, W' = (W + n·x_t) − S, re-summed exactly on every bar up to the
+    longest first window and every RESUM bars; the value from them is b·W − a·S (WMA:
+    b = 1/norm, a = 0; LINREG: b = 6/(n(n+1)), a = 2/n — the line's value at the newest
+    point). Every bar whose running value lies within ``band`` of the close (TIE_REL: the
+    running value's proven error is far inside it) takes the exact §4.8 value instead, so
+    every crossover is decided on exact values. On a flat stretch (``run[t]``: equal values
+    ending at t) a window identical to the previous bar's has the previous exact value, bit
+    for bit, without re-summing. Windows of at most DIRECT_MAX values are exact throughout.
     """
     size = x.shape[0]
-    if not exact:
-        running_sums9(x, lengths, tmp1, tmp2)
+    if exact:
+        for m in range(9):
+            if kind == K_WMA:
+                wma_exact_row(x, lengths[m], out[m])
+            else:
+                lsma_exact_row(x, lengths[m], out[m], tmp1[m], tmp2[m])
+        return
+    s = np.zeros(9)
+    w = np.zeros(9)
+    ca = np.empty(9)
+    cb = np.empty(9)
+    sx = np.empty(9)
+    den = np.empty(9)
+    last = np.full(9, -2, np.int64)          # last bar whose value is the exact one
+    steady = 0
+    for m in range(9):
+        steady = max(steady, lengths[m])
     for m in range(9):
         length = lengths[m]
-        row = out[m]
-        if exact or length <= DIRECT_MAX:
-            if kind == K_WMA:
-                wma_exact_row(x, length, row)
-            else:
-                lsma_exact_row(x, length, row, tmp1[m], tmp2[m])
-            continue
         nf = float(length)
-        sx = count_sum(length, False)
-        den = nf * count_sum(length, True) - sx * sx
-        prev_exact = -2
-        for t in range(size):
+        sx[m] = count_sum(length, False)
+        den[m] = nf * count_sum(length, True) - sx[m] * sx[m]
+        cb[m] = 1.0 / sx[m] if kind == K_WMA else 6.0 / (nf * (nf + 1.0))
+        ca[m] = 0.0 if kind == K_WMA else 2.0 / nf
+        for t in range(min(length - 1, size)):
+            out[m, t] = NAN
+        for t in range(length - 1, min(steady, size)):
+            s[m], w[m] = exact_sums(x, t, length)
+            out[m, t] = exact_from_sums(kind, nf, s[m], w[m], sx[m], den[m])
+            last[m] = t
+    for t in range(steady, size):
+        c = close[t]
+        if t % RESUM == 0:
+            for m in range(9):
+                s[m], w[m] = exact_sums(x, t, lengths[m])
+                out[m, t] = exact_from_sums(kind, float(lengths[m]), s[m], w[m], sx[m], den[m])
+                last[m] = t
+            continue
+        xt = x[t]
+        near = False
+        for m in range(9):
+            length = lengths[m]
+            sm = s[m]
+            wm = (w[m] + length * xt) - sm       # the previous window's plain sum
+            sm = (sm + xt) - x[t - length]
+            s[m] = sm
+            w[m] = wm
+            v = wm * cb[m] - sm * ca[m]
+            out[m, t] = v
+            near = near | (abs(v - c) <= band)
+        if near:                                 # rare: the exact value decides
+            for m in range(9):
+                if abs(out[m, t] - c) <= band:
+                    length = lengths[m]
+                    if last[m] == t - 1 and run[t] > length:
+                        out[m, t] = out[m, t - 1]    # same window as the previous bar
+                    else:
+                        sy, sxy = exact_sums(x, t, length)
+                        out[m, t] = exact_from_sums(kind, float(length), sy, sxy, sx[m], den[m])
+                    last[m] = t
+    for m in range(9):
+        length = lengths[m]
+        if length <= DIRECT_MAX:
             if kind == K_WMA:
-                v = tmp2[m, t] / sx                  # norm = 1 + … + n = sx
+                wma_exact_row(x, length, out[m])
             else:
-                v = lsma_value(nf, tmp1[m, t], tmp2[m, t], sx, den)
-            if abs(v - close[t]) <= band:            # rare: the exact value decides
-                if prev_exact == t - 1 and run[t] > length:
-                    v = row[t - 1]                   # same window as the previous bar
-                else:
-                    sy, sxy = exact_sums(x, t, length)
-                    v = sxy / sx if kind == K_WMA else lsma_value(nf, sy, sxy, sx, den)
-                prev_exact = t
-            row[t] = v
+                lsma_exact_row(x, length, out[m], tmp1[m], tmp2[m])
 
 
 @njit(cache=True)
@@ -478,7 +547,7 @@ def hull_row(x, length, out, t1, t2):
 
 # -- KAMA -------------------------------------------------------------------------------------------
 @njit(cache=True)
-def kama9(x, lengths, out, noise, ring):
+def kama9(x, lengths, out, noise, stored):
     """The script's KAMA (spec §4.7) for nine lengths: from 0, slow constant until the
     efficiency ratio exists on bar n. The noise is math.sum of |x − x[1]| through the
     machine (bar 0's step is na and skipped); `noise != 0` is Pine's tolerant test."""
@@ -488,7 +557,7 @@ def kama9(x, lengths, out, noise, ring):
         step[0] = NAN
     for t in range(1, size):
         step[t] = abs(x[t] - x[t - 1])
-    msum9(step, 1, lengths, noise, ring)
+    msum9(step, 1, lengths, noise, stored)
     prev = np.zeros(9)
     for t in range(size):
         xt = x[t]
@@ -505,7 +574,7 @@ def kama9(x, lengths, out, noise, ring):
 
 
 @njit(cache=True)
-def family_mas(f, lengths, hull, x, close, mas, tmp1, tmp2, ring, exact, band, run):
+def family_mas(f, lengths, hull, x, close, mas, tmp1, tmp2, exact, band, run):
     """The nine moving averages of family ``f`` (spec §4) of x into ``mas`` (9, n); close
     is their crossover partner (a batch's WMA/LINREG take the exact value near it)."""
     n = x.shape[0]
@@ -519,12 +588,12 @@ def family_mas(f, lengths, hull, x, close, mas, tmp1, tmp2, ring, exact, band, r
             for t in range(n):
                 mas[m, t] = 2.0 * tmp1[m, t] - tmp2[m, t]
     elif f == KAMA:
-        kama9(x, lengths, mas, tmp1, ring)
+        kama9(x, lengths, mas, tmp1, tmp2)
     elif f == HMA and hull:
         for m in range(9):
             hull_row(x, lengths[m], mas[m], tmp1[0], tmp1[1])
     elif f == HMA:                                  # the script's "HMA" is ta.sma
-        sma9(x, lengths, mas, ring)
+        sma9(x, lengths, mas, tmp1)
     elif f == WMA:
         window_mas9(K_WMA, x, close, lengths, mas, tmp1, tmp2, exact, band, run)
     else:
@@ -588,9 +657,10 @@ def family_layers(f, close, mas, rg, cutout, decay, weight, sig_row, feq_row, de
                 ma_prev = mas[m, t - 1]
                 s = 1.0 if (c > ma) & (c_prev <= ma_prev) else p
                 s = -1.0 if (c < ma) & (c_prev >= ma_prev) else s
-                a = r if pine_gt(p, 0.0) else (-r if pine_lt(p, 0.0) else eq_a[m])
+                # p is a state (−1, 0, +1): the tolerant sign test is the exact one.
+                a = r if p > 0 else (-r if p < 0 else eq_a[m])
                 e = eq_e[m] * decay * (1.0 + a)
-                e = EQUITY_FLOOR if pine_lt(e, EQUITY_FLOOR) else e
+                e = EQUITY_FLOOR if below_floor(e) else e
                 st[m] = s
                 eq_a[m] = a
                 eq_e[m] = e
@@ -644,7 +714,6 @@ def atc_series(close, x, lengths, weights, lam_g, delta, cutout, hull, cut_th, l
     mas = np.empty((9, n))
     tmp1 = np.empty((9, n))
     tmp2 = np.empty((9, n))
-    ring = np.empty((9, lengths.max()))
     sig_rows = np.empty((nfam, n))
     feq_rows = np.empty((nfam, n))
     top = 0.0
@@ -653,7 +722,7 @@ def atc_series(close, x, lengths, weights, lam_g, delta, cutout, hull, cut_th, l
     band = TIE_REL * top                   # see TIE_REL for why this band is safe
     run = constant_runs(x)
     for f in range(nfam):
-        family_mas(f, lengths[f], hull, x, close, mas, tmp1, tmp2, ring, detail, band, run)
+        family_mas(f, lengths[f], hull, x, close, mas, tmp1, tmp2, detail, band, run)
         if detail:
             d_ma[f * 9:f * 9 + 9, :] = mas
         family_layers(f, close, mas, rg, cutout, decay, weights[f], sig_rows[f], feq_rows[f],

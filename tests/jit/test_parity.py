@@ -98,7 +98,7 @@ def test_machine_is_the_references_rolling_sum_bit_for_bit():
     for x in (cents_with_flats(1500, 7), pips(1500, 8), random_walk(1500, 9, vol=0.05),
               np.abs(np.diff(random_walk(1501, 10)))):
         out = np.empty((9, x.size))
-        msum9(x, 0, lengths, out, np.empty((9, 130)))
+        msum9(x, 0, lengths, out, np.empty((9, x.size)))
         for m, n in enumerate(lengths):
             want = rolling_sum(x, int(n))
             assert [v.hex() for v in out[m]] == [v.hex() for v in want], n
@@ -109,7 +109,7 @@ def test_machine_skips_leading_na_like_the_reference():
     x[:5] = np.nan
     lengths = np.array([1, 2, 5, 9, 10, 11, 20, 28, 40], np.int64)
     out = np.empty((9, x.size))
-    msum9(x, 5, lengths, out, np.empty((9, 40)))
+    msum9(x, 5, lengths, out, np.empty((9, x.size)))
     for m, n in enumerate(lengths):
         np.testing.assert_array_equal(out[m], rolling_sum(x, int(n)))
 
