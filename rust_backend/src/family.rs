@@ -15,12 +15,17 @@ pub const EQUITY_FLOOR: f64 = 0.25;
 /// compare exactly.
 pub const PINE_TOLERANCE: f64 = 1e-10;
 
+/// The largest equity that Pine's tolerant `e < 0.25` floors: fl(0.25 − e) > 1e-10
+/// exactly when e ≤ this value, because fl(0.25 − e) falls monotonically as e grows (the
+/// tests check the two neighbours of this boundary).
+pub const FLOORED_AT_MOST: f64 = 0.2499999999;
+
 /// The floor of §6 step 4 with Pine's tolerant `e < 0.25`: floored only when
-/// 0.25 − e > 1e-10 (|e − 0.25| is that difference, computed in either order).
+/// 0.25 − e > 1e-10 (|e − 0.25| is that difference, computed in either order), i.e. when
+/// e ≤ [`FLOORED_AT_MOST`]; NaN stays NaN.
 #[inline(always)]
 pub fn floor_equity<V: Simd>(e: V) -> V {
-    let floor = V::splat(EQUITY_FLOOR);
-    V::select((floor - e).gt(V::splat(PINE_TOLERANCE)), floor, e)
+    V::select(e.le(V::splat(FLOORED_AT_MOST)), V::splat(EQUITY_FLOOR), e)
 }
 /// Pine's `math.round(v, 2)` counts a remainder within 1e-10 below ½ as a tie (§7).
 pub const ROUND_TIE: f64 = 0.5 - 1e-10;

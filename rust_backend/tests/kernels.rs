@@ -95,6 +95,22 @@ fn running_sums_stay_exact_over_long_series() {
 }
 
 #[test]
+fn the_equity_floor_is_pines_tolerant_comparison() {
+    use _native::family::{floor_equity, FLOORED_AT_MOST, PINE_TOLERANCE};
+    // The boundary: floored exactly when 0.25 − e > 1e-10, and fl(0.25 − e) is monotone.
+    assert!(0.25 - FLOORED_AT_MOST > PINE_TOLERANCE);
+    assert!(0.25 - FLOORED_AT_MOST.next_up() <= PINE_TOLERANCE);
+    for e in [0.1, 0.2, FLOORED_AT_MOST.next_down(), FLOORED_AT_MOST] {
+        assert_eq!(floor_equity::<f64>(e), 0.25, "{e}");
+    }
+    // Within 1e-10 below the floor Pine sees no `e < 0.25`: the equity stays.
+    for e in [FLOORED_AT_MOST.next_up(), 0.25 - 5e-11, 0.25, 0.3, 7.0] {
+        assert_eq!(floor_equity::<f64>(e), e, "{e}");
+    }
+    assert!(floor_equity::<f64>(f64::NAN).is_nan());
+}
+
+#[test]
 fn round2_rounds_half_away_from_zero_with_pine_tie_tolerance() {
     let cases = [
         (0.125, 0.13),
