@@ -173,7 +173,7 @@ def kahan_add(s, c, y1, v):
     return s2, (s2 - tmp) - y2, y2
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def sma_seed(x, lo, n):
     """`ta.sma(x, n)` on the bar where it first exists, from the inputs x[lo … lo+n−1]
     (no na among them): the machine's warm-up, which never evicts, divided by n. NaN when
@@ -213,7 +213,7 @@ def msum_steady(v, s, c, d):
     return s2, c2, y2, fire
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def msum9(x, t0, lengths, out, stored):
     """`math.sum(x, n)` for nine lengths into ``out`` (9, bars); inputs before bar t0 are
     na (skipped) and none after it; the sum exists from bar t0 + n − 1 (na before).
@@ -284,7 +284,7 @@ def msum9(x, t0, lengths, out, stored):
                 out[m, t] = x[t]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def sma9(x, lengths, out, stored):
     """`ta.sma` (the script's "HMA") for nine lengths: fl(math.sum(x, n) / n)."""
     msum9(x, 0, lengths, out, stored)
@@ -306,7 +306,7 @@ def ema_update(x, t, n, alpha, seed, y):
     return y + alpha * (x[t] - y)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def ema9(src, starts, lengths, out):
     """Nine ta.ema rows at once: member m is the EMA of src[r, starts[m]:] with length
     lengths[m] (na before starts[m] + lengths[m] − 1), where r = m when src has nine rows
@@ -385,7 +385,7 @@ def exact_sums(x, t, n):
     return sy, acc
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def wma_exact_row(x, n, out):
     """ta.wma(x, n) on every bar (na before n−1) exactly as §4.8: each window re-summed
     oldest first. Vectorised over the bars; each bar's own sum stays sequential."""
@@ -408,7 +408,7 @@ def wma_exact_row(x, n, out):
         acc[i] = acc[i] / norm
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def lsma_exact_row(x, n, out, sy, sxy):
     """ta.linreg(x, n, 0) on every bar (na before n−1) exactly as §4.8; ``sy``/``sxy`` are
     scratch rows as long as x. Vectorised over the bars like wma_exact_row."""
@@ -447,7 +447,7 @@ def exact_from_sums(kind, nf, sy, sxy, sx, den):
     return lsma_value(nf, sy, sxy, sx, den)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def window_mas9(kind, x, close, lengths, out, tmp1, tmp2, exact, band, run):
     """ta.wma (kind K_WMA) or ta.linreg (K_LSMA) of x for nine lengths into ``out``.
 
@@ -546,7 +546,7 @@ def hull_row(x, length, out, t1, t2):
 
 
 # -- KAMA -------------------------------------------------------------------------------------------
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def kama9(x, lengths, out, noise, stored):
     """The script's KAMA (spec §4.7) for nine lengths: from 0, slow constant until the
     efficiency ratio exists on bar n. The noise is math.sum of |x − x[1]| through the
@@ -559,7 +559,10 @@ def kama9(x, lengths, out, noise, stored):
         step[t] = abs(x[t] - x[t - 1])
     msum9(step, 1, lengths, noise, stored)
     prev = np.zeros(9)
-    for t in range(size):
+    steady = 0
+    for m in range(9):
+        steady = max(steady, lengths[m])
+    for t in range(min(steady, size)):
         xt = x[t]
         for m in range(9):
             length = lengths[m]
@@ -571,9 +574,20 @@ def kama9(x, lengths, out, noise, stored):
             sc = ratio * (KAMA_FAST - KAMA_SLOW) + KAMA_SLOW
             prev[m] = prev[m] + sc * sc * (xt - prev[m])
             out[m, t] = prev[m]
+    for t in range(steady, size):           # every ratio exists: branch-free selects
+        xt = x[t]
+        for m in range(9):
+            nz = noise[m, t]
+            q = abs(xt - x[t - lengths[m]]) / nz       # unused when noise is (near) 0
+            ratio = q if abs(nz - 0.0) > EPS else 0.0
+            sc = ratio * (KAMA_FAST - KAMA_SLOW) + KAMA_SLOW
+            pm = prev[m]
+            pm = pm + sc * sc * (xt - pm)
+            prev[m] = pm
+            out[m, t] = pm
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def family_mas(f, lengths, hull, x, close, mas, tmp1, tmp2, exact, band, run):
     """The nine moving averages of family ``f`` (spec §4) of x into ``mas`` (9, n); close
     is their crossover partner (a batch's WMA/LINREG take the exact value near it)."""
@@ -601,7 +615,7 @@ def family_mas(f, lengths, hull, x, close, mas, tmp1, tmp2, exact, band, run):
 
 
 # -- layers, events, drivers ------------------------------------------------------------------------
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def family_layers(f, close, mas, rg, cutout, decay, weight, sig_row, feq_row, detail,
                   d_state, d_eq):
     """Crossover states (§5) and Layer-1 equities (§6) of a family's nine MAs, its Layer-1
@@ -690,7 +704,7 @@ def constant_runs(x):
     return run
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def atc_series(close, x, lengths, weights, lam_g, delta, cutout, hull, cut_th, long_th,
                short_th, strategy, colbase, alertbase, nfam, out_off,
                o_sig, o_feq, o_avg, o_base, o_dir, o_al, o_as, o_long, o_short, detail,
