@@ -7,13 +7,14 @@
 //! computation, and turns invalid input into `ValueError(message, field)` / `TypeError`
 //! and an unexpected panic into `RuntimeError`, never an interpreter crash.
 
+pub mod across;
 pub mod batch;
 pub mod engine;
 pub mod exact;
 pub mod family;
 pub mod layer2;
-pub mod mathsum;
 pub mod ma;
+pub mod mathsum;
 pub mod params;
 mod pipeline;
 pub mod pool;

@@ -7,11 +7,12 @@
 //! preserved because members are separate vectors) and runs Layer 2 and the events over
 //! the block. `pipeline` schedules the two stages.
 
-use crate::exact::{lsma_bars, wma_bars, wma_lsma_bars};
+use crate::across::{KamaAcross, SmaAcross};
 use crate::engine::{check_level, check_prices, default_level, fill_rg, growth_row, layer2_params, SimdLevel};
+use crate::exact::{lsma_bars, wma_bars, wma_lsma_bars};
 use crate::family::{Members, PassInput, Phase};
 use crate::layer2::{Layer2, Layer2Out, Layer2Params};
-use crate::ma::{step_one, Dema, Ema, Hull, Kama, Lsma, MaKernel, Sma, Wma};
+use crate::ma::{step_one, Dema, Ema, Hull, Lsma, MaKernel, Wma};
 use crate::params::{HmaKind, InputError, Params};
 use crate::pipeline::run;
 use crate::simd::Simd;
@@ -173,7 +174,7 @@ pub fn compute_single_into(
 // One per call and stepped every bar: a box would only add an indirection.
 #[allow(clippy::large_enum_variant)]
 enum HmaKernel {
-    Sma(Sma<f64>),
+    Sma(SmaAcross),
     Hull(Hull<f64>),
 }
 
@@ -184,8 +185,9 @@ pub(crate) struct StageA {
     wma: Wma<f64>,
     dema: Dema<f64>,
     lsma: Lsma<f64>,
-    kama: Kama<f64>,
-    /// Each family's first steady bar.
+    kama: KamaAcross,
+    /// Each family's first steady bar (unused for the SMA and KAMA families, whose
+    /// members run as lanes).
     steady: [usize; 6],
     /// Member lengths of the WMA and LSMA families.
     wma_len: [usize; 9],
@@ -199,7 +201,7 @@ impl StageA {
     pub(crate) fn new(p: &Params, bars: usize) -> Self {
         let l = &p.lengths;
         let hma = match p.hma_kind {
-            HmaKind::Sma => HmaKernel::Sma(Sma::new(&l[1])),
+            HmaKind::Sma => HmaKernel::Sma(SmaAcross::new(&l[1])),
             HmaKind::Hull => HmaKernel::Hull(Hull::new(&l[1], bars, Vec::new())),
         };
         let mut a = Self {
@@ -208,7 +210,7 @@ impl StageA {
             wma: Wma::new(&l[2]),
             dema: Dema::new(&l[3]),
             lsma: Lsma::new(&l[4]),
-            kama: Kama::new(&l[5]),
+            kama: KamaAcross::new(&l[5]),
             steady: [0; 6],
             wma_len: l[2],
             lsma_len: l[4],
@@ -217,13 +219,13 @@ impl StageA {
         a.steady = [
             MaKernel::<f64>::steady_from(&a.ema),
             match &a.hma {
-                HmaKernel::Sma(k) => k.steady_from(),
+                HmaKernel::Sma(_) => 0,
                 HmaKernel::Hull(k) => k.steady_from(),
             },
             MaKernel::<f64>::steady_from(&a.wma),
             MaKernel::<f64>::steady_from(&a.dema),
             MaKernel::<f64>::steady_from(&a.lsma),
-            MaKernel::<f64>::steady_from(&a.kama),
+            0,
         ];
         a
     }
@@ -269,7 +271,7 @@ impl StageA {
             let mut cur = [[0.0; 9]; 6];
             step_one(&mut self.ema, x, close, t, st[0], &mut cur[0]);
             match &mut self.hma {
-                HmaKernel::Sma(k) => step_one(k, x, close, t, st[1], &mut cur[1]),
+                HmaKernel::Sma(k) => k.step::<V>(x, t, &mut cur[1]),
                 HmaKernel::Hull(k) => step_one(k, x, close, t, st[1], &mut cur[1]),
             }
             if exact {
@@ -282,7 +284,7 @@ impl StageA {
                 step_one(&mut self.lsma, x, close, t, st[4], &mut cur[4]);
             }
             step_one(&mut self.dema, x, close, t, st[3], &mut cur[3]);
-            step_one(&mut self.kama, x, close, t, st[5], &mut cur[5]);
+            self.kama.step::<V>(x, t, &mut cur[5]);
             for k in 0..9 {
                 for f in 0..6 {
                     row[k * FAMILY_LANES + f] = cur[f][k];

@@ -261,3 +261,46 @@ fn a_tie_missed_by_the_running_sum_is_recomputed() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// The machine with the nine members as lanes (single series).
+
+fn check_across<V: Simd>() {
+    use _native::across::{KamaAcross, SmaAcross};
+    for (seed, lens) in [(61u64, [28usize, 29, 30, 32, 34, 27, 26, 24, 22]), (62, [5, 1, 2, 3, 90, 4, 130, 7, 2])] {
+        let walk = walk(4000, seed, 0.04);
+        let cents: Vec<f64> = walk.iter().map(|p| (p * 100.0).round() / 100.0).collect();
+        for x in [walk, cents] {
+            let (mut sma, mut kama) = (SmaAcross::new(&lens), KamaAcross::new(&lens));
+            let mut rows = vec![vec![vec![]; 9]; 2];
+            for t in 0..x.len() {
+                let (mut a, mut b) = ([0.0; 9], [0.0; 9]);
+                sma.step::<V>(&x, t, &mut a);
+                kama.step::<V>(&x, t, &mut b);
+                for k in 0..9 {
+                    rows[0][k].push(a[k]);
+                    rows[1][k].push(b[k]);
+                }
+            }
+            for (k, &n) in lens.iter().enumerate() {
+                assert!(same(&rows[0][k], &common::sma(&x, n)), "sma n={n} seed {seed}");
+                assert!(same(&rows[1][k], &common::kama(&x, n)), "kama n={n} seed {seed}");
+            }
+        }
+    }
+}
+
+#[test]
+fn members_as_lanes_are_the_machine_bit_for_bit() {
+    check_across::<f64>();
+    #[cfg(target_arch = "x86_64")]
+    {
+        check_across::<_native::simd::F64x2>();
+        if std::is_x86_feature_detected!("avx2") {
+            check_across::<_native::simd::F64x4>();
+        }
+        if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512dq") {
+            check_across::<_native::simd::F64x8>();
+        }
+    }
+}

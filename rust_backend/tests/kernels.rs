@@ -98,7 +98,7 @@ fn running_sums_stay_exact_over_long_series() {
 fn the_equity_floor_is_pines_tolerant_comparison() {
     use _native::family::{floor_equity, FLOORED_AT_MOST, PINE_TOLERANCE};
     // The boundary: floored exactly when 0.25 − e > 1e-10, and fl(0.25 − e) is monotone.
-    assert!(0.25 - FLOORED_AT_MOST > PINE_TOLERANCE);
+    const { assert!(0.25 - FLOORED_AT_MOST > PINE_TOLERANCE) };
     assert!(0.25 - FLOORED_AT_MOST.next_up() <= PINE_TOLERANCE);
     for e in [0.1, 0.2, FLOORED_AT_MOST.next_down(), FLOORED_AT_MOST] {
         assert_eq!(floor_equity::<f64>(e), 0.25, "{e}");
