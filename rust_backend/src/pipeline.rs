@@ -40,6 +40,18 @@ pub(crate) fn run<I: Isa>(p: &Params, inp: &PassInput<'_>, rows: &mut SingleRows
         bufs.resize(RING * slot_len, 0.0);
         // Stage A writes the MA rows (whoever fills a block); stage B never touches them.
         let mas = rows.detail.as_mut().map_or(std::ptr::null_mut(), |d| d.mas.as_mut_ptr());
+        if !mas.is_null() {
+            // The exact WMA and LSMA rows first, split over two threads for longer series
+            // (each bar's value depends only on its window); stage A then reads them.
+            let ptr = SendPtr(mas);
+            let split = if n >= PIPELINE_MIN_BARS && rayon::current_num_threads() > 1 { n / 2 } else { n };
+            // SAFETY: the two calls write disjoint bar ranges of the rows; the level was
+            // checked by compute_single_into.
+            rayon::join(
+                || unsafe { I::exact_rows(p, inp.x, 0, split, ptr.get()) },
+                || unsafe { I::exact_rows(p, inp.x, split, n, ptr.get()) },
+            );
+        }
         let shared = Arc::new(Pipeline {
             busy: AtomicBool::new(false),
             producer: UnsafeCell::new(Producer { a: StageA::new(p, n), next: 0, done: false }),
@@ -85,6 +97,20 @@ pub(crate) fn run<I: Isa>(p: &Params, inp: &PassInput<'_>, rows: &mut SingleRows
         }
     });
 }
+
+/// A raw pointer handed to the two halves of [`run`]'s exact rows.
+#[derive(Clone, Copy)]
+struct SendPtr(*mut f64);
+
+impl SendPtr {
+    fn get(self) -> *mut f64 {
+        self.0
+    }
+}
+
+// SAFETY: the halves write disjoint parts of the rows the pointer covers.
+unsafe impl Send for SendPtr {}
+unsafe impl Sync for SendPtr {}
 
 /// Spin a little, then give the core away.
 fn backoff(spins: &mut u32) {

@@ -189,12 +189,6 @@ pub(crate) struct StageA {
     /// Each family's first steady bar (unused for the SMA and KAMA families, whose
     /// members run as lanes).
     steady: [usize; 6],
-    /// Member lengths of the WMA and LSMA families.
-    wma_len: [usize; 9],
-    lsma_len: [usize; 9],
-    /// With detail: the exact §4.8 WMA (rows 0–8) and LSMA (rows 9–17) of the current
-    /// block, each row `block` long.
-    exact: Vec<f64>,
 }
 
 impl StageA {
@@ -212,9 +206,6 @@ impl StageA {
             lsma: Lsma::new(&l[4]),
             kama: KamaAcross::new(&l[5]),
             steady: [0; 6],
-            wma_len: l[2],
-            lsma_len: l[4],
-            exact: Vec::new(),
         };
         a.steady = [
             MaKernel::<f64>::steady_from(&a.ema),
@@ -234,9 +225,9 @@ impl StageA {
     /// and, with detail, into the (54, n) rows `mas`; `close` is their crossover partner.
     /// `x` and `close` have the same length. Bar by bar over all six families, so their recursions
     /// overlap instead of running one latency chain at a time. With detail, the WMA and
-    /// LSMA members are §4.8's full oldest-first re-sums on every bar, evaluated first for
-    /// the whole block with `V::LANES` bars per vector; without, they run as running sums
-    /// decided exactly in the band of the close (same crossovers, see `exact::TIE_BAND`).
+    /// LSMA members are read from their rows in `mas`, §4.8's exact values written before
+    /// the pipeline starts ([`exact_rows`]); without, they run as running sums decided
+    /// exactly in the band of the close (same crossovers, see `exact::TIE_BAND`).
     #[inline(always)]
     fn fill<V: Simd>(
         &mut self,
@@ -250,21 +241,6 @@ impl StageA {
         assert!(blk.len() >= (b1 - b0) * BLOCK_STRIDE && close.len() == x.len());
         let n = x.len();
         let mut mas = mas.inspect(|m| assert!(m.len() >= 54 * n && b1 <= n));
-        let exact = mas.is_some();
-        let len = b1 - b0;
-        if exact {
-            self.exact.resize(18 * len, 0.0);
-            let (wma, lsma) = self.exact.split_at_mut(9 * len);
-            for k in 0..9 {
-                let (w, l) = (&mut wma[k * len..(k + 1) * len], &mut lsma[k * len..(k + 1) * len]);
-                if self.wma_len[k] == self.lsma_len[k] {
-                    wma_lsma_bars::<V>(x, self.wma_len[k], b0, b1, w, l);
-                } else {
-                    wma_bars::<V>(x, self.wma_len[k], b0, b1, w);
-                    lsma_bars::<V>(x, self.lsma_len[k], b0, b1, l);
-                }
-            }
-        }
         let st = self.steady;
         for t in b0..b1 {
             let row = &mut blk[(t - b0) * BLOCK_STRIDE..][..BLOCK_STRIDE];
@@ -274,10 +250,10 @@ impl StageA {
                 HmaKernel::Sma(k) => k.step::<V>(x, t, &mut cur[1]),
                 HmaKernel::Hull(k) => step_one(k, x, close, t, st[1], &mut cur[1]),
             }
-            if exact {
+            if let Some(m) = mas.as_deref() {
                 for k in 0..9 {
-                    cur[2][k] = self.exact[k * len + t - b0];
-                    cur[4][k] = self.exact[(9 + k) * len + t - b0];
+                    cur[2][k] = m[(18 + k) * n + t];
+                    cur[4][k] = m[(36 + k) * n + t];
                 }
             } else {
                 step_one(&mut self.wma, x, close, t, st[2], &mut cur[2]);
@@ -292,13 +268,35 @@ impl StageA {
             }
             if let Some(m) = mas.as_deref_mut() {
                 let m = m.as_mut_ptr();
-                for f in 0..6 {
+                for f in [0, 1, 3, 5] {
                     for k in 0..9 {
                         // SAFETY: (f·9 + k)·n + t < 54·n (asserted above).
                         unsafe { *m.add((f * 9 + k) * n + t) = cur[f][k] };
                     }
                 }
             }
+        }
+    }
+}
+
+/// The detail rows of the WMA (rows 18–26) and LSMA (rows 36–44) families in the (54, n)
+/// MA rows at `mas`, bars `t0..t1`: §4.8's full oldest-first re-sums on every bar,
+/// `V::LANES` bars per vector (one pass when the two lengths agree: LINREG's Σp·y is the
+/// WMA accumulator). Independent per bar, so disjoint bar ranges may run in parallel.
+///
+/// # Safety
+/// `mas` points to 54·n values; no one else accesses bars `t0..t1` of those rows meanwhile.
+#[inline(always)]
+unsafe fn exact_rows<V: Simd>(p: &Params, x: &[f64], t0: usize, t1: usize, mas: *mut f64) {
+    let n = x.len();
+    let row = |r: usize| unsafe { std::slice::from_raw_parts_mut(mas.add(r * n + t0), t1 - t0) };
+    for k in 0..9 {
+        let (lw, ll) = (p.lengths[2][k], p.lengths[4][k]);
+        if lw == ll {
+            wma_lsma_bars::<V>(x, lw, t0, t1, row(18 + k), row(36 + k));
+        } else {
+            wma_bars::<V>(x, lw, t0, t1, row(18 + k));
+            lsma_bars::<V>(x, ll, t0, t1, row(36 + k));
         }
     }
 }
@@ -401,6 +399,11 @@ pub(crate) trait Isa {
         blk: &mut [f64],
         mas: Option<&mut [f64]>,
     );
+    /// [`exact_rows`] at this level.
+    ///
+    /// # Safety
+    /// The CPU supports this level; as [`exact_rows`].
+    unsafe fn exact_rows(p: &Params, x: &[f64], t0: usize, t1: usize, mas: *mut f64);
     /// # Safety
     /// The CPU supports this level.
     unsafe fn stage_b(
@@ -431,6 +434,11 @@ macro_rules! isa {
                 mas: Option<&mut [f64]>,
             ) {
                 a.fill::<$v>(x, close, b0, b1, blk, mas)
+            }
+
+            $(#[target_feature(enable = $features)])?
+            unsafe fn exact_rows(p: &Params, x: &[f64], t0: usize, t1: usize, mas: *mut f64) {
+                unsafe { exact_rows::<$v>(p, x, t0, t1, mas) }
             }
 
             $(#[target_feature(enable = $features)])?
