@@ -10,7 +10,6 @@ from core.kernel_params import families_for_mode
 from core.types import ATCResult, BatchResult, as_batch, as_close_and_src, check_tail
 
 
-
 def last_event(long: np.ndarray, short: np.ndarray) -> tuple[int, int]:
     """(+1 long / −1 short / 0 none, bars since it or −1) over a whole history."""
     hits = np.flatnonzero(long | short)
