@@ -44,13 +44,16 @@ pub(crate) fn run<I: Isa>(p: &Params, inp: &PassInput<'_>, rows: &mut SingleRows
             // The exact WMA and LSMA rows first, split over two threads for longer series
             // (each bar's value depends only on its window); stage A then reads them.
             let ptr = SendPtr(mas);
-            let split = if n >= PIPELINE_MIN_BARS && rayon::current_num_threads() > 1 { n / 2 } else { n };
             // SAFETY: the two calls write disjoint bar ranges of the rows; the level was
             // checked by compute_single_into.
-            rayon::join(
-                || unsafe { I::exact_rows(p, inp.x, 0, split, ptr.get()) },
-                || unsafe { I::exact_rows(p, inp.x, split, n, ptr.get()) },
-            );
+            if n >= PIPELINE_MIN_BARS && rayon::current_num_threads() > 1 {
+                rayon::join(
+                    || unsafe { I::exact_rows(p, inp.x, 0, n / 2, ptr.get()) },
+                    || unsafe { I::exact_rows(p, inp.x, n / 2, n, ptr.get()) },
+                );
+            } else {
+                unsafe { I::exact_rows(p, inp.x, 0, n, mas) };
+            }
         }
         let shared = Arc::new(Pipeline {
             busy: AtomicBool::new(false),
