@@ -35,7 +35,7 @@ def read_output(path: Path) -> dict[str, np.ndarray]:
             for k in rows[0] if k != "date"}
 
 
-@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("backend", ["numpy", "numba", "rust"])
 @pytest.mark.parametrize("path", GOLDEN_FILES, ids=golden_id)
 def test_compute_writes_golden_columns(tmp_path, path, backend, capsys):
     gold, config = load_golden(path)
