@@ -21,8 +21,9 @@ const ROW: usize = 16;
 /// `math.sum` of one input stream for nine lengths at once.
 pub struct MemberSums {
     n: [usize; 9],
-    /// Lengths as f64 (padding lanes 1).
+    /// Lengths as f64 and their correctly rounded reciprocals (padding lanes 1).
     nf: [f64; ROW],
+    recip: [f64; ROW],
     s: [f64; ROW],
     c: [f64; ROW],
     /// `rows × ROW` addends, `rows` a power of two above the longest length.
@@ -38,7 +39,8 @@ impl MemberSums {
         for k in 0..9 {
             nf[k] = n[k] as f64;
         }
-        Self { n: *n, nf, s: [0.0; ROW], c: [0.0; ROW], ring: vec![0.0; rows * ROW], mask: rows - 1, count: 0 }
+        let recip = nf.map(|v| 1.0 / v);
+        Self { n: *n, nf, recip, s: [0.0; ROW], c: [0.0; ROW], ring: vec![0.0; rows * ROW], mask: rows - 1, count: 0 }
     }
 
     /// Push input `v` to every member; returns each member's sum (member `k`'s output
@@ -154,12 +156,15 @@ impl SmaAcross {
     pub fn step<V: Simd>(&mut self, x: &[f64], t: usize, out: &mut [f64; 9]) {
         // SAFETY: the machine reads bars t − i ≥ 0 of x.
         let s = unsafe { self.sums.push::<V, _>(x[t], &Plain(x), t) };
-        let nf = &self.sums.nf;
+        let (nf, recip) = (&self.sums.nf, &self.sums.recip);
         let mut q = [0.0; ROW];
         for ch in 0..9usize.div_ceil(V::LANES) {
             let at = ch * V::LANES;
             // SAFETY: at + LANES ≤ ROW.
-            unsafe { (V::load(s.as_ptr().add(at)) / V::load(nf.as_ptr().add(at))).store(q.as_mut_ptr().add(at)) };
+            unsafe {
+                let (sv, d, r) = (V::load(s.as_ptr().add(at)), V::load(nf.as_ptr().add(at)), V::load(recip.as_ptr().add(at)));
+                sv.quotient(d, r).store(q.as_mut_ptr().add(at))
+            };
         }
         for k in 0..9 {
             out[k] = if t + 1 < self.n[k] { f64::NAN } else { q[k] };

@@ -52,6 +52,16 @@ pub trait Simd:
     fn hundredths(self) -> Self {
         self / Self::splat(100.0)
     }
+    /// `self / d`, correctly rounded (bit for bit the division), given `recip`, the
+    /// correctly rounded `1 / d` (`d` finite, nonzero; `self / d` neither overflowing nor
+    /// subnormal). Vectors with FMA avoid the slow divider: q = self·recip is within one
+    /// ulp of the quotient, its residual self − q·d is exact in one FMA, and
+    /// q + residual·recip rounds to the quotient (Markstein's theorem).
+    #[inline(always)]
+    fn quotient(self, d: Self, recip: Self) -> Self {
+        let _ = recip;
+        self / d
+    }
 }
 
 /// Load `V` from element `i * LANES` of a slice.
@@ -377,6 +387,15 @@ mod x86 {
                 F64x4(_mm256_fmadd_pd(r, _mm256_set1_pd(0.01), q))
             }
         }
+        #[inline(always)]
+        fn quotient(self, d: Self, recip: Self) -> Self {
+            // SAFETY: the AVX2 level requires FMA (see engine::supported_levels).
+            unsafe {
+                let q = _mm256_mul_pd(self.0, recip.0);
+                let r = _mm256_fnmadd_pd(q, d.0, self.0);
+                F64x4(_mm256_fmadd_pd(r, recip.0, q))
+            }
+        }
     }
 
     /// Eight lanes, AVX-512 (F + DQ).
@@ -462,6 +481,14 @@ mod x86 {
                 let q = _mm512_mul_pd(self.0, _mm512_set1_pd(0.01));
                 let r = _mm512_fnmadd_pd(q, _mm512_set1_pd(100.0), self.0);
                 F64x8(_mm512_fmadd_pd(r, _mm512_set1_pd(0.01), q))
+            }
+        }
+        #[inline(always)]
+        fn quotient(self, d: Self, recip: Self) -> Self {
+            unsafe {
+                let q = _mm512_mul_pd(self.0, recip.0);
+                let r = _mm512_fnmadd_pd(q, d.0, self.0);
+                F64x8(_mm512_fmadd_pd(r, recip.0, q))
             }
         }
     }

@@ -57,13 +57,20 @@ fn window_max<V: Simd>(x: &[f64], first: usize, last: usize) -> V {
 pub struct Sma<V: Simd> {
     n: [usize; 9],
     n_v: [V; 9],
+    /// 1/n correctly rounded, for [`Simd::quotient`].
+    recip: [V; 9],
     sum: MathSum<V>,
 }
 
 impl<V: Simd> Sma<V> {
     #[inline(always)]
     pub fn new(n: &[usize; 9]) -> Self {
-        Self { n: *n, n_v: n.map(|n| V::splat(n as f64)), sum: MathSum::new(n) }
+        Self {
+            n: *n,
+            n_v: n.map(|n| V::splat(n as f64)),
+            recip: n.map(|n| V::splat(1.0 / n as f64)),
+            sum: MathSum::new(n),
+        }
     }
 }
 
@@ -79,7 +86,7 @@ impl<V: Simd> MaKernel<V> for Sma<V> {
         for k in 0..9 {
             // SAFETY: bars up to t are in x; the machine reads at most n − 1 bars back.
             let s = unsafe { self.sum.push(k, xv, &Bars(x), t) };
-            out[k] = if WARM && t + 1 < self.n[k] { V::splat(NAN) } else { s / self.n_v[k] };
+            out[k] = if WARM && t + 1 < self.n[k] { V::splat(NAN) } else { s.quotient(self.n_v[k], self.recip[k]) };
         }
     }
 

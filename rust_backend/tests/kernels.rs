@@ -150,6 +150,55 @@ fn vector_hundredths_equal_the_division_for_every_round2_unit() {
     }
 }
 
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn vector_quotients_equal_the_division() {
+    // Random sums over every length up to 3000, and sums whose quotient lies next to a
+    // rounding midpoint (the hard cases of a correction step), with their neighbours.
+    fn check<V: Simd>() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut a = vec![0.0; 72];
+        let mut out = vec![0.0; V::LANES];
+        for n in 1..=3000usize {
+            let d = n as f64;
+            let recip = 1.0 / d;
+            for _ in 0..64 {
+                let q = (next() >> 11) as f64 / (1u64 << 53) as f64 * 10f64.powi((next() % 9) as i32 - 2);
+                let mid = q + (q.next_up() - q) / 2.0;
+                let base = [(next() >> 11) as f64 * 2f64.powi(-40) * d, mid * d, q * d];
+                for (i, v) in a.iter_mut().enumerate() {
+                    let b = base[i % 3];
+                    *v = match i / 3 % 3 {
+                        0 => b,
+                        1 => b.next_up(),
+                        _ => b.next_down(),
+                    };
+                }
+                for chunk in a.chunks(V::LANES) {
+                    unsafe { V::load(chunk.as_ptr()).quotient(V::splat(d), V::splat(recip)).store(out.as_mut_ptr()) };
+                    for (x, q) in chunk.iter().zip(&out) {
+                        assert_eq!(q.to_bits(), (x / d).to_bits(), "{x} / {n}");
+                    }
+                }
+            }
+        }
+    }
+    check::<f64>();
+    check::<_native::simd::F64x2>();
+    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+        check::<_native::simd::F64x4>();
+    }
+    if std::is_x86_feature_detected!("avx512f") {
+        check::<_native::simd::F64x8>();
+    }
+}
+
 #[test]
 fn crossover_states_and_equity_follow_the_spec() {
     // One member whose MA sits at 10; close crosses it up, goes flat, then crosses down.
