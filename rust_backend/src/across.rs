@@ -4,10 +4,12 @@
 //!
 //! Every lane computes exactly what [`crate::mathsum::MathSum`] computes for that
 //! member (the same operations on the same values), so the values are the §4.8 ones.
-//! The realised addends live in one ring of rows indexed by the input count (row `j`
-//! holds every member's addend of input `j`, written with one vector store); member `k`
-//! evicts the entry of input `j − n_k`, gathered lane by lane. Rows not written yet are
-//! 0, which is exactly the warm-up's `y1 = −c` (0 + c = c). State is kept in plain
+//! The realised addends live in one ring of rows indexed by the input count at which
+//! they are evicted: member `k`'s addend of input `j` is written to row `j + n_k` (lane
+//! `k`), so input `j` reads every member's evicted entry with one vector load of row
+//! `j`, long after the scalar writes. The ring has more rows than the longest length, so
+//! an entry is read before its row is written again. Rows not written yet are 0, which
+//! is exactly the warm-up's `y1 = −c` (0 + c = c). State is kept in plain
 //! arrays, so the kernels need no vector type of their own and the caller picks one.
 
 use crate::exact::Terms;
@@ -58,11 +60,8 @@ impl MemberSums {
         let lanes = V::LANES;
         let chunks = 9usize.div_ceil(lanes);
         let row = (j & self.mask) * ROW;
-        // The evicted entries (0 while a member is warming up, see the module docs).
-        let mut d = [0.0; ROW];
-        for k in 0..9 {
-            d[k] = self.ring[(j.wrapping_sub(self.n[k]) & self.mask) * ROW + k];
-        }
+        assert!(row + ROW <= self.ring.len());
+        let mut added = [0.0; ROW];
         let vv = V::splat(v);
         let zero = V::splat(0.0);
         let mut sums = [0.0; ROW];
@@ -70,8 +69,13 @@ impl MemberSums {
         for ch in 0..chunks {
             let at = ch * lanes;
             // SAFETY (loads/stores): at + lanes ≤ ROW for every width (ROW is a multiple).
+            // The evicted entries (0 while a member is warming up, see the module docs).
             let (s, c, dv) = unsafe {
-                (V::load(self.s.as_ptr().add(at)), V::load(self.c.as_ptr().add(at)), V::load(d.as_ptr().add(at)))
+                (
+                    V::load(self.s.as_ptr().add(at)),
+                    V::load(self.c.as_ptr().add(at)),
+                    V::load(self.ring.as_ptr().add(row + at)),
+                )
             };
             // As MathSum::push: fire = |c| − ((v + |c|) − v) > 0, then the update.
             let b = c.abs();
@@ -85,7 +89,7 @@ impl MemberSums {
             unsafe {
                 s2.store(self.s.as_mut_ptr().add(at));
                 c2.store(self.c.as_mut_ptr().add(at));
-                y2.store(self.ring.as_mut_ptr().add(row + at));
+                y2.store(added.as_mut_ptr().add(at));
             }
             fired |= V::bits(fire) << at;
         }
@@ -100,9 +104,12 @@ impl MemberSums {
                     }
                     self.s[k] = acc;
                     self.c[k] = 0.0;
-                    self.ring[row + k] = v;
+                    added[k] = v;
                 }
             }
+        }
+        for k in 0..9 {
+            self.ring[((j + self.n[k]) & self.mask) * ROW + k] = added[k];
         }
         self.count = j + 1;
         sums[..9].copy_from_slice(&self.s[..9]);
