@@ -177,6 +177,18 @@ __device__ __noinline__ double atc_msum_rebase(const Raw& raw, double v, int k) 
     return acc;
 }
 
+// The compensated update of math.sum without a fire (§4.8 steps 2–3): y1 is −c in the
+// warm-up, −d − c once an entry d is evicted. Returns the realised entry y2 to store.
+__device__ __forceinline__ double atc_msum_step(double& s, double& c, double y1, double v) {
+    double tmp = s + y1;
+    double e1 = (tmp - s) - y1;
+    double y2 = v - e1;
+    double sn = tmp + y2;
+    c = (sn - tmp) - y2;
+    s = sn;
+    return y2;
+}
+
 // One non-na input v of math.sum(x, n), n ≥ 2 (§4.8), state (s, c) and the ring of the n
 // realised entries (cell: the slot of this input, which holds the entry being evicted once
 // the window is full). i = number of inputs before this one (warm-up while i < n). raw(j):
@@ -199,13 +211,7 @@ __device__ __forceinline__ double atc_msum_push(double& s, double& c, double* ce
         c = 0.0;
         *cell = v;
     } else {
-        double tmp = s + y1;
-        double e1 = (tmp - s) - y1;
-        double y2 = v - e1;
-        double sn = tmp + y2;
-        c = (sn - tmp) - y2;
-        s = sn;
-        *cell = y2;
+        *cell = atc_msum_step(s, c, y1, v);
     }
     return s;
 }
@@ -218,13 +224,7 @@ __device__ __forceinline__ double atc_msum_warm(double& s, double& c, double v, 
         s = atc_msum_rebase(raw, v, i + 1);
         c = 0.0;
     } else {
-        double y1 = -c;
-        double tmp = s + y1;
-        double e1 = (tmp - s) - y1;
-        double y2 = v - e1;
-        double sn = tmp + y2;
-        c = (sn - tmp) - y2;
-        s = sn;
+        atc_msum_step(s, c, -c, v);
     }
     return s;
 }

@@ -422,7 +422,7 @@ def test_csv_round_trip_is_exact(chart, aapl, tmp_path):
     cols = {name: [row[k] for row in table] for k, name in enumerate(header)}
     assert header[:7] == ["time", "timestamp_ns", "open", "high", "low", "close", "volume"]
     names = [name for name, _ in ref.columns(detail=True)]
-    assert header[7:] == names and len(names) == 1 + 6 + 6 + 6 + 2 + 4 + 3 * 54
+    assert header[7:] == names and len(names) == 1 + 6 + 6 + 6 + 2 + 4 + 1 + 3 * 54   # R: detail
     for name, want in ref.columns(detail=True):
         cells = cols[name]
         assert all(c == "" for c, w in zip(cells, want) if np.isnan(w)), name
