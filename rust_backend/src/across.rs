@@ -162,19 +162,28 @@ impl SmaAcross {
     #[inline(always)]
     pub fn step<V: Simd>(&mut self, x: &[f64], t: usize, out: &mut [f64; 9]) {
         // SAFETY: the machine reads bars t − i ≥ 0 of x.
-        let s = unsafe { self.sums.push::<V, _>(x[t], &Plain(x), t) };
-        let (nf, recip) = (&self.sums.nf, &self.sums.recip);
+        unsafe { self.sums.push::<V, _>(x[t], &Plain(x), t) };
+        // The quotients straight from the sums' vector state (no round trip through
+        // scalar stores); lanes of length 1 take the input itself below.
+        let (sums, nf, recip) = (&self.sums.s, &self.sums.nf, &self.sums.recip);
         let mut q = [0.0; ROW];
         for ch in 0..9usize.div_ceil(V::LANES) {
             let at = ch * V::LANES;
             // SAFETY: at + LANES ≤ ROW.
             unsafe {
-                let (sv, d, r) = (V::load(s.as_ptr().add(at)), V::load(nf.as_ptr().add(at)), V::load(recip.as_ptr().add(at)));
+                let (sv, d, r) = (V::load(sums.as_ptr().add(at)), V::load(nf.as_ptr().add(at)), V::load(recip.as_ptr().add(at)));
                 sv.quotient(d, r).store(q.as_mut_ptr().add(at))
             };
         }
         for k in 0..9 {
-            out[k] = if t + 1 < self.n[k] { f64::NAN } else { q[k] };
+            let n = self.n[k];
+            out[k] = if t + 1 < n {
+                f64::NAN
+            } else if n == 1 {
+                x[t]
+            } else {
+                q[k]
+            };
         }
     }
 }
