@@ -171,7 +171,8 @@ impl SmaAcross {
             let at = ch * V::LANES;
             // SAFETY: at + LANES ≤ ROW.
             unsafe {
-                let (sv, d, r) = (V::load(sums.as_ptr().add(at)), V::load(nf.as_ptr().add(at)), V::load(recip.as_ptr().add(at)));
+                let (sv, d, r) =
+                    (V::load(sums.as_ptr().add(at)), V::load(nf.as_ptr().add(at)), V::load(recip.as_ptr().add(at)));
                 sv.quotient(d, r).store(q.as_mut_ptr().add(at))
             };
         }

@@ -6,7 +6,7 @@
 //! batch kernels keep O(1) running sums instead and only recompute the §4.8 value where
 //! the running value lies within the band of the close ([`TieScan`]); single-series
 //! detail results evaluate §4.8 on every bar, vectorised over bars ([`wma_bars`],
-//! [`lsma_bars`]).
+//! [`lsma_bars`], and [`hull_bars`] for the optional Hull MA).
 //!
 //! Everything here is inlined into the kernels and makes no calls: every vector register
 //! is caller-saved, and an out-of-line call anywhere in a kernel, even on a rarely taken
@@ -237,6 +237,34 @@ impl LinregConst {
 #[inline(always)]
 pub fn wma_bars<V: Simd>(x: &[f64], n: usize, t0: usize, t1: usize, out: &mut [f64]) {
     bars_kernel::<V, 1>(x, n, t0, t1, out, Finish::Wma(seq_index_sum(n)), None);
+}
+
+/// The real Hull MA (option `hma_kind = "hull"`) of a plain series into `out[t − t0]` for
+/// bars `t0..t1`, as `core/atc/moving_averages.py` `hull` evaluates it: the raw series
+/// 2·WMA(x, n/2) − WMA(x, n) and the outer WMA(raw, ⌊√n⌋), all three WMAs the §4.8
+/// re-sums of [`wma_bars`] on every bar (NaN wherever a window reaches before bar 0 or
+/// holds a NaN raw value). `scratch` is reused storage for the raw values of bars
+/// `t0 − ⌊√n⌋ + 1 … t1 − 1`.
+///
+/// # Panics
+/// As [`wma_bars`].
+#[inline(always)]
+pub fn hull_bars<V: Simd>(x: &[f64], n: usize, t0: usize, t1: usize, scratch: &mut Vec<f64>, out: &mut [f64]) {
+    assert!(t0 <= t1 && t1 <= x.len() && out.len() >= t1 - t0);
+    let half = (n / 2).max(1);
+    let root = ((n as f64).sqrt().floor() as usize).max(1);
+    // The outer windows of bars t0..t1 start at r0 (or at bar 0).
+    let r0 = t0.saturating_sub(root - 1);
+    let len = t1 - r0;
+    scratch.clear();
+    scratch.resize(2 * len, 0.0);
+    let (raw, long) = scratch.split_at_mut(len);
+    wma_bars::<V>(x, half, r0, t1, raw);
+    wma_bars::<V>(x, n, r0, t1, long);
+    for (r, l) in raw.iter_mut().zip(long.iter()) {
+        *r = 2.0 * *r - *l;
+    }
+    wma_bars::<V>(raw, root, t0 - r0, len, out);
 }
 
 /// `ta.linreg(x, n, 0)` of a plain series into `out[t − t0]` for bars `t0..t1` (x itself

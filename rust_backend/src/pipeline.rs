@@ -41,7 +41,7 @@ pub(crate) fn run<I: Isa>(p: &Params, inp: &PassInput<'_>, rows: &mut SingleRows
         // Stage A writes the MA rows (whoever fills a block); stage B never touches them.
         let mas = rows.detail.as_mut().map_or(std::ptr::null_mut(), |d| d.mas.as_mut_ptr());
         if !mas.is_null() {
-            // The exact WMA and LSMA rows first, split over two threads for longer series
+            // The exact WMA and LSMA rows (and Hull rows) first, split over two threads for longer series
             // (each bar's value depends only on its window); stage A then reads them.
             let ptr = SendPtr(mas);
             // SAFETY: the two calls write disjoint bar ranges of the rows; the level was
@@ -57,7 +57,7 @@ pub(crate) fn run<I: Isa>(p: &Params, inp: &PassInput<'_>, rows: &mut SingleRows
         }
         let shared = Arc::new(Pipeline {
             busy: AtomicBool::new(false),
-            producer: UnsafeCell::new(Producer { a: StageA::new(p, n), next: 0, done: false }),
+            producer: UnsafeCell::new(Producer { a: StageA::new(p, n, !mas.is_null()), next: 0, done: false }),
             x: inp.x.as_ptr(),
             close: inp.close.as_ptr(),
             bars: n,

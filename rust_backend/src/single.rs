@@ -9,7 +9,7 @@
 
 use crate::across::{KamaAcross, SmaAcross};
 use crate::engine::{check_level, check_prices, default_level, fill_rg, growth_row, layer2_params, SimdLevel};
-use crate::exact::{lsma_bars, wma_bars, wma_lsma_bars};
+use crate::exact::{hull_bars, lsma_bars, wma_bars, wma_lsma_bars};
 use crate::family::{Members, PassInput, Phase};
 use crate::layer2::{Layer2, Layer2Out, Layer2Params};
 use crate::ma::{step_one, Dema, Ema, Hull, Lsma, MaKernel, Wma};
@@ -175,7 +175,11 @@ pub fn compute_single_into(
 #[allow(clippy::large_enum_variant)]
 enum HmaKernel {
     Sma(SmaAcross),
+    /// The Hull MA as running sums decided exactly in the band of the close (no detail).
     Hull(Hull<f64>),
+    /// The Hull MA read from its detail rows, §4.8's exact values written before the
+    /// pipeline starts ([`exact_rows`]).
+    HullRows,
 }
 
 /// Stage A: the 54 MAs.
@@ -192,10 +196,12 @@ pub(crate) struct StageA {
 }
 
 impl StageA {
-    pub(crate) fn new(p: &Params, bars: usize) -> Self {
+    /// `detail`: [`StageA::fill`] gets the MA rows (and reads the exact rows from them).
+    pub(crate) fn new(p: &Params, bars: usize, detail: bool) -> Self {
         let l = &p.lengths;
         let hma = match p.hma_kind {
             HmaKind::Sma => HmaKernel::Sma(SmaAcross::new(&l[1])),
+            HmaKind::Hull if detail => HmaKernel::HullRows,
             HmaKind::Hull => HmaKernel::Hull(Hull::new(&l[1], bars, Vec::new())),
         };
         let mut a = Self {
@@ -210,7 +216,7 @@ impl StageA {
         a.steady = [
             MaKernel::<f64>::steady_from(&a.ema),
             match &a.hma {
-                HmaKernel::Sma(_) => 0,
+                HmaKernel::Sma(_) | HmaKernel::HullRows => 0,
                 HmaKernel::Hull(k) => k.steady_from(),
             },
             MaKernel::<f64>::steady_from(&a.wma),
@@ -225,9 +231,11 @@ impl StageA {
     /// and, with detail, into the (54, n) rows `mas`; `close` is their crossover partner.
     /// `x` and `close` have the same length. Bar by bar over all six families, so their recursions
     /// overlap instead of running one latency chain at a time. With detail, the WMA and
-    /// LSMA members are read from their rows in `mas`, §4.8's exact values written before
-    /// the pipeline starts ([`exact_rows`]); without, they run as running sums decided
-    /// exactly in the band of the close (same crossovers, see `exact::TIE_BAND`).
+    /// LSMA members (and the Hull members with `hma_kind = "hull"`) are read from their
+    /// rows in `mas`, §4.8's exact values written before the pipeline starts
+    /// ([`exact_rows`]); without, they run as running sums decided exactly in the band of
+    /// the close (same crossovers, see `exact::TIE_BAND`). `mas` is given exactly when
+    /// this stage was made with `detail`.
     #[inline(always)]
     fn fill<V: Simd>(
         &mut self,
@@ -241,6 +249,8 @@ impl StageA {
         assert!(blk.len() >= (b1 - b0) * BLOCK_STRIDE && close.len() == x.len());
         let n = x.len();
         let mut mas = mas.inspect(|m| assert!(m.len() >= 54 * n && b1 <= n));
+        let hull_rows = matches!(self.hma, HmaKernel::HullRows);
+        assert!(!hull_rows || mas.is_some());
         let st = self.steady;
         for t in b0..b1 {
             let row = &mut blk[(t - b0) * BLOCK_STRIDE..][..BLOCK_STRIDE];
@@ -249,11 +259,17 @@ impl StageA {
             match &mut self.hma {
                 HmaKernel::Sma(k) => k.step::<V>(x, t, &mut cur[1]),
                 HmaKernel::Hull(k) => step_one(k, x, close, t, st[1], &mut cur[1]),
+                HmaKernel::HullRows => {}
             }
             if let Some(m) = mas.as_deref() {
                 for k in 0..9 {
                     cur[2][k] = m[(18 + k) * n + t];
                     cur[4][k] = m[(36 + k) * n + t];
+                }
+                if hull_rows {
+                    for k in 0..9 {
+                        cur[1][k] = m[(9 + k) * n + t];
+                    }
                 }
             } else {
                 step_one(&mut self.wma, x, close, t, st[2], &mut cur[2]);
@@ -269,6 +285,9 @@ impl StageA {
             if let Some(m) = mas.as_deref_mut() {
                 let m = m.as_mut_ptr();
                 for f in [0, 1, 3, 5] {
+                    if f == 1 && hull_rows {
+                        continue;
+                    }
                     for k in 0..9 {
                         // SAFETY: (f·9 + k)·n + t < 54·n (asserted above).
                         unsafe { *m.add((f * 9 + k) * n + t) = cur[f][k] };
@@ -279,10 +298,11 @@ impl StageA {
     }
 }
 
-/// The detail rows of the WMA (rows 18–26) and LSMA (rows 36–44) families in the (54, n)
-/// MA rows at `mas`, bars `t0..t1`: §4.8's full oldest-first re-sums on every bar,
-/// `V::LANES` bars per vector (one pass when the two lengths agree: LINREG's Σp·y is the
-/// WMA accumulator). Independent per bar, so disjoint bar ranges may run in parallel.
+/// The detail rows of the WMA (rows 18–26) and LSMA (rows 36–44) families, and of the
+/// Hull MA (rows 9–17) with `hma_kind = "hull"`, in the (54, n) MA rows at `mas`, bars
+/// `t0..t1`: §4.8's full oldest-first re-sums on every bar, `V::LANES` bars per vector
+/// (one pass when the WMA and LSMA lengths agree: LINREG's Σp·y is the WMA accumulator).
+/// Independent per bar, so disjoint bar ranges may run in parallel.
 ///
 /// # Safety
 /// `mas` points to 54·n values; no one else accesses bars `t0..t1` of those rows meanwhile.
@@ -297,6 +317,12 @@ unsafe fn exact_rows<V: Simd>(p: &Params, x: &[f64], t0: usize, t1: usize, mas: 
         } else {
             wma_bars::<V>(x, lw, t0, t1, row(18 + k));
             lsma_bars::<V>(x, ll, t0, t1, row(36 + k));
+        }
+    }
+    if p.hma_kind == HmaKind::Hull {
+        let mut scratch = Vec::new();
+        for k in 0..9 {
+            hull_bars::<V>(x, p.lengths[1][k], t0, t1, &mut scratch, row(9 + k));
         }
     }
 }

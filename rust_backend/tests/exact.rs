@@ -4,7 +4,7 @@
 
 mod common;
 
-use _native::exact::{lsma_bars, wma_bars, wma_lsma_bars, Bars};
+use _native::exact::{hull_bars, lsma_bars, wma_bars, wma_lsma_bars, Bars};
 use _native::family::{Members, Phase};
 use _native::ma::{Hull, Lsma, MaKernel, Sma, Wma};
 use _native::mathsum::{math_sum, MathSum};
@@ -121,10 +121,24 @@ fn check_bars<V: Simd>() {
             assert!(same(&w2, &w) && same(&l2, &l), "one pass n={n} {t0}..{t1}");
         }
     }
+    // The Hull MA's three WMAs re-summed on every bar, any bar range (a range starting
+    // mid-series needs the raw values of the outer window before it).
+    let cents: Vec<f64> = x.iter().map(|v| (v * 100.0).round() / 100.0).collect();
+    let mut scratch = Vec::new();
+    for src in [&x, &cents] {
+        for n in [1usize, 2, 3, 4, 9, 16, 28, 60, 130] {
+            let want = common::hull(src, n);
+            for (t0, t1) in [(0, 1000), (5, 37), (300, 301), (990, 1000), (0, 3), (500, 500)] {
+                let mut h = vec![0.0; t1 - t0];
+                hull_bars::<V>(src, n, t0, t1, &mut scratch, &mut h);
+                assert!(same(&h, &want[t0..t1]), "hull n={n} {t0}..{t1}");
+            }
+        }
+    }
 }
 
 #[test]
-fn exact_wma_and_linreg_over_bars_are_section_4_8() {
+fn exact_wma_linreg_and_hull_over_bars_are_section_4_8() {
     check_bars::<f64>();
     #[cfg(target_arch = "x86_64")]
     {
