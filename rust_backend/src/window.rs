@@ -323,7 +323,8 @@ impl<V: Simd> MaKernel<V> for Lsma<V> {
 /// A real Hull MA (option `hma_kind = "hull"`): WMA(2·WMA(x, n/2) − WMA(x, n), ⌊√n⌋),
 /// as `core/atc/moving_averages.py` `hull`. Keeps each member's raw series, over which
 /// the outer WMA slides. In the band of the close, the raw values of the outer window
-/// and the outer WMA are recomputed as the reference evaluates them.
+/// and the outer WMA are recomputed as the reference evaluates them. Single-series detail
+/// results show [`hull_bars`](crate::exact::hull_bars)'s exact values instead.
 pub struct Hull<V: Simd> {
     n: [usize; 9],
     /// Length 1 needs no tie recompute: the value is 2·x − x = x exactly.
