@@ -72,7 +72,7 @@ pub fn default_level() -> SimdLevel {
     })
 }
 
-/// g[t] = e^(λ·(t − cutout)) for t ≥ cutout, NaN before (§3), computed with `pow` as
+/// `g[t] = e^(λ·(t − cutout))` for t ≥ cutout, NaN before (§3), computed with `pow` as
 /// the Pine (and the reference) do.
 pub fn growth_value(t: usize, lam: f64, cutout: usize) -> f64 {
     if t >= cutout {
