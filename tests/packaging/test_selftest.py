@@ -98,7 +98,7 @@ def test_full_self_test_passes_offscreen(qapp: Any) -> None:
     assert statuses["backend rust"] in ("ok", "skip"), table      # skip only with its reason
     assert statuses["backend cuda"] in ("ok", "skip"), table
     assert "source tree" in row(report, "build").detail
-    assert "187 columns = reference = golden" in row(report, "backend numba").detail
+    assert "188 columns = reference = golden" in row(report, "backend numba").detail
     assert "watchlist rows with values" in row(report, "main window").detail
     assert table.splitlines()[-1].startswith("RESULT: PASS")
     # Every computed column of every backend that ran is kept for the frozen comparison.
