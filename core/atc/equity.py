@@ -42,12 +42,13 @@ def equity(start: float, sig: np.ndarray, rg: np.ndarray, cutout: int, delta: fl
     """eq(start, sig, R) of §6; ``rg`` is R·g. ``a`` persists while the previous signal is 0.
     The floor test `e < 0.25` and the sign tests are Pine's tolerant comparisons (§4.8)."""
     n = sig.shape[0]
-    out = np.full(n, np.nan)
+    out = [math.nan] * n
+    signals, returns = sig.astype(np.float64).tolist(), rg.tolist()   # Python floats: fast loop
     a, e = 0.0, math.nan
     decay = 1.0 - delta
     for t in range(cutout, n):
-        r = rg[t]
-        p = sig[t - 1] if t >= 1 else math.nan
+        r = returns[t]
+        p = signals[t - 1] if t >= 1 else math.nan
         if gt(p, 0.0):                 # the script's comparisons: Pine's tolerant ones
             a = r
         elif lt(p, 0.0):
@@ -56,4 +57,4 @@ def equity(start: float, sig: np.ndarray, rg: np.ndarray, cutout: int, delta: fl
         if lt(e, EQUITY_FLOOR):
             e = EQUITY_FLOOR
         out[t] = e
-    return out
+    return np.array(out)

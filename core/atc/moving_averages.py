@@ -83,15 +83,15 @@ def ema(x: np.ndarray, n: int) -> np.ndarray:
     exists, then ``y + α·(x − y)`` with α = 2/(n+1)."""
     out = np.full(x.shape[0], np.nan)
     alpha = 2.0 / (n + 1)
-    seed = sma(x, n)
-    y = math.nan
-    for t, v in enumerate(x.tolist()):
-        if math.isnan(v):
-            continue
-        if math.isnan(y):
-            y = float(seed[t])        # na until the seed exists
-        else:
-            y = y + alpha * (v - y)
+    valid = np.flatnonzero(~np.isnan(x))
+    if valid.size < n:
+        return out
+    # The seed: ta.sma on the bar of the n-th non-na input (only that bar of it is used).
+    seed_bar = int(valid[n - 1])
+    y = float(sma(x[:seed_bar + 1], n)[seed_bar])
+    out[seed_bar] = y
+    for t in valid[n:].tolist():
+        y = y + alpha * (float(x[t]) - y)
         out[t] = y
     return out
 
