@@ -1,7 +1,10 @@
 # Two entry points: `make app` launches ATC Desktop, `make test` runs every test.
-# Both install what they need first (Qt's system libraries, the Python packages and the
-# Rust extension); stamps in .stamps/ make the second run start at once.
-PY ?= python3
+# Both install what they need first (Qt's system libraries, the project's virtual
+# environment .venv with the Python packages and the Rust extension); stamps in .stamps/
+# make the second run start at once.
+BASE_PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
 STAMPS := .stamps
 # Qt's offscreen platform needs the first line; a real window (xcb) the rest.
 QT_LIBS := libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 fonts-dejavu-core \
@@ -9,7 +12,7 @@ QT_LIBS := libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 fonts-dejavu-
            libxcb-render-util0 libxcb-randr0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1
 RUST_SOURCES := $(wildcard rust_backend/src/*.rs rust_backend/src/*/*.rs)
 
-.PHONY: setup app test test-python test-rust bench package clean
+.PHONY: setup app test test-python test-rust bench package clean apt-venv
 
 setup: $(STAMPS)/system $(STAMPS)/python
 
@@ -35,13 +38,22 @@ $(STAMPS)/package-tools: $(STAMPS)/python
 	$(PY) packaging/slim.py
 	@touch $@
 
-$(STAMPS)/python: pyproject.toml rust_backend/Cargo.toml $(RUST_SOURCES)
+# Debian's own Python creates virtual environments only with its venv package installed.
+$(PY):
+	@$(BASE_PYTHON) -m venv $(VENV) 2>/dev/null || { rm -rf $(VENV); \
+	  $(MAKE) --no-print-directory apt-venv && $(BASE_PYTHON) -m venv $(VENV); }
+	$(PY) -m pip install -q --upgrade pip
+
+apt-venv:
+	$(call apt_install,python3-venv)
+
+$(STAMPS)/python: $(PY) pyproject.toml rust_backend/Cargo.toml $(RUST_SOURCES)
 	@mkdir -p $(STAMPS)
 	$(PY) -m pip install -q -e '.[dev,package]'
 	@touch $@
 
 app: setup
-	atc-desktop
+	$(VENV)/bin/atc-desktop
 
 # Rust first, pytest last: the run ends on pytest's summary line.
 test: setup $(STAMPS)/package-tools test-rust test-python
@@ -64,4 +76,4 @@ package: setup $(STAMPS)/package-tools
 	$(PY) packaging/build.py $(if $(GPU),--gpu)
 
 clean:
-	rm -rf $(STAMPS) build dist rust_backend/target
+	rm -rf $(STAMPS) $(VENV) build dist rust_backend/target
