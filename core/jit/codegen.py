@@ -31,7 +31,7 @@ from typing import Callable
 from core.kernel_params import KernelParams
 from core.paths import cache_dir
 
-TEMPLATE_VERSION = "6"
+TEMPLATE_VERSION = "7"
 
 #: Back-off of a failed background build: first retry after this many seconds, doubling
 #: with each failure up to RETRY_MAX_S.
@@ -40,6 +40,11 @@ RETRY_MAX_S = 960.0
 
 #: Symbols advanced together in the vectorised steady phase.
 BLOCK = 128
+
+# Pine's tolerant comparisons in the generated code (spec §4.8): the sign tests read a
+# member state (−1/0/+1) or a Layer-1 signal (a multiple of 0.01), which are never within
+# 1e-10 of 0 unless 0, so a plain `p > 0` is the tolerant test; the floor `e < 0.25` is
+# `0.25 − e > 1e-10`, one subtraction (exact for e ≥ 0.125 by Sterbenz, na → false).
 
 _HEADER = """\"\"\"Generated EMA-only ATC screening kernel; see core/jit/codegen.py.\"\"\"
 import numpy as np
@@ -150,12 +155,12 @@ _MEMBER_STEADY = """\
             if c < y{m} and c_prev >= mp{m}:
                 st{m} = -1
             mp{m} = y{m}
-            if p > 0 and abs(p) > 1e-10:
+            if p > 0:
                 a{m} = r
-            elif p < 0 and abs(p) > 1e-10:
+            elif p < 0:
                 a{m} = -r
             e{m} = e{m} * {decay!r} * (1.0 + a{m})
-            if e{m} < 0.25 and abs(e{m} - 0.25) > 1e-10:
+            if (0.25 - e{m}) > 1e-10:
                 e{m} = 0.25
             num = num + st{m} * e{m}
             den = den + e{m}
@@ -230,10 +235,9 @@ _BLOCK_MEMBER = """\
             p = ST[{m}, k]
             s = 1.0 if (c > y) & (c_prev <= MP[{m}, k]) else p
             s = -1.0 if (c < y) & (c_prev >= MP[{m}, k]) else s
-            a = r[k] if (p > 0) & (abs(p) > 1e-10) else (
-                -r[k] if (p < 0) & (abs(p) > 1e-10) else A[{m}, k])
+            a = r[k] if p > 0 else (-r[k] if p < 0 else A[{m}, k])
             e = E[{m}, k] * {decay!r} * (1.0 + a)
-            e = 0.25 if (e < 0.25) & (abs(e - 0.25) > 1e-10) else e
+            e = 0.25 if (0.25 - e) > 1e-10 else e
             Y[{m}, k] = y
             MP[{m}, k] = y
             ST[{m}, k] = s
@@ -251,10 +255,9 @@ _BLOCK_TAIL = """\
             u = u + 1.0 if mag - u >= 0.5 - 1e-10 else u
             sig = (1.0 if v > 0 else (-1.0 if v < 0 else 0.0)) * u / 100.0
             p = SIG[k]
-            fa = r[k] if (p > 0) & (abs(p) > 1e-10) else (
-                -r[k] if (p < 0) & (abs(p) > 1e-10) else FA[k])
+            fa = r[k] if p > 0 else (-r[k] if p < 0 else FA[k])
             fe = FE[k] * {decay!r} * (1.0 + fa)
-            fe = 0.25 if (fe < 0.25) & (abs(fe - 0.25) > 1e-10) else fe
+            fe = 0.25 if (0.25 - fe) > 1e-10 else fe
             cols_prev = COLS_PREV[k]
             base = {base}
             up = (base > {long_th!r}) & (BASE_PREV[k] <= {long_th!r})
