@@ -179,14 +179,46 @@ def assert_matches_golden(backend: Any, path: Path) -> Any:
     return result
 
 
-def assert_batch_discrete_equal_reference(out: Any, closes: np.ndarray, config: ATCConfig) -> None:
+def assert_batch_matches_golden(backend: Any, path: Path, mode: str) -> None:
+    """``backend.compute_batch`` on a golden file's close, as a one-row batch and beside a
+    shifted copy (a ragged batch): every bar's signals, direction and events equal the golden
+    columns, equities and Average_Signal within 1e-9. Batches take close only, so a golden
+    file computed on another source is skipped."""
+    gold, config = load_golden(path)
+    if "src" in gold:
+        pytest.skip("batches compute on close; this golden file uses another source")
+    close = np.asarray(gold["close"], dtype=np.float64)
+    n = close.size
+    ragged = np.full(n, np.nan)
+    ragged[37:] = close[:n - 37] * 1.5                     # another symbol, later start
+    out = backend.compute_batch(np.vstack([close, ragged]), config, tail=n, mode=mode)
+    families = ["EMA", "HMA", "WMA", "DEMA", "LSMA", "KAMA"][:out.signals.shape[1]]
+    for f, fam in enumerate(families):
+        np.testing.assert_array_equal(out.signals[0, f], gold[fam + "_Signal"], err_msg=fam)
+        np.testing.assert_allclose(out.family_equities[0, f], gold[fam + "_S"], rtol=1e-9,
+                                   err_msg=fam)
+    if mode == "full":
+        np.testing.assert_array_equal(out.direction[0], gold["direction"])
+        np.testing.assert_array_equal(out.long[0], gold["long"].astype(bool))
+        np.testing.assert_array_equal(out.short[0], gold["short"].astype(bool))
+        np.testing.assert_allclose(out.average_signal[0], gold["Average_Signal"], rtol=1e-9,
+                                   atol=1e-15)
+    assert_batch_discrete_equal_reference(out, np.vstack([close, ragged])[1:], config,
+                                          rows=[1], families=len(families))
+
+
+def assert_batch_discrete_equal_reference(out: Any, closes: np.ndarray, config: ATCConfig,
+                                          rows: list[int] | None = None,
+                                          families: int = 6) -> None:
     """Each row of a full-length batch result (tail = all bars) has the reference's
-    signals, direction and events on that row alone."""
+    signals, direction and events on that row alone (``rows``: which rows of ``out`` the
+    rows of ``closes`` are, all by default; leading NaN is a later start)."""
     from core.atc import compute_reference
 
-    for row in range(closes.shape[0]):
-        ref = compute_reference(closes[row], config)
-        np.testing.assert_array_equal(out.signals[row], ref.signals)
-        np.testing.assert_array_equal(out.direction[row], ref.direction)
-        np.testing.assert_array_equal(out.long[row], ref.long)
-        np.testing.assert_array_equal(out.short[row], ref.short)
+    for i, row in enumerate(rows if rows is not None else range(closes.shape[0])):
+        first = int(np.argmax(np.isfinite(closes[i])))
+        ref = compute_reference(closes[i, first:], config, families=families)
+        np.testing.assert_array_equal(out.signals[row][:, first:], ref.signals[:families])
+        np.testing.assert_array_equal(out.direction[row][first:], ref.direction)
+        np.testing.assert_array_equal(out.long[row][first:], ref.long)
+        np.testing.assert_array_equal(out.short[row][first:], ref.short)

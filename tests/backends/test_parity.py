@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from core.atc import compute_reference
 from core.backends.registry import ORDER, Registry
 from core.config import ATCConfig
-from tests.conftest import (GOLDEN_FILES, REQUIRED_BACKENDS, golden_id, assert_batch_discrete_equal_reference, assert_matches_golden,
+from tests.conftest import (GOLDEN_FILES, REQUIRED_BACKENDS, assert_batch_matches_golden, golden_id, assert_batch_discrete_equal_reference, assert_matches_golden,
                             mismatches, random_walk, skip_unavailable)
 
 REGISTRY = Registry()
@@ -33,6 +33,12 @@ def backend(request):
 @pytest.mark.parametrize("path", GOLDEN_FILES, ids=golden_id)
 def test_golden(backend, path):
     assert_matches_golden(backend, path)
+
+
+@pytest.mark.parametrize("mode", ["full", "ema_only"])
+@pytest.mark.parametrize("path", GOLDEN_FILES, ids=golden_id)
+def test_golden_batch(backend, path, mode):
+    assert_batch_matches_golden(backend, path, mode)
 
 
 def assert_same(result, ref, detail=False):

@@ -17,7 +17,7 @@ from core.errors import ATCInputError
 from core.types import as_batch, as_series
 from cuda_backend.backend import CudaBackend
 from cuda_backend.gpu_selftest import random_config
-from tests.conftest import GOLDEN_FILES, assert_matches_golden, golden_id, mismatches, random_walk
+from tests.conftest import GOLDEN_FILES, assert_batch_matches_golden, assert_matches_golden, golden_id, mismatches, random_walk
 from tests.cuda import emulator
 
 _GPU: dict[str, CudaBackend] = {}
@@ -79,6 +79,12 @@ def assert_batch_matches(out, closes, firsts, config, tail, mode):
 @pytest.mark.parametrize("path", GOLDEN_FILES, ids=golden_id)
 def test_golden(device, path):
     assert assert_matches_golden(device, path).backend == "cuda"
+
+
+@pytest.mark.parametrize("mode", ["full", "ema_only"])
+@pytest.mark.parametrize("path", GOLDEN_FILES, ids=golden_id)
+def test_golden_batch(device, path, mode):
+    assert_batch_matches_golden(device, path, mode)
 
 
 CONFIGS = {
