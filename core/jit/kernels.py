@@ -101,10 +101,12 @@ def round2(v):
 @njit(cache=True, inline="always")
 def equity_step(t, cutout, r, p, a, e, start, decay):
     """One bar of eq() (spec §6); returns the new (a, e). ``p`` is the signal one bar ago.
-    The sign tests and the floor are the script's comparisons, so tolerant."""
-    if pine_gt(p, 0.0):
+    The sign tests and the floor are the script's comparisons, so tolerant; ``p`` is a
+    member state (−1/0/+1) or a Layer-1 signal (a multiple of 0.01), never within 1e-10 of
+    0 unless 0, so the plain sign tests are the tolerant ones."""
+    if p > 0.0:
         a = r
-    elif pine_lt(p, 0.0):
+    elif p < 0.0:
         a = -r
     e = start if t == cutout else e * decay * (1.0 + a)
     if below_floor(e):
