@@ -17,7 +17,7 @@ import numpy as np
 from core.backends.base import ProbeResult
 from core.config import ATCConfig
 from core.errors import ATCInputError, BackendError
-from core.kernel_params import KernelParams, families_for_mode
+from core.kernel_params import KernelParams
 from core.types import ATCResult, BatchResult, as_batch, as_series, check_tail, rate_of_change
 
 NAME = "rust"
@@ -27,8 +27,8 @@ _REQUIRED = ("compute", "compute_batch", "thread_count", "simd_level", "__versio
 @functools.lru_cache(maxsize=64)
 def kernel_params(config: ATCConfig, mode: str = "full") -> KernelParams:
     """The kernel constants of a config and batch mode (cached: configs are frozen and
-    hashable, and the object is immutable)."""
-    families_for_mode(mode)      # an unknown mode is an ATCInputError naming the field
+    hashable, and the object is immutable); an unknown mode is an ATCInputError naming the
+    field."""
     return KernelParams.from_config(config, mode)
 
 

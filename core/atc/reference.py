@@ -22,7 +22,8 @@ def compute_reference(close: np.ndarray, config: ATCConfig, detail: bool = False
     x = close if src is None else src
     lengths = config.member_lengths()
     weights = config.weights()
-    rg = rate_of_change(close) * growth_factor(n, config.lam, config.cutout)   # §3, §6 step 1
+    roc = rate_of_change(close)                                               # §3
+    rg = roc * growth_factor(n, config.lam, config.cutout)                    # §6 step 1
 
     mas = np.full((6, 9, n), np.nan)
     states = np.zeros((6, 9, n), dtype=np.int8)
@@ -58,5 +59,5 @@ def compute_reference(close: np.ndarray, config: ATCConfig, detail: bool = False
         result.mas = mas.reshape(54, n)
         result.states = states.reshape(54, n)
         result.equities = equities.reshape(54, n)
-        result.rate_of_change = rate_of_change(close)
+        result.rate_of_change = roc
     return result
