@@ -6,6 +6,7 @@ their constants from here, so the rules below exist once.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -70,3 +71,11 @@ class KernelParams:
         if bars - 1 < self.cutout:
             return math.nan
         return float(math.e ** (self.lam * (bars - 1 - self.cutout)))
+
+
+@functools.lru_cache(maxsize=64)
+def kernel_params(config: ATCConfig, mode: str = "full") -> KernelParams:
+    """The kernel constants of a config and batch mode, one object per (config, mode)
+    (configs are frozen and hashable), so every backend's per-parameter caches hit on
+    repeated calls. An unknown mode is an ATCInputError naming the field."""
+    return KernelParams.from_config(config, mode)

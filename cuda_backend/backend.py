@@ -12,7 +12,6 @@ leaves the CUDA context unusable, the backend refuses further work with that rea
 """
 from __future__ import annotations
 
-import functools
 import threading
 from typing import Any, Callable, Protocol
 
@@ -21,7 +20,7 @@ import numpy as np
 from core.backends.base import ProbeResult
 from core.config import ATCConfig
 from core.errors import ATCInputError, BackendError
-from core.kernel_params import KernelParams, families_for_mode
+from core.kernel_params import KernelParams, families_for_mode, kernel_params
 from core.types import ATCResult, BatchResult, as_series, check_tail, rate_of_change
 from cuda_backend import host
 
@@ -42,12 +41,6 @@ class LauncherLike(Protocol):
                    detail: bool) -> dict[str, np.ndarray]: ...
     def run_batch(self, closes: np.ndarray, params: KernelParams, tail: int) -> dict[str, np.ndarray]: ...
 
-
-@functools.lru_cache(maxsize=64)
-def kernel_params(config: ATCConfig, mode: str = "full") -> KernelParams:
-    """The kernel constants of a config (one object per (config, mode), so that the host's
-    per-parameter caches hit on repeated calls)."""
-    return KernelParams.from_config(config, mode)
 
 
 def batch_result(out: dict[str, np.ndarray], mode: str) -> BatchResult:

@@ -315,7 +315,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-timings", action="store_true")
     args = parser.parse_args(argv)
 
-    from cuda_backend.backend import CudaBackend, kernel_params
+    from core.kernel_params import kernel_params
+    from cuda_backend.backend import CudaBackend
     from cuda_backend.launcher import CupyExecutor, Launcher
 
     backend = CudaBackend()

@@ -7,7 +7,6 @@ Rust (no copy there), and turns the extension's errors into the project's:
 """
 from __future__ import annotations
 
-import functools
 import importlib
 from types import ModuleType
 from typing import Any, Callable
@@ -17,19 +16,12 @@ import numpy as np
 from core.backends.base import ProbeResult
 from core.config import ATCConfig
 from core.errors import ATCInputError, BackendError
-from core.kernel_params import KernelParams
+from core.kernel_params import kernel_params
 from core.types import ATCResult, BatchResult, as_batch, as_series, check_tail, rate_of_change
 
 NAME = "rust"
 _REQUIRED = ("compute", "compute_batch", "thread_count", "simd_level", "__version__")
 
-
-@functools.lru_cache(maxsize=64)
-def kernel_params(config: ATCConfig, mode: str = "full") -> KernelParams:
-    """The kernel constants of a config and batch mode (cached: configs are frozen and
-    hashable, and the object is immutable); an unknown mode is an ATCInputError naming the
-    field."""
-    return KernelParams.from_config(config, mode)
 
 
 def _call(fn: Callable[..., Any], *args: Any) -> Any:

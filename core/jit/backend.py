@@ -14,7 +14,7 @@ from core.backends.base import ProbeResult
 from core.config import ATCConfig
 from core.jit import codegen
 from core.jit.kernels import atc_batch, atc_series, growth_row
-from core.kernel_params import KernelParams
+from core.kernel_params import KernelParams, kernel_params
 from core.types import (ATCResult, BatchResult, as_batch, as_close_and_src, check_tail,
                         rate_of_change)
 
@@ -86,7 +86,7 @@ class NumbaBackend:
                 src: np.ndarray | None = None) -> ATCResult:
         close, x = as_close_and_src(close, src)
         n = close.shape[0]
-        params = KernelParams.from_config(config)
+        params = kernel_params(config)
         sig = np.empty((6, n))
         feq = np.empty((6, n))
         avg = np.empty(n)
@@ -111,7 +111,7 @@ class NumbaBackend:
     # -- batches ---------------------------------------------------------------------------------
     def compute_batch(self, closes: np.ndarray, config: ATCConfig, tail: int = 1,
                       mode: str = "full") -> BatchResult:
-        params = KernelParams.from_config(config, mode)
+        params = kernel_params(config, mode)
         nfam = params.families
         closes, starts = as_batch(closes)
         n_sym, n_bars = closes.shape

@@ -85,7 +85,7 @@ def test_kernel_clock_times_only_the_main_kernels(emu_lib, monkeypatch):
     import types
 
     from core.config import ATCConfig
-    from cuda_backend.backend import kernel_params
+    from core.kernel_params import kernel_params
     from cuda_backend.launcher import Launcher
     from tests.conftest import random_walk
 
