@@ -2,26 +2,22 @@
 from __future__ import annotations
 
 import logging
-import re
 from pathlib import Path
 
 from atc_desktop.persist import read_json, write_json
+from core.data.symbols import valid_symbol
 
 log = logging.getLogger(__name__)
 
 #: The bundled data's symbols: the first-start watchlist, so the app works offline.
 DEFAULT_SYMBOLS: tuple[str, ...] = ("AAPL", "FB", "GOOG", "IBM", "MSFT")
 DEFAULT_NAME = "Default"
-_SYMBOL = re.compile(r"^[A-Z0-9][A-Z0-9.\-^=]{0,19}$")
 
 
 def normalise_symbol(text: str) -> str:
-    """Upper-cased, trimmed symbol; raises ValueError when it cannot be a ticker at all."""
-    sym = text.strip().upper()
-    if not _SYMBOL.match(sym):
-        raise ValueError(f"{text.strip()!r} is not a ticker symbol (letters, digits, . - ^ =; "
-                         "at most 20 characters)")
-    return sym
+    """Upper-cased, trimmed symbol; raises ValueError when it cannot be a ticker at all
+    (the rule is core's, shared with the CLI and the CSV provider)."""
+    return valid_symbol(text)
 
 
 class WatchlistStore:

@@ -3,16 +3,17 @@ universe, and the small helpers they have in common."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 from typing import Protocol, Sequence, runtime_checkable
 
 from core.data.bars import Bars
 from core.data.cleaning import CleaningReport
+from core.data.symbols import normalise_symbol, symbol_syntax_error
 from core.errors import DataError
 
-# Letters, digits and the punctuation real tickers use: BRK-B, BRK.B, ^GSPC, EURUSD=X.
-_SYMBOL_RE = re.compile(r"^[A-Z0-9][A-Z0-9.\-^=&_]{0,31}$|^\^[A-Z0-9.\-=]{1,31}$")
+# The symbol helpers live in core.data.symbols; providers import them from here too.
+__all__ = ["FetchResult", "Provider", "check_interval", "normalise_symbol", "start_ns",
+           "symbol_syntax_error", "to_utc"]
 
 
 @dataclass
@@ -67,21 +68,6 @@ class Provider(Protocol):
     def validate_symbols(self, symbols: Sequence[str]) -> dict[str, str]:
         """Reason per symbol the provider cannot serve (empty dict when all look fine)."""
         ...
-
-
-def normalise_symbol(symbol: str) -> str:
-    """Upper-cased, stripped ticker."""
-    return str(symbol).strip().upper()
-
-
-def symbol_syntax_error(symbol: str) -> str | None:
-    """Why ``symbol`` cannot be a ticker, or None when it looks like one."""
-    if not symbol:
-        return "empty symbol"
-    if not _SYMBOL_RE.match(symbol):
-        return (f"{symbol!r} is not a valid ticker (letters, digits and . - ^ = & _ only, "
-                "at most 32 characters)")
-    return None
 
 
 def check_interval(provider_name: str, interval: str, supported: tuple[str, ...]) -> None:
