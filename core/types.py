@@ -22,11 +22,32 @@ EQUITY_NAMES: tuple[str, ...] = tuple(f + "_S" for f in FAMILIES)
 EVENT_NAMES: tuple[str, ...] = ("arrow_long", "arrow_short", "long", "short")
 MODES: tuple[str, ...] = ("full", "ema_only")
 
+#: Prices a computation accepts. The weighted window sums of WMA/LSMA reach about
+#: 2·10^12 × price at the longest allowed length and the rate of change reaches
+#: max/min price, so within these bounds every intermediate stays far below float64's
+#: 1.8·10^308; beyond them sums overflow to inf and the result would be noise.
+PRICE_MIN = 1e-100
+PRICE_MAX = 1e100
+_PRICE_RULE = f"prices must be finite and within {PRICE_MIN:g} … {PRICE_MAX:g}"
+
+
+def bad_price_bar(values: np.ndarray, start: int = 0) -> int | None:
+    """The first bar at or after ``start`` whose value is not a usable price, or None."""
+    tail = values[start:]
+    bad = ~((tail >= PRICE_MIN) & (tail <= PRICE_MAX))   # NaN compares false: bad
+    return start + int(np.argmax(bad)) if bad.any() else None
+
+
+def price_rule_violation(name: str, bar: int, value: float) -> str:
+    """The message for a bad price: which series, which bar, what value, which limits."""
+    return f"{name} at bar {bar} is {value!r}; {_PRICE_RULE}"
+
 
 def as_series(values: object, name: str = "close", symbol: str | None = None) -> np.ndarray:
     """Return ``values`` as a 1-D float64 C-contiguous price series, or raise.
 
-    Every bar must be a finite, positive number; the error names the symbol and the bar.
+    Every bar must be a price within ``PRICE_MIN … PRICE_MAX``; the error names the symbol,
+    the bar and the limits.
     """
     where = f"{symbol}: " if symbol else ""
     try:
@@ -37,12 +58,9 @@ def as_series(values: object, name: str = "close", symbol: str | None = None) ->
         raise ATCInputError(f"{where}{name} must be 1-D (bars,), got shape {arr.shape}", field=name)
     if arr.size < 2:
         raise ATCInputError(f"{where}{name} has {arr.size} bar(s); at least 2 are needed", field=name)
-    bad = ~(np.isfinite(arr) & (arr > 0))
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise ATCInputError(
-            f"{where}{name} at bar {i} is {arr[i]!r}; prices must be finite and > 0", field=name
-        )
+    i = bad_price_bar(arr)
+    if i is not None:
+        raise ATCInputError(where + price_rule_violation(name, i, float(arr[i])), field=name)
     return arr
 
 
@@ -61,8 +79,9 @@ def as_batch(values: object, name: str = "closes") -> tuple[np.ndarray, np.ndarr
     """Validate a right-aligned, NaN-left-padded batch.
 
     Returns the float64 C-contiguous ``(symbols, bars)`` array and each row's first bar
-    (``starts``, int64). A NaN after a row's first finite value, a non-positive price or a
-    row with fewer than two bars is an error naming the row and the bar.
+    (``starts``, int64). A NaN after a row's first finite value, a price outside
+    ``PRICE_MIN … PRICE_MAX`` or a row with fewer than two bars is an error naming the row
+    and the bar.
     """
     try:
         arr = np.ascontiguousarray(values, dtype=np.float64)
@@ -70,27 +89,29 @@ def as_batch(values: object, name: str = "closes") -> tuple[np.ndarray, np.ndarr
         raise ATCInputError(f"{name} is not numeric: {exc}", field=name) from None
     if arr.ndim != 2:
         raise ATCInputError(f"{name} must be 2-D (symbols, bars), got shape {arr.shape}", field=name)
-    if arr.shape[1] >= 2 and arr.size and bool((arr > 0).all()) and np.isfinite(arr.max()):
+    if arr.shape[1] >= 2 and arr.size and arr.min() >= PRICE_MIN and arr.max() <= PRICE_MAX:
         # Fast path for the common case (no padding, every price valid): two cheap passes.
         return arr, np.zeros(arr.shape[0], dtype=np.int64)
     finite = np.isfinite(arr)
     starts = np.where(finite.any(axis=1), np.argmax(finite, axis=1), arr.shape[1]).astype(np.int64)
-    cols = np.arange(arr.shape[1])
-    inside = cols[None, :] >= starts[:, None]
-    bad = inside & ~(finite & (arr > 0))
-    if bad.any():
-        row = int(np.argmax(bad.any(axis=1)))
-        bar = int(np.argmax(bad[row]))
-        raise ATCInputError(
-            f"{name} row {row} at bar {bar} is {arr[row, bar]!r}; after a symbol's first price "
-            "every bar must be finite and > 0 (clean gaps before computing)",
-            field=name,
-        )
-    short = arr.shape[1] - starts < 2
-    if short.any():
-        row = int(np.argmax(short))
-        raise ATCInputError(f"{name} row {row} has fewer than 2 bars", field=name)
+    inside = np.arange(arr.shape[1])[None, :] >= starts[:, None]
+    bad = inside & ~((arr >= PRICE_MIN) & (arr <= PRICE_MAX))
+    broken = bad.any(axis=1) | (arr.shape[1] - starts < 2)
+    if broken.any():
+        row = int(np.argmax(broken))
+        raise batch_row_error(arr[row], row, int(starts[row]), name)
     return arr, starts
+
+
+def batch_row_error(values: np.ndarray, row: int, start: int, name: str = "closes") -> ATCInputError:
+    """The error for a batch row that breaks the contract of :func:`as_batch`."""
+    bar = bad_price_bar(values, start)
+    if bar is None:
+        return ATCInputError(f"{name} row {row} has fewer than 2 bars", field=name)
+    return ATCInputError(
+        f"{name} row {row} at bar {bar} is {float(values[bar])!r}; after a symbol's first price "
+        f"every bar must be finite and within {PRICE_MIN:g} … {PRICE_MAX:g} "
+        "(clean gaps before computing)", field=name)
 
 
 def check_tail(tail: int, bars: int) -> int:

@@ -22,6 +22,7 @@ import numpy as np
 
 from core.errors import ATCInputError
 from core.kernel_params import KernelParams
+from core.types import batch_row_error
 from cuda_backend import host
 
 
@@ -265,16 +266,8 @@ def _batch_error(closes: np.ndarray, row: int) -> ATCInputError:
     """The message ``core.types.as_batch`` gives for the first bad row."""
     values = closes[row]
     finite = np.isfinite(values)
-    n = values.shape[0]
-    start = int(np.argmax(finite)) if finite.any() else n
-    inside = np.arange(n) >= start
-    bad = inside & ~(finite & (values > 0))
-    if bad.any():
-        bar = int(np.argmax(bad))
-        return ATCInputError(
-            f"closes row {row} at bar {bar} is {values[bar]!r}; after a symbol's first price "
-            "every bar must be finite and > 0 (clean gaps before computing)", field="closes")
-    return ATCInputError(f"closes row {row} has fewer than 2 bars", field="closes")
+    start = int(np.argmax(finite)) if finite.any() else values.shape[0]
+    return batch_row_error(values, row, start)
 
 
 # -- CuPy ---------------------------------------------------------------------------------

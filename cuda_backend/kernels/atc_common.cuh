@@ -49,6 +49,9 @@
 // double round2 produces); this code stands for na.
 #define ATC_SIG_NA (-128)
 #define ATC_BIG_INT 2147483647
+// Usable prices: core.types.PRICE_MIN … PRICE_MAX (a test keeps the two equal).
+#define ATC_PRICE_MIN 1e-100
+#define ATC_PRICE_MAX 1e100
 
 #define ATC_FLAG_ARROW_LONG 1
 #define ATC_FLAG_ARROW_SHORT 2

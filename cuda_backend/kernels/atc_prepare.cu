@@ -4,7 +4,8 @@
 // 10,000 × 5,000 batch is never scanned on the host.
 //
 // Per row: first_finite = first finite bar (the symbol's start), last_nonfinite = last NaN/inf
-// bar, first_nonpos = first finite bar ≤ 0. The row is valid iff last_nonfinite <
+// bar, first_nonpos = first finite bar outside ATC_PRICE_MIN … ATC_PRICE_MAX
+// (the name predates the upper limit). The row is valid iff last_nonfinite <
 // first_finite, first_nonpos is unset and at least two bars remain; the host checks that.
 // Rows pitch > n_sym are padding and are filled with NaN.
 #include "atc_common.cuh"
@@ -53,7 +54,7 @@ extern "C" __global__ void __launch_bounds__(ATC_TILE * ATC_TILE_ROWS) atc_prepa
                 bool finite = (v - v) == 0.0;  // false for NaN and ±inf
                 if (finite) {
                     if (ff == ATC_BIG_INT) ff = b0 + i;
-                    if (v <= 0.0 && np == ATC_BIG_INT) np = b0 + i;
+                    if (!(v >= ATC_PRICE_MIN && v <= ATC_PRICE_MAX) && np == ATC_BIG_INT) np = b0 + i;
                 } else {
                     lnf = b0 + i;
                 }

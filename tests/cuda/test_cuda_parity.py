@@ -205,6 +205,12 @@ def test_bad_rows_are_reported_like_as_batch(device):
     d = closes.copy()
     d[2, 150] = np.inf
     cases.append(d)
+    e = closes.copy()
+    e[9, 60] = 2e100                          # beyond PRICE_MAX: sums could overflow
+    cases.append(e)
+    f = closes.copy()
+    f[11, 61] = 5e-324                        # below PRICE_MIN: ratios could overflow
+    cases.append(f)
     for bad in cases:
         with pytest.raises(ATCInputError) as want:
             as_batch(bad)
