@@ -11,6 +11,8 @@ kind               policy
 ``non_finite``     NaN or infinite open/high/low/close: the row is dropped (prices are
                    never interpolated).
 ``non_positive``   an open/high/low/close of zero or less: the row is dropped.
+``out_of_range``   a price above ``core.types.PRICE_MAX`` or below ``PRICE_MIN`` (where
+                   float64 sums and returns would overflow): the row is dropped.
 ``unsorted``       rows out of time order: sorted (stable); counted once per row that
                    arrived earlier in time than the row before it.
 ``duplicate``      several rows with one timestamp: the last one received is kept (a
@@ -31,7 +33,7 @@ kind               policy
                    ``core.data.intervals.gap_threshold_seconds``): reported, never filled.
 =================  ======================================================================
 
-Whatever the input, the output has finite, positive prices, finite non-negative volume
+Whatever the input, the output has finite prices within the computable range, finite non-negative volume
 and strictly ascending unique timestamps.
 """
 from __future__ import annotations
@@ -45,6 +47,7 @@ import numpy as np
 from core.data.bars import Bars, format_timestamp
 from core.data.intervals import gap_threshold_seconds, interval_seconds
 from core.errors import DataError
+from core.types import PRICE_MAX, PRICE_MIN
 
 #: Closes more than this factor apart (up or down) from their neighbour are "absurd".
 JUMP_FACTOR = 10.0
@@ -56,6 +59,7 @@ POLICIES: dict[str, str] = {
     "bad_timestamp": "rows without a timestamp dropped",
     "non_finite": "rows with a NaN or infinite price dropped",
     "non_positive": "rows with a zero or negative price dropped",
+    "out_of_range": f"rows with a price outside {PRICE_MIN:g} … {PRICE_MAX:g} dropped",
     "unsorted": "rows sorted by time",
     "duplicate": "last row kept for each repeated timestamp",
     "inconsistent": "high/low widened to contain open and close",
@@ -208,7 +212,9 @@ def clean_arrays(
         tally.add("non_finite", ts[non_finite])
         non_positive = ~non_finite & (prices <= 0).any(axis=0)
         tally.add("non_positive", ts[non_positive])
-        keep(~(non_finite | non_positive))
+        out_of_range = ~non_finite & ~non_positive & ((prices < PRICE_MIN) | (prices > PRICE_MAX)).any(axis=0)
+        tally.add("out_of_range", ts[out_of_range])
+        keep(~(non_finite | non_positive | out_of_range))
 
         if ts.size > 1:
             descending = ts[1:] < ts[:-1]

@@ -47,6 +47,14 @@ def test_non_finite_and_non_positive_rows_are_dropped_and_first_is_the_earliest(
     assert np.all(np.isfinite(bars.close)) and np.all(bars.close > 0)
 
 
+def test_prices_beyond_the_computable_range_are_dropped_and_reported():
+    close = [10.0, 2e100, 11.0, 1e-120, 12.0]
+    bars, report = clean(days(0, 1, 2, 3, 4), close)
+    assert report.counts == {"out_of_range": 2} and report.first["out_of_range"] == 1 * DAY
+    np.testing.assert_array_equal(bars.close, [10.0, 11.0, 12.0])
+    assert "1e-100 … 1e+100" in report.summary()
+
+
 def test_unsorted_rows_are_sorted():
     bars, report = clean(days(0, 2, 1, 3), [1.0, 3.0, 2.0, 4.0])
     assert report.counts == {"unsorted": 1} and report.first["unsorted"] == DAY
@@ -151,7 +159,7 @@ def test_cleaner_never_crashes_and_passes_only_valid_bars(rows, interval):
     assert (bars.low <= np.fmin(bars.open, bars.close)).all()
     assert report.rows_in == len(rows) and report.rows_out == len(bars)
     assert set(report.counts) <= set(KINDS) and all(n > 0 for n in report.counts.values())
-    dropping = ("bad_timestamp", "non_finite", "non_positive", "duplicate", "spike")
+    dropping = ("bad_timestamp", "non_finite", "non_positive", "out_of_range", "duplicate", "spike")
     # Nothing disappears unreported.
     assert report.rows_in - report.rows_out == sum(report.counts.get(k, 0) for k in dropping)
     assert isinstance(report.summary(), str)
@@ -172,6 +180,8 @@ def test_every_kind_injected_is_reported(n, data):
         h[i] = data.draw(st.sampled_from([np.nan, np.inf, -np.inf]))
     elif kind == "non_positive":
         lo[i] = data.draw(st.sampled_from([0.0, -1.0]))
+    elif kind == "out_of_range":
+        h[i] = data.draw(st.sampled_from([1e101, 1e305]))
     elif kind == "unsorted":
         ts[[i, i + 1]] = ts[[i + 1, i]]
     elif kind == "duplicate":
