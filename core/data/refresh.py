@@ -21,6 +21,7 @@ from core.data.cleaning import CleaningReport
 from core.data.intervals import interval_seconds, is_intraday
 from core.data.providers.base import FetchResult, Provider, normalise_symbol, to_utc
 from core.data.store import BarStore
+from core.data.symbols import symbol_syntax_error
 from core.errors import DataError
 
 #: Stored series whose last bars lie within this many bars of each other share a request.
@@ -130,6 +131,11 @@ def refresh(store: BarStore, provider: Provider, symbols: Sequence[str], interva
         fetched.bars.update(result.bars)
         fetched.cleaning.update(result.cleaning)
         fetched.failures.update(result.failures)
+    for sym in list(fetched.bars):
+        # Whatever the provider, the store only ever holds names that pass the ticker rule.
+        reason = symbol_syntax_error(sym)
+        if reason is not None:
+            fetched.fail(sym, reason)
     report.fetched_at = float(clock())
     report.updated = store.upsert_many(list(fetched.bars.values()))
     for sym in fetched.bars:

@@ -13,6 +13,8 @@ from core.errors import ATCInputError
 
 #: Longest accepted ticker; option symbols (OCC style) reach 21 characters.
 MAX_SYMBOL_LENGTH = 32
+#: The rule in words, for error messages.
+SYMBOL_RULE = f"letters, digits and . - ^ = & _ only, at most {MAX_SYMBOL_LENGTH} characters"
 _SYMBOL_RE = re.compile(
     rf"[A-Z0-9][A-Z0-9.\-^=&_]{{0,{MAX_SYMBOL_LENGTH - 1}}}"
     rf"|\^[A-Z0-9.\-=]{{1,{MAX_SYMBOL_LENGTH - 1}}}")
@@ -28,8 +30,7 @@ def symbol_syntax_error(symbol: str) -> str | None:
     if not symbol:
         return "empty symbol"
     if not _SYMBOL_RE.fullmatch(symbol):  # fullmatch: no trailing newline
-        return (f"{symbol!r} is not a valid ticker (letters, digits and . - ^ = & _ only, "
-                f"at most {MAX_SYMBOL_LENGTH} characters)")
+        return f"{symbol!r} is not a valid ticker ({SYMBOL_RULE})"
     return None
 
 

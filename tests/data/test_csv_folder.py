@@ -158,3 +158,84 @@ def test_missing_folder_is_a_clear_error(tmp_path):
         make_provider(f"csv:{tmp_path / 'nope'}")
     with pytest.raises(DataError, match="needs a folder"):
         make_provider("csv:")
+
+
+def test_dates_outside_the_nanosecond_range_fail_only_their_file(tmp_path):
+    from core.data import BarStore, refresh
+
+    write(tmp_path / "GOOD.csv", "Date,Close\n2024-01-02,1\n2024-01-03,2")
+    write(tmp_path / "OLD.csv", "Date,Close\n2024-01-02,1\n1500-01-03,2")
+    write(tmp_path / "FUT.csv", "Date,Close\n2024-01-02,1\n\n3000-01-03,2")
+    write(tmp_path / "NY.csv", "Date,Close\n2262-04-11 22:00,1")  # past the limit once in UTC
+    outside = "is outside 1677-09-22 .. 2262-04-11, the range of nanosecond timestamps"
+    with BarStore(tmp_path / "bars.sqlite3") as store:
+        report = refresh(store, CsvFolderProvider(tmp_path, tz="America/New_York"),
+                         ["GOOD", "OLD", "FUT", "NY"])
+        assert report.failures == {
+            "OLD": f"OLD.csv line 3, column 'Date': '1500-01-03' {outside}",
+            "FUT": f"FUT.csv line 4, column 'Date': '3000-01-03' {outside}",
+            "NY": f"NY.csv line 2, column 'Date': '2262-04-11 22:00' {outside}"}
+        assert store.symbols() == ["GOOD"] and store.count("GOOD", "1d") == 2
+
+
+def test_epoch_units_mixed_in_a_file_name_the_line(tmp_path):
+    write(tmp_path / "S.csv", "time,close\n1704205800,1\n1704205860000,2\n1704205920,3")
+    write(tmp_path / "MS.csv", "time,close\n1704205800000,1\n1704205860000,2\n1704205920,3")
+    write(tmp_path / "FAR.csv", "time,close\n99999999999,1")
+    write(tmp_path / "NS.csv", "time,close\n1704205800123456789,1")
+    result = CsvFolderProvider(tmp_path).fetch(["S", "MS", "FAR", "NS"], "1m")
+    assert result.failures["S"] == ("S.csv line 3, column 'time': '1704205860000' looks like epoch "
+                                    "milliseconds but the file's other times are epoch seconds; "
+                                    "use one unit in a file")
+    # Read as milliseconds, a seconds value would have landed silently in January 1970.
+    assert result.failures["MS"].startswith("MS.csv line 4, column 'time': '1704205920' looks "
+                                            "like epoch seconds")
+    assert result.failures["FAR"].startswith("FAR.csv line 2, column 'time': '99999999999' is outside")
+    assert result.bars["NS"].timestamps.tolist() == [1704205800123456789]  # exact, not via floats
+
+
+def test_line_numbers_are_the_editors_even_after_cells_spanning_lines(tmp_path):
+    write(tmp_path / "Q.csv", 'Date,Close,Note\n2024-01-02,1,"split\nover\nlines"\n\n2024-01-03,x,')
+    assert CsvFolderProvider(tmp_path).fetch(["Q"]).failures["Q"] == (
+        "Q.csv line 6, column 'Close': 'x' is not a number")
+    with gzip.open(tmp_path / "Z.csv.gz", "wt") as f:
+        f.write('Date,Close\r\n2024-01-02,1\r\n\r\n2024-01-03,"bad"\r\n')
+    assert CsvFolderProvider(tmp_path).fetch(["Z"]).failures["Z"] == (
+        "Z.csv.gz line 4, column 'Close': 'bad' is not a number")
+
+
+def test_symbol_column_values_must_be_valid_tickers(tmp_path):
+    from core.data import BarStore, refresh
+
+    write(tmp_path / "all.csv", "Symbol,Date,Close\nIBM,2024-01-02,1\n\n../../etc/passwd,2024-01-02,1")
+    write(tmp_path / "my data.csv", "Date,Close\n2024-01-02,1")
+    p = CsvFolderProvider(tmp_path)
+    assert p.symbols() == ["IBM"]
+    rule = "is not a valid ticker (letters, digits and . - ^ = & _ only, at most 32 characters)"
+    reason = f"all.csv line 4, column 'Symbol': '../../etc/passwd' {rule}"
+    assert p.validate_symbols(["../../etc/passwd"]) == {"../../etc/passwd": reason}
+    with BarStore(tmp_path / "bars.sqlite3") as store:
+        report = refresh(store, p, ["IBM", "../../etc/passwd", "my data"])
+        assert report.failures["../../ETC/PASSWD"] == reason
+        assert report.failures["MY DATA"] == (
+            f"my data.csv: the symbol 'MY DATA' taken from the file name {rule}; rename the file "
+            "or add a Symbol column")
+        assert store.symbols() == ["IBM"]
+
+
+def test_an_unforeseen_parse_error_fails_only_its_symbol(tmp_path, monkeypatch):
+    import core.data.providers.csv_folder as csv_folder
+
+    write(tmp_path / "A.csv", "Date,Close\n2024-01-02,1")
+    write(tmp_path / "B.csv", "Date,Close\n2024-01-02,1")
+    real = csv_folder._times
+
+    def times(values, column, tz, file):
+        if file.name == "A.csv":
+            raise pd.errors.OutOfBoundsDatetime("boom")
+        return real(values, column, tz, file)
+
+    monkeypatch.setattr(csv_folder, "_times", times)
+    result = CsvFolderProvider(tmp_path).fetch(["A", "B"])
+    assert result.failures == {"A": "A.csv: cannot read the bars of A: boom"}
+    assert set(result.bars) == {"B"}

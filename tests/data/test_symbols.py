@@ -36,3 +36,28 @@ def test_the_watchlist_uses_the_core_rule():
     assert normalise_symbol("^gspc") == "^GSPC"  # index symbols were refused before
     with pytest.raises(ValueError, match="not a valid ticker"):
         normalise_symbol("../../etc/passwd")
+
+
+def test_refresh_never_stores_a_name_that_fails_the_rule(tmp_path):
+    from core.data import BarStore, FetchResult, refresh
+    from core.data.cleaning import CleaningReport
+    from tests.data.fakes import make_bars
+
+    class Careless:
+        """A provider that serves whatever name it is asked for."""
+
+        name, intervals = "csv", ("1d",)
+
+        def validate_symbols(self, symbols):
+            return {}
+
+        def fetch(self, symbols, interval="1d", start=None):
+            out = FetchResult()
+            for s in symbols:
+                out.add(make_bars(s, 5), CleaningReport(s, interval, 5, 5))
+            return out
+
+    with BarStore(tmp_path / "bars.sqlite3") as store:
+        report = refresh(store, Careless(), ["ibm", "../x"])
+        assert report.failures["../X"].startswith("'../X' is not a valid ticker")
+        assert store.symbols() == ["IBM"] and list(report.updated) == ["IBM"]

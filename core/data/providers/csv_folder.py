@@ -10,14 +10,19 @@
 * With an ``Adj Close`` column, prices are adjusted: open/high/low/close are scaled by
   ``Adj Close / Close`` (as for the bundled data).
 * Times: ISO or other common date formats, or epoch numbers (seconds, ms, us or ns, told
-  apart by size). Times without an offset are in the provider's ``tz`` (default UTC).
+  apart by size; one unit per file). Times without an offset are in the provider's ``tz``
+  (default UTC). Bars are held as int64 nanoseconds, so times must lie within 1677-2262.
 * Empty cells and ``NaN``/``null``/``N/A``/``-`` are missing values, which the cleaner
   drops and reports. Anything else that is not a number (or not a time) is an error naming
-  the file, the line and the column, and fails that symbol only.
+  the file, the line (as an editor numbers it) and the column, and fails that symbol only.
+* Symbols, from a Symbol column or a file name, must pass the same rule as a typed one
+  (``core.data.symbols``); a symbol that does not is refused, naming the file and line.
 """
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import gzip
 import re
 import threading
 from pathlib import Path
@@ -29,6 +34,7 @@ from core.data.bars import empty_bars
 from core.data.cleaning import CleaningReport, clean_columns
 from core.data.intervals import INTERVALS
 from core.data.providers.base import FetchResult, check_interval, normalise_symbol, start_ns
+from core.data.symbols import SYMBOL_RULE, symbol_syntax_error
 from core.errors import DataError
 
 _SUFFIXES = (".csv.gz", ".csv", ".txt")
@@ -44,6 +50,39 @@ _ROLES: dict[str, tuple[str, ...]] = {
 }
 _MISSING = {"", "nan", "null", "none", "n/a", "na", "-", "#n/a"}
 _EPOCH = re.compile(r"^\d+(\.\d*)?$")
+# Epoch numbers below 1e11 are seconds, below 1e14 ms, below 1e17 us, else ns.
+_EPOCH_LIMITS = np.array([1e11, 1e14, 1e17])
+_EPOCH_UNITS = ("seconds", "milliseconds", "microseconds", "nanoseconds")
+_MAX_NS = np.iinfo(np.int64).max
+_RANGE = "1677-09-22 .. 2262-04-11, the range of nanosecond timestamps"
+
+
+class _BadCell(Exception):
+    """A cell that cannot be read; ``record`` is its 0-based data record in the file (the
+    caller turns it into an editor line, which can differ when quoted cells hold newlines)."""
+
+    def __init__(self, record: int, column: str, what: str) -> None:
+        super().__init__(what)
+        self.record, self.column, self.what = record, column, what
+
+
+def editor_line(path: Path, record: int) -> int:
+    """The 1-based line on which data record ``record`` (0-based, after the header) starts.
+
+    Worked out only when an error is reported: records are counted as the CSV reader counts
+    them (blank lines included, as ``read_csv(skip_blank_lines=False)`` does), so a quoted
+    cell spanning lines moves every later record down.
+    """
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8-sig", errors="replace", newline="") as f:
+        reader = csv.reader(f)
+        next(reader, None)  # the header
+        end = reader.line_num
+        for k, _ in enumerate(reader):
+            if k == record:
+                return end + 1
+            end = reader.line_num
+    return record + 2  # the file changed since it was read: the plain count is the best guess
 
 
 def _key(column: str) -> str:
@@ -73,7 +112,11 @@ def detect_columns(columns: Sequence[str], file: Path) -> dict[str, str]:
     return found
 
 
-def _numbers(values: Any, lines: np.ndarray, file: Path, column: str) -> np.ndarray:
+def _first(mask: np.ndarray) -> int:
+    return int(np.argmax(mask))
+
+
+def _numbers(values: Any, column: str) -> np.ndarray:
     import pandas as pd
 
     text = values.str.strip()
@@ -81,41 +124,65 @@ def _numbers(values: Any, lines: np.ndarray, file: Path, column: str) -> np.ndar
     out = pd.to_numeric(text.where(~missing), errors="coerce").to_numpy(np.float64)
     bad = np.isnan(out) & ~missing
     if bad.any():
-        i = int(np.argmax(bad))
-        raise DataError(f"{file.name} line {lines[i]}, column {column!r}: {text.iloc[i]!r} "
-                        "is not a number")
+        i = _first(bad)
+        raise _BadCell(text.index[i], column, f"{text.iloc[i]!r} is not a number")
     return out
 
 
-def _times(values: Any, lines: np.ndarray, file: Path, column: str, tz: str) -> np.ndarray:
+def _epoch_ns(text: Any, column: str) -> np.ndarray:
+    """Epoch numbers -> int64 ns; the unit is the median's, and a row of another unit or
+    beyond 2262 is an error (pandas would overflow, or silently misplace it)."""
+    nums = text.astype(np.float64).to_numpy()
+    units = np.searchsorted(_EPOCH_LIMITS, nums, side="right")
+    unit = int(np.searchsorted(_EPOCH_LIMITS, np.median(nums), side="right"))
+    odd = units != unit
+    if odd.any():
+        i = _first(odd)
+        raise _BadCell(text.index[i], column,
+                       f"{text.iloc[i]!r} looks like epoch {_EPOCH_UNITS[units[i]]} but the file's "
+                       f"other times are epoch {_EPOCH_UNITS[unit]}; use one unit in a file")
+    scale = 10 ** (9 - 3 * unit)
+    outside = nums * float(scale) >= 2.0 ** 63
+    whole = not outside.any() and not text.str.contains(".", regex=False).any()
+    if whole:
+        # Whole numbers are scaled exactly (floats would blur nanoseconds and the limit).
+        ints = text.astype(np.int64).to_numpy()
+        outside = ints > _MAX_NS // scale
+    if outside.any():
+        i = _first(outside)
+        raise _BadCell(text.index[i], column, f"{text.iloc[i]!r} is outside {_RANGE}")
+    return ints * scale if whole else np.round(nums * scale).astype(np.int64)
+
+
+def _times(values: Any, column: str, tz: str, file: Path) -> np.ndarray:
     import pandas as pd
 
     text = values.str.strip()
     empty = text.str.lower().isin(_MISSING).to_numpy()
     if empty.any():
-        i = int(np.argmax(empty))
-        raise DataError(f"{file.name} line {lines[i]}, column {column!r}: missing date/time")
+        raise _BadCell(text.index[_first(empty)], column, "missing date/time")
     if len(text) and text.str.match(_EPOCH).all():
-        nums = text.astype(np.float64).to_numpy()
-        magnitude = float(np.median(np.abs(nums)))
-        unit = "s" if magnitude < 1e11 else "ms" if magnitude < 1e14 else "us" if magnitude < 1e17 else "ns"
-        parsed = pd.to_datetime(nums, unit=unit, utc=True)
-    else:
-        try:
-            parsed = pd.to_datetime(text, errors="coerce", format="mixed")
-        except (ValueError, TypeError):
-            # Offsets that differ between rows (e.g. across a DST change): align on UTC.
-            parsed = pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
+        return _epoch_ns(text, column)
+    try:
+        parsed = pd.to_datetime(text, errors="coerce", format="mixed")
+    except (ValueError, TypeError):
+        # Offsets that differ between rows (e.g. across a DST change): align on UTC.
+        parsed = pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
     index = pd.DatetimeIndex(parsed)
     bad = index.isna()
     if bad.any():
-        i = int(np.argmax(bad))
-        raise DataError(f"{file.name} line {lines[i]}, column {column!r}: {text.iloc[i]!r} "
-                        "is not a date/time")
+        i = _first(bad)
+        raise _BadCell(text.index[i], column, f"{text.iloc[i]!r} is not a date/time")
     try:
         index = index.tz_localize(tz) if index.tz is None else index.tz_convert("UTC")
     except Exception as exc:  # noqa: BLE001 - nonexistent/ambiguous local times
         raise DataError(f"{file.name}, column {column!r}: cannot place the times in {tz}: {exc}") from exc
+    # pandas parses at microsecond resolution; the nanoseconds bars hold cover less.
+    outside = ((index < pd.Timestamp.min.tz_localize("UTC"))
+               | (index > pd.Timestamp.max.tz_localize("UTC")))
+    if outside.any():
+        i = _first(outside)
+        raise _BadCell(text.index[i], column, f"{text.iloc[i]!r} is outside {_RANGE}")
     return index.tz_convert("UTC").as_unit("ns").asi8
 
 
@@ -141,40 +208,68 @@ class CsvFolderProvider:
         self._lock = threading.Lock()
         self._index_key: tuple = ()
         self._index: dict[str, list[tuple[Path, str | None]]] = {}
+        self._refused: dict[str, str] = {}
 
     def _files(self) -> list[Path]:
         return sorted(p for p in self.folder.iterdir()
                       if p.is_file() and p.name.lower().endswith(_SUFFIXES))
 
     def _symbol_index(self) -> dict[str, list[tuple[Path, str | None]]]:
-        """symbol -> [(file, symbol column or None)], rebuilt when any file changes."""
-        import pandas as pd
+        """symbol -> [(file, symbol column or None)], rebuilt when any file changes.
 
+        Names that fail the ticker rule go to ``self._refused`` (name -> reason naming the
+        file and line) instead, so they are never fetched, stored or listed.
+        """
         files = self._files()
         key = tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in files)
         with self._lock:
             if key == self._index_key:
                 return self._index
             index: dict[str, list[tuple[Path, str | None]]] = {}
+            refused: dict[str, str] = {}
             for path in files:
-                try:
-                    header = pd.read_csv(path, nrows=0).columns
-                    sym_col = detect_columns(header, path).get("symbol")
-                    if sym_col is None:
-                        stem = path.name[: -len(next(s for s in _SUFFIXES if path.name.lower().endswith(s)))]
-                        names = [normalise_symbol(stem)]
-                    else:
-                        col = pd.read_csv(path, usecols=[sym_col], dtype=str, keep_default_na=False)
-                        names = [normalise_symbol(s) for s in col[sym_col].unique() if s.strip()]
-                except (DataError, OSError, ValueError, UnicodeDecodeError):
-                    # Unreadable files are reported when their symbol is fetched; a file whose
-                    # header cannot be read is listed under its name so it is not lost silently.
-                    stem = path.name.split(".")[0]
-                    names, sym_col = [normalise_symbol(stem)], None
+                names, sym_col, bad = self._names_in(path)
                 for name in names:
                     index.setdefault(name, []).append((path, sym_col))
-            self._index_key, self._index = key, index
+                for name, reason in bad.items():
+                    refused.setdefault(name, reason)
+            self._index_key, self._index, self._refused = key, index, refused
             return index
+
+    @staticmethod
+    def _names_in(path: Path) -> tuple[list[str], str | None, dict[str, str]]:
+        """(valid symbols, symbol column or None, refused name -> reason) of one file."""
+        import pandas as pd
+
+        stem = path.name[: -len(next(s for s in _SUFFIXES if path.name.lower().endswith(s)))]
+        sym_col = None
+        try:
+            sym_col = detect_columns(pd.read_csv(path, nrows=0).columns, path).get("symbol")
+            if sym_col is not None:
+                col = pd.read_csv(path, usecols=[sym_col], dtype=str, keep_default_na=False,
+                                  skip_blank_lines=False)[sym_col].str.strip()
+        except (DataError, OSError, ValueError, UnicodeDecodeError):
+            # Unreadable files are reported when their symbol is fetched; a file whose
+            # header cannot be read is listed under its name so it is not lost silently.
+            sym_col = None
+        if sym_col is None:
+            name = normalise_symbol(stem)
+            if symbol_syntax_error(name) is None:
+                return [name], None, {}
+            return [], None, {name: f"{path.name}: the symbol {name!r} taken from the file name "
+                                    f"is not a valid ticker ({SYMBOL_RULE}); rename the file or "
+                                    "add a Symbol column"}
+        names: list[str] = []
+        bad: dict[str, str] = {}
+        upper = col.str.upper()
+        for name in upper[col != ""].unique():
+            if symbol_syntax_error(name) is None:
+                names.append(name)
+                continue
+            record = int(np.flatnonzero((upper == name).to_numpy())[0])
+            bad[name] = (f"{path.name} line {editor_line(path, record)}, column {sym_col!r}: "
+                         f"{col.iloc[record]!r} is not a valid ticker ({SYMBOL_RULE})")
+        return names, sym_col, bad
 
     def symbols(self) -> list[str]:
         """Symbols found in the folder, sorted."""
@@ -191,6 +286,8 @@ class CsvFolderProvider:
         return out
 
     def _lookup_error(self, sym: str, index: dict[str, list[tuple[Path, str | None]]]) -> str | None:
+        if sym in self._refused:
+            return self._refused[sym]
         entries = index.get(sym)
         if not entries:
             found = ", ".join(sorted(index)[:20]) or "no CSV files"
@@ -209,22 +306,27 @@ class CsvFolderProvider:
         except (OSError, ValueError, UnicodeDecodeError) as exc:
             raise DataError(f"{path.name}: cannot read the file: {exc}", symbol=symbol) from exc
         cols = detect_columns(df.columns, path)
-        lines = np.arange(len(df)) + 2  # line 1 is the header
-        blank = (df == "").all(axis=1).to_numpy()
+        # The frame's index stays the record number (blank lines count) through the filter.
+        keep = ~(df == "").all(axis=1).to_numpy()
         if symbol_column is not None:
-            keep = (df[symbol_column].str.strip().str.upper() == symbol).to_numpy() & ~blank
-        else:
-            keep = ~blank
-        df, lines = df[keep], lines[keep]
-        out = {"timestamps": _times(df[cols["time"]], lines, path, cols["time"], self.tz)}
-        close = _numbers(df[cols["close"]], lines, path, cols["close"])
+            keep &= (df[symbol_column].str.strip().str.upper() == symbol).to_numpy()
+        df = df[keep]
+        try:
+            return self._columns(df, cols, path)
+        except _BadCell as bad:
+            raise DataError(f"{path.name} line {editor_line(path, bad.record)}, column "
+                            f"{bad.column!r}: {bad.what}", symbol=symbol) from None
+
+    def _columns(self, df: Any, cols: dict[str, str], path: Path) -> dict[str, np.ndarray]:
+        out = {"timestamps": _times(df[cols["time"]], cols["time"], self.tz, path)}
+        close = _numbers(df[cols["close"]], cols["close"])
         for role in ("open", "high", "low"):
-            out[role] = _numbers(df[cols[role]], lines, path, cols[role]) if role in cols else close.copy()
+            out[role] = _numbers(df[cols[role]], cols[role]) if role in cols else close.copy()
         out["close"] = close
-        out["volume"] = (_numbers(df[cols["volume"]], lines, path, cols["volume"])
+        out["volume"] = (_numbers(df[cols["volume"]], cols["volume"])
                          if "volume" in cols else np.zeros(close.size))
         if "adj_close" in cols:
-            adj = _numbers(df[cols["adj_close"]], lines, path, cols["adj_close"])
+            adj = _numbers(df[cols["adj_close"]], cols["adj_close"])
             with np.errstate(divide="ignore", invalid="ignore"):
                 ratio = adj / close
             for role in ("open", "high", "low"):
@@ -236,7 +338,8 @@ class CsvFolderProvider:
               start: dt.datetime | None = None) -> FetchResult:
         """Bars of ``symbols`` from ``start`` (inclusive; None = the whole file).
 
-        ``interval`` labels the bars: the files are taken to hold bars of that interval.
+        ``interval`` labels the bars: the files are taken to hold bars of that interval. A
+        file that cannot be read fails its own symbols only.
         """
         check_interval(self.name, interval, self.intervals)
         index = self._symbol_index()
@@ -244,29 +347,36 @@ class CsvFolderProvider:
         result = FetchResult()
         for raw in symbols:
             sym = normalise_symbol(raw)
-            reason = self._lookup_error(sym, index)
+            reason = self._lookup_error(sym, index) or symbol_syntax_error(sym)
             if reason:
                 result.fail(sym, reason)
                 continue
             path, sym_col = index[sym][0]
             try:
-                cols = self.read_file(path, sym, sym_col)
+                self._fetch_one(result, sym, interval, since, path, sym_col)
             except DataError as exc:
                 result.fail(sym, str(exc))
-                continue
-            if since is not None:
-                keep = cols["timestamps"] >= since
-                cols = {k: v[keep] for k, v in cols.items()}
-            if cols["timestamps"].size == 0:
-                if since is None:
-                    result.fail(sym, f"{path.name} has no rows for {sym}")
-                else:
-                    result.add(empty_bars(sym, interval, tz=self.tz, source="csv"),
-                               CleaningReport(sym, interval, 0, 0, tz=self.tz))
-                continue
-            bars, report = clean_columns(sym, interval, cols, tz=self.tz, source="csv")
-            if len(bars) == 0:
-                result.fail(sym, f"{path.name}: no usable rows for {sym}: {report.summary()}")
-            else:
-                result.add(bars, report)
+            except (ValueError, TypeError, OverflowError, ArithmeticError) as exc:
+                # What the checks above did not foresee in a user's file still fails only
+                # this symbol (pandas' parse errors are ValueErrors).
+                result.fail(sym, f"{path.name}: cannot read the bars of {sym}: {exc}")
         return result
+
+    def _fetch_one(self, result: FetchResult, sym: str, interval: str, since: int | None,
+                   path: Path, sym_col: str | None) -> None:
+        cols = self.read_file(path, sym, sym_col)
+        if since is not None:
+            keep = cols["timestamps"] >= since
+            cols = {k: v[keep] for k, v in cols.items()}
+        if cols["timestamps"].size == 0:
+            if since is None:
+                result.fail(sym, f"{path.name} has no rows for {sym}")
+            else:
+                result.add(empty_bars(sym, interval, tz=self.tz, source="csv"),
+                           CleaningReport(sym, interval, 0, 0, tz=self.tz))
+            return
+        bars, report = clean_columns(sym, interval, cols, tz=self.tz, source="csv")
+        if len(bars) == 0:
+            result.fail(sym, f"{path.name}: no usable rows for {sym}: {report.summary()}")
+        else:
+            result.add(bars, report)
