@@ -93,7 +93,10 @@ def as_batch(values: object, name: str = "closes") -> tuple[np.ndarray, np.ndarr
         # Fast path for the common case (no padding, every price valid): two cheap passes.
         return arr, np.zeros(arr.shape[0], dtype=np.int64)
     finite = np.isfinite(arr)
-    starts = np.where(finite.any(axis=1), np.argmax(finite, axis=1), arr.shape[1]).astype(np.int64)
+    if arr.shape[1]:
+        starts = np.where(finite.any(axis=1), np.argmax(finite, axis=1), arr.shape[1]).astype(np.int64)
+    else:
+        starts = np.zeros(arr.shape[0], dtype=np.int64)
     inside = np.arange(arr.shape[1])[None, :] >= starts[:, None]
     bad = inside & ~((arr >= PRICE_MIN) & (arr <= PRICE_MAX))
     broken = bad.any(axis=1) | (arr.shape[1] - starts < 2)
