@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -29,6 +30,11 @@ ROBUSTNESS_OFFSETS: dict[str, tuple[int, int, int, int]] = {
 BASE_CHOICES: tuple[str, ...] = ("Average",) + FAMILIES
 HMA_KINDS: tuple[str, ...] = ("sma", "hull")
 MAX_LENGTH = 2000
+#: A plain decimal number: optional sign, ASCII digits, optional fraction and exponent.
+#: No digit separators ('1_0'), no other scripts' digits ('٢٨'), no 'inf'/'nan', which
+#: Python's own int()/float() would accept.
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_INTEGER = re.compile(r"[+-]?[0-9]+")
 
 
 def _range(lo: float, hi: float, help_: str) -> dict[str, Any]:
@@ -148,10 +154,16 @@ class ATCConfig:
 
     @classmethod
     def from_json(cls, text: str) -> ATCConfig:
+        """Build from a JSON object of spec-named values (the JSON types are the types:
+        numbers for numeric fields, true/false, strings for choices)."""
         try:
             values = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ATCInputError(f"parameters are not valid JSON: {exc}") from exc
+            raise ATCInputError(f"parameters are not valid JSON: {exc}") from None
+        except RecursionError:
+            raise ATCInputError("parameters are not valid JSON: nested too deeply") from None
+        except ValueError as exc:        # e.g. an integer over Python's 4300-digit limit
+            raise ATCInputError(f"parameters are not valid JSON: {exc}") from None
         if not isinstance(values, dict):
             raise ATCInputError("parameters JSON must be an object of name: value pairs")
         return cls.from_dict(values)
@@ -161,7 +173,12 @@ class ATCConfig:
 
     @classmethod
     def parse_value(cls, name: str, text: str) -> Any:
-        """Convert a command-line string to the type of parameter ``name``."""
+        """Convert a command-line string to the value JSON would give parameter ``name``.
+
+        Numbers follow one rule whichever way they come: the text becomes the int or float
+        that JSON would read from it, and validation (whole numbers for lengths, ranges)
+        is the same as for a JSON file, so ``ema_len=28.0`` is accepted by both.
+        """
         spec = {f.name: f for f in fields(cls)}
         if name not in spec:
             raise ATCInputError(f"unknown parameter {name!r}", field=name)
@@ -175,10 +192,24 @@ class ATCConfig:
             raise ATCInputError(f"{name} = {text!r} is not a boolean (true/false)", field=name)
         if kind in ("int", "float"):
             try:
-                return int(text) if kind == "int" else float(text)
+                return parse_decimal(text)
             except ValueError:
-                raise ATCInputError(f"{name} = {text!r} is not a number ({kind})", field=name) from None
+                raise ATCInputError(f"{name} = {text!r} is not a number: allowed "
+                                    f"{describe_field(spec[name])}, written with the digits "
+                                    "0-9", field=name) from None
         return text
+
+
+def parse_decimal(text: str) -> int | float:
+    """A plain ASCII decimal number as JSON would read it: an int when written without
+    fraction or exponent, else a float (``1e400`` is inf; ranges reject it later).
+    ValueError for anything else."""
+    t = text.strip()
+    if not _DECIMAL.fullmatch(t):
+        raise ValueError(f"not a decimal number: {text!r}")
+    if _INTEGER.fullmatch(t) and len(t) <= 1000:   # beyond that int() refuses; any range too
+        return int(t)
+    return float(t)
 
 
 def describe_field(f: dataclasses.Field) -> str:
@@ -206,13 +237,19 @@ def _checked(f: dataclasses.Field, value: Any) -> Any:
         return str(value)
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise ATCInputError(f"{name} = {value!r} must be a number in {describe_field(f)}", field=name)
+    if isinstance(value, (float, np.floating)) and not math.isfinite(value):
+        raise ATCInputError(f"{name} = {value!r} is out of range: allowed {describe_field(f)}", field=name)
     if kind == "int":
-        if float(value) != int(value):
+        if isinstance(value, (float, np.floating)) and not float(value).is_integer():
             raise ATCInputError(f"{name} = {value!r} must be a whole number in {describe_field(f)}", field=name)
         value = int(value)
     else:
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:            # an int too large for a float
+            raise ATCInputError(f"{name} is out of range: allowed {describe_field(f)}",
+                                field=name) from None
     lo, hi = meta["range"]
-    if not (math.isfinite(value) and lo <= value <= hi):
+    if not lo <= value <= hi:            # ints compare exactly, however large
         raise ATCInputError(f"{name} = {value!r} is out of range: allowed {describe_field(f)}", field=name)
     return value

@@ -3,7 +3,8 @@
 Fetches bars into the local bar store (incrementally when the store already has them),
 prints one line per symbol and the cleaner's findings, and reports each failing symbol on
 stderr with its reason. Exit status: 0 when every symbol was fetched, 1 when some failed,
-2 when all failed or the request itself was impossible.
+2 when all failed or the request itself was impossible (an empty symbol, an unknown
+source). A bar store that had to be recovered is reported once, by the store's warning.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Any
 from core.data import SOURCES_HELP, BarStore, make_provider, refresh
 from core.data.bars import format_timestamp
 from core.data.intervals import INTERVALS, is_intraday
+from core.errors import ATCInputError
 
 
 def register(subparsers: Any) -> None:
@@ -35,11 +37,12 @@ def register(subparsers: Any) -> None:
 
 def cmd_fetch(args: argparse.Namespace) -> int:
     """Run ``atc fetch``; returns the exit status."""
+    for k, symbol in enumerate(args.symbols, 1):
+        if not symbol.strip():
+            raise ATCInputError(f"SYMBOL {k} is empty ({symbol!r}); give a ticker such as AAPL",
+                                field="symbols")
     provider = make_provider(args.source)
     with BarStore(args.db) as store:
-        if store.recovered_from is not None:
-            print(f"atc: warning: the bar store was unreadable; moved it to {store.recovered_from} "
-                  "and started a new one", file=sys.stderr)
         report = refresh(store, provider, args.symbols, args.interval)
         daily = not is_intraday(args.interval)
         for sym, changed in report.updated.items():

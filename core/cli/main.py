@@ -1,12 +1,15 @@
 """`atc`: compute the ATC from the command line, list backends, scan bundled data.
 
 Every failure the user can fix (bad file, column, price, parameter, backend) ends with one
-line on stderr naming what and where, and exit status 2; nothing is written half.
+line on stderr naming what and where, and exit status 2; nothing is written half. Warnings
+of the core (a backend fallback, a recovered bar store) reach stderr once, through the
+``core`` logger as ``atc: warning: ...`` lines.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 from pathlib import Path
@@ -17,21 +20,33 @@ import numpy as np
 from core.backends.registry import BACKEND_CHOICES, default_registry
 from core.cli.data_commands import register as register_data_commands
 from core.cli.parity import register as register_parity
+from core.cli.output_file import check_output
 from core.cli.prices_csv import read_columns, write_columns
 from core.config import FAMILIES, ATCConfig
+from core.data.intervals import INTERVALS
 from core.errors import ATCError, ATCInputError
 
 
 def build_config(params: str | None, assignments: Sequence[str]) -> ATCConfig:
-    """Config from an optional JSON file plus ``name=value`` overrides (spec names)."""
+    """Config from an optional JSON file plus ``name=value`` overrides (spec names).
+
+    Both go through the same conversion and validation (``ATCConfig.parse_value`` gives a
+    ``--set`` value the type JSON would give it).
+    """
     values: dict = {}
     if params:
         path = Path(params)
         try:
-            text = path.read_text()
+            text = path.read_bytes().decode("utf-8-sig")
         except OSError as exc:
             raise ATCInputError(f"{path}: cannot read parameters: {exc.strerror}", field="params") from None
-        values = ATCConfig.from_json(text).to_dict()
+        except UnicodeDecodeError as exc:
+            raise ATCInputError(f"{path}: parameters are not UTF-8 text (byte {exc.start})",
+                                field="params") from None
+        try:
+            values = ATCConfig.from_json(text).to_dict()
+        except ATCInputError as exc:
+            raise ATCInputError(f"{path}: {exc}", field=exc.field) from None
     for item in assignments:
         name, sep, raw = item.partition("=")
         if not sep or not name.strip():
@@ -41,6 +56,13 @@ def build_config(params: str | None, assignments: Sequence[str]) -> ATCConfig:
 
 
 def cmd_compute(args: argparse.Namespace) -> int:
+    if args.symbol:
+        from core.data.store_file import default_path
+        inputs = [default_path()]
+    else:
+        inputs = [args.prices]
+    inputs.append(args.params)
+    target = check_output(args.output, inputs)      # before any work: a bad -o costs nothing
     config = build_config(args.params, args.set)
     registry = default_registry()
     dates = None
@@ -49,16 +71,16 @@ def cmd_compute(args: argparse.Namespace) -> int:
         from core.data import closes_for_symbol
         close = closes_for_symbol(args.symbol, args.interval)
     elif args.prices:
-        close, src, dates = read_columns(Path(args.prices), args.column, args.src_column)
+        prices = read_columns(Path(args.prices), args.column, args.src_column, args.interval)
+        close, src, dates = prices.close, prices.src, prices.dates
+        if prices.note:
+            print(f"atc: {prices.note}", file=sys.stderr)
     else:
         raise ATCInputError("give a PRICES.csv file or --symbol SYMBOL", field="prices")
     backend = None if args.backend == "auto" else args.backend
     result = registry.compute(close, config, detail=args.detail, src=src, backend=backend)
     columns = [("close", close)] + list(result.columns(detail=args.detail))
-    rows = write_columns(Path(args.output), columns, dates)
-    for event in registry.fallbacks():
-        print(f"atc: backend {event.backend} failed ({event.reason}); used {event.fallback_to}",
-              file=sys.stderr)
+    rows = write_columns(target.user, columns, dates, inputs)
     warning = result.growth_warning
     if warning:
         print(f"atc: warning: {warning}", file=sys.stderr)
@@ -135,7 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--column", default="Close", help="price column (default Close)")
     p.add_argument("--src-column", help="MA source column, if not the close (e.g. hl2)")
     p.add_argument("--symbol", help="read the close from the local bar store instead")
-    p.add_argument("--interval", default="1d", help="bar interval with --symbol (default 1d)")
+    p.add_argument("--interval", default="1d", choices=INTERVALS,
+                   help="bar interval: of the stored bars with --symbol, of the file's rows "
+                        "otherwise (sets the cleaner's gap threshold; default 1d)")
     add_params(p)
     p.add_argument("--backend", default="auto", choices=BACKEND_CHOICES)
     p.add_argument("--detail", action="store_true", help="also the 54 MAs, states, equities")
@@ -155,9 +179,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _WarningLines(logging.Handler):
+    """Prints the core's warnings as ``atc: warning: ...`` lines on the current stderr."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            print(f"atc: warning: {record.getMessage()}", file=sys.stderr)
+        except Exception:  # noqa: BLE001 - logging must never break a run
+            self.handleError(record)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # The core's warnings (backend fallbacks, a recovered bar store) are printed by this
+    # handler and nowhere else: with a handler on "core", logging's last-resort printer
+    # stays silent, and the commands do not print them a second time.
+    core_log = logging.getLogger("core")
+    handler = _WarningLines()
+    core_log.addHandler(handler)
     try:
         return int(args.func(args) or 0)
     except ATCError as exc:
@@ -167,8 +210,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"atc: error: invalid JSON: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
-        print(f"atc: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"atc: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("atc: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        core_log.removeHandler(handler)
 
 
 if __name__ == "__main__":

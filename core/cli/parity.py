@@ -9,7 +9,6 @@ parameters are unusable (one line on stderr naming the file, line and column).
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from core.backends.registry import BACKEND_CHOICES
@@ -60,9 +59,6 @@ def cmd_parity(args: argparse.Namespace) -> int:
     backend = None if args.backend == "auto" else args.backend
     report = compare_export(args.export, config, compute=registry.compute, src=args.src,
                             backend=backend)
-    for event in registry.fallbacks():
-        print(f"atc: backend {event.backend} failed ({event.reason}); used {event.fallback_to}",
-              file=sys.stderr)
     where = f"; ATC on backend {report.backend}" if report.backend else ""
     print(f"{report.path}: {report.bars} bars, {report.first_time} … {report.last_time}{where}")
     for note in report.notes:

@@ -1,20 +1,24 @@
 """Reading a price column from a CSV file and writing ATC outputs back, for `atc compute`.
 
-Errors name the file, the line and the column. Output is written to a temporary file and
-renamed into place, so a failed run never leaves a half-written file behind.
+Errors name the file, the line and the column. The output goes through
+``core.cli.output_file``, so a failed run never leaves a half-written file behind and never
+replaces an input, a read-only file, a link or a device.
 """
 from __future__ import annotations
 
 import csv
 import math
 import os
-import tempfile
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, NamedTuple, Sequence, TextIO
 
 import numpy as np
 
+from core.cli.output_file import write_output
+from core.config import parse_decimal
+from core.data.cleaning import clean_arrays
 from core.errors import ATCInputError
+from core.parity import parse_time
 
 DATE_COLUMNS = ("date", "datetime", "timestamp", "time")
 
@@ -29,16 +33,32 @@ def _find(header: list[str], wanted: str, path: Path) -> int:
         field="column")
 
 
-def read_columns(path: Path, column: str, src_column: str | None = None
-                 ) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
-    """(close, src or None, dates or None) from a CSV file with a header row.
+class PriceColumns(NamedTuple):
+    """What `atc compute` reads from a prices file, rows in time order."""
 
-    Every value must be a finite number > 0; the error names the file, line and column.
+    close: np.ndarray
+    src: np.ndarray | None
+    dates: list[str] | None
+    #: One line for stderr when rows were reordered, dropped or left unchecked, else None.
+    note: str | None = None
+
+
+def read_columns(path: Path, column: str, src_column: str | None = None,
+                 interval: str = "1d") -> PriceColumns:
+    """Close (and source) prices, and the dates, from a CSV file with a header row.
+
+    Every value must be a finite number > 0 written in plain decimal; the error names the
+    file, line and column. When the file has a date column whose cells are all times
+    (UNIX seconds or ISO 8601), the rows go through the data providers' cleaner: sorted,
+    a repeated time keeps its last row, an isolated absurd bar is dropped; ``note`` says
+    what it did. Dates that are not times are kept as labels in file order, with a note.
     """
     if not path.is_file():
         raise ATCInputError(f"{path}: no such file", field="prices")
     try:
-        with path.open(newline="") as fh:
+        # utf-8-sig: a byte-order mark (Excel writes one) must not become part of the
+        # first column's name, or the date column would be lost.
+        with path.open(newline="", encoding="utf-8-sig") as fh:
             rows = list(csv.reader(fh))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise ATCInputError(f"{path}: cannot read CSV: {exc}", field="prices") from None
@@ -59,8 +79,8 @@ def read_columns(path: Path, column: str, src_column: str | None = None
         for k, (line, row) in enumerate(body):
             cell = row[i].strip() if i < len(row) else ""
             try:
-                value = float(cell)
-            except ValueError:
+                value = float(parse_decimal(cell))
+            except (ValueError, OverflowError):
                 raise ATCInputError(
                     f"{path}: line {line}, column {header[i].strip()!r}: {cell!r} is not a number",
                     field="prices") from None
@@ -73,10 +93,38 @@ def read_columns(path: Path, column: str, src_column: str | None = None
 
     close = parse(close_i)
     src = parse(src_i) if src_i is not None else None
-    dates = None
-    if date_i is not None:
-        dates = [row[date_i].strip() if date_i < len(row) else "" for _, row in body]
-    return close, src, dates
+    if date_i is None:
+        return PriceColumns(close, src, None)
+    dates = [row[date_i].strip() if date_i < len(row) else "" for _, row in body]
+    lines = [line for line, _ in body]
+    order, note = _time_order(path, header[date_i].strip(), interval, lines, dates, close)
+    if order is not None:
+        close, dates = close[order], [dates[k] for k in order]
+        src = src[order] if src is not None else None
+        if close.size < 2:
+            raise ATCInputError(f"{path}: {close.size} bar left after cleaning, at least 2 "
+                                f"are needed; {note}", field="prices")
+    return PriceColumns(close, src, dates, note)
+
+
+def _time_order(path: Path, column: str, interval: str, lines: list[int], dates: list[str],
+                close: np.ndarray) -> tuple[np.ndarray | None, str | None]:
+    """(row indices to keep, in time order; the note) by the data providers' cleaner, or
+    (None, note) when some date is not a time."""
+    stamps = np.empty(len(dates), dtype=np.int64)
+    for k, cell in enumerate(dates):
+        try:
+            stamps[k] = round(parse_time(cell) * 1e9)
+        except (ValueError, OverflowError):
+            return None, (f"note: {path}: line {lines[k]}, column {column!r}: {cell!r} is "
+                          "not a time (UNIX seconds or ISO 8601); rows kept in file order, "
+                          "unchecked for order and repeats")
+    # The row index rides in the volume column, which the cleaner keeps with its row.
+    rows = np.arange(len(dates), dtype=np.float64)
+    bars, report = clean_arrays(path.name, interval, stamps, close, close, close, close, rows)
+    if report.is_clean:
+        return None, None
+    return bars.volume.astype(np.intp), f"cleaned: {report.summary()}"
 
 
 def format_value(v: float) -> str:
@@ -86,24 +134,21 @@ def format_value(v: float) -> str:
 
 
 def write_columns(path: Path, columns: Iterable[tuple[str, np.ndarray]],
-                  dates: list[str] | None = None) -> int:
-    """Write named columns (one row per bar) atomically; returns the number of rows."""
+                  dates: Sequence[str] | None = None,
+                  inputs: Sequence[str | os.PathLike[str] | None] = ()) -> int:
+    """Write named columns (one row per bar) through ``write_output``; returns the number
+    of rows. ``inputs`` are the run's input files, which the output may not replace."""
     cols = list(columns)
     names = [name for name, _ in cols]
     arrays = [np.asarray(values, dtype=np.float64) for _, values in cols]
     n = arrays[0].shape[0]
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow((["date"] if dates is not None else []) + names)
-            for t in range(n):
-                row = [format_value(a[t]) for a in arrays]
-                writer.writerow(([dates[t]] if dates is not None else []) + row)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    def fill(fh: TextIO) -> None:
+        writer = csv.writer(fh)
+        writer.writerow((["date"] if dates is not None else []) + names)
+        for t in range(n):
+            row = [format_value(a[t]) for a in arrays]
+            writer.writerow(([dates[t]] if dates is not None else []) + row)
+
+    write_output(path, fill, inputs)
     return n
