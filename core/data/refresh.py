@@ -4,7 +4,9 @@
 A refresh asks the provider only for what is new: each stored series is fetched from its
 last stored bar *inclusive*, because that bar may still have been forming when it was
 stored; the upsert then counts it only if its values changed. Series not stored yet, or
-stored from another source, are fetched in full. Symbols whose last bars are close
+stored from another source, are fetched in full; so are series the store set aside as
+damaged (they are no longer stored), including one found damaged while this refresh merges
+into it, which is fetched again in full at once. Symbols whose last bars are close
 together share one request (batch downloads); the store is written in one transaction and
 the fetch time of every symbol that succeeded is recorded, so the UI can mark stale data.
 """
@@ -43,12 +45,16 @@ class RefreshReport:
         The cleaner's report per fetched symbol.
     fetched_at : float
         Unix time the fetch completed (recorded in the store for each success).
+    refetched : list[str]
+        Symbols whose stored bars were found damaged while merging; they were set aside
+        (``BarStore.quarantined``) and their whole history fetched again.
     """
 
     updated: dict[str, int] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
     cleaning: dict[str, CleaningReport] = field(default_factory=dict)
     fetched_at: float = 0.0
+    refetched: list[str] = field(default_factory=list)
 
 
 def ns_to_datetime(timestamp_ns: int) -> dt.datetime:
@@ -114,14 +120,43 @@ def refresh(store: BarStore, provider: Provider, symbols: Sequence[str], interva
     wanted = list(dict.fromkeys(normalise_symbol(s) for s in symbols if str(s).strip()))
     report = RefreshReport()
     calls = _plan(store, provider, wanted, interval)
+    fetched = _fetch(provider, calls, interval, advance=True)
+    _drop_invalid_names(fetched)
+    report.fetched_at = float(clock())
+    report.updated = store.upsert_many(list(fetched.bars.values()))
+    damaged = [s for s in fetched.bars if s not in report.updated]
+    report.refetched = damaged
+    if damaged:
+        # Their stored history was damaged and set aside while merging: fetch all of it.
+        again = _fetch(provider, [(None, damaged)], interval, advance=False)
+        _drop_invalid_names(again)
+        for sym in damaged:
+            fetched.fail(sym, "its stored bars were damaged and set aside; fetching them "
+                              "again failed")
+        fetched.failures.update(again.failures)
+        for sym, bars in again.bars.items():
+            fetched.add(bars, again.cleaning[sym])
+        report.updated.update(store.upsert_many(list(again.bars.values())))
+    report.failures = {s: r for s, r in fetched.failures.items() if s not in report.updated}
+    store.mark_fetched_many(list(report.updated), interval, report.fetched_at)
+    report.cleaning = {s: c for s, c in fetched.cleaning.items() if s in report.updated}
+    return report
+
+
+def _fetch(provider: Provider, calls: list[tuple[dt.datetime | None, list[str]]], interval: str,
+           *, advance: bool) -> FetchResult:
+    """Run the fetch calls; a request refused as a whole fails each of its symbols.
+
+    A replaying bundled provider moves on only on the last call when ``advance`` is true, so
+    every call of one refresh sees the same day.
+    """
     replaying = bool(getattr(provider, "replay", False))
     fetched = FetchResult()
     for k, (start, group) in enumerate(calls):
         try:
             if replaying:
-                # Only the last call of the refresh moves the replay on, so every call of
-                # this refresh sees the same day.
-                result = provider.fetch(group, interval, start, advance=k == len(calls) - 1)  # type: ignore[call-arg]
+                last = advance and k == len(calls) - 1
+                result = provider.fetch(group, interval, start, advance=last)  # type: ignore[call-arg]
             else:
                 result = provider.fetch(group, interval, start)
         except DataError as exc:
@@ -131,19 +166,15 @@ def refresh(store: BarStore, provider: Provider, symbols: Sequence[str], interva
         fetched.bars.update(result.bars)
         fetched.cleaning.update(result.cleaning)
         fetched.failures.update(result.failures)
+    return fetched
+
+
+def _drop_invalid_names(fetched: FetchResult) -> None:
+    """Whatever the provider, the store only ever holds names that pass the ticker rule."""
     for sym in list(fetched.bars):
-        # Whatever the provider, the store only ever holds names that pass the ticker rule.
         reason = symbol_syntax_error(sym)
         if reason is not None:
             fetched.fail(sym, reason)
-    report.fetched_at = float(clock())
-    report.updated = store.upsert_many(list(fetched.bars.values()))
-    for sym in fetched.bars:
-        report.updated.setdefault(sym, 0)
-    store.mark_fetched_many(list(fetched.bars), interval, report.fetched_at)
-    report.failures = dict(fetched.failures)
-    report.cleaning = dict(fetched.cleaning)
-    return report
 
 
 def stale_after(interval: str) -> float:

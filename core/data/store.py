@@ -9,7 +9,12 @@
   schema version. A file that is corrupt, not a database, someone else's database, or from
   a newer schema is moved aside (renamed, never deleted) with a logged warning, an empty
   store is built in its place and ``recovered_from`` tells the UI where the old file went.
-  Corruption discovered later, while reading or writing, is handled the same way.
+  Damage to the file's structure discovered later, while reading or writing, is handled
+  the same way.
+* Damage inside one series (a chunk failing its checksum, size or invariants) costs only
+  that series: it is set aside into the quarantine tables with the reason (see
+  :meth:`BarStore.quarantined`), reading it raises a ``DataError`` saying so, and as it is
+  no longer stored the next refresh fetches its whole history again. Other series stay.
 * Bars are kept in time-bucketed chunks (see ``core.data.chunks``); the logical key is
   (symbol, interval, timestamp) and upserts replace bars with equal timestamps.
 * One connection guarded by a re-entrant lock: calls are short, it keeps recovery simple,
@@ -22,6 +27,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Sequence, TypeVar
@@ -38,7 +44,9 @@ from core.errors import DataError
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
-__all__ = ["APPLICATION_ID", "DB_NAME", "SCHEMA_VERSION", "BarStore", "SeriesInfo", "default_path"]
+__all__ = ["APPLICATION_ID", "DB_NAME", "SCHEMA_VERSION", "BarStore", "Quarantined", "SeriesInfo",
+           "default_path"]
+
 
 @dataclass(frozen=True)
 class SeriesInfo:
@@ -52,6 +60,39 @@ class SeriesInfo:
     n_bars: int
     first_ts: int
     last_ts: int
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    """A series whose stored bars were found damaged and set aside."""
+
+    symbol: str
+    interval: str
+    found_at: float
+    reason: str
+
+
+class SeriesDamaged(Exception):
+    """A stored chunk of one series failed its checks (internal: becomes a quarantine)."""
+
+    def __init__(self, symbol: str, interval: str, reason: str) -> None:
+        super().__init__(f"{symbol} {interval}: {reason}")
+        self.symbol, self.interval, self.reason = symbol, interval, reason
+
+
+def _verified(symbol: str, interval: str, chunk: int, n: int, blob: bytes,
+              crc: int | None) -> np.ndarray:
+    try:
+        return chunks.read(symbol, interval, chunk, n, blob, crc)
+    except chunks.ChunkCorrupt as exc:
+        raise SeriesDamaged(symbol, interval, str(exc)) from exc
+
+
+def _checked(symbol: str, interval: str, block: np.ndarray) -> None:
+    try:
+        chunks.check(block)
+    except chunks.ChunkCorrupt as exc:
+        raise SeriesDamaged(symbol, interval, str(exc)) from exc
 
 
 class BarStore:
@@ -144,6 +185,51 @@ class BarStore:
             self._recover(sqlite3.DatabaseError(f"quick_check: {rows[0][0]}"))
             return False
 
+    # -- damaged series -------------------------------------------------------------------
+
+    def _set_aside(self, damage: SeriesDamaged) -> None:
+        """Move one series' chunks to the quarantine tables and forget the series, so that
+        reads no longer see it and the next refresh fetches all of it again."""
+        key = (damage.symbol, damage.interval)
+
+        def op(conn: sqlite3.Connection) -> None:
+            with conn:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("DELETE FROM quarantined_chunks WHERE symbol=? AND interval=?", key)
+                conn.execute(
+                    "INSERT INTO quarantined_chunks (symbol, interval, chunk, n, data, crc) "
+                    "SELECT symbol, interval, chunk, n, data, crc FROM chunks "
+                    "WHERE symbol=? AND interval=?", key)
+                meta = conn.execute("SELECT source, n_bars FROM series WHERE symbol=? AND interval=?",
+                                    key).fetchone() or (None, None)
+                conn.execute("INSERT OR REPLACE INTO quarantine VALUES (?,?,?,?,?,?)",
+                             (*key, time.time(), damage.reason, *meta))
+                for table in ("chunks", "series", "fetches"):
+                    conn.execute(f"DELETE FROM {table} WHERE symbol=? AND interval=?", key)
+
+        self._run(op)
+        log.warning("bar store %s: the stored %s bars of %s are damaged (%s); set them aside, "
+                    "the next refresh fetches them again", self.path, damage.interval,
+                    damage.symbol, damage.reason)
+
+    def _damage_error(self, damage: SeriesDamaged) -> DataError:
+        return DataError(
+            f"the stored {damage.interval} bars of {damage.symbol} were damaged ({damage.reason}); "
+            f"they were set aside in the bar store {self.path} and the next refresh fetches them "
+            f"again (or run `atc fetch {damage.symbol} --interval {damage.interval}`)",
+            symbol=damage.symbol)
+
+    def quarantined(self, interval: str | None = None) -> list[Quarantined]:
+        """Series set aside as damaged (at ``interval``, or any), oldest finding first.
+
+        A record stays after the series is fetched again; :meth:`delete` clears it.
+        """
+        sql, args = "SELECT symbol, interval, found_at, reason FROM quarantine", ()
+        if interval is not None:
+            sql, args = sql + " WHERE interval=?", (interval,)
+        rows = self._run(lambda c: c.execute(sql + " ORDER BY found_at, symbol", args).fetchall())
+        return [Quarantined(sym, iv, float(at), reason) for sym, iv, at, reason in rows]
+
     # -- writing --------------------------------------------------------------------------
 
     def upsert(self, bars: Bars) -> int:
@@ -153,34 +239,59 @@ class BarStore:
         -------
         int
             Bars that were new or whose values changed (0 when nothing changed).
+
+        Raises
+        ------
+        DataError
+            If the stored bars they merge into were damaged: those are set aside and
+            nothing is written (fetch the whole history again).
         """
-        return self.upsert_many([bars])[bars.symbol]
+        out, damaged = self._upsert([bars])
+        if damaged:
+            raise self._damage_error(damaged[0])
+        return out[bars.symbol]
 
     def upsert_many(self, many: Iterable[Bars]) -> dict[str, int]:
         """Upsert several series in one transaction; returns new/changed bars per symbol.
 
         Either every series is written or, if anything fails (or the process dies), none.
+        A series whose stored bars turn out damaged while merging is the exception: it is
+        set aside (see :meth:`quarantined`), its new bars are not written and its symbol is
+        absent from the result, so the caller can fetch its whole history again.
         """
+        return self._upsert(many)[0]
+
+    def _upsert(self, many: Iterable[Bars]) -> tuple[dict[str, int], list[SeriesDamaged]]:
         # A list, because a rebuilt store runs the operation a second time.
         series = list(many)
+        damaged: list[SeriesDamaged] = []
+        with self._lock:
+            while True:
+                try:
+                    return self._run(lambda conn: self._write_all(conn, series)), damaged
+                except SeriesDamaged as damage:  # the transaction was rolled back
+                    key = (damage.symbol, damage.interval)
+                    if any((d.symbol, d.interval) == key for d in damaged):
+                        raise self._damage_error(damage) from damage  # set aside, yet still there
+                    self._set_aside(damage)
+                    damaged.append(damage)
+                    series = [b for b in series if (b.symbol, b.interval) != key]
 
-        def op(conn: sqlite3.Connection) -> dict[str, int]:
-            out: dict[str, int] = {}
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                for bars in series:
-                    out[bars.symbol] = out.get(bars.symbol, 0) + self._write(conn, bars)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    try:
-                        conn.execute("ROLLBACK")
-                    except sqlite3.Error:
-                        pass  # the original error says more than a failed rollback
-                raise
-            return out
-
-        return self._run(op)
+    def _write_all(self, conn: sqlite3.Connection, series: list[Bars]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for bars in series:
+                out[bars.symbol] = out.get(bars.symbol, 0) + self._write(conn, bars)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass  # the original error says more than a failed rollback
+            raise
+        return out
 
     def _write(self, conn: sqlite3.Connection, bars: Bars) -> int:
         if len(bars) == 0:
@@ -197,30 +308,31 @@ class BarStore:
         block = chunks.pack_columns(bars.timestamps, bars.open, bars.high, bars.low,
                                     bars.close, bars.volume)
         pieces = list(chunks.split_by_bucket(block, bars.interval))
-        existing: dict[int, tuple[int, bytes]] = {}
+        existing: dict[int, tuple[int, bytes, int | None]] = {}
         if row is not None:
             cur = conn.execute(
-                "SELECT chunk, n, data FROM chunks WHERE symbol=? AND interval=? "
+                "SELECT chunk, n, data, crc FROM chunks WHERE symbol=? AND interval=? "
                 "AND chunk BETWEEN ? AND ?", (*key, pieces[0][0], pieces[-1][0]))
-            existing = {c: (n, data) for c, n, data in cur}
+            existing = {c: (n, data, crc) for c, n, data, crc in cur}
         changed = 0
         writes = []
         for chunk_key, new in pieces:
             if chunk_key in existing:
-                old_n, blob = existing[chunk_key]
-                old = chunks.decode(blob, old_n)
-                chunks.check(old)
+                old_n, blob, crc = existing[chunk_key]
+                old = _verified(*key, chunk_key, old_n, blob, crc)
+                _checked(*key, old)
                 merged, n_changed = chunks.merge(old, new)
                 total += merged.shape[1] - old_n
             else:
                 merged, n_changed = new, new.shape[1]
                 total += n_changed
             if n_changed:
-                writes.append((*key, chunk_key, merged.shape[1], chunks.encode(merged)))
+                n, blob = merged.shape[1], chunks.encode(merged)
+                writes.append((*key, chunk_key, n, blob, chunks.checksum(*key, chunk_key, n, blob)))
                 changed += n_changed
         conn.executemany(
-            "INSERT OR REPLACE INTO chunks (symbol, interval, chunk, n, data) VALUES (?,?,?,?,?)",
-            writes)
+            "INSERT OR REPLACE INTO chunks (symbol, interval, chunk, n, data, crc) "
+            "VALUES (?,?,?,?,?,?)", writes)
         first = int(bars.timestamps[0]) if row is None else min(row[3], int(bars.timestamps[0]))
         last = int(bars.timestamps[-1]) if row is None else max(row[4], int(bars.timestamps[-1]))
         conn.execute(
@@ -229,14 +341,14 @@ class BarStore:
         return changed
 
     def delete(self, symbol: str, interval: str | None = None) -> None:
-        """Forget a symbol's bars and fetch times (one interval, or all of them)."""
+        """Forget a symbol's bars, fetch times and quarantine records (one interval, or all)."""
         where, args = ("symbol=?", (symbol,)) if interval is None else (
             "symbol=? AND interval=?", (symbol, interval))
 
         def op(conn: sqlite3.Connection) -> None:
             with conn:
                 conn.execute("BEGIN IMMEDIATE")
-                for table in ("chunks", "series", "fetches"):
+                for table in ("chunks", "series", "fetches", "quarantine", "quarantined_chunks"):
                     conn.execute(f"DELETE FROM {table} WHERE {where}", args)
 
         self._run(op)
@@ -307,31 +419,47 @@ class BarStore:
             The series.
         last : int, optional
             Return only the newest ``last`` bars (reads only the chunks needed).
+
+        Raises
+        ------
+        DataError
+            If the stored bars are damaged; they are set aside (:meth:`quarantined`) and
+            the next refresh fetches them again.
         """
         def op(conn: sqlite3.Connection) -> Bars | None:
             meta = conn.execute("SELECT tz, source, synthetic FROM series "
                                 "WHERE symbol=? AND interval=?", (symbol, interval)).fetchone()
             if meta is None:
                 return None
-            cur = conn.execute("SELECT n, data FROM chunks WHERE symbol=? AND interval=? "
+            cur = conn.execute("SELECT chunk, n, data, crc FROM chunks WHERE symbol=? AND interval=? "
                                "ORDER BY chunk DESC", (symbol, interval))
-            blobs: list[tuple[int, bytes]] = []
+            blocks: list[np.ndarray] = []
             have = 0
-            for n, data in cur:
-                blobs.append((n, data))
+            for chunk, n, data, crc in cur:
+                blocks.append(_verified(symbol, interval, chunk, n, data, crc))
                 have += n
                 if last is not None and have >= last:
                     break
-            blocks = [chunks.decode(b, n) for n, b in reversed(blobs)]
-            return self._bars(symbol, interval, meta, chunks.concat_blocks(blocks), last)
+            return self._bars(symbol, interval, meta, chunks.concat_blocks(blocks[::-1]), last)
 
-        return self._run(op)
+        with self._lock:  # held until set aside: no other thread may rewrite it meanwhile
+            try:
+                return self._run(op)
+            except SeriesDamaged as damage:
+                self._set_aside(damage)
+                raise self._damage_error(damage) from None
 
     def load_many(self, symbols: Sequence[str], interval: str = "1d") -> dict[str, Bars]:
-        """Several series at one interval; symbols without stored bars are left out."""
+        """Several series at one interval; symbols without stored bars are left out.
+
+        Damaged series are left out too: they are set aside (:meth:`quarantined` says why)
+        and the next refresh fetches them again, while the intact ones load as usual.
+        """
         wanted = list(dict.fromkeys(symbols))
+        damaged: list[SeriesDamaged] = []
 
         def op(conn: sqlite3.Connection) -> dict[str, Bars]:
+            damaged.clear()  # a rebuilt store runs this again
             out: dict[str, Bars] = {}
             # 500 bound parameters per query stays under every SQLite build's limit.
             for i in range(0, len(wanted), 500):
@@ -341,26 +469,41 @@ class BarStore:
                     f"SELECT symbol, tz, source, synthetic FROM series WHERE interval=? "
                     f"AND symbol IN ({marks})", (interval, *part))}
                 blobs: dict[str, list[np.ndarray]] = {s: [] for s in metas}
-                for sym, n, data in conn.execute(
-                        f"SELECT symbol, n, data FROM chunks WHERE interval=? AND symbol IN ({marks}) "
-                        f"ORDER BY symbol, chunk", (interval, *part)):
+                bad: dict[str, SeriesDamaged] = {}
+                for sym, chunk, n, data, crc in conn.execute(
+                        f"SELECT symbol, chunk, n, data, crc FROM chunks WHERE interval=? "
+                        f"AND symbol IN ({marks}) ORDER BY symbol, chunk", (interval, *part)):
+                    if sym in bad:
+                        continue
                     if sym not in blobs:
-                        raise chunks.ChunkCorrupt(f"chunks of {sym} {interval} without a series row")
-                    blobs[sym].append(chunks.decode(data, n))
+                        bad[sym] = SeriesDamaged(sym, interval, "chunks without a series row")
+                        continue
+                    try:
+                        blobs[sym].append(_verified(sym, interval, chunk, n, data, crc))
+                    except SeriesDamaged as damage:
+                        bad[sym] = damage
                 for sym in part:
-                    if sym in metas:
-                        out[sym] = self._bars(sym, interval, metas[sym],
-                                              chunks.concat_blocks(blobs[sym]), None)
+                    if sym in metas and sym not in bad:
+                        try:
+                            out[sym] = self._bars(sym, interval, metas[sym],
+                                                  chunks.concat_blocks(blobs[sym]), None)
+                        except SeriesDamaged as damage:
+                            bad[sym] = damage
+                damaged.extend(bad.values())
             return out
 
-        return self._run(op)
+        with self._lock:
+            out = self._run(op)
+            for damage in damaged:
+                self._set_aside(damage)
+            return out
 
     @staticmethod
     def _bars(symbol: str, interval: str, meta: tuple, block: np.ndarray,
               last: int | None) -> Bars:
         if last is not None:
             block = block[:, max(block.shape[1] - max(int(last), 0), 0):]
-        chunks.check(block)
+        _checked(symbol, interval, block)
         ts, o, h, lo, c, v = chunks.unpack(block)
         tz, source, synthetic = meta
         return Bars(symbol, interval, ts, o, h, lo, c, v, tz=tz, source=source,

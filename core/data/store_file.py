@@ -3,6 +3,9 @@
 The schema version lives in ``PRAGMA user_version`` and ``PRAGMA application_id`` marks the
 file as an ATC bar store. A file that is not a database, is damaged, belongs to another
 application or has a newer schema is renamed aside, never deleted.
+
+Additive changes keep the version, so a file stays usable by the versions before them:
+the chunk checksum column (``crc``) and the quarantine tables were added that way.
 """
 from __future__ import annotations
 
@@ -20,6 +23,28 @@ SCHEMA_VERSION = 1
 APPLICATION_ID = 0x41544344  # "ATCD"
 DB_NAME = "bars.sqlite3"
 
+# Series whose stored chunks failed their checks: why, when, and the chunks themselves
+# (moved here, never deleted; one copy per series, the latest).
+_QUARANTINE = """
+CREATE TABLE IF NOT EXISTS quarantine (
+    symbol   TEXT NOT NULL,
+    interval TEXT NOT NULL,
+    found_at REAL NOT NULL,
+    reason   TEXT NOT NULL,
+    source   TEXT,
+    n_bars   INTEGER,
+    PRIMARY KEY (symbol, interval)
+);
+CREATE TABLE IF NOT EXISTS quarantined_chunks (
+    symbol   TEXT NOT NULL,
+    interval TEXT NOT NULL,
+    chunk    INTEGER NOT NULL,
+    n        INTEGER NOT NULL,
+    data     BLOB NOT NULL,
+    crc      INTEGER,
+    PRIMARY KEY (symbol, interval, chunk)
+);
+"""
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS series (
     symbol    TEXT NOT NULL,
@@ -38,6 +63,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     chunk    INTEGER NOT NULL,
     n        INTEGER NOT NULL,
     data     BLOB NOT NULL,
+    crc      INTEGER,
     PRIMARY KEY (symbol, interval, chunk)
 );
 CREATE TABLE IF NOT EXISTS fetches (
@@ -46,7 +72,7 @@ CREATE TABLE IF NOT EXISTS fetches (
     fetched_at REAL NOT NULL,
     PRIMARY KEY (symbol, interval)
 );
-"""
+""" + _QUARANTINE
 # sqlite3 error codes meaning "this file cannot be trusted" (not "busy, try again").
 _SQLITE_CORRUPT, _SQLITE_NOTADB, _SQLITE_CANTOPEN = 11, 26, 14
 
@@ -106,10 +132,56 @@ def open_connection(path: Path) -> sqlite3.Connection:
                 + f"PRAGMA application_id={APPLICATION_ID};"
                 + f"PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
             )
+        elif not _has_column(conn, "chunks", "crc"):
+            add_checksums(conn)
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+def _has_column(conn: sqlite3.Connection, table: str, column: str) -> bool:
+    return any(row[1] == column for row in conn.execute(f"PRAGMA table_info({table})"))
+
+
+def add_checksums(conn: sqlite3.Connection) -> None:
+    """Upgrade a store written before chunk checksums, in one transaction.
+
+    Every chunk gets its checksum now, so old history is protected from here on (it is
+    rarely rewritten). A chunk that already fails its size or invariant checks keeps a NULL
+    checksum: reading it fails those checks and sets its series aside, as for any damage.
+    Checksumming now cannot vouch for damage that happened before and passes the invariants;
+    nothing could.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if not _has_column(conn, "chunks", "crc"):  # another process may have upgraded it
+            conn.execute("ALTER TABLE chunks ADD COLUMN crc INTEGER")
+            for statement in _QUARANTINE.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            done, last = 0, -1
+            while True:  # in batches: a store may be larger than memory
+                rows = conn.execute("SELECT rowid, symbol, interval, chunk, n, data FROM chunks "
+                                    "WHERE rowid > ? ORDER BY rowid LIMIT 1000", (last,)).fetchall()
+                if not rows:
+                    break
+                last = rows[-1][0]
+                sums = []
+                for rowid, symbol, interval, chunk, n, data in rows:
+                    try:
+                        chunks.check(chunks.decode(data, n))
+                    except chunks.ChunkCorrupt:
+                        continue
+                    sums.append((chunks.checksum(symbol, interval, chunk, n, data), rowid))
+                conn.executemany("UPDATE chunks SET crc=? WHERE rowid=?", sums)
+                done += len(sums)
+            log.info("added checksums to %d chunks of the bar store", done)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
 
 
 def move_aside(path: Path, exc: BaseException) -> Path:

@@ -215,12 +215,12 @@ def test_damage_inside_the_file_is_found_on_use_and_the_store_rebuilt(tmp_path):
     s.close()
 
 
-def test_damaged_blob_pages_are_not_returned_as_prices(tmp_path):
+def test_damaged_blob_pages_cost_only_their_series(tmp_path):
     path = tmp_path / "bars.sqlite3"
     with BarStore(path) as s:
-        s.upsert(make_bars("A", 3000))
+        s.upsert_many([make_bars("A", 3000), make_bars("B", 3000, seed=1)])
     conn = sqlite3.connect(path)
-    n, blob = conn.execute("SELECT n, data FROM chunks ORDER BY n DESC LIMIT 1").fetchone()
+    n, blob = conn.execute("SELECT n, data FROM chunks WHERE symbol='A' ORDER BY n DESC LIMIT 1").fetchone()
     conn.close()
     # Overwrite eight closes of one BLOB in place: every page stays valid for SQLite.
     closes = blob[4 * n * 8 + 80: 4 * n * 8 + 144]
@@ -228,7 +228,11 @@ def test_damaged_blob_pages_are_not_returned_as_prices(tmp_path):
     at = raw.index(closes)
     path.write_bytes(raw[:at] + b"\xff" * 64 + raw[at + 64:])
     with BarStore(path) as s:
-        assert s.load("A") is None and s.recovered_from is not None
+        with pytest.raises(DataError, match="stored 1d bars of A were damaged") as err:
+            s.load("A")
+        assert err.value.symbol == "A"
+        assert s.recovered_from is None and s.load("A") is None
+        assert same(s.load("B"), make_bars("B", 3000, seed=1))
 
 
 def test_foreign_and_newer_databases_are_moved_aside_not_overwritten(tmp_path):
