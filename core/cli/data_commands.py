@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from core.cli.exit_status import for_symbols
 from core.data import SOURCES_HELP, BarStore, make_provider, refresh
 from core.data.bars import format_timestamp
 from core.data.intervals import INTERVALS, is_intraday
@@ -60,6 +61,4 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         for sym, reason in report.failures.items():
             print(f"atc: {sym}: {reason}", file=sys.stderr)
         print(f"store: {store.path}")
-    if not report.failures:
-        return 0
-    return 1 if report.updated else 2
+    return for_symbols(len(report.updated), len(report.failures))

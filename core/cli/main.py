@@ -18,6 +18,7 @@ from typing import Sequence
 import numpy as np
 
 from core.backends.registry import BACKEND_CHOICES, default_registry
+from core.cli import exit_status
 from core.cli.data_commands import register as register_data_commands
 from core.cli.parity import register as register_parity
 from core.cli.output_file import check_output
@@ -106,7 +107,8 @@ def cmd_backends(args: argparse.Namespace) -> int:
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
-    """Latest signals of every symbol of the bundled data (or the given symbols)."""
+    """Latest signals of every symbol of the bundled data (or the given symbols); the exit
+    status says whether some or all symbols could not be read (as for `atc fetch`)."""
     from core.data import make_provider
 
     config = build_config(args.params, args.set)
@@ -133,7 +135,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     print(format_table(rows))
     print(f"\n{len(rows) - 1} symbols, backend {registry.active()}; bundled daily data "
           "(adjusted close), history from each symbol's first bar")
-    return 0
+    return exit_status.for_symbols(len(fetched.bars), len(fetched.failures))
 
 
 def format_table(rows: Sequence[Sequence[str]]) -> str:
@@ -169,7 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("backends", help="which compute backends are available, and why not")
     p.set_defaults(func=cmd_backends)
 
-    p = sub.add_parser("scan", help="latest signals of the bundled symbols")
+    p = sub.add_parser("scan", help="latest signals of the bundled symbols",
+                       epilog="exit status: 0 all read, 1 some symbols failed, 2 all failed")
     p.add_argument("symbols", nargs="*", help="symbols (default: all bundled)")
     add_params(p)
     p.set_defaults(func=cmd_scan)
@@ -205,17 +208,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except ATCError as exc:
         print(f"atc: error: {exc}", file=sys.stderr)
-        return 2
+        return exit_status.BAD_INPUT
     except json.JSONDecodeError as exc:
         print(f"atc: error: invalid JSON: {exc}", file=sys.stderr)
-        return 2
+        return exit_status.BAD_INPUT
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"atc: error: {where}{exc.strerror or exc}", file=sys.stderr)
-        return 2
+        return exit_status.BAD_INPUT
     except KeyboardInterrupt:
         print("atc: interrupted", file=sys.stderr)
-        return 130
+        return exit_status.INTERRUPTED
     finally:
         core_log.removeHandler(handler)
 

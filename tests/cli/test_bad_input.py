@@ -142,3 +142,11 @@ def test_fetch_refuses_an_empty_symbol(tmp_path, capsys, symbols):
     position = next(k for k, s in enumerate(symbols, 1) if not s.strip())
     assert f"SYMBOL {position} is empty" in err
     assert not db.exists()                           # nothing was fetched or created
+
+
+@pytest.mark.parametrize("symbols, status", [(["AAPL", "ZZZ"], 1), (["ZZZ"], 2)],
+                         ids=["some failed", "all failed"])
+def test_scan_status_says_when_symbols_failed(capsys, symbols, status):
+    assert main(["scan", *symbols]) == status
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("atc: ZZZ: ")

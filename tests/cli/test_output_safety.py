@@ -189,11 +189,39 @@ def test_a_stop_signal_while_writing_leaves_no_temporary_file(tmp_path, signum):
     assert out.read_text() == "previous\n"
 
 
-def test_ctrl_c_ends_with_one_line_and_status_130(tmp_path, prices, capsys, monkeypatch):
-    import core.cli.main as cli
+SLOW_COMPUTE = """
+import sys, time
+import numpy as np
+import core.cli.main as cli
+from core.cli.prices_csv import PriceColumns
 
-    def interrupted(*_args, **_kwargs):
-        raise KeyboardInterrupt
-    monkeypatch.setattr(cli, "write_columns", interrupted)
-    assert compute(prices, tmp_path / "out.csv") == 130
-    assert capsys.readouterr().err == "atc: interrupted\n"
+class SlowDate:
+    def __str__(self):
+        print("writing", flush=True)
+        time.sleep(60)
+        return "late"
+
+def prices(*_args, **_kwargs):
+    dates = [f"d{k}" for k in range(400)]
+    dates[200] = SlowDate()
+    return PriceColumns(np.arange(1.0, 401.0), None, dates)
+
+cli.read_columns = prices
+sys.exit(cli.main(["compute", "unused.csv", "-o", sys.argv[1]]))
+"""
+
+
+def test_ctrl_c_while_writing_ends_with_one_line_status_130_and_no_temporary_file(tmp_path):
+    out = tmp_path / "out.csv"
+    out.write_text("previous\n")
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_COMPUTE, str(out)], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "writing"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+        proc.communicate()
+    assert proc.returncode == 130 and err == "atc: interrupted\n"
+    assert leftovers(tmp_path) == [] and out.read_text() == "previous\n"
