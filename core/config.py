@@ -33,7 +33,7 @@ MAX_LENGTH = 2000
 #: A plain decimal number: optional sign, ASCII digits, optional fraction and exponent.
 #: No digit separators ('1_0'), no other scripts' digits ('٢٨'), no 'inf'/'nan', which
 #: Python's own int()/float() would accept.
-_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 
 
@@ -205,7 +205,7 @@ def parse_decimal(text: str) -> int | float:
     fraction or exponent, else a float (``1e400`` is inf; ranges reject it later).
     ValueError for anything else."""
     t = text.strip()
-    if not _DECIMAL.fullmatch(t):
+    if not DECIMAL.fullmatch(t):
         raise ValueError(f"not a decimal number: {text!r}")
     if _INTEGER.fullmatch(t) and len(t) <= 1000:   # beyond that int() refuses; any range too
         return int(t)

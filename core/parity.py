@@ -38,7 +38,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from core.atc import moving_averages as mav
-from core.config import FAMILIES, MAX_LENGTH, ATCConfig
+from core.config import DECIMAL, FAMILIES, MAX_LENGTH, ATCConfig
 from core.errors import ATCInputError
 from core.types import EQUITY_NAMES, EVENT_NAMES, MA_NAMES, SIGNAL_NAMES
 
@@ -65,7 +65,6 @@ BUILTINS: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
     "math.sum": mav.rolling_sum,
 }
 _NA_CELLS = frozenset({"", "nan", "na", "n/a"})
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _BUILTIN_TITLE = re.compile(
     r"(?P<fn>(?:ta\.)?(?:sma|ema|wma|linreg)|math\.sum)\s*\(\s*(?P<src>[a-z0-9]+)\s*,\s*"
     r"(?P<len>\d+)\s*(?:,\s*(?P<off>-?\d+)\s*)?\)", re.IGNORECASE)
@@ -197,7 +196,7 @@ def _show(v: float) -> str:
 def parse_time(cell: str) -> float:
     """UNIX seconds, or ISO 8601 (a time without offset is UTC); ValueError otherwise."""
     text = cell.strip()
-    if _NUMBER.fullmatch(text):
+    if DECIMAL.fullmatch(text):
         return float(text)
     stamp = datetime.fromisoformat(text)
     if stamp.tzinfo is None:
@@ -207,11 +206,11 @@ def parse_time(cell: str) -> float:
 
 def parse_number(cell: str) -> float:
     """A decimal number (exactly as Python reads its repr), or NaN for an empty/NaN cell;
-    ValueError for anything else (``inf``, ``1_000``, text)."""
+    ValueError for anything else (``inf``, ``1_000``, non-ASCII digits, text)."""
     text = cell.strip()
     if text.lower() in _NA_CELLS:
         return math.nan
-    if not _NUMBER.fullmatch(text):
+    if not DECIMAL.fullmatch(text):
         raise ValueError(text)
     return float(text)
 

@@ -198,7 +198,7 @@ def test_numbers_round_trip_exactly():
     for v in values:
         assert parse_number(repr(float(v))) == v
     assert np.isnan(parse_number("")) and np.isnan(parse_number("NaN"))
-    for bad in ("inf", "1_000", "abc", "1,5"):
+    for bad in ("inf", "1_000", "abc", "1,5", "٢٨", "１２"):
         with pytest.raises(ValueError):
             parse_number(bad)
 
