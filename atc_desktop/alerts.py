@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Iterable
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
 
-from atc_desktop.persist import BackgroundWriter, read_json
+from atc_desktop.persist import BackgroundWriter, SetAside, ShapeError, expect, load_json, member
 from atc_desktop.screening import SignalEvent
 from atc_desktop.watchlist.columns import format_time
 
@@ -39,6 +39,47 @@ class Alert:
     def message(self) -> str:
         return (f"{self.symbol} {self.kind.upper()} ({SOURCE_LABELS.get(self.source, self.source)}, "
                 f"{self.interval}) on the bar of {format_time(self.bar_time, self.interval, self.tz)}")
+
+
+def display_row(a: Alert) -> tuple[str, ...]:
+    """The alerts table's cells for ``a``."""
+    return (time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(a.time)), a.symbol, a.kind,
+            SOURCE_LABELS.get(a.source, a.source), format_time(a.bar_time, a.interval, a.tz),
+            f"{a.value:+.3f}")
+
+
+#: JSON types each saved field may have (a float field also takes a whole number).
+_FIELD_KINDS: dict[str, type | tuple[type, ...]] = {"float": (float, int), "int": int, "str": str}
+
+
+def alert_from_saved(item: Any, what: str) -> Alert:
+    """One saved alert, every field of its own type; anything else is a ShapeError."""
+    expect(item, dict, what)
+    unknown = sorted(set(item) - {f.name for f in fields(Alert)})
+    if unknown:
+        raise ShapeError(f"{what} has an unknown field {unknown[0]!r}")
+    values = {}
+    for f in fields(Alert):
+        if f.name in item:
+            values[f.name] = expect(item[f.name], _FIELD_KINDS[str(f.type)], f"{what}.{f.name}")
+        elif f.default is MISSING:
+            raise ShapeError(f"{what} has no {f.name!r}")
+    alert = Alert(**values)
+    try:
+        display_row(alert)           # a time the table cannot show would fail on every paint
+    except (ValueError, OverflowError) as exc:
+        raise ShapeError(f"{what} cannot be shown: {exc}") from exc
+    return alert
+
+
+def parse_history(data: Any) -> tuple[list[str], list[Alert]]:
+    """(alerted keys, recent alerts) of a saved history: ``{"seen": [str], "recent": [alert]}``."""
+    expect(data, dict, "the alert history")
+    seen = member(data, "seen", list, [])
+    for i, key in enumerate(seen):
+        expect(key, str, f"'seen'[{i}]")
+    recent = member(data, "recent", list, [])
+    return seen, [alert_from_saved(item, f"'recent'[{i}]") for i, item in enumerate(recent)]
 
 
 class AlertsModel(QAbstractTableModel):
@@ -79,9 +120,7 @@ class AlertsModel(QAbstractTableModel):
         a = self._alerts[index.row()]
         if role == Qt.ItemDataRole.ToolTipRole:
             return a.message()
-        return (time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(a.time)), a.symbol, a.kind,
-                SOURCE_LABELS.get(a.source, a.source), format_time(a.bar_time, a.interval, a.tz),
-                f"{a.value:+.3f}")[index.column()]
+        return display_row(a)[index.column()]
 
     def headerData(self, section: int, orientation: Qt.Orientation,
                    role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -108,6 +147,8 @@ class AlertCenter(QObject):
         self._last_bar: dict[tuple[str, str, str], int] = {}
         self._notifier: Any = None
         self._writer = BackgroundWriter()
+        #: Set when the saved history was unusable and moved aside.
+        self.set_aside: SetAside | None = None
         self._load()
 
     def set_notifier(self, notifier: Any) -> None:
@@ -156,16 +197,11 @@ class AlertCenter(QObject):
         self.alert_raised.emit(alert)
 
     def _load(self) -> None:
-        data = read_json(self.path)
-        if not isinstance(data, dict):
+        loaded, self.set_aside = load_json(self.path, parse_history)
+        if loaded is None:
             return
-        self._seen = dict.fromkeys(k for k in data.get("seen", []) if isinstance(k, str))
-        recent = []
-        for item in data.get("recent", []):
-            try:
-                recent.append(Alert(**item))
-            except TypeError:
-                continue
+        seen, recent = loaded
+        self._seen = dict.fromkeys(seen)
         self.model.set_alerts(recent)
 
     def flush(self) -> None:

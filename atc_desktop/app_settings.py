@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from atc_desktop.persist import read_json, write_json
+from atc_desktop.persist import SetAside, expect, load_json, member, write_json
 from core.config import ATCConfig
 from core.errors import ATCInputError
 
@@ -81,7 +81,7 @@ class AppSettings:
         kwargs: dict[str, Any] = {}
         try:
             kwargs["config"] = ATCConfig.from_dict(dict(values.get("config") or {}))
-        except (ATCInputError, TypeError) as exc:
+        except (TypeError, ValueError, ArithmeticError) as exc:   # ATCInputError is a ValueError
             log.error("saved ATC parameters are invalid (%s); using defaults", exc)
         for f in dataclasses.fields(cls):
             if f.name == "config" or f.name not in values:
@@ -99,17 +99,25 @@ class AppSettings:
         return cls(**kwargs)
 
 
+def parse_settings(data: Any) -> AppSettings:
+    """The saved settings; a file that is not an object (or whose parameters are not one)
+    is a ShapeError, a bad single entry falls back to its default (``from_dict``)."""
+    expect(data, dict, "the settings")
+    member(data, "config", dict, {})
+    return AppSettings.from_dict(data)
+
+
 class SettingsFile:
     """Loads and saves :class:`AppSettings` at one path."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        #: Set by :meth:`load` when the file was unusable and moved aside.
+        self.set_aside: SetAside | None = None
 
     def load(self) -> AppSettings:
-        data = read_json(self.path)
-        if not isinstance(data, dict):
-            return AppSettings()
-        return AppSettings.from_dict(data)
+        settings, self.set_aside = load_json(self.path, parse_settings)
+        return settings or AppSettings()
 
     def save(self, settings: AppSettings) -> None:
         write_json(self.path, settings.to_dict())

@@ -12,8 +12,9 @@ from atc_desktop.alerts import AlertCenter
 from atc_desktop.analysis import AnalysisController, AnalysisOutcome
 from atc_desktop.app_settings import AppSettings, SettingsFile
 from atc_desktop.data_service import DataService
-from atc_desktop.guard import guarded, install_gui_gc
+from atc_desktop.guard import error_sink, guarded, install_gui_gc
 from atc_desktop.paths import AppPaths
+from atc_desktop.persist import SetAside
 from atc_desktop.refresh import RefreshController
 from atc_desktop.screening import ScreenOutcome, compile_in_background
 from atc_desktop.settings.backends_view import FallbackBridge
@@ -85,6 +86,11 @@ class AppSession(QObject):
         self.analysis.analysed.connect(self._analysed)
         self._chart_bar: dict[str, int | None] = {}
         self._shut = False
+        #: User files that were unusable at start and moved aside (told once, by start()).
+        self.set_aside: list[SetAside] = [f for f in (self.settings_file.set_aside,
+                                                      self.watchlists.set_aside,
+                                                      self.alerts.set_aside) if f is not None]
+        self._told_set_aside = False
 
     def _make_data(self, s: AppSettings) -> DataService:
         return DataService(self.paths.bar_store, s.source, s.replay, provider=self._provider_override)
@@ -92,12 +98,24 @@ class AppSession(QObject):
     # -- lifetime -----------------------------------------------------------------------------
     def start(self, warm: bool = True) -> None:
         """First screening from the store at once, then a fetch, then the timer."""
+        self.tell_set_aside()
         if warm:
             self.runner.submit("warmup", lambda: warm_up(self.registry))
         self.probe_backends()
         self.refresh.request(fetch=False)
         self.refresh.request(fetch=True)        # queued behind the first: no overlap
         self.refresh.start(self.settings.refresh_seconds)
+
+    def tell_set_aside(self) -> None:
+        """Tell the user, once, which files were unusable and where they were kept: in the
+        log (dock and file) and in the window's status bar (the error sink). Called once
+        the window is up, so that it sees the message."""
+        if self._told_set_aside or not self.set_aside:
+            return
+        self._told_set_aside = True
+        for item in self.set_aside:
+            log.warning("%s", item.message())
+        error_sink().error_reported.emit("; ".join(item.message() for item in self.set_aside))
 
     def shutdown(self, wait_ms: int = 10_000) -> None:
         """Stop scheduling, let running jobs end, put everything on disk (idempotent)."""

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
-from atc_desktop.persist import read_json, write_json
+from atc_desktop.persist import SetAside, expect, load_json, member, write_json
 from core.data.symbols import valid_symbol
 
 log = logging.getLogger(__name__)
@@ -20,17 +21,31 @@ def normalise_symbol(text: str) -> str:
     return valid_symbol(text)
 
 
+def parse_watchlists(data: Any) -> tuple[dict[str, list[str]], str | None]:
+    """(lists, active name) of a saved file: ``{"lists": {name: [symbol]}, "active": name}``;
+    anything else is a ShapeError. Duplicate symbols are dropped, order kept."""
+    expect(data, dict, "the watchlists file")
+    lists: dict[str, list[str]] = {}
+    for name, symbols in member(data, "lists", dict).items():
+        what = f"watchlist {name!r}"
+        lists[name] = list(dict.fromkeys(expect(s, str, f"a symbol of {what}")
+                                         for s in expect(symbols, list, what)))
+    return lists, member(data, "active", str, None)
+
+
 class WatchlistStore:
     """Several named, ordered symbol lists and which one is active.
 
-    Every mutating call saves at once (atomic replace), so a crash never loses an edit. A
-    corrupt file is kept aside by :func:`read_json` and the defaults are used.
+    Every mutating call saves at once (atomic replace), so a crash never loses an edit. An
+    unusable file is kept aside by :func:`load_json` (``set_aside`` says where) and the
+    default watchlist is used.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lists: dict[str, list[str]] = {}
         self._active = DEFAULT_NAME
+        self.set_aside: SetAside | None = None
         self._load()
 
     # -- reading ------------------------------------------------------------------------------
@@ -93,21 +108,14 @@ class WatchlistStore:
         write_json(self.path, {"version": 1, "active": self._active, "lists": self._lists})
 
     def _load(self) -> None:
-        data = read_json(self.path)
-        lists: dict[str, list[str]] = {}
-        if isinstance(data, dict) and isinstance(data.get("lists"), dict):
-            for name, syms in data["lists"].items():
-                if isinstance(name, str) and isinstance(syms, list):
-                    lists[name] = list(dict.fromkeys(s for s in syms if isinstance(s, str)))
-        elif data is not None:
-            log.error("%s has an unknown layout; starting from the default watchlist", self.path)
+        loaded, self.set_aside = load_json(self.path, parse_watchlists)
+        lists, active = loaded or ({}, None)
         fresh = not lists
         if fresh:
             lists = {DEFAULT_NAME: list(DEFAULT_SYMBOLS)}
         self._lists = lists
-        active = data.get("active") if isinstance(data, dict) else None
         self._active = active if active in lists else next(iter(lists))
-        if fresh:
+        if fresh and not self.path.exists():   # a file that could not be moved aside stays
             try:
                 self.save()          # the user can find (and edit) the file from the start
             except OSError as exc:
