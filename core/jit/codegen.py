@@ -9,15 +9,17 @@ vectorises it across symbols. Results are bit-identical to the generic kernel's 
 (same operations in the same order; no fast-math).
 
 The source is written once per configuration into the cache folder and imported from
-there, which lets numba's ``cache=True`` reuse the machine code across runs. A background
-build that fails is recorded (``build_failure``, ``recorded_failures``, the backend's
-fallback report) and retried with back-off, not on every refresh.
+there, which lets numba's ``cache=True`` reuse the machine code across runs. Before each
+import the file is compared with the source generated for the configuration: a damaged or
+altered file is written again, never run. A background build that fails is recorded
+(``build_failure``, ``recorded_failures``, the backend's fallback report) and retried with
+back-off, not on every refresh.
 """
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
+import logging
 import os
 import sys
 import textwrap
@@ -30,6 +32,8 @@ from typing import Callable
 
 from core.kernel_params import KernelParams
 from core.paths import cache_dir
+
+log = logging.getLogger(__name__)
 
 TEMPLATE_VERSION = "7"
 
@@ -322,13 +326,15 @@ def kernel_source(params: KernelParams) -> str:
             steady_fn + steady_body)
 
 
-def _load(path: Path, name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load generated kernel {path}")
-    module = importlib.util.module_from_spec(spec)
+def _load(path: Path, name: str, source: str) -> ModuleType:
+    """Run ``source`` as module ``name`` of file ``path``. The caller has checked that the
+    file holds exactly ``source``; the checked text is what runs (no re-read of the file, no
+    bytecode cache beside it), and numba's ``cache=True`` still keys on ``path``."""
+    code = compile(source, str(path), "exec", dont_inherit=True)
+    module = ModuleType(name)
+    module.__file__ = str(path)
     sys.modules[name] = module
-    spec.loader.exec_module(module)
+    exec(code, module.__dict__)
     return module
 
 
@@ -356,21 +362,43 @@ def _digest(text: str) -> str:
     return hashlib.sha1((TEMPLATE_VERSION + text).encode()).hexdigest()[:16]
 
 
+_regenerated: set[str] = set()     # digests whose altered file was logged (once each)
+
+
+def _ensure_source(path: Path, text: str, digest: str) -> None:
+    """Make ``path`` hold exactly ``text``. Its expected content is known (generated from
+    the configuration), so the whole file is compared with it, which is stronger than a
+    recorded hash that whoever altered the file could rewrite as well: a truncated,
+    garbled or edited file is regenerated, never imported (logged once per kernel)."""
+    expected = text.encode("utf-8")
+    try:
+        found: bytes | None = path.read_bytes()
+    except FileNotFoundError:
+        found = None
+    if found == expected:
+        return                # untouched: keeps its mtime, so numba's on-disk cache stays valid
+    if found is not None and digest not in _regenerated:
+        _regenerated.add(digest)
+        log.warning("generated kernel %s is damaged or was altered (%d bytes, not the %d "
+                    "generated for its configuration); it is not run and is written again",
+                    path, len(found), len(expected))
+    # Write then rename: a concurrent process or thread never reads a half-written file.
+    tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_bytes(expected)
+    os.replace(tmp, path)
+
+
 def _import_kernel(params: KernelParams) -> tuple[str, Callable]:
-    """Write (once) and import the generated module; returns (digest, uncompiled kernel)."""
+    """Write (when missing or not as generated) and import the generated module; returns
+    (digest, uncompiled kernel)."""
     text = kernel_source(params)
     digest = _digest(text)
     folder = cache_dir() / "codegen"
     folder.mkdir(parents=True, exist_ok=True)
     name = f"atc_ema_screen_{digest}"
     path = folder / f"{name}.py"
-    if not path.exists():
-        # Write then rename: a concurrent process never imports a half-written file, and an
-        # unchanged file keeps its mtime so numba's on-disk cache stays valid.
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    return digest, _load(path, name).screen
+    _ensure_source(path, text, digest)
+    return digest, _load(path, name, text).screen
 
 
 def specialised_screen(params: KernelParams) -> Callable:
