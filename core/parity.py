@@ -40,7 +40,7 @@ import numpy as np
 from core.atc import moving_averages as mav
 from core.config import DECIMAL, FAMILIES, MAX_LENGTH, ATCConfig
 from core.errors import ATCInputError
-from core.types import EQUITY_NAMES, EVENT_NAMES, MA_NAMES, SIGNAL_NAMES
+from core.types import EQUITY_NAMES, EVENT_NAMES, MA_NAMES, PRICE_MAX, PRICE_MIN, SIGNAL_NAMES, bad_price_bar
 
 #: Relative tolerance of continuous columns (as in the golden tests).
 TOLERANCE = 1e-9
@@ -175,17 +175,17 @@ class Export:
 
     def source(self, name: str) -> np.ndarray:
         """A price source (``close``, ``hl2`` …) by Pine's formula; every bar must have the
-        prices it needs, finite and > 0."""
+        prices it needs, within ``PRICE_MIN … PRICE_MAX``."""
         for col in _SOURCE_NEEDS[name]:
             if col not in self.prices:
                 raise ATCInputError(f"{self.path}: source {name} needs a {col!r} column, which "
                                     "the export lacks", field="src")
             values = self.prices[col]
-            bad = np.flatnonzero(~(np.isfinite(values) & (values > 0)))
-            if bad.size:
-                k = int(bad[0])
+            k = bad_price_bar(values)
+            if k is not None:
                 raise ATCInputError(f"{self.path}: line {self.lines[k]}, column {col!r}: no "
-                                    f"positive price ({_show(values[k])})", field="prices")
+                                    f"price within {PRICE_MIN:g} … {PRICE_MAX:g} "
+                                    f"({_show(values[k])})", field="prices")
         return np.ascontiguousarray(SOURCES[name](self.prices), dtype=np.float64)
 
 

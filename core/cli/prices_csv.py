@@ -19,6 +19,7 @@ from core.config import parse_decimal
 from core.data.cleaning import clean_arrays
 from core.errors import ATCInputError
 from core.parity import parse_time
+from core.types import PRICE_MAX, PRICE_MIN
 
 DATE_COLUMNS = ("date", "datetime", "timestamp", "time")
 
@@ -47,7 +48,7 @@ def read_columns(path: Path, column: str, src_column: str | None = None,
                  interval: str = "1d") -> PriceColumns:
     """Close (and source) prices, and the dates, from a CSV file with a header row.
 
-    Every value must be a finite number > 0 written in plain decimal; the error names the
+    Every value must be a price within ``PRICE_MIN … PRICE_MAX`` written in plain decimal; the error names the
     file, line and column. When the file has a date column whose cells are all times
     (UNIX seconds or ISO 8601), the rows go through the data providers' cleaner: sorted,
     a repeated time keeps its last row, an isolated absurd bar is dropped; ``note`` says
@@ -84,10 +85,10 @@ def read_columns(path: Path, column: str, src_column: str | None = None,
                 raise ATCInputError(
                     f"{path}: line {line}, column {header[i].strip()!r}: {cell!r} is not a number",
                     field="prices") from None
-            if not (math.isfinite(value) and value > 0):
+            if not PRICE_MIN <= value <= PRICE_MAX:
                 raise ATCInputError(
                     f"{path}: line {line}, column {header[i].strip()!r}: {cell!r} is not a "
-                    "positive price", field="prices")
+                    f"price within {PRICE_MIN:g} … {PRICE_MAX:g}", field="prices")
             out[k] = value
         return out
 

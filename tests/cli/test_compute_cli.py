@@ -91,7 +91,7 @@ BAD = [
     ("missing column", lambda d: ["compute", str(d / "ok.csv"), "--column", "Adj Close"],
      ["no column 'Adj Close'", "Date, Close, HL2"]),
     ("non-numeric", lambda d: ["compute", str(d / "text.csv")], ["line 4", "'Close'", "'n/a'"]),
-    ("non-positive", lambda d: ["compute", str(d / "zero.csv")], ["line 3", "'0'", "positive"]),
+    ("non-positive", lambda d: ["compute", str(d / "zero.csv")], ["line 3", "'0'", "within 1e-100 … 1e+100"]),
     ("too few bars", lambda d: ["compute", str(d / "one.csv")], ["1 price row", "at least 2"]),
     ("unknown parameter", lambda d: ["compute", str(d / "ok.csv"), "--set", "Lambda=1"],
      ["unknown parameter 'Lambda'"]),

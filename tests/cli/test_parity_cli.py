@@ -229,7 +229,7 @@ BAD = [
     ("ragged.csv", "time,close,EMA\n100,1.5\n", "line 2: 2 cells, the header has 3"),
     ("empty.csv", "", "the file is empty"),
     ("header_only.csv", "time,close,EMA\n", "no bars after the header"),
-    ("zero.csv", "time,close,EMA\n100,1.5,\n200,0,\n", "line 3, column 'close': no positive price (0.0)"),
+    ("zero.csv", "time,close,EMA\n100,1.5,\n200,0,\n", "line 3, column 'close': no price within 1e-100 … 1e+100 (0.0)"),
     ("unknown.csv", "time,close,Volume,Plot\n100,1.5,3,4\n", "no recognised plot column (found: Volume, Plot)"),
 ]
 
