@@ -28,7 +28,7 @@ def test_add_validates_and_remove_persists(qtbot: Any, make_window: Any, scripte
     w.add_field.clear()
     with qtbot.waitSignal(session.add_failed, timeout=10_000) as failed:
         w.add_requested.emit("$$")
-    assert "not a ticker" in failed.args[0]
+    assert "not a valid ticker" in failed.args[0]
     with qtbot.waitSignal(session.refresh.refreshed, timeout=60_000):
         w.add_requested.emit("ccc")
     assert session.model.symbols() == ["AAA", "BBB", "CCC"]
