@@ -14,7 +14,8 @@
 
 use crate::exact::Terms;
 use crate::family::PINE_TOLERANCE;
-use crate::ma::{KAMA_FAST, KAMA_SLOW};
+use crate::ma::kama_next;
+use crate::mathsum::{compensated, rebaseline};
 use crate::simd::Simd;
 
 /// Lanes per row: nine members padded to a multiple of every vector width.
@@ -53,8 +54,6 @@ impl MemberSums {
     /// Those indices are valid for `raw`, for `i` up to the longest length − 1 or the
     /// inputs seen, whichever is less.
     #[inline(always)]
-    // The re-baseline is written `x_prev + acc` as in the spec.
-    #[allow(clippy::assign_op_pattern)]
     pub unsafe fn push<V: Simd, T: Terms<f64>>(&mut self, v: f64, raw: &T, newest: usize) -> [f64; ROW] {
         let j = self.count;
         let lanes = V::LANES;
@@ -63,7 +62,6 @@ impl MemberSums {
         assert!(row + ROW <= self.ring.len());
         let mut added = [0.0; ROW];
         let vv = V::splat(v);
-        let zero = V::splat(0.0);
         let mut sums = [0.0; ROW];
         let mut fired = 0u32;
         for ch in 0..chunks {
@@ -77,31 +75,20 @@ impl MemberSums {
                     V::load(self.ring.as_ptr().add(row + at)),
                 )
             };
-            // As MathSum::push: fire = |c| − ((v + |c|) − v) > 0, then the update.
-            let b = c.abs();
-            let fire = (b - ((vv + b) - vv)).gt(zero);
-            let w = dv + c;
-            let t = s - w;
-            let e1 = (t - s) + w;
-            let y2 = vv - e1;
-            let s2 = t + y2;
-            let c2 = (s2 - t) - y2;
+            // As MathSum::push.
+            let st = compensated(s, c, dv + c, vv);
             unsafe {
-                s2.store(self.s.as_mut_ptr().add(at));
-                c2.store(self.c.as_mut_ptr().add(at));
-                y2.store(added.as_mut_ptr().add(at));
+                st.s.store(self.s.as_mut_ptr().add(at));
+                st.c.store(self.c.as_mut_ptr().add(at));
+                st.y.store(added.as_mut_ptr().add(at));
             }
-            fired |= V::bits(fire) << at;
+            fired |= V::bits(st.fire) << at;
         }
         if fired != 0 {
             // Re-baseline the fired members from the raw window, newest first.
             for k in 0..9 {
                 if fired & (1 << k) != 0 && self.n[k] > 1 {
-                    let m = (j + 1).min(self.n[k]);
-                    let mut acc = v;
-                    for i in 1..m {
-                        acc = unsafe { raw.at(newest - i) } + acc;
-                    }
+                    let acc = unsafe { rebaseline(v, raw, newest, (j + 1).min(self.n[k])) };
                     self.s[k] = acc;
                     self.c[k] = 0.0;
                     added[k] = v;
@@ -221,8 +208,6 @@ impl KamaAcross {
         }
         let zero = V::splat(0.0);
         let tol = V::splat(PINE_TOLERANCE);
-        let span = V::splat(KAMA_FAST - KAMA_SLOW);
-        let slow = V::splat(KAMA_SLOW);
         let xv = V::splat(xt);
         for ch in 0..9usize.div_ceil(V::LANES) {
             let at = ch * V::LANES;
@@ -232,10 +217,8 @@ impl KamaAcross {
                 let sig = V::load(signal.as_ptr().add(at));
                 let ok = V::and(V::load(valid.as_ptr().add(at)).gt(zero), nz.gt(tol));
                 let ratio = V::select(ok, sig / nz, zero);
-                let sc = ratio * span + slow;
-                let smooth = sc * sc;
                 let p = V::load(self.kama.as_ptr().add(at));
-                (p + smooth * (xv - p)).store(self.kama.as_mut_ptr().add(at));
+                kama_next(p, xv, ratio).store(self.kama.as_mut_ptr().add(at));
             }
         }
         out.copy_from_slice(&self.kama[..9]);

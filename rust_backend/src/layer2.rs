@@ -48,7 +48,20 @@ pub fn layer2_pass<V: Simd>(p: &Layer2Params, signals: &[f64], rg: &[f64], bars:
     Layer2::<V>::new().run(p, signals, rg, bars, 0, bars, out);
 }
 
-/// Layer-2 and event state carried from bar to bar, so the pass can run in blocks.
+/// One bar's Layer-2 and event outputs (family equities hold NaN before the cutout).
+pub struct Layer2Bar<V: Simd> {
+    pub fs: [V; 6],
+    /// Average_Signal; NaN with one family.
+    pub avg: V,
+    pub base: V,
+    pub direction: V,
+    /// arrow_long, arrow_short, long, short: bit `l` set where lane `l` has the event.
+    pub flags: [u32; 4],
+}
+
+/// Layer-2 and event state carried from bar to bar, so the pass can run in blocks or
+/// bar by bar.
+#[derive(Clone, Copy)]
 pub struct Layer2<V: Simd> {
     a: [V; 6],
     e: [V; 6],
@@ -108,13 +121,6 @@ impl<V: Simd> Layer2<V> {
             assert!(b.len() >= size);
         }
         let nan = V::splat(f64::NAN);
-        let one = V::splat(1.0);
-        let tol = V::splat(PINE_TOLERANCE);
-        let decay = V::splat(p.decay);
-        let cut_t = V::splat(p.cut_threshold);
-        let (lt, st) = (V::splat(p.long_threshold), V::splat(p.short_threshold));
-        let weights = p.weights.map(V::splat);
-        let Layer2 { a, e, sig_prev, cols_prev, base_prev, alert_prev, dir } = self;
         for t in t0..t1 {
             // SAFETY (every load/store below): t < bars and each row holds `bars * LANES`.
             let r = unsafe { load_at::<V>(rg, t) };
@@ -122,64 +128,84 @@ impl<V: Simd> Layer2<V> {
             for f in 0..nf {
                 sig[f] = unsafe { load_at::<V>(&signals[f * size..], t) };
             }
-            if t >= p.cutout {
-                for f in 0..nf {
-                    // Only the sign of the previous Layer-1 value matters (§6), tested with
-                    // Pine's tolerance: p > 0 is p > 1e-10, p < 0 is p < −1e-10.
-                    let prev = sig_prev[f];
-                    a[f] = V::select(prev.gt(tol), r, V::select(prev.lt(-tol), -r, a[f]));
-                    let ev = if t == p.cutout { weights[f] } else { e[f] * decay * (one + a[f]) };
-                    e[f] = floor_equity(ev);
-                }
-            }
+            let b = self.bar(p, t, &sig, r);
             for f in 0..nf {
-                unsafe { store_at::<V>(&mut out.fs[f * size..], t, e[f]) };
+                unsafe { store_at::<V>(&mut out.fs[f * size..], t, b.fs[f]) };
             }
-            let mut avg = nan;
             if nf == 6 {
-                let mut num = cut(sig[0], cut_t) * e[0];
-                let mut den = e[0];
-                for f in 1..6 {
-                    num = num + cut(sig[f], cut_t) * e[f];
-                    den = den + e[f];
-                }
-                avg = num / den;
-                unsafe { store_at::<V>(out.avg, t, avg) };
+                unsafe { store_at::<V>(out.avg, t, b.avg) };
             }
-            let series = [avg, sig[0], sig[1], sig[2], sig[3], sig[4], sig[5]];
-            let cols = series[p.colbase];
-            let alertb = series[p.alertbase];
-            // Strategy View lags the direction/arrow base only, never the alerts (§9.1, §9.3).
-            let base = if p.strategy { *cols_prev } else { cols };
-            let up = V::and(base.gt(lt), base_prev.le(lt));
-            let down = V::and(base.lt(st), base_prev.ge(st));
-            let alert_up = V::and(alertb.gt(lt), alert_prev.le(lt));
-            let alert_down = V::and(alertb.lt(st), alert_prev.ge(st));
-            let was_short = dir.eq(-one);
-            let was_long = dir.eq(one);
-            *dir = V::select(down, -one, V::select(up, one, *dir));
             unsafe {
-                store_at::<V>(out.base, t, base);
-                store_at::<V>(out.direction, t, *dir);
+                store_at::<V>(out.base, t, b.base);
+                store_at::<V>(out.direction, t, b.direction);
             }
-            let flags = [
-                V::bits(V::and(was_short, up)),
-                V::bits(V::and(was_long, down)),
-                V::bits(V::and(was_short, alert_up)),
-                V::bits(V::and(was_long, alert_down)),
-            ];
             let row = t * V::LANES;
             for (dst, bits) in
-                [&mut *out.arrow_long, &mut *out.arrow_short, &mut *out.long, &mut *out.short].into_iter().zip(flags)
+                [&mut *out.arrow_long, &mut *out.arrow_short, &mut *out.long, &mut *out.short].into_iter().zip(b.flags)
             {
                 for l in 0..V::LANES {
                     dst[row + l] = (bits >> l) & 1 == 1;
                 }
             }
-            *sig_prev = sig;
-            *cols_prev = cols;
-            *base_prev = base;
-            *alert_prev = alertb;
         }
+    }
+
+    /// Advance one bar `t` (bar index of the series, for the cutout) given the Layer-1
+    /// signals (`p.families` of them; the rest are ignored) and R·g `r`.
+    #[inline(always)]
+    pub fn bar(&mut self, p: &Layer2Params, t: usize, signals: &[V; 6], r: V) -> Layer2Bar<V> {
+        let nf = p.families;
+        let nan = V::splat(f64::NAN);
+        let one = V::splat(1.0);
+        let tol = V::splat(PINE_TOLERANCE);
+        let decay = V::splat(p.decay);
+        let cut_t = V::splat(p.cut_threshold);
+        let (lt, st) = (V::splat(p.long_threshold), V::splat(p.short_threshold));
+        let Layer2 { a, e, sig_prev, cols_prev, base_prev, alert_prev, dir } = self;
+        let mut sig = [nan; 6];
+        sig[..nf].copy_from_slice(&signals[..nf]);
+        if t >= p.cutout {
+            for f in 0..nf {
+                // Only the sign of the previous Layer-1 value matters (§6), tested with
+                // Pine's tolerance: p > 0 is p > 1e-10, p < 0 is p < −1e-10.
+                let prev = sig_prev[f];
+                a[f] = V::select(prev.gt(tol), r, V::select(prev.lt(-tol), -r, a[f]));
+                let ev = if t == p.cutout { V::splat(p.weights[f]) } else { e[f] * decay * (one + a[f]) };
+                e[f] = floor_equity(ev);
+            }
+        }
+        let mut avg = nan;
+        if nf == 6 {
+            let mut num = cut(sig[0], cut_t) * e[0];
+            let mut den = e[0];
+            for f in 1..6 {
+                num = num + cut(sig[f], cut_t) * e[f];
+                den = den + e[f];
+            }
+            avg = num / den;
+        }
+        let series = [avg, sig[0], sig[1], sig[2], sig[3], sig[4], sig[5]];
+        let cols = series[p.colbase];
+        let alertb = series[p.alertbase];
+        // Strategy View lags the direction/arrow base only, never the alerts (§9.1, §9.3).
+        let base = if p.strategy { *cols_prev } else { cols };
+        let up = V::and(base.gt(lt), base_prev.le(lt));
+        let down = V::and(base.lt(st), base_prev.ge(st));
+        let alert_up = V::and(alertb.gt(lt), alert_prev.le(lt));
+        let alert_down = V::and(alertb.lt(st), alert_prev.ge(st));
+        let was_short = dir.eq(-one);
+        let was_long = dir.eq(one);
+        *dir = V::select(down, -one, V::select(up, one, *dir));
+        let flags = [
+            V::bits(V::and(was_short, up)),
+            V::bits(V::and(was_long, down)),
+            V::bits(V::and(was_short, alert_up)),
+            V::bits(V::and(was_long, alert_down)),
+        ];
+        *sig_prev = sig;
+        *cols_prev = cols;
+        *base_prev = base;
+        *alert_prev = alertb;
+        Layer2Bar { fs: *e, avg, base, direction: *dir, flags }
     }
 }

@@ -12,6 +12,7 @@ pub mod batch;
 pub mod engine;
 pub mod exact;
 pub mod family;
+pub mod incremental;
 pub mod layer2;
 pub mod ma;
 pub mod mathsum;

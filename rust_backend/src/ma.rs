@@ -129,6 +129,21 @@ pub fn step_one<V: Simd, K: MaKernel<V>>(
     }
 }
 
+/// One `ta.ema` step after the seed (§4.8): `y + α·(x − y)`, in that order.
+#[inline(always)]
+pub fn ema_next<V: Simd>(y: V, alpha: V, x: V) -> V {
+    y + alpha * (x - y)
+}
+
+/// One step of the script's KAMA (§4.7) from the previous value `p` (0 for na) and the
+/// efficiency ratio: smooth = (ratio·(fast − slow) + slow)², `p + smooth·(x − p)`.
+#[inline(always)]
+pub fn kama_next<V: Simd>(p: V, x: V, ratio: V) -> V {
+    let sc = ratio * V::splat(KAMA_FAST - KAMA_SLOW) + V::splat(KAMA_SLOW);
+    let smooth = sc * sc;
+    p + smooth * (x - p)
+}
+
 // ---------------------------------------------------------------------------------------
 /// `ta.ema` (§4.2, §4.8): seeded with `ta.sma` (the `math.sum` machine over the first `n`
 /// bars, which never evicts), then `y + α·(x − y)` with α = 2/(n+1).
@@ -171,8 +186,7 @@ impl<V: Simd> MaKernel<V> for Ema<V> {
                     self.y[k] = s / self.n_v[k];
                 }
             } else {
-                let y = self.y[k];
-                self.y[k] = y + self.alpha[k] * (xv - y);
+                self.y[k] = ema_next(self.y[k], self.alpha[k], xv);
             }
             out[k] = self.y[k];
         }
@@ -244,8 +258,7 @@ impl<V: Simd> MaKernel<V> for Dema<V> {
                         self.y1[k] = s / self.n_v[k];
                     }
                 } else {
-                    let y = self.y1[k];
-                    self.y1[k] = y + a * (xv - y);
+                    self.y1[k] = ema_next(self.y1[k], a, xv);
                 }
                 // E2 sees E1 only from bar n−1 on (ta.ema skips na).
                 if t + 1 >= n {
@@ -260,10 +273,8 @@ impl<V: Simd> MaKernel<V> for Dema<V> {
                 }
                 out[k] = two * self.y1[k] - self.y2[k];
             } else {
-                let y1 = self.y1[k];
-                let e1 = y1 + a * (xv - y1);
-                let y2 = self.y2[k];
-                let e2 = y2 + a * (e1 - y2);
+                let e1 = ema_next(self.y1[k], a, xv);
+                let e2 = ema_next(self.y2[k], a, e1);
                 self.y1[k] = e1;
                 self.y2[k] = e2;
                 out[k] = two * e1 - e2;
@@ -306,8 +317,6 @@ impl<V: Simd> MaKernel<V> for Kama<V> {
         let first = WARM && t == 0;
         // |x[t] − x[t−1]|, shared by every member; na on bar 0 (not pushed).
         let step = if first { zero } else { (xv - unsafe { load_at::<V>(x, t - 1) }).abs() };
-        let span = V::splat(KAMA_FAST - KAMA_SLOW);
-        let slow = V::splat(KAMA_SLOW);
         for k in 0..9 {
             let n = self.n[k];
             let mut ratio = zero;
@@ -321,10 +330,7 @@ impl<V: Simd> MaKernel<V> for Kama<V> {
                     ratio = V::select(noise.gt(tol), signal / noise, zero);
                 }
             }
-            let sc = ratio * span + slow;
-            let smooth = sc * sc;
-            let p = self.kama[k];
-            self.kama[k] = p + smooth * (xv - p);
+            self.kama[k] = kama_next(self.kama[k], xv, ratio);
             out[k] = self.kama[k];
         }
     }

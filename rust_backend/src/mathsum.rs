@@ -70,46 +70,75 @@ impl<V: Simd> MathSum<V> {
             self.count[k] += 1;
             return v;
         }
-        let zero = V::splat(0.0);
         let (s, c) = (self.s[k], self.c[k]);
-        // 1. Fire test, exactly in this operand order (no swap): b = |c|, r = v + b,
-        // fire = b − (r − v) > 0. The spec's guards (c ≠ 0, v ≠ 0, r ≠ 0, r finite) need
-        // no test of their own for finite v: each makes b − (r − v) zero or −∞.
-        let b = c.abs();
-        let fire = (b - ((v + b) - v)).gt(zero);
         let seen = self.count[k];
         let slot = self.slot[k];
         assert!(slot < self.ring.len());
         self.slot[k] = if slot + 1 == self.off[k] + n { self.off[k] } else { slot + 1 };
-        // 2./3. The compensated update with y1 = −c (warm-up) or y1 = fl(−d − c) (steady,
-        // d the evicted entry), written with w = −y1: fl(−d − c) = −fl(d + c), and
-        // s + y1 = s − w, (t − s) − y1 = (t − s) + w exactly, so the bits are the spec's.
         // SAFETY (ring accesses): slot < ring.len() (asserted).
         let w = if seen < n { c } else { unsafe { *self.ring.get_unchecked(slot) + c } };
-        let t = s - w;
-        let e1 = (t - s) + w;
-        let y2 = v - e1;
-        let s2 = t + y2;
-        let c2 = (s2 - t) - y2;
-        if V::bits(fire) == 0 {
-            self.s[k] = s2;
-            self.c[k] = c2;
-            unsafe { *self.ring.get_unchecked_mut(slot) = y2 };
+        let st = compensated(s, c, w, v);
+        if V::bits(st.fire) == 0 {
+            self.s[k] = st.s;
+            self.c[k] = st.c;
+            unsafe { *self.ring.get_unchecked_mut(slot) = st.y };
         } else {
-            // Re-baseline: the raw window (the values seen so far, at most n), newest
-            // first: acc = v, then acc = x_prev + acc one input further back each time.
-            let m = (seen + 1).min(n);
-            let mut acc = v;
-            for i in 1..m {
-                acc = unsafe { raw.at(newest - i) } + acc;
-            }
-            self.s[k] = V::select(fire, acc, s2);
-            self.c[k] = V::select(fire, zero, c2);
-            self.ring[slot] = V::select(fire, v, y2);
+            let acc = unsafe { rebaseline(v, raw, newest, (seen + 1).min(n)) };
+            self.s[k] = V::select(st.fire, acc, st.s);
+            self.c[k] = V::select(st.fire, V::splat(0.0), st.c);
+            self.ring[slot] = V::select(st.fire, v, st.y);
         }
         self.count[k] = seen + 1;
         self.s[k]
     }
+}
+
+/// One input's step of the machine before any re-baseline: whether it fires, and the
+/// compensated update's new sum, compensation and realised addend.
+pub struct Compensated<V: Simd> {
+    pub fire: V::Mask,
+    pub s: V,
+    pub c: V,
+    /// The realised addend `y2`, the entry stored for later eviction.
+    pub y: V,
+}
+
+/// §4.8's fire test and compensated update of input `v` on the sum `s` with
+/// compensation `c`; `w = −y1` is `c` while warming up and `fl(d + c)` in the steady
+/// state, `d` the evicted entry. Shared by every form of the machine, so they all compute
+/// the same bits.
+#[inline(always)]
+pub fn compensated<V: Simd>(s: V, c: V, w: V, v: V) -> Compensated<V> {
+    // 1. Fire test, exactly in this operand order (no swap): b = |c|, r = v + b,
+    // fire = b − (r − v) > 0. The spec's guards (c ≠ 0, v ≠ 0, r ≠ 0, r finite) need
+    // no test of their own for finite v: each makes b − (r − v) zero or −∞.
+    let b = c.abs();
+    let fire = (b - ((v + b) - v)).gt(V::splat(0.0));
+    // 2./3. The compensated update with y1 = −c (warm-up) or y1 = fl(−d − c) (steady),
+    // written with w = −y1: fl(−d − c) = −fl(d + c), and s + y1 = s − w,
+    // (t − s) − y1 = (t − s) + w exactly, so the bits are the spec's.
+    let t = s - w;
+    let e1 = (t - s) + w;
+    let y = v - e1;
+    let s2 = t + y;
+    Compensated { fire, s: s2, c: (s2 - t) - y, y }
+}
+
+/// The re-baseline after a fire: the `m` newest raw inputs summed newest first,
+/// acc = v, then acc = x_prev + acc one input further back each time; `raw.at(newest − i)`
+/// is the input `i` inputs before `v`.
+///
+/// # Safety
+/// Indices `newest − 1 … newest − (m − 1)` are valid for `raw`.
+#[inline(always)]
+// The re-baseline is written `x_prev + acc` as in the spec.
+#[allow(clippy::assign_op_pattern)]
+pub unsafe fn rebaseline<V: Simd, T: Terms<V>>(v: V, raw: &T, newest: usize, m: usize) -> V {
+    let mut acc = v;
+    for i in 1..m {
+        acc = unsafe { raw.at(newest - i) } + acc;
+    }
+    acc
 }
 
 /// `math.sum(x, n)` of a whole scalar series, na skipped (output na during the warm-up,

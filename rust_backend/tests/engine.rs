@@ -10,33 +10,6 @@ use _native::params::{HmaKind, Params};
 use _native::single::{compute_single_at, SingleOut};
 use common::*;
 
-fn configs() -> Vec<(&'static str, Params)> {
-    let d = Params::default();
-    let narrow = [10, 11, 12, 13, 14, 9, 8, 7, 6];
-    vec![
-        ("default", d.clone()),
-        (
-            "narrow_cutout_weights",
-            Params {
-                lengths: [narrow, [5, 6, 7, 8, 9, 4, 3, 2, 1], narrow, narrow, [5, 6, 7, 8, 9, 4, 3, 2, 1], narrow],
-                weights: [0.0, 2.0, 1.0, 0.5, 3.0, 1.0],
-                lam: 0.00031,
-                delta: 0.002,
-                cutout: 57,
-                long_threshold: 0.3,
-                short_threshold: -0.05,
-                ..d.clone()
-            },
-        ),
-        (
-            "hull_strategy_bases",
-            Params { hma_kind: HmaKind::Hull, strategy: true, colbase: 6, alertbase: 2, ..d.clone() },
-        ),
-        ("cut_threshold", Params { cut_threshold: 0.1, colbase: 0, alertbase: 4, ..d.clone() }),
-        ("cutout_past_end", Params { cutout: 10_000, ..d }),
-    ]
-}
-
 fn check_single(got: &SingleOut, want: &Naive, what: &str) {
     let n = got.bars;
     for f in 0..6 {

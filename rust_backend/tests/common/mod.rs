@@ -447,3 +447,33 @@ pub fn run_kernel<V: Simd, K: MaKernel<V>>(mut ma: K, series: &[Vec<f64>], cuts:
     }
     sink.rows
 }
+
+/// Parameter sets every driver test runs: the defaults, short lengths with a cutout and
+/// weights, the Hull option with Strategy View and other bases, a Cut threshold, and a
+/// cutout beyond the data.
+pub fn configs() -> Vec<(&'static str, Params)> {
+    let d = Params::default();
+    let narrow = [10, 11, 12, 13, 14, 9, 8, 7, 6];
+    vec![
+        ("default", d.clone()),
+        (
+            "narrow_cutout_weights",
+            Params {
+                lengths: [narrow, [5, 6, 7, 8, 9, 4, 3, 2, 1], narrow, narrow, [5, 6, 7, 8, 9, 4, 3, 2, 1], narrow],
+                weights: [0.0, 2.0, 1.0, 0.5, 3.0, 1.0],
+                lam: 0.00031,
+                delta: 0.002,
+                cutout: 57,
+                long_threshold: 0.3,
+                short_threshold: -0.05,
+                ..d.clone()
+            },
+        ),
+        (
+            "hull_strategy_bases",
+            Params { hma_kind: HmaKind::Hull, strategy: true, colbase: 6, alertbase: 2, ..d.clone() },
+        ),
+        ("cut_threshold", Params { cut_threshold: 0.1, colbase: 0, alertbase: 4, ..d.clone() }),
+        ("cutout_past_end", Params { cutout: 10_000, ..d }),
+    ]
+}

@@ -1,0 +1,621 @@
+//! Incremental ATC: everything the indicator carries from one bar to the next, per
+//! symbol, so that a new closed bar costs one step instead of a recompute, and the
+//! still-forming bar can be evaluated on every tick without touching the state.
+//!
+//! A [`SymbolState`] holds, for one parameter set (an [`Engine`]):
+//! * one window of the latest source values, shared by every MA that looks back (the
+//!   §4.8 WMA/LINREG/Hull window sums, the `math.sum` re-baselines, KAMA's x[t−n]):
+//!   the longest length + 1 values;
+//! * the two rolling `math.sum` machines (the SMA family, KAMA's noise): sums,
+//!   compensations and the rings of realised addends;
+//! * the EMA, DEMA and KAMA recursions (and the Hull MA's raw values with
+//!   `hma_kind = "hull"`), each member's previous MA, crossover state and equity,
+//!   Layer 2 with its `a`, the direction, and the last event;
+//! * while some EMA or DEMA is still seeding, the seed sums and DEMA's E1 values since
+//!   its first one ([`Warm`], dropped once every seed exists).
+//!
+//! Every bar runs the arithmetic of the full single-series computation — the shared
+//! `math.sum` step ([`compensated`], [`rebaseline`]), [`ema_next`], [`kama_next`], §4.8's
+//! window sums ([`seq_dot`], [`lin_sums`], [`LinregConst`]), [`Members::bar`] and
+//! [`Layer2::bar`] — on the same values in the same order, so every output equals the
+//! full computation's bit for bit (the tests compare every bar). The full computation
+//! itself keeps its block pipeline, which evaluates the window sums over many bars at
+//! once; this module is the one-bar-at-a-time form of the same arithmetic.
+//!
+//! [`Engine::advance`] commits a bar; [`Engine::peek`] evaluates one on a copy of the
+//! small per-bar values and writes nothing (the rings are only read). The drivers over
+//! batches of symbols are in [`batch`].
+
+pub mod batch;
+
+use crate::engine::{growth_value, layer2_params};
+use crate::exact::{lin_sums, seq_dot, seq_index_sum, Bars, LinregConst, Steps, Terms};
+use crate::family::{Members, Phase, PINE_TOLERANCE};
+use crate::layer2::{Layer2, Layer2Params};
+use crate::ma::{ema_next, kama_next};
+use crate::mathsum::{compensated, rebaseline};
+use crate::params::{HmaKind, InputError, Params};
+
+const NAN: f64 = f64::NAN;
+
+/// One bar's outputs (the batch result's columns, plus what the chart's row shows).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BarOut {
+    pub average: f64,
+    pub signals: [f64; 6],
+    pub family_equities: [f64; 6],
+    pub signal_base: f64,
+    pub direction: f64,
+    /// arrow_long, arrow_short, long, short.
+    pub flags: [bool; 4],
+    /// After this bar: +1 long, −1 short, 0 none (whole history).
+    pub last_event: i8,
+    /// After this bar: bars since that event, −1 when none.
+    pub bars_since_event: i64,
+}
+
+/// One bar's detail: the 54 MAs, crossover states and member equities (family-major,
+/// member order of §4.1) and R.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BarDetail {
+    pub mas: [[f64; 9]; 6],
+    pub states: [[i8; 9]; 6],
+    pub equities: [[f64; 9]; 6],
+    pub rate_of_change: f64,
+}
+
+impl Default for BarDetail {
+    fn default() -> Self {
+        Self { mas: [[NAN; 9]; 6], states: [[0; 9]; 6], equities: [[NAN; 9]; 6], rate_of_change: NAN }
+    }
+}
+
+/// Constants of the Hull MA option, per member.
+struct HullConsts {
+    half: [usize; 9],
+    root: [usize; 9],
+    div_half: [f64; 9],
+    div_n: [f64; 9],
+    div_root: [f64; 9],
+}
+
+/// Everything derived from one parameter set, shared by all symbols' states.
+pub struct Engine {
+    p: Params,
+    l2: Layer2Params,
+    alpha_ema: [f64; 9],
+    alpha_dema: [f64; 9],
+    wma_norm: [f64; 9],
+    linreg: [LinregConst; 9],
+    hull: Option<HullConsts>,
+    /// Source values kept: the longest length + 1 (KAMA reads x[t − n]).
+    window: usize,
+    /// Each member's ring in a state's store: SMA (unused with the Hull option), KAMA's
+    /// noise, the Hull's raw values (unused without it).
+    sma_off: [usize; 9],
+    noise_off: [usize; 9],
+    hull_off: [usize; 9],
+    store_len: usize,
+    /// Each DEMA member's E1 values in [`Warm::e1`].
+    e1_off: [usize; 9],
+    e1_len: usize,
+    /// Bars after which no EMA or DEMA seed is open (the warm-up state is dropped).
+    seeding: usize,
+}
+
+/// A member's n values laid end to end from `start`: the offsets and the end.
+fn offsets(start: usize, n: &[usize; 9]) -> ([usize; 9], usize) {
+    let mut off = [0; 9];
+    let mut at = start;
+    for k in 0..9 {
+        off[k] = at;
+        at += n[k];
+    }
+    (off, at)
+}
+
+impl Engine {
+    /// The engine of a parameter set (validated).
+    pub fn new(p: &Params) -> Result<Self, InputError> {
+        p.validate()?;
+        let l = &p.lengths;
+        let longest = l.iter().flatten().copied().max().unwrap_or(1);
+        let window = longest + 1;
+        let hull = (p.hma_kind == HmaKind::Hull).then(|| {
+            let half = l[1].map(|n| (n / 2).max(1));
+            let root = l[1].map(|n| ((n as f64).sqrt().floor() as usize).max(1));
+            HullConsts {
+                half,
+                root,
+                div_half: half.map(seq_index_sum),
+                div_n: l[1].map(seq_index_sum),
+                div_root: root.map(seq_index_sum),
+            }
+        });
+        let (sma_off, end) = offsets(window, if hull.is_some() { &[0; 9] } else { &l[1] });
+        let (noise_off, end) = offsets(end, &l[5]);
+        let (hull_off, store_len) = offsets(end, hull.as_ref().map_or(&[0; 9], |h| &h.root));
+        let (e1_off, e1_len) = offsets(0, &l[3]);
+        // EMA seeds take bars 0 … n − 1, DEMA's E2 seed bars n − 1 … 2n − 2.
+        let seeding = l[0].iter().copied().chain(l[3].iter().map(|n| 2 * n - 1)).max();
+        Ok(Self {
+            p: p.clone(),
+            l2: layer2_params(p, 6),
+            alpha_ema: l[0].map(|n| 2.0 / (n + 1) as f64),
+            alpha_dema: l[3].map(|n| 2.0 / (n + 1) as f64),
+            wma_norm: l[2].map(seq_index_sum),
+            linreg: l[4].map(LinregConst::new),
+            hull,
+            window,
+            sma_off,
+            noise_off,
+            hull_off,
+            store_len,
+            e1_off,
+            e1_len,
+            seeding: seeding.unwrap_or(1),
+        })
+    }
+
+    pub fn params(&self) -> &Params {
+        &self.p
+    }
+
+    /// The state before bar 0.
+    pub fn fresh(&self) -> SymbolState {
+        let members = Members::new();
+        SymbolState {
+            core: Core {
+                bars: 0,
+                prev_close: NAN,
+                ema: [NAN; 9],
+                dema: [[NAN; 9]; 2],
+                kama: [0.0; 9],
+                sma: Rolling::default(),
+                noise: Rolling::default(),
+                members: [members; 6],
+                layer2: Layer2::new(),
+                last_event: 0,
+                since: -1,
+            },
+            store: vec![NAN; self.store_len].into_boxed_slice(),
+            warm: Some(Box::new(Warm { seeds: [Seeds::default(); 3], e1: vec![NAN; self.e1_len].into_boxed_slice() })),
+        }
+    }
+
+    /// Append the closed bar with close `c` and MA source `x` (the close itself unless
+    /// the computation has a separate source). `buf` is scratch space.
+    pub fn advance(
+        &self,
+        st: &mut SymbolState,
+        x: f64,
+        c: f64,
+        buf: &mut Vec<f64>,
+        detail: Option<&mut BarDetail>,
+    ) -> BarOut {
+        let out = match st.warm.as_deref_mut() {
+            Some(w) => self.step(
+                &mut st.core,
+                Some(&mut w.seeds),
+                &mut Commit(&mut st.store),
+                &mut Commit(&mut w.e1),
+                x,
+                c,
+                buf,
+                detail,
+            ),
+            None => self.step(&mut st.core, None, &mut Commit(&mut st.store), &mut Commit(&mut []), x, c, buf, detail),
+        };
+        if st.core.bars >= self.seeding {
+            st.warm = None;
+        }
+        out
+    }
+
+    /// The outputs the bar (`x`, `c`) would have if it closed now; `st` is left as it is.
+    pub fn peek(&self, st: &SymbolState, x: f64, c: f64, buf: &mut Vec<f64>, detail: Option<&mut BarDetail>) -> BarOut {
+        let mut core = st.core;
+        let mut seeds = st.warm.as_ref().map(|w| w.seeds);
+        let e1: &[f64] = st.warm.as_ref().map_or(&[], |w| &w.e1);
+        self.step(&mut core, seeds.as_mut(), &mut Peek(&st.store), &mut Peek(e1), x, c, buf, detail)
+    }
+
+    /// One bar: `core` and `seeds` are advanced in place, the rings read through `store`
+    /// and `e1` and written through them (a [`Peek`] drops the writes).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn step<S: Store, E: Store>(
+        &self,
+        core: &mut Core,
+        mut seeds: Option<&mut [Seeds; 3]>,
+        store: &mut S,
+        e1: &mut E,
+        x: f64,
+        c: f64,
+        buf: &mut Vec<f64>,
+        detail: Option<&mut BarDetail>,
+    ) -> BarOut {
+        let p = &self.p;
+        let l = &p.lengths;
+        let t = core.bars;
+        let w = self.window;
+        // The source window: the last min(t, w − 1) values, then x (newest last).
+        let back = t.min(w - 1);
+        let first = (t - back) % w;
+        buf.clear();
+        let ring = &store.data()[..w];
+        if first + back <= w {
+            buf.extend_from_slice(&ring[first..first + back]);
+        } else {
+            buf.extend_from_slice(&ring[first..]);
+            buf.extend_from_slice(&ring[..first + back - w]);
+        }
+        buf.push(x);
+        let xs = &buf[..];
+        let newest = back;
+        let raw = Bars(xs);
+        let cp = core.prev_close;
+        // R·g as `engine::fill_rg` computes it (NaN on bar 0 and before the cutout).
+        let r = (c - cp) / cp;
+        let rg = if t == 0 { NAN } else { r * growth_value(t, p.lam, p.cutout) };
+        let mut ma = [[NAN; 9]; 6];
+
+        // EMA: the seed through the machine (never evicts), then the recursion.
+        for k in 0..9 {
+            let n = l[0][k];
+            if t < n {
+                let s = seeds.as_deref_mut().expect("EMA seeding needs the warm-up state")[0]
+                    .push(k, n, x, &raw, newest, t);
+                if t == n - 1 {
+                    core.ema[k] = s / n as f64;
+                }
+            } else {
+                core.ema[k] = ema_next(core.ema[k], self.alpha_ema[k], x);
+            }
+            ma[0][k] = core.ema[k];
+        }
+
+        // "HMA": ta.sma through the rolling machine, or the optional Hull MA.
+        match &self.hull {
+            None => {
+                for k in 0..9 {
+                    let n = l[1][k];
+                    let s = core.sma.push(k, n, store, self.sma_off[k], x, &raw, newest, t);
+                    ma[1][k] = if t + 1 < n {
+                        NAN
+                    } else if n == 1 {
+                        x
+                    } else {
+                        s / n as f64
+                    };
+                }
+            }
+            Some(h) => {
+                for k in 0..9 {
+                    ma[1][k] = self.hull_bar(h, k, store, &raw, newest, t);
+                }
+            }
+        }
+
+        // WMA and LINREG: §4.8's oldest-first window sums.
+        for k in 0..9 {
+            let n = l[2][k];
+            ma[2][k] = if t + 1 < n {
+                NAN
+            } else {
+                // SAFETY: the window's n bars end at `newest` (n ≤ newest + 1).
+                unsafe { seq_dot::<f64, _>(&raw, newest + 1 - n, n, 1) / self.wma_norm[k] }
+            };
+            let n = l[4][k];
+            ma[4][k] = if n == 1 {
+                x
+            } else if t + 1 < n {
+                NAN
+            } else {
+                // SAFETY: as above.
+                let (sy, sxy) = unsafe { lin_sums::<f64, _>(&raw, newest + 1 - n, n) };
+                self.linreg[k].value(sy, sxy)
+            };
+        }
+
+        // DEMA: E1 seeded like the EMA; E2 seeded with the mean of E1's first n values.
+        for k in 0..9 {
+            let n = l[3][k];
+            let a = self.alpha_dema[k];
+            if t < 2 * n - 1 {
+                let sd = seeds.as_deref_mut().expect("DEMA seeding needs the warm-up state");
+                if t < n {
+                    let s = sd[1].push(k, n, x, &raw, newest, t);
+                    if t == n - 1 {
+                        core.dema[0][k] = s / n as f64;
+                    }
+                } else {
+                    core.dema[0][k] = ema_next(core.dema[0][k], a, x);
+                }
+                if t + 1 >= n {
+                    // E2 sees E1 from bar n − 1 on (ta.ema skips na).
+                    let j = t + 1 - n;
+                    let y1 = core.dema[0][k];
+                    let off = self.e1_off[k];
+                    e1.put(off + j, y1);
+                    let row = Bars(&e1.data()[off..off + n]);
+                    let s = sd[2].push(k, n, y1, &row, j, j);
+                    if t == 2 * n - 2 {
+                        core.dema[1][k] = s / n as f64;
+                    }
+                }
+            } else {
+                core.dema[0][k] = ema_next(core.dema[0][k], a, x);
+                core.dema[1][k] = ema_next(core.dema[1][k], a, core.dema[0][k]);
+            }
+            ma[3][k] = 2.0 * core.dema[0][k] - core.dema[1][k];
+        }
+
+        // KAMA: noise through the rolling machine (bar 0's step is na, not pushed).
+        let steps = Steps(xs);
+        for k in 0..9 {
+            let n = l[5][k];
+            let mut ratio = 0.0;
+            if t > 0 {
+                let step = (x - xs[newest - 1]).abs();
+                let noise = core.noise.push(k, n, store, self.noise_off[k], step, &steps, newest, t - 1);
+                if t >= n {
+                    let signal = (x - xs[newest - n]).abs();
+                    ratio = if noise > PINE_TOLERANCE { signal / noise } else { 0.0 };
+                }
+            }
+            core.kama[k] = kama_next(core.kama[k], x, ratio);
+            ma[5][k] = core.kama[k];
+        }
+
+        // Crossover states, equities and Layer 1, then Layer 2 and the events.
+        let phase = Phase::of(t, p.cutout);
+        let decay = 1.0 - p.delta;
+        let mut sig = [NAN; 6];
+        for f in 0..6 {
+            sig[f] = core.members[f].bar(&ma[f], c, cp, rg, phase, decay);
+        }
+        let l2 = core.layer2.bar(&self.l2, t, &sig, rg);
+        let flags = l2.flags.map(|b| b & 1 == 1);
+        if flags[2] || flags[3] {
+            core.last_event = if flags[2] { 1 } else { -1 };
+            core.since = 0;
+        } else if core.last_event != 0 {
+            core.since += 1;
+        }
+        if let Some(d) = detail {
+            d.mas = ma;
+            for f in 0..6 {
+                let m = &core.members[f];
+                for k in 0..9 {
+                    d.states[f][k] = m.state[k] as i8;
+                    d.equities[f][k] = if phase == Phase::Before { NAN } else { m.eq[k] };
+                }
+            }
+            d.rate_of_change = if t == 0 { NAN } else { r };
+        }
+        store.put(t % w, x);
+        core.prev_close = c;
+        core.bars = t + 1;
+        BarOut {
+            average: l2.avg,
+            signals: sig,
+            family_equities: l2.fs,
+            signal_base: l2.base,
+            direction: l2.direction,
+            flags,
+            last_event: core.last_event,
+            bars_since_event: core.since,
+        }
+    }
+
+    /// Hull member `k` on bar `t` (§4.8 WMAs as `exact::hull_bars` evaluates them): the
+    /// raw value 2·WMA(x, n/2) − WMA(x, n), stored in the member's ring, and the outer
+    /// WMA over the last ⌊√n⌋ raw values.
+    #[inline(always)]
+    fn hull_bar<S: Store>(
+        &self,
+        h: &HullConsts,
+        k: usize,
+        store: &mut S,
+        raw: &Bars<'_>,
+        newest: usize,
+        t: usize,
+    ) -> f64 {
+        let (n, half, root) = (self.p.lengths[1][k], h.half[k], h.root[k]);
+        let wma = |m: usize, div: f64| {
+            // SAFETY: the window's m ≤ newest + 1 bars end at `newest`.
+            if t + 1 < m {
+                NAN
+            } else {
+                unsafe { seq_dot::<f64, _>(raw, newest + 1 - m, m, 1) / div }
+            }
+        };
+        let rv = 2.0 * wma(half, h.div_half[k]) - wma(n, h.div_n[k]);
+        let off = self.hull_off[k];
+        let value = if t + 1 < root {
+            NAN
+        } else {
+            // Oldest first over the raw values of bars t − root + 1 … t (ring by bar).
+            let ring = &store.data()[off..off + root];
+            let mut acc = 0.0;
+            for i in 0..root {
+                let j = t + 1 - root + i;
+                let v = if j == t { rv } else { ring[j % root] };
+                acc += v * (i + 1) as f64;
+            }
+            acc / h.div_root[k]
+        };
+        store.put(off + t % root, rv);
+        value
+    }
+}
+
+/// The per-bar values of a state, copied when the forming bar is evaluated.
+#[derive(Clone, Copy)]
+struct Core {
+    /// Bars appended so far (the index of the next bar).
+    bars: usize,
+    prev_close: f64,
+    /// EMA values (NaN until seeded).
+    ema: [f64; 9],
+    /// DEMA's E1 and E2.
+    dema: [[f64; 9]; 2],
+    kama: [f64; 9],
+    sma: Rolling,
+    noise: Rolling,
+    members: [Members<f64>; 6],
+    layer2: Layer2<f64>,
+    last_event: i8,
+    since: i64,
+}
+
+/// Sums, compensations and ring positions of a rolling `math.sum` machine's nine
+/// members (their rings live in the state's store).
+#[derive(Clone, Copy, Default)]
+struct Rolling {
+    s: [f64; 9],
+    c: [f64; 9],
+    /// Next ring slot (inputs seen mod n).
+    slot: [u32; 9],
+}
+
+impl Rolling {
+    /// Push member `k`'s input `v` (its `seen`-th; member ring of `n` entries at `off`)
+    /// and return the sum, as `MathSum::push`. `raw.at(newest − i)` is the input `i`
+    /// inputs before `v`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn push<S: Store, T: Terms<f64>>(
+        &mut self,
+        k: usize,
+        n: usize,
+        store: &mut S,
+        off: usize,
+        v: f64,
+        raw: &T,
+        newest: usize,
+        seen: usize,
+    ) -> f64 {
+        if n == 1 {
+            return v;
+        }
+        let slot = self.slot[k] as usize;
+        let c = self.c[k];
+        let w = if seen < n { c } else { store.data()[off + slot] + c };
+        let stored = settle(&mut self.s[k], &mut self.c[k], w, v, raw, newest, (seen + 1).min(n));
+        store.put(off + slot, stored);
+        self.slot[k] = if slot + 1 == n { 0 } else { slot as u32 + 1 };
+        self.s[k]
+    }
+}
+
+/// The seed sums of one family's nine members: `math.sum` machines that never evict
+/// (a seed takes the first n inputs), so they need no ring.
+#[derive(Clone, Copy, Default)]
+struct Seeds {
+    s: [f64; 9],
+    c: [f64; 9],
+}
+
+impl Seeds {
+    /// As [`Rolling::push`] while warming up (`seen` < n).
+    #[inline(always)]
+    fn push<T: Terms<f64>>(&mut self, k: usize, n: usize, v: f64, raw: &T, newest: usize, seen: usize) -> f64 {
+        if n == 1 {
+            return v;
+        }
+        let c = self.c[k];
+        settle(&mut self.s[k], &mut self.c[k], c, v, raw, newest, seen + 1);
+        self.s[k]
+    }
+}
+
+/// The machine's step on `s` and `c` (see [`compensated`]; a fire re-baselines from the
+/// `m` newest raw inputs); returns the entry to store for later eviction.
+#[inline(always)]
+fn settle<T: Terms<f64>>(s: &mut f64, c: &mut f64, w: f64, v: f64, raw: &T, newest: usize, m: usize) -> f64 {
+    let st = compensated(*s, *c, w, v);
+    if st.fire {
+        // SAFETY: the raw series holds the m − 1 inputs before `newest`.
+        *s = unsafe { rebaseline(v, raw, newest, m) };
+        *c = 0.0;
+        v
+    } else {
+        *s = st.s;
+        *c = st.c;
+        st.y
+    }
+}
+
+/// The warm-up part of a state: seed sums of the EMA, DEMA's E1 and DEMA's E2, and
+/// DEMA's E1 values from bar n − 1 on (E2's seed window).
+#[derive(Clone)]
+struct Warm {
+    seeds: [Seeds; 3],
+    e1: Box<[f64]>,
+}
+
+/// Everything one symbol carries from bar to bar (see the module documentation).
+#[derive(Clone)]
+pub struct SymbolState {
+    core: Core,
+    /// The source window, then the rings of the rolling machines and the Hull.
+    store: Box<[f64]>,
+    warm: Option<Box<Warm>>,
+}
+
+impl SymbolState {
+    /// Bars appended so far.
+    pub fn bars(&self) -> usize {
+        self.core.bars
+    }
+
+    /// +1 long, −1 short, 0 none: the last event over the whole history.
+    pub fn last_event(&self) -> i8 {
+        self.core.last_event
+    }
+
+    /// Bars since [`SymbolState::last_event`], −1 when none.
+    pub fn bars_since_event(&self) -> i64 {
+        self.core.since
+    }
+
+    /// Memory held by this state, its heap parts included.
+    pub fn nbytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + std::mem::size_of_val(&*self.store)
+            + self.warm.as_ref().map_or(0, |w| std::mem::size_of::<Warm>() + std::mem::size_of_val(&*w.e1))
+    }
+}
+
+/// How a step reaches the state's rings: [`Commit`] writes, [`Peek`] only reads.
+trait Store {
+    fn data(&self) -> &[f64];
+    fn put(&mut self, i: usize, v: f64);
+}
+
+struct Commit<'a>(&'a mut [f64]);
+
+impl Store for Commit<'_> {
+    #[inline(always)]
+    fn data(&self) -> &[f64] {
+        self.0
+    }
+    #[inline(always)]
+    fn put(&mut self, i: usize, v: f64) {
+        self.0[i] = v;
+    }
+}
+
+/// The forming bar's view: it reads what the closed bars left and writes nothing.
+struct Peek<'a>(&'a [f64]);
+
+impl Store for Peek<'_> {
+    #[inline(always)]
+    fn data(&self) -> &[f64] {
+        self.0
+    }
+    #[inline(always)]
+    fn put(&mut self, _i: usize, _v: f64) {}
+}
