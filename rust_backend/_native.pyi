@@ -62,3 +62,78 @@ def simd_level() -> Literal["baseline", "avx2", "avx512"]:
 
 def _panic_for_tests() -> None:
     """Panic inside the kernels' error boundary; raises RuntimeError (tests only)."""
+
+class IncrementalStates:
+    """Per-symbol ATC states of one parameter set: everything the indicator carries from
+    bar to bar (MA recursions and windows, crossover states, equities and ``a``, Layer 2,
+    direction, last event). Built by :func:`incremental_init`; mutated only by
+    :func:`incremental_update` and :func:`incremental_detail` with ``commit``.
+    """
+
+    @property
+    def with_src(self) -> bool:
+        """Whether the states were built with a separate MA source (then every call takes one)."""
+    @property
+    def config(self) -> object:
+        """The configuration passed to :func:`incremental_init` (kept for the adapter)."""
+    @property
+    def params(self) -> KernelParams:
+        """The kernel parameters the states were built with."""
+    def __len__(self) -> int: ...
+    def nbytes_per_symbol(self) -> int:
+        """The largest symbol's state in bytes, heap parts included (larger while an EMA
+        or DEMA is still seeding)."""
+    def nbytes(self) -> int:
+        """Bytes held by all states."""
+    def bars(self) -> npt.NDArray[np.int64]:
+        """Closed bars each symbol's state holds, (symbols,)."""
+    def copy(self) -> IncrementalStates:
+        """An independent copy."""
+
+def incremental_init(
+    closes: F64,
+    src: F64 | None,
+    params: KernelParams,
+    tail: int,
+    config: object,
+) -> tuple[IncrementalStates, tuple[F64, F64, F64, Bool, Bool, npt.NDArray[np.int8], npt.NDArray[np.int64], F64]]:
+    """States of a right-aligned, NaN-left-padded (symbols, bars) batch (``src`` of the
+    same shape and padding, or None), each row's bars appended from its first price, and
+    the outputs of the last ``tail`` bars as :func:`compute_batch` returns them (six
+    families). ``params.families`` must be 6; ``config`` is stored for the caller.
+    """
+
+def incremental_update(
+    states: IncrementalStates,
+    new_bars: F64,
+    src: F64 | None,
+) -> tuple[F64, F64, F64, Bool, Bool, npt.NDArray[np.int8], npt.NDArray[np.int64], F64]:
+    """Append a (symbols, k) block of closed bars, right-aligned (a row's bars follow its NaN
+    left padding; a row of NaN has none), and return their outputs as
+    :func:`compute_batch` with ``tail = k`` (na / False where a symbol has no bar;
+    last_event and bars_since_event over the whole history). ``src`` is given exactly when
+    the states have one. Invalid input raises ``ValueError(message, field)`` naming the
+    row and column before any state changes.
+    """
+
+def incremental_forming(
+    states: IncrementalStates,
+    forming_bars: F64,
+    src: F64 | None,
+) -> tuple[F64, F64, F64, Bool, Bool, npt.NDArray[np.int8], npt.NDArray[np.int64], F64]:
+    """Outputs of each symbol's forming bar ((symbols,), NaN for none) as if it closed now,
+    as :func:`compute_batch` with ``tail = 1``; the states are not changed."""
+
+def incremental_detail(
+    states: IncrementalStates,
+    symbol: int,
+    closes: F64,
+    src: F64 | None,
+    commit: bool,
+) -> tuple[
+    F64, F64, F64, F64, F64, Bool, Bool, Bool, Bool,
+    F64, npt.NDArray[np.int8], F64, F64,
+]:
+    """Bars ``closes`` (all prices) of one symbol with every output: :func:`compute`'s
+    tuple with detail for those bars, then R (n,). With ``commit`` they are appended to
+    that symbol's state; without, evaluated on a copy (forming bars)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 from types import ModuleType
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -19,9 +19,14 @@ from core.errors import ATCInputError, BackendError
 from core.kernel_params import kernel_params
 from core.types import ATCResult, BatchResult, as_batch, as_series, check_tail, rate_of_change
 
+if TYPE_CHECKING:
+    from rust_backend._native import IncrementalStates
+
 NAME = "rust"
 _REQUIRED = ("compute", "compute_batch", "thread_count", "simd_level", "__version__")
-
+#: The incremental engine's entry points (an older build lacks them; compute still works).
+_INCREMENTAL = ("IncrementalStates", "incremental_init", "incremental_update", "incremental_forming",
+                "incremental_detail")
 
 
 def _call(fn: Callable[..., Any], *args: Any) -> Any:
@@ -67,6 +72,14 @@ class RustBackend:
                              "rebuild it with pip install -e '.[dev]'")
         return cls(native)
 
+    def _incremental(self) -> ModuleType:
+        native = self._module()
+        missing = [a for a in _INCREMENTAL if not hasattr(native, a)]
+        if missing:
+            raise BackendError(f"the compiled Rust module has no incremental engine (missing {', '.join(missing)}); "
+                               "rebuild it with python -m rust_backend.install_native", backend=NAME)
+        return native
+
     # -- protocol ------------------------------------------------------------------------
     def probe(self) -> ProbeResult:
         native = self._native
@@ -98,15 +111,9 @@ class RustBackend:
             if src.shape != close.shape:
                 raise ATCInputError(f"src has {src.size} bars but close has {close.size}", field="src")
         params = kernel_params(config)
-        (avg, signals, fam_eq, base, direction, arrow_long, arrow_short, long, short,
-         mas, states, equities) = _call(native.compute, close, src, params, bool(detail))
-        return ATCResult(
-            average_signal=avg, signals=signals, family_equities=fam_eq, signal_base=base,
-            direction=direction, arrow_long=arrow_long, arrow_short=arrow_short, long=long,
-            short=short, growth_factor=params.growth_factor_last(close.shape[0]),
-            cut_threshold=config.cut_threshold, mas=mas, states=states, equities=equities,
-            rate_of_change=rate_of_change(close) if detail else None, backend=NAME,
-        )
+        arrays = _call(native.compute, close, src, params, bool(detail))
+        return _single_result(arrays, config, params.growth_factor_last(close.shape[0]),
+                              rate_of_change(close) if detail else None)
 
     def compute_batch(self, closes: np.ndarray, config: ATCConfig, tail: int = 1,
                       mode: str = "full") -> BatchResult:
@@ -114,10 +121,121 @@ class RustBackend:
         params = kernel_params(config, mode)
         closes, starts = as_batch(closes)
         tail = check_tail(tail, closes.shape[1])
-        (signals, fam_eq, direction, long, short, last_event, since,
-         avg) = _call(native.compute_batch, closes, starts, params, tail)
-        return BatchResult(
-            mode=mode, signals=signals, family_equities=fam_eq, direction=direction,
-            long=long, short=short, last_event=last_event, bars_since_event=since,
-            average_signal=avg, backend=NAME,
-        )
+        return _batch_result(_call(native.compute_batch, closes, starts, params, tail), mode)
+
+    # -- incremental (core.backends.base.IncrementalBackend) -----------------------------
+    def incremental_init(self, closes: np.ndarray, config: ATCConfig, tail: int = 1,
+                         src: np.ndarray | None = None) -> tuple[IncrementalStates, BatchResult]:
+        """Full ATC of a right-aligned, NaN-left-padded ``(symbols, bars)`` batch that keeps
+        each symbol's state for :meth:`incremental_update` and :meth:`incremental_forming`.
+
+        Returns the states and the last ``tail`` bars' outputs, equal to
+        ``compute_batch(closes, config, tail)``. ``src`` (same shape and padding) feeds the
+        MAs as in :meth:`compute`; states built with it take it on every later call. The
+        states hold ``config``: a changed configuration, or rewritten history (a split, a
+        corrected bar), needs a new ``incremental_init``, never a patch.
+        """
+        native = self._incremental()
+        params = kernel_params(config)
+        closes, _ = as_batch(closes)
+        if src is not None:
+            src, _ = as_batch(src, "src")
+        tail = check_tail(tail, closes.shape[1])
+        states, arrays = _call(native.incremental_init, closes, src, params, tail, config)
+        return states, _batch_result(arrays, "full")
+
+    def incremental_update(self, states: IncrementalStates, new_bars: np.ndarray,
+                           src: np.ndarray | None = None) -> BatchResult:
+        """Append closed bars to every symbol's state; returns the outputs of those bars.
+
+        ``new_bars`` is ``(symbols, k)`` in the states' symbol order (a 1-D ``(symbols,)``
+        array is one bar each), right-aligned like a batch: a symbol with fewer new bars
+        has NaN on the left, a row of NaN has none. The result has ``tail = k``; columns
+        where a symbol has no bar are NaN / False, and ``last_event``/``bars_since_event``
+        cover the whole history. Every value equals the full computation over the
+        extended history, bit for bit. Bad prices (a NaN after a row's first value, a
+        value ≤ 0) raise before any state changes.
+        """
+        native = self._incremental()
+        new = _float_block(new_bars, "new_bars")
+        src_block = None if src is None else _float_block(src, "src")
+        return _batch_result(_call(native.incremental_update, states, new, src_block), "full")
+
+    def incremental_forming(self, states: IncrementalStates, forming: np.ndarray,
+                            src: np.ndarray | None = None) -> BatchResult:
+        """Outputs of each symbol's still-forming bar (``(symbols,)``, NaN for none) as if
+        it closed now, with ``tail = 1``; the states are not changed, so this runs on every
+        tick. Equal, bit for bit, to what :meth:`incremental_update` returns when that bar
+        closes at this price."""
+        native = self._incremental()
+        forming_arr = _float_array(forming, "forming", 1)
+        src_arr = None if src is None else _float_array(src, "src", 1)
+        return _batch_result(_call(native.incremental_forming, states, forming_arr, src_arr), "full")
+
+    def incremental_forming_detail(self, states: IncrementalStates, symbol: int, close: float,
+                                   src: float | None = None) -> ATCResult:
+        """Every output of one symbol's forming bar, the 54 MAs, crossover states and member
+        equities included (an :class:`ATCResult` of one bar, as ``compute(detail=True)``
+        reports that bar); the states are not changed."""
+        return self._detail(states, symbol, [close], None if src is None else [src], commit=False)
+
+    def incremental_update_detail(self, states: IncrementalStates, symbol: int, closes: np.ndarray,
+                                  src: np.ndarray | None = None) -> ATCResult:
+        """Append closed bars to one symbol's state (the others are not touched) and return
+        every output of those bars, detail included (an :class:`ATCResult` of ``k`` bars)."""
+        return self._detail(states, symbol, closes, src, commit=True)
+
+    def _detail(self, states: IncrementalStates, symbol: int, closes: Any, src: Any,
+                commit: bool) -> ATCResult:
+        native = self._incremental()
+        if not isinstance(symbol, (int, np.integer)) or isinstance(symbol, bool):
+            raise ATCInputError(f"symbol = {symbol!r} must be an index into the states", field="symbol")
+        close_arr = _float_array(closes, "closes", 1)
+        src_arr = None if src is None else _float_array(src, "src", 1)
+        first = int(states.bars()[symbol]) if 0 <= symbol < len(states) else 0
+        arrays = _call(native.incremental_detail, states, int(symbol), close_arr, src_arr, commit)
+        *outputs, r = arrays
+        growth = states.params.growth_factor_last(first + close_arr.shape[0])
+        return _single_result(tuple(outputs), states.config, growth, r)
+
+
+def _single_result(arrays: tuple, config: ATCConfig, growth_factor: float,
+                   roc: np.ndarray | None) -> ATCResult:
+    """An ATCResult from the native single-series tuple (see ``_native.pyi``)."""
+    (avg, signals, fam_eq, base, direction, arrow_long, arrow_short, long, short,
+     mas, states, equities) = arrays
+    return ATCResult(
+        average_signal=avg, signals=signals, family_equities=fam_eq, signal_base=base,
+        direction=direction, arrow_long=arrow_long, arrow_short=arrow_short, long=long,
+        short=short, growth_factor=growth_factor, cut_threshold=config.cut_threshold,
+        mas=mas, states=states, equities=equities, rate_of_change=roc, backend=NAME,
+    )
+
+
+def _batch_result(arrays: tuple, mode: str) -> BatchResult:
+    """A BatchResult from the native batch tuple (see ``_native.pyi``)."""
+    signals, fam_eq, direction, long, short, last_event, since, avg = arrays
+    return BatchResult(
+        mode=mode, signals=signals, family_equities=fam_eq, direction=direction,
+        long=long, short=short, last_event=last_event, bars_since_event=since,
+        average_signal=avg, backend=NAME,
+    )
+
+
+def _float_array(values: object, name: str, ndim: int) -> np.ndarray:
+    """``values`` as a C-contiguous float64 array of ``ndim`` dimensions; prices are
+    checked by the kernels (which name the row and column)."""
+    try:
+        arr = np.ascontiguousarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ATCInputError(f"{name} is not numeric: {exc}", field=name) from None
+    if arr.ndim != ndim:
+        shape = "(symbols,)" if ndim == 1 else "(symbols, bars)"
+        raise ATCInputError(f"{name} must be {ndim}-D {shape}, got shape {arr.shape}", field=name)
+    return arr
+
+
+def _float_block(values: object, name: str) -> np.ndarray:
+    """A block of new bars: ``(symbols, k)``, or ``(symbols,)`` for one bar each."""
+    arr = np.asarray(values)
+    return _float_array(arr[:, None] if arr.ndim == 1 else arr, name, 2)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -48,4 +48,38 @@ class Backend(Protocol):
                       mode: str = "full") -> BatchResult:
         """ATC of a right-aligned, NaN-left-padded ``(symbols, bars)`` batch, last ``tail``
         bars only. ``mode`` is ``"full"`` or ``"ema_only"`` (screening)."""
+        ...
+
+
+@runtime_checkable
+class IncrementalBackend(Protocol):
+    """Optional: a backend that keeps each symbol's ATC state from bar to bar.
+
+    ``states`` is the backend's own object (one per parameter set and batch of symbols,
+    ``len()`` = symbols). Every output equals the full computation over the same history,
+    bit for bit. A changed configuration or rewritten history needs a new
+    ``incremental_init``; states are never patched.
+    """
+
+    def incremental_init(self, closes: np.ndarray, config: ATCConfig, tail: int = 1,
+                         src: np.ndarray | None = None) -> tuple[Any, BatchResult]:
+        """States of a right-aligned ``(symbols, bars)`` batch, and its last ``tail`` bars'
+        outputs (as ``compute_batch``)."""
+        ...
+
+    def incremental_update(self, states: Any, new_bars: np.ndarray,
+                           src: np.ndarray | None = None) -> BatchResult:
+        """Append closed bars (``(symbols, k)``, right-aligned, NaN where a symbol has
+        none); returns those ``k`` bars' outputs."""
+        ...
+
+    def incremental_forming(self, states: Any, forming: np.ndarray,
+                            src: np.ndarray | None = None) -> BatchResult:
+        """Outputs of each symbol's forming bar (``(symbols,)``, NaN for none); the states
+        are not changed."""
+        ...
+
+    def incremental_forming_detail(self, states: Any, symbol: int, close: float,
+                                   src: float | None = None) -> ATCResult:
+        """Every output of one symbol's forming bar, detail included; states unchanged."""
         ...

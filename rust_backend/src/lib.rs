@@ -19,6 +19,7 @@ pub mod mathsum;
 pub mod params;
 mod pipeline;
 pub mod pool;
+mod py_incremental;
 pub mod simd;
 pub mod single;
 pub mod window;
@@ -27,7 +28,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use numpy::ndarray::{Array1, ArrayView, Dimension, ShapeBuilder};
 use numpy::{
-    Element, IntoPyArray, PyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyUntypedArrayMethods,
+    Element, IntoPyArray, PyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2,
+    PyUntypedArrayMethods,
 };
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -50,6 +52,16 @@ fn value_error(field: &'static str, message: String) -> PyErr {
 /// Borrow a 1-D float64 C-contiguous array (no copy), or say what is wrong with it.
 fn f64_vector<'py>(obj: &Bound<'py, PyAny>, field: &'static str) -> PyResult<PyReadonlyArray1<'py, f64>> {
     let arr = obj.cast::<PyArray1<f64>>().map_err(|_| describe_mismatch(obj, field, "float64", 1))?;
+    let ro = arr.try_readonly().map_err(|e| value_error(field, format!("{field} cannot be read: {e}")))?;
+    if !ro.is_c_contiguous() {
+        return Err(value_error(field, format!("{field} must be C-contiguous")));
+    }
+    Ok(ro)
+}
+
+/// Borrow a 2-D float64 C-contiguous array (no copy), or say what is wrong with it.
+fn f64_matrix<'py>(obj: &Bound<'py, PyAny>, field: &'static str) -> PyResult<PyReadonlyArray2<'py, f64>> {
+    let arr = obj.cast::<PyArray2<f64>>().map_err(|_| describe_mismatch(obj, field, "float64", 2))?;
     let ro = arr.try_readonly().map_err(|e| value_error(field, format!("{field} cannot be read: {e}")))?;
     if !ro.is_c_contiguous() {
         return Err(value_error(field, format!("{field} must be C-contiguous")));
@@ -188,10 +200,27 @@ fn compute<'py>(
         Some(s) => Some(s.as_slice()?),
         None => None,
     };
-    let n = close_s.len();
-    let mut mem = OutputMemory::take(if detail { 123 * n } else { 15 * n }, if detail { 58 * n } else { 4 * n });
+    single_result(py, close_s.len(), detail, false, |rows, _| {
+        single::compute_single_into(default_level(), close_s, src_s, &p, rows)
+    })
+}
+
+/// The arrays of one series' result (`compute`'s tuple, and R after it when
+/// `with_r`): allocated from the pools, filled by `fill` without the GIL (every element
+/// is written), returned as views that keep the memory alive.
+fn single_result<'py>(
+    py: Python<'py>,
+    n: usize,
+    detail: bool,
+    with_r: bool,
+    fill: impl FnOnce(SingleRows<'_>, &mut [f64]) -> Result<(), InputError> + Send,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let r_len = if with_r { n } else { 0 };
+    let floats = if detail { 123 * n } else { 15 * n } + r_len;
+    let mut mem = OutputMemory::take(floats, if detail { 58 * n } else { 4 * n });
     {
         let (f, b) = mem.split();
+        let (r_row, f) = f.split_at_mut(r_len);
         let (average, f) = f.split_at_mut(n);
         let (signals, f) = f.split_at_mut(6 * n);
         let (family_equities, f) = f.split_at_mut(6 * n);
@@ -205,14 +234,14 @@ fn compute<'py>(
             DetailRows { mas, states: as_i8(states), equities }
         });
         let rows = SingleRows { average, signals, family_equities, signal_base, direction, flags, detail: detail_rows };
-        detached(py, || single::compute_single_into(default_level(), close_s, src_s, &p, rows))?;
+        detached(py, || fill(rows, r_row))?;
     }
     let owner = mem.into_py(py)?;
     let (f, b) = (owner.get().f.as_ptr(), owner.get().b.as_ptr());
     let owner = owner.into_any();
     // SAFETY: every view lies inside the owner's buffers, which live as long as the views.
     unsafe {
-        let item = |i: usize| f.add(i * n);
+        let item = |i: usize| f.add(r_len + i * n);
         let flag = |i: usize| b.add(i * n) as *const bool;
         let (mas, states, equities) = if detail {
             (
@@ -223,23 +252,24 @@ fn compute<'py>(
         } else {
             (py.None().into_bound(py), py.None().into_bound(py), py.None().into_bound(py))
         };
-        PyTuple::new(
-            py,
-            [
-                view(item(0), n, &owner),
-                view(item(1), (6, n), &owner),
-                view(item(7), (6, n), &owner),
-                view(item(13), n, &owner),
-                view(item(14), n, &owner),
-                view(flag(0), n, &owner),
-                view(flag(1), n, &owner),
-                view(flag(2), n, &owner),
-                view(flag(3), n, &owner),
-                mas,
-                states,
-                equities,
-            ],
-        )
+        let mut items = vec![
+            view(item(0), n, &owner),
+            view(item(1), (6, n), &owner),
+            view(item(7), (6, n), &owner),
+            view(item(13), n, &owner),
+            view(item(14), n, &owner),
+            view(flag(0), n, &owner),
+            view(flag(1), n, &owner),
+            view(flag(2), n, &owner),
+            view(flag(3), n, &owner),
+            mas,
+            states,
+            equities,
+        ];
+        if with_r {
+            items.push(view(f, n, &owner));
+        }
+        PyTuple::new(py, items)
     }
 }
 
@@ -317,11 +347,7 @@ fn compute_batch<'py>(
     tail: i64,
 ) -> PyResult<Bound<'py, PyTuple>> {
     let (p, families) = (params.params, params.families);
-    let arr = closes.cast::<PyArray2<f64>>().map_err(|_| describe_mismatch(closes, "closes", "float64", 2))?;
-    let closes = arr.try_readonly().map_err(|e| value_error("closes", format!("closes cannot be read: {e}")))?;
-    if !closes.is_c_contiguous() {
-        return Err(value_error("closes", "closes must be C-contiguous".to_string()));
-    }
+    let closes = f64_matrix(closes, "closes")?;
     let (symbols, bars) = (closes.shape()[0], closes.shape()[1]);
     let starts_arr = starts
         .cast::<PyArray1<i64>>()
@@ -335,6 +361,21 @@ fn compute_batch<'py>(
         .collect::<PyResult<_>>()?;
     let tail = usize::try_from(tail).map_err(|_| value_error("tail", format!("tail = {tail} must be ≥ 1")))?;
     let data = closes.as_slice()?;
+    batch_result(py, symbols, families, tail, |rows| {
+        batch::compute_batch_into(default_level(), data, symbols, bars, &starts_v, &p, tail, families, rows)
+    })
+}
+
+/// The arrays of a batch result (`compute_batch`'s tuple) of `symbols × families ×
+/// tail`: allocated from the pools, filled by `fill` without the GIL, returned as views
+/// that keep the memory alive.
+fn batch_result<'py>(
+    py: Python<'py>,
+    symbols: usize,
+    families: usize,
+    tail: usize,
+    fill: impl FnOnce(BatchRows<'_>) -> Result<(), InputError> + Send,
+) -> PyResult<Bound<'py, PyTuple>> {
     let cube = symbols * families * tail;
     let plane = symbols * tail;
     let with_avg = families == 6;
@@ -357,9 +398,7 @@ fn compute_batch<'py>(
             bars_since_event: &mut since,
             average: with_avg.then_some(average),
         };
-        detached(py, || {
-            batch::compute_batch_into(default_level(), data, symbols, bars, &starts_v, &p, tail, families, rows)
-        })?;
+        detached(py, || fill(rows))?;
     }
     let owner = mem.into_py(py)?;
     let (f, b) = (owner.get().f.as_ptr(), owner.get().b.as_ptr());
@@ -412,5 +451,6 @@ fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(thread_count, m)?)?;
     m.add_function(wrap_pyfunction!(simd_level, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
+    py_incremental::register(m)?;
     Ok(())
 }
