@@ -1,32 +1,43 @@
 """Incremental refresh of the store from a provider, staleness, and the close series the
 ``atc compute`` command reads.
 
-A refresh asks the provider only for what is new: each stored series is fetched from its
-last stored bar *inclusive*, because that bar may still have been forming when it was
-stored; the upsert then counts it only if its values changed. Series not stored yet, or
+A refresh asks the provider only for what is new, plus an overlap: each stored series is
+fetched from its newest ``rewrites.TAIL_BARS`` stored bars on. The newest stored bar may
+have been still forming when it was stored, and the upsert counts it only if its values
+changed; the closed bars before it are compared with what comes back
+(``rewrites.rewrite_cause``). When one of them changed beyond a tight tolerance or is
+missing, or the provider reports a split or dividend no compared bar can vouch for, the
+provider has rewritten its adjusted history, and appending to the old one would store a
+fake jump: the symbol's whole history is fetched again and replaces the stored one in the
+same transaction, and ``RefreshReport.rewritten`` says why. Series not stored yet, or
 stored from another source, are fetched in full; so are series the store set aside as
-damaged (they are no longer stored), including one found damaged while this refresh merges
-into it, which is fetched again in full at once. Symbols whose last bars are close
-together share one request (batch downloads); the store is written in one transaction and
-the fetch time of every symbol that succeeded is recorded, so the UI can mark stale data.
+damaged (they are no longer stored), including one found damaged while this refresh reads
+or merges into it, which is fetched again in full at once. Symbols whose overlaps start
+close together share one request (batch downloads); the store is written in one
+transaction and the fetch time of every symbol that succeeded is recorded, so the UI can
+mark stale data.
 """
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
 
+from core.data.bars import Bars, format_timestamp
 from core.data.cleaning import CleaningReport
 from core.data.intervals import interval_seconds, is_intraday
-from core.data.providers.base import FetchResult, Provider, normalise_symbol, to_utc
+from core.data.providers.base import FetchResult, Provider, normalise_symbol, start_ns, to_utc
+from core.data.rewrites import TAIL_BARS, rewrite_cause
 from core.data.store import BarStore
 from core.data.symbols import symbol_syntax_error
 from core.errors import DataError
 
-#: Stored series whose last bars lie within this many bars of each other share a request.
+log = logging.getLogger(__name__)
+#: Stored series whose overlaps start within this many bars of each other share a request.
 GROUP_BARS = 30
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
@@ -38,7 +49,8 @@ class RefreshReport:
     Attributes
     ----------
     updated : dict[str, int]
-        New or changed bars per symbol that was fetched successfully (0: nothing new).
+        New or changed bars per symbol that was fetched successfully (0: nothing new; a
+        rewritten symbol counts its whole new history).
     failures : dict[str, str]
         Reason per symbol that could not be fetched; its stored bars are untouched.
     cleaning : dict[str, CleaningReport]
@@ -46,8 +58,13 @@ class RefreshReport:
     fetched_at : float
         Unix time the fetch completed (recorded in the store for each success).
     refetched : list[str]
-        Symbols whose stored bars were found damaged while merging; they were set aside
-        (``BarStore.quarantined``) and their whole history fetched again.
+        Symbols whose stored bars were found damaged while this refresh read or merged
+        them; they were set aside (``BarStore.quarantined``) and their whole history
+        fetched again.
+    rewritten : dict[str, str]
+        Symbols whose stored history the provider had rewritten (a split, a dividend, a
+        revised bar), with the reason, e.g. ``"history rewritten: 4:1 split on
+        2024-06-10"``: their whole history was fetched again and replaced the stored one.
     """
 
     updated: dict[str, int] = field(default_factory=dict)
@@ -55,6 +72,7 @@ class RefreshReport:
     cleaning: dict[str, CleaningReport] = field(default_factory=dict)
     fetched_at: float = 0.0
     refetched: list[str] = field(default_factory=list)
+    rewritten: dict[str, str] = field(default_factory=dict)
 
 
 def ns_to_datetime(timestamp_ns: int) -> dt.datetime:
@@ -62,18 +80,39 @@ def ns_to_datetime(timestamp_ns: int) -> dt.datetime:
     return _EPOCH + dt.timedelta(microseconds=int(timestamp_ns) // 1000)
 
 
-def _plan(store: BarStore, provider: Provider, symbols: list[str], interval: str
-          ) -> list[tuple[dt.datetime | None, list[str]]]:
-    """The fetch calls of one refresh: (start, symbols), full fetches first."""
+@dataclass
+class _Plan:
+    """The fetch calls of one refresh, (start, symbols) with full fetches first, and what
+    the store held of each incrementally fetched symbol."""
+
+    calls: list[tuple[dt.datetime | None, list[str]]] = field(default_factory=list)
+    tails: dict[str, Bars] = field(default_factory=dict)  # newest stored bars
+    first_ts: dict[str, int] = field(default_factory=dict)  # oldest stored bar
+    damaged: list[str] = field(default_factory=list)  # set aside while reading the tail
+
+
+def _plan(store: BarStore, provider: Provider, symbols: list[str], interval: str) -> _Plan:
+    plan = _Plan()
     full: list[str] = []
     incremental: list[tuple[int, str]] = []
     for sym in symbols:
         info = store.info(sym, interval)
-        if info is None or info.source != provider.name:
+        tail = None
+        if info is not None and info.source == provider.name:
+            try:
+                tail = store.load(sym, interval, last=TAIL_BARS)
+            except DataError:
+                if store.info(sym, interval) is not None:
+                    raise  # not damage the store set aside
+                plan.damaged.append(sym)
+        if tail is None or len(tail) == 0:
             full.append(sym)
         else:
-            incremental.append((info.last_ts, sym))
-    calls: list[tuple[dt.datetime | None, list[str]]] = [(None, full)] if full else []
+            incremental.append((int(tail.timestamps[0]), sym))
+            plan.tails[sym] = tail
+            plan.first_ts[sym] = info.first_ts  # type: ignore[union-attr]
+    if full:
+        plan.calls.append((None, full))
     incremental.sort()
     window = GROUP_BARS * interval_seconds(interval) * 1_000_000_000
     earliest_fn: Callable[[str], dt.datetime | None] | None = getattr(provider, "earliest_start", None)
@@ -89,8 +128,8 @@ def _plan(store: BarStore, provider: Provider, symbols: list[str], interval: str
         if earliest is not None and start < earliest:
             # Older than the provider keeps: fetch what it has; the cleaner reports the gap.
             start = earliest
-        calls.append((start, group))
-    return calls
+        plan.calls.append((start, group))
+    return plan
 
 
 def refresh(store: BarStore, provider: Provider, symbols: Sequence[str], interval: str = "1d",
@@ -114,18 +153,24 @@ def refresh(store: BarStore, provider: Provider, symbols: Sequence[str], interva
     Returns
     -------
     RefreshReport
-        Per-symbol updates, failures and cleaning reports. A request the provider refuses
-        as a whole (``DataError``) becomes a failure of each of its symbols.
+        Per-symbol updates, rewrites, failures and cleaning reports. A request the provider
+        refuses as a whole (``DataError``) becomes a failure of each of its symbols.
     """
     wanted = list(dict.fromkeys(normalise_symbol(s) for s in symbols if str(s).strip()))
     report = RefreshReport()
-    calls = _plan(store, provider, wanted, interval)
-    fetched = _fetch(provider, calls, interval, advance=True)
+    plan = _plan(store, provider, wanted, interval)
+    fetched = _fetch(provider, plan.calls, interval, advance=True)
     _drop_invalid_names(fetched)
+    rewritten = _refetch_rewritten(provider, plan, fetched, interval)
     report.fetched_at = float(clock())
-    report.updated = store.upsert_many(list(fetched.bars.values()))
+    whole = [fetched.bars[s] for s in rewritten if s in fetched.bars]
+    report.updated = store.upsert_many(
+        [b for s, b in fetched.bars.items() if s not in rewritten], replace=whole)
+    report.rewritten = {s: why for s, why in rewritten.items() if s in report.updated}
+    for sym, why in report.rewritten.items():
+        log.info("%s %s: %s; %d bars now stored", sym, interval, why, report.updated[sym])
     damaged = [s for s in fetched.bars if s not in report.updated]
-    report.refetched = damaged
+    report.refetched = plan.damaged + damaged
     if damaged:
         # Their stored history was damaged and set aside while merging: fetch all of it.
         again = _fetch(provider, [(None, damaged)], interval, advance=False)
@@ -141,6 +186,44 @@ def refresh(store: BarStore, provider: Provider, symbols: Sequence[str], interva
     store.mark_fetched_many(list(report.updated), interval, report.fetched_at)
     report.cleaning = {s: c for s, c in fetched.cleaning.items() if s in report.updated}
     return report
+
+
+def _refetch_rewritten(provider: Provider, plan: _Plan, fetched: FetchResult, interval: str
+                       ) -> dict[str, str]:
+    """Find the symbols whose stored history the provider rewrote and fetch each one's
+    whole history into ``fetched`` in place of its incremental bars.
+
+    Returns the report's reason per rewritten symbol that was fetched again; a symbol whose
+    whole history could not be fetched fails instead, so its stored bars stay as they are
+    (its incremental bars would have stored the fake jump).
+    """
+    starts = {s: start_ns(start) for start, group in plan.calls for s in group}
+    causes: dict[str, str] = {}
+    for sym, tail in plan.tails.items():
+        bars = fetched.bars.get(sym)
+        if bars is not None:
+            cause = rewrite_cause(tail, bars, fetched.actions.get(sym, ()), since=starts[sym] or 0)
+            if cause is not None:
+                causes[sym] = cause
+    if not causes:
+        return {}
+    again = _fetch(provider, [(None, list(causes))], interval, advance=False)
+    _drop_invalid_names(again)
+    out: dict[str, str] = {}
+    for sym, cause in causes.items():
+        bars = again.bars.get(sym)
+        if bars is None or len(bars) == 0:
+            why = again.failures.get(sym, "no bars came back")
+            fetched.fail(sym, f"the source rewrote its history ({cause}) but fetching all of "
+                              f"it again failed: {why}; the stored bars are unchanged")
+            continue
+        fetched.add(bars, again.cleaning[sym])
+        out[sym] = f"history rewritten: {cause}"
+        if int(bars.timestamps[0]) > plan.first_ts[sym]:
+            since = format_timestamp(int(bars.timestamps[0]), bars.tz,
+                                     date_only=not is_intraday(interval))
+            out[sym] += f"; stored bars before {since}, which the source no longer serves, were dropped"
+    return out
 
 
 def _fetch(provider: Provider, calls: list[tuple[dt.datetime | None, list[str]]], interval: str,
@@ -166,6 +249,7 @@ def _fetch(provider: Provider, calls: list[tuple[dt.datetime | None, list[str]]]
         fetched.bars.update(result.bars)
         fetched.cleaning.update(result.cleaning)
         fetched.failures.update(result.failures)
+        fetched.actions.update(result.actions)
     return fetched
 
 

@@ -21,6 +21,9 @@
   and any worker thread may use the store.
 * A series holds bars from one source: upserting bars from another source (say Yahoo after
   the bundled demo data) replaces the series instead of mixing differently adjusted prices.
+* :meth:`BarStore.replace_series` swaps a whole series for new bars in one transaction
+  (a provider that rewrote its adjusted history after a split or dividend): readers see
+  the old series or the new one, never a mix.
 """
 from __future__ import annotations
 
@@ -251,19 +254,41 @@ class BarStore:
             raise self._damage_error(damaged[0])
         return out[bars.symbol]
 
-    def upsert_many(self, many: Iterable[Bars]) -> dict[str, int]:
+    def upsert_many(self, many: Iterable[Bars], *, replace: Iterable[Bars] = ()) -> dict[str, int]:
         """Upsert several series in one transaction; returns new/changed bars per symbol.
 
         Either every series is written or, if anything fails (or the process dies), none.
         A series whose stored bars turn out damaged while merging is the exception: it is
         set aside (see :meth:`quarantined`), its new bars are not written and its symbol is
         absent from the result, so the caller can fetch its whole history again.
-        """
-        return self._upsert(many)[0]
 
-    def _upsert(self, many: Iterable[Bars]) -> tuple[dict[str, int], list[SeriesDamaged]]:
-        # A list, because a rebuilt store runs the operation a second time.
-        series = list(many)
+        ``replace`` holds whole series that replace what is stored of them (see
+        :meth:`replace_series`), in the same transaction; every bar of theirs counts as new.
+        """
+        return self._upsert(many, replace)[0]
+
+    def replace_series(self, bars: Bars) -> int:
+        """Replace the stored series ``(bars.symbol, bars.interval)`` with ``bars``.
+
+        One transaction deletes the old bars and writes the new ones, so a failure at any
+        point (or the process dying) leaves the old series exactly as it was. Fetch times
+        and quarantine records are kept. Returns the number of bars written.
+
+        Raises
+        ------
+        DataError
+            If ``bars`` is empty: replacing a history with nothing would only lose it.
+        """
+        return self._upsert((), [bars])[0][bars.symbol]
+
+    def _upsert(self, many: Iterable[Bars], replace: Iterable[Bars] = ()
+                ) -> tuple[dict[str, int], list[SeriesDamaged]]:
+        # Lists, because a rebuilt store runs the operation a second time.
+        series = [(b, False) for b in many] + [(b, True) for b in replace]
+        for bars, whole in series:
+            if whole and len(bars) == 0:
+                raise DataError(f"refusing to replace the stored {bars.interval} bars of "
+                                f"{bars.symbol} with no bars", symbol=bars.symbol)
         damaged: list[SeriesDamaged] = []
         with self._lock:
             while True:
@@ -275,14 +300,15 @@ class BarStore:
                         raise self._damage_error(damage) from damage  # set aside, yet still there
                     self._set_aside(damage)
                     damaged.append(damage)
-                    series = [b for b in series if (b.symbol, b.interval) != key]
+                    series = [(b, w) for b, w in series if (b.symbol, b.interval) != key]
 
-    def _write_all(self, conn: sqlite3.Connection, series: list[Bars]) -> dict[str, int]:
+    def _write_all(self, conn: sqlite3.Connection, series: list[tuple[Bars, bool]]
+                   ) -> dict[str, int]:
         out: dict[str, int] = {}
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for bars in series:
-                out[bars.symbol] = out.get(bars.symbol, 0) + self._write(conn, bars)
+            for bars, whole in series:
+                out[bars.symbol] = out.get(bars.symbol, 0) + self._write(conn, bars, whole)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -293,7 +319,8 @@ class BarStore:
             raise
         return out
 
-    def _write(self, conn: sqlite3.Connection, bars: Bars) -> int:
+    def _write(self, conn: sqlite3.Connection, bars: Bars, whole: bool = False) -> int:
+        """Merge ``bars`` into their series, or replace the series when ``whole``."""
         if len(bars) == 0:
             return 0
         key = (bars.symbol, bars.interval)
@@ -302,6 +329,9 @@ class BarStore:
             "WHERE symbol=? AND interval=?", key).fetchone()
         if row is not None and (row[0] != bars.source or bool(row[1]) != bars.synthetic):
             log.info("%s %s: replacing %s bars with %s bars", *key, row[0], bars.source)
+            whole = True
+        if row is not None and whole:
+            # The old chunks are deleted unread: damage in them cannot stop a replacement.
             conn.execute("DELETE FROM chunks WHERE symbol=? AND interval=?", key)
             row = None
         total = row[2] if row else 0

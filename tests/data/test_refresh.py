@@ -13,6 +13,7 @@ from core.data import (
 from core.data.cleaning import clean_arrays
 from core.data.providers.yahoo import YahooProvider
 from core.data.refresh import ns_to_datetime
+from core.data.rewrites import TAIL_BARS
 from core.errors import DataError
 from tests.data.fakes import DAY_NS, NOW, daily_frame, make_bars
 
@@ -82,20 +83,20 @@ def test_one_day_per_refresh_even_when_a_new_symbol_needs_its_own_fetch(store):
     assert store.last_timestamp("AAPL", "1d") == store.last_timestamp("MSFT", "1d")
 
 
-def test_incremental_fetch_starts_at_the_last_stored_bar_and_counts_its_change(store, fake_yahoo):
+def test_incremental_fetch_starts_at_the_overlap_and_counts_the_last_bars_change(store, fake_yahoo):
     frame = daily_frame(30)
     fake_yahoo.add("AAPL", frame.iloc[:20].copy())
     p = YahooProvider(now=lambda: NOW)
     assert refresh(store, p, ["AAPL"]).updated == {"AAPL": 20}
-    last_stored = store.last_timestamp("AAPL", "1d")
+    overlap_start = int(store.load("AAPL", last=TAIL_BARS).timestamps[0])
     # The forming bar closed differently, and two more bars appeared.
     newer = frame.iloc[:22].copy()
     newer.iloc[19, newer.columns.get_loc("Close")] *= 1.01
     fake_yahoo.add("AAPL", newer)
     fake_yahoo.calls.clear()
     r = refresh(store, p, ["AAPL"])
-    assert r.updated == {"AAPL": 3}
-    assert [kw["start"] for _, kw in fake_yahoo.calls] == [ns_to_datetime(last_stored)]
+    assert r.updated == {"AAPL": 3} and r.rewritten == {}
+    assert [kw["start"] for _, kw in fake_yahoo.calls] == [ns_to_datetime(overlap_start)]
     got = store.load("AAPL")
     assert len(got) == 22 and got.close[19] == newer["Close"].iloc[19]
     # Nothing new: the refetched last bar is unchanged, so 0 updates, but it counts as a fetch.
@@ -127,8 +128,8 @@ def test_series_far_apart_get_separate_requests_near_ones_share(store):
     p.calls.clear()
     refresh(store, p, ["A", "B", "C"])
     starts = {tuple(syms): start for syms, start in p.calls}
-    assert starts == {("B", "A"): ns_to_datetime(int(b.timestamps[-1])),
-                      ("C",): ns_to_datetime(int(c.timestamps[-1]))}
+    assert starts == {("B", "A"): ns_to_datetime(int(b.timestamps[-TAIL_BARS])),
+                      ("C",): ns_to_datetime(int(c.timestamps[-TAIL_BARS]))}
 
 
 def test_start_is_clamped_to_what_the_provider_keeps(store):

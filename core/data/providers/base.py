@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Protocol, Sequence, runtime_checkable
 
+from core.data.actions import CorporateAction
 from core.data.bars import Bars
 from core.data.cleaning import CleaningReport
 from core.data.symbols import normalise_symbol, symbol_syntax_error
@@ -29,11 +30,15 @@ class FetchResult:
         Reason per symbol that failed; the other symbols are unaffected.
     cleaning : dict[str, CleaningReport]
         The cleaner's report per symbol in ``bars``.
+    actions : dict[str, list[CorporateAction]]
+        Splits and dividends the source reported within the fetched range, oldest first,
+        per symbol in ``bars`` (absent: none reported, or the source does not say).
     """
 
     bars: dict[str, Bars] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
     cleaning: dict[str, CleaningReport] = field(default_factory=dict)
+    actions: dict[str, list[CorporateAction]] = field(default_factory=dict)
 
     def add(self, bars: Bars, report: CleaningReport) -> None:
         """Record one symbol's clean bars with their report."""
@@ -46,6 +51,7 @@ class FetchResult:
         self.failures[symbol] = reason
         self.bars.pop(symbol, None)
         self.cleaning.pop(symbol, None)
+        self.actions.pop(symbol, None)
 
 
 @runtime_checkable

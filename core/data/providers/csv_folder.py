@@ -17,6 +17,10 @@
   the file, the line (as an editor numbers it) and the column, and fails that symbol only.
 * Symbols, from a Symbol column or a file name, must pass the same rule as a typed one
   (``core.data.symbols``); a symbol that does not is refused, naming the file and line.
+* A file rewritten with different past rows (re-exported after a split or dividend with
+  adjusted prices) is caught by the refresh's overlap check (``core.data.rewrites``): the
+  rows of the last stored bars changed, so the whole file replaces the stored history.
+  Edits further back than that overlap are not looked for; appended rows stay appends.
 """
 from __future__ import annotations
 

@@ -1,7 +1,9 @@
 """Yahoo Finance through ``yfinance``: batched downloads with retries and honest failures.
 
 * Many symbols per request (``yf.download``), ``batch_size`` at a time.
-* Split/dividend-adjusted prices (``auto_adjust=True``).
+* Split/dividend-adjusted prices (``auto_adjust=True``), with the splits and dividends in
+  the requested range (``actions=True``) reported in ``FetchResult.actions``: an action
+  rescales the history before it, which ``refresh`` then fetches again in full.
 * Intraday history limits checked before any request (see ``yahoo_frames.LOOKBACK``);
   1m requests are split into 7-day windows.
 * Timestamps converted to UTC; the frame's exchange timezone is kept for display (a batch
@@ -24,6 +26,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from core.data.actions import CorporateAction
 from core.data.bars import empty_bars
 from core.data.cleaning import CleaningReport, clean_columns
 from core.data.intervals import INTERVALS
@@ -143,11 +146,12 @@ class YahooProvider:
                      windows: list[tuple[dt.datetime | None, dt.datetime | None]],
                      result: FetchResult) -> None:
         parts: dict[str, list[dict[str, np.ndarray]]] = {s: [] for s in batch}
+        actions: dict[str, list[CorporateAction]] = {s: [] for s in batch}
         tzs: dict[str, str] = {}
         failed: dict[str, str] = {}
         for lo, hi in windows:
             kwargs: dict[str, Any] = dict(
-                interval=interval, group_by="column", auto_adjust=True, actions=False,
+                interval=interval, group_by="column", auto_adjust=True, actions=True,
                 ignore_tz=False, keepna=False, progress=False, threads=True,
                 multi_level_index=True)
             if lo is None and hi is None:
@@ -165,7 +169,10 @@ class YahooProvider:
                     failed[sym] = errors[sym]
                     continue
                 sub = frames_by_symbol.get(sym)
-                got = None if sub is None else frames.frame_arrays(sub)
+                if sub is None:
+                    continue
+                actions[sym].extend(frames.frame_actions(sub))
+                got = frames.frame_arrays(sub)
                 if got is not None:
                     parts[sym].append(got[0])
                     tzs[sym] = got[1]
@@ -186,6 +193,8 @@ class YahooProvider:
                 # Nothing new since the start asked for, and Yahoo reported no error.
                 result.add(empty_bars(sym, interval, source="yahoo"),
                            CleaningReport(sym, interval, 0, 0))
+            if sym in result.bars and actions[sym]:
+                result.actions[sym] = actions[sym]
 
     def _download_with_retry(self, symbols: list[str], kwargs: dict[str, Any]
                              ) -> tuple[dict[str, Any], dict[str, str]]:

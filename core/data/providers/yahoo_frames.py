@@ -13,6 +13,11 @@ lack when ``auto_adjust=True``); its reason is only logged by the ``yfinance`` l
 ``"['SYM', ...]: ExceptionName('reason')"`` (0.2.x also kept it in
 ``yfinance.shared._ERRORS``). ``multi_level_index=False`` with one ticker gives flat
 columns.
+
+With ``actions=True`` each ticker also has ``Dividends`` and ``Stock Splits`` columns (funds
+add ``Capital Gains``): 0.0 on ordinary rows, the cash dividend per share or the split ratio
+(new shares per old, ``4.0`` for 4:1) on the ex-date's row, NaN on the batch's padding
+rows. An event on a day without prices can arrive on a row whose prices are all NaN.
 """
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from core.data.actions import DIVIDEND, SPLIT, CorporateAction
 from core.errors import DataError
 
 _DAY = dt.timedelta(days=1)
@@ -129,13 +135,43 @@ def frame_arrays(sub: Any) -> tuple[dict[str, np.ndarray], str] | None:
         return None
     index = pd.DatetimeIndex(sub.index)
     tz = "UTC" if index.tz is None else str(index.tz)
-    index = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
-    ts = index.as_unit("ns").asi8[present]
+    ts = _utc_ns(index)[present]
     volume = (sub[lower["volume"]].to_numpy(dtype=np.float64, na_value=np.nan)[present]
               if "volume" in lower else np.zeros(int(present.sum())))
     p = prices[present]
     return ({"timestamps": ts, "open": p[:, 0], "high": p[:, 1], "low": p[:, 2],
              "close": p[:, 3], "volume": volume}, tz)
+
+
+def _utc_ns(index: Any) -> np.ndarray:
+    """A frame's DatetimeIndex as int64 ns UTC (a tz-naive index is taken to be UTC)."""
+    import pandas as pd
+
+    index = pd.DatetimeIndex(index)
+    index = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
+    return index.as_unit("ns").asi8
+
+
+def frame_actions(sub: Any) -> list[CorporateAction]:
+    """The splits and dividends in one ticker's frame (its ``Stock Splits`` and
+    ``Dividends`` columns), oldest first; empty when the frame has neither column.
+
+    Zero, NaN (padding) and negative entries are not actions. Rows whose prices are all
+    NaN still count: Yahoo may report an event on a day it has no bar for.
+    """
+    lower = {str(c).strip().lower(): c for c in sub.columns}
+    ts = None
+    out: list[CorporateAction] = []
+    for column, kind in (("stock splits", SPLIT), ("dividends", DIVIDEND)):
+        if column not in lower:
+            continue
+        values = sub[lower[column]].to_numpy(dtype=np.float64, na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            hits = np.flatnonzero(np.isfinite(values) & (values > 0))
+        if hits.size:
+            ts = _utc_ns(sub.index) if ts is None else ts
+            out.extend(CorporateAction(int(ts[i]), kind, float(values[i])) for i in hits)
+    return sorted(out, key=lambda a: (a.timestamp, a.kind))
 
 
 def describe_error(raw: str) -> str:
