@@ -17,7 +17,19 @@ from core.backends.base import ProbeResult
 from core.config import ATCConfig
 from core.errors import ATCInputError, BackendError
 from core.kernel_params import kernel_params
-from core.types import ATCResult, BatchResult, as_batch, as_series, check_tail, rate_of_change
+from core.types import (
+    PRICE_MAX,
+    PRICE_MIN,
+    ATCResult,
+    BatchResult,
+    as_batch,
+    as_series,
+    bad_price_bar,
+    batch_row_error,
+    check_tail,
+    price_rule_violation,
+    rate_of_change,
+)
 
 if TYPE_CHECKING:
     from rust_backend._native import IncrementalStates
@@ -168,8 +180,8 @@ class RustBackend:
         tick. Equal, bit for bit, to what :meth:`incremental_update` returns when that bar
         closes at this price."""
         native = self._incremental()
-        forming_arr = _float_array(forming, "forming", 1)
-        src_arr = None if src is None else _float_array(src, "src", 1)
+        forming_arr = _float_block(_float_array(forming, "forming", 1)[:, None], "forming")[:, 0]
+        src_arr = None if src is None else _float_block(_float_array(src, "src", 1)[:, None], "src")[:, 0]
         return _batch_result(_call(native.incremental_forming, states, forming_arr, src_arr), "full")
 
     def incremental_forming_detail(self, states: IncrementalStates, symbol: int, close: float,
@@ -190,8 +202,8 @@ class RustBackend:
         native = self._incremental()
         if not isinstance(symbol, (int, np.integer)) or isinstance(symbol, bool):
             raise ATCInputError(f"symbol = {symbol!r} must be an index into the states", field="symbol")
-        close_arr = _float_array(closes, "closes", 1)
-        src_arr = None if src is None else _float_array(src, "src", 1)
+        close_arr = _prices(closes, "closes")
+        src_arr = None if src is None else _prices(src, "src")
         first = int(states.bars()[symbol]) if 0 <= symbol < len(states) else 0
         arrays = _call(native.incremental_detail, states, int(symbol), close_arr, src_arr, commit)
         *outputs, r = arrays
@@ -236,6 +248,26 @@ def _float_array(values: object, name: str, ndim: int) -> np.ndarray:
 
 
 def _float_block(values: object, name: str) -> np.ndarray:
-    """A block of new bars: ``(symbols, k)``, or ``(symbols,)`` for one bar each."""
+    """A block of new bars: ``(symbols, k)``, or ``(symbols,)`` for one bar each; each row
+    NaN on the left (no bar), then prices within the core's limits (as a batch's rows)."""
     arr = np.asarray(values)
-    return _float_array(arr[:, None] if arr.ndim == 1 else arr, name, 2)
+    arr = _float_array(arr[:, None] if arr.ndim == 1 else arr, name, 2)
+    if arr.size and arr.min() >= PRICE_MIN and arr.max() <= PRICE_MAX:
+        return arr          # the common case: every symbol has every bar
+    present = ~np.isnan(arr)
+    starts = np.where(present.any(axis=1), np.argmax(present, axis=1), arr.shape[1])
+    inside = np.arange(arr.shape[1])[None, :] >= starts[:, None]
+    bad = inside & ~((arr >= PRICE_MIN) & (arr <= PRICE_MAX))
+    if bad.any():
+        row = int(np.argmax(bad.any(axis=1)))
+        raise batch_row_error(arr[row], row, int(starts[row]), name)
+    return arr
+
+
+def _prices(values: object, name: str) -> np.ndarray:
+    """One symbol's bars: every value a price within the core's limits."""
+    arr = _float_array(values, name, 1)
+    bar = bad_price_bar(arr)
+    if bar is not None:
+        raise ATCInputError(price_rule_violation(name, bar, float(arr[bar])), field=name)
+    return arr

@@ -237,9 +237,9 @@ fn bad_blocks_name_the_row_and_change_nothing() {
     let bars: Vec<usize> = states.iter().map(|s| s.bars()).collect();
     let mut out = batch_out(2, 3);
     for (new, want) in [
-        (vec![100.0, f64::NAN, 101.0, 100.0, 100.0, 100.0], "new_bars row 0 at column 1 is NaN"),
-        (vec![100.0, 100.0, 100.0, f64::NAN, -1.0, 100.0], "new_bars row 1 at column 1 is -1"),
-        (vec![100.0, 100.0, 100.0, f64::NAN, f64::INFINITY, 100.0], "new_bars row 1 at column 1 is inf"),
+        (vec![100.0, f64::NAN, 101.0, 100.0, 100.0, 100.0], "new_bars row 0 at bar 1 is NaN"),
+        (vec![100.0, 100.0, 100.0, f64::NAN, -1.0, 100.0], "new_bars row 1 at bar 1 is -1"),
+        (vec![100.0, 100.0, 100.0, f64::NAN, f64::INFINITY, 100.0], "new_bars row 1 at bar 1 is inf"),
     ] {
         let e = advance(&eng, &mut states, &block(&new, 3), 3, rows(&mut out)).unwrap_err();
         assert!(e.message.starts_with(want), "{}", e.message);
@@ -250,7 +250,7 @@ fn bad_blocks_name_the_row_and_change_nothing() {
     let with_src = Block { src: Some(&src), ..block(&closes, 3) };
     let e = advance(&eng, &mut states, &with_src, 3, rows(&mut out)).unwrap_err();
     assert_eq!(e.field, "src");
-    assert!(e.message.starts_with("src row 0 at column 0 is 100"), "{}", e.message);
+    assert!(e.message.starts_with("src row 0 at bar 0 is 100"), "{}", e.message);
     assert_eq!(bars, states.iter().map(|s| s.bars()).collect::<Vec<_>>());
 }
 

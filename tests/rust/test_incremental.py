@@ -222,10 +222,11 @@ def test_separate_source_is_required_exactly_when_the_states_have_one(rust):
     with pytest.raises(ATCInputError, match="src") as info:
         rust.incremental_update(states, close[None, 150:160])
     assert info.value.field == "src"
-    bad = src[None, 150:160].copy()
-    bad[0, 3] = np.nan
-    with pytest.raises(ATCInputError, match="src row 0 at column 3") as info:
-        rust.incremental_update(states, close[None, 150:160], src=bad)
+    gap = close[None, 150:160].copy()
+    gap[0, :2] = np.nan                      # no bar there, yet src has one
+    with pytest.raises(ATCInputError, match="src row 0 at bar 0 is .* where new_bars is NaN") as info:
+        rust.incremental_update(states, gap, src=src[None, 150:160])
+    assert info.value.field == "src"
     got = rust.incremental_update(states, close[None, 150:200], src=src[None, 150:200])
     assert_batch_row(got, 0, full, 150, range(50), "src")
     plain, _ = rust.incremental_init(close[None, :150], ATCConfig())
@@ -290,8 +291,8 @@ def test_bad_new_bars_name_the_row_and_change_nothing(rust):
     states, _ = rust.incremental_init(closes[:, :100], ATCConfig())
     block = closes[:, 100:110].copy()
     cases = [
-        (np.where(np.arange(10) == 4, np.nan, block), "new_bars row 0 at column 4 is NaN"),
-        (np.vstack([block[:2], np.where(np.arange(10) == 2, 0.0, block[2])]), "new_bars row 2 at column 2 is 0"),
+        (np.where(np.arange(10) == 4, np.nan, block), "new_bars row 0 at bar 4 is nan"),
+        (np.vstack([block[:2], np.where(np.arange(10) == 2, 0.0, block[2])]), "new_bars row 2 at bar 2 is 0.0"),
         (block[:2], "2 rows but the states hold 3"),
         (block[:, :0], "no columns"),
         (block[None], "2-D"),
@@ -303,7 +304,7 @@ def test_bad_new_bars_name_the_row_and_change_nothing(rust):
         assert info.value.field == "new_bars"
     with pytest.raises(ATCInputError, match="forming has 2 values") as info:
         rust.incremental_forming(states, block[:2, 0])
-    with pytest.raises(ATCInputError, match="forming row 1 at column 0 is -3"):
+    with pytest.raises(ATCInputError, match="forming row 1 at bar 0 is -3.0"):
         rust.incremental_forming(states, np.array([1.0, -3.0, 1.0]))
     for symbol in (-1, 3, True, 1.5):
         with pytest.raises(ATCInputError) as info:
@@ -311,6 +312,8 @@ def test_bad_new_bars_name_the_row_and_change_nothing(rust):
         assert info.value.field == "symbol"
     with pytest.raises(ATCInputError, match="closes at bar 1"):
         rust.incremental_update_detail(states, 0, [100.0, np.nan])
+    with pytest.raises(ATCInputError, match=r"new_bars row 1 at bar 9 is 1e\+101; .* within 1e-100"):
+        rust.incremental_update(states, np.where(np.arange(10) == 9, [[1.0], [1e101], [1.0]], block))
     with pytest.raises(ATCInputError, match="no bars"):
         rust.incremental_update_detail(states, 0, [])
     assert list(states.bars()) == [100, 100, 100]

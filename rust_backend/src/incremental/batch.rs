@@ -60,8 +60,8 @@ pub fn row_starts(block: &Block<'_>, rows: usize) -> Result<Vec<usize>, InputErr
                 return Err(InputError::new(
                     name,
                     format!(
-                        "{name} row {i} at column {j} is {}; after a symbol's first price every value must be \
-                         finite and > 0 (clean gaps before computing)",
+                        "{name} row {i} at bar {j} is {}; after a symbol's first price every bar must be finite \
+                         and > 0 (clean gaps before computing)",
                         row[j]
                     ),
                 ));
@@ -80,7 +80,7 @@ pub fn row_starts(block: &Block<'_>, rows: usize) -> Result<Vec<usize>, InputErr
                     return Err(InputError::new(
                         "src",
                         format!(
-                            "src row {i} at column {j} is {} where {name} is {}: src must hold a price (finite, > 0) \
+                            "src row {i} at bar {j} is {} where {name} is {}: src must hold a price (finite, > 0) \
                              exactly where {name} does",
                             srow[j], row[j]
                         ),
