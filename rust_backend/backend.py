@@ -252,8 +252,8 @@ def _float_block(values: object, name: str) -> np.ndarray:
     NaN on the left (no bar), then prices within the core's limits (as a batch's rows)."""
     arr = np.asarray(values)
     arr = _float_array(arr[:, None] if arr.ndim == 1 else arr, name, 2)
-    if arr.size and arr.min() >= PRICE_MIN and arr.max() <= PRICE_MAX:
-        return arr          # the common case: every symbol has every bar
+    if arr.size == 0 or (arr.min() >= PRICE_MIN and arr.max() <= PRICE_MAX):
+        return arr          # the common case: every symbol has every bar (or no bars: the kernels say so)
     present = ~np.isnan(arr)
     starts = np.where(present.any(axis=1), np.argmax(present, axis=1), arr.shape[1])
     inside = np.arange(arr.shape[1])[None, :] >= starts[:, None]
