@@ -11,7 +11,8 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from atc_desktop.app_settings import AppSettings
 from atc_desktop.data_service import DataService
 from atc_desktop.guard import guarded
-from atc_desktop.screening import ScreenOutcome, ScreenRequest, run_screen
+from atc_desktop.screen_states import ScreenStates
+from atc_desktop.screening import EVENT_TAIL, ScreenOutcome, ScreenRequest, run_screen
 from atc_desktop.watchlist.model import WatchlistModel
 from atc_desktop.workers import JobFailure, JobResult, JobRunner
 from core.backends.registry import Registry
@@ -58,6 +59,9 @@ class RefreshController(QObject):
         self.dropped = 0
         self._reported: dict[str, str] = {}
         self._closed = False
+        # The screening column's live state; only the (single) screening job touches it.
+        self.screen_states = ScreenStates(EVENT_TAIL)
+        self._states_stale = False
         runner.succeeded.connect(self._succeeded)
         runner.failed.connect(self._failed)
 
@@ -100,12 +104,22 @@ class RefreshController(QObject):
         req = ScreenRequest(rid, symbols, s.interval, s.config, s.history_bars, fetch=fetch,
                             backend=backend)
         data = self._data()
+        states, forget = self.screen_states, self._states_stale
+        self._states_stale = False
+
+        def job() -> ScreenOutcome:
+            if forget:
+                states.forget()
+            return run_screen(req, data, self.registry, states)
+
         self._running = rid
         self.busy_changed.emit(True)
-        self.runner.submit(KIND, lambda: run_screen(req, data, self.registry), request_id=rid)
+        self.runner.submit(KIND, job, request_id=rid)
 
     def invalidate(self, refetch: bool = False) -> None:
-        """The inputs changed: drop the running job's result and screen again."""
+        """The inputs changed: drop the running job's result and screen again (the live
+        screening state is rebuilt from the store)."""
+        self._states_stale = True
         if self._running is not None:
             self._outdated.add(self._running)
         if self._applying is not None:          # the rest of an outdated result is dropped

@@ -13,10 +13,12 @@ from typing import Any
 import numpy as np
 
 from atc_desktop.data_service import DataService
+from atc_desktop.screen_states import Screened, ScreenStates
 from atc_desktop.watchlist.columns import Cell, cells_of
 from atc_desktop.watchlist.row import RowState
 from core.backends.registry import Registry
 from core.config import ATCConfig
+from core.windows import history_start
 
 log = logging.getLogger(__name__)
 
@@ -105,31 +107,55 @@ def _source_label(bars: Any, replay: bool) -> str:
     return src
 
 
-def run_screen(req: ScreenRequest, data: DataService, registry: Registry) -> ScreenOutcome:
-    """Fetch (when asked), load the stored bars and screen them all in one batch call.
+def run_screen(req: ScreenRequest, data: DataService, registry: Registry,
+               states: ScreenStates | None = None) -> ScreenOutcome:
+    """Fetch (when asked), then screen every symbol's stored bars.
+
+    With ``states`` the screening column is kept live: only bars new since the last
+    refresh are computed (``ScreenStates``); without it, or should that fail, the whole
+    stored window is screened in one batch call on the registry's backends.
 
     A provider-wide failure (network, rate limit) becomes each symbol's error and the
     cached bars are screened anyway, marked stale. A symbol that fails alone carries its
     own error; the others are unaffected.
     """
-    compile_in_background(registry)
     symbols = list(req.symbols)
     out = ScreenOutcome(req.request_id, rows=[])
     failures: dict[str, str] = {}
+    rewritten: dict[str, str] = {}
     t0 = time.perf_counter()
     if req.fetch and symbols:
         try:
             report = data.refresh(symbols, req.interval)
             failures.update({s: str(r) for s, r in dict(report.failures).items()})
+            rewritten = dict(getattr(report, "rewritten", {}) or {})
         except Exception as exc:            # the whole provider failed: keep the cache
             msg = f"fetch failed: {type(exc).__name__}: {exc}"
             log.warning("%s (%d symbols); showing cached bars", msg, len(symbols))
             failures = {s: msg for s in symbols}
     out.fetch_s = time.perf_counter() - t0
+    out.notes.extend(f"{s}: {why}" for s, why in rewritten.items())
 
     try:
-        loaded = data.load_many(symbols, req.interval)
         stale = data.staleness(symbols, req.interval)
+        t1 = time.perf_counter()
+        screened: dict[str, Screened] | None = None
+        if states is not None:
+            try:
+                screened = states.advance(registry.get("numba"), data.store, symbols,
+                                          req.interval, req.config, req.history_bars, rewritten)
+                out.backend = "numba"
+                rebuilt = len(states.rebuilt_last)
+                out.notes.append(f"EMA-only: incremental state ({len(screened) - rebuilt} "
+                                 f"advanced, {rebuilt} rebuilt from the store)")
+            except Exception as exc:       # the live state failed: recompute this refresh
+                log.warning("incremental screening failed (%s: %s); recomputing the batch",
+                            type(exc).__name__, exc)
+                states.forget()
+        if screened is None:
+            compile_in_background(registry)
+            screened = _screen_batch(req, data, registry, out)
+        out.compute_s = time.perf_counter() - t1
     except Exception as exc:                # a corrupt or unreadable store
         msg = f"bar store unreadable: {type(exc).__name__}: {exc}"
         log.error(msg)
@@ -140,68 +166,78 @@ def run_screen(req: ScreenRequest, data: DataService, registry: Registry) -> Scr
         out.cells = [cells_of(r) for r in out.rows]
         return out
 
-    names: list[str] = []
-    closes: list[np.ndarray] = []
     errors: dict[str, str] = {}
     for s in symbols:
-        bars = loaded.get(s)
-        if bars is None:
-            if req.fetch or s in failures:
-                errors[s] = failures.get(s) or f"no {req.interval} bars for {s}"
-            continue
-        close = np.asarray(bars.close[-req.history_bars:], dtype=np.float64)
-        problem = _usable(close)
-        if problem:
-            errors[s] = f"{s}: {problem}"
-            continue
-        names.append(s)
-        closes.append(close)
-
-    t1 = time.perf_counter()
-    batch = None
-    if names:
-        try:
-            batch = registry.compute_batch(right_aligned(closes), req.config,
-                                           tail=min(EVENT_TAIL, min(c.shape[0] for c in closes)),
-                                           mode="ema_only", backend=req.backend)
-            out.backend = batch.backend
-            out.notes = list(batch.notes)
-        except Exception as exc:            # every backend failed, or bad parameters
-            msg = f"screening failed: {type(exc).__name__}: {exc}"
-            log.error(msg)
-            out.error = msg
-            errors.update({s: msg for s in names})
-    out.compute_s = time.perf_counter() - t1
-
-    index = {s: i for i, s in enumerate(names)}
-    for s in symbols:
-        bars = loaded.get(s)
+        got = screened.get(s)
+        if got is not None and got.error:
+            errors[s] = got.error
+        elif got is None and (req.fetch or s in failures):
+            errors[s] = failures.get(s) or f"no {req.interval} bars for {s}"
         error = errors.get(s) or failures.get(s, "")
-        why_stale = stale.get(s, "") if bars is not None or req.fetch else "not fetched yet"
+        why_stale = stale.get(s, "") if got is not None or req.fetch else "not fetched yet"
         if s in failures:
             why_stale = failures[s] + (f"; {why_stale}" if why_stale else "")
         base: dict[str, Any] = dict(symbol=s, interval=req.interval, error=error,
                                     stale=bool(why_stale), stale_reason=why_stale)
-        if bars is not None:
+        if got is not None:
+            bars = got.bars
             close = bars.close
-            n = min(len(bars), req.history_bars)
             prev = float(close[-2]) if len(close) > 1 else math.nan
-            base.update(last=float(close[-1]), data_time=int(bars.timestamps[-1]), bars=n,
+            base.update(last=float(close[-1]), data_time=int(bars.timestamps[-1]), bars=got.n_bars,
                         change_pct=(float(close[-1]) / prev - 1.0) * 100.0 if prev > 0 else math.nan,
                         source=_source_label(bars, data.replay), synthetic=bool(bars.synthetic),
                         tz=bars.tz)
-        i = index.get(s)
-        if batch is not None and i is not None:
-            sig = float(batch.signals[i, 0, -1])
-            base.update(signal=sig, direction=float(batch.direction[i, -1]),
-                        last_event=int(batch.last_event[i]), bars_since=int(batch.bars_since_event[i]))
-            assert bars is not None
-            out.events.extend(_events(s, req.interval, bars.timestamps, batch.long[i], batch.short[i],
-                                      batch.signals[i, 0], "screen", bars.tz))
+            if not got.error:
+                base.update(signal=got.signal, direction=got.direction,
+                            last_event=got.last_event, bars_since=got.bars_since_event)
+                out.events.extend(_events(s, req.interval, bars.timestamps, got.new_long,
+                                          got.new_short, got.new_signals, "screen", bars.tz))
         out.rows.append(RowState(**base))
     out.failures = {s: e for s, e in errors.items()} | {s: f for s, f in failures.items() if s not in errors}
     out.cells = [cells_of(r) for r in out.rows]
     return out
+
+
+def _screen_batch(req: ScreenRequest, data: DataService, registry: Registry,
+                  out: ScreenOutcome) -> dict[str, Screened]:
+    """Every symbol's window (``core.windows.history_start``) in one batch call: a
+    ``Screened`` per symbol with bars (its ``error`` says why it has no values)."""
+    loaded = data.load_many(list(req.symbols), req.interval)
+    names: list[str] = []
+    closes: list[np.ndarray] = []
+    result: dict[str, Screened] = {}
+    for s in req.symbols:
+        bars = loaded.get(s)
+        if bars is None:
+            continue
+        close = np.asarray(bars.close[history_start(len(bars), req.history_bars):], dtype=np.float64)
+        problem = _usable(close)
+        if problem:
+            result[s] = Screened(bars, close.shape[0], error=f"{s}: {problem}")
+            continue
+        names.append(s)
+        closes.append(close)
+    if not names:
+        return result
+    tail = min(EVENT_TAIL, min(c.shape[0] for c in closes))
+    try:
+        batch = registry.compute_batch(right_aligned(closes), req.config, tail=tail,
+                                       mode="ema_only", backend=req.backend)
+    except Exception as exc:            # every backend failed, or bad parameters
+        msg = f"screening failed: {type(exc).__name__}: {exc}"
+        log.error(msg)
+        out.error = msg
+        return result | {s: Screened(loaded[s], c.shape[0], error=msg) for s, c in zip(names, closes)}
+    out.backend = batch.backend
+    out.notes.extend(batch.notes)
+    for i, s in enumerate(names):
+        result[s] = Screened(
+            bars=loaded[s], n_bars=closes[i].shape[0], signal=float(batch.signals[i, 0, -1]),
+            family_equity=float(batch.family_equities[i, 0, -1]),
+            direction=float(batch.direction[i, -1]), last_event=int(batch.last_event[i]),
+            bars_since_event=int(batch.bars_since_event[i]), new_signals=batch.signals[i, 0],
+            new_long=batch.long[i], new_short=batch.short[i])
+    return result
 
 
 def _events(symbol: str, interval: str, timestamps: np.ndarray, long: np.ndarray,

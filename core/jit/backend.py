@@ -12,7 +12,7 @@ import numpy as np
 
 from core.backends.base import ProbeResult
 from core.config import ATCConfig
-from core.jit import codegen
+from core.jit import codegen, incremental
 from core.jit.kernels import atc_batch, atc_series, growth_row
 from core.kernel_params import KernelParams, kernel_params
 from core.types import (ATCResult, BatchResult, as_batch, as_close_and_src, check_tail,
@@ -107,6 +107,20 @@ class NumbaBackend:
             cut_threshold=params.cut_threshold, mas=mas if detail else None,
             states=states if detail else None, equities=eqs if detail else None,
             rate_of_change=rate_of_change(close) if detail else None, backend=self.name)
+
+    # -- incremental EMA-only screening (core.jit.incremental) ----------------------------------
+    def screen_init(self, closes: np.ndarray, config: ATCConfig, tail: int = 1):
+        """EMA-only state after each row's history, and the result of its last bars."""
+        return incremental.screen_init(closes, config, tail)
+
+    def screen_update(self, state: incremental.ScreenState, new_bars: np.ndarray,
+                      tail: int | None = None) -> BatchResult:
+        """Append closed bars to the state; the result of the new bars."""
+        return incremental.screen_update(state, new_bars, tail)
+
+    def screen_forming(self, state: incremental.ScreenState, forming: np.ndarray) -> BatchResult:
+        """A still-forming bar's result; the state is unchanged."""
+        return incremental.screen_forming(state, forming)
 
     # -- batches ---------------------------------------------------------------------------------
     def compute_batch(self, closes: np.ndarray, config: ATCConfig, tail: int = 1,

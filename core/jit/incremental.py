@@ -74,9 +74,40 @@ class ScreenState:
     def copy(self) -> ScreenState:
         return ScreenState(self.params, *(getattr(self, f).copy() for f in _ARRAYS))
 
+    def take(self, rows: np.ndarray) -> ScreenState:
+        """A new state of the given rows (symbols), in that order."""
+        rows = np.asarray(rows, dtype=np.int64)
+        return ScreenState(self.params, *(np.take(getattr(self, f), rows, axis=_axis(f))
+                                          for f in _ARRAYS))
+
+    def put(self, rows: np.ndarray, other: ScreenState) -> None:
+        """Replace the given rows by ``other``'s rows (same parameters, same order)."""
+        if other.params is not self.params:
+            raise ValueError("states of different parameters cannot be combined")
+        for f in _ARRAYS:
+            mine, theirs = getattr(self, f), getattr(other, f)
+            if _axis(f):
+                mine[:, rows] = theirs
+            else:
+                mine[rows] = theirs
+
+    def extended(self, other: ScreenState) -> ScreenState:
+        """This state with ``other``'s symbols appended after its own."""
+        if other.params is not self.params:
+            raise ValueError("states of different parameters cannot be combined")
+        return ScreenState(self.params, *(
+            np.concatenate([getattr(self, f), getattr(other, f)], axis=_axis(f))
+            for f in _ARRAYS))
+
 
 _ARRAYS = ("bars", "prev_close", "seed_window", "ema", "state", "a", "equity", "signal",
            "family_a", "family_equity", "direction", "base_prev", "last_sign", "last_bar")
+#: The (9, symbols) arrays: their symbol axis is the last one (the others' is the first).
+_MEMBER_ARRAYS = frozenset({"ema", "state", "a", "equity"})
+
+
+def _axis(name: str) -> int:
+    return 1 if name in _MEMBER_ARRAYS else 0
 
 
 def empty_state(config: ATCConfig, symbols: int) -> ScreenState:
