@@ -20,6 +20,7 @@ from core.backends.registry import Registry
 from core.config import ATCConfig
 from core.errors import DataError
 from core.types import ATCResult
+from core.windows import history_start
 
 log = logging.getLogger("atc_desktop.analysis")
 KIND = "analysis"
@@ -50,14 +51,15 @@ def run_analysis(req: AnalysisRequest, data: DataService, registry: Registry) ->
     and compute the full ATC with detail."""
     t0 = time.perf_counter()
     try:
-        bars = data.load(req.symbol, req.interval, last=req.history_bars)
+        bars = data.load(req.symbol, req.interval)
     except DataError:
         report = data.refresh([req.symbol], req.interval)
         reason = dict(report.failures).get(req.symbol)
         if reason:
             raise DataError(f"{req.symbol} ({req.interval}): {reason}", symbol=req.symbol) from None
-        bars = data.load(req.symbol, req.interval, last=req.history_bars)
-    bars = bars.tail(req.history_bars)
+        bars = data.load(req.symbol, req.interval)
+    # The window every computation of this store uses (a start that does not slide).
+    bars = bars.tail(len(bars) - history_start(len(bars), req.history_bars))
     t1 = time.perf_counter()
     result = registry.compute(np.ascontiguousarray(bars.close), req.config, detail=True)
     t2 = time.perf_counter()
