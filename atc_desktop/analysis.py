@@ -4,6 +4,8 @@ GUI thread. Only the latest request's result is shown."""
 from __future__ import annotations
 
 import logging
+import math
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -46,9 +48,99 @@ class AnalysisOutcome:
     compute_s: float = 0.0
 
 
-def run_analysis(req: AnalysisRequest, data: DataService, registry: Registry) -> AnalysisOutcome:
+class ChartLive:
+    """The charted symbol's full ATC kept live between refreshes.
+
+    After a full computation the Rust backend's incremental state of the series is kept;
+    a refresh that brings k new closed bars then costs k steps
+    (``incremental_update_detail``), and a forming bar is evaluated on its own without
+    changing the state (``incremental_forming_detail``). The state is rebuilt, never
+    patched, when the symbol, interval, parameters or history setting change, when the
+    window's start moves on (``core.windows.history_start``) or when the stored history no
+    longer continues it (a rewrite after a split or dividend). Without the Rust backend
+    every refresh recomputes. Jobs may overlap, so one lock guards the state.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: tuple | None = None
+        self._states: Any = None
+        self._engine: Any = None
+        self._result: ATCResult | None = None
+        self._first_ts = 0
+        self._last_ts = 0
+        self._last_close = math.nan
+        self.last_path = ""             # "full" | "incremental" | "unchanged" (tests, logs)
+
+    def compute(self, req: AnalysisRequest, window: Any, registry: Registry) -> ATCResult:
+        """The full ATC (detail) of ``window``, incrementally where the state allows."""
+        key = (req.symbol, req.interval, req.config, req.history_bars)
+        ts = window.timestamps
+        with self._lock:
+            if self._continues(key, window):
+                k = len(window) - int(np.searchsorted(ts, self._last_ts, side="right"))
+                assert self._result is not None
+                if k == 0:
+                    self.last_path = "unchanged"
+                    return self._result
+                try:
+                    later = self._engine.incremental_update_detail(
+                        self._states, 0, np.ascontiguousarray(window.close[-k:]))
+                    self._result = self._result.extended(later)
+                    self._mark(window)
+                    self.last_path = "incremental"
+                    return self._result
+                except Exception as exc:     # recompute below; the state is dropped
+                    log.warning("incremental chart update failed (%s); recomputing", exc)
+            self._key = None
+            close = np.ascontiguousarray(window.close)
+            result = registry.compute(close, req.config, detail=True)
+            self._result = result
+            self._states, self._engine = _incremental_state(registry, close, req.config)
+            if self._states is not None:
+                self._key = key
+                self._first_ts = int(ts[0])
+                self._mark(window)
+            self.last_path = "full"
+            return result
+
+    def forming(self, close: float) -> ATCResult | None:
+        """The forming bar's full ATC (one bar, detail), or None without a live state."""
+        with self._lock:
+            if self._states is None or self._key is None:
+                return None
+            return self._engine.incremental_forming_detail(self._states, 0, float(close))
+
+    def _continues(self, key: tuple, window: Any) -> bool:
+        if self._key != key or self._states is None or len(window) == 0:
+            return False
+        ts = window.timestamps
+        if int(ts[0]) != self._first_ts:
+            return False
+        j = int(np.searchsorted(ts, self._last_ts))
+        return j < len(window) and int(ts[j]) == self._last_ts and float(window.close[j]) == self._last_close
+
+    def _mark(self, window: Any) -> None:
+        self._last_ts = int(window.timestamps[-1])
+        self._last_close = float(window.close[-1])
+
+
+def _incremental_state(registry: Registry, close: np.ndarray, config: ATCConfig) -> tuple[Any, Any]:
+    """The Rust backend's incremental state of ``close``, or (None, None) without one."""
+    try:
+        engine = registry.get("rust")
+        states, _ = engine.incremental_init(close[None, :], config)
+        return states, engine
+    except Exception as exc:             # no Rust backend here: every refresh recomputes
+        log.debug("no incremental chart state: %s", exc)
+        return None, None
+
+
+def run_analysis(req: AnalysisRequest, data: DataService, registry: Registry,
+                 live: ChartLive | None = None) -> AnalysisOutcome:
     """Load the symbol's bars (fetching them first when none are stored for this interval)
-    and compute the full ATC with detail."""
+    and compute the full ATC with detail over the window of ``core.windows``
+    (incrementally through ``live`` when given)."""
     t0 = time.perf_counter()
     try:
         bars = data.load(req.symbol, req.interval)
@@ -61,7 +153,10 @@ def run_analysis(req: AnalysisRequest, data: DataService, registry: Registry) ->
     # The window every computation of this store uses (a start that does not slide).
     bars = bars.tail(len(bars) - history_start(len(bars), req.history_bars))
     t1 = time.perf_counter()
-    result = registry.compute(np.ascontiguousarray(bars.close), req.config, detail=True)
+    if live is not None:
+        result = live.compute(req, bars, registry)
+    else:
+        result = registry.compute(np.ascontiguousarray(bars.close), req.config, detail=True)
     t2 = time.perf_counter()
     events = atc_events(bars, result)
     return AnalysisOutcome(req, bars, result, events, t1 - t0, t2 - t1)
@@ -96,6 +191,7 @@ class AnalysisController(QObject):
         self._shown: tuple[str, str, ATCConfig] | None = None
         self.last_outcome: AnalysisOutcome | None = None
         self._closed = False
+        self.live = ChartLive()
         runner.succeeded.connect(self._succeeded)
         runner.failed.connect(self._failed)
 
@@ -151,7 +247,8 @@ class AnalysisController(QObject):
         self._running = rid
         data = self._data()
         self.started.emit(req.symbol, req.interval)
-        self.runner.submit(KIND, lambda: run_analysis(req, data, self.registry), request_id=rid)
+        self.runner.submit(KIND, lambda: run_analysis(req, data, self.registry, self.live),
+                           request_id=rid)
 
     @guarded
     def _succeeded(self, result: JobResult) -> None:

@@ -184,6 +184,18 @@ class ATCResult:
         """The Pine UI's warning when g on the last bar exceeds 1.1 or 1.25 (spec §13.7)."""
         return growth_warning(self.growth_factor)
 
+    def extended(self, later: ATCResult) -> ATCResult:
+        """This result followed by the bars of ``later`` (the same series computed on, e.g.
+        by an incremental state): every per-bar array concatenated, the last bar's growth
+        factor from ``later``. Detail arrays are kept only when both have them."""
+        def cat(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None or b is None else np.concatenate([a, b], axis=-1)
+
+        return ATCResult(
+            **{name: cat(getattr(self, name), getattr(later, name)) for name in _PER_BAR},
+            growth_factor=later.growth_factor, cut_threshold=later.cut_threshold,
+            backend=later.backend, notes=list(later.notes))
+
     def columns(self, detail: bool = False) -> Iterator[tuple[str, np.ndarray]]:
         """(name, values) pairs named as in the golden files, in output-file order."""
         yield "Average_Signal", self.average_signal
@@ -207,6 +219,12 @@ class ATCResult:
                 yield "sig." + name, self.states[i].astype(np.float64)
             for i, name in enumerate(MA_NAMES):
                 yield "eq." + name, self.equities[i]
+
+
+#: The per-bar arrays of an ATCResult (bars on the last axis).
+_PER_BAR = ("average_signal", "signals", "family_equities", "signal_base", "direction",
+            "arrow_long", "arrow_short", "long", "short", "mas", "states", "equities",
+            "rate_of_change")
 
 
 @dataclass
