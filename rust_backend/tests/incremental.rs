@@ -5,6 +5,7 @@
 mod common;
 
 use _native::batch::{compute_batch, BatchOut, BatchRows};
+use _native::engine::{supported_levels, SimdLevel};
 use _native::incremental::batch::{advance, forming, init, Block};
 use _native::incremental::{BarDetail, Engine, SymbolState};
 use _native::params::Params;
@@ -48,8 +49,14 @@ fn events_until(full: &SingleOut, t: usize) -> (i8, i64) {
 }
 
 fn stepwise(close: &[f64], src: Option<&[f64]>, p: &Params, what: &str) {
+    for level in supported_levels() {
+        stepwise_at(level, close, src, p, &format!("{what} {level:?}"));
+    }
+}
+
+fn stepwise_at(level: SimdLevel, close: &[f64], src: Option<&[f64]>, p: &Params, what: &str) {
     let full = compute_single(close, src, p, true).unwrap();
-    let eng = Engine::new(p).unwrap();
+    let eng = Engine::new(p).unwrap().at_level(level).unwrap();
     let mut st = eng.fresh();
     let mut buf = Vec::new();
     for t in 0..close.len() {

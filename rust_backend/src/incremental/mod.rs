@@ -28,15 +28,23 @@
 
 pub mod batch;
 
-use crate::engine::{growth_value, layer2_params};
-use crate::exact::{lin_sums, seq_dot, seq_index_sum, Bars, LinregConst, Steps, Terms};
+use crate::engine::{check_level, default_level, growth_value, layer2_params, SimdLevel};
+use crate::exact::{seq_dot, seq_index_sum, Bars, LinregConst, Steps, Terms};
 use crate::family::{Members, Phase, PINE_TOLERANCE};
 use crate::layer2::{Layer2, Layer2Params};
 use crate::ma::{ema_next, kama_next};
 use crate::mathsum::{compensated, rebaseline};
 use crate::params::{HmaKind, InputError, Params};
+use crate::simd::Simd;
+#[cfg(target_arch = "x86_64")]
+use crate::simd::{F64x2, F64x4, F64x8};
 
 const NAN: f64 = f64::NAN;
+/// Member lanes of the window sums: nine members padded to a multiple of every vector
+/// width.
+const MEMBER_LANES: usize = 16;
+/// Family lanes of the crossover states and equities: six families padded likewise.
+const FAMILY_LANES: usize = 8;
 
 /// One bar's outputs (the batch result's columns, plus what the chart's row shows).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -83,10 +91,19 @@ struct HullConsts {
 pub struct Engine {
     p: Params,
     l2: Layer2Params,
+    /// Instruction-set level the steps are compiled for.
+    level: SimdLevel,
     alpha_ema: [f64; 9],
     alpha_dema: [f64; 9],
     wma_norm: [f64; 9],
     linreg: [LinregConst; 9],
+    /// Bars the WMA and LINREG windows span together (their longest length), and each
+    /// member's first bar in that span (`span − n`; padding lanes never start).
+    span: usize,
+    wma_first: [f64; MEMBER_LANES],
+    lsma_first: [f64; MEMBER_LANES],
+    /// LINREG's Σp·y is the WMA's accumulator when the two families' lengths agree.
+    lsma_is_wma: bool,
     hull: Option<HullConsts>,
     /// Source values kept: the longest length + 1 (KAMA reads x[t − n]).
     window: usize,
@@ -136,15 +153,28 @@ impl Engine {
         let (noise_off, end) = offsets(end, &l[5]);
         let (hull_off, store_len) = offsets(end, hull.as_ref().map_or(&[0; 9], |h| &h.root));
         let (e1_off, e1_len) = offsets(0, &l[3]);
+        let span = l[2].iter().chain(&l[4]).copied().max().unwrap_or(1);
+        let first = |n: &[usize; 9]| {
+            let mut f = [(span + 1) as f64; MEMBER_LANES];
+            for k in 0..9 {
+                f[k] = (span - n[k]) as f64;
+            }
+            f
+        };
         // EMA seeds take bars 0 … n − 1, DEMA's E2 seed bars n − 1 … 2n − 2.
         let seeding = l[0].iter().copied().chain(l[3].iter().map(|n| 2 * n - 1)).max();
         Ok(Self {
             p: p.clone(),
             l2: layer2_params(p, 6),
+            level: default_level(),
             alpha_ema: l[0].map(|n| 2.0 / (n + 1) as f64),
             alpha_dema: l[3].map(|n| 2.0 / (n + 1) as f64),
             wma_norm: l[2].map(seq_index_sum),
             linreg: l[4].map(LinregConst::new),
+            span,
+            wma_first: first(&l[2]),
+            lsma_first: first(&l[4]),
+            lsma_is_wma: l[2] == l[4],
             hull,
             window,
             sma_off,
@@ -157,13 +187,19 @@ impl Engine {
         })
     }
 
+    /// The same engine with its steps at another instruction-set level (one this CPU
+    /// supports, see [`crate::engine::supported_levels`]); the results are the same.
+    pub fn at_level(self, level: SimdLevel) -> Result<Self, InputError> {
+        check_level(level)?;
+        Ok(Self { level, ..self })
+    }
+
     pub fn params(&self) -> &Params {
         &self.p
     }
 
     /// The state before bar 0.
     pub fn fresh(&self) -> SymbolState {
-        let members = Members::new();
         SymbolState {
             core: Core {
                 bars: 0,
@@ -173,7 +209,9 @@ impl Engine {
                 kama: [0.0; 9],
                 sma: Rolling::default(),
                 noise: Rolling::default(),
-                members: [members; 6],
+                prev_ma: [[NAN; FAMILY_LANES]; 9],
+                state: [[0.0; FAMILY_LANES]; 9],
+                eq: [[NAN; FAMILY_LANES]; 9],
                 layer2: Layer2::new(),
                 last_event: 0,
                 since: -1,
@@ -193,8 +231,46 @@ impl Engine {
         buf: &mut Vec<f64>,
         detail: Option<&mut BarDetail>,
     ) -> BarOut {
+        match self.level {
+            // SAFETY: the level was detected on this CPU (`default_level`).
+            #[cfg(target_arch = "x86_64")]
+            SimdLevel::Avx512 => unsafe { advance_avx512(self, st, x, c, buf, detail) },
+            #[cfg(target_arch = "x86_64")]
+            SimdLevel::Avx2 => unsafe { advance_avx2(self, st, x, c, buf, detail) },
+            #[cfg(target_arch = "x86_64")]
+            SimdLevel::Baseline => self.advance_at::<F64x2>(st, x, c, buf, detail),
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => self.advance_at::<f64>(st, x, c, buf, detail),
+        }
+    }
+
+    /// The outputs the bar (`x`, `c`) would have if it closed now; `st` is left as it is.
+    pub fn peek(&self, st: &SymbolState, x: f64, c: f64, buf: &mut Vec<f64>, detail: Option<&mut BarDetail>) -> BarOut {
+        match self.level {
+            // SAFETY: the level was detected on this CPU (`default_level`).
+            #[cfg(target_arch = "x86_64")]
+            SimdLevel::Avx512 => unsafe { peek_avx512(self, st, x, c, buf, detail) },
+            #[cfg(target_arch = "x86_64")]
+            SimdLevel::Avx2 => unsafe { peek_avx2(self, st, x, c, buf, detail) },
+            #[cfg(target_arch = "x86_64")]
+            SimdLevel::Baseline => self.peek_at::<F64x2>(st, x, c, buf, detail),
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => self.peek_at::<f64>(st, x, c, buf, detail),
+        }
+    }
+
+    /// [`Engine::advance`] with vectors `V`.
+    #[inline(always)]
+    fn advance_at<V: Simd>(
+        &self,
+        st: &mut SymbolState,
+        x: f64,
+        c: f64,
+        buf: &mut Vec<f64>,
+        detail: Option<&mut BarDetail>,
+    ) -> BarOut {
         let out = match st.warm.as_deref_mut() {
-            Some(w) => self.step(
+            Some(w) => self.step::<V, _, _>(
                 &mut st.core,
                 Some(&mut w.seeds),
                 &mut Commit(&mut st.store),
@@ -204,7 +280,16 @@ impl Engine {
                 buf,
                 detail,
             ),
-            None => self.step(&mut st.core, None, &mut Commit(&mut st.store), &mut Commit(&mut []), x, c, buf, detail),
+            None => self.step::<V, _, _>(
+                &mut st.core,
+                None,
+                &mut Commit(&mut st.store),
+                &mut Commit(&mut []),
+                x,
+                c,
+                buf,
+                detail,
+            ),
         };
         if st.core.bars >= self.seeding {
             st.warm = None;
@@ -212,19 +297,27 @@ impl Engine {
         out
     }
 
-    /// The outputs the bar (`x`, `c`) would have if it closed now; `st` is left as it is.
-    pub fn peek(&self, st: &SymbolState, x: f64, c: f64, buf: &mut Vec<f64>, detail: Option<&mut BarDetail>) -> BarOut {
+    /// [`Engine::peek`] with vectors `V`.
+    #[inline(always)]
+    fn peek_at<V: Simd>(
+        &self,
+        st: &SymbolState,
+        x: f64,
+        c: f64,
+        buf: &mut Vec<f64>,
+        detail: Option<&mut BarDetail>,
+    ) -> BarOut {
         let mut core = st.core;
         let mut seeds = st.warm.as_ref().map(|w| w.seeds);
         let e1: &[f64] = st.warm.as_ref().map_or(&[], |w| &w.e1);
-        self.step(&mut core, seeds.as_mut(), &mut Peek(&st.store), &mut Peek(e1), x, c, buf, detail)
+        self.step::<V, _, _>(&mut core, seeds.as_mut(), &mut Peek(&st.store), &mut Peek(e1), x, c, buf, detail)
     }
 
     /// One bar: `core` and `seeds` are advanced in place, the rings read through `store`
     /// and `e1` and written through them (a [`Peek`] drops the writes).
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
-    fn step<S: Store, E: Store>(
+    fn step<V: Simd, S: Store, E: Store>(
         &self,
         core: &mut Core,
         mut seeds: Option<&mut [Seeds; 3]>,
@@ -239,10 +332,13 @@ impl Engine {
         let l = &p.lengths;
         let t = core.bars;
         let w = self.window;
-        // The source window: the last min(t, w − 1) values, then x (newest last).
+        // The source window, newest last at `newest = w − 1`: the last min(t, w − 1)
+        // values and x, zeros before bar 0 (read only by the window sums' lanes that
+        // are still na, with weight 0).
         let back = t.min(w - 1);
         let first = (t - back) % w;
         buf.clear();
+        buf.resize(w - 1 - back, 0.0);
         let ring = &store.data()[..w];
         if first + back <= w {
             buf.extend_from_slice(&ring[first..first + back]);
@@ -252,7 +348,7 @@ impl Engine {
         }
         buf.push(x);
         let xs = &buf[..];
-        let newest = back;
+        let newest = w - 1;
         let raw = Bars(xs);
         let cp = core.prev_close;
         // R·g as `engine::fill_rg` computes it (NaN on bar 0 and before the cutout).
@@ -298,23 +394,17 @@ impl Engine {
         }
 
         // WMA and LINREG: §4.8's oldest-first window sums.
+        let (wsum, sy, sxy) = self.window_sums::<V>(xs);
         for k in 0..9 {
             let n = l[2][k];
-            ma[2][k] = if t + 1 < n {
-                NAN
-            } else {
-                // SAFETY: the window's n bars end at `newest` (n ≤ newest + 1).
-                unsafe { seq_dot::<f64, _>(&raw, newest + 1 - n, n, 1) / self.wma_norm[k] }
-            };
+            ma[2][k] = if t + 1 < n { NAN } else { wsum[k] / self.wma_norm[k] };
             let n = l[4][k];
             ma[4][k] = if n == 1 {
                 x
             } else if t + 1 < n {
                 NAN
             } else {
-                // SAFETY: as above.
-                let (sy, sxy) = unsafe { lin_sums::<f64, _>(&raw, newest + 1 - n, n) };
-                self.linreg[k].value(sy, sxy)
+                self.linreg[k].value(sy[k], if self.lsma_is_wma { wsum[k] } else { sxy[k] })
             };
         }
 
@@ -368,13 +458,10 @@ impl Engine {
             ma[5][k] = core.kama[k];
         }
 
-        // Crossover states, equities and Layer 1, then Layer 2 and the events.
+        // Crossover states, equities and Layer 1 with the families as lanes (as the
+        // single-series stage B), then Layer 2 and the events.
         let phase = Phase::of(t, p.cutout);
-        let decay = 1.0 - p.delta;
-        let mut sig = [NAN; 6];
-        for f in 0..6 {
-            sig[f] = core.members[f].bar(&ma[f], c, cp, rg, phase, decay);
-        }
+        let sig = self.members::<V>(core, &ma, c, cp, rg, phase);
         let l2 = core.layer2.bar(&self.l2, t, &sig, rg);
         let flags = l2.flags.map(|b| b & 1 == 1);
         if flags[2] || flags[3] {
@@ -386,10 +473,9 @@ impl Engine {
         if let Some(d) = detail {
             d.mas = ma;
             for f in 0..6 {
-                let m = &core.members[f];
                 for k in 0..9 {
-                    d.states[f][k] = m.state[k] as i8;
-                    d.equities[f][k] = if phase == Phase::Before { NAN } else { m.eq[k] };
+                    d.states[f][k] = core.state[k][f] as i8;
+                    d.equities[f][k] = if phase == Phase::Before { NAN } else { core.eq[k][f] };
                 }
             }
             d.rate_of_change = if t == 0 { NAN } else { r };
@@ -407,6 +493,99 @@ impl Engine {
             last_event: core.last_event,
             bars_since_event: core.since,
         }
+    }
+
+    /// The WMA accumulators (Σp·y) and LINREG's Σy and Σp·y of every member on the
+    /// newest bar of `xs`, the members as vector lanes. All lanes walk the span's bars
+    /// oldest first; a member adds weight 0 (and 0 to Σy) before its own window starts,
+    /// which leaves its sums at +0 exactly, so each lane performs §4.8's sequential sums
+    /// (`exact::seq_dot`, `exact::lin_sums`) operation for operation. Lanes whose
+    /// window reaches before bar 0 hold garbage (their MAs are na).
+    #[inline(always)]
+    fn window_sums<V: Simd>(&self, xs: &[f64]) -> ([f64; MEMBER_LANES], [f64; MEMBER_LANES], [f64; MEMBER_LANES]) {
+        let chunks = 9usize.div_ceil(V::LANES);
+        let zero = V::splat(0.0);
+        let one = V::splat(1.0);
+        let x0 = xs.len() - self.span;
+        let mut wf = [zero; MEMBER_LANES];
+        let mut lf = [zero; MEMBER_LANES];
+        for ch in 0..chunks {
+            // SAFETY: ch·LANES + LANES ≤ MEMBER_LANES for every width.
+            unsafe {
+                wf[ch] = V::load(self.wma_first.as_ptr().add(ch * V::LANES));
+                lf[ch] = V::load(self.lsma_first.as_ptr().add(ch * V::LANES));
+            }
+        }
+        let (mut wacc, mut sy, mut sxy) = ([zero; MEMBER_LANES], [zero; MEMBER_LANES], [zero; MEMBER_LANES]);
+        for (j, &v) in xs[x0..].iter().enumerate() {
+            let y = V::splat(v);
+            let p = V::splat((j + 1) as f64);
+            for ch in 0..chunks {
+                // Member weights p − first: 1 … n over its window, ≤ 0 (→ 0) before.
+                wacc[ch] = wacc[ch] + y * (p - wf[ch]).max(zero);
+                let lw = (p - lf[ch]).max(zero);
+                sy[ch] = sy[ch] + y * lw.min(one);
+                if !self.lsma_is_wma {
+                    sxy[ch] = sxy[ch] + y * lw;
+                }
+            }
+        }
+        let mut out = ([0.0; MEMBER_LANES], [0.0; MEMBER_LANES], [0.0; MEMBER_LANES]);
+        for ch in 0..chunks {
+            let at = ch * V::LANES;
+            // SAFETY: as above.
+            unsafe {
+                wacc[ch].store(out.0.as_mut_ptr().add(at));
+                sy[ch].store(out.1.as_mut_ptr().add(at));
+                sxy[ch].store(out.2.as_mut_ptr().add(at));
+            }
+        }
+        out
+    }
+
+    /// Crossover states, equities and Layer-1 signals of the six families (§5–§7) on
+    /// one bar, family `f` in lane `f` of `Members<V>` as in the single-series stage B.
+    #[inline(always)]
+    fn members<V: Simd>(
+        &self,
+        core: &mut Core,
+        ma: &[[f64; 9]; 6],
+        c: f64,
+        cp: f64,
+        rg: f64,
+        phase: Phase,
+    ) -> [f64; 6] {
+        let mut lanes = [[NAN; FAMILY_LANES]; 9];
+        for f in 0..6 {
+            for k in 0..9 {
+                lanes[k][f] = ma[f][k];
+            }
+        }
+        let (cv, cpv, rv, decay) = (V::splat(c), V::splat(cp), V::splat(rg), V::splat(1.0 - self.p.delta));
+        let mut sig = [NAN; FAMILY_LANES];
+        for ch in 0..6usize.div_ceil(V::LANES) {
+            let at = ch * V::LANES;
+            // Loops, not closures: a closure might stay out of line and then not be
+            // compiled for the dispatched instruction set.
+            let mut m = Members::<V>::new();
+            let mut cur = [V::splat(NAN); 9];
+            // SAFETY (loads/stores): at + LANES ≤ FAMILY_LANES for every width.
+            unsafe {
+                for k in 0..9 {
+                    m.prev_ma[k] = V::load(core.prev_ma[k].as_ptr().add(at));
+                    m.state[k] = V::load(core.state[k].as_ptr().add(at));
+                    m.eq[k] = V::load(core.eq[k].as_ptr().add(at));
+                    cur[k] = V::load(lanes[k].as_ptr().add(at));
+                }
+                m.bar(&cur, cv, cpv, rv, phase, decay).store(sig.as_mut_ptr().add(at));
+                for k in 0..9 {
+                    m.prev_ma[k].store(core.prev_ma[k].as_mut_ptr().add(at));
+                    m.state[k].store(core.state[k].as_mut_ptr().add(at));
+                    m.eq[k].store(core.eq[k].as_mut_ptr().add(at));
+                }
+            }
+        }
+        [sig[0], sig[1], sig[2], sig[3], sig[4], sig[5]]
     }
 
     /// Hull member `k` on bar `t` (§4.8 WMAs as `exact::hull_bars` evaluates them): the
@@ -464,7 +643,11 @@ struct Core {
     kama: [f64; 9],
     sma: Rolling,
     noise: Rolling,
-    members: [Members<f64>; 6],
+    /// Each member's previous MA, crossover state and equity, `[member][family]`
+    /// (lanes 6 and 7 are padding).
+    prev_ma: [[f64; FAMILY_LANES]; 9],
+    state: [[f64; FAMILY_LANES]; 9],
+    eq: [[f64; FAMILY_LANES]; 9],
     layer2: Layer2<f64>,
     last_event: i8,
     since: i64,
@@ -619,3 +802,37 @@ impl Store for Peek<'_> {
     #[inline(always)]
     fn put(&mut self, _i: usize, _v: f64) {}
 }
+
+/// The steps compiled for an instruction-set level.
+macro_rules! level {
+    ($advance:ident, $peek:ident, $v:ty, $features:literal) => {
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $features)]
+        unsafe fn $advance(
+            eng: &Engine,
+            st: &mut SymbolState,
+            x: f64,
+            c: f64,
+            buf: &mut Vec<f64>,
+            detail: Option<&mut BarDetail>,
+        ) -> BarOut {
+            eng.advance_at::<$v>(st, x, c, buf, detail)
+        }
+
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $features)]
+        unsafe fn $peek(
+            eng: &Engine,
+            st: &SymbolState,
+            x: f64,
+            c: f64,
+            buf: &mut Vec<f64>,
+            detail: Option<&mut BarDetail>,
+        ) -> BarOut {
+            eng.peek_at::<$v>(st, x, c, buf, detail)
+        }
+    };
+}
+
+level!(advance_avx512, peek_avx512, F64x8, "avx512f,avx512vl,avx512dq,avx2,fma,avx,sse4.1,sse4.2");
+level!(advance_avx2, peek_avx2, F64x4, "avx2,fma,avx,sse4.1,sse4.2");
