@@ -85,8 +85,28 @@ def cmd_compute(args: argparse.Namespace) -> int:
     warning = result.growth_warning
     if warning:
         print(f"atc: warning: {warning}", file=sys.stderr)
-    print(f"wrote {rows} bars × {len(columns)} columns to {args.output} (backend {result.backend})")
+    warn_if_short(close.size, config)
+    # With `-o -` the CSV is stdout, so the summary line goes to stderr.
+    where = "standard output" if target.is_stdout else args.output
+    print(f"wrote {rows} bars × {len(columns)} columns to {where} (backend {result.backend})",
+          file=sys.stderr if target.is_stdout else sys.stdout)
     return 0
+
+
+def warn_if_short(bars: int, config: ATCConfig, symbol: str | None = None) -> None:
+    """An ``atc: warning:`` line when the series ends inside the warm-up: its outputs are
+    computed, but no bar of it has every moving average settled."""
+    warmup = config.warmup_bars()
+    if bars <= warmup:
+        who = f"{symbol}: " if symbol else ""
+        print(f"atc: warning: {who}{bars} bars, no more than the warm-up of {warmup} bars "
+              "for these parameters (ATCConfig.warmup_bars): every output is still warming up",
+              file=sys.stderr)
+
+
+def side(value: float) -> str:
+    """The app's word for a direction or event: long (> 0) or short (< 0)."""
+    return "long" if value > 0 else "short"
 
 
 def cmd_backends(args: argparse.Namespace) -> int:
@@ -117,21 +137,24 @@ def cmd_scan(args: argparse.Namespace) -> int:
     fetched = provider.fetch(symbols, "1d")
     for symbol, reason in fetched.failures.items():
         print(f"atc: {symbol}: {reason}", file=sys.stderr)
+    if not fetched.bars:                # nothing to tabulate: the lines above say why
+        return exit_status.for_symbols(0, len(fetched.failures))
     registry = default_registry()
     header = ("symbol", "date", "close", "Average", *(f[:4] for f in FAMILIES), "dir", "last event")
     rows = [header]
     for symbol, bars in fetched.bars.items():
+        warn_if_short(bars.close.size, config, symbol)
         res = registry.compute(bars.close, config)
         date = np.datetime_as_string(np.datetime64(int(bars.timestamps[-1]), "ns"), unit="D")
         hits = np.flatnonzero(res.long | res.short)
         event = "-"
         if hits.size:
             i = int(hits[-1])
-            event = f"{'LONG' if res.long[i] else 'SHORT'} {bars.close.size - 1 - i} bars ago"
+            event = f"{side(1 if res.long[i] else -1)} {bars.close.size - 1 - i} bars ago"
         d = res.direction[-1]
         rows.append((symbol, date, f"{bars.close[-1]:.2f}", f"{res.average_signal[-1]:+.3f}",
                      *(f"{v:+.2f}" for v in res.signals[:, -1]),
-                     "-" if np.isnan(d) else ("up" if d > 0 else "down"), event))
+                     "-" if np.isnan(d) else side(d), event))
     print(format_table(rows))
     print(f"\n{len(rows) - 1} symbols, backend {registry.active()}; bundled daily data "
           "(adjusted close), history from each symbol's first bar")
@@ -165,7 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_params(p)
     p.add_argument("--backend", default="auto", choices=BACKEND_CHOICES)
     p.add_argument("--detail", action="store_true", help="also the 54 MAs, states, equities")
-    p.add_argument("-o", "--output", required=True, metavar="OUT.csv")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.csv",
+                   help="output CSV file; - for standard output")
     p.set_defaults(func=cmd_compute)
 
     p = sub.add_parser("backends", help="which compute backends are available, and why not")

@@ -12,6 +12,8 @@ Nothing the user owns is destroyed by it:
 * anything else that exists (a FIFO, ``/dev/null``, ``/dev/full``, a terminal) is written
   through, never replaced.
 
+``-`` is standard output (a file really named ``-`` is ``./-``).
+
 Errors name the user's path, never the temporary file's.
 """
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import os
 import signal
 import stat
+import sys
 import tempfile
 import threading
 from contextlib import contextmanager
@@ -32,16 +35,28 @@ from core.errors import ATCInputError
 _STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGINT", "SIGHUP")
                       if hasattr(signal, name))
 
+#: The ``-o`` value that means standard output, as for most Unix tools.
+STDOUT = "-"
+_SIGPIPE = getattr(signal, "SIGPIPE", 13)
+
 
 @dataclass(frozen=True)
 class OutputTarget:
-    """A checked ``-o`` path: ``user`` as typed, ``real`` with symbolic links resolved."""
+    """A checked ``-o`` path: ``user`` as typed, ``real`` with symbolic links resolved
+    (None for standard output)."""
 
     user: str
-    real: Path
+    real: Path | None
+
+    @property
+    def is_stdout(self) -> bool:
+        return self.real is None
 
     def write(self, fill: Callable[[TextIO], None]) -> None:
         """Call ``fill(fh)`` with a text file (newline="") whose content becomes the output."""
+        if self.real is None:
+            _write_stdout(fill)
+            return
         try:
             info = os.stat(self.real)
         except FileNotFoundError:
@@ -67,6 +82,8 @@ def check_output(path: str | os.PathLike[str], inputs: Sequence[str | os.PathLik
     user = os.fspath(path)
     if not user:
         raise ATCInputError("the output file name is empty", field="output")
+    if user == STDOUT:
+        return OutputTarget(user, None)
     for source in inputs:
         if source is not None and _same_file(user, source):
             raise ATCInputError(f"{user}: this is the input file {os.fspath(source)}; "
@@ -93,6 +110,23 @@ def write_output(path: str | os.PathLike[str], fill: Callable[[TextIO], None],
                  inputs: Sequence[str | os.PathLike[str] | None] = ()) -> None:
     """:func:`check_output` then :meth:`OutputTarget.write`."""
     check_output(path, inputs).write(fill)
+
+
+def _write_stdout(fill: Callable[[TextIO], None]) -> None:
+    try:
+        fill(sys.stdout)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader stopped early (`| head`): end quietly with the status a tool killed by
+        # SIGPIPE has, as `cat` would. The descriptor goes to /dev/null first, or the
+        # interpreter's own flush at exit would fail a second time on the closed pipe.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):   # a replaced sys.stdout without a descriptor
+            pass
+        raise SystemExit(128 + _SIGPIPE) from None
 
 
 def _same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:

@@ -10,6 +10,7 @@ import pytest
 from core.cli.main import build_config, main
 from core.config import ATCConfig
 from tests.cli.test_compute_cli import write_prices
+from tests.cli.test_consistency import not_warm_up
 
 ROWS = [[f"2020-03-{d:02d}", str(100 + d % 7), str(99 + d % 7)] for d in range(1, 31)]
 
@@ -99,7 +100,7 @@ def test_a_byte_order_mark_keeps_the_date_column(tmp_path, capsys):
     assert main(["compute", str(src), "-o", str(out)]) == 0
     rows = read_out(out)
     assert rows[0]["date"] == "2020-03-01" and rows[-1]["date"] == "2020-03-10"
-    assert capsys.readouterr().err == ""
+    assert not_warm_up(capsys.readouterr().err) == []
 
 
 def test_unsorted_and_repeated_dates_are_cleaned_and_reported_in_one_line(tmp_path, capsys):
@@ -112,7 +113,7 @@ def test_unsorted_and_repeated_dates_are_cleaned_and_reported_in_one_line(tmp_pa
     assert [r["date"] for r in got[:4]] == ["2020-03-01", "2020-03-02", "2020-03-03", "2020-03-04"]
     assert float(got[1]["close"]) == 202.0          # the last row of a repeated date is kept
     assert len(got) == 19
-    err = capsys.readouterr().err.strip().splitlines()
+    err = not_warm_up(capsys.readouterr().err)
     assert len(err) == 1 and err[0].startswith("atc: cleaned: messy.csv 1d: 20 rows -> 19 bars")
     assert "1 unsorted" in err[0] and "1 duplicate" in err[0]
 
@@ -123,7 +124,7 @@ def test_dates_that_are_not_times_keep_file_order_with_a_note(tmp_path, capsys):
     out = tmp_path / "o.csv"
     assert main(["compute", str(src), "-o", str(out)]) == 0
     assert [r["date"] for r in read_out(out)] == [r[0] for r in rows]
-    err = capsys.readouterr().err.strip().splitlines()
+    err = not_warm_up(capsys.readouterr().err)
     assert len(err) == 1 and "line 2, column 'Date': 'bar 0' is not a time" in err[0]
 
 
