@@ -7,7 +7,9 @@ from typing import Any
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from atc_desktop.interval_combo import Choice, timeframes
 from atc_desktop.watchlist.columns import format_time
+from core.data.resample import is_forming
 
 
 class ChartPane(QWidget):
@@ -26,7 +28,9 @@ class ChartPane(QWidget):
         self._lay.addWidget(self.status)
         self._chart: Any = None
         self._theme = "dark"
-        self._intervals: tuple[list[str], str] | None = None
+        self._intervals: tuple[list[Choice], str] | None = None
+        self._resampled: dict[str, str] = {}       # resampled interval → its base
+        self._marked_forming = False
 
     @property
     def has_chart(self) -> bool:
@@ -51,10 +55,25 @@ class ChartPane(QWidget):
         if self._chart is not None:
             self._chart.set_theme(name)
 
-    def set_intervals(self, intervals: list[str], current: str) -> None:
+    def set_intervals(self, intervals: list[Choice], current: str) -> None:
+        """Offer ``intervals`` (names or ``Timeframe``s) in the chart's interval box."""
         self._intervals = (list(intervals), current)
+        self._resampled = {t.interval: t.base for t in timeframes(intervals) if t.base}
         if self._chart is not None:
             self._chart.set_intervals(list(intervals), current)
+
+    def _resampled_note(self, interval: str, bars: Any) -> str:
+        """How the last bar stands; a resampled interval's last bar is flagged as forming
+        on the chart while its period (week, month, slot) is still open."""
+        base = self._resampled.get(interval)
+        forming = base is not None and len(bars) > 0 and is_forming(bars)
+        if self._chart is not None and (forming or self._marked_forming):
+            self._chart.set_last_bar_forming(forming)
+            self._marked_forming = forming
+        if base is None:
+            return "the last bar is the last closed bar"
+        state = "is still forming" if forming else "is complete"
+        return f"{interval} bars resampled from {base}; the last one {state}"
 
     def show_busy(self, symbol: str, interval: str) -> None:
         self.status.setText(f"Computing the full ATC of {symbol} ({interval})…")
@@ -72,10 +91,11 @@ class ChartPane(QWidget):
         warm = min(req.config.warmup_bars(), len(bars))
         first = format_time(int(bars.timestamps[0]), req.interval, bars.tz)
         note = " (synthetic data)" if getattr(bars, "synthetic", False) else ""
+        last = self._resampled_note(req.interval, bars)
         self.status.setText(
             f"{req.symbol} · {len(bars)} bars from {first}{note} · first {warm} bars are warm-up · "
             f"full ATC on {res.backend} in {out.compute_s * 1e3:.0f} ms · values depend on the "
-            "first bar loaded (spec §10); the last bar is the last closed bar")
+            f"first bar loaded (spec §10); {last}")
         self.status.setProperty("invalid", False)
         self.status.style().unpolish(self.status)
         self.status.style().polish(self.status)

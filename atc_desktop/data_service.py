@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from core.data.intervals import Timeframe, available_intervals, resample_base
+from core.data.resample import ResampledView
 from core.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -88,28 +90,52 @@ class DataService:
                 self._store = BarStore(self.store_path)
             return self._store
 
-    def intervals(self) -> tuple[str, ...]:
-        return tuple(self.provider.intervals)
+    def intervals(self) -> tuple[Timeframe, ...]:
+        """Every interval on offer, shortest first: the provider's own (``base`` None) and
+        those resampled from one of them (``core.data.intervals.available_intervals``)."""
+        return tuple(available_intervals(self.provider.intervals))
+
+    def resample_base(self, interval: str) -> str | None:
+        """The provider's interval that ``interval`` is resampled from, or None when the
+        provider delivers ``interval`` itself (or cannot serve it at all)."""
+        return resample_base(interval, self.provider.intervals)
+
+    def bar_source(self, interval: str) -> Any:
+        """Something to read ``interval``'s bars from with the store's ``info``/``load``/
+        ``load_many``: the store itself, or for a resampled interval a read-only view that
+        resamples the stored base bars (resampled bars are never stored). Make a new one
+        after each refresh: a view keeps what it resampled."""
+        base = self.resample_base(interval)
+        return self.store if base is None else ResampledView(self.store, interval, base)
+
+    def _fetched_interval(self, interval: str) -> str:
+        """The interval the provider is asked for (and the store holds) for ``interval``."""
+        return self.resample_base(interval) or interval
 
     def validate(self, symbols: list[str]) -> dict[str, str]:
         """Symbols the provider does not know, each with the reason."""
         return dict(self.provider.validate_symbols(symbols))
 
     def refresh(self, symbols: list[str], interval: str) -> Any:
-        """Fetch new bars into the store; returns ``core.data.RefreshReport``."""
+        """Fetch new bars into the store; returns ``core.data.RefreshReport``. A resampled
+        interval refreshes its base interval."""
         from core.data import refresh
 
         provider = self.provider
         with self._fetch_lock:
-            return refresh(self.store, provider, symbols, interval)
+            return refresh(self.store, provider, symbols, self._fetched_interval(interval))
 
     def load_many(self, symbols: list[str], interval: str) -> dict[str, Any]:
-        """Stored bars per symbol (symbols without bars are absent)."""
-        loaded = self.store.load_many(symbols, interval)
+        """Stored (or resampled) bars per symbol (symbols without bars are absent)."""
+        loaded = self.bar_source(interval).load_many(symbols, interval)
         return {s: b for s, b in loaded.items() if b is not None and len(b)}
 
+    def info(self, symbol: str, interval: str) -> Any:
+        """``SeriesInfo`` of the stored (or resampled) series, or None."""
+        return self.bar_source(interval).info(symbol, interval)
+
     def load(self, symbol: str, interval: str, last: int | None = None) -> Any:
-        bars = self.store.load(symbol, interval, last=last)
+        bars = self.bar_source(interval).load(symbol, interval, last=last)
         if bars is None or len(bars) == 0:
             raise DataError(f"{symbol}: no {interval} bars stored yet", symbol=symbol)
         return bars
@@ -119,6 +145,7 @@ class DataService:
         from core.data import is_stale
 
         now = time.time() if now is None else now
+        interval = self._fetched_interval(interval)    # a resample is as fresh as its base
         out: dict[str, str] = {}
         for s in symbols:
             last = self.store.last_fetch(s, interval)

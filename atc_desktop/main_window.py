@@ -207,6 +207,7 @@ class MainWindow(QMainWindow):
         self.backends.reprobe_requested.connect(lambda: s.probe_backends(again=True))
         self.settings_panel.settings_changed.connect(s.apply_settings)
         s.settings_applied.connect(lambda _n: self._show_source())
+        s.settings_applied.connect(lambda _n: self._ask_intervals())   # a new source, a new list
         s.refresh.refreshed.connect(self._refreshed)
         s.refresh.refresh_failed.connect(lambda m: self._problem(f"refresh failed: {m}"))
         s.analysis.started.connect(self.chart_pane.show_busy)
@@ -252,6 +253,9 @@ class MainWindow(QMainWindow):
         self.backends.set_status(rows, self.session.settings.backend)
         active = next((r.name for r in rows if r.active), "none")
         self.backend_label.setText(f"full ATC: {active}")
+        self._ask_intervals()
+
+    def _ask_intervals(self) -> None:
         self.session.runner.submit("intervals", self.session.data.intervals)
 
     @guarded

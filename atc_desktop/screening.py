@@ -142,7 +142,7 @@ def run_screen(req: ScreenRequest, data: DataService, registry: Registry,
         screened: dict[str, Screened] | None = None
         if states is not None:
             try:
-                screened = states.advance(registry.get("numba"), data.store, symbols,
+                screened = states.advance(registry.get("numba"), data.bar_source(req.interval), symbols,
                                           req.interval, req.config, req.history_bars, rewritten)
                 out.backend = "numba"
                 rebuilt = len(states.rebuilt_last)

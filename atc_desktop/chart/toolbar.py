@@ -3,12 +3,18 @@ one toggle per family MA, zoom and export buttons. It only emits signals; the ch
 widget decides what they do."""
 from __future__ import annotations
 
+from typing import Sequence
+
 from PySide6 import QtCore, QtWidgets
 from PySide6.QtCore import Signal
 
 from core.config import FAMILIES
 
+from atc_desktop import interval_combo
 from atc_desktop.chart.theme import DARK, Theme
+from atc_desktop.interval_combo import Choice
+
+INTERVAL_TIP = "Bar interval: the data source's own, and coarser ones resampled from them (marked)"
 
 
 class ChartToolbar(QtWidgets.QWidget):
@@ -39,7 +45,7 @@ class ChartToolbar(QtWidgets.QWidget):
                                 "(spec §13.3); every ATC value is defined on closed bars.")
         self.forming.setVisible(False)
         self.interval = QtWidgets.QComboBox()
-        self.interval.setToolTip("Bar interval (within the data provider's limits)")
+        self.interval.setToolTip(INTERVAL_TIP)
         self.interval.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.interval.activated.connect(self._interval_activated)
         row.addWidget(self.title)
@@ -72,32 +78,25 @@ class ChartToolbar(QtWidgets.QWidget):
             row.addWidget(button)
         self.set_theme(DARK)
 
-    def set_intervals(self, intervals: list[str], current: str) -> None:
-        """Offer ``intervals``; selecting ``current`` does not emit ``interval_requested``."""
-        self.interval.blockSignals(True)
-        self.interval.clear()
-        self.interval.addItems(list(intervals))
-        if current in intervals:
-            self.interval.setCurrentIndex(list(intervals).index(current))
-        self.interval.setEnabled(len(intervals) > 1)
-        self.interval.blockSignals(False)
+    def set_intervals(self, intervals: Sequence[Choice], current: str) -> None:
+        """Offer ``intervals`` (names or ``Timeframe``s: resampled ones are marked);
+        selecting ``current`` does not emit ``interval_requested``."""
+        interval_combo.fill(self.interval, intervals, current, tooltip=INTERVAL_TIP)
 
     def set_current_interval(self, interval: str) -> None:
         """Select the shown bars' interval; before the app offered any, show it alone."""
-        self.interval.blockSignals(True)
         if self.interval.count() == 0:
-            self.interval.addItem(interval)
-            self.interval.setEnabled(False)
-        i = self.interval.findText(interval)
-        if i >= 0:
-            self.interval.setCurrentIndex(i)
+            interval_combo.fill(self.interval, [interval], interval, tooltip=INTERVAL_TIP)
+            return
+        self.interval.blockSignals(True)
+        interval_combo.select(self.interval, interval)
         self.interval.blockSignals(False)
 
     def set_family_tooltip(self, family: str, text: str) -> None:
         self.ma_buttons[family].setToolTip(text)
 
     def _interval_activated(self, index: int) -> None:
-        self.interval_requested.emit(self.interval.itemText(index))
+        self.interval_requested.emit(interval_combo.interval_at(self.interval, index))
 
     def set_theme(self, theme: Theme) -> None:
         self._theme = theme
@@ -114,6 +113,9 @@ class ChartToolbar(QtWidgets.QWidget):
             f"QToolButton:hover {{ background: {t.background}; }}",
             f"QComboBox {{ color: {t.foreground}; background: {t.background};"
             f" border: 1px solid {t.muted}; border-radius: 3px; padding: 1px 6px; }}",
+            # Disabled (nothing to choose) must not look like a live box: muted, dashed.
+            f"QComboBox:disabled {{ color: {t.muted}; background: {t.panel};"
+            f" border: 1px dashed {t.muted}; }}",
             f"QComboBox QAbstractItemView {{ color: {t.foreground}; background: {t.panel}; }}",
         ]
         for fam, button in self.ma_buttons.items():

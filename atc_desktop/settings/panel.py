@@ -12,8 +12,10 @@ from PySide6.QtWidgets import (
     QLineEdit, QPushButton, QScrollArea, QSpinBox, QVBoxLayout, QWidget,
 )
 
+from atc_desktop import interval_combo
 from atc_desktop.app_settings import HISTORY_RANGE, REFRESH_RANGE, AppSettings
 from atc_desktop.guard import guarded
+from atc_desktop.interval_combo import Choice
 from atc_desktop.settings.fields import GROUPS, FieldEditor, group_of
 from core.config import ATCConfig
 from core.errors import ATCInputError
@@ -26,6 +28,8 @@ SOURCES: dict[str, str] = {
     "csv": "CSV folder",
 }
 DEBOUNCE_MS = 350
+INTERVAL_TIP = ("bar interval: the data source's own, and coarser ones resampled from them "
+                "(marked \"from …\"); the list follows the chosen source")
 
 
 def validate_config(raw: dict[str, Any], fallback: ATCConfig) -> tuple[ATCConfig, dict[str, str]]:
@@ -63,7 +67,7 @@ class SettingsPanel(QWidget):
 
     settings_changed = Signal(object)
 
-    def __init__(self, settings: AppSettings, backends: Sequence[str], intervals: Sequence[str],
+    def __init__(self, settings: AppSettings, backends: Sequence[str], intervals: Sequence[Choice],
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._settings = settings
@@ -72,6 +76,7 @@ class SettingsPanel(QWidget):
         self._timer.setInterval(DEBOUNCE_MS)
         self._timer.timeout.connect(self.apply_now)
         self.editors: dict[str, FieldEditor] = {}
+        self._intervals: list[Choice] = []
 
         body = QWidget(self)
         col = QVBoxLayout(body)
@@ -104,7 +109,7 @@ class SettingsPanel(QWidget):
         self._show_status({})
 
     # -- building -----------------------------------------------------------------------------
-    def _data_box(self, s: AppSettings, intervals: Sequence[str]) -> QGroupBox:
+    def _data_box(self, s: AppSettings, intervals: Sequence[Choice]) -> QGroupBox:
         box = QGroupBox("Data and refresh", self)
         form = QFormLayout(box)
         self.source = QComboBox(box)
@@ -190,13 +195,20 @@ class SettingsPanel(QWidget):
     def errors(self) -> dict[str, str]:
         return {n: e.error for n, e in self.editors.items() if e.error}
 
-    def set_intervals(self, intervals: Sequence[str]) -> None:
-        current = self._settings.interval
-        self.interval.blockSignals(True)
-        self.interval.clear()
-        self.interval.addItems(list(dict.fromkeys([*intervals, current])) if intervals else [current])
-        self.interval.setCurrentText(current)
-        self.interval.blockSignals(False)
+    def set_intervals(self, intervals: Sequence[Choice]) -> None:
+        """Offer ``intervals`` (names or ``Timeframe``s: resampled ones are marked). The
+        interval in the settings stays listed, marked, even when the source lacks it."""
+        self._intervals = list(intervals)
+        self._fill_intervals(self._settings.interval)
+
+    def _fill_intervals(self, current: str) -> None:
+        interval_combo.fill(self.interval, self._intervals, current, tooltip=INTERVAL_TIP,
+                            keep_current=True)
+
+    def chosen_interval(self) -> str:
+        """The bare interval selected in the box."""
+        i = self.interval.currentIndex()
+        return interval_combo.interval_at(self.interval, i) if i >= 0 else ""
 
     def set_settings(self, settings: AppSettings) -> None:
         """Show ``settings`` (no signal)."""
@@ -233,7 +245,7 @@ class SettingsPanel(QWidget):
         try:
             new = self._settings.replace(
                 config=config, source=source, replay=self.replay.isChecked(),
-                interval=self.interval.currentText() or self._settings.interval,
+                interval=self.chosen_interval() or self._settings.interval,
                 refresh_seconds=self.refresh.value(), history_bars=self.history.value(),
                 backend=self.backend.currentText())
         except ATCInputError as exc:
@@ -260,9 +272,7 @@ class SettingsPanel(QWidget):
         self.source.setCurrentIndex(max(self.source.findData(key), 0))
         self.csv_dir.setText(s.source[4:] if key == "csv" else "")
         self.replay.setChecked(s.replay)
-        if self.interval.findText(s.interval) < 0:
-            self.interval.addItem(s.interval)
-        self.interval.setCurrentText(s.interval)
+        self._fill_intervals(s.interval)
         self.refresh.setValue(s.refresh_seconds)
         self.history.setValue(s.history_bars)
         for w in widgets:
