@@ -1,5 +1,6 @@
-"""Alerts: a long/short event on a new bar notifies once — tray, log, alerts table — and
-the set of alerted events is kept on disk so a restart does not repeat them."""
+"""Alerts: a long/short event on the newest bar notifies once — tray, log, alerts table —
+for the symbols and the source (screening signal, full ATC) the user chose; the alerted
+events and the per-symbol choices are kept on disk so a restart repeats nothing."""
 from __future__ import annotations
 
 import logging
@@ -13,12 +14,41 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersisten
 from atc_desktop.persist import BackgroundWriter, SetAside, ShapeError, expect, load_json, member
 from atc_desktop.screening import SignalEvent
 from atc_desktop.watchlist.columns import format_time
+from core.data.symbols import symbol_syntax_error
 
 log = logging.getLogger("atc_desktop.alerts")
 
 MAX_KEYS = 20_000
 MAX_RECENT = 500
 SOURCE_LABELS = {"screen": "EMA screening", "atc": "full ATC"}
+#: A symbol's choice of source → the event sources it alerts on.
+SOURCE_CHOICES: dict[str, tuple[str, ...]] = {"screen": ("screen",), "atc": ("atc",),
+                                              "both": ("screen", "atc")}
+CHOICE_LABELS = {"screen": "screening signal", "atc": "full ATC", "both": "both"}
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    """One symbol's alert setting: on or off, and which computation's events alert.
+
+    The default is the screening signal: it runs for every symbol on every refresh, while
+    the full ATC runs only for the charted symbol (its events would repeat the
+    screening's on opening a chart).
+    """
+
+    enabled: bool = True
+    source: str = "screen"
+
+    def __post_init__(self) -> None:
+        if self.source not in SOURCE_CHOICES:
+            raise ValueError(f"alert source must be one of {', '.join(SOURCE_CHOICES)}, "
+                             f"not {self.source!r}")
+
+    def wants(self, source: str) -> bool:
+        return self.enabled and source in SOURCE_CHOICES[self.source]
+
+    def describe(self) -> str:
+        return f"on ({CHOICE_LABELS[self.source]})" if self.enabled else "off"
 
 
 @dataclass(frozen=True)
@@ -72,14 +102,41 @@ def alert_from_saved(item: Any, what: str) -> Alert:
     return alert
 
 
-def parse_history(data: Any) -> tuple[list[str], list[Alert]]:
-    """(alerted keys, recent alerts) of a saved history: ``{"seen": [str], "recent": [alert]}``."""
+def rule_from_saved(item: Any, what: str) -> AlertRule:
+    """One saved per-symbol rule: ``{"enabled": bool, "source": choice}``."""
+    expect(item, dict, what)
+    unknown = sorted(set(item) - {f.name for f in fields(AlertRule)})
+    if unknown:
+        raise ShapeError(f"{what} has an unknown field {unknown[0]!r}")
+    enabled = member(item, "enabled", bool, True)
+    source = member(item, "source", str, "screen")
+    if source not in SOURCE_CHOICES:
+        raise ShapeError(f"{what}.source must be one of {', '.join(SOURCE_CHOICES)}, not {source!r}")
+    return AlertRule(enabled, source)
+
+
+def parse_history(data: Any) -> tuple[list[str], list[Alert], dict[str, AlertRule]]:
+    """(alerted keys, recent alerts, per-symbol rules) of a saved history:
+    ``{"seen": [str], "recent": [alert], "rules": {symbol: rule}}``."""
     expect(data, dict, "the alert history")
     seen = member(data, "seen", list, [])
     for i, key in enumerate(seen):
         expect(key, str, f"'seen'[{i}]")
     recent = member(data, "recent", list, [])
-    return seen, [alert_from_saved(item, f"'recent'[{i}]") for i, item in enumerate(recent)]
+    rules = {}
+    for symbol, item in member(data, "rules", dict, {}).items():
+        reason = symbol_syntax_error(symbol)
+        if reason is not None:
+            raise ShapeError(f"'rules' names a bad symbol: {reason}")
+        rules[symbol] = rule_from_saved(item, f"'rules'[{symbol!r}]")
+    return seen, [alert_from_saved(item, f"'recent'[{i}]") for i, item in enumerate(recent)], rules
+
+
+def fresh_latest(rows: Iterable[Any]) -> dict[str, int]:
+    """Symbol → newest bar time of the watchlist rows (``RowState``) whose bars are fresh.
+    A stale row (its fetch failed, or it was not fetched for long) shows bars that may be
+    days old: nothing on them is news."""
+    return {r.symbol: r.data_time for r in rows if r.data_time is not None and not r.stale}
 
 
 class AlertsModel(QAbstractTableModel):
@@ -93,6 +150,9 @@ class AlertsModel(QAbstractTableModel):
 
     def alerts(self) -> list[Alert]:
         return list(self._alerts)
+
+    def alert(self, row: int) -> Alert:
+        return self._alerts[row]
 
     def set_alerts(self, alerts: list[Alert]) -> None:
         self.beginResetModel()
@@ -130,21 +190,23 @@ class AlertsModel(QAbstractTableModel):
 
 
 class AlertCenter(QObject):
-    """Decides which events are new, records them, and announces each exactly once.
+    """Decides which events alert, records them, and announces each exactly once.
 
-    An event is new when its bar is newer than the last bar this session saw for that
-    symbol (on the first look: when it is on the latest bar), and its key — source, symbol,
-    interval, kind, bar time — was never alerted before, in this run or an earlier one.
+    An event alerts when it lies on its symbol's newest bar, the symbol's rule wants its
+    source, and its key — source, symbol, interval, kind, bar time — was never alerted
+    before, in this run or an earlier one. Events on older bars are history: re-adding a
+    symbol or opening a chart shows them but does not alert.
     """
 
     alert_raised = Signal(object)
+    rules_changed = Signal(list)          # the symbols whose rule changed
 
     def __init__(self, path: Path, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.path = path
         self.model = AlertsModel(self)
         self._seen: dict[str, None] = {}           # insertion-ordered set, oldest first
-        self._last_bar: dict[tuple[str, str, str], int] = {}
+        self._rules: dict[str, AlertRule] = {}     # only symbols that differ from the default
         self._notifier: Any = None
         self._writer = BackgroundWriter()
         #: Set when the saved history was unusable and moved aside.
@@ -155,36 +217,54 @@ class AlertCenter(QObject):
         """An object with ``showMessage(title, text)`` (a QSystemTrayIcon), or None."""
         self._notifier = notifier
 
+    # -- per-symbol rules ---------------------------------------------------------------------
+    def rule(self, symbol: str) -> AlertRule:
+        return self._rules.get(symbol, AlertRule())
+
+    def set_rule(self, symbols: Iterable[str], enabled: bool | None = None,
+                 source: str | None = None) -> None:
+        """Turn the alerts of ``symbols`` on or off and/or choose their source
+        (``SOURCE_CHOICES``; ValueError otherwise); saved at once."""
+        changed = []
+        for symbol in dict.fromkeys(symbols):
+            old = self.rule(symbol)
+            new = AlertRule(old.enabled if enabled is None else bool(enabled),
+                            old.source if source is None else source)
+            if new == old:
+                continue
+            if new == AlertRule():
+                self._rules.pop(symbol, None)
+            else:
+                self._rules[symbol] = new
+            changed.append(symbol)
+        if changed:
+            log.info("alerts of %s: %s", ", ".join(changed), self.rule(changed[0]).describe())
+            self._save()
+            self.rules_changed.emit(changed)
+
+    # -- events -------------------------------------------------------------------------------
     def consider(self, events: Iterable[SignalEvent], latest: dict[str, int], source: str,
                  interval: str) -> list[Alert]:
-        """Alert the new events among ``events``; ``latest`` maps symbol → last bar time."""
-        by_symbol: dict[str, list[SignalEvent]] = {}
-        for ev in events:
-            by_symbol.setdefault(ev.symbol, []).append(ev)
+        """Alert the new events among ``events``, which one computation (``source``) found
+        on bars of ``interval``; ``latest`` maps symbol → its newest bar time there (a
+        symbol that is absent, e.g. with stale data, alerts nothing)."""
         raised = []
-        for symbol, last in latest.items():
-            key = (source, symbol, interval)
-            prev = self._last_bar.get(key)
-            self._last_bar[key] = last
-            for ev in by_symbol.get(symbol, ()):
-                fresh = ev.bar_time == last if prev is None else ev.bar_time > prev
-                if not fresh:
-                    continue
-                alert = Alert(time.time(), ev.symbol, ev.interval, ev.kind, ev.source,
-                              ev.bar_time, ev.value, ev.tz)
-                if alert.key in self._seen:
-                    continue
-                self._seen[alert.key] = None
-                raised.append(alert)
+        for ev in events:
+            if ev.source != source or ev.interval != interval:
+                continue                  # ``latest`` speaks of this source's bars only
+            if latest.get(ev.symbol) != ev.bar_time or not self.rule(ev.symbol).wants(ev.source):
+                continue
+            alert = Alert(time.time(), ev.symbol, ev.interval, ev.kind, ev.source,
+                          ev.bar_time, ev.value, ev.tz)
+            if alert.key in self._seen:
+                continue
+            self._seen[alert.key] = None
+            raised.append(alert)
         for alert in raised:
             self._announce(alert)
         if raised:
             self._save()
         return raised
-
-    def forget_session(self) -> None:
-        """Forget the bars seen in this session (after the data source changes)."""
-        self._last_bar.clear()
 
     def _announce(self, alert: Alert) -> None:
         self.model.prepend(alert)
@@ -200,9 +280,10 @@ class AlertCenter(QObject):
         loaded, self.set_aside = load_json(self.path, parse_history)
         if loaded is None:
             return
-        seen, recent = loaded
+        seen, recent, rules = loaded
         self._seen = dict.fromkeys(seen)
         self.model.set_alerts(recent)
+        self._rules = {s: r for s, r in rules.items() if r != AlertRule()}
 
     def flush(self) -> None:
         """Wait until the alert history is on disk (shutdown, tests)."""
@@ -212,4 +293,5 @@ class AlertCenter(QObject):
         keys = list(self._seen)[-MAX_KEYS:]
         self._seen = dict.fromkeys(keys)
         self._writer.submit(self.path, {"version": 1, "seen": keys,
-                                        "recent": [asdict(a) for a in self.model.alerts()]})
+                                        "recent": [asdict(a) for a in self.model.alerts()],
+                                        "rules": {s: asdict(r) for s, r in self._rules.items()}})

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QSystemTrayIcon, QTableView, QTabWidget, QWidget,
 )
 
+from atc_desktop.alert_menu import AlertMenu
 from atc_desktop.chart_dock import ChartPane
 from atc_desktop.export import write_watchlist_csv
 from atc_desktop.guard import error_sink, guarded
@@ -24,6 +25,7 @@ from atc_desktop.session import AppSession
 from atc_desktop.settings.backends_view import BackendsView
 from atc_desktop.settings.panel import SettingsPanel
 from atc_desktop.theme import THEMES, apply_theme
+from atc_desktop.watchlist.symbol_entry import install_symbol_entry
 from atc_desktop.watchlist.view import WatchlistWidget
 
 log = logging.getLogger("atc_desktop")
@@ -116,6 +118,7 @@ class MainWindow(QMainWindow):
         K = QKeySequence.StandardKey
         self.act_add = self._action("&Add symbol…", w.focus_add_field, "Ctrl+N", "add a symbol to the watchlist")
         self.act_remove = self._action("&Remove symbol", w.remove_selected, K.Delete, "remove the selected symbols")
+        self.act_undo, self.act_redo = s.undo.actions(self)
         self.act_refresh = self._action("Refresh &now", lambda: s.refresh.request(fetch=True), K.Refresh,
                                         "fetch new bars and screen the watchlist now")
         self.act_chart = self._action("&Open chart", w.open_current_chart, "Ctrl+O", "chart the current symbol")
@@ -140,7 +143,8 @@ class MainWindow(QMainWindow):
         f.addSeparator()
         f.addAction(self.act_quit)
         wl = menu.addMenu("&Watchlist")
-        for a in (self.act_add, self.act_remove, self.act_up, self.act_down, self.act_refresh, self.act_chart):
+        for a in (self.act_add, self.act_remove, self.act_undo, self.act_redo, self.act_up, self.act_down,
+                  self.act_refresh, self.act_chart):
             wl.addAction(a)
         wl.addSeparator()
         wl.addAction("New watchlist…", self.new_list)
@@ -198,6 +202,10 @@ class MainWindow(QMainWindow):
         w.list_delete_requested.connect(self.delete_list)
         w.symbol_selected.connect(self._symbol_selected)
         w.chart_requested.connect(self._chart_requested)
+        self.symbol_completer = install_symbol_entry(w.add_field, s)
+        self.alert_menus = (
+            AlertMenu(w.table, s.alerts, w.proxy.source_symbol, [self.act_chart, self.act_remove, self.act_undo]),
+            AlertMenu(self.alerts_table, s.alerts, lambda row: s.alerts.model.alert(row).symbol))
         s.add_failed.connect(self._add_failed)
         s.symbol_added.connect(self._symbol_added)
         s.lists_changed.connect(lambda: w.set_lists(s.watchlists.names(), s.watchlists.active))

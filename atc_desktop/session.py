@@ -8,7 +8,7 @@ from typing import Any, Callable
 import numpy as np
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
-from atc_desktop.alerts import AlertCenter
+from atc_desktop.alerts import AlertCenter, fresh_latest
 from atc_desktop.analysis import AnalysisController, AnalysisOutcome
 from atc_desktop.app_settings import AppSettings, SettingsFile
 from atc_desktop.data_service import DataService
@@ -19,7 +19,9 @@ from atc_desktop.refresh import RefreshController
 from atc_desktop.screening import ScreenOutcome, compile_in_background
 from atc_desktop.settings.backends_view import FallbackBridge
 from atc_desktop.watchlist.model import WatchlistModel
-from atc_desktop.watchlist.store import WatchlistStore, normalise_symbol
+from atc_desktop.watchlist.store import WatchlistStore
+from atc_desktop.watchlist.symbol_entry import Entry, parse_entry, settle
+from atc_desktop.watchlist.undo import WatchlistUndo
 from atc_desktop.workers import JobFailure, JobResult, JobRunner
 from core.backends.registry import Registry, default_registry
 from core.config import ATCConfig
@@ -45,6 +47,7 @@ class AppSession(QObject):
     """The app's state and its background work; the main window is a view over it."""
 
     add_failed = Signal(str)             # message for the add field
+    add_kept = Signal(str)               # after a partial add: the typed symbols to correct
     symbol_added = Signal(str)
     lists_changed = Signal()
     backends_probed = Signal(list)       # list[BackendStatus]
@@ -72,6 +75,9 @@ class AppSession(QObject):
         self.model = WatchlistModel(self)
         self.model.set_symbols(self.watchlists.symbols())
         self.model.symbols_edited.connect(self._save_symbols)
+        self.undo = WatchlistUndo(self.model, self)      # every edit of the list goes through it
+        self.undo.removed.connect(self._symbols_removed)
+        self.undo.restored.connect(lambda _s: self.refresh.request(fetch=False))
         self.runner = JobRunner(pool, self)
         self.runner.succeeded.connect(self._job_succeeded)
         self.runner.failed.connect(self._job_failed)
@@ -132,23 +138,22 @@ class AppSession(QObject):
     # -- watchlist editing --------------------------------------------------------------------
     @guarded
     def add_symbol(self, text: str) -> None:
-        """Check the symbol with the provider (off the GUI thread), then add it."""
-        try:
-            sym = normalise_symbol(text)
-        except ValueError as exc:
-            self.add_failed.emit(str(exc))
-            return
-        if self.model.row_of(sym) >= 0:
-            self.add_failed.emit(f"{sym} is already in this watchlist")
+        """Check the typed symbol(s) — "AAPL, MSFT NVDA" adds three — with the provider
+        (off the GUI thread), then add those it knows."""
+        entry = parse_entry(text, self.model.symbols())
+        if not entry.wanted:
+            self.add_failed.emit("; ".join(entry.problems))
             return
         data = self.data
-        self.runner.submit("validate", lambda: (sym, data.validate([sym]).get(sym, "")))
+        self.runner.submit("validate", lambda: (entry, data.validate(list(entry.wanted))))
 
     @guarded
     def remove_symbols(self, symbols: list[str]) -> None:
-        removed = self.model.remove_symbols(symbols)
+        removed = self.undo.remove(symbols)
         if removed:
-            log.info("removed %s from %s", ", ".join(removed), self.watchlists.active)
+            log.info("removed %s from %s (Ctrl+Z undoes)", ", ".join(removed), self.watchlists.active)
+
+    def _symbols_removed(self, removed: list[str]) -> None:
         if self.analysis.symbol in removed:
             self.analysis.clear()
 
@@ -156,7 +161,7 @@ class AppSession(QObject):
     def move_symbol(self, symbol: str, step: int) -> None:
         row = self.model.row_of(symbol)
         if row >= 0:
-            self.model.move_row(row, min(max(row + step, 0), self.model.rowCount() - 1))
+            self.undo.move(symbol, min(max(row + step, 0), self.model.rowCount() - 1))
 
     @guarded
     def switch_list(self, name: str) -> None:
@@ -179,6 +184,7 @@ class AppSession(QObject):
         self._load_active_list()
 
     def _load_active_list(self) -> None:
+        self.undo.clear()                    # its commands edit the list being replaced
         self.model.set_symbols(self.watchlists.symbols())
         self.lists_changed.emit()
         self.refresh.invalidate(refetch=True)
@@ -196,7 +202,6 @@ class AppSession(QObject):
             self.probe_backends()
         if (new.source, new.replay) != (old.source, old.replay):
             self.data = self._make_data(new)
-            self.alerts.forget_session()
             log.info("data source: %s", new.source_label)
         if new.refresh_seconds != old.refresh_seconds:
             self.refresh.set_interval(new.refresh_seconds)
@@ -230,19 +235,26 @@ class AppSession(QObject):
     @guarded
     def _job_succeeded(self, result: JobResult) -> None:
         if result.kind == "validate":
-            sym, reason = result.value
-            if reason:
-                log.warning("not added: %s", reason)
-                self.add_failed.emit(reason)
-            elif self.model.add_symbol(sym):
-                log.info("added %s to %s", sym, self.watchlists.active)
-                self.symbol_added.emit(sym)
-                self.refresh.request(fetch=True)
+            self._validated(*result.value)
         elif result.kind == "probe":
             self.backends_probed.emit(result.value)
         elif result.kind == "warmup":
             log.info("JIT kernels ready in %.2f s (%s)", result.elapsed_s, result.value)
             self.warmed_up.emit(result.value)
+
+    def _validated(self, entry: Entry, unknown: dict[str, str]) -> None:
+        done = settle(entry, unknown)
+        added = self.undo.add(done.accepted)
+        if added:
+            log.info("added %s to %s", ", ".join(added), self.watchlists.active)
+            for sym in added:
+                self.symbol_added.emit(sym)
+            self.refresh.request(fetch=True)
+            if done.keep:
+                self.add_kept.emit(done.keep)
+        if done.problems:
+            log.warning("not added: %s", "; ".join(done.problems))
+            self.add_failed.emit("; ".join(done.problems))
 
     @guarded
     def _job_failed(self, failure: JobFailure) -> None:
@@ -258,7 +270,7 @@ class AppSession(QObject):
     def _screened(self, out: ScreenOutcome) -> None:
         interval = self.settings.interval
         latest = {r.symbol: r.data_time for r in out.rows if r.data_time is not None}
-        self.alerts.consider(out.events, latest, "screen", interval)
+        self.alerts.consider(out.events, fresh_latest(out.rows), "screen", interval)
         sym = self.analysis.symbol
         if sym in latest and self.analysis.current_interval() == interval:
             previous = self._chart_bar.get(sym)

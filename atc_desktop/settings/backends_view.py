@@ -1,8 +1,9 @@
 """Backend status (available or why not, version, device, threads) and the fallback log
-(time, from, to, reason) that the registry feeds from its computing threads."""
+(time, from, to, reason, count) that the registry feeds from its computing threads."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 from PySide6.QtCore import QObject, Qt, Signal
@@ -12,6 +13,22 @@ from PySide6.QtWidgets import (
 )
 
 MAX_FALLBACK_ROWS = 1000
+
+#: What makes two fallbacks the same one: (from, to, reason, operation).
+FallbackKey = tuple[str, str, str, str]
+
+
+@dataclass
+class RepeatedFallback:
+    """One fallback however often it happened: when first and last, and how many times."""
+
+    first: float
+    last: float
+    count: int = 1
+
+
+def _clock(t: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
 
 
 class FallbackBridge(QObject):
@@ -43,12 +60,16 @@ class BackendsView(QWidget):
 
     reprobe_requested = Signal()
     STATUS_HEADERS = ("Backend", "Status", "Version", "Device", "Threads", "Why not / note")
-    FALLBACK_HEADERS = ("Time", "From", "To", "Reason", "Operation")
+    FALLBACK_HEADERS = ("Time", "From", "To", "Reason", "Operation", "Count")
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.status_table = self._table(self.STATUS_HEADERS)
         self.fallback_table = self._table(self.FALLBACK_HEADERS)
+        # A fallback that repeats (every refresh, say) is one row with a count; rows are
+        # newest first, so a repeat moves its row to the top.
+        self._fallback_keys: list[FallbackKey] = []
+        self._repeats: dict[FallbackKey, RepeatedFallback] = {}
         self.summary = QLabel("probing backends…", self)
         self.summary.setWordWrap(True)
         reprobe = QPushButton("Probe again", self)
@@ -100,20 +121,38 @@ class BackendsView(QWidget):
 
     def set_fallbacks(self, events: Sequence[Any]) -> None:
         self.fallback_table.setRowCount(0)
+        self._fallback_keys.clear()
+        self._repeats.clear()
         for ev in events:
             self.add_fallback(ev)
 
-    def add_fallback(self, event: Any) -> None:
+    def add_fallback(self, event: Any) -> int:
+        """Log ``event`` (a ``FallbackEvent``); returns how many times it happened so far."""
+        key: FallbackKey = (event.backend, event.fallback_to, event.reason, event.operation)
         t = self.fallback_table
+        seen = self._repeats.get(key)
+        if seen is None:
+            seen = self._repeats[key] = RepeatedFallback(event.time, event.time)
+        else:
+            seen.count += 1
+            seen.last = max(seen.last, event.time)
+            row = self._fallback_keys.index(key)
+            del self._fallback_keys[row]
+            t.removeRow(row)
+        self._fallback_keys.insert(0, key)
         t.insertRow(0)
-        when = time.strftime("%H:%M:%S", time.localtime(event.time))
-        t.setItem(0, 0, _item(when, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(event.time))))
-        t.setItem(0, 1, _item(event.backend))
-        t.setItem(0, 2, _item(event.fallback_to))
-        t.setItem(0, 3, _item(event.reason, event.reason))
-        t.setItem(0, 4, _item(event.operation))
+        when = (_clock(seen.last) if seen.count == 1 else
+                f"{seen.count} times, first {_clock(seen.first)}, last {_clock(seen.last)}")
+        t.setItem(0, 0, _item(time.strftime("%H:%M:%S", time.localtime(seen.last)), when))
+        for col, text in enumerate(key, start=1):
+            t.setItem(0, col, _item(text, text if col == 3 else ""))
+        t.setItem(0, 5, _item(str(seen.count), when))
         if t.rowCount() > MAX_FALLBACK_ROWS:
+            for dropped in self._fallback_keys[MAX_FALLBACK_ROWS:]:
+                del self._repeats[dropped]
+            del self._fallback_keys[MAX_FALLBACK_ROWS:]
             t.setRowCount(MAX_FALLBACK_ROWS)
+        return seen.count
 
     def fallback_rows(self) -> list[tuple[str, ...]]:
         t = self.fallback_table

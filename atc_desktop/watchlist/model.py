@@ -65,16 +65,40 @@ class WatchlistModel(QAbstractTableModel):
         self.endResetModel()
 
     def add_symbol(self, symbol: str) -> bool:
-        if symbol in self._rows:
-            return False
-        row = len(self._states)
-        self.beginInsertRows(QModelIndex(), row, row)
-        self._states.append(RowState(symbol))
-        self._cells.append(cells_of(self._states[-1]))
-        self._rows[symbol] = row
-        self.endInsertRows()
-        self.symbols_edited.emit()
-        return True
+        return bool(self.add_symbols([symbol]))
+
+    def add_symbols(self, symbols: Iterable[str]) -> list[str]:
+        """Append the symbols not in the list yet (one insertion, one save); returns them."""
+        new = [s for s in dict.fromkeys(symbols) if s not in self._rows]
+        if new:
+            first = len(self._states)
+            self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
+            self._states.extend(RowState(s) for s in new)
+            self._cells.extend(cells_of(self._states[i]) for i in range(first, len(self._states)))
+            self._reindex()
+            self.endInsertRows()
+            self.symbols_edited.emit()
+        return new
+
+    def insert_states(self, items: Iterable[tuple[int, RowState]]) -> list[str]:
+        """Put rows back where they were, with their values (undoing a removal): ``items``
+        are (row, state) pairs; a row past the end appends and a symbol already in the
+        list is skipped. Returns the symbols inserted."""
+        inserted = []
+        for row, st in sorted(items, key=lambda item: item[0]):   # ascending: rows land as before
+            if st.symbol in self._rows:
+                continue
+            row = min(max(row, 0), len(self._states))
+            self.beginInsertRows(QModelIndex(), row, row)
+            self._states.insert(row, st)
+            self._cells.insert(row, cells_of(st))
+            self._reindex()
+            self.endInsertRows()
+            self._announce_order(row + 1, len(self._states) - 1)
+            inserted.append(st.symbol)
+        if inserted:
+            self.symbols_edited.emit()
+        return inserted
 
     def remove_symbols(self, symbols: Iterable[str]) -> list[str]:
         rows = sorted({self._rows[s] for s in symbols if s in self._rows}, reverse=True)

@@ -59,6 +59,10 @@ class WatchlistStore:
     def symbols(self, name: str | None = None) -> list[str]:
         return list(self._lists[name or self._active])
 
+    def all_symbols(self) -> list[str]:
+        """Every list's symbols, each once (the add field suggests them)."""
+        return list(dict.fromkeys(s for symbols in self._lists.values() for s in symbols))
+
     # -- editing ------------------------------------------------------------------------------
     def set_active(self, name: str) -> None:
         self._require(name)

@@ -29,20 +29,23 @@ def test_each_event_alerts_once_also_after_a_restart(qtbot: Any, tmp_path: Path,
     center = AlertCenter(path)
     notes = Notifier()
     center.set_notifier(notes)
-    # First look: only an event on the latest bar is new.
+    # Only an event on the newest bar alerts.
     raised = center.consider([ev("A", 5), ev("A", 9)], {"A": 9}, "screen", "1d")
     assert [a.bar_time for a in raised] == [9]
     assert center.consider([ev("A", 9)], {"A": 9}, "screen", "1d") == []
-    # A later refresh: events on bars newer than the last seen are new (several at once too).
+    # A later refresh with two new bars: the older one's event is history already.
     raised = center.consider([ev("A", 9), ev("A", 10, "short"), ev("A", 11)], {"A": 11}, "screen", "1d")
-    assert [(a.bar_time, a.kind) for a in raised] == [(10, "short"), (11, "long")]
-    assert len(notes.messages) == 3 and "ALERT" in caplog.text
-    assert center.model.rowCount() == 3 and center.model.alerts()[0].bar_time == 11
-    # The same event from the full ATC is a different alert; from the screening again, not.
+    assert [(a.bar_time, a.kind) for a in raised] == [(11, "long")]
+    assert len(notes.messages) == 2 and "ALERT" in caplog.text
+    assert center.model.rowCount() == 2 and center.model.alerts()[0].bar_time == 11
+    # The full ATC's event alerts once the symbol's rule asks for that source.
+    assert center.consider([ev("A", 11, source="atc")], {"A": 11}, "atc", "1d") == []
+    center.set_rule(["A"], source="both")
     assert len(center.consider([ev("A", 11, source="atc")], {"A": 11}, "atc", "1d")) == 1
     center.flush()
     restarted = AlertCenter(path)
-    assert restarted.model.rowCount() == 4
+    assert restarted.model.rowCount() == 3
+    assert restarted.rule("A").source == "both"
     assert restarted.consider([ev("A", 11)], {"A": 11}, "screen", "1d") == []
     assert restarted.consider([ev("A", 11, source="atc")], {"A": 11}, "atc", "1d") == []
 

@@ -19,9 +19,9 @@ def test_forced_backend_failure_is_logged_and_the_next_backend_serves(
     out = refreshed(qtbot, session)
     assert out.backend == "numpy"                        # the next backend computed it
     qtbot.waitUntil(lambda: window.backends.fallback_table.rowCount() >= 1, timeout=5000)
-    time_, frm, to, reason, operation = window.backends.fallback_rows()[0]
+    time_, frm, to, reason, operation, count = window.backends.fallback_rows()[0]
     assert (frm, to) == ("numba", "numpy")
-    assert "forced failure" in reason and operation == "compute_batch[ema_only]"
+    assert "forced failure" in reason and operation == "compute_batch[ema_only]" and count == "1"
     assert any("backend numba failed" in line for line in window.log_widget.lines())
     store = BarStore(session.paths.bar_store)
     for sym in ("AAA", "BBB"):
