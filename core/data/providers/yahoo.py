@@ -51,6 +51,23 @@ def _default_download(**kwargs: Any) -> Any:
     return yfinance.download(**{k: v for k, v in kwargs.items() if k in accepted})
 
 
+def use_app_cache_for_yfinance() -> None:
+    """Point yfinance's own caches (timezones, cookies, ISINs: small SQLite files) into the
+    app's cache folder, so that ``ATC_DESKTOP_HOME`` or ``--home`` keeps them with every
+    other user file instead of in ``~/.cache/py-yfinance``."""
+    import yfinance
+
+    from core.paths import cache_dir
+
+    where = str(cache_dir() / "yfinance")
+    cache = getattr(yfinance, "cache", None)
+    # set_cache_location (newer releases) also moves the ISIN cache; 0.2.x has only the tz one.
+    setter = getattr(cache, "set_cache_location", None) or yfinance.set_tz_cache_location
+    current = getattr(getattr(cache, "_TzDBManager", None), "get_location", lambda: None)()
+    if current != where:                # moving it closes yfinance's open database
+        setter(where)
+
+
 def _is_rate_limit_exception(exc: BaseException) -> bool:
     try:
         from yfinance.exceptions import YFRateLimitError
@@ -94,6 +111,8 @@ class YahooProvider:
         self.max_wait_s = float(max_wait_s)
         self.base_delay_s = float(base_delay_s)
         self.max_delay_s = float(max_delay_s)
+        if download is None:
+            use_app_cache_for_yfinance()
         self._download = download or _default_download
         self._sleep = sleep
         self._clock = clock
