@@ -3,8 +3,10 @@
     python packaging/build.py            # CPU build (no CuPy)
     python packaging/build.py --gpu      # GPU variant: adds cuda_backend and CuPy (…-gpu.tar.gz)
 
-Steps: make sure the Rust extension exists (``--native FILE`` copies a prebuilt one in;
-when none is there it is built with maturin), run PyInstaller on
+Steps: install the versions of ``packaging/requirements.lock`` where this environment
+differs from them (``--no-lock`` skips it), make sure the Rust extension exists
+(``--native FILE`` copies a prebuilt one in; when none is there it is built with
+maturin), run PyInstaller on
 ``packaging/atc-desktop.spec``, swap llvmlite and Qt's ICU data for the slim builds of
 ``slim.py``, strip debug symbols from the bundle's ELF files (keeping
 any file that stripping would make unloadable), add the Linux desktop entry and icon,
@@ -25,6 +27,7 @@ import tomllib
 import zipfile
 from pathlib import Path
 
+import lock
 import slim
 from elf import is_elf, loadable_segments
 
@@ -82,6 +85,20 @@ def build_native(work: Path, root: Path = ROOT) -> Path:
         tmp.chmod(0o755)
         os.replace(tmp, target)
     return target
+
+
+# -- the locked versions -----------------------------------------------------------------------
+def install_locked(lock_file: Path = lock.LOCK, run=subprocess.run) -> list[str]:
+    """Install the lock file's versions when this environment differs from them (a build
+    from other versions is another build); returns the differences (empty: nothing to do)."""
+    if not lock_file.is_file():
+        return []
+    diff = lock.differences(lock.read_lock(lock_file))
+    if diff:
+        print(f"installing the versions of {lock_file.name} (this environment differs):\n  "
+              + "\n  ".join(diff), flush=True)
+        run([sys.executable, "-m", "pip", "install", "-q", "-r", str(lock_file)], check=True)
+    return diff
 
 
 # -- stripping ---------------------------------------------------------------------------------
@@ -145,6 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dist", type=Path, default=ROOT / "dist", help="output folder (default dist/)")
     parser.add_argument("--work", type=Path, default=ROOT / "build" / "pyinstaller",
                         help="PyInstaller's work folder (default build/pyinstaller)")
+    parser.add_argument("--no-lock", action="store_true",
+                        help="build with the packages installed here even where they differ "
+                             "from packaging/requirements.lock")
     parser.add_argument("--no-archive", action="store_true", help="skip the .tar.gz")
     parser.add_argument("--no-strip", action="store_true", help="keep debug symbols")
     parser.add_argument("--no-slim", action="store_true",
@@ -154,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.gpu and importlib.util.find_spec("cupy") is None:
         raise SystemExit("--gpu needs CuPy in this environment: pip install -e '.[gpu,package]'")
+    if not args.no_lock:
+        install_locked()
     if args.native:
         print("Rust extension:", install_native(args.native.resolve()))
     elif not native_modules():
