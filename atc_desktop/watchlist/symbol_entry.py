@@ -127,7 +127,7 @@ def sources_of(session: AppSession) -> SuggestSources:
     """The session's data source's suggestions: Yahoo's search only when it is online."""
     data, source = session.data, session.settings.source
     online = source.strip().lower() == "yahoo"
-    return SuggestSources(index=lambda: local_index(data.provider, source),
+    return SuggestSources(index=lambda: local_index(data.provider),
                           search=yahoo_search if online else None,
                           known=session.watchlists.all_symbols)
 
@@ -271,6 +271,7 @@ class SymbolCompleter(QCompleter):
 def install_symbol_entry(line: QLineEdit, session: AppSession) -> SymbolCompleter:
     """Give ``line`` (the add field) its completer, tied to the session: a new data source
     rebuilds the suggestions; after a partial add the field keeps the symbols to correct."""
+    line.setPlaceholderText("Add symbols (e.g. AAPL, MSFT NVDA)")
     completer = SymbolCompleter(line, session.runner, lambda: sources_of(session), line)
     session.settings_applied.connect(lambda _s: completer.invalidate())
     session.add_kept.connect(line.setText)

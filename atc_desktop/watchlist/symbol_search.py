@@ -40,20 +40,23 @@ def _usable(symbols: Iterable[Any], where: str) -> list[Suggestion]:
     return out
 
 
-def local_index(provider: Any, source: str) -> list[Suggestion]:
+_WHERE = {"csv": "CSV folder", "bundled": "bundled data", "synthetic": "synthetic data"}
+
+
+def local_index(provider: Any) -> list[Suggestion]:
     """The symbols that can be suggested without a network: the provider's own list (a
     CSV folder, the bundled file, synthetic names) and the bundled file's. Blocking (reads
     files): call it on the worker pool."""
     found: list[Suggestion] = []
+    name = str(getattr(provider, "name", ""))
     lister = getattr(provider, "symbols", None)
     if callable(lister):
-        kind = source.partition(":")[0].lower()
-        found += _usable(lister(), {"csv": "CSV folder", "bundled": "bundled data"}.get(kind, kind))
-    if not source.lower().startswith("bundled"):
+        found += _usable(lister(), _WHERE.get(name, name))
+    if name != "bundled":
         try:
             from core.data import make_provider
 
-            found += _usable(make_provider("bundled", replay=False).symbols(), "bundled data")
+            found += _usable(make_provider("bundled", replay=False).symbols(), _WHERE["bundled"])
         except Exception as exc:         # a missing bundled file only shortens the list
             log.debug("no bundled symbols to suggest: %s", exc)
     return merge(found, limit=None)
@@ -64,6 +67,9 @@ def yahoo_search(query: str, limit: int = MAX_SUGGESTIONS) -> list[Suggestion]:
     when Yahoo cannot be reached."""
     import yfinance as yf
 
+    from core.data.providers.yahoo import use_app_cache_for_yfinance
+
+    use_app_cache_for_yfinance()          # yfinance's cookie files with the app's other caches
     found = yf.Search(query, max_results=limit, news_count=0, lists_count=0, include_cb=False,
                       recommended=0, timeout=SEARCH_TIMEOUT_S, raise_errors=True)
     out = []
