@@ -88,7 +88,7 @@ def interval_seconds(interval: str) -> int:
         return INTERVAL_SECONDS[interval]
     except KeyError:
         raise DataError(
-            f"unknown interval {interval!r}; use one of {', '.join(INTERVALS)}"
+            f"unknown interval {interval!r}; use one of {', '.join(INTERVAL_SECONDS)}"
         ) from None
 
 
