@@ -20,6 +20,7 @@ from atc_desktop.screening import SignalEvent, atc_events
 from atc_desktop.workers import JobFailure, JobResult, JobRunner
 from core.backends.registry import Registry
 from core.config import ATCConfig
+from core.data.bars import Bars
 from core.errors import DataError
 from core.types import ATCResult
 from core.windows import history_start
@@ -104,12 +105,18 @@ class ChartLive:
             self.last_path = "full"
             return result
 
-    def forming(self, close: float) -> ATCResult | None:
-        """The forming bar's full ATC (one bar, detail), or None without a live state."""
-        with self._lock:
-            if self._states is None or self._key is None:
+    def forming(self, close: float, after_ts: int) -> ATCResult | None:
+        """The full ATC (one bar, detail) of a forming bar that follows the bar at
+        ``after_ts``; None without a live state for it, or while a job updates the state
+        (the GUI thread never waits: try the next tick)."""
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            if self._states is None or self._key is None or self._last_ts != after_ts:
                 return None
             return self._engine.incremental_forming_detail(self._states, 0, float(close))
+        finally:
+            self._lock.release()
 
     def _continues(self, key: tuple, window: Any) -> bool:
         if self._key != key or self._states is None or len(window) == 0:
@@ -160,6 +167,17 @@ def run_analysis(req: AnalysisRequest, data: DataService, registry: Registry,
     t2 = time.perf_counter()
     events = atc_events(bars, result)
     return AnalysisOutcome(req, bars, result, events, t1 - t0, t2 - t1)
+
+
+def with_forming_bar(bars: Any, bar: Any) -> Any:
+    """``bars`` with a forming bar (``FormingBar``) appended."""
+    def add(name: str, value: float) -> np.ndarray:
+        return np.append(np.asarray(getattr(bars, name)), value)
+
+    return Bars(bars.symbol, bars.interval, np.append(bars.timestamps, np.int64(bar.start)),
+                add("open", bar.open), add("high", bar.high), add("low", bar.low),
+                add("close", bar.close), add("volume", bar.volume), tz=bars.tz,
+                source=bars.source, synthetic=bars.synthetic)
 
 
 class AnalysisController(QObject):
@@ -264,6 +282,24 @@ class AnalysisController(QObject):
             self._live_pending = False
             self._submit(live=True)
 
+    @guarded
+    def show_forming(self, bar: Any) -> None:
+        """Show a forming bar (``core.data.live.FormingBar``) after the charted closed bars,
+        with the full ATC as if it closed now; the closed bars' state is not touched."""
+        out = self.last_outcome
+        if (out is None or self.symbol != bar.symbol or out.request.symbol != bar.symbol
+                or out.request.interval != bar.interval or self._running is not None):
+            return
+        last = int(out.bars.timestamps[-1])
+        if int(bar.start) <= last:
+            return
+        one = self.live.forming(bar.close, last)
+        if one is None:
+            return
+        chart = self._chart()
+        chart.update_data(with_forming_bar(out.bars, bar), out.result.extended(one))
+        chart.set_last_bar_forming(True)
+
     def _present(self, out: AnalysisOutcome) -> None:
         req = out.request
         chart = self._chart()
@@ -272,6 +308,8 @@ class AnalysisController(QObject):
             chart.update_data(out.bars, out.result)
         else:
             chart.set_data(out.bars, out.result, req.config)
+        if hasattr(chart, "set_last_bar_forming"):
+            chart.set_last_bar_forming(False)       # only closed bars from the history
         self._shown = key
         self.last_outcome = out
         log.debug("chart %s %s: %d bars, load %.3f s, ATC %.3f s on %s", req.symbol, req.interval,

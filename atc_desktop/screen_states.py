@@ -16,6 +16,7 @@ equals what a restart computes from the same store.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -69,14 +70,17 @@ class ScreenStates:
         self._rows: dict[str, _Row] = {}
         self.rebuilt_last: set[str] = set()      # symbols rebuilt on the last advance
         self._engine: Any = None
+        # advance() runs on the screening job, forming() on the GUI thread.
+        self._lock = threading.RLock()
 
     def forget(self, symbols: Iterable[str] | None = None) -> None:
         """Rebuild these symbols (all of them with None) on the next advance."""
-        if symbols is None:
-            self._key, self._state, self._rows = None, None, {}
-            return
-        for s in symbols:
-            self._rows.pop(s, None)
+        with self._lock:
+            if symbols is None:
+                self._key, self._state, self._rows = None, None, {}
+                return
+            for s in symbols:
+                self._rows.pop(s, None)
 
     def advance(self, engine: Any, store: Any, symbols: list[str], interval: str,
                 config: ATCConfig, history_bars: int,
@@ -85,6 +89,30 @@ class ScreenStates:
 
         ``engine`` computes the states (``screen_init``/``screen_update``: the numba
         backend)."""
+        with self._lock:
+            return self._advance(engine, store, symbols, interval, config, history_bars, rewritten)
+
+    def forming(self, closes: dict[str, float]) -> dict[str, tuple[float, float]] | None:
+        """(EMA_Signal, direction) of each symbol's forming bar at ``closes``, the state
+        unchanged; None while a refresh is updating the state (try the next tick)."""
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            if self._state is None:
+                return {}
+            rows = {s: self._rows[s].row for s in closes if s in self._rows}
+            if not rows:
+                return {}
+            forming = np.full(self._state.symbols, np.nan)
+            for s, r in rows.items():
+                forming[r] = closes[s]
+            out = self._engine.screen_forming(self._state, forming)
+            return {s: (float(out.signals[r, 0, 0]), float(out.direction[r, 0])) for s, r in rows.items()}
+        finally:
+            self._lock.release()
+
+    def _advance(self, engine: Any, store: Any, symbols: list[str], interval: str,
+                 config: ATCConfig, history_bars: int, rewritten: Iterable[str]) -> dict[str, Screened]:
         self._engine = engine
         params = kernel_params(config, "ema_only")
         key = (interval, id(params), history_bars)

@@ -62,6 +62,7 @@ class ScreenOutcome:
     fetch_s: float = 0.0
     compute_s: float = 0.0
     error: str = ""
+    fetched: bool = False                # the refresh asked the provider for new bars
 
 
 def compile_in_background(registry: Registry) -> None:
@@ -134,6 +135,7 @@ def run_screen(req: ScreenRequest, data: DataService, registry: Registry,
             log.warning("%s (%d symbols); showing cached bars", msg, len(symbols))
             failures = {s: msg for s in symbols}
     out.fetch_s = time.perf_counter() - t0
+    out.fetched = req.fetch
     out.notes.extend(f"{s}: {why}" for s, why in rewritten.items())
 
     try:

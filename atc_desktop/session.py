@@ -2,7 +2,9 @@
 data service, the refresh and chart controllers, alerts and the registry bridge."""
 from __future__ import annotations
 
+import dataclasses
 import logging
+import math
 from typing import Any, Callable
 
 import numpy as np
@@ -13,6 +15,7 @@ from atc_desktop.analysis import AnalysisController, AnalysisOutcome
 from atc_desktop.app_settings import AppSettings, SettingsFile
 from atc_desktop.data_service import DataService
 from atc_desktop.guard import error_sink, guarded, install_gui_gc
+from atc_desktop.live_feed import LiveFeed
 from atc_desktop.paths import AppPaths
 from atc_desktop.persist import SetAside
 from atc_desktop.refresh import RefreshController
@@ -90,6 +93,10 @@ class AppSession(QObject):
         self.alerts = AlertCenter(paths.alerts_file, self)
         self.refresh.refreshed.connect(self._screened)
         self.analysis.analysed.connect(self._analysed)
+        self.live = LiveFeed(lambda: self.data, self.model.symbols, lambda: self.settings,
+                             parent=self)
+        self.live.forming.connect(self._forming)
+        self._closed_last: dict[str, float] = {}     # each symbol's last closed close
         self._chart_bar: dict[str, int | None] = {}
         self._shut = False
         #: User files that were unusable at start and moved aside (told once, by start()).
@@ -111,6 +118,7 @@ class AppSession(QObject):
         self.refresh.request(fetch=False)
         self.refresh.request(fetch=True)        # queued behind the first: no overlap
         self.refresh.start(self.settings.refresh_seconds)
+        self.live.restart()
 
     def tell_set_aside(self) -> None:
         """Tell the user, once, which files were unusable and where they were kept: in the
@@ -128,6 +136,7 @@ class AppSession(QObject):
         if self._shut:
             return
         self._shut = True
+        self.live.stop()
         self.refresh.shutdown()
         self.analysis.shutdown()
         self.registry.remove_listener(self.fallbacks.listener)
@@ -191,6 +200,7 @@ class AppSession(QObject):
 
     def _save_symbols(self) -> None:
         self.watchlists.set_symbols(self.model.symbols())
+        self.live.set_symbols(self.model.symbols())
 
     # -- settings -----------------------------------------------------------------------------
     @guarded
@@ -209,6 +219,8 @@ class AppSession(QObject):
         if any(getattr(new, k) != getattr(old, k) for k in inputs):
             refetch = (new.source, new.replay, new.interval) != (old.source, old.replay, old.interval)
             self.refresh.invalidate(refetch=refetch)
+            if refetch:
+                self.live.restart()
         if any(getattr(new, k) != getattr(old, k) for k in (*inputs, "backend")):
             self.analysis.recompute()
         self.settings_applied.emit(new)
@@ -270,6 +282,12 @@ class AppSession(QObject):
     def _screened(self, out: ScreenOutcome) -> None:
         interval = self.settings.interval
         latest = {r.symbol: r.data_time for r in out.rows if r.data_time is not None}
+        for r in out.rows:
+            if r.data_time is not None:
+                self.live.closed(r.symbol, r.data_time, r.tz)
+                self._closed_last[r.symbol] = r.last
+        if out.fetched:
+            self.live.replay_step()
         self.alerts.consider(out.events, fresh_latest(out.rows), "screen", interval)
         sym = self.analysis.symbol
         if sym in latest and self.analysis.current_interval() == interval:
@@ -277,6 +295,30 @@ class AppSession(QObject):
             self._chart_bar[sym] = latest[sym]
             if previous is not None and previous != latest[sym]:
                 self.analysis.bars_updated((sym,), interval)
+
+    @guarded
+    def _forming(self, bars: dict[str, Any]) -> None:
+        """Forming bars (``LiveFeed``): the watchlist's values and the chart's last bar as
+        if each bar closed now; nothing is stored and no state changes."""
+        closes = {s: float(b.close) for s, b in bars.items()}
+        values = self.refresh.screen_states.forming(closes)
+        if values is None:                  # a refresh is updating the states: next tick
+            return
+        rows = []
+        for s, b in bars.items():
+            st = self.model.state_of(s)
+            if st is None or s not in values:
+                continue
+            signal, direction = values[s]
+            closed = self._closed_last.get(s, math.nan)
+            rows.append(dataclasses.replace(
+                st, last=closes[s], signal=signal, direction=direction, data_time=int(b.start),
+                change_pct=(closes[s] / closed - 1.0) * 100.0 if closed > 0 else math.nan))
+        if rows:
+            self.model.apply(rows)
+        sym = self.analysis.symbol
+        if sym in bars:
+            self.analysis.show_forming(bars[sym])
 
     def _analysed(self, out: AnalysisOutcome) -> None:
         req = out.request

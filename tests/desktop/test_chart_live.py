@@ -46,9 +46,11 @@ def test_refreshes_step_only_new_bars_and_equal_a_full_compute():
 def test_forming_bar_is_the_full_computations_last_bar_and_changes_nothing():
     close = random_walk(300, seed=9)
     live = ChartLive()
-    live.compute(request(), bars_of("AAA", close[:299]), REGISTRY)
+    window = bars_of("AAA", close[:299])
+    live.compute(request(), window, REGISTRY)
+    assert live.forming(close[299], int(window.timestamps[-2])) is None   # not after the last bar
     for tick in (close[299] * 1.02, close[299]):
-        bar = live.forming(tick)
+        bar = live.forming(tick, int(window.timestamps[-1]))
         want = REGISTRY.get("rust").compute(np.append(close[:299], tick), ATCConfig(), detail=True)
         for (name, x), (_, y) in zip(bar.columns(True), want.columns(True)):
             np.testing.assert_array_equal(x, y[-1:], err_msg=name)

@@ -136,6 +136,25 @@ class BundledProvider:
             self._cursor = min(self._cursor + max(int(n), 0), self.calendar_length)
             return self._cursor
 
+    def upcoming(self, symbols: Sequence[str]) -> dict[str, tuple[int, float, float, float, float, float]]:
+        """The bar the next replay step reveals, per symbol that has one: (timestamp ns,
+        open, high, low, close, volume). Replay mode only; nothing is revealed. This is what
+        the offline forming-bar walk (``core.data.live.replay``) plays tick by tick."""
+        if not self.replay or self.replay_finished:
+            return {}
+        data, calendar = self._data()
+        day = int(calendar[self._cursor])
+        out = {}
+        for raw in symbols:
+            cols = data.get(normalise_symbol(raw))
+            if cols is None:
+                continue
+            i = int(np.searchsorted(cols["timestamps"], day))
+            if i < cols["timestamps"].size and int(cols["timestamps"][i]) == day:
+                out[normalise_symbol(raw)] = (day, *(float(cols[k][i]) for k in
+                                                    ("open", "high", "low", "close", "volume")))
+        return out
+
     def validate_symbols(self, symbols: Sequence[str]) -> dict[str, str]:
         """Reason per symbol that is not in the bundled file."""
         known = self._data()[0]
