@@ -1,11 +1,15 @@
 """The chart dock's content: the ChartWidget (created on first use, so start-up does not
-wait for pyqtgraph) under a one-line status: what is shown, history window, errors."""
+wait for pyqtgraph) under a one-line status: what is shown, history window, errors. It
+also keeps the chart's layout (pane proportions, readout height) and export folder until
+the chart exists, so a saved layout can be restored before the first chart."""
 from __future__ import annotations
 
 from typing import Any
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from atc_desktop.elided_label import ElidedLabel
 
 from atc_desktop.interval_combo import Choice, timeframes
 from atc_desktop.watchlist.columns import format_time
@@ -19,9 +23,9 @@ class ChartPane(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.status = QLabel("Select a symbol in the watchlist to chart its full ATC.", self)
+        # One line (its whole text in the tooltip): the height belongs to the chart.
+        self.status = ElidedLabel("Select a symbol in the watchlist to chart its full ATC.", self)
         self.status.setObjectName("chartStatus")
-        self.status.setWordWrap(True)
         self._lay = QVBoxLayout(self)
         self._lay.setContentsMargins(0, 0, 0, 0)
         self._lay.setSpacing(2)
@@ -31,6 +35,9 @@ class ChartPane(QWidget):
         self._intervals: tuple[list[Choice], str] | None = None
         self._resampled: dict[str, str] = {}       # resampled interval → its base
         self._marked_forming = False
+        self._proportions: tuple[float, ...] | None = None
+        self._bottom_px: int | None = None
+        self._export_dir = ""
 
     @property
     def has_chart(self) -> bool:
@@ -47,8 +54,43 @@ class ChartPane(QWidget):
             self._chart.interval_requested.connect(self.interval_requested)
             if self._intervals is not None:
                 self._chart.set_intervals(*self._intervals)
+            if self._proportions is not None:
+                self._chart.set_pane_proportions(self._proportions)
+            if self._bottom_px is not None:
+                self._chart.set_bottom_height(self._bottom_px)
+            self._chart.export_dir = self._export_dir
             self._lay.insertWidget(0, self._chart, 1)
         return self._chart
+
+    # -- layout kept across sessions -----------------------------------------------------------
+    def chart_layout(self) -> tuple[tuple[float, ...] | None, int | None]:
+        """(pane proportions, readout panel height) the user chose; None where they did not."""
+        if self._chart is None:
+            return self._proportions, self._bottom_px
+        return self._chart.pane_proportions(), self._chart.asked_bottom_height()
+
+    def restore_chart_layout(self, proportions: tuple[float, ...] | None, bottom_px: int | None) -> None:
+        """Apply a saved chart layout now or when the chart is created (ValueError: bad
+        proportions)."""
+        if proportions is not None:
+            if self._chart is not None:
+                self._chart.set_pane_proportions(proportions)
+            self._proportions = tuple(proportions)
+        if bottom_px is not None:
+            self._bottom_px = int(bottom_px)
+            if self._chart is not None:
+                self._chart.set_bottom_height(self._bottom_px)
+
+    @property
+    def export_dir(self) -> str:
+        """Folder the last export went to (the next export dialog starts there)."""
+        return self._chart.export_dir if self._chart is not None else self._export_dir
+
+    @export_dir.setter
+    def export_dir(self, folder: str) -> None:
+        self._export_dir = folder
+        if self._chart is not None:
+            self._chart.export_dir = folder
 
     def set_theme(self, name: str) -> None:
         self._theme = name
@@ -76,11 +118,15 @@ class ChartPane(QWidget):
         return f"{interval} bars resampled from {base}; the last one {state}"
 
     def show_busy(self, symbol: str, interval: str) -> None:
-        self.status.setText(f"Computing the full ATC of {symbol} ({interval})…")
+        self._say(f"Computing the full ATC of {symbol} ({interval})…")
         self.status.setProperty("invalid", False)
 
+    def _say(self, text: str) -> None:
+        self.status.setText(text)
+        self.status.setToolTip(text)
+
     def show_error(self, symbol: str, message: str) -> None:
-        self.status.setText(f"⚠ {symbol}: {message}")
+        self._say(f"⚠ {symbol}: {message}")
         self.status.setProperty("invalid", True)
         self.status.style().unpolish(self.status)
         self.status.style().polish(self.status)
@@ -92,7 +138,7 @@ class ChartPane(QWidget):
         first = format_time(int(bars.timestamps[0]), req.interval, bars.tz)
         note = " (synthetic data)" if getattr(bars, "synthetic", False) else ""
         last = self._resampled_note(req.interval, bars)
-        self.status.setText(
+        self._say(
             f"{req.symbol} · {len(bars)} bars from {first}{note} · first {warm} bars are warm-up · "
             f"full ATC on {res.backend} in {out.compute_s * 1e3:.0f} ms · values depend on the "
             f"first bar loaded (spec §10); {last}")

@@ -4,9 +4,12 @@ new period, never between bars, and nights and weekends take no room."""
 from __future__ import annotations
 
 import datetime as dt
+import math
+from typing import Any, Callable
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6 import QtCore
 
 from atc_desktop.chart.data import to_datetime
 
@@ -79,7 +82,21 @@ class BarTimeAxisItem(pg.AxisItem):
         return now.strftime("%H:%M")
 
 
-class CompactAxisItem(pg.AxisItem):
+class ValueAxisItem(pg.AxisItem):
+    """A pane's value axis: no ticks beside the legend band (where no data is drawn)."""
+
+    def tickValues(self, minVal: float, maxVal: float, size: float) -> list[tuple[float, list[float]]]:  # noqa: N802,N803
+        levels = super().tickValues(minVal, maxVal, size)
+        view = self.linkedView()
+        data_range = getattr(view, "data_range", None)
+        if data_range is None:
+            return levels
+        lo, hi = data_range()
+        slack = (hi - lo) * 1e-9
+        return [(spacing, [v for v in values if v <= hi + slack]) for spacing, values in levels]
+
+
+class CompactAxisItem(ValueAxisItem):
     """Value axis with K/M/B suffixes (volume): "20M" instead of "2e+07"."""
 
     def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
@@ -92,3 +109,36 @@ class CompactAxisItem(pg.AxisItem):
                     out.append(f"{q:.0f}{unit}" if abs(q - round(q)) < 1e-9 else f"{q:.1f}{unit}")
                     break
         return out
+
+
+class PriceScaleAxisItem(ValueAxisItem):
+    """The price pane's right axis: dragging it scales the prices (down compresses, up
+    stretches, as on trading charts); a double click returns to fitting the visible bars.
+    The axis only reports; the chart decides what scaling means."""
+
+    #: Range factor per pixel dragged.
+    SCALE_PER_PX = 0.008
+
+    def __init__(self, on_scale: Callable[[float], None], on_auto: Callable[[], None],
+                 **kwargs: object) -> None:
+        super().__init__("right", **kwargs)
+        self._on_scale = on_scale
+        self._on_auto = on_auto
+        self.setCursor(QtCore.Qt.CursorShape.SizeVerCursor)
+        self.setToolTip("Drag to scale the prices; double-click to fit the visible bars again")
+
+    def mouseDragEvent(self, event: Any) -> None:  # noqa: N802 - pyqtgraph's name
+        if event.button() != QtCore.Qt.MouseButton.LeftButton:
+            event.ignore()
+            return
+        event.accept()
+        dy = float(event.pos().y() - event.lastPos().y())
+        if dy:
+            self._on_scale(math.exp(dy * self.SCALE_PER_PX))
+
+    def mouseClickEvent(self, event: Any) -> None:  # noqa: N802 - pyqtgraph's name
+        if event.button() == QtCore.Qt.MouseButton.LeftButton and event.double():
+            event.accept()
+            self._on_auto()
+        else:
+            event.ignore()

@@ -1,7 +1,10 @@
 """Crosshair over the stacked panes: a vertical line snapped to the bar under the cursor in
-every pane, a horizontal line with a value tag in the pane under the cursor. It reports
-the bar through ``moved`` (−1 when the cursor leaves the chart) and touches no data."""
+every pane with the bar's time in a tag on the time axis, a horizontal line with a value
+tag in the pane under the cursor. It reports the bar through ``moved`` (−1 when the
+cursor leaves the chart) and touches no data."""
 from __future__ import annotations
+
+from typing import Callable
 
 import pyqtgraph as pg
 from PySide6 import QtCore
@@ -15,7 +18,8 @@ class Crosshair(QtCore.QObject):
 
     moved = Signal(int)
 
-    def __init__(self, view: pg.GraphicsView, plots: list[pg.PlotItem]) -> None:
+    def __init__(self, view: pg.GraphicsView, plots: list[pg.PlotItem],
+                 time_axis: pg.AxisItem | None = None) -> None:
         super().__init__(view)
         self._view = view
         self._plots = plots
@@ -36,6 +40,14 @@ class Crosshair(QtCore.QObject):
             self._vlines.append(v)
             self._hlines.append(h)
             self._tags.append(tag)
+        # The time tag lives on the axis (in its pixels), over the tick labels it names.
+        self._time_axis = time_axis
+        self._time_label: Callable[[int], str] = str
+        self.time_tag = pg.TextItem(anchor=(0.5, 0.0))
+        self.time_tag.setVisible(False)
+        self.time_tag.setZValue(100)
+        if time_axis is not None:
+            self.time_tag.setParentItem(time_axis)
         self.set_colors("#9598a1", "#1e222d", "#d1d4dc")
         view.scene().sigMouseMoved.connect(self._mouse_moved)
         view.viewport().installEventFilter(self)
@@ -49,13 +61,21 @@ class Crosshair(QtCore.QObject):
         self._bars = n
         self.hide()
 
+    def set_time_labels(self, label: Callable[[int], str]) -> None:
+        """How the time tag names bar ``i``."""
+        self._time_label = label
+
+    def time_text(self) -> str:
+        """The time tag's text ('' while hidden)."""
+        return self.time_tag.toPlainText() if self.time_tag.isVisible() else ""
+
     def set_value_digits(self, plot_index: int, digits: int) -> None:
         self._digits[plot_index] = digits
 
     def set_colors(self, line: str, tag_bg: str, tag_fg: str) -> None:
         for item in self._vlines + self._hlines:
             item.set_pen(line, QtCore.Qt.PenStyle.DashLine)
-        for tag in self._tags:
+        for tag in self._tags + [self.time_tag]:
             tag.fill = pg.mkBrush(tag_bg)
             tag.border = pg.mkPen(line)
             tag.setColor(tag_fg)
@@ -68,6 +88,7 @@ class Crosshair(QtCore.QObject):
         for v in self._vlines:
             v.set_value(bar)
             v.setVisible(True)
+        self._place_time_tag(bar)
         for k, (h, tag) in enumerate(zip(self._hlines, self._tags)):
             show = k == plot_index and y is not None
             h.setVisible(show)
@@ -82,8 +103,18 @@ class Crosshair(QtCore.QObject):
             self._bar = bar
             self.moved.emit(bar)
 
+    def _place_time_tag(self, bar: int) -> None:
+        axis = self._time_axis
+        if axis is None:
+            return
+        scene_x = self._plots[-1].getViewBox().mapViewToScene(QtCore.QPointF(bar, 0)).x()
+        x = axis.mapFromScene(QtCore.QPointF(scene_x, 0)).x()
+        self.time_tag.setText(self._time_label(bar))
+        self.time_tag.setPos(x, 1.0)
+        self.time_tag.setVisible(True)
+
     def hide(self) -> None:
-        for item in self._vlines + self._hlines + self._tags:
+        for item in self._vlines + self._hlines + self._tags + [self.time_tag]:
             item.setVisible(False)
         if self._bar != -1:
             self._bar = -1

@@ -1,15 +1,24 @@
 """The three stacked panes (price, volume, Average_Signal) sharing one x axis, and the
-items in them. Building and theming only: the chart widget feeds data and drives the view."""
+items in them. Building, theming and the panes' geometry (row proportions, the legend
+band at the top of each pane); the chart widget feeds data and drives the view.
+
+Each pane's legend sits in a band at the top of the pane that its data never enters: the
+view box clips its items below the band and the chart fits the y range under it, so
+legends and the growth-factor banner never cover candles or lines.
+"""
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
+from typing import Callable
 
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
 
 from core.config import FAMILIES
 
-from atc_desktop.chart.axis import BarTimeAxisItem, CompactAxisItem
+from atc_desktop.chart.axis import BarTimeAxisItem, CompactAxisItem, PriceScaleAxisItem, ValueAxisItem
+from atc_desktop.chart.pane_splitter import DEFAULT_PROPORTIONS, MIN_DATA_PX, normalised, row_heights
 from atc_desktop.chart.candles_item import CandlesItem
 from atc_desktop.chart.grid_item import GridItem
 from atc_desktop.chart.level_line_item import LevelLineItem
@@ -20,8 +29,60 @@ from atc_desktop.chart.volume_item import VolumeItem
 from atc_desktop.chart.warmup_item import WarmupShadeItem
 
 AXIS_WIDTH = 72            # the same right-axis width in every pane keeps the x axes aligned
-ROW_STRETCH = (7, 2, 3)    # price, volume, Average_Signal
-SIGNAL_RANGE = (-1.2, 1.45)   # headroom above +1 keeps the legend off the line
+SIGNAL_RANGE = (-1.2, 1.2)   # the signal pane's data range, below its legend band
+LEGEND_POS = (6.0, 2.0)      # legend offset from the pane's top-left corner, pixels
+BAND_GAP = 4.0               # free pixels between a legend and the data under it
+MIN_LEGEND_WIDTH = 320.0     # narrower than this beside the banner: the banner goes below
+
+
+class BandViewBox(pg.ViewBox):
+    """A view box whose top ``band`` pixels hold the pane's legend: its items (data, grid,
+    crosshair lines) are clipped to the part below the band."""
+
+    def __init__(self) -> None:
+        super().__init__(defaultPadding=0.0)
+        self._band = 0.0
+
+    @property
+    def band(self) -> float:
+        return self._band
+
+    def set_band(self, px: float) -> bool:
+        """Set the band height; True when it changed."""
+        px = max(0.0, float(px))
+        if px == self._band:
+            return False
+        self.prepareGeometryChange()
+        self._band = px
+        self.update()
+        return True
+
+    def data_height(self) -> float:
+        """Pixels left for the data under the band."""
+        return max(self.height() - self._band, 1.0)
+
+    def shape(self) -> QtGui.QPainterPath:
+        rect = self.rect()
+        rect.setTop(min(rect.top() + self._band, rect.bottom()))
+        path = QtGui.QPainterPath()
+        path.addRect(rect)
+        return path
+
+    def set_data_range(self, lo: float, hi: float) -> None:
+        """Show y in [lo, hi] in the part below the band (the band's share is added above)."""
+        h = self.height()
+        top = hi
+        if hi > lo and h - self._band >= 8:
+            top = hi + (hi - lo) * self._band / (h - self._band)
+        self.setYRange(lo, top, padding=0)
+
+    def data_range(self) -> tuple[float, float]:
+        """The y range shown below the band (inverse of ``set_data_range``)."""
+        _, (lo, top) = self.viewRange()
+        h = self.height()
+        if h <= 0 or h - self._band < 8:
+            return float(lo), float(top)
+        return float(lo), float(top - (top - lo) * self._band / h)
 
 
 def _plot(layout: pg.GraphicsLayout, row: int, bottom: pg.AxisItem | None = None,
@@ -31,7 +92,7 @@ def _plot(layout: pg.GraphicsLayout, row: int, bottom: pg.AxisItem | None = None
         axis_items["bottom"] = bottom
     if right is not None:
         axis_items["right"] = right
-    plot = layout.addPlot(row=row, col=0, axisItems=axis_items or None)
+    plot = layout.addPlot(row=row, col=0, axisItems=axis_items or None, viewBox=BandViewBox())
     plot.hideButtons()
     plot.setMenuEnabled(False)
     plot.disableAutoRange()
@@ -46,14 +107,24 @@ def _plot(layout: pg.GraphicsLayout, row: int, bottom: pg.AxisItem | None = None
     return plot
 
 
-def _legend(plot: pg.PlotItem) -> pg.LabelItem:
-    # A label pinned to the pane's top-left corner, not to data coordinates: it stays put
-    # while the user pans, and it is part of the scene, so PNG exports include it.
-    label = pg.LabelItem(justify="left")
-    label.setParentItem(plot.getViewBox())
-    label.anchor(itemPos=(0, 0), parentPos=(0, 0), offset=(6, 2))
+def _legend(plot: pg.PlotItem, justify: str = "left") -> pg.LabelItem:
+    # A label in the pane's band, not in data coordinates: it stays put while the user
+    # pans, and it is part of the scene, so PNG exports include it. Its parent is the plot,
+    # not the view box, which clips its children below the band.
+    label = pg.LabelItem(justify=justify)
+    label.setParentItem(plot)
     label.setZValue(200)
     return label
+
+
+def _text_size(label: pg.LabelItem) -> QtCore.QSizeF:
+    return label.item.boundingRect().size()
+
+
+def _wrap(label: pg.LabelItem, width: float) -> None:
+    if label.item.textWidth() != width:
+        label.item.setTextWidth(width)
+        label.updateMin()
 
 
 class ChartPanes:
@@ -66,11 +137,16 @@ class ChartPanes:
         layout.setContentsMargins(2, 2, 2, 2)
         layout.setSpacing(0)
         self.axis = BarTimeAxisItem()
-        self.price = _plot(layout, 0)
+        #: Called with a factor when the user drags the price axis, and with no argument
+        #: (``on_price_auto``) on a double click; the chart widget sets both.
+        self.on_price_scale: Callable[[float], None] = lambda factor: None
+        self.on_price_auto: Callable[[], None] = lambda: None
+        self.price_axis = PriceScaleAxisItem(lambda f: self.on_price_scale(f), lambda: self.on_price_auto())
+        self.price = _plot(layout, 0, right=self.price_axis)
         self.volume = _plot(layout, 1, right=CompactAxisItem("right"))
-        self.signal = _plot(layout, 2, self.axis)
-        for row, stretch in enumerate(ROW_STRETCH):
-            layout.layout.setRowStretchFactor(row, stretch)
+        self.signal = _plot(layout, 2, self.axis, right=ValueAxisItem("right"))
+        self._proportions: tuple[float, ...] = DEFAULT_PROPORTIONS
+        layout.geometryChanged.connect(self.apply_row_heights)
         self.volume.setXLink(self.price)
         self.signal.setXLink(self.price)
         self.signal.setYRange(*SIGNAL_RANGE, padding=0)
@@ -84,6 +160,9 @@ class ChartPanes:
         self.ma_lines: dict[str, TrendLineItem] = {f: TrendLineItem(width=1.0) for f in FAMILIES}
         self.arrow_up = MarkersItem(up=True)
         self.arrow_down = MarkersItem(up=False)
+        # Calibration: one family's nine members instead of the six family lines.
+        self.member_lines: list[TrendLineItem] = [TrendLineItem(width=1.8 if k == 0 else 1.0)
+                                                  for k in range(9)]
         self.avg_line = TrendLineItem(width=1.0)
         self.alert_long = MarkersItem(up=True, size=8, offset=4)
         self.alert_short = MarkersItem(up=False, size=8, offset=4)
@@ -97,6 +176,10 @@ class ChartPanes:
         self.price.addItem(self.candles)
         for f in FAMILIES:
             self.price.addItem(self.ma_lines[f])
+        for k, line in enumerate(self.member_lines):
+            line.setVisible(False)
+            line.setZValue(10 + k)
+            self.price.addItem(line)
         self.price.addItem(self.arrow_up)
         self.price.addItem(self.arrow_down)
         self.price.addItem(self.last_price, ignoreBounds=True)
@@ -125,20 +208,106 @@ class ChartPanes:
         self.price_legend = _legend(self.price)
         self.volume_legend = _legend(self.volume)
         self.signal_legend = _legend(self.signal)
-        # The growth warning sits in the price pane's top-right corner: no relayout when it
-        # comes and goes between symbols, and PNG exports carry it.
-        self.warning = pg.LabelItem(justify="right")
-        self.warning.setParentItem(self.price.getViewBox())
-        self.warning.anchor(itemPos=(1, 0), parentPos=(1, 0), offset=(-8, 4))
+        # The growth warning sits in the price pane's band, top right (under the legend when
+        # the pane is too narrow for both): PNG exports carry it.
+        self.warning = _legend(self.price, "right")
         self.warning.setZValue(210)
         self.warning.setVisible(False)
         self._warning = ""
+        self._members_of: str | None = None
         self.theme = DARK
         self.set_theme(DARK)
 
     @property
     def plots(self) -> list[pg.PlotItem]:
         return [self.price, self.volume, self.signal]
+
+    @property
+    def legends(self) -> list[pg.LabelItem]:
+        return [self.price_legend, self.volume_legend, self.signal_legend]
+
+    def view_box(self, index: int) -> BandViewBox:
+        vb = self.plots[index].getViewBox()
+        assert isinstance(vb, BandViewBox)
+        return vb
+
+    # -- geometry ----------------------------------------------------------------------------
+    def proportions(self) -> tuple[float, ...]:
+        """Share of the panes' height of price, volume and Average_Signal (sums to 1)."""
+        return self._proportions
+
+    def set_proportions(self, proportions: Sequence[float]) -> None:
+        """New row proportions (ValueError unless three positive numbers), applied now."""
+        self._proportions = normalised(proportions)
+        self.apply_row_heights()
+
+    def row_heights(self) -> list[int]:
+        return [round(plot.geometry().height()) for plot in self.plots]
+
+    def rows_in_view(self) -> list[tuple[float, float]]:
+        """(top, bottom) of each row in the view's viewport pixels."""
+        out = []
+        for plot in self.plots:
+            rect = self.view.mapFromScene(plot.sceneBoundingRect()).boundingRect()
+            out.append((float(rect.top()), float(rect.bottom() + 1)))
+        return out
+
+    def minimum_heights(self) -> list[int]:
+        """Smallest height of each row: its legend band, its bottom axis and a data area."""
+        out = []
+        for k, plot in enumerate(self.plots):
+            axis = plot.getAxis("bottom")
+            extra = axis.height() if axis.isVisible() else 0.0
+            out.append(int(self.view_box(k).band + extra + MIN_DATA_PX[k]))
+        return out
+
+    def apply_row_heights(self) -> None:
+        """Fix each row's height from the proportions (the layout's whole height is shared,
+        so extra room goes to every pane in proportion)."""
+        ci = self.view.ci
+        _, top, _, bottom = ci.layout.getContentsMargins()
+        total = int(ci.geometry().height() - top - bottom)
+        if total <= 0:
+            return
+        grid = ci.layout
+        heights = row_heights(total, self._proportions, self.minimum_heights())
+        if [grid.rowPreferredHeight(r) for r in range(3)] != heights:
+            # Preferred heights summing to the layout's height are what each row gets. No
+            # minimum or maximum: those would stop the view from resizing the layout; a new
+            # height shares out by the stretch factors until this runs again.
+            for row, h in enumerate(heights):
+                grid.setRowMinimumHeight(row, 0)
+                grid.setRowPreferredHeight(row, h)
+                grid.setRowStretchFactor(row, max(1, h))
+            grid.activate()
+
+    def layout_headers(self, grow_only: bool = False) -> bool:
+        """Wrap each legend to its pane's width, place the growth banner beside the price
+        legend (or under it when the pane is narrow) and size each pane's band to what it
+        holds. ``grow_only`` keeps bands from shrinking (a crosshair move must not make the
+        data jump). True when a band changed: the y ranges need fitting again."""
+        changed = False
+        warn = self.warning.isVisible()
+        warn_size = _text_size(self.warning) if warn else QtCore.QSizeF(0, 0)
+        for k, (plot, label) in enumerate(zip(self.plots, self.legends)):
+            vb = self.view_box(k)
+            box = vb.geometry()
+            width = box.width() - 2 * LEGEND_POS[0]
+            beside = warn and k == 0 and width - warn_size.width() - 12 >= MIN_LEGEND_WIDTH
+            _wrap(label, max(60.0, width - (warn_size.width() + 12 if beside else 0.0)))
+            label.setPos(box.left() + LEGEND_POS[0], box.top() + LEGEND_POS[1])
+            bottom = LEGEND_POS[1] + _text_size(label).height() if label.text else 0.0
+            if warn and k == 0:
+                y = 4.0 if beside else bottom + 2.0
+                self.warning.setPos(box.right() - 8 - warn_size.width(), box.top() + y)
+                bottom = max(bottom, y + warn_size.height())
+            band = bottom + BAND_GAP if bottom else 0.0
+            if grow_only and band <= vb.band:
+                continue
+            changed = vb.set_band(band) or changed
+        if changed:
+            self.apply_row_heights()     # the rows' minimum heights follow their bands
+        return changed
 
     def set_theme(self, theme: Theme) -> None:
         self.theme = theme
@@ -160,6 +329,7 @@ class ChartPanes:
         for f, line in self.ma_lines.items():
             c = t.family(f)
             line.set_colors((c.bull, c.bear, c.flat))
+        self.show_members(self._members_of)
         self.avg_line.set_colors((t.bull, t.bear, t.neutral))
         self.avg_line.set_fill(0.0, 38)
         self.arrow_up.set_color(t.bull)
@@ -178,6 +348,17 @@ class ChartPanes:
         if getattr(self, "_warning", ""):
             self.set_warning(self._warning)
 
+    def show_members(self, family: str | None) -> None:
+        """Show the member lines in ``family``'s state colours instead of the six family
+        lines (which the caller hides); None hides them."""
+        self._members_of = family
+        if family is not None:
+            c = self.theme.family(family)
+            for line in self.member_lines:
+                line.set_colors((c.bull, c.bear, c.flat))
+        for line in self.member_lines:
+            line.setVisible(family is not None)
+
     def set_warning(self, text: str | None) -> None:
         """Show the growth-factor warning (spec §13.7), or hide it when ``text`` is None."""
         self._warning = text or ""
@@ -188,6 +369,7 @@ class ChartPanes:
                                  f' color:{t.warning_fg}; font-weight:600;">&nbsp;{body}&nbsp;</span>',
                                  size="8.5pt")
         self.warning.setVisible(bool(text))
+        self.layout_headers()
 
     def warning_text(self) -> str | None:
         return ("⚠ " + self._warning) if self._warning and self.warning.isVisible() else None

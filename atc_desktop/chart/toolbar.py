@@ -1,11 +1,15 @@
 """The chart's own toolbar: symbol, data source and forming-bar badges, the interval combo,
-one toggle per family MA, zoom and export buttons. It only emits signals; the chart
-widget decides what they do."""
+one toggle per family MA, the calibration choice, zoom and export buttons. It only emits
+signals; the chart widget decides what they do.
+
+In a narrow chart the toolbar drops what is available elsewhere (the source badge, which
+the price legend repeats; the zoom buttons, which the main toolbar and keys have) instead
+of forcing the window wider."""
 from __future__ import annotations
 
 from typing import Sequence
 
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtCore import Signal
 
 from core.config import FAMILIES
@@ -25,6 +29,7 @@ class ChartToolbar(QtWidgets.QWidget):
     reset_clicked = Signal()
     export_png_clicked = Signal()
     export_csv_clicked = Signal()
+    calibration_requested = Signal(str)     # a family, or "" for the six family lines
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -64,7 +69,38 @@ class ChartToolbar(QtWidgets.QWidget):
             button.toggled.connect(lambda on, f=fam: self.ma_toggled.emit(f, on))
             row.addWidget(button)
             self.ma_buttons[fam] = button
+        # In a narrow chart the six toggles fold into one menu button with the same choices.
+        self.ma_menu_button = QtWidgets.QToolButton()
+        self.ma_menu_button.setText("MAs")
+        self.ma_menu_button.setToolTip("Show or hide each family's MA line")
+        self.ma_menu_button.setPopupMode(QtWidgets.QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.ma_menu_button.setAutoRaise(True)
+        menu = QtWidgets.QMenu(self.ma_menu_button)
+        self.ma_actions: dict[str, QtGui.QAction] = {}
+        for fam, button in self.ma_buttons.items():
+            act = menu.addAction(fam)
+            act.setCheckable(True)
+            act.setChecked(True)
+            act.toggled.connect(button.setChecked)       # the button emits ma_toggled
+            button.toggled.connect(act.setChecked)
+            self.ma_actions[fam] = act
+        self.ma_menu_button.setMenu(menu)
+        self.ma_menu_button.setVisible(False)
+        row.addWidget(self.ma_menu_button)
+        self.calibration = QtWidgets.QComboBox()
+        self.calibration.setObjectName("calibrationBox")
+        self.calibration.addItem("6 families", "")
+        for fam in FAMILIES:
+            self.calibration.addItem(f"{fam} ×9", fam)
+        self.calibration.setToolTip(
+            "Calibration: show one family's nine member MAs, coloured by their crossover state, "
+            "instead of the six family lines; its row of the weights table is highlighted")
+        self.calibration.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.calibration.activated.connect(
+            lambda i: self.calibration_requested.emit(str(self.calibration.itemData(i))))
+        row.addWidget(self.calibration)
         row.addStretch(1)
+        buttons = []
         for text, tip, signal in (("−", "Zoom out", self.zoom_out_clicked),
                                   ("+", "Zoom in", self.zoom_in_clicked),
                                   ("⟲", "Reset view: the latest bars", self.reset_clicked),
@@ -76,7 +112,78 @@ class ChartToolbar(QtWidgets.QWidget):
             button.setAutoRaise(True)
             button.clicked.connect(signal.emit)
             row.addWidget(button)
+            buttons.append(button)
+        self.zoom_buttons = buttons[:3]
+        #: Dropped first to last when the toolbar is too narrow for everything.
+        self._optional: list[list[QtWidgets.QWidget]] = [[self.source], self.zoom_buttons,
+                                                          list(self.ma_buttons.values())]
+        self._dropped = 0
         self.set_theme(DARK)
+
+    # -- fitting a narrow chart ----------------------------------------------------------------
+    def _width_for(self, dropped: int) -> int:
+        """Width the row needs with the first ``dropped`` optional groups hidden."""
+        lay = self.layout()
+        assert isinstance(lay, QtWidgets.QBoxLayout)
+        optional = {w for group in self._optional for w in group}
+        hidden = {w for group in self._optional[:dropped] for w in group}
+        m = lay.contentsMargins()
+        width, widgets = m.left() + m.right(), 0
+        for i in range(lay.count()):
+            item = lay.itemAt(i)
+            w = item.widget()
+            if w is None:
+                width += item.sizeHint().width()        # the fixed spacings (stretch: 0)
+            elif w is self.ma_menu_button:
+                if set(self.ma_buttons.values()) <= hidden:
+                    width += w.sizeHint().width()       # stands in for the folded toggles
+                    widgets += 1
+            elif w not in hidden and (w in optional or not w.isHidden()):
+                width += w.sizeHint().width()
+                widgets += 1
+        return width + lay.spacing() * max(widgets - 1, 0)
+
+    def minimumSizeHint(self) -> QtCore.QSize:  # noqa: N802 - Qt's name
+        hint = super().minimumSizeHint()
+        return QtCore.QSize(self._width_for(len(self._optional)), hint.height())
+
+    def refit(self) -> None:
+        """Show as many optional groups as the width allows (in order)."""
+        dropped = 0
+        while dropped < len(self._optional) and self._width_for(dropped) > self.width():
+            dropped += 1
+        if dropped != self._dropped:
+            self._dropped = dropped
+            for k, group in enumerate(self._optional):
+                for w in group:
+                    w.setVisible(k >= dropped)
+            self.ma_menu_button.setVisible(dropped >= len(self._optional))
+
+    def dropped_widgets(self) -> list[QtWidgets.QWidget]:
+        """Optional widgets hidden for lack of width."""
+        return [w for group in self._optional[:self._dropped] for w in group]
+
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self.refit()
+
+    def set_labels(self, title: str, source: str) -> None:
+        self.title.setText(title)
+        self.source.setText(source)
+        self.refit()
+
+    def set_forming(self, forming: bool) -> None:
+        self.forming.setVisible(forming)
+        self.refit()
+
+    def set_calibration(self, family: str | None) -> None:
+        """Select ``family`` (None: the six family lines) without emitting a signal."""
+        self.calibration.blockSignals(True)
+        self.calibration.setCurrentIndex(max(self.calibration.findData(family or ""), 0))
+        self.calibration.blockSignals(False)
+        for button in self.ma_buttons.values():
+            button.setEnabled(family is None)      # calibration shows no family line
+        self.ma_menu_button.setEnabled(family is None)
 
     def set_intervals(self, intervals: Sequence[Choice], current: str) -> None:
         """Offer ``intervals`` (names or ``Timeframe``s: resampled ones are marked);
@@ -109,7 +216,7 @@ class ChartToolbar(QtWidgets.QWidget):
             " border-radius: 3px; padding: 0px 5px; }",
             f"QLabel#formingBadge {{ color: {t.warning_fg}; background: {t.warning_bg};"
             " border-radius: 3px; padding: 0px 5px; }",
-            f"QToolButton {{ color: {t.foreground}; padding: 2px 6px; border-radius: 3px; }}",
+            f"QToolButton {{ color: {t.foreground}; padding: 1px 4px; border-radius: 3px; }}",
             f"QToolButton:hover {{ background: {t.background}; }}",
             f"QComboBox {{ color: {t.foreground}; background: {t.background};"
             f" border: 1px solid {t.muted}; border-radius: 3px; padding: 1px 6px; }}",

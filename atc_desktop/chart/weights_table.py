@@ -1,6 +1,7 @@
 """The Layer-1 weights table of the original indicator: families × nine member lengths, each
 cell the member's current Layer-1 equity (spec §6/§7: the weight of its state in the
-family signal), its text coloured by the member's state and its background by its size."""
+family signal), its text coloured by the member's state and its background by its size.
+In the chart's calibration view the calibrated family's row is highlighted."""
 from __future__ import annotations
 
 import math
@@ -35,6 +36,8 @@ class WeightsTableWidget(QtWidgets.QTableWidget):
         super().__init__(6, 9, parent)
         self._theme = DARK
         self._values = np.full((6, 9), np.nan)
+        self._states: np.ndarray | None = None
+        self._highlight: int | None = None
         self._lengths = np.zeros((6, 9), dtype=np.int64)
         self._config: ATCConfig | None = None
         self.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -65,9 +68,13 @@ class WeightsTableWidget(QtWidgets.QTableWidget):
             self.setHorizontalHeaderItem(c, item)
         for r, item in enumerate(self._rows):
             self.setVerticalHeaderItem(r, item)
-        self.setVerticalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setFixedHeight(self.horizontalHeader().sizeHint().height() + 6 * 20 + 4)
+        # Full height when there is room; shorter (scrolling) when the user gives the chart
+        # panes more of the splitter.
+        header = self.horizontalHeader().sizeHint().height()
+        self.setMaximumHeight(header + 6 * 20 + 4)
+        self.setMinimumHeight(header + 2 * 20 + 4)
+        self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding, QtWidgets.QSizePolicy.Policy.Maximum)
 
     # -- configuration ---------------------------------------------------------------------
     def set_config(self, config: ATCConfig) -> None:
@@ -105,7 +112,22 @@ class WeightsTableWidget(QtWidgets.QTableWidget):
     def show_bar(self, equities: np.ndarray, states: np.ndarray) -> None:
         """Show the (6, 9) member equities and states of one bar."""
         self._values = np.array(equities, dtype=np.float64).reshape(6, 9)
-        self._paint_cells(self._values, np.asarray(states).reshape(6, 9))
+        self._states = np.asarray(states).reshape(6, 9)
+        self._paint_cells(self._values, self._states)
+
+    def highlight_family(self, family: int | None) -> None:
+        """Highlight row ``family`` (0 … 5) and mute the others; None: no highlight."""
+        self._highlight = family
+        for r, item in enumerate(self._rows):
+            font = item.font()
+            font.setBold(r == family)
+            item.setFont(font)
+        self._paint_cells(self._values, self._states)
+        if family is not None:
+            self.scrollToItem(self._cells[family][0])
+
+    def highlighted_family(self) -> int | None:
+        return self._highlight
 
     def values(self) -> np.ndarray:
         """The (6, 9) equities the cells hold (exact values, not the rounded text)."""
@@ -128,18 +150,23 @@ class WeightsTableWidget(QtWidgets.QTableWidget):
         top = float(finite.max()) if finite.size else 1.0
         colors = {1: QtGui.QColor(t.bull), -1: QtGui.QColor(t.bear), 0: QtGui.QColor(t.muted)}
         best = np.nanargmax(np.where(np.isfinite(values), values, -np.inf), axis=1)
+        marked = QtGui.QColor(t.warning_bg)
         for r in range(6):
+            muted = self._highlight is not None and r != self._highlight
             for c in range(9):
                 item = self._cells[r][c]
                 v = float(values[r, c])
                 item.setData(VALUE_ROLE, None if math.isnan(v) else v)
                 item.setText("—" if not math.isfinite(v) else f"{v:.3f}")
                 state = 0 if states is None else int(states[r, c])
-                item.setForeground(colors.get(state, colors[0]))
+                fg = QtGui.QColor(colors.get(state, colors[0]))
+                if muted:
+                    fg.setAlpha(90)
+                item.setForeground(fg)
                 shade = QtGui.QColor(t.foreground)
                 # Cell background grows with the member's weight relative to the largest one.
                 shade.setAlpha(int(8 + 40 * (v / top)) if math.isfinite(v) and top > 0 else 0)
-                item.setBackground(shade)
+                item.setBackground(marked if r == self._highlight else shade)
                 font = item.font()
                 font.setBold(bool(c == best[r]) and math.isfinite(v))
                 item.setFont(font)

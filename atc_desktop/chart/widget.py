@@ -1,6 +1,12 @@
 """``ChartWidget``: one symbol's candles, volume, family MAs and Average_Signal with the
 ATC's events, crosshair readout and Layer-1 weights table.
 
+Layout: the panes share the height by draggable proportions; the readout and weights sit
+under them in a splitter that keeps its height when the chart grows (extra room goes to
+the panes); in a narrow chart the readout, which repeats the legends, steps aside. The
+price axis can be dragged to scale the prices (double click: fit again). Calibration
+shows one family's nine member MAs instead of the six family lines.
+
 The app computes the full ATC (detail=True) off the GUI thread and passes it in; the
 widget never computes indicator values. ``update_data`` is the live refresh: it rebuilds
 only the geometry from the last bar on and keeps the user's view unless it showed the
@@ -19,10 +25,12 @@ from core.config import FAMILIES, ATCConfig
 from core.types import ATCResult
 
 from atc_desktop.chart import legend
+from atc_desktop.chart.calibration import family_index, member_line
 from atc_desktop.chart.data import BarsLike, ChartData, price_digits, sign_classes
-from atc_desktop.chart.export import grab_png, write_csv
+from atc_desktop.chart.export import ask_png_size, render_png, write_csv
 from atc_desktop.chart.geometry import visible_bars
 from atc_desktop.chart.crosshair import Crosshair
+from atc_desktop.chart.pane_splitter import PaneSplitter
 from atc_desktop.chart.panes import SIGNAL_RANGE, ChartPanes
 from atc_desktop.chart.readout import ReadoutWidget
 from atc_desktop.chart.theme import BULL, NEUTRAL, Theme, theme_named
@@ -34,6 +42,10 @@ RIGHT_MARGIN_BARS = 5
 MIN_VISIBLE_BARS = 12
 ZOOM_STEP = 1.25
 Y_PAD = 0.07   # fraction of the visible price range added above and below (room for ▲/▼)
+#: Below this width the readout (which repeats the legends) is hidden for the weights.
+READOUT_MIN_CHART_WIDTH = 900
+#: The readout/weights panel takes at most this share of the chart's height by default.
+BOTTOM_SHARE = 0.25
 
 
 class ChartWidget(QtWidgets.QWidget):
@@ -41,6 +53,7 @@ class ChartWidget(QtWidgets.QWidget):
 
     interval_requested = Signal(str)
     bar_hovered = Signal(int)          # crosshair bar, −1 when the cursor left the chart
+    layout_changed = Signal()          # the user moved a pane boundary or the bottom splitter
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -49,6 +62,11 @@ class ChartWidget(QtWidgets.QWidget):
         self._theme: Theme = theme_named("dark")
         self._digits = 2
         self._ma_visible = {f: True for f in FAMILIES}
+        self._calibration: int | None = None
+        self._price_manual: tuple[float, float] | None = None   # y range the user scaled to
+        self._bottom_px: int | None = None                        # bottom panel height asked for
+        #: Folder the export dialogs open in (the last one exported to).
+        self.export_dir = ""
 
         self.toolbar = ChartToolbar()
         self.panes = ChartPanes()
@@ -75,17 +93,34 @@ class ChartWidget(QtWidgets.QWidget):
         self._stack = QtWidgets.QStackedWidget()
         self._stack.addWidget(self.empty)
         self._stack.addWidget(self.panes.view)
+        self._stack.setMinimumHeight(140)
+        self.splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
+        self.splitter.setObjectName("chartSplitter")
+        self.splitter.addWidget(self._stack)
+        self.splitter.addWidget(bottom)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 0)
+        self.splitter.setCollapsible(0, False)
+        self.splitter.setHandleWidth(5)
+        self.splitter.splitterMoved.connect(self._bottom_moved)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self.toolbar)
-        layout.addWidget(self._stack, 1)
-        layout.addWidget(bottom)
+        layout.addWidget(self.splitter, 1)
 
-        self.crosshair = Crosshair(self.panes.view, self.panes.plots)
+        self.crosshair = Crosshair(self.panes.view, self.panes.plots, self.panes.axis)
         self.crosshair.moved.connect(self._crosshair_moved)
         self.crosshair.set_value_digits(2, 4)
+        self.crosshair.set_time_labels(self._time_label)
+        self.pane_splitter = PaneSplitter(self.panes.view.viewport(), self.panes.rows_in_view,
+                                          self.panes.minimum_heights, self.panes.set_proportions)
+        self.pane_splitter.changed.connect(lambda _p: self.layout_changed.emit())
         self.panes.price.getViewBox().sigXRangeChanged.connect(self._fit_y)
+        for plot in self.panes.plots:
+            plot.getViewBox().sigResized.connect(self._panes_resized)
+        self.panes.on_price_scale = self.scale_prices
+        self.panes.on_price_auto = self.fit_prices
         self.toolbar.interval_requested.connect(self.interval_requested)
         self.toolbar.ma_toggled.connect(self.set_ma_visible)
         self.toolbar.zoom_in_clicked.connect(self.zoom_in)
@@ -93,6 +128,7 @@ class ChartWidget(QtWidgets.QWidget):
         self.toolbar.reset_clicked.connect(self.reset_view)
         self.toolbar.export_png_clicked.connect(self._ask_png)
         self.toolbar.export_csv_clicked.connect(self._ask_csv)
+        self.toolbar.calibration_requested.connect(lambda fam: self.set_calibration(fam or None))
         self.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
         self.set_theme("dark")
 
@@ -113,6 +149,8 @@ class ChartWidget(QtWidgets.QWidget):
                 and old.bars.interval == bars.interval and old.n == data.n
                 and old.bars.timestamps[0] == bars.timestamps[0])
         keep = self.x_range() if same else None
+        if not same:
+            self._price_manual = None
         self._data = data
         self._digits = price_digits(np.asarray(bars.close))
         self.crosshair.set_value_digits(0, self._digits)
@@ -122,6 +160,7 @@ class ChartWidget(QtWidgets.QWidget):
         p.volume_bars.set_data(b.volume, np.asarray(b.close) >= np.asarray(b.open))
         for f, fam in enumerate(FAMILIES):
             p.ma_lines[fam].set_data(*data.base_ma(f))
+        self._set_member_lines()
         p.avg_line.set_data(r.average_signal, sign_classes(r.average_signal))
         self._set_markers()
         for shade in (p.warmup_price, p.warmup_volume, p.warmup_signal):
@@ -175,6 +214,7 @@ class ChartWidget(QtWidgets.QWidget):
         p.volume_bars.update_tail(bars.volume, np.asarray(bars.close) >= np.asarray(bars.open), first)
         for f, fam in enumerate(FAMILIES):
             p.ma_lines[fam].update_tail(*data.base_ma(f), first)
+        self._set_member_lines(first)
         p.avg_line.update_tail(result.average_signal, sign_classes(result.average_signal), first)
         self._set_markers()
         if n != n_old or ts[-1] != ts_old[-1]:
@@ -207,7 +247,7 @@ class ChartWidget(QtWidgets.QWidget):
     def set_last_bar_forming(self, forming: bool) -> None:
         """Mark the last bar as still forming (spec §13.3) or closed."""
         self._forming = bool(forming)
-        self.toolbar.forming.setVisible(self._forming)
+        self.toolbar.set_forming(self._forming)
         self.panes.candles.set_forming(self._forming)
         self._show_bar(self.crosshair.bar)
 
@@ -224,7 +264,8 @@ class ChartWidget(QtWidgets.QWidget):
         self.readout.set_theme(t)
         self.weights.set_theme(t)
         self.crosshair.set_colors(t.crosshair, t.panel, t.foreground)
-        self.setStyleSheet(f"ChartWidget, QStackedWidget {{ background: {t.background}; }}")
+        self.setStyleSheet(f"ChartWidget, QStackedWidget {{ background: {t.background}; }}"
+                           f" QSplitter#chartSplitter::handle {{ background: {t.panel}; }}")
         for w in (self._bottom, self._table_box):
             w.setStyleSheet(f"background: {t.panel};")
         self.weights_title.setStyleSheet(f"color: {t.muted}; font-weight: 600; font-size: 8.5pt;")
@@ -238,7 +279,7 @@ class ChartWidget(QtWidgets.QWidget):
     def set_ma_visible(self, family: str, visible: bool) -> None:
         """Show or hide one family's base-length MA (its toolbar toggle follows)."""
         self._ma_visible[family] = bool(visible)
-        self.panes.ma_lines[family].setVisible(bool(visible))
+        self.panes.ma_lines[family].setVisible(bool(visible) and self._calibration is None)
         button = self.toolbar.ma_buttons[family]
         if button.isChecked() != bool(visible):
             button.setChecked(bool(visible))
@@ -246,6 +287,125 @@ class ChartWidget(QtWidgets.QWidget):
 
     def ma_visible(self, family: str) -> bool:
         return self._ma_visible[family]
+
+    # -- calibration -------------------------------------------------------------------------
+    @property
+    def calibration(self) -> str | None:
+        """The family shown member by member, or None (the six family lines)."""
+        return None if self._calibration is None else FAMILIES[self._calibration]
+
+    def set_calibration(self, family: str | None) -> None:
+        """Show ``family``'s nine member MAs (coloured by their crossover states, its row of
+        the weights table highlighted) instead of the six family lines; None goes back."""
+        f = None if family is None else family_index(family)
+        self._calibration = f
+        p = self.panes
+        for fam, line in p.ma_lines.items():
+            line.setVisible(f is None and self._ma_visible[fam])
+        self._set_member_lines()
+        p.show_members(self.calibration)
+        self.toolbar.set_calibration(self.calibration)
+        self.weights.highlight_family(f)
+        self._show_bar(self.crosshair.bar)
+        self._fit_y()
+
+    def _set_member_lines(self, first: int | None = None) -> None:
+        """Feed the nine member lines of the calibrated family (from bar ``first`` on: a
+        live update); nothing to do outside calibration."""
+        d, f = self._data, self._calibration
+        if d is None or f is None:
+            return
+        for k, line in enumerate(self.panes.member_lines):
+            values, classes = member_line(d, f, k)
+            if first is None or line.bars == 0:
+                line.set_data(values, classes)
+            else:
+                line.update_tail(values, classes, first)
+
+    def member_values(self, bar: int) -> np.ndarray:
+        """The nine member MAs of the calibrated family at ``bar`` as drawn (for tests)."""
+        return np.array([line.values[bar] for line in self.panes.member_lines])
+
+    # -- layout ------------------------------------------------------------------------------
+    def pane_proportions(self) -> tuple[float, ...]:
+        return self.panes.proportions()
+
+    def set_pane_proportions(self, proportions: Any) -> None:
+        """Share of the height of price, volume and Average_Signal (ValueError when not three
+        positive numbers)."""
+        self.panes.set_proportions(proportions)
+
+    def bottom_height(self) -> int:
+        """Height of the readout/weights panel under the panes (0: collapsed)."""
+        return self.splitter.sizes()[1]
+
+    def asked_bottom_height(self) -> int | None:
+        """The readout panel height the user chose (None: the default, never dragged)."""
+        return self._bottom_px
+
+    def set_bottom_height(self, px: int) -> None:
+        """Ask for a readout/weights panel ``px`` high (0 collapses it); kept as the chart
+        grows and shrinks."""
+        self._bottom_px = max(0, int(px))
+        self._apply_bottom()
+
+    def _apply_bottom(self) -> None:
+        total = sum(self.splitter.sizes())
+        if total <= 0:
+            return
+        want = self._bottom_px
+        if want is None:             # by default: its natural height, within a share of the chart
+            want = min(self._bottom.sizeHint().height(), int(total * BOTTOM_SHARE))
+        if want > 0:
+            want = max(want, self._bottom.minimumSizeHint().height())
+        want = min(want, max(total - self._stack.minimumHeight(), 0))
+        self.splitter.setSizes([total - want, want])
+
+    def _bottom_moved(self, _pos: int, _index: int) -> None:
+        self._bottom_px = self.splitter.sizes()[1]
+        self.layout_changed.emit()
+
+    def showEvent(self, event: QtGui.QShowEvent) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        if not getattr(self, "_bottom_placed", False):
+            self._bottom_placed = True
+            self._apply_bottom()
+
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        wide = self.width() >= READOUT_MIN_CHART_WIDTH
+        if self.readout.isHidden() == wide:
+            self.readout.setVisible(wide)
+
+    def _panes_resized(self, _vb: Any = None) -> None:
+        if self.panes.layout_headers():
+            self._fit_y()
+
+    # -- price scale ---------------------------------------------------------------------------
+    @property
+    def price_autoscale(self) -> bool:
+        """True while the price pane fits the visible bars (False once the user scaled it)."""
+        return self._price_manual is None
+
+    def price_range(self) -> tuple[float, float]:
+        """The price range shown under the legend band."""
+        return self.panes.view_box(0).data_range()
+
+    def scale_prices(self, factor: float) -> None:
+        """Stretch (factor < 1) or compress (factor > 1) the price scale about its middle;
+        the pane stops fitting the visible bars until ``fit_prices``."""
+        if self._data is None or not np.isfinite(factor) or factor <= 0:
+            return
+        lo, hi = self.price_range()
+        mid, half = (lo + hi) / 2, (hi - lo) / 2 * factor
+        if half > 0:
+            self._price_manual = (mid - half, mid + half)
+            self._fit_y()
+
+    def fit_prices(self) -> None:
+        """Fit the price pane to the visible bars again (double click on the price axis)."""
+        self._price_manual = None
+        self._fit_y()
 
     # -- view --------------------------------------------------------------------------------
     def x_range(self) -> tuple[float, float]:
@@ -260,7 +420,9 @@ class ChartWidget(QtWidgets.QWidget):
         if self._data is None:
             return
         n = self._data.n
+        self._price_manual = None
         self.set_x_range(max(-0.5, n - DEFAULT_VISIBLE_BARS - 0.5), n - 0.5 + RIGHT_MARGIN_BARS)
+        self._fit_y()
 
     def zoom_in(self) -> None:
         self._zoom(1.0 / ZOOM_STEP)
@@ -285,15 +447,18 @@ class ChartWidget(QtWidgets.QWidget):
             return
         p = self.panes
         x0, x1 = self.x_range()
-        lo, hi = p.candles.dataBounds(1, orthoRange=(x0, x1))
-        if lo is not None and hi is not None:
-            pad = max((hi - lo) * Y_PAD, abs(hi) * 1e-4)
-            # Prices are positive: never show a negative price scale below them.
-            bottom = max(lo - pad, 0.0) if lo >= 0 else lo - pad
-            p.price.getViewBox().setYRange(bottom, hi + pad, padding=0)
+        if self._price_manual is not None:
+            p.view_box(0).set_data_range(*self._price_manual)
+        else:
+            lo, hi = p.candles.dataBounds(1, orthoRange=(x0, x1))
+            if lo is not None and hi is not None:
+                pad = max((hi - lo) * Y_PAD, abs(hi) * 1e-4)
+                # Prices are positive: never show a negative price scale below them.
+                bottom = max(lo - pad, 0.0) if lo >= 0 else lo - pad
+                p.view_box(0).set_data_range(bottom, hi + pad)
         _, vmax = p.volume_bars.dataBounds(1, orthoRange=(x0, x1))
-        p.volume.getViewBox().setYRange(0.0, (vmax or 1.0) * 1.08, padding=0)
-        p.signal.getViewBox().setYRange(*SIGNAL_RANGE, padding=0)
+        p.view_box(1).set_data_range(0.0, (vmax or 1.0) * 1.08)
+        p.view_box(2).set_data_range(*SIGNAL_RANGE)
         p.place_last_tag()
 
     def visible_bar_range(self) -> tuple[int, int]:
@@ -353,6 +518,10 @@ class ChartWidget(QtWidgets.QWidget):
         """The growth-factor warning on screen (spec §13.7), or None when none is shown."""
         return self.panes.warning_text()
 
+    def _time_label(self, bar: int) -> str:
+        d = self._data
+        return d.format_time(bar) if d is not None and 0 <= bar < d.n else ""
+
     def _crosshair_moved(self, bar: int) -> None:
         self._show_bar(bar)
         self.bar_hovered.emit(bar)
@@ -366,9 +535,11 @@ class ChartWidget(QtWidgets.QWidget):
         t = self._theme
         p = self.panes
         p.price_legend.setText(legend.price_legend(d, values, t, self._digits, self._forming,
-                                                   self._ma_visible), size="8.5pt")
+                                                   self._ma_visible, self._calibration), size="8.5pt")
         p.volume_legend.setText(legend.volume_legend(values, t), size="8pt")
         p.signal_legend.setText(legend.signal_legend(d, values, t), size="8pt")
+        if p.layout_headers(grow_only=bar >= 0):    # a hover never shrinks a band (no jumping)
+            self._fit_y()
         last = i == d.n - 1
         title = ("Last bar" + (" (forming)" if self._forming else "")) if last else f"Bar {i}"
         prev = float(d.bars.close[i - 1]) if i > 0 else None
@@ -395,9 +566,8 @@ class ChartWidget(QtWidgets.QWidget):
     def _set_labels(self) -> None:
         d = self._data
         assert d is not None
-        self.toolbar.title.setText(f"{d.bars.symbol} · {d.bars.interval}")
+        self.toolbar.set_labels(f"{d.bars.symbol} · {d.bars.interval}", d.source_label)
         self.toolbar.set_current_interval(d.bars.interval)
-        self.toolbar.source.setText(d.source_label)
         self.toolbar.set_family_tooltip("HMA", legend.hma_legend(d.config))
         self.toolbar.ma_buttons["HMA"].setText("HMA*" if d.config.hma_kind == "hull" else "HMA")
         self.panes.set_warning(d.result.growth_warning)
@@ -409,12 +579,33 @@ class ChartWidget(QtWidgets.QWidget):
             raise RuntimeError("nothing to export: no data shown")
         return write_csv(path, self._data)
 
-    def export_png(self, path: str | os.PathLike[str]) -> QtCore.QSize:
-        """Save the chart panes (with their legends) as PNG; returns the image size."""
-        return grab_png(self.panes.view, path)
+    def png_title(self) -> str:
+        """The title line of a PNG export: symbol, interval, source, dates, what is drawn."""
+        d = self._data
+        if d is None:
+            return ""
+        lines = "six family MAs" if self._calibration is None else f"{self.calibration} members (calibration)"
+        return (f"{d.bars.symbol} · {d.bars.interval} · {d.source_label} · "
+                f"{d.format_time(0)} – {d.format_time(d.n - 1)} · ATC, {lines}")
+
+    def export_png(self, path: str | os.PathLike[str], size: tuple[int, int] | None = None) -> QtCore.QSize:
+        """Save the chart panes (with their legends) under a title line as PNG, at the
+        on-screen size (None) or ``size`` = (width, height) pixels; returns the image size."""
+        if self._data is None:
+            raise RuntimeError("nothing to export: no data shown")
+        return render_png(self.panes, self.png_title(), self._theme, path, size, self._refit_for_render)
+
+    def _refit_for_render(self) -> None:
+        """The panes changed size for an export (or back): bands and y ranges follow."""
+        self.panes.layout_headers()
+        self._fit_y()
 
     def _ask_png(self) -> None:
-        self._ask_and_export("PNG image (*.png)", ".png", self.export_png)
+        if self._data is None:
+            return
+        size = ask_png_size(self, self.panes.view.size())
+        if size is not None:
+            self._ask_and_export("PNG image (*.png)", ".png", lambda path: self.export_png(path, size))
 
     def _ask_csv(self) -> None:
         self._ask_and_export("CSV file (*.csv)", ".csv", self.export_csv)
@@ -423,11 +614,14 @@ class ChartWidget(QtWidgets.QWidget):
         if self._data is None:
             return
         name = f"{self._data.bars.symbol}_{self._data.bars.interval}{suffix}"
-        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export chart", name, filt)
+        start = os.path.join(self.export_dir, name) if self.export_dir else name
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export chart", start, filt)
         if not path:
             return
         try:
             export(path)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             QtWidgets.QMessageBox.warning(self, "Export failed", f"{path}: {exc}")
+            return
+        self.export_dir = os.path.dirname(os.path.abspath(path))
 

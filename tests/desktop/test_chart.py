@@ -384,11 +384,12 @@ def test_same_symbol_recomputed_keeps_the_view_new_symbol_resets(chart, aapl, qt
 def test_y_fits_the_visible_bars(chart, aapl):
     bars, _ = aapl
     chart.set_x_range(2000.5, 2100.5)
-    _, (y0, y1) = chart.panes.price.getViewBox().viewRange()
+    # The ranges shown under each pane's legend band (the band is not data room).
+    y0, y1 = chart.panes.view_box(0).data_range()
     lo, hi = bars.low[2001:2101].min(), bars.high[2001:2101].max()
     assert y0 < lo and y1 > hi
     assert (y1 - y0) < 1.3 * (hi - lo)
-    _, (v0, v1) = chart.panes.volume.getViewBox().viewRange()
+    v0, v1 = chart.panes.view_box(1).data_range()
     assert v0 == 0 and bars.volume[2001:2101].max() <= v1 < 1.2 * bars.volume[2001:2101].max()
 
 
