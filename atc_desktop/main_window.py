@@ -1,13 +1,19 @@
 """The main window: docks for the watchlist, the chart, settings/backends, log and alerts;
-menus, toolbar and shortcuts; the status bar; layout saved and restored."""
+menus, toolbar and shortcuts; the status bar; layout saved and restored.
+
+Layout: the window fits 1024 pixels wide (status texts elide, the chart folds optional
+controls); when it grows or shrinks, the watchlist keeps its width and the log/alerts
+strip its height, so the change goes to the chart. The last charted symbol, the CSV
+folder, the export folder and the chart's pane proportions come back on restart."""
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import Any
 
-from PySide6.QtCore import QByteArray, Qt, QTimer
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QShowEvent
+from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, QTimer
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QApplication, QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow, QMessageBox,
     QSystemTrayIcon, QTableView, QTabWidget, QWidget,
@@ -15,10 +21,13 @@ from PySide6.QtWidgets import (
 
 from atc_desktop.alert_menu import AlertMenu
 from atc_desktop.chart_dock import ChartPane
+from atc_desktop.elided_label import ElidedLabel
 from atc_desktop.export import write_watchlist_csv
 from atc_desktop.guard import error_sink, guarded
 from atc_desktop.icon import app_icon
-from atc_desktop.layout_state import LAYOUT_VERSION, restore_geometry, restore_layout, save_layout
+from atc_desktop.layout_state import (
+    LAYOUT_VERSION, restore_geometry, restore_layout, save_layout, saved_view_state,
+)
 from atc_desktop.log_dock import LogWidget, QtLogHandler
 from atc_desktop.screening import ScreenOutcome
 from atc_desktop.session import AppSession
@@ -29,6 +38,12 @@ from atc_desktop.watchlist.symbol_entry import install_symbol_entry
 from atc_desktop.watchlist.view import WatchlistWidget
 
 log = logging.getLogger("atc_desktop")
+
+DockArea = Qt.DockWidgetArea
+#: Default share of the window's width for the watchlist, and its largest default width.
+WATCHLIST_SHARE, WATCHLIST_MAX_PX = 0.36, 560
+#: Default share of the window's height for the log/alerts strip, and its smallest height.
+LOG_SHARE, LOG_MIN_PX = 0.14, 90
 
 
 class MainWindow(QMainWindow):
@@ -42,6 +57,7 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(app_icon())
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks
                             | QMainWindow.DockOption.AllowNestedDocks)
+        self._csv_folder = ""
         self._own_handler = log_handler is None
         self.log_handler = log_handler or QtLogHandler()
         if self._own_handler:                 # no app.main(): show the root logger's records
@@ -56,6 +72,13 @@ class MainWindow(QMainWindow):
         self._default_state = QByteArray()
         self._arranged = False
         self.layout_ready = False
+        # Sizes the user gave the watchlist (width) and the log strip (height): a window
+        # resize keeps them and gives the difference to the chart.
+        self._kept_width: int | None = None
+        self._kept_height: int | None = None
+        self._sized_for = self.size()
+        for dock in (self.watchlist_dock, self.log_dock, self.alerts_dock):
+            dock.installEventFilter(self)
         restore_geometry(self, session.paths.layout_file)
         self._tray = self._make_tray()
 
@@ -181,15 +204,17 @@ class MainWindow(QMainWindow):
 
     def _build_status_bar(self) -> None:
         sb = self.statusBar()
-        self.source_badge = QLabel(self)
+        # Elided, not wrapped or clipped: the status bar must not set the window's width.
+        self.source_badge = ElidedLabel("", self, min_chars=12)
         self.source_badge.setObjectName("sourceBadge")
-        self.backend_label = QLabel("backends: probing…", self)
-        self.refresh_label = QLabel("waiting for the first refresh", self)
+        self.backend_label = ElidedLabel("backends: probing…", self, min_chars=8)
+        self.refresh_label = ElidedLabel("waiting for the first refresh", self, min_chars=12)
         self.error_badge = QLabel("", self)
         self.error_badge.setObjectName("errorBadge")
         for w in (self.error_badge, self.refresh_label, self.backend_label, self.source_badge):
             sb.addPermanentWidget(w)
         self._show_source()
+        self.session.live.state_changed.connect(self._show_source)
 
     def _connect(self) -> None:
         s, w = self.session, self.watchlist
@@ -298,10 +323,16 @@ class MainWindow(QMainWindow):
     def _problem(self, message: str) -> None:
         self.statusBar().showMessage("⚠ " + message, 12000)
 
-    def _show_source(self) -> None:
+    def _show_source(self, *_: object) -> None:
         s = self.session.settings
-        self.source_badge.setText(f"Data: {s.source_label}")
-        self.source_badge.setToolTip("bundled and synthetic data are not live market data")
+        quotes = {"live": " · quotes live", "connecting": " · quotes connecting…",
+                  "polling": " · polling (quote stream reconnecting)",
+                  "replay": " · forming bar replayed"}.get(self.session.live.state, "")
+        self.source_badge.setText(f"Data: {s.source_label}{quotes}")
+        self.source_badge.setToolTip(
+            "bundled and synthetic data are not live market data" if s.source != "yahoo" else
+            "live: quotes stream into the forming bar; polling: the stream is down and bars "
+            "arrive with each history refresh")
 
     def _chart_call(self, name: str) -> None:
         if self.chart_pane.has_chart:
@@ -349,10 +380,16 @@ class MainWindow(QMainWindow):
     def export_watchlist(self, path: str | None = None) -> None:
         if path is None:
             path, _ = QFileDialog.getSaveFileName(self, "Export watchlist",
-                                                  f"{self.session.watchlists.active}.csv", "CSV (*.csv)")
+                                                  self._in_export_dir(f"{self.session.watchlists.active}.csv"),
+                                                  "CSV (*.csv)")
         if path:
             n = write_watchlist_csv(path, self.session.model.states())
+            self.chart_pane.export_dir = os.path.dirname(os.path.abspath(path))
             self.statusBar().showMessage(f"{n} rows written to {path}", 6000)
+
+    def _in_export_dir(self, name: str) -> str:
+        folder = self.chart_pane.export_dir
+        return os.path.join(folder, name) if folder else name
 
     @guarded
     def export_chart_csv(self) -> None:
@@ -363,14 +400,24 @@ class MainWindow(QMainWindow):
         self._export_chart("export_png", "PNG image (*.png)", ".png")
 
     def _export_chart(self, method: str, filt: str, suffix: str) -> None:
+        from atc_desktop.chart.export import ask_png_size
+
         out = self.session.analysis.last_outcome
         if out is None or not self.chart_pane.has_chart:
             self._problem("nothing to export: select a symbol first")
             return
+        chart = self.chart_pane.chart()
+        args: tuple[Any, ...] = ()
+        if method == "export_png":
+            size = ask_png_size(self, chart.panes.view.size())
+            if size is None:
+                return
+            args = (size,)
         name = f"{out.request.symbol}_{out.request.interval}{suffix}"
-        path, _ = QFileDialog.getSaveFileName(self, "Export chart", name, filt)
+        path, _ = QFileDialog.getSaveFileName(self, "Export chart", self._in_export_dir(name), filt)
         if path:
-            getattr(self.chart_pane.chart(), method)(path)
+            getattr(chart, method)(path, *args)
+            self.chart_pane.export_dir = os.path.dirname(os.path.abspath(path))
             self.statusBar().showMessage(f"chart written to {path}", 6000)
 
     @guarded
@@ -410,15 +457,102 @@ class MainWindow(QMainWindow):
 
     def _finish_arranging(self) -> None:
         width, height = self.width(), self.height()
-        self.resizeDocks([self.watchlist_dock, self.chart_dock], [int(width * 0.44), int(width * 0.56)],
+        list_width = min(int(width * WATCHLIST_SHARE), WATCHLIST_MAX_PX)
+        self.resizeDocks([self.watchlist_dock, self.chart_dock], [list_width, width - list_width],
                          Qt.Orientation.Horizontal)
-        log_height = max(110, int(height * 0.16))
+        log_height = max(LOG_MIN_PX, int(height * LOG_SHARE))
         # Without a central widget Qt only honours a vertical size given against a neighbour.
         self.resizeDocks([self.watchlist_dock, self.log_dock], [height - log_height, log_height],
                          Qt.Orientation.Vertical)
         self._default_state = self.saveState(LAYOUT_VERSION)
         self.restore_layout()
+        self.restore_view_state()
+        self._sized_for = self.size()
         self.layout_ready = True
+        # The arrangement settles on the next turn: remember it as the user's sizes then.
+        QTimer.singleShot(0, self._remember_dock_sizes)
+
+    # -- giving a resize to the chart -----------------------------------------------------------
+    def _side_dock(self) -> QDockWidget | None:
+        """The docked, visible dock beside the watchlist (the chart or its tab mate)."""
+        wl_area = self.dockWidgetArea(self.watchlist_dock)
+        for dock in (self.chart_dock, self.settings_dock):
+            area = self.dockWidgetArea(dock)
+            if (dock.isVisible() and not dock.isFloating() and area != wl_area
+                    and area in (DockArea.LeftDockWidgetArea, DockArea.RightDockWidgetArea)):
+                return dock
+        return None
+
+    def _bottom_dock(self) -> QDockWidget | None:
+        for dock in (self.log_dock, self.alerts_dock):
+            if (dock.isVisible() and not dock.isFloating()
+                    and self.dockWidgetArea(dock) == DockArea.BottomDockWidgetArea):
+                return dock
+        return None
+
+    def _watchlist_docked(self) -> bool:
+        wl = self.watchlist_dock
+        return (wl.isVisible() and not wl.isFloating()
+                and self.dockWidgetArea(wl) in (DockArea.LeftDockWidgetArea, DockArea.RightDockWidgetArea))
+
+    def _remember_dock_sizes(self) -> None:
+        self._kept_width = self.watchlist_dock.width() if self._watchlist_docked() else None
+        bottom = self._bottom_dock()
+        self._kept_height = bottom.height() if bottom is not None else None
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        # A dock resized while the window keeps its size is the user's doing (a separator
+        # dragged, a dock shown or moved): remember it. Resizes from a window resize are not.
+        if (event.type() == QEvent.Type.Resize and self.layout_ready
+                and self.size() == self._sized_for):
+            self._remember_dock_sizes()
+        return super().eventFilter(watched, event)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        if not self.layout_ready:
+            return
+        self._sized_for = self.size()
+        side, bottom = self._side_dock(), self._bottom_dock()
+        if self._kept_width and side is not None and self._watchlist_docked():
+            total = self.watchlist_dock.width() + side.width()
+            self.resizeDocks([self.watchlist_dock, side], [self._kept_width, max(total - self._kept_width, 1)],
+                             Qt.Orientation.Horizontal)
+        top = side or (self.watchlist_dock if self._watchlist_docked() else None)
+        if self._kept_height and bottom is not None and top is not None:
+            total = top.height() + bottom.height()
+            self.resizeDocks([top, bottom], [max(total - self._kept_height, 1), self._kept_height],
+                             Qt.Orientation.Vertical)
+
+    # -- view state kept across sessions --------------------------------------------------------
+    def view_state(self) -> dict[str, str]:
+        """What ``layout_state`` saves beside the layout (strings; '' saves nothing)."""
+        proportions, bottom = self.chart_pane.chart_layout()
+        csv_folder = self.settings_panel.csv_dir.text().strip() or self._csv_folder
+        return {"last_symbol": self.session.analysis.symbol or "",
+                "csv_folder": csv_folder,
+                "export_dir": self.chart_pane.export_dir,
+                "pane_proportions": ",".join(f"{p:.4f}" for p in proportions) if proportions else "",
+                "chart_bottom_px": "" if bottom is None else str(bottom)}
+
+    def restore_view_state(self) -> None:
+        """Bring back the last session's view state; a damaged entry is logged and skipped."""
+        saved = saved_view_state(self.session.paths.layout_file)
+        self._csv_folder = saved.get("csv_folder", "")
+        if self._csv_folder and not self.settings_panel.csv_dir.text().strip():
+            # The folder stays on offer after the source was switched away from CSV.
+            self.settings_panel.csv_dir.setText(self._csv_folder)
+        self.chart_pane.export_dir = saved.get("export_dir", "")
+        try:
+            proportions = tuple(float(v) for v in saved["pane_proportions"].split(",")) \
+                if saved.get("pane_proportions") else None
+            bottom = int(saved["chart_bottom_px"]) if saved.get("chart_bottom_px") else None
+            self.chart_pane.restore_chart_layout(proportions, bottom)
+        except ValueError as exc:
+            log.warning("saved chart layout ignored: %s", exc)
+        symbol = saved.get("last_symbol", "")
+        if symbol and self.session.model.row_of(symbol) >= 0:
+            self.watchlist.select_symbol(symbol)          # charts it, as a click would
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         try:

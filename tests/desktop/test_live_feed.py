@@ -130,3 +130,15 @@ def test_two_hundred_replay_refreshes_equal_a_restart(qtbot: Any, make_window: A
     got = window.chart_pane.chart().data.result
     for (name, x), (_, y) in zip(got.columns(True), full.columns(True)):
         np.testing.assert_array_equal(x, y, err_msg=name)
+
+
+def test_status_bar_tells_the_quote_state(qtbot: Any, make_window: Any) -> None:
+    window = make_window(symbols=["AAPL"])
+    window.session.live.restart()                       # bundled replay (the default)
+    assert "forming bar replayed" in window.source_badge.text()
+    window.session.live.state_changed.emit("polling")
+    window.session.live.state = "polling"
+    window.session.live.state_changed.emit("polling")
+    assert "polling" in window.source_badge.text()
+    window.session.live.stop()
+    assert window.source_badge.text().startswith("Data:") and "quotes" not in window.source_badge.text()
