@@ -151,7 +151,7 @@ impl<V: Simd> Layer2<V> {
     }
 
     /// Advance one bar `t` (bar index of the series, for the cutout) given the Layer-1
-    /// signals (`p.families` of them; the rest are ignored) and R·g `r`.
+    /// signals (the first `p.families`; the others must be NaN) and R·g `r`.
     #[inline(always)]
     pub fn bar(&mut self, p: &Layer2Params, t: usize, signals: &[V; 6], r: V) -> Layer2Bar<V> {
         let nf = p.families;
@@ -162,8 +162,7 @@ impl<V: Simd> Layer2<V> {
         let cut_t = V::splat(p.cut_threshold);
         let (lt, st) = (V::splat(p.long_threshold), V::splat(p.short_threshold));
         let Layer2 { a, e, sig_prev, cols_prev, base_prev, alert_prev, dir } = self;
-        let mut sig = [nan; 6];
-        sig[..nf].copy_from_slice(&signals[..nf]);
+        let sig = *signals;
         if t >= p.cutout {
             for f in 0..nf {
                 // Only the sign of the previous Layer-1 value matters (§6), tested with
