@@ -18,6 +18,7 @@ SUITES = {
     "data": "benchmarks.data_bench",
     "app": "benchmarks.app_bench",
     "chart": "benchmarks.chart_bench",
+    "live": "benchmarks.live_bench",
 }
 BACKEND_ORDER = ["numpy", "numba generic", "numba", "numba specialised", "rust", "cuda"]
 
