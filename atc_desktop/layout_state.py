@@ -1,5 +1,6 @@
-"""Window geometry, dock arrangement and table column state, kept in an INI file
-(QSettings) in the config dir and restored on the next start."""
+"""Window geometry, dock arrangement, table column state and the view state a user expects
+back (last charted symbol, CSV folder, export folder, chart pane proportions), kept in an
+INI file (QSettings) in the config dir and restored on the next start."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,6 +10,9 @@ from PySide6.QtCore import QByteArray, QSettings
 
 #: Bump when the docks change so an old arrangement is not forced onto new docks.
 LAYOUT_VERSION = 1
+#: View state saved beside the layout, each a string (``window.view_state()``).
+VIEW_KEYS: tuple[str, ...] = ("last_symbol", "csv_folder", "export_dir", "pane_proportions",
+                              "chart_bottom_px")
 
 
 def _settings(path: Path) -> QSettings:
@@ -35,7 +39,22 @@ def save_layout(window: Any, path: Path) -> None:
     q.setValue("state", window.saveState(LAYOUT_VERSION))
     for key, header in _headers(window).items():
         q.setValue(key, header.saveState())
+    for key, value in window.view_state().items():
+        if key in VIEW_KEYS:
+            if value:
+                q.setValue(key, str(value))
+            else:
+                q.remove(key)
     q.sync()
+
+
+def saved_view_state(path: Path) -> dict[str, str]:
+    """The view state of the last session (only keys it saved; nothing from another
+    layout version)."""
+    q = _settings(path)
+    if int(q.value("version", 0) or 0) != LAYOUT_VERSION:
+        return {}
+    return {key: str(q.value(key)) for key in VIEW_KEYS if q.contains(key)}
 
 
 def restore_geometry(window: Any, path: Path) -> None:

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from atc_desktop.alert_menu import AlertMenu
+from atc_desktop.chart.export import PNG_SIZES, size_label
 from atc_desktop.chart_dock import ChartPane
 from atc_desktop.elided_label import ElidedLabel
 from atc_desktop.export import write_watchlist_csv
@@ -152,7 +153,8 @@ class MainWindow(QMainWindow):
         self.act_reset = self._action("&Reset view", lambda: self._chart_call("reset_view"), "Ctrl+0")
         self.act_export_list = self._action("Export &watchlist to CSV…", self.export_watchlist, "Ctrl+E")
         self.act_export_csv = self._action("Export chart &data to CSV…", self.export_chart_csv, "Ctrl+Shift+E")
-        self.act_export_png = self._action("Export chart as &PNG…", self.export_chart_png, "Ctrl+Shift+P")
+        self.act_export_png = self._action("Export chart as &PNG…", lambda: self.export_chart_png(),
+                                           "Ctrl+Shift+P", "save the chart at its on-screen size")
         self.act_parity = self._action("&Compare with TradingView export…",
                                        lambda: self.compare_with_tradingview(),
                                        tip="compare our numbers with a chart-data CSV exported from TradingView")
@@ -163,6 +165,9 @@ class MainWindow(QMainWindow):
         f = menu.addMenu("&File")
         for a in (self.act_export_list, self.act_export_csv, self.act_export_png):
             f.addAction(a)
+        sized = f.addMenu("Export chart as PNG &at")
+        for size in PNG_SIZES:
+            sized.addAction(size_label(size) + "…", lambda s=size: self.export_chart_png(s))
         f.addSeparator()
         f.addAction(self.act_quit)
         wl = menu.addMenu("&Watchlist")
@@ -396,23 +401,16 @@ class MainWindow(QMainWindow):
         self._export_chart("export_csv", "CSV (*.csv)", ".csv")
 
     @guarded
-    def export_chart_png(self) -> None:
-        self._export_chart("export_png", "PNG image (*.png)", ".png")
+    def export_chart_png(self, size: tuple[int, int] | None = None) -> None:
+        """PNG of the chart under its title line, at the on-screen size or ``size``."""
+        self._export_chart("export_png", "PNG image (*.png)", ".png", size)
 
-    def _export_chart(self, method: str, filt: str, suffix: str) -> None:
-        from atc_desktop.chart.export import ask_png_size
-
+    def _export_chart(self, method: str, filt: str, suffix: str, *args: Any) -> None:
         out = self.session.analysis.last_outcome
         if out is None or not self.chart_pane.has_chart:
             self._problem("nothing to export: select a symbol first")
             return
         chart = self.chart_pane.chart()
-        args: tuple[Any, ...] = ()
-        if method == "export_png":
-            size = ask_png_size(self, chart.panes.view.size())
-            if size is None:
-                return
-            args = (size,)
         name = f"{out.request.symbol}_{out.request.interval}{suffix}"
         path, _ = QFileDialog.getSaveFileName(self, "Export chart", self._in_export_dir(name), filt)
         if path:

@@ -62,14 +62,8 @@ PNG_LIMITS = ((320, 8000), (240, 8000))     # allowed (min, max) of width and he
 TITLE_PX = 28                               # the title line above the panes
 
 
-def ask_png_size(parent: QtWidgets.QWidget, current: QtCore.QSize) -> tuple[int, int] | None:
-    """Ask which size to export (the on-screen size first); None when cancelled."""
-    sizes = [(current.width(), current.height()), *PNG_SIZES]
-    items = [f"On-screen size ({sizes[0][0]} × {sizes[0][1]})"] + [f"{w} × {h}" for w, h in PNG_SIZES]
-    item, ok = QtWidgets.QInputDialog.getItem(parent, "Export chart as PNG", "Image size:", items, 0, False)
-    if not ok or item not in items:
-        return None
-    return sizes[items.index(item)]
+def size_label(size: tuple[int, int]) -> str:
+    return f"{size[0]} × {size[1]}"
 
 
 def check_png_size(size: tuple[int, int]) -> tuple[int, int]:

@@ -15,6 +15,7 @@ from PySide6.QtCore import Signal
 from core.config import FAMILIES
 
 from atc_desktop import interval_combo
+from atc_desktop.chart.export import PNG_SIZES, size_label
 from atc_desktop.chart.theme import DARK, Theme
 from atc_desktop.interval_combo import Choice
 
@@ -30,6 +31,7 @@ class ChartToolbar(QtWidgets.QWidget):
     export_png_clicked = Signal()
     export_csv_clicked = Signal()
     calibration_requested = Signal(str)     # a family, or "" for the six family lines
+    export_png_sized = Signal(int, int)     # PNG export at (width, height) pixels
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -114,6 +116,15 @@ class ChartToolbar(QtWidgets.QWidget):
             row.addWidget(button)
             buttons.append(button)
         self.zoom_buttons = buttons[:3]
+        # PNG: a click saves at the on-screen size, the arrow offers fixed sizes.
+        png = buttons[3]
+        png.setPopupMode(QtWidgets.QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+        png.setToolTip("Save the chart as a PNG image (the arrow: choose its size)")
+        sizes = QtWidgets.QMenu(png)
+        for w, h in PNG_SIZES:
+            sizes.addAction(size_label((w, h)), lambda w=w, h=h: self.export_png_sized.emit(w, h))
+        png.setMenu(sizes)
+        self.png_button = png
         #: Dropped first to last when the toolbar is too narrow for everything.
         self._optional: list[list[QtWidgets.QWidget]] = [[self.source], self.zoom_buttons,
                                                           list(self.ma_buttons.values())]

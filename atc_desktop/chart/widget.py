@@ -27,7 +27,7 @@ from core.types import ATCResult
 from atc_desktop.chart import legend
 from atc_desktop.chart.calibration import family_index, member_line
 from atc_desktop.chart.data import BarsLike, ChartData, price_digits, sign_classes
-from atc_desktop.chart.export import ask_png_size, render_png, write_csv
+from atc_desktop.chart.export import render_png, write_csv
 from atc_desktop.chart.geometry import visible_bars
 from atc_desktop.chart.crosshair import Crosshair
 from atc_desktop.chart.pane_splitter import PaneSplitter
@@ -126,7 +126,8 @@ class ChartWidget(QtWidgets.QWidget):
         self.toolbar.zoom_in_clicked.connect(self.zoom_in)
         self.toolbar.zoom_out_clicked.connect(self.zoom_out)
         self.toolbar.reset_clicked.connect(self.reset_view)
-        self.toolbar.export_png_clicked.connect(self._ask_png)
+        self.toolbar.export_png_clicked.connect(lambda: self._ask_png(None))
+        self.toolbar.export_png_sized.connect(lambda w, h: self._ask_png((w, h)))
         self.toolbar.export_csv_clicked.connect(self._ask_csv)
         self.toolbar.calibration_requested.connect(lambda fam: self.set_calibration(fam or None))
         self.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
@@ -600,12 +601,8 @@ class ChartWidget(QtWidgets.QWidget):
         self.panes.layout_headers()
         self._fit_y()
 
-    def _ask_png(self) -> None:
-        if self._data is None:
-            return
-        size = ask_png_size(self, self.panes.view.size())
-        if size is not None:
-            self._ask_and_export("PNG image (*.png)", ".png", lambda path: self.export_png(path, size))
+    def _ask_png(self, size: tuple[int, int] | None) -> None:
+        self._ask_and_export("PNG image (*.png)", ".png", lambda path: self.export_png(path, size))
 
     def _ask_csv(self) -> None:
         self._ask_and_export("CSV file (*.csv)", ".csv", self.export_csv)
