@@ -19,7 +19,6 @@ step, so the first computation and every later bar share one code path.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,7 +26,7 @@ from numba import njit, prange
 
 from core.config import ATCConfig
 from core.errors import ATCInputError
-from core.jit.kernels import crossover_step, equity_step, event_step, round2, sma_seed
+from core.jit.kernels import crossover_step, equity_step, event_step, growth_row, round2, sma_seed
 from core.kernel_params import KernelParams, kernel_params
 from core.types import PRICE_MAX, PRICE_MIN, BatchResult
 
@@ -186,11 +185,12 @@ def _advance(state: ScreenState, new_bars: np.ndarray, tail: int | None, commit:
     )
     lengths = np.ascontiguousarray(p.lengths[0])
     alpha = np.array([2.0 / (n + 1) for n in lengths])
-    # Peeking works on copies of the carried arrays (the seed window's writes land beyond
-    # the committed count, where the next committed bar overwrites them).
-    carried = [getattr(state, f) if (commit or f == "seed_window") else getattr(state, f).copy()
-               for f in _ARRAYS]
-    _steps(x, first.astype(np.int64), k - tail, lengths, alpha, p.lam, 1.0 - p.delta,
+    carried = [getattr(state, f) for f in _ARRAYS]
+    steps = _steps_parallel if n_sym * k >= PARALLEL_MIN_STEPS else _steps_serial
+    # g by bar offset from the cutout, for every bar these steps reach (spec §3; the
+    # kernels' own growth_row, so the same bits).
+    growth = growth_row(max(int(state.bars.max(initial=0)) + k - p.cutout, 1), p.lam)
+    steps(x, first.astype(np.int64), k - tail, commit, lengths, alpha, growth, 1.0 - p.delta,
            p.cutout, float(p.weights[0]), p.long_threshold, p.short_threshold, p.strategy,
            *carried, out.signals, out.family_equities, out.direction, out.long, out.short,
            out.last_event, out.bars_since_event)
@@ -199,21 +199,30 @@ def _advance(state: ScreenState, new_bars: np.ndarray, tail: int | None, commit:
     return out
 
 
-@njit(cache=True, parallel=True)
-def _steps(x, first, skip, lengths, alpha, lam, decay, cutout, weight, long_th, short_th,
-           strategy, T, PREV, HIST, Y, ST, A, E, SIG, FA, FE, DIR, BASE, LSIGN, LBAR,
-           o_sig, o_feq, o_dir, o_long, o_short, o_last, o_since):
-    """Advance every symbol through its new bars, in place (the caller passes copies of
-    the carried arrays to peek). Same operations, same order as the EMA-only kernels."""
+def _steps_body(x, first, skip, commit, lengths, alpha, growth, decay, cutout, weight, long_th,
+                short_th, strategy, T, PREV, HIST, Y, ST, A, E, SIG, FA, FE, DIR, BASE, LSIGN,
+                LBAR, o_sig, o_feq, o_dir, o_long, o_short, o_last, o_since):
+    """Advance every symbol through its new bars. With ``commit`` the carried arrays are
+    updated; without it (one bar only: a forming bar) nothing is written but the seed
+    window beyond the committed count. Same operations, same order as the EMA-only
+    kernels. Compiled twice (below): serial for the usual refresh of a bar or a few,
+    parallel over symbols for whole histories."""
     for i in prange(x.shape[0]):
         t = T[i]
+        c_prev = PREV[i]
+        sig = SIG[i]
+        f_a = FA[i]
+        f_e = FE[i]
+        direction = DIR[i]
+        base_prev = BASE[i]
+        last_sign = LSIGN[i]
+        last_bar = LBAR[i]
         for j in range(first[i], x.shape[1]):
             c = x[i, j]
-            c_prev = PREV[i]
             if t < HIST.shape[1]:
                 HIST[i, t] = c          # beyond the committed count: harmless when peeking
             active = t >= cutout
-            r = (c - c_prev) / c_prev * (math.e ** (lam * (t - cutout))) if (active and t > 0) else NAN
+            r = (c - c_prev) / c_prev * growth[t - cutout] if (active and t > 0) else NAN
             num = 0.0
             den = 0.0
             for m in range(9):
@@ -225,40 +234,56 @@ def _steps(x, first, skip, lengths, alpha, lam, decay, cutout, weight, long_th, 
                     y = sma_seed(HIST[i], 0, n)
                 else:
                     y = mp + alpha[m] * (c - mp)
-                Y[m, i] = y
                 p = ST[m, i] if t > 0 else NAN
                 s = crossover_step(ST[m, i], c, c_prev, y, mp)
-                ST[m, i] = s
+                a = A[m, i]
+                e = E[m, i]
                 if active:
-                    a, e = equity_step(t, cutout, r, p, A[m, i], E[m, i], 1.0, decay)
-                    A[m, i] = a
-                    E[m, i] = e
+                    a, e = equity_step(t, cutout, r, p, a, e, 1.0, decay)
                     num = num + s * e
                     den = den + e
-            sig_prev = SIG[i]
+                if commit:
+                    Y[m, i] = y
+                    ST[m, i] = s
+                    A[m, i] = a
+                    E[m, i] = e
+            sig_prev = sig
             sig = round2(num / den) if active else NAN
-            SIG[i] = sig
             if active:
-                f_a, f_e = equity_step(t, cutout, r, sig_prev if t > 0 else NAN, FA[i], FE[i],
+                f_a, f_e = equity_step(t, cutout, r, sig_prev if t > 0 else NAN, f_a, f_e,
                                        weight, decay)
-                FA[i] = f_a
-                FE[i] = f_e
             base, up, down, ev_long, ev_short, d_prev, direction = event_step(
-                sig, sig, sig_prev, BASE[i], sig_prev, DIR[i], long_th, short_th, strategy)
-            DIR[i] = direction
+                sig, sig, sig_prev, base_prev, sig_prev, direction, long_th, short_th, strategy)
             if ev_long or ev_short:
-                LSIGN[i] = 1 if ev_long else -1
-                LBAR[i] = t
-            BASE[i] = base
+                last_sign = 1 if ev_long else -1
+                last_bar = t
+            base_prev = base
             jj = j - skip
             if jj >= 0:
                 o_sig[i, 0, jj] = sig
-                o_feq[i, 0, jj] = FE[i] if active else NAN
-                o_dir[i, jj] = DIR[i]
+                o_feq[i, 0, jj] = f_e if active else NAN
+                o_dir[i, jj] = direction
                 o_long[i, jj] = ev_long
                 o_short[i, jj] = ev_short
-            PREV[i] = c
+            c_prev = c
             t += 1
-        T[i] = t
-        o_last[i] = LSIGN[i]
-        o_since[i] = t - 1 - LBAR[i] if LBAR[i] >= 0 else -1
+        o_last[i] = last_sign
+        o_since[i] = t - 1 - last_bar if last_bar >= 0 else -1
+        if commit:
+            T[i] = t
+            PREV[i] = c_prev
+            SIG[i] = sig
+            FA[i] = f_a
+            FE[i] = f_e
+            DIR[i] = direction
+            BASE[i] = base_prev
+            LSIGN[i] = last_sign
+            LBAR[i] = last_bar
+
+
+# A bar for a few thousand symbols is ~1 ms of work: handing it to a thread pool costs more
+# than it saves (the OpenMP layer measured 8× slower than serial on two cores), so
+# parallelism is reserved for long blocks (a state's first build).
+_steps_serial = njit(cache=True)(_steps_body)
+_steps_parallel = njit(cache=True, parallel=True)(_steps_body)
+PARALLEL_MIN_STEPS = 200_000

@@ -152,3 +152,17 @@ def test_equals_the_generated_kernel_the_watchlist_runs():
     _, got = chunked(closes, config, [300, 301, 650])
     assert_bit_identical(got, BACKEND.compute_batch(closes, config, tail=closes.shape[1],
                                                     mode="ema_only"))
+
+
+def test_the_parallel_build_equals_the_serial_steps(monkeypatch):
+    import core.jit.incremental as inc
+
+    config = CONFIGS[1]
+    closes = batch()
+    monkeypatch.setattr(inc, "PARALLEL_MIN_STEPS", 0)           # every call parallel
+    _, parallel = chunked(closes, config, [200, 450, 451])
+    monkeypatch.setattr(inc, "PARALLEL_MIN_STEPS", 10**12)      # every call serial
+    _, serial = chunked(closes, config, [200, 450, 451])
+    for name in parallel:
+        np.testing.assert_array_equal(parallel[name], serial[name], err_msg=name)
+    assert_bit_identical(serial, full(closes, config))
