@@ -93,8 +93,9 @@ pub struct Engine {
     l2: Layer2Params,
     /// Instruction-set level the steps are compiled for.
     level: SimdLevel,
-    alpha_ema: [f64; 9],
-    alpha_dema: [f64; 9],
+    /// α = 2/(n + 1) per member (lanes beyond 9 unused).
+    alpha_ema: [f64; MEMBER_LANES],
+    alpha_dema: [f64; MEMBER_LANES],
     wma_norm: [f64; 9],
     linreg: [LinregConst; 9],
     /// Bars the WMA and LINREG windows span together (their longest length), and each
@@ -104,6 +105,9 @@ pub struct Engine {
     lsma_first: [f64; MEMBER_LANES],
     /// LINREG's Σp·y is the WMA's accumulator when the two families' lengths agree.
     lsma_is_wma: bool,
+    /// Positions of the span before every member's window has begun (the longest
+    /// member's begins at 0).
+    span_clamped: usize,
     hull: Option<HullConsts>,
     /// Source values kept: the longest length + 1 (KAMA reads x[t − n]).
     window: usize,
@@ -118,6 +122,15 @@ pub struct Engine {
     e1_len: usize,
     /// Bars after which no EMA or DEMA seed is open (the warm-up state is dropped).
     seeding: usize,
+    /// First bar on which every EMA, SMA, DEMA and KAMA member is past its warm-up.
+    steady: usize,
+}
+
+/// Nine member values padded to the member lanes.
+fn lanes(v: &[f64; 9]) -> [f64; MEMBER_LANES] {
+    let mut out = [0.0; MEMBER_LANES];
+    out[..9].copy_from_slice(v);
+    out
 }
 
 /// A member's n values laid end to end from `start`: the offsets and the end.
@@ -163,18 +176,24 @@ impl Engine {
         };
         // EMA seeds take bars 0 … n − 1, DEMA's E2 seed bars n − 1 … 2n − 2.
         let seeding = l[0].iter().copied().chain(l[3].iter().map(|n| 2 * n - 1)).max();
+        // ...and the SMA's and KAMA's machines evict on every member, and KAMA's signal
+        // exists (its machine starts on bar 1).
+        let sma = if hull.is_some() { 0 } else { l[1].iter().copied().max().unwrap_or(1) };
+        let kama = l[5].iter().map(|n| n + 1).max().unwrap_or(2);
+        let steady = seeding.unwrap_or(1).max(sma).max(kama);
         Ok(Self {
             p: p.clone(),
             l2: layer2_params(p, 6),
             level: default_level(),
-            alpha_ema: l[0].map(|n| 2.0 / (n + 1) as f64),
-            alpha_dema: l[3].map(|n| 2.0 / (n + 1) as f64),
+            alpha_ema: lanes(&l[0].map(|n| 2.0 / (n + 1) as f64)),
+            alpha_dema: lanes(&l[3].map(|n| 2.0 / (n + 1) as f64)),
             wma_norm: l[2].map(seq_index_sum),
             linreg: l[4].map(LinregConst::new),
             span,
             wma_first: first(&l[2]),
             lsma_first: first(&l[4]),
             lsma_is_wma: l[2] == l[4],
+            span_clamped: span - l[2].iter().chain(&l[4]).copied().min().unwrap_or(1),
             hull,
             window,
             sma_off,
@@ -184,6 +203,7 @@ impl Engine {
             e1_off,
             e1_len,
             seeding: seeding.unwrap_or(1),
+            steady,
         })
     }
 
@@ -320,7 +340,7 @@ impl Engine {
     fn step<V: Simd, S: Store, E: Store>(
         &self,
         core: &mut Core,
-        mut seeds: Option<&mut [Seeds; 3]>,
+        seeds: Option<&mut [Seeds; 3]>,
         store: &mut S,
         e1: &mut E,
         x: f64,
@@ -356,40 +376,16 @@ impl Engine {
         let rg = if t == 0 { NAN } else { r * growth_value(t, p.lam, p.cutout) };
         let mut ma = [[NAN; 9]; 6];
 
-        // EMA: the seed through the machine (never evicts), then the recursion.
-        for k in 0..9 {
-            let n = l[0][k];
-            if t < n {
-                let s = seeds.as_deref_mut().expect("EMA seeding needs the warm-up state")[0]
-                    .push(k, n, x, &raw, newest, t);
-                if t == n - 1 {
-                    core.ema[k] = s / n as f64;
-                }
-            } else {
-                core.ema[k] = ema_next(core.ema[k], self.alpha_ema[k], x);
-            }
-            ma[0][k] = core.ema[k];
+        // The recursive families and the SMA: member by member while some member is
+        // warming up, as vectors of members afterwards (the same operations per lane).
+        if t >= self.steady {
+            self.recursions_steady::<V, S>(core, store, xs, x, &mut ma);
+        } else {
+            self.recursions_warm(core, seeds, store, e1, xs, x, &mut ma);
         }
-
-        // "HMA": ta.sma through the rolling machine, or the optional Hull MA.
-        match &self.hull {
-            None => {
-                for k in 0..9 {
-                    let n = l[1][k];
-                    let s = core.sma.push(k, n, store, self.sma_off[k], x, &raw, newest, t);
-                    ma[1][k] = if t + 1 < n {
-                        NAN
-                    } else if n == 1 {
-                        x
-                    } else {
-                        s / n as f64
-                    };
-                }
-            }
-            Some(h) => {
-                for k in 0..9 {
-                    ma[1][k] = self.hull_bar(h, k, store, &raw, newest, t);
-                }
+        if let Some(h) = &self.hull {
+            for k in 0..9 {
+                ma[1][k] = self.hull_bar(h, k, store, &raw, newest, t);
             }
         }
 
@@ -406,6 +402,91 @@ impl Engine {
             } else {
                 self.linreg[k].value(sy[k], if self.lsma_is_wma { wsum[k] } else { sxy[k] })
             };
+        }
+
+        // Crossover states, equities and Layer 1 with the families as lanes (as the
+        // single-series stage B), then Layer 2 and the events.
+        let phase = Phase::of(t, p.cutout);
+        let sig = self.members::<V>(core, &ma, c, cp, rg, phase);
+        let l2 = core.layer2.bar(&self.l2, t, &sig, rg);
+        let flags = l2.flags.map(|b| b & 1 == 1);
+        if flags[2] || flags[3] {
+            core.last_event = if flags[2] { 1 } else { -1 };
+            core.since = 0;
+        } else if core.last_event != 0 {
+            core.since += 1;
+        }
+        if let Some(d) = detail {
+            d.mas = ma;
+            for f in 0..6 {
+                for k in 0..9 {
+                    d.states[f][k] = core.state[k][f] as i8;
+                    d.equities[f][k] = if phase == Phase::Before { NAN } else { core.eq[k][f] };
+                }
+            }
+            d.rate_of_change = if t == 0 { NAN } else { r };
+        }
+        store.put(t % w, x);
+        core.prev_close = c;
+        core.bars = t + 1;
+        BarOut {
+            average: l2.avg,
+            signals: sig,
+            family_equities: l2.fs,
+            signal_base: l2.base,
+            direction: l2.direction,
+            flags,
+            last_event: core.last_event,
+            bars_since_event: core.since,
+        }
+    }
+
+    /// EMA, SMA, DEMA and KAMA on a bar where some member is still warming up: member
+    /// by member, as §4 writes them.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn recursions_warm<S: Store, E: Store>(
+        &self,
+        core: &mut Core,
+        mut seeds: Option<&mut [Seeds; 3]>,
+        store: &mut S,
+        e1: &mut E,
+        xs: &[f64],
+        x: f64,
+        ma: &mut [[f64; 9]; 6],
+    ) {
+        let l = &self.p.lengths;
+        let t = core.bars;
+        let newest = xs.len() - 1;
+        let raw = Bars(xs);
+        // EMA: the seed through the machine (never evicts), then the recursion.
+        for k in 0..9 {
+            let n = l[0][k];
+            if t < n {
+                let s = seeds.as_deref_mut().expect("EMA seeding needs the warm-up state")[0]
+                    .push(k, n, x, &raw, newest, t);
+                if t == n - 1 {
+                    core.ema[k] = s / n as f64;
+                }
+            } else {
+                core.ema[k] = ema_next(core.ema[k], self.alpha_ema[k], x);
+            }
+            ma[0][k] = core.ema[k];
+        }
+
+        // "HMA": ta.sma through the rolling machine (the Hull option is done by the caller).
+        if self.hull.is_none() {
+            for k in 0..9 {
+                let n = l[1][k];
+                let s = core.sma.push(k, n, store, self.sma_off[k], x, &raw, newest, t);
+                ma[1][k] = if t + 1 < n {
+                    NAN
+                } else if n == 1 {
+                    x
+                } else {
+                    s / n as f64
+                };
+            }
         }
 
         // DEMA: E1 seeded like the EMA; E2 seeded with the mean of E1's first n values.
@@ -457,42 +538,133 @@ impl Engine {
             core.kama[k] = kama_next(core.kama[k], x, ratio);
             ma[5][k] = core.kama[k];
         }
+    }
 
-        // Crossover states, equities and Layer 1 with the families as lanes (as the
-        // single-series stage B), then Layer 2 and the events.
-        let phase = Phase::of(t, p.cutout);
-        let sig = self.members::<V>(core, &ma, c, cp, rg, phase);
-        let l2 = core.layer2.bar(&self.l2, t, &sig, rg);
-        let flags = l2.flags.map(|b| b & 1 == 1);
-        if flags[2] || flags[3] {
-            core.last_event = if flags[2] { 1 } else { -1 };
-            core.since = 0;
-        } else if core.last_event != 0 {
-            core.since += 1;
+    /// EMA, SMA, DEMA and KAMA on a bar where every member is past its warm-up, the
+    /// members as vector lanes: each lane performs the operations of
+    /// [`Engine::recursions_warm`]'s steady branches (the same shared steps).
+    #[inline(always)]
+    fn recursions_steady<V: Simd, S: Store>(
+        &self,
+        core: &mut Core,
+        store: &mut S,
+        xs: &[f64],
+        x: f64,
+        ma: &mut [[f64; 9]; 6],
+    ) {
+        let l = &self.p.lengths;
+        let newest = xs.len() - 1;
+        let xv = V::splat(x);
+        let two = V::splat(2.0);
+        let (mut ema, mut y1, mut y2) = (lanes(&core.ema), lanes(&core.dema[0]), lanes(&core.dema[1]));
+        let mut kama = lanes(&core.kama);
+        let mut dema = [0.0; MEMBER_LANES];
+        // KAMA's noise (|x − x[1]|, bar 0 long past) and signal |x − x[t − n]|.
+        let step = (x - xs[newest - 1]).abs();
+        let noise =
+            self.rolling_steady::<V, S, _>(&mut core.noise, &l[5], &self.noise_off, store, step, &Steps(xs), newest);
+        let mut signal = [0.0; MEMBER_LANES];
+        for k in 0..9 {
+            signal[k] = (x - xs[newest - l[5][k]]).abs();
         }
-        if let Some(d) = detail {
-            d.mas = ma;
-            for f in 0..6 {
-                for k in 0..9 {
-                    d.states[f][k] = core.state[k][f] as i8;
-                    d.equities[f][k] = if phase == Phase::Before { NAN } else { core.eq[k][f] };
-                }
+        let (zero, tol) = (V::splat(0.0), V::splat(PINE_TOLERANCE));
+        for ch in 0..9usize.div_ceil(V::LANES) {
+            let at = ch * V::LANES;
+            // A macro, not a closure: a closure might stay out of line and then not be
+            // compiled for the dispatched instruction set.
+            macro_rules! ld {
+                ($a:expr) => {
+                    V::load($a.as_ptr().add(at))
+                };
             }
-            d.rate_of_change = if t == 0 { NAN } else { r };
+            // SAFETY (loads/stores): at + LANES ≤ MEMBER_LANES for every width.
+            unsafe {
+                ema_next(ld!(&ema), ld!(&self.alpha_ema), xv).store(ema.as_mut_ptr().add(at));
+                let a = ld!(&self.alpha_dema);
+                let e1 = ema_next(ld!(&y1), a, xv);
+                let e2 = ema_next(ld!(&y2), a, e1);
+                e1.store(y1.as_mut_ptr().add(at));
+                e2.store(y2.as_mut_ptr().add(at));
+                (two * e1 - e2).store(dema.as_mut_ptr().add(at));
+                let nz = ld!(&noise);
+                let ratio = V::select(nz.gt(tol), ld!(&signal) / nz, zero);
+                kama_next(ld!(&kama), xv, ratio).store(kama.as_mut_ptr().add(at));
+            }
         }
-        store.put(t % w, x);
-        core.prev_close = c;
-        core.bars = t + 1;
-        BarOut {
-            average: l2.avg,
-            signals: sig,
-            family_equities: l2.fs,
-            signal_base: l2.base,
-            direction: l2.direction,
-            flags,
-            last_event: core.last_event,
-            bars_since_event: core.since,
+        core.ema.copy_from_slice(&ema[..9]);
+        core.dema[0].copy_from_slice(&y1[..9]);
+        core.dema[1].copy_from_slice(&y2[..9]);
+        core.kama.copy_from_slice(&kama[..9]);
+        ma[0].copy_from_slice(&ema[..9]);
+        ma[3].copy_from_slice(&dema[..9]);
+        ma[5].copy_from_slice(&kama[..9]);
+        if self.hull.is_none() {
+            let sums = self.rolling_steady::<V, S, _>(&mut core.sma, &l[1], &self.sma_off, store, x, &Bars(xs), newest);
+            for k in 0..9 {
+                let n = l[1][k];
+                ma[1][k] = if n == 1 { x } else { sums[k] / n as f64 };
+            }
         }
+    }
+
+    /// [`Rolling::push`] of input `v` to all nine members of a machine whose members
+    /// all evict (steady state), the compensated step as vectors; fires (rare)
+    /// re-baseline member by member. Returns the sums (`v` for length-1 members).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn rolling_steady<V: Simd, S: Store, T: Terms<f64>>(
+        &self,
+        r: &mut Rolling,
+        n: &[usize; 9],
+        off: &[usize; 9],
+        store: &mut S,
+        v: f64,
+        raw: &T,
+        newest: usize,
+    ) -> [f64; MEMBER_LANES] {
+        let (s, c) = (lanes(&r.s), lanes(&r.c));
+        let mut d = [0.0; MEMBER_LANES];
+        for k in 0..9 {
+            if n[k] > 1 {
+                d[k] = store.data()[off[k] + r.slot[k] as usize];
+            }
+        }
+        let (mut s2, mut c2, mut y) = ([0.0; MEMBER_LANES], [0.0; MEMBER_LANES], [0.0; MEMBER_LANES]);
+        let vv = V::splat(v);
+        let mut fired = 0u32;
+        for ch in 0..9usize.div_ceil(V::LANES) {
+            let at = ch * V::LANES;
+            // SAFETY (loads/stores): at + LANES ≤ MEMBER_LANES for every width.
+            unsafe {
+                let cv = V::load(c.as_ptr().add(at));
+                let st = compensated(V::load(s.as_ptr().add(at)), cv, V::load(d.as_ptr().add(at)) + cv, vv);
+                st.s.store(s2.as_mut_ptr().add(at));
+                st.c.store(c2.as_mut_ptr().add(at));
+                st.y.store(y.as_mut_ptr().add(at));
+                fired |= V::bits(st.fire) << at;
+            }
+        }
+        for k in 0..9 {
+            let nk = n[k];
+            if nk == 1 {
+                s2[k] = v;
+                continue;
+            }
+            let slot = r.slot[k] as usize;
+            let stored = if fired & (1 << k) != 0 {
+                // SAFETY: the raw series holds the n − 1 inputs before `newest`.
+                s2[k] = unsafe { rebaseline(v, raw, newest, nk) };
+                c2[k] = 0.0;
+                v
+            } else {
+                y[k]
+            };
+            store.put(off[k] + slot, stored);
+            r.slot[k] = if slot + 1 == nk { 0 } else { slot as u32 + 1 };
+            r.s[k] = s2[k];
+            r.c[k] = c2[k];
+        }
+        s2
     }
 
     /// The WMA accumulators (Σp·y) and LINREG's Σy and Σp·y of every member on the
@@ -507,27 +679,45 @@ impl Engine {
         let zero = V::splat(0.0);
         let one = V::splat(1.0);
         let x0 = xs.len() - self.span;
-        let mut wf = [zero; MEMBER_LANES];
-        let mut lf = [zero; MEMBER_LANES];
+        let all = self.span_clamped;
+        // Weights p − first, at p = 1 first.
+        let mut ww = [zero; MEMBER_LANES];
+        let mut lw = [zero; MEMBER_LANES];
+        let p0 = one;
         for ch in 0..chunks {
             // SAFETY: ch·LANES + LANES ≤ MEMBER_LANES for every width.
             unsafe {
-                wf[ch] = V::load(self.wma_first.as_ptr().add(ch * V::LANES));
-                lf[ch] = V::load(self.lsma_first.as_ptr().add(ch * V::LANES));
+                ww[ch] = p0 - V::load(self.wma_first.as_ptr().add(ch * V::LANES));
+                lw[ch] = p0 - V::load(self.lsma_first.as_ptr().add(ch * V::LANES));
             }
         }
         let (mut wacc, mut sy, mut sxy) = ([zero; MEMBER_LANES], [zero; MEMBER_LANES], [zero; MEMBER_LANES]);
-        for (j, &v) in xs[x0..].iter().enumerate() {
+        // Until `all`, some members' windows have not begun: they take weight
+        // max(w, 0) = 0 (and add 0 to Σy); from `all` on every member's window has
+        // (w ≥ 1, no clamp, Σy adds y·1 = y).
+        for &v in &xs[x0..x0 + all] {
             let y = V::splat(v);
-            let p = V::splat((j + 1) as f64);
             for ch in 0..chunks {
-                // Member weights p − first: 1 … n over its window, ≤ 0 (→ 0) before.
-                wacc[ch] = wacc[ch] + y * (p - wf[ch]).max(zero);
-                let lw = (p - lf[ch]).max(zero);
-                sy[ch] = sy[ch] + y * lw.min(one);
+                wacc[ch] = wacc[ch] + y * ww[ch].max(zero);
+                let l = lw[ch].max(zero);
+                sy[ch] = sy[ch] + y * l.min(one);
                 if !self.lsma_is_wma {
-                    sxy[ch] = sxy[ch] + y * lw;
+                    sxy[ch] = sxy[ch] + y * l;
                 }
+                ww[ch] = ww[ch] + one;
+                lw[ch] = lw[ch] + one;
+            }
+        }
+        for &v in &xs[x0 + all..] {
+            let y = V::splat(v);
+            for ch in 0..chunks {
+                wacc[ch] = wacc[ch] + y * ww[ch];
+                sy[ch] = sy[ch] + y;
+                if !self.lsma_is_wma {
+                    sxy[ch] = sxy[ch] + y * lw[ch];
+                }
+                ww[ch] = ww[ch] + one;
+                lw[ch] = lw[ch] + one;
             }
         }
         let mut out = ([0.0; MEMBER_LANES], [0.0; MEMBER_LANES], [0.0; MEMBER_LANES]);
