@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.timing import median_time, row
+from core.backends.base import IncrementalBackend
 from core.backends.registry import Registry
 from core.config import ATCConfig
 
@@ -23,6 +24,8 @@ TARGETS = {
     ("5000×1500 EMA-only screening", "numba"): 0.100,
     ("1×100,000 full", "rust"): 0.010,
     ("5000×1500 full, tail=1", "rust"): 0.250,
+    ("5000 symbols, 1 new bar, full (incremental)", "rust"): 2e-3,
+    ("evaluate_forming 5000", "rust"): 2e-3,
     ("first computation, fresh process (warm JIT cache)", "numba"): 0.5,
 }
 MEMORY_TARGETS_MB = {"numba": 150.0, "rust": 100.0}
@@ -100,11 +103,30 @@ def run(repeats: int = 7, backends: list[str] | None = None) -> list[dict]:
         note = f"peak {mem:.0f} MB above the 60 MB input" + (f" (target ≤ {target_mb:.0f} MB)" if target_mb else "")
         rows.append(row("5000×1500 full, tail=1", name, t, _target("5000×1500 full, tail=1", name),
                         note, peak_mb=mem, peak_target_mb=target_mb))
+        if isinstance(b, IncrementalBackend):
+            rows += _incremental_rows(b, cfg, batch5000, repeats)
     if "numba" in names:
         rows.append(row("first computation, fresh process (warm JIT cache)", "numba",
                         _cold_start(repeats), _target("first computation, fresh process (warm JIT cache)", "numba"),
                         "import + first 1×1500 compute, interpreter start excluded"))
     return rows
+
+
+def _incremental_rows(b: IncrementalBackend, cfg: ATCConfig, closes: np.ndarray,
+                     repeats: int) -> list[dict]:
+    """States built on all but the last bar of the 5000-symbol batch; then that bar
+    appended (each timed run appends it once more) and evaluated as the forming bar."""
+    states, _ = b.incremental_init(closes[:, :-1], cfg)
+    last = np.ascontiguousarray(closes[:, -1])
+    size = f"state {states.nbytes_per_symbol()} B per symbol (target ≤ 8192)"
+    reps = max(15, 3 * repeats)
+    label = "5000 symbols, 1 new bar, full (incremental)"
+    t = median_time(lambda: b.incremental_update(states, last), reps)
+    out = [row(label, b.name, t, _target(label, b.name), size)]
+    t = median_time(lambda: b.incremental_forming(states, last), reps)
+    out.append(row("evaluate_forming 5000", b.name, t, _target("evaluate_forming 5000", b.name),
+                   "state unchanged"))
+    return out
 
 
 _COLD = """
