@@ -12,7 +12,9 @@ Where quotes come from:
 Quotes are folded into the forming bar of the current interval (``FormingBars``); closed
 bars only ever come from the history refresh (``closed``), so a missed or late tick never
 changes a closed bar. Updates reach ``forming`` at most ``MAX_UPDATES_PER_S`` times a
-second (``Throttle``), which keeps repaints cheap whatever the quote rate.
+second (``Throttle``): a quote after a quiet spell is shown at once, a burst is coalesced
+into one repaint per period, so the GUI's work stays bounded whatever the quote rate while
+a quote waits at most one period (plus a pump turn) before it is painted.
 """
 from __future__ import annotations
 
@@ -27,8 +29,8 @@ from core.data.live.replay import bar_quotes
 
 log = logging.getLogger("atc_desktop.live")
 
-MAX_UPDATES_PER_S = 4.0
-PUMP_MS = 25
+MAX_UPDATES_PER_S = 15.0
+PUMP_MS = 10
 #: Ticks per replayed bar.
 REPLAY_TICKS = 12
 

@@ -8,13 +8,13 @@ import math
 from typing import Any, Callable
 
 import numpy as np
-from PySide6.QtCore import QObject, QThreadPool, Signal
+from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
 
 from atc_desktop.alerts import AlertCenter, fresh_latest
 from atc_desktop.analysis import AnalysisController, AnalysisOutcome
 from atc_desktop.app_settings import AppSettings, SettingsFile
 from atc_desktop.data_service import DataService
-from atc_desktop.guard import error_sink, guarded, install_gui_gc
+from atc_desktop.guard import error_sink, freeze_long_lived, guarded, install_gui_gc
 from atc_desktop.live_feed import LiveFeed
 from atc_desktop.paths import AppPaths
 from atc_desktop.persist import SetAside
@@ -280,6 +280,8 @@ class AppSession(QObject):
             log.warning("JIT warm-up failed: %s", failure.message)
 
     def _screened(self, out: ScreenOutcome) -> None:
+        if out.rows and not self._shut:
+            freeze_long_lived()               # the app is up: see guard.freeze_long_lived
         interval = self.settings.interval
         latest = {r.symbol: r.data_time for r in out.rows if r.data_time is not None}
         for r in out.rows:
@@ -317,8 +319,9 @@ class AppSession(QObject):
         if rows:
             self.model.apply(rows)
         sym = self.analysis.symbol
-        if sym in bars:
-            self.analysis.show_forming(bars[sym])
+        if sym in bars:                       # its own event-loop turn: no long GUI stall
+            bar = bars[sym]
+            QTimer.singleShot(0, lambda: self.analysis.show_forming(bar))
 
     def _analysed(self, out: AnalysisOutcome) -> None:
         req = out.request
