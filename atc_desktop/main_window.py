@@ -16,7 +16,7 @@ from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QApplication, QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow, QMessageBox,
-    QSystemTrayIcon, QTableView, QTabWidget, QWidget,
+    QStyle, QSystemTrayIcon, QTableView, QTabWidget, QWidget,
 )
 
 from atc_desktop.alert_menu import AlertMenu
@@ -42,7 +42,7 @@ log = logging.getLogger("atc_desktop")
 
 DockArea = Qt.DockWidgetArea
 #: Default share of the window's width for the watchlist, and its largest default width.
-WATCHLIST_SHARE, WATCHLIST_MAX_PX = 0.36, 560
+WATCHLIST_SHARE, WATCHLIST_MAX_PX = 0.32, 520
 #: Default share of the window's height for the log/alerts strip, and its smallest height.
 LOG_SHARE, LOG_MIN_PX = 0.14, 90
 
@@ -512,15 +512,23 @@ class MainWindow(QMainWindow):
             return
         self._sized_for = self.size()
         side, bottom = self._side_dock(), self._bottom_dock()
+        middle = [d for d in (self.watchlist_dock if self._watchlist_docked() else None, side) if d is not None]
         if self._kept_width and side is not None and self._watchlist_docked():
             total = self.watchlist_dock.width() + side.width()
             self.resizeDocks([self.watchlist_dock, side], [self._kept_width, max(total - self._kept_width, 1)],
                              Qt.Orientation.Horizontal)
-        top = side or (self.watchlist_dock if self._watchlist_docked() else None)
-        if self._kept_height and bottom is not None and top is not None:
-            total = top.height() + bottom.height()
-            self.resizeDocks([top, bottom], [max(total - self._kept_height, 1), self._kept_height],
-                             Qt.Orientation.Vertical)
+        if self._kept_height and bottom is not None and middle:
+            # Without a central widget Qt gives a taller window to the bottom area and reads
+            # resizeDocks' sizes as area heights (tab bar included) that must add up to the
+            # whole: hand it exact areas for the middle row and the bottom strip.
+            sep = self.style().pixelMetric(QStyle.PixelMetric.PM_DockWidgetSeparatorExtent, None, self)
+            floor = self.statusBar().y() if self.statusBar().isVisible() else self.height()
+            middle_h = bottom.y() - sep - min(d.y() for d in middle)
+            bottom_h = floor - bottom.y()
+            want = bottom_h - (bottom.height() - self._kept_height)
+            if want != bottom_h and want > 0 and middle_h + bottom_h - want > 0:
+                grown = middle_h + bottom_h - want
+                self.resizeDocks([*middle, bottom], [grown] * len(middle) + [want], Qt.Orientation.Vertical)
 
     # -- view state kept across sessions --------------------------------------------------------
     def view_state(self) -> dict[str, str]:

@@ -31,7 +31,11 @@ def normalised(proportions: Sequence[float], rows: int = len(DEFAULT_PROPORTIONS
 
 def row_heights(total: int, proportions: Sequence[float], minimum: Sequence[int]) -> list[int]:
     """Integer row heights summing to ``total``: each row its share, at least its minimum
-    while the total allows, the price row taking the rounding."""
+    while the total allows (below that, the minimums scaled down alike), the price row
+    taking the rounding."""
+    need = sum(minimum)
+    if total < need:
+        minimum = [int(m * total / need) for m in minimum]
     heights = [max(m, round(total * p)) for p, m in zip(proportions, minimum)]
     extra = total - sum(heights)
     # Take any excess from the rows above their minimum, the largest first.

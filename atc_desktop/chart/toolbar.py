@@ -40,13 +40,13 @@ class ChartToolbar(QtWidgets.QWidget):
         self.setAttribute(QtCore.Qt.WidgetAttribute.WA_StyledBackground, True)
         row = QtWidgets.QHBoxLayout(self)
         row.setContentsMargins(8, 4, 8, 4)
-        row.setSpacing(6)
+        row.setSpacing(4)
         self.title = QtWidgets.QLabel("No symbol")
         self.title.setObjectName("chartTitle")
         self.source = QtWidgets.QLabel("")
         self.source.setObjectName("sourceBadge")
         self.source.setToolTip("Where these bars come from")
-        self.forming = QtWidgets.QLabel("last bar forming")
+        self.forming = QtWidgets.QLabel("forming")
         self.forming.setObjectName("formingBadge")
         self.forming.setToolTip("The last bar is not closed yet: its values change until the close "
                                 "(spec §13.3); every ATC value is defined on closed bars.")
@@ -227,7 +227,7 @@ class ChartToolbar(QtWidgets.QWidget):
             " border-radius: 3px; padding: 0px 5px; }",
             f"QLabel#formingBadge {{ color: {t.warning_fg}; background: {t.warning_bg};"
             " border-radius: 3px; padding: 0px 5px; }",
-            f"QToolButton {{ color: {t.foreground}; padding: 1px 4px; border-radius: 3px; }}",
+            f"QToolButton {{ color: {t.foreground}; padding: 1px 3px; border-radius: 3px; }}",
             f"QToolButton:hover {{ background: {t.background}; }}",
             f"QComboBox {{ color: {t.foreground}; background: {t.background};"
             f" border: 1px solid {t.muted}; border-radius: 3px; padding: 1px 6px; }}",

@@ -44,8 +44,11 @@ ZOOM_STEP = 1.25
 Y_PAD = 0.07   # fraction of the visible price range added above and below (room for ▲/▼)
 #: Below this width the readout (which repeats the legends) is hidden for the weights.
 READOUT_MIN_CHART_WIDTH = 900
-#: The readout/weights panel takes at most this share of the chart's height by default.
+#: The readout/weights panel takes at most this share of the chart's height by default,
+#: and starts collapsed (a drag or the calibration view opens it) in a chart shorter than
+#: BOTTOM_COLLAPSE_BELOW pixels, where every pixel of the panes counts.
 BOTTOM_SHARE = 0.25
+BOTTOM_COLLAPSE_BELOW = 480
 
 
 class ChartWidget(QtWidgets.QWidget):
@@ -307,6 +310,8 @@ class ChartWidget(QtWidgets.QWidget):
         p.show_members(self.calibration)
         self.toolbar.set_calibration(self.calibration)
         self.weights.highlight_family(f)
+        if f is not None and self.bottom_height() == 0 and self.isVisible():
+            self._open_bottom()          # the highlighted weights are half of the view
         self._show_bar(self.crosshair.bar)
         self._fit_y()
 
@@ -356,11 +361,19 @@ class ChartWidget(QtWidgets.QWidget):
             return
         want = self._bottom_px
         if want is None:             # by default: its natural height, within a share of the chart
-            want = min(self._bottom.sizeHint().height(), int(total * BOTTOM_SHARE))
+            want = 0 if total < BOTTOM_COLLAPSE_BELOW else min(self._bottom.sizeHint().height(),
+                                                                int(total * BOTTOM_SHARE))
         if want > 0:
             want = max(want, self._bottom.minimumSizeHint().height())
         want = min(want, max(total - self._stack.minimumHeight(), 0))
         self.splitter.setSizes([total - want, want])
+
+    def _open_bottom(self) -> None:
+        total = sum(self.splitter.sizes())
+        want = max(self._bottom.minimumSizeHint().height(),
+                   min(self._bottom.sizeHint().height(), int(total * BOTTOM_SHARE)))
+        self._bottom_px = want
+        self.splitter.setSizes([max(total - want, 0), want])
 
     def _bottom_moved(self, _pos: int, _index: int) -> None:
         self._bottom_px = self.splitter.sizes()[1]
@@ -377,6 +390,8 @@ class ChartWidget(QtWidgets.QWidget):
         wide = self.width() >= READOUT_MIN_CHART_WIDTH
         if self.readout.isHidden() == wide:
             self.readout.setVisible(wide)
+        if self._bottom_px is None and getattr(self, "_bottom_placed", False):
+            self._apply_bottom()         # the default follows the chart's height
 
     def _panes_resized(self, _vb: Any = None) -> None:
         if self.panes.layout_headers():
