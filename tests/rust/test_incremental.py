@@ -14,10 +14,12 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import rust_backend.backend as adapter
 from core.backends.base import IncrementalBackend
-from core.config import ATCConfig
+from core.config import BASE_CHOICES, ROBUSTNESS_OFFSETS, ATCConfig
 from core.errors import ATCInputError, BackendError
 from core.types import ATCResult, BatchResult
 from rust_backend.backend import RustBackend
@@ -143,6 +145,48 @@ def test_golden_history_split_anywhere_equals_the_full_computation(rust, path):
                     assert_same_batch(got, rust.compute_batch(close[None, :at + k], cfg, tail=k), what)
             at, step = at + k, step + 1
         assert int(states.bars()[0]) == n
+
+
+LENGTH_FIELDS = ("ema_len", "hull_len", "wma_len", "dema_len", "lsma_len", "kama_len")
+
+random_config = st.builds(
+    lambda rob, lens, cut, strat, col, alert, kind, ct, la: ATCConfig(
+        robustness=rob, cutout=cut, strategy=strat, colbase=col, alertbase=alert, hma_kind=kind,
+        cut_threshold=ct, La=la,
+        **dict(zip(LENGTH_FIELDS, (max(x, 1 + ROBUSTNESS_OFFSETS[rob][3]) for x in lens)))),
+    st.sampled_from(tuple(ROBUSTNESS_OFFSETS)),
+    st.lists(st.integers(1, 45), min_size=6, max_size=6),
+    st.integers(0, 150),
+    st.booleans(),
+    st.sampled_from(BASE_CHOICES),
+    st.sampled_from(BASE_CHOICES),
+    st.sampled_from(("sma", "hull")),
+    st.sampled_from((0.49, 0.0, 0.3)),
+    st.sampled_from((0.02, 0.5)),
+)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(config=random_config, seed=st.integers(0, 2**32 - 1), n=st.integers(3, 260),
+       cents=st.booleans(), data=st.data())
+def test_random_configs_split_anywhere_equal_the_full_computation(rust, config, seed, n, cents, data):
+    """Random parameters (lengths, robustness, cutout, bases, Hull, λ), series in cents
+    (near-ties) or not, a random split and random chunks: every bar, detail included."""
+    rng = np.random.default_rng(seed)
+    close = random_walk(rng, n, start=float(rng.uniform(0.5, 50)), vol=0.03)
+    if cents:
+        close = np.maximum(np.round(close, 2), 0.01)
+    full = rust.compute(close, config, detail=True)
+    at = data.draw(st.integers(2, n - 1), label="split")
+    states, first = rust.incremental_init(close[None, :at], config, tail=1)
+    assert_batch_row(first, 0, full, at - 1, range(1), "init")
+    while at < n:
+        k = data.draw(st.integers(1, n - at), label="chunk")
+        assert_detail_bars(rust.incremental_forming_detail(states, 0, close[at]),
+                           rust.compute(close[:at + 1], config, detail=True), at, "forming")
+        assert_detail_bars(rust.incremental_update_detail(states, 0, close[at:at + k]), full, at,
+                           f"bars {at}…{at + k - 1}")
+        at += k
 
 
 # -- batches of symbols with different histories -----------------------------------------------
