@@ -166,7 +166,10 @@ class RustBackend:
         where a symbol has no bar are NaN / False, and ``last_event``/``bars_since_event``
         cover the whole history. Every value equals the full computation over the
         extended history, bit for bit. Bad prices (a NaN after a row's first value, a
-        value ≤ 0) raise before any state changes.
+        value outside the core's price limits) raise before any state changes.
+
+        One call at a time per states object: a call on states that another thread is
+        using raises :class:`BackendError` (the states are never shared mid-update).
         """
         native = self._incremental()
         new = _float_block(new_bars, "new_bars")
@@ -180,8 +183,8 @@ class RustBackend:
         tick. Equal, bit for bit, to what :meth:`incremental_update` returns when that bar
         closes at this price."""
         native = self._incremental()
-        forming_arr = _float_block(_float_array(forming, "forming", 1)[:, None], "forming")[:, 0]
-        src_arr = None if src is None else _float_block(_float_array(src, "src", 1)[:, None], "src")[:, 0]
+        forming_arr = _float_block(_float_array(forming, "forming", 1), "forming").ravel()
+        src_arr = None if src is None else _float_block(_float_array(src, "src", 1), "src").ravel()
         return _batch_result(_call(native.incremental_forming, states, forming_arr, src_arr), "full")
 
     def incremental_forming_detail(self, states: IncrementalStates, symbol: int, close: float,

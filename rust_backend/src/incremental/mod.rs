@@ -12,15 +12,19 @@
 //!   `hma_kind = "hull"`), each member's previous MA, crossover state and equity,
 //!   Layer 2 with its `a`, the direction, and the last event;
 //! * while some EMA or DEMA is still seeding, the seed sums and DEMA's E1 values since
-//!   its first one ([`Warm`], dropped once every seed exists).
+//!   its first one (dropped once every seed exists).
 //!
 //! Every bar runs the arithmetic of the full single-series computation — the shared
 //! `math.sum` step ([`compensated`], [`rebaseline`]), [`ema_next`], [`kama_next`], §4.8's
-//! window sums ([`seq_dot`], [`lin_sums`], [`LinregConst`]), [`Members::bar`] and
-//! [`Layer2::bar`] — on the same values in the same order, so every output equals the
-//! full computation's bit for bit (the tests compare every bar). The full computation
-//! itself keeps its block pipeline, which evaluates the window sums over many bars at
-//! once; this module is the one-bar-at-a-time form of the same arithmetic.
+//! oldest-first window sums (`exact::seq_dot`, `exact::lin_sums`, [`LinregConst`]),
+//! [`Members::bar`] and [`Layer2::bar`] — on the same values in the same order, so every
+//! output equals the full computation's bit for bit (the tests compare every bar, at
+//! every instruction-set level). Members run as vector lanes where that changes nothing
+//! per lane: the window sums always, the recursions once every member is past its
+//! warm-up, the crossover states and equities with the families as lanes (as the
+//! single-series stage B). The full computation itself keeps its block pipeline, which
+//! evaluates the window sums over many bars at once; this module is the
+//! one-bar-at-a-time form of the same arithmetic.
 //!
 //! [`Engine::advance`] commits a bar; [`Engine::peek`] evaluates one on a copy of the
 //! small per-bar values and writes nothing (the rings are only read). The drivers over
