@@ -71,10 +71,10 @@ $(STAMPS)/python-app: $(PY) pyproject.toml rust_backend/Cargo.toml $(RUST_SOURCE
 	$(PIP) install -q -e .
 	@touch $@
 
-# make test and make package add the extras dev and package, and move the packaged build's
+# make test and make package add the extras dev, package and scale, and move the packaged build's
 # packages to the lock file's versions, so that the suite tests what gets packaged.
 $(STAMPS)/python: $(STAMPS)/python-app $(LOCK)
-	$(PY) packaging/lock.py --requirements runtime,dev,package \
+	$(PY) packaging/lock.py --requirements runtime,dev,package,scale \
 	  | $(PIP) install -q -c $(LOCK) -r /dev/stdin
 	@touch $@
 
