@@ -215,7 +215,7 @@ impl KamaAcross {
             unsafe {
                 let nz = V::load(noise.as_ptr().add(at));
                 let sig = V::load(signal.as_ptr().add(at));
-                let ok = V::and(V::load(valid.as_ptr().add(at)).gt(zero), nz.gt(tol));
+                let ok = V::and(V::load(valid.as_ptr().add(at)).gt(zero), nz.abs().gt(tol));
                 let ratio = V::select(ok, sig / nz, zero);
                 let p = V::load(self.kama.as_ptr().add(at));
                 kama_next(p, xv, ratio).store(self.kama.as_mut_ptr().add(at));

@@ -325,9 +325,9 @@ impl<V: Simd> MaKernel<V> for Kama<V> {
                 let noise = unsafe { self.noise.push(k, step, &Steps(x), t) };
                 if !WARM || t >= n {
                     let signal = (xv - unsafe { load_at::<V>(x, t - n) }).abs();
-                    // `noise != 0` within Pine's tolerance (noise ≥ 0); a discarded
-                    // division by a zero noise is harmless.
-                    ratio = V::select(noise.gt(tol), signal / noise, zero);
+                    // `noise != 0` within Pine's tolerance: after a huge step leaves the window the
+                    // compensated sum can even turn negative; a discarded division by 0 is harmless.
+                    ratio = V::select(noise.abs().gt(tol), signal / noise, zero);
                 }
             }
             self.kama[k] = kama_next(self.kama[k], xv, ratio);

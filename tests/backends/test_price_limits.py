@@ -47,3 +47,18 @@ def test_cuda_kernels_use_the_same_limits():
     header = (Path(__file__).resolve().parents[2] / "cuda_backend/kernels/atc_common.cuh").read_text()
     found = dict(re.findall(r"#define ATC_PRICE_(MIN|MAX) (\S+)", header))
     assert float(found["MIN"]) == PRICE_MIN and float(found["MAX"]) == PRICE_MAX
+
+
+def test_kama_noise_that_cancels_below_zero(backend):  # noqa: F811
+    # A 1e100 → 1.3 step leaves KAMA's 4-bar noise window: the compensated math.sum then
+    # holds cancellation residue, here negative (−0.093). `noise != 0` is Pine's tolerant
+    # test on that value, not a sign test: the ratio uses it, as TradingView does.
+    close = np.array([1e100, 1.33883601, 1.45413301, 1.04982192, 1.31647737, 1.47189863,
+                      1.28700118, 1.48824024])
+    config = ATCConfig(robustness="Narrow", ema_len=8, hull_len=8, wma_len=8, dema_len=8,
+                       lsma_len=8, kama_len=8)
+    ref = compute_reference(close, config, detail=True)
+    assert ref.signals[5, -1] == -0.78                   # KAMA_4's state flipped on the last bar
+    assert_same(backend.compute(close, config, detail=True), ref, detail=True)
+    batch = backend.compute_batch(close[None], config, tail=8)
+    np.testing.assert_array_equal(batch.signals[0], ref.signals)

@@ -536,7 +536,7 @@ impl Engine {
                 let noise = core.noise.push(k, n, store, self.noise_off[k], step, &steps, newest, t - 1);
                 if t >= n {
                     let signal = (x - xs[newest - n]).abs();
-                    ratio = if noise > PINE_TOLERANCE { signal / noise } else { 0.0 };
+                    ratio = if noise.abs() > PINE_TOLERANCE { signal / noise } else { 0.0 };
                 }
             }
             core.kama[k] = kama_next(core.kama[k], x, ratio);
@@ -545,8 +545,8 @@ impl Engine {
     }
 
     /// EMA, SMA, DEMA and KAMA on a bar where every member is past its warm-up, the
-    /// members as vector lanes: each lane performs the operations of
-    /// [`Engine::recursions_warm`]'s steady branches (the same shared steps).
+    /// recursions with the members as vector lanes: each lane performs the operations
+    /// of [`Engine::recursions_warm`]'s steady branches (the same shared steps).
     #[inline(always)]
     fn recursions_steady<V: Simd, S: Store>(
         &self,
@@ -563,13 +563,16 @@ impl Engine {
         let (mut ema, mut y1, mut y2) = (lanes(&core.ema), lanes(&core.dema[0]), lanes(&core.dema[1]));
         let mut kama = lanes(&core.kama);
         let mut dema = [0.0; MEMBER_LANES];
-        // KAMA's noise (|x − x[1]|, bar 0 long past) and signal |x − x[t − n]|.
+        // KAMA's noise (|x − x[1]|, bar 0 long past) and signal |x − x[t − n]|. The
+        // machines stay member by member: their rings are scattered, and gathering the
+        // evicted entries into a vector costs more than the scalar steps.
+        let t = core.bars;
         let step = (x - xs[newest - 1]).abs();
-        let noise =
-            self.rolling_steady::<V, S, _>(&mut core.noise, &l[5], &self.noise_off, store, step, &Steps(xs), newest);
-        let mut signal = [0.0; MEMBER_LANES];
+        let (mut noise, mut signal) = ([0.0; MEMBER_LANES], [0.0; MEMBER_LANES]);
         for k in 0..9 {
-            signal[k] = (x - xs[newest - l[5][k]]).abs();
+            let n = l[5][k];
+            noise[k] = core.noise.push(k, n, store, self.noise_off[k], step, &Steps(xs), newest, t - 1);
+            signal[k] = (x - xs[newest - n]).abs();
         }
         let (zero, tol) = (V::splat(0.0), V::splat(PINE_TOLERANCE));
         for ch in 0..9usize.div_ceil(V::LANES) {
@@ -591,7 +594,7 @@ impl Engine {
                 e2.store(y2.as_mut_ptr().add(at));
                 (two * e1 - e2).store(dema.as_mut_ptr().add(at));
                 let nz = ld!(&noise);
-                let ratio = V::select(nz.gt(tol), ld!(&signal) / nz, zero);
+                let ratio = V::select(nz.abs().gt(tol), ld!(&signal) / nz, zero);
                 kama_next(ld!(&kama), xv, ratio).store(kama.as_mut_ptr().add(at));
             }
         }
@@ -603,72 +606,12 @@ impl Engine {
         ma[3].copy_from_slice(&dema[..9]);
         ma[5].copy_from_slice(&kama[..9]);
         if self.hull.is_none() {
-            let sums = self.rolling_steady::<V, S, _>(&mut core.sma, &l[1], &self.sma_off, store, x, &Bars(xs), newest);
             for k in 0..9 {
                 let n = l[1][k];
-                ma[1][k] = if n == 1 { x } else { sums[k] / n as f64 };
+                let s = core.sma.push(k, n, store, self.sma_off[k], x, &Bars(xs), newest, t);
+                ma[1][k] = if n == 1 { x } else { s / n as f64 };
             }
         }
-    }
-
-    /// [`Rolling::push`] of input `v` to all nine members of a machine whose members
-    /// all evict (steady state), the compensated step as vectors; fires (rare)
-    /// re-baseline member by member. Returns the sums (`v` for length-1 members).
-    #[allow(clippy::too_many_arguments)]
-    #[inline(always)]
-    fn rolling_steady<V: Simd, S: Store, T: Terms<f64>>(
-        &self,
-        r: &mut Rolling,
-        n: &[usize; 9],
-        off: &[usize; 9],
-        store: &mut S,
-        v: f64,
-        raw: &T,
-        newest: usize,
-    ) -> [f64; MEMBER_LANES] {
-        let (s, c) = (lanes(&r.s), lanes(&r.c));
-        let mut d = [0.0; MEMBER_LANES];
-        for k in 0..9 {
-            if n[k] > 1 {
-                d[k] = store.data()[off[k] + r.slot[k] as usize];
-            }
-        }
-        let (mut s2, mut c2, mut y) = ([0.0; MEMBER_LANES], [0.0; MEMBER_LANES], [0.0; MEMBER_LANES]);
-        let vv = V::splat(v);
-        let mut fired = 0u32;
-        for ch in 0..9usize.div_ceil(V::LANES) {
-            let at = ch * V::LANES;
-            // SAFETY (loads/stores): at + LANES ≤ MEMBER_LANES for every width.
-            unsafe {
-                let cv = V::load(c.as_ptr().add(at));
-                let st = compensated(V::load(s.as_ptr().add(at)), cv, V::load(d.as_ptr().add(at)) + cv, vv);
-                st.s.store(s2.as_mut_ptr().add(at));
-                st.c.store(c2.as_mut_ptr().add(at));
-                st.y.store(y.as_mut_ptr().add(at));
-                fired |= V::bits(st.fire) << at;
-            }
-        }
-        for k in 0..9 {
-            let nk = n[k];
-            if nk == 1 {
-                s2[k] = v;
-                continue;
-            }
-            let slot = r.slot[k] as usize;
-            let stored = if fired & (1 << k) != 0 {
-                // SAFETY: the raw series holds the n − 1 inputs before `newest`.
-                s2[k] = unsafe { rebaseline(v, raw, newest, nk) };
-                c2[k] = 0.0;
-                v
-            } else {
-                y[k]
-            };
-            store.put(off[k] + slot, stored);
-            r.slot[k] = if slot + 1 == nk { 0 } else { slot as u32 + 1 };
-            r.s[k] = s2[k];
-            r.c[k] = c2[k];
-        }
-        s2
     }
 
     /// The WMA accumulators (Σp·y) and LINREG's Σy and Σp·y of every member on the
