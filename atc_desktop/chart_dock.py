@@ -9,6 +9,7 @@ from typing import Any
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from atc_desktop.chart.pane_splitter import normalised
 from atc_desktop.elided_label import ElidedLabel
 
 from atc_desktop.interval_combo import Choice, timeframes
@@ -73,9 +74,9 @@ class ChartPane(QWidget):
         """Apply a saved chart layout now or when the chart is created (ValueError: bad
         proportions)."""
         if proportions is not None:
+            self._proportions = normalised(proportions)
             if self._chart is not None:
-                self._chart.set_pane_proportions(proportions)
-            self._proportions = tuple(proportions)
+                self._chart.set_pane_proportions(self._proportions)
         if bottom_px is not None:
             self._bottom_px = int(bottom_px)
             if self._chart is not None:

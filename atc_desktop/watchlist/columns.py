@@ -1,4 +1,5 @@
-"""The watchlist's columns, declared once: title, text, sort key, tone and tooltip."""
+"""The watchlist's columns, declared once: title, text, sort key, tone and tooltip, and
+whether a too narrow column may elide its text (names) or must widen (numbers, times)."""
 from __future__ import annotations
 
 import math
@@ -66,13 +67,15 @@ class Column:
     tip: Callable[[RowState], str] = lambda r: ""
     align: str = "left"
     header_tip: str = ""
+    #: Numbers and times are never cut: the column widens to its widest cell.
+    whole: bool = False
 
 
 #: The list-order column: its value is the row's position, which the model fills in.
 ORDER_KEY = "order"
 
 COLUMNS: tuple[Column, ...] = (
-    Column(ORDER_KEY, "#", lambda r: "", lambda r: 0.0, align="right",
+    Column(ORDER_KEY, "#", lambda r: "", lambda r: 0.0, align="right", whole=True,
            header_tip="position in the watchlist (sort by it to see and edit the list order)"),
     Column("symbol", "Symbol", lambda r: r.symbol, lambda r: r.symbol,
            tip=lambda r: f"{r.symbol}: {r.bars} bars loaded ({r.interval})" if r.bars else r.symbol),
@@ -82,13 +85,13 @@ COLUMNS: tuple[Column, ...] = (
     Column("stale", "Stale", lambda r: "stale" if r.stale else "", lambda r: float(r.stale),
            tone=lambda r: "warn" if r.stale else None, tip=lambda r: r.stale_reason, align="center",
            header_tip="the numbers are not from a fresh fetch (hover for why)"),
-    Column("last", "Last", lambda r: _fmt(r.last, ",.2f"), lambda r: _num(r.last), align="right",
+    Column("last", "Last", lambda r: _fmt(r.last, ",.2f"), lambda r: _num(r.last), align="right", whole=True,
            header_tip="last close"),
     Column("change", "Chg %", lambda r: _fmt(r.change_pct, "+.2f"), lambda r: _num(r.change_pct),
-           tone=lambda r: _tone_of(r.change_pct), align="right",
+           tone=lambda r: _tone_of(r.change_pct), align="right", whole=True,
            header_tip="change of the last close against the previous bar's close"),
     Column("signal", "EMA_Signal", lambda r: _fmt(r.signal, "+.3f"), lambda r: _num(r.signal),
-           tone=lambda r: _tone_of(r.signal), tip=_trend_tip, align="right",
+           tone=lambda r: _tone_of(r.signal), tip=_trend_tip, align="right", whole=True,
            header_tip="EMA-only screening signal (Layer 1 of the EMA family), last bar"),
     Column("trend", "Trend", lambda r: r.trend, lambda r: _num(r.signal),
            tone=lambda r: _tone_of(r.signal), tip=_trend_tip, align="center",
@@ -100,11 +103,11 @@ COLUMNS: tuple[Column, ...] = (
            tone=lambda r: {1: "bull", -1: "bear"}.get(r.last_event), align="center",
            header_tip="last long/short event of the EMA-only screening (spec §9.3)"),
     Column("bars_ago", "Bars ago", lambda r: str(r.bars_since) if r.bars_since >= 0 else "",
-           lambda r: float(r.bars_since) if r.bars_since >= 0 else float("inf"), align="right",
+           lambda r: float(r.bars_since) if r.bars_since >= 0 else float("inf"), align="right", whole=True,
            header_tip="bars since the last event"),
     Column("time", "Data time", lambda r: format_time(r.data_time, r.interval, r.tz),
            lambda r: float(r.data_time) if r.data_time is not None else MISSING,
-           tone=lambda r: "warn" if r.stale else None,
+           tone=lambda r: "warn" if r.stale else None, whole=True,
            tip=lambda r: f"last closed bar ({r.tz} time)" if r.data_time else "",
            header_tip="time of the last bar, exchange time"),
     Column("source", "Source", _source, _source,

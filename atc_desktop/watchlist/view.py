@@ -1,10 +1,14 @@
-"""The watchlist dock's widget: list picker, add field, filters and the table."""
+"""The watchlist dock's widget: list picker, add field, filters and the table.
+
+The table fits a narrow dock: number and time columns widen to their widest visible cell
+and cannot be dragged narrower (a number is never cut), names elide; the header's context
+menu hides and shows columns (saved with the layout)."""
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMenu,
-    QPushButton, QTableView, QToolButton, QVBoxLayout, QWidget,
+    QTableView, QToolButton, QVBoxLayout, QWidget,
 )
 
 from atc_desktop.watchlist.columns import COLUMN_INDEX, COLUMNS
@@ -12,6 +16,7 @@ from atc_desktop.watchlist.model import WatchlistModel
 from atc_desktop.watchlist.proxy import SIGNAL_FILTERS, WatchlistProxy
 
 
+#: Starting widths of the columns whose text may elide (the others fit their cells).
 _WIDTHS = {"order": 30, "symbol": 64, "error": 30, "stale": 44, "last": 70, "change": 58,
            "signal": 82, "trend": 58, "direction": 64, "event": 74, "bars_ago": 62, "time": 86,
            "source": 110}
@@ -42,7 +47,7 @@ class WatchlistWidget(QWidget):
 
         self.lists = QComboBox(self)
         self.lists.setToolTip("named watchlists")
-        self.lists.setMinimumContentsLength(10)
+        self.lists.setMinimumContentsLength(6)
         self.lists.currentTextChanged.connect(self._switched)
         menu_btn = QToolButton(self)
         menu_btn.setText("Lists")
@@ -56,7 +61,8 @@ class WatchlistWidget(QWidget):
         self.add_field = QLineEdit(self)
         self.add_field.setPlaceholderText("Add symbol (e.g. AAPL)")
         self.add_field.returnPressed.connect(self._add)
-        add_btn = QPushButton("Add", self)
+        add_btn = QToolButton(self)         # a push button insists on 80 px
+        add_btn.setText("Add")
         add_btn.clicked.connect(self._add)
         self.add_error = QLabel("", self)
         self.add_error.setObjectName("errorLabel")
@@ -90,6 +96,17 @@ class WatchlistWidget(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         for i, c in enumerate(COLUMNS):
             header.resizeSection(i, _WIDTHS.get(c.key, 72))
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        header.customContextMenuRequested.connect(self._column_menu)
+        header.sectionResized.connect(self._section_resized)
+        # Values change often (refresh, live quotes): fit the columns at most 5 times a second.
+        self._fit_timer = QTimer(self)
+        self._fit_timer.setSingleShot(True)
+        self._fit_timer.setInterval(200)
+        self._fit_timer.timeout.connect(self.fit_columns)
+        for sig in (model.dataChanged, model.rowsInserted, model.modelReset, model.layoutChanged):
+            sig.connect(self._fit_timer.start)
         self.table.selectionModel().currentRowChanged.connect(self._current_changed)
         self.table.doubleClicked.connect(lambda idx: self._emit_chart(idx))
 
@@ -174,6 +191,46 @@ class WatchlistWidget(QWidget):
         sym = self.current_symbol()
         if sym:
             self.chart_requested.emit(sym)
+
+    # -- column widths ------------------------------------------------------------------------
+    def needed_width(self, column: int) -> int:
+        """Width the widest visible cell of ``column`` needs (0 for a hidden column)."""
+        if self.table.horizontalHeader().isSectionHidden(column):
+            return 0
+        return self.table.sizeHintForColumn(column)
+
+    def fit_columns(self) -> None:
+        """Widen every number/time column that would cut its widest visible cell."""
+        header = self.table.horizontalHeader()
+        for i, c in enumerate(COLUMNS):
+            if c.whole:
+                need = self.needed_width(i)
+                if header.sectionSize(i) < need:
+                    header.resizeSection(i, need)
+
+    def _section_resized(self, index: int, _old: int, new: int) -> None:
+        if 0 <= index < len(COLUMNS) and COLUMNS[index].whole and new < self.needed_width(index):
+            self._fit_timer.start()              # dragged too narrow: back to the numbers' width
+
+    def _column_menu(self, pos: QPoint) -> None:
+        header = self.table.horizontalHeader()
+        menu = QMenu(self)
+        shown = sum(not header.isSectionHidden(i) for i in range(len(COLUMNS)))
+        for i, c in enumerate(COLUMNS):
+            act = menu.addAction(c.title if c.key != "order" else "# (list order)")
+            act.setCheckable(True)
+            act.setChecked(not header.isSectionHidden(i))
+            act.setEnabled(c.key != "symbol" and not (shown == 1 and act.isChecked()))
+            act.toggled.connect(lambda on, i=i: self.set_column_visible(i, on))
+        menu.popup(header.mapToGlobal(pos))
+
+    def set_column_visible(self, column: int, visible: bool) -> None:
+        """Show or hide one column (the symbol column always stays)."""
+        if COLUMNS[column].key == "symbol" and not visible:
+            return
+        self.table.horizontalHeader().setSectionHidden(column, not visible)
+        if visible:
+            self._fit_timer.start()
 
     # -- internals ----------------------------------------------------------------------------
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
