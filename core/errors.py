@@ -32,3 +32,21 @@ class BackendError(ATCError):
     def __init__(self, message: str, backend: str | None = None) -> None:
         super().__init__(message)
         self.backend = backend
+
+
+class ProviderUnavailable(DataError):
+    """The data source as a whole cannot serve now (no network, rate limited): nothing is
+    wrong with any one symbol, and the stored bars are all there is to show."""
+
+
+class NetworkUnavailable(ProviderUnavailable):
+    """The data source cannot be reached (no network, DNS or connection failures)."""
+
+
+class RateLimited(ProviderUnavailable):
+    """The data source refuses requests for a while; ``until`` is the unix time before
+    which no request is sent (the provider's cool-down)."""
+
+    def __init__(self, message: str, until: float) -> None:
+        super().__init__(message)
+        self.until = until

@@ -34,7 +34,7 @@ from core.data.providers.base import FetchResult, Provider, normalise_symbol, st
 from core.data.rewrites import TAIL_BARS, rewrite_cause
 from core.data.store import BarStore
 from core.data.symbols import symbol_syntax_error
-from core.errors import DataError
+from core.errors import DataError, ProviderUnavailable
 
 log = logging.getLogger(__name__)
 #: Stored series whose overlaps start within this many bars of each other share a request.
@@ -155,11 +155,17 @@ def refresh(store: BarStore, provider: Provider, symbols: Sequence[str], interva
     RefreshReport
         Per-symbol updates, rewrites, failures and cleaning reports. A request the provider
         refuses as a whole (``DataError``) becomes a failure of each of its symbols.
+
+    Raises
+    ------
+    ProviderUnavailable
+        When the provider could serve nothing at all (no network, a rate-limit cool-down):
+        the store is untouched and the caller says so once, not per symbol.
     """
     wanted = list(dict.fromkeys(normalise_symbol(s) for s in symbols if str(s).strip()))
     report = RefreshReport()
     plan = _plan(store, provider, wanted, interval)
-    fetched = _fetch(provider, plan.calls, interval, advance=True)
+    fetched = _fetch(provider, plan.calls, interval, advance=True, raise_unavailable=True)
     _drop_invalid_names(fetched)
     rewritten = _refetch_rewritten(provider, plan, fetched, interval)
     report.fetched_at = float(clock())
@@ -227,15 +233,25 @@ def _refetch_rewritten(provider: Provider, plan: _Plan, fetched: FetchResult, in
 
 
 def _fetch(provider: Provider, calls: list[tuple[dt.datetime | None, list[str]]], interval: str,
-           *, advance: bool) -> FetchResult:
+           *, advance: bool, raise_unavailable: bool = False) -> FetchResult:
     """Run the fetch calls; a request refused as a whole fails each of its symbols.
+
+    After a provider-wide failure (``ProviderUnavailable``: no network, a rate-limit
+    cool-down) the remaining calls are not sent; they fail with the same reason. With
+    ``raise_unavailable`` that failure is raised instead when no call brought bars (an
+    outage that began midway keeps what arrived before it).
 
     A replaying bundled provider moves on only on the last call when ``advance`` is true, so
     every call of one refresh sees the same day.
     """
     replaying = bool(getattr(provider, "replay", False))
     fetched = FetchResult()
+    unavailable: ProviderUnavailable | None = None
     for k, (start, group) in enumerate(calls):
+        if unavailable is not None:
+            for sym in group:
+                fetched.fail(sym, str(unavailable))
+            continue
         try:
             if replaying:
                 last = advance and k == len(calls) - 1
@@ -243,6 +259,8 @@ def _fetch(provider: Provider, calls: list[tuple[dt.datetime | None, list[str]]]
             else:
                 result = provider.fetch(group, interval, start)
         except DataError as exc:
+            if isinstance(exc, ProviderUnavailable) and unavailable is None:
+                unavailable = exc
             for sym in group:
                 fetched.fail(sym, str(exc))
             continue
@@ -250,6 +268,8 @@ def _fetch(provider: Provider, calls: list[tuple[dt.datetime | None, list[str]]]
         fetched.cleaning.update(result.cleaning)
         fetched.failures.update(result.failures)
         fetched.actions.update(result.actions)
+    if raise_unavailable and unavailable is not None and not fetched.bars:
+        raise unavailable
     return fetched
 
 

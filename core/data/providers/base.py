@@ -13,8 +13,14 @@ from core.data.symbols import normalise_symbol, symbol_syntax_error
 from core.errors import DataError
 
 # The symbol helpers live in core.data.symbols; providers import them from here too.
-__all__ = ["FetchResult", "Provider", "check_interval", "normalise_symbol", "start_ns",
-           "symbol_syntax_error", "to_utc"]
+__all__ = ["FetchResult", "NoBarsYet", "Provider", "check_interval", "normalise_symbol",
+           "start_ns", "symbol_syntax_error", "to_utc"]
+
+
+class NoBarsYet(str):
+    """A failure reason that is no error: the source knows the symbol but has no bars for
+    it yet (a listing after the bundled replay's day). Reported like any reason; the app
+    shows it as a plain note instead of an error."""
 
 
 @dataclass

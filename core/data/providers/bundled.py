@@ -24,7 +24,7 @@ import numpy as np
 from core.data.bars import empty_bars, format_timestamp
 from core.data.cleaning import CleaningReport, clean_columns
 from core.data.providers.base import (
-    FetchResult, check_interval, normalise_symbol, start_ns,
+    FetchResult, NoBarsYet, check_interval, normalise_symbol, start_ns,
 )
 from core.errors import DataError
 from core.paths import resource_path
@@ -189,9 +189,9 @@ class BundledProvider:
             lo = 0 if since is None else int(np.searchsorted(ts, since, side="left"))
             hi = ts.size if cutoff is None else int(np.searchsorted(ts, cutoff, side="right"))
             if hi == 0:
-                result.fail(sym, f"{sym}'s bundled history starts "
-                                 f"{format_timestamp(int(ts[0]), TZ, date_only=True)}; the replay "
-                                 f"is at {format_timestamp(cutoff or 0, TZ, date_only=True)}")
+                result.fail(sym, NoBarsYet(
+                    f"{sym}'s bundled history starts {format_timestamp(int(ts[0]), TZ, date_only=True)}; "
+                    f"the replay is at {format_timestamp(cutoff or 0, TZ, date_only=True)}"))
                 continue
             if lo >= hi:
                 result.add(empty_bars(sym, interval, tz=TZ, source="bundled"),

@@ -10,7 +10,13 @@
   mixing exchanges is shown in its most common exchange timezone, as yfinance aligns it).
 * A symbol that fails is reported by name with Yahoo's reason; the others succeed.
 * Rate limiting (``YFRateLimitError``, raised or reported per ticker) is retried with
-  exponential backoff and jitter, within ``max_wait_s`` in total.
+  exponential backoff and jitter, within ``max_wait_s`` in total. A batch that stays
+  limited starts a cool-down of ``cooldown_s``: until it ends no request is sent and
+  ``fetch`` raises ``RateLimited`` naming the time it ends.
+* No network is a provider-wide failure, not one per symbol: when nothing of a batch came
+  back and the download failed with connection errors (or yfinance logged them while
+  reporting every ticker "possibly delisted", its word for an unanswered lookup),
+  ``fetch`` raises ``NetworkUnavailable``.
 * One download at a time in the whole process: yfinance keeps global state and Yahoo
   rate-limits per client, so a module-wide lock serialises calls from worker threads.
 """
@@ -34,6 +40,7 @@ from core.data.providers import yahoo_frames as frames
 from core.data.providers.base import (
     FetchResult, check_interval, normalise_symbol, symbol_syntax_error, to_utc,
 )
+from core.errors import NetworkUnavailable, RateLimited
 
 _DOWNLOAD_LOCK = threading.Lock()
 YAHOO_INTERVALS: tuple[str, ...] = tuple(i for i in INTERVALS if i != "5d")
@@ -76,6 +83,15 @@ def _is_rate_limit_exception(exc: BaseException) -> bool:
     return isinstance(exc, YFRateLimitError) or frames.is_rate_limit(f"{type(exc).__name__} {exc}")
 
 
+def _is_connection_exception(exc: BaseException) -> bool:
+    return isinstance(exc, (ConnectionError, TimeoutError)) or \
+        frames.is_connection_error(f"{type(exc).__name__}: {exc}")
+
+
+def _clock_time(when: float) -> str:
+    return time.strftime("%H:%M", time.localtime(when))
+
+
 class YahooProvider:
     """Bars from Yahoo Finance.
 
@@ -85,6 +101,8 @@ class YahooProvider:
         Symbols per ``yf.download`` call.
     max_wait_s : float
         Longest total time spent sleeping between rate-limit retries of one batch.
+    cooldown_s : float
+        How long no request is sent after a batch stayed rate-limited.
     base_delay_s, max_delay_s : float
         First backoff delay and the cap of one delay (doubling in between).
     download : callable, optional
@@ -101,7 +119,7 @@ class YahooProvider:
     intervals = YAHOO_INTERVALS
 
     def __init__(self, *, batch_size: int = 100, max_wait_s: float = 60.0,
-                 base_delay_s: float = 2.0, max_delay_s: float = 30.0,
+                 base_delay_s: float = 2.0, max_delay_s: float = 30.0, cooldown_s: float = 300.0,
                  download: Callable[..., Any] | None = None,
                  sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic,
@@ -111,6 +129,7 @@ class YahooProvider:
         self.max_wait_s = float(max_wait_s)
         self.base_delay_s = float(base_delay_s)
         self.max_delay_s = float(max_delay_s)
+        self.cooldown_s = float(cooldown_s)
         if download is None:
             use_app_cache_for_yfinance()
         self._download = download or _default_download
@@ -120,6 +139,7 @@ class YahooProvider:
         self._rng = rng or random.Random()
         #: Delays slept by the last fetch, for diagnostics and tests.
         self.last_delays: list[float] = []
+        self._cooldown_end: float | None = None     # on ``clock``
 
     def validate_symbols(self, symbols: Sequence[str]) -> dict[str, str]:
         """Syntax check only: Yahoo itself is asked lazily, at fetch time."""
@@ -142,8 +162,14 @@ class YahooProvider:
         ------
         DataError
             For an unsupported interval or a start beyond Yahoo's history limit.
+        NetworkUnavailable
+            When Yahoo cannot be reached at all.
+        RateLimited
+            During a cool-down after rate limiting (no request is sent), or when a batch
+            stayed rate-limited.
         """
         check_interval(self.name, interval, self.intervals)
+        self._check_cooldown()
         now = to_utc(self._now())
         assert now is not None
         windows = frames.request_windows(interval, to_utc(start), now)
@@ -215,9 +241,44 @@ class YahooProvider:
             if sym in result.bars and actions[sym]:
                 result.actions[sym] = actions[sym]
 
+    # -- provider-wide failures ---------------------------------------------------------------
+    @property
+    def cooldown_until(self) -> float | None:
+        """Unix time the rate-limit cool-down ends, or None when there is none."""
+        if self._cooldown_end is None:
+            return None
+        left = self._cooldown_end - self._clock()
+        return None if left <= 0 else to_utc(self._now()).timestamp() + left  # type: ignore[union-attr]
+
+    def _check_cooldown(self) -> None:
+        until = self.cooldown_until
+        if until is not None:
+            raise RateLimited(f"Yahoo Finance rate limit: cooling down until {_clock_time(until)} "
+                              "(no requests are sent until then)", until)
+        self._cooldown_end = None
+
+    def _start_cooldown(self, attempts: int) -> str:
+        self._cooldown_end = self._clock() + self.cooldown_s
+        until = self.cooldown_until or 0.0
+        return (f"rate limited by Yahoo (Too Many Requests); gave up after {attempts} attempts "
+                f"within {self.max_wait_s:g} s; cooling down until {_clock_time(until)}")
+
+    @staticmethod
+    def _network_evidence(errors: dict[str, str], logged: list[str]) -> str | None:
+        """The text that shows a batch failed for want of a connection, or None: every
+        ticker's error is a connection error, or yfinance logged connection errors
+        (its per-ticker texts then read "possibly delisted; no timezone found")."""
+        texts = list(errors.values())
+        if texts and all(frames.is_connection_error(t) for t in texts):
+            return frames.describe_error(texts[0])
+        return logged[0] if logged else None
+
     def _download_with_retry(self, symbols: list[str], kwargs: dict[str, Any]
                              ) -> tuple[dict[str, Any], dict[str, str]]:
-        """One batch: frames per symbol and reasons per failed symbol, rate limits retried."""
+        """One batch: frames per symbol and reasons per failed symbol, rate limits retried.
+
+        Raises ``NetworkUnavailable`` when nothing came back for want of a connection and
+        ``RateLimited`` when every symbol stayed rate-limited (see the module docstring)."""
         deadline = self._clock() + self.max_wait_s
         got: dict[str, Any] = {}
         failures: dict[str, str] = {}
@@ -231,11 +292,19 @@ class YahooProvider:
                 split = frames.split_frame(frame, pending)
             except Exception as exc:  # noqa: BLE001 - any library/network error fails the batch, not the app
                 if not _is_rate_limit_exception(exc):
+                    if not got and _is_connection_exception(exc):
+                        raise NetworkUnavailable(f"cannot reach Yahoo Finance ({type(exc).__name__}: "
+                                                 f"{exc})") from exc
                     reason = f"download failed: {type(exc).__name__}: {exc}"
                     failures.update({s: reason for s in pending})
                     break
                 limited = list(pending)
             else:
+                arrived = [s for s in pending if s not in errors and s in split]
+                evidence = self._network_evidence({s: errors[s] for s in pending if s in errors},
+                                                  errors.connection)
+                if not got and not arrived and evidence is not None:
+                    raise NetworkUnavailable(f"cannot reach Yahoo Finance ({evidence})")
                 for sym in pending:
                     raw = errors.get(sym)
                     if raw is None:
@@ -252,8 +321,9 @@ class YahooProvider:
             # without any delay collapsing to nothing.
             delay = delay / 2 + self._rng.uniform(0, delay / 2)
             if self._clock() + delay > deadline:
-                reason = (f"rate limited by Yahoo (Too Many Requests); gave up after "
-                          f"{attempt + 1} attempts within {self.max_wait_s:g} s - try again later")
+                reason = self._start_cooldown(attempt + 1)
+                if not got and not failures and len(limited) == len(symbols):
+                    raise RateLimited(reason, self.cooldown_until or 0.0)
                 failures.update({s: reason for s in limited})
                 break
             self._sleep(delay)

@@ -187,13 +187,46 @@ def is_rate_limit(raw: str) -> bool:
     return "ratelimit" in low or "too many requests" in low or "rate limited" in low
 
 
+#: Fragments of the texts that curl (yfinance's transport), requests and the OS give a
+#: request that never reached a server.
+_CONNECTION_TEXTS = (
+    "could not resolve", "name resolution", "name or service not known", "nodename nor servname",
+    "dnserror", "connectionerror", "connecterror", "connection refused", "connection reset",
+    "connection aborted", "network is unreachable", "no route to host", "failed to connect",
+    "couldn't connect", "timed out", "timeout", "proxyerror", "ssl connect error",
+)
+
+
+def is_connection_error(raw: str) -> bool:
+    """Whether an error text says the request never reached Yahoo (DNS, connect,
+    timeout), as opposed to Yahoo answering that something is wrong with a symbol."""
+    low = raw.lower()
+    return any(t in low for t in _CONNECTION_TEXTS)
+
+
+class Captured(dict):
+    """Per-ticker error texts of one ``yf.download`` call (ticker → text), and in
+    ``connection`` every text yfinance logged during the call that names a failed
+    connection (a timezone lookup or the cookie fetch that never reached Yahoo)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.connection: list[str] = []
+
+
 class _Collect(logging.Handler):
     def __init__(self) -> None:
-        super().__init__(logging.ERROR)
+        super().__init__(logging.WARNING)
         self.errors: dict[str, str] = {}
+        self.connection: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        m = _LOG_LINE.match(record.getMessage())
+        text = record.getMessage()
+        if is_connection_error(text):
+            self.connection.append(text.strip())
+        if record.levelno < logging.ERROR:
+            return
+        m = _LOG_LINE.match(text)
         if not m:
             return
         try:
@@ -205,8 +238,9 @@ class _Collect(logging.Handler):
 
 
 @contextmanager
-def captured_errors() -> Iterator[dict[str, str]]:
-    """Collect the per-ticker errors one ``yf.download`` call reports.
+def captured_errors() -> Iterator[Captured]:
+    """Collect the per-ticker errors one ``yf.download`` call reports, and the connection
+    failures it logged (see :class:`Captured`).
 
     yfinance 1.x only logs them; 0.2.x also filled ``yfinance.shared._ERRORS``. Both are
     read. Downloads are serialised by the provider, so the handler sees only this call.
@@ -214,7 +248,7 @@ def captured_errors() -> Iterator[dict[str, str]]:
     handler = _Collect()
     logger = logging.getLogger("yfinance")
     logger.addHandler(handler)
-    errors: dict[str, str] = {}
+    errors = Captured()
     try:
         yield errors
     finally:
@@ -226,3 +260,4 @@ def captured_errors() -> Iterator[dict[str, str]]:
         except ImportError:
             pass
         errors.update(handler.errors)
+        errors.connection.extend(handler.connection)
