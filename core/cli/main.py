@@ -21,6 +21,8 @@ from core.backends.registry import BACKEND_CHOICES, default_registry
 from core.cli import exit_status
 from core.cli.data_commands import register as register_data_commands
 from core.cli.parity import register as register_parity
+from core.cli.scale_commands import add_universe_scan_options, cmd_scan_universe
+from core.cli.scale_commands import register as register_scale_commands
 from core.cli.output_file import check_output
 from core.cli.prices_csv import read_columns, write_columns
 from core.config import FAMILIES, ATCConfig
@@ -132,6 +134,13 @@ def cmd_scan(args: argparse.Namespace) -> int:
     from core.data import make_provider
 
     config = build_config(args.params, args.set)
+    if args.universe:
+        if args.symbols:
+            raise ATCInputError("symbols and --universe: give one of them", field="symbols")
+        return cmd_scan_universe(args, config)
+    for option in ("output", "cluster"):
+        if getattr(args, option):
+            raise ATCInputError(f"--{option} works with --universe DIR", field=option)
     provider = make_provider("bundled")
     symbols = args.symbols or list(provider.symbols())
     fetched = provider.fetch(symbols, "1d")
@@ -199,10 +208,12 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog="exit status: 0 all read, 1 some symbols failed, 2 all failed")
     p.add_argument("symbols", nargs="*", help="symbols (default: all bundled)")
     add_params(p)
+    add_universe_scan_options(p)
     p.set_defaults(func=cmd_scan)
 
     register_data_commands(sub)
     register_parity(sub)
+    register_scale_commands(sub)
     return parser
 
 
