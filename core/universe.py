@@ -396,13 +396,14 @@ def bars_from_store(db: str | None, interval: str, symbols: Sequence[str] | None
                 yield bars, report
 
 
-def bars_from_provider(source: str, interval: str, symbols: Sequence[str] | None = None,
+def bars_from_provider(source: Any, interval: str, symbols: Sequence[str] | None = None,
                        chunk: int = 500) -> Iterator[tuple[Bars, CleaningReport]]:
-    """Every symbol of a provider (``csv:DIR``, ``bundled``, ``synthetic``), fetched a chunk
-    at a time, with the cleaner's reports; a symbol that fails stops the export."""
+    """Every symbol of a provider (a source string, ``csv:DIR``, ``bundled``,
+    ``synthetic``, or a provider object), fetched a chunk at a time, with the cleaner's
+    reports; a symbol that fails stops the export."""
     from core.data import make_provider
 
-    provider = make_provider(source)
+    provider = make_provider(source) if isinstance(source, str) else source
     names = list(symbols) if symbols else list(provider.symbols())  # type: ignore[attr-defined]
     for i in range(0, len(names), chunk):
         fetched = provider.fetch(names[i:i + chunk], interval)
