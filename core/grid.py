@@ -109,9 +109,6 @@ def parse_grid(text: str) -> Grid:
         raise ATCInputError(f"the grid has {total:,} parameter sets; at most {MAX_SETS:,} are "
                             "allowed (fewer values or wider steps)", field="grid")
     base_config = ATCConfig.from_dict(base)        # a bad [base] value names its field
-    for name, vals in zip(names, lists):
-        for v in vals:                              # each value on its own, before combining
-            _config(base_config, {name: v})
     configs, values = [], []
     for index, combo in enumerate(itertools.product(*lists)):
         change = dict(zip(names, combo))
