@@ -60,6 +60,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--grid", required=True, metavar="GRID.toml", help="the parameter grid")
     p.add_argument("--interval", choices=INTERVALS, help="which universe under DIR (when several)")
     p.add_argument("--cluster", metavar="ADDRESS|local[:N]", help=_CLUSTER_HELP)
+    p.add_argument("--connect-timeout", type=float, default=10.0, metavar="SECONDS",
+                   help="how long to wait for a scheduler at ADDRESS (default 10)")
     p.add_argument("--backend", default="auto", choices=BACKEND_CHOICES, help=_BACKEND_HELP)
     p.add_argument("--metric", default="sharpe", help="metric that ranks the sets (default sharpe)")
     p.add_argument("--top", type=int, default=10, metavar="N", help="sets shown in the summary")
@@ -75,6 +77,8 @@ def add_universe_scan_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mode", default="both", choices=("ema_only", "full", "both"),
                    help="EMA-only screening, full ATC, or both (default)")
     p.add_argument("--cluster", metavar="ADDRESS|local[:N]", help=_CLUSTER_HELP)
+    p.add_argument("--connect-timeout", type=float, default=10.0, metavar="SECONDS",
+                   help="how long to wait for a scheduler at ADDRESS (default 10)")
     p.add_argument("--backend", default="auto", choices=BACKEND_CHOICES, help=_BACKEND_HELP)
     p.add_argument("--top", type=int, default=20, metavar="N", help="rows printed (default 20)")
     p.add_argument("-o", "--output", metavar="OUT.csv|OUT.parquet", help="write the whole table")
@@ -101,7 +105,10 @@ class Progress:
 def _engine(args: argparse.Namespace) -> Any:
     from core.distribute import open_engine
 
-    engine = open_engine(args.cluster)
+    if not 0 < args.connect_timeout <= 3600:
+        raise ATCInputError(f"--connect-timeout {args.connect_timeout:g}: allowed 0 … 3600 s",
+                            field="connect-timeout")
+    engine = open_engine(args.cluster, connect_timeout=args.connect_timeout)
     link = engine.dashboard_link
     if args.cluster:
         print(f"atc: running on {engine.description}"
