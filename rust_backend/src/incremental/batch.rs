@@ -180,7 +180,9 @@ pub fn advance(
     }
     let starts = row_starts(block, states.len())?;
     let out = prepare(rows, states.len(), tail)?;
-    states.par_iter_mut().zip(out).enumerate().with_min_len(16).for_each_init(Vec::new, |buf, (i, (st, mut o))| {
+    let bars = states.iter().map(|s| s.bars()).max().unwrap_or(0) + cols;
+    let scratch = || eng.scratch(bars);
+    states.par_iter_mut().zip(out).enumerate().with_min_len(16).for_each_init(scratch, |buf, (i, (st, mut o))| {
         let skip = cols - tail;
         for j in starts[i]..cols {
             let (x, c) = block.at(i, j);
@@ -219,7 +221,9 @@ pub fn forming(eng: &Engine, states: &[SymbolState], block: &Block<'_>, rows: Ba
     }
     let starts = row_starts(block, states.len())?;
     let out = prepare(rows, states.len(), 1)?;
-    states.par_iter().zip(out).enumerate().with_min_len(16).for_each_init(Vec::new, |buf, (i, (st, mut o))| {
+    let bars = states.iter().map(|s| s.bars()).max().unwrap_or(0) + 1;
+    let scratch = || eng.scratch(bars);
+    states.par_iter().zip(out).enumerate().with_min_len(16).for_each_init(scratch, |buf, (i, (st, mut o))| {
         if starts[i] == 0 {
             let (x, c) = block.at(i, 0);
             let b = eng.peek(st, x, c, buf, None);
@@ -275,7 +279,7 @@ pub fn detail(
         copy = st.clone();
         &mut copy
     };
-    let mut buf = Vec::new();
+    let mut buf = eng.scratch(st.bars() + n);
     let mut d = BarDetail::default();
     for t in 0..n {
         let b = eng.advance(st, src.map_or(closes[t], |s| s[t]), closes[t], &mut buf, Some(&mut d));

@@ -32,7 +32,9 @@
 
 pub mod batch;
 
-use crate::engine::{check_level, default_level, growth_value, layer2_params, SimdLevel};
+use std::sync::Arc;
+
+use crate::engine::{check_level, default_level, growth_row, growth_value, layer2_params, SimdLevel};
 use crate::exact::{seq_dot, seq_index_sum, Bars, LinregConst, Steps, Terms};
 use crate::family::{Members, Phase, PINE_TOLERANCE};
 use crate::layer2::{Layer2, Layer2Params};
@@ -49,6 +51,15 @@ const NAN: f64 = f64::NAN;
 const MEMBER_LANES: usize = 16;
 /// Family lanes of the crossover states and equities: six families padded likewise.
 const FAMILY_LANES: usize = 8;
+/// Growth rows are fetched in multiples of this many bars.
+const GROWTH_ROW_STEP: usize = 1024;
+
+/// Per-thread scratch space of the steps: the source window, and g of the first bars
+/// (`engine::growth_row`: one `pow` per bar is a visible share of a step).
+pub struct Scratch {
+    xs: Vec<f64>,
+    growth: Arc<Vec<f64>>,
+}
 
 /// One bar's outputs (the batch result's columns, plus what the chart's row shows).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -245,6 +256,13 @@ impl Engine {
         }
     }
 
+    /// Scratch space for the steps of bars before `bars` (more work beyond).
+    pub fn scratch(&self, bars: usize) -> Scratch {
+        // Rounded up, so that the rows of successive calls come from the cache.
+        let bars = bars.max(1).next_multiple_of(GROWTH_ROW_STEP);
+        Scratch { xs: Vec::with_capacity(self.window), growth: growth_row(bars, self.p.lam, self.p.cutout) }
+    }
+
     /// Append the closed bar with close `c` and MA source `x` (the close itself unless
     /// the computation has a separate source). `buf` is scratch space.
     pub fn advance(
@@ -252,7 +270,7 @@ impl Engine {
         st: &mut SymbolState,
         x: f64,
         c: f64,
-        buf: &mut Vec<f64>,
+        buf: &mut Scratch,
         detail: Option<&mut BarDetail>,
     ) -> BarOut {
         match self.level {
@@ -269,7 +287,7 @@ impl Engine {
     }
 
     /// The outputs the bar (`x`, `c`) would have if it closed now; `st` is left as it is.
-    pub fn peek(&self, st: &SymbolState, x: f64, c: f64, buf: &mut Vec<f64>, detail: Option<&mut BarDetail>) -> BarOut {
+    pub fn peek(&self, st: &SymbolState, x: f64, c: f64, buf: &mut Scratch, detail: Option<&mut BarDetail>) -> BarOut {
         match self.level {
             // SAFETY: the level was detected on this CPU (`default_level`).
             #[cfg(target_arch = "x86_64")]
@@ -290,7 +308,7 @@ impl Engine {
         st: &mut SymbolState,
         x: f64,
         c: f64,
-        buf: &mut Vec<f64>,
+        buf: &mut Scratch,
         detail: Option<&mut BarDetail>,
     ) -> BarOut {
         let out = match st.warm.as_deref_mut() {
@@ -328,7 +346,7 @@ impl Engine {
         st: &SymbolState,
         x: f64,
         c: f64,
-        buf: &mut Vec<f64>,
+        buf: &mut Scratch,
         detail: Option<&mut BarDetail>,
     ) -> BarOut {
         let mut core = st.core;
@@ -349,7 +367,7 @@ impl Engine {
         e1: &mut E,
         x: f64,
         c: f64,
-        buf: &mut Vec<f64>,
+        scratch: &mut Scratch,
         detail: Option<&mut BarDetail>,
     ) -> BarOut {
         let p = &self.p;
@@ -361,6 +379,7 @@ impl Engine {
         // are still na, with weight 0).
         let back = t.min(w - 1);
         let first = (t - back) % w;
+        let buf = &mut scratch.xs;
         buf.clear();
         buf.resize(w - 1 - back, 0.0);
         let ring = &store.data()[..w];
@@ -377,7 +396,11 @@ impl Engine {
         let cp = core.prev_close;
         // R·g as `engine::fill_rg` computes it (NaN on bar 0 and before the cutout).
         let r = (c - cp) / cp;
-        let rg = if t == 0 { NAN } else { r * growth_value(t, p.lam, p.cutout) };
+        let g = match scratch.growth.get(t) {
+            Some(&g) => g,
+            None => growth_value(t, p.lam, p.cutout),
+        };
+        let rg = if t == 0 { NAN } else { r * g };
         let mut ma = [[NAN; 9]; 6];
 
         // The recursive families and the SMA: member by member while some member is
@@ -950,7 +973,7 @@ macro_rules! level {
             st: &mut SymbolState,
             x: f64,
             c: f64,
-            buf: &mut Vec<f64>,
+            buf: &mut Scratch,
             detail: Option<&mut BarDetail>,
         ) -> BarOut {
             eng.advance_at::<$v>(st, x, c, buf, detail)
@@ -963,7 +986,7 @@ macro_rules! level {
             st: &SymbolState,
             x: f64,
             c: f64,
-            buf: &mut Vec<f64>,
+            buf: &mut Scratch,
             detail: Option<&mut BarDetail>,
         ) -> BarOut {
             eng.peek_at::<$v>(st, x, c, buf, detail)
