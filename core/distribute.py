@@ -178,6 +178,7 @@ def open_engine(spec: str | None, *, processes: bool = True,
             # cores with whole tasks, which wastes less than splitting each call.
             cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=processes,
                                    dashboard_address="127.0.0.1:0", host="127.0.0.1",
+                                   protocol="tcp://",
                                    **({"env": _single_thread_env()} if processes else {}))
             client = Client(cluster)
         except Exception as exc:  # noqa: BLE001
