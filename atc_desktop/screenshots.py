@@ -1,6 +1,8 @@
 """Render the documentation screenshots from the real app: ``python -m atc_desktop.screenshots
-[OUT_DIR]`` writes main_window.png, settings.png and backends.png (offscreen works; the
-platform plugin is forced to ``offscreen`` unless one is set).
+[OUT_DIR]`` writes main_window.png (1600×1000), main_window_1024x700.png (the smallest
+window the layout is made for), calibration.png (the chart's calibration view),
+settings.png and backends.png (offscreen works; the platform plugin is forced to
+``offscreen`` unless one is set).
 
 The app runs in a temporary profile on the bundled data in replay mode, refreshes a few
 times so the replay moves, and charts AAPL — exactly what a first start shows.
@@ -15,6 +17,9 @@ from pathlib import Path
 from typing import Callable
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+#: Window sizes photographed, largest first.
+WINDOW_SIZES: dict[str, tuple[int, int]] = {"main_window.png": (1600, 1000),
+                                            "main_window_1024x700.png": (1024, 700)}
 
 
 def wait_until(app: object, condition: Callable[[], bool], timeout_s: float = 60.0) -> None:
@@ -43,7 +48,7 @@ def render(out_dir: Path = OUT, theme: str = "dark") -> list[Path]:
     session = AppSession(paths)
     window = MainWindow(session, handler)
     window.apply_theme(theme)
-    window.resize(1500, 920)
+    window.resize(*WINDOW_SIZES["main_window.png"])
     window.show()
     session.start()
     model = session.model
@@ -64,7 +69,31 @@ def render(out_dir: Path = OUT, theme: str = "dark") -> list[Path]:
             raise OSError(f"could not write {path}")
         written.append(path)
 
-    save(window, "main_window.png")
+    chart = window.chart_pane.chart()
+
+    def settle() -> None:
+        for _ in range(20):
+            app.processEvents()
+            time.sleep(0.01)
+
+    for name, size in WINDOW_SIZES.items():
+        window.resize(*size)
+        settle()
+        save(window, name)
+    window.resize(*WINDOW_SIZES["main_window.png"])
+    settle()
+    chart.set_calibration("EMA")
+    data = chart.data
+    if data is not None and data.result.states is not None:
+        # The latest bar where the EMA members disagree: the view's point.
+        longs = (data.result.states[:9] > 0).sum(axis=0)
+        split = [i for i in range(data.n - 1, max(data.n - 150, 0), -1) if 0 < longs[i] < 9]
+        bar = split[0] if split else data.n - 1
+        chart.crosshair.move_to(bar, 0, float(data.bars.close[bar]))
+    settle()
+    save(window.chart_pane, "calibration.png")
+    chart.set_calibration(None)
+    chart.crosshair.hide()
     dock = window.settings_dock
     dock.setFloating(True)            # photographed on its own, at a readable size
     dock.resize(900, 1180)
@@ -79,7 +108,11 @@ def render(out_dir: Path = OUT, theme: str = "dark") -> list[Path]:
     # Ask for a backend that is not here: the fallback log then shows what happened.
     window.settings_panel.backend.setCurrentText("cuda")
     window.settings_panel.apply_now()
-    wait_until(app, lambda: window.backends.fallback_table.rowCount() > 0)
+    window.session.analysis.recompute()
+    try:       # the chart's incremental path may answer without asking the backend
+        wait_until(app, lambda: window.backends.fallback_table.rowCount() > 0, timeout_s=20)
+    except TimeoutError:
+        pass
     window.settings_tabs.setCurrentIndex(1)
     dock.resize(900, 420)
     wait_until(app, lambda: window.backends.status_table.rowCount() > 0)

@@ -46,7 +46,7 @@ class ChartToolbar(QtWidgets.QWidget):
         self.source = QtWidgets.QLabel("")
         self.source.setObjectName("sourceBadge")
         self.source.setToolTip("Where these bars come from")
-        self.forming = QtWidgets.QLabel("forming")
+        self.forming = QtWidgets.QLabel("last bar forming")
         self.forming.setObjectName("formingBadge")
         self.forming.setToolTip("The last bar is not closed yet: its values change until the close "
                                 "(spec §13.3); every ATC value is defined on closed bars.")
@@ -124,6 +124,7 @@ class ChartToolbar(QtWidgets.QWidget):
         for w, h in PNG_SIZES:
             sizes.addAction(size_label((w, h)), lambda w=w, h=h: self.export_png_sized.emit(w, h))
         png.setMenu(sizes)
+        png.setObjectName("pngButton")
         self.png_button = png
         #: Dropped first to last when the toolbar is too narrow for everything.
         self._optional: list[list[QtWidgets.QWidget]] = [[self.source], self.zoom_buttons,
@@ -229,6 +230,9 @@ class ChartToolbar(QtWidgets.QWidget):
             " border-radius: 3px; padding: 0px 5px; }",
             f"QToolButton {{ color: {t.foreground}; padding: 1px 3px; border-radius: 3px; }}",
             f"QToolButton:hover {{ background: {t.background}; }}",
+            # Room for the size menu's arrow beside the text (a style sheet drops the default).
+            "QToolButton#pngButton { padding-right: 15px; }",
+            "QToolButton#pngButton::menu-button { width: 12px; border: none; }",
             f"QComboBox {{ color: {t.foreground}; background: {t.background};"
             f" border: 1px solid {t.muted}; border-radius: 3px; padding: 1px 6px; }}",
             # Disabled (nothing to choose) must not look like a live box: muted, dashed.
