@@ -1,4 +1,4 @@
-"""`python -m benchmarks [--repeats N] [--only engine,data,app,chart] [--markdown FILE]`
+"""`python -m benchmarks [--repeats N] [--only engine,data,app,chart,live,scale] [--markdown FILE]`
 
 Prints one table: workload, backend, median time over N runs after warm-up, the target,
 and the speed-up against the previous (slower) backend on the same workload.
@@ -19,6 +19,7 @@ SUITES = {
     "app": "benchmarks.app_bench",
     "chart": "benchmarks.chart_bench",
     "live": "benchmarks.live_bench",
+    "scale": "benchmarks.scale_bench",
 }
 BACKEND_ORDER = ["numpy", "numba generic", "numba", "numba specialised", "rust", "cuda"]
 
