@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any, Callable
 
 import numpy as np
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore, QtGui
 
 from atc_desktop.chart.data import ChartData, to_datetime
 from atc_desktop.chart.theme import Theme

@@ -106,7 +106,7 @@ class WeightsTableWidget(QtWidgets.QTableWidget):
             f" QHeaderView::section {{ background: {theme.panel}; color: {theme.muted};"
             f" border: none; padding: 1px 4px; font-weight: 600; }}"
             f" QTableCornerButton::section {{ background: {theme.panel}; border: none; }}")
-        self._paint_cells(self._values, None)
+        self._paint_cells(self._values, self._states)
 
     # -- values ----------------------------------------------------------------------------
     def show_bar(self, equities: np.ndarray, states: np.ndarray) -> None:

@@ -68,6 +68,7 @@ class ChartWidget(QtWidgets.QWidget):
         self._calibration: int | None = None
         self._price_manual: tuple[float, float] | None = None   # y range the user scaled to
         self._bottom_px: int | None = None                        # bottom panel height asked for
+        self._bottom_placed = False                               # default height applied once shown
         #: Folder the export dialogs open in (the last one exported to).
         self.export_dir = ""
 
@@ -381,7 +382,7 @@ class ChartWidget(QtWidgets.QWidget):
 
     def showEvent(self, event: QtGui.QShowEvent) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
-        if not getattr(self, "_bottom_placed", False):
+        if not self._bottom_placed:
             self._bottom_placed = True
             self._apply_bottom()
 
@@ -390,7 +391,7 @@ class ChartWidget(QtWidgets.QWidget):
         wide = self.width() >= READOUT_MIN_CHART_WIDTH
         if self.readout.isHidden() == wide:
             self.readout.setVisible(wide)
-        if self._bottom_px is None and getattr(self, "_bottom_placed", False):
+        if self._bottom_px is None and self._bottom_placed:
             self._apply_bottom()         # the default follows the chart's height
 
     def _panes_resized(self, _vb: Any = None) -> None:
