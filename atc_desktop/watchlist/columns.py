@@ -78,7 +78,7 @@ COLUMNS: tuple[Column, ...] = (
     Column(ORDER_KEY, "#", lambda r: "", lambda r: 0.0, align="right", whole=True,
            header_tip="position in the watchlist (sort by it to see and edit the list order)"),
     Column("symbol", "Symbol", lambda r: r.symbol, lambda r: r.symbol,
-           tip=lambda r: f"{r.symbol}: {r.bars} bars loaded ({r.interval})" if r.bars else r.symbol),
+           tip=lambda r: r.symbol_tip),
     Column("error", "⚠", lambda r: "⚠" if r.error else "", lambda r: r.error,
            tone=lambda r: "error" if r.error else None, tip=lambda r: r.error, align="center",
            header_tip="the last refresh of this symbol failed (hover for what failed)"),

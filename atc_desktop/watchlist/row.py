@@ -15,7 +15,10 @@ class RowState:
     the spec §9 direction with that signal as base, ``last_event`` +1 long / −1 short / 0
     none over the whole loaded history and ``bars_since`` how many bars ago (−1 none).
     ``data_time`` is the last bar's time (ns, UTC). ``error`` is empty when the last refresh
-    of this symbol worked; ``stale`` says the numbers are not from a fresh fetch.
+    of this symbol worked; ``stale`` says the numbers are not from a fresh fetch. ``source``
+    names where the shown bars came from (which may not be the source now chosen: the row
+    is stale then). ``note`` says what else is known about the data, one line each: what
+    the cleaner did to it, or that the source has no bars for the symbol yet (no error).
     """
 
     symbol: str
@@ -34,6 +37,7 @@ class RowState:
     error: str = ""
     source: str = ""
     synthetic: bool = False
+    note: str = ""
 
     @property
     def trend(self) -> str:
@@ -45,3 +49,9 @@ class RowState:
     @property
     def has_values(self) -> bool:
         return not math.isnan(self.signal)
+
+    @property
+    def symbol_tip(self) -> str:
+        """The symbol cell's tooltip: bars loaded, then the notes."""
+        head = f"{self.symbol}: {self.bars} bars loaded ({self.interval})" if self.bars else self.symbol
+        return f"{head}\n{self.note}" if self.note else head
