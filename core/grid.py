@@ -74,7 +74,9 @@ def load_grid(path: str | Path) -> Grid:
         raise ATCInputError(f"{p}: {exc}", field=exc.field) from None
 
 
-def parse_grid(text: str) -> Grid:
+def parse_grid(text: str, base: ATCConfig | None = None) -> Grid:
+    """The grid of a TOML text; fields neither in [grid] nor [base] keep ``base``'s values
+    (the defaults when None: the app passes its current parameters)."""
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -87,15 +89,15 @@ def parse_grid(text: str) -> Grid:
     if not isinstance(axes, dict) or not axes:
         raise ATCInputError("the [grid] section is missing or empty: name at least one "
                             "ATCConfig field with its values", field="grid")
-    base = doc.get("base", {})
-    if not isinstance(base, dict):
+    fixed = doc.get("base", {})
+    if not isinstance(fixed, dict):
         raise ATCInputError("[base] must be a table of field = value", field="base")
     known = {f.name for f in fields(ATCConfig)}
-    for name in [*axes, *base]:
+    for name in [*axes, *fixed]:
         if name not in known:
             raise ATCInputError(f"unknown parameter {name!r}; known parameters: "
                                 f"{', '.join(sorted(known))}", field=name)
-    both = sorted(set(axes) & set(base))
+    both = sorted(set(axes) & set(fixed))
     if both:
         raise ATCInputError(f"{both[0]} is both in [grid] and [base]; keep it in one", field=both[0])
     try:
@@ -108,7 +110,8 @@ def parse_grid(text: str) -> Grid:
     if total > MAX_SETS:
         raise ATCInputError(f"the grid has {total:,} parameter sets; at most {MAX_SETS:,} are "
                             "allowed (fewer values or wider steps)", field="grid")
-    base_config = ATCConfig.from_dict(base)        # a bad [base] value names its field
+    # A bad [base] value names its field.
+    base_config = ATCConfig.from_dict({**(base or ATCConfig()).to_dict(), **fixed})
     configs, values = [], []
     for index, combo in enumerate(itertools.product(*lists)):
         change = dict(zip(names, combo))
