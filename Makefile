@@ -78,7 +78,13 @@ $(STAMPS)/python: $(STAMPS)/python-app $(LOCK)
 	  | $(PIP) install -q -c $(LOCK) -r /dev/stdin
 	@touch $@
 
-app: $(STAMPS)/system $(STAMPS)/python-app
+# numba's screening kernels compiled into the user's cache once, after installing, so the
+# first start screens on numba at once (without it the app compiles them in the background).
+$(STAMPS)/jit-cache: $(STAMPS)/python-app $(wildcard core/jit/*.py)
+	$(VENV)/bin/atc-desktop --warm-cache
+	@touch $@
+
+app: $(STAMPS)/system $(STAMPS)/python-app $(STAMPS)/jit-cache
 	$(VENV)/bin/atc-desktop
 
 # Rust first, pytest last: the run ends on pytest's summary line.
