@@ -20,6 +20,7 @@ from benchmarks.timing import median_time, row
 from core.data.providers.synthetic import SyntheticProvider
 from core.distribute import InProcess, open_engine
 from core.grid import parse_grid
+from core.batch_tasks import worker_backend
 from core.sweep import plan, read_results, run_sweep, run_sweep_task
 from core.universe import bars_from_provider, export_universe, open_universe
 
@@ -42,17 +43,25 @@ def _noop(x: int) -> int:
     return x
 
 
-def _sweep_time(universe, grid, engine, folder: Path, repeats: int, name: str) -> tuple[float, Path]:
-    counter = iter(range(1000))
-    last: list[Path] = []
+def _timed_sweep(universe, grid, engine, out: Path) -> float:
+    t0 = time.perf_counter()
+    report = run_sweep(universe, grid, out, engine)
+    seconds = time.perf_counter() - t0
+    assert not report.failed_tasks, report.failed_tasks
+    return seconds
 
-    def once() -> None:
-        out = folder / f"{name}-{next(counter)}.parquet"
-        report = run_sweep(universe, grid, out, engine)
-        assert not report.failed_tasks, report.failed_tasks
-        last.append(out)
 
-    return median_time(once, repeats, warmup=1), last[-1]
+def paired_sweeps(universe, grid, cluster, folder: Path, repeats: int) -> tuple[list[float], list[float]]:
+    """In-process and cluster runs alternated (after one warm-up each), so that a machine
+    whose speed drifts affects both alike; fresh output folders every time."""
+    here, there = [], []
+    for i in range(repeats + 1):
+        h = _timed_sweep(universe, grid, InProcess(), folder / f"here-{i}.parquet")
+        t = _timed_sweep(universe, grid, cluster, folder / f"there-{i}.parquet")
+        if i:
+            here.append(h)
+            there.append(t)
+    return here, there
 
 
 def per_task_overhead(engine, tasks: int = 400) -> float:
@@ -64,7 +73,7 @@ def per_task_overhead(engine, tasks: int = 400) -> float:
 
 
 def run(repeats: int = 7) -> list[dict]:
-    repeats = max(1, min(repeats, 3))                  # each run is seconds long
+    repeats = max(1, min(repeats, 5))                  # each run is seconds long
     grid = parse_grid(GRID)
     rows = []
     with tempfile.TemporaryDirectory(prefix="atc-scale-bench-") as tmp:
@@ -73,25 +82,29 @@ def run(repeats: int = 7) -> list[dict]:
         export_universe(str(folder / "u"), bars_from_provider(provider, "1d"), "1d",
                         source="synthetic", symbols_per_file=SYMBOLS)
         universe = open_universe(str(folder / "u"))
-        here_s, here_out = _sweep_time(universe, grid, InProcess(), folder, repeats, "here")
-        backend = str(read_results(here_out)["backend"].iloc[0])
-        rate = WORK / here_s
+        tasks = plan(universe, grid, worker_backend())
+        task_bytes = len(pickle.dumps(tasks[0]))
+        result = run_sweep_task(tasks[0])
+        result_bytes = len(pickle.dumps(result))
+        with open_engine("local:2") as engine:
+            here, there = paired_sweeps(universe, grid, engine, folder, repeats)
+            overhead = per_task_overhead(engine)
+        here_s, there_s = statistics.median(here), statistics.median(there)
+        ratio = statistics.median(h / t for h, t in zip(here, there))
+        last = len(here)
+        same = read_results(folder / f"here-{last}.parquet").equals(
+            read_results(folder / f"there-{last}.parquet"))
+        backend = result.backend
         rows.append(row("sweep 500×1500×64 (full ATC + backtest)", f"{backend} in-process",
                         here_s, WORK / TARGET_RATE,
-                        f"{rate / 1e6:.1f} M symbol-bar-sets/s (target ≥ {TARGET_RATE / 1e6:.0f} M)"))
-        tasks = plan(universe, grid, backend)
-        task_bytes = len(pickle.dumps(tasks[0]))
-        result_bytes = len(pickle.dumps(run_sweep_task(tasks[0])))
-        with open_engine("local:2") as engine:
-            there_s, there_out = _sweep_time(universe, grid, engine, folder, repeats, "there")
-            overhead = per_task_overhead(engine)
-        same = read_results(here_out).equals(read_results(there_out))
-        ratio = here_s / there_s
+                        f"{WORK / here_s / 1e6:.1f} M symbol-bar-sets/s (target ≥ "
+                        f"{TARGET_RATE / 1e6:.0f} M)"))
         rows.append(row("sweep 500×1500×64 (full ATC + backtest)", f"{backend} LocalCluster 2 procs",
                         there_s, here_s / TARGET_CLUSTER_RATIO,
-                        f"{WORK / there_s / 1e6:.1f} M/s, {ratio:.2f}× in-process (target ≥ "
-                        f"{TARGET_CLUSTER_RATIO}×); bit-identical: {'yes' if same else 'NO'}"))
-        per_task = statistics.median([t.symbol_bars for t in [run_sweep_task(tasks[0])]])
+                        f"{WORK / there_s / 1e6:.1f} M/s; {ratio:.2f}× in-process, median of "
+                        f"{len(here)} alternated pairs (target ≥ {TARGET_CLUSTER_RATIO}×); "
+                        f"bit-identical: {'yes' if same else 'NO'}"))
+        per_task = result.symbol_bars
         rows.append(row("Dask per-task overhead (empty task, 2 procs)", "dask", overhead, None,
                         f"{len(tasks)} tasks of {per_task:,} symbol-bars; {task_bytes:,} B "
                         f"pickled task in, {result_bytes:,} B result out (the worker reads its "
