@@ -210,6 +210,7 @@ class AnalysisController(QObject):
         self.last_outcome: AnalysisOutcome | None = None
         self._closed = False
         self.live = ChartLive()
+        self._forming_shown = False
         runner.succeeded.connect(self._succeeded)
         runner.failed.connect(self._failed)
 
@@ -298,7 +299,9 @@ class AnalysisController(QObject):
             return
         chart = self._chart()
         chart.update_data(with_forming_bar(out.bars, bar), out.result.extended(one))
-        chart.set_last_bar_forming(True)
+        if not self._forming_shown:
+            chart.set_last_bar_forming(True)
+            self._forming_shown = True
 
     def _present(self, out: AnalysisOutcome) -> None:
         req = out.request
@@ -310,6 +313,7 @@ class AnalysisController(QObject):
             chart.set_data(out.bars, out.result, req.config)
         if hasattr(chart, "set_last_bar_forming"):
             chart.set_last_bar_forming(False)       # only closed bars from the history
+        self._forming_shown = False
         self._shown = key
         self.last_outcome = out
         log.debug("chart %s %s: %d bars, load %.3f s, ATC %.3f s on %s", req.symbol, req.interval,
