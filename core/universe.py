@@ -76,7 +76,7 @@ def report_dict(report: CleaningReport | None) -> dict[str, Any]:
     if report is None:
         return {}
     return {"rows_in": report.rows_in, "rows_out": report.rows_out, "counts": dict(report.counts),
-            "first": {k: v for k, v in report.first.items()}, "summary": report.summary()}
+            "first": dict(report.first), "summary": report.summary()}
 
 
 @dataclass(frozen=True)
