@@ -19,6 +19,7 @@ SUITES = {
     "app": "benchmarks.app_bench",
     "chart": "benchmarks.chart_bench",
     "live": "benchmarks.live_bench",
+    "layout": "benchmarks.layout_bench",
     "scale": "benchmarks.scale_bench",
 }
 BACKEND_ORDER = ["numpy", "numba generic", "numba", "numba specialised", "rust", "cuda"]
