@@ -14,7 +14,7 @@ import numpy as np
 
 from core.data.intervals import Timeframe, available_intervals, resample_base
 from core.data.resample import ResampledView
-from core.errors import DataError
+from core.errors import DataError, ProviderUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +95,11 @@ class DataService:
         those resampled from one of them (``core.data.intervals.available_intervals``)."""
         return tuple(available_intervals(self.provider.intervals))
 
+    @property
+    def source_name(self) -> str:
+        """The name the provider gives its bars (``Bars.source``): "yahoo", "bundled"…"""
+        return str(self.provider.name)
+
     def resample_base(self, interval: str) -> str | None:
         """The provider's interval that ``interval`` is resampled from, or None when the
         provider delivers ``interval`` itself (or cannot serve it at all)."""
@@ -155,9 +160,39 @@ class DataService:
                 out[s] = f"last fetched {_ago(now - last)} ago"
         return out
 
+    def last_fetched(self, symbols: list[str], interval: str) -> float | None:
+        """Unix time of the newest successful fetch from this source among ``symbols``
+        (None: never; bars another source left in the store do not count)."""
+        interval = self._fetched_interval(interval)
+        source = self.source_name
+        times = []
+        for s in symbols:
+            info = self.store.info(s, interval)
+            when = self.store.last_fetch(s, interval) if info is not None and info.source == source else None
+            if when is not None:
+                times.append(when)
+        return max(times) if times else None
+
+    def unavailable(self, exc: ProviderUnavailable, symbols: list[str], interval: str) -> str:
+        """The one line that reports a provider-wide failure: what happened (the error's
+        text before its details in parentheses) and what is shown instead, e.g. "cannot
+        reach Yahoo Finance — showing cached data from 14:02"."""
+        headline = str(exc).split(" (", 1)[0]
+        last = self.last_fetched(symbols, interval)
+        if last is None:
+            return f"{headline} — no cached data yet"
+        return f"{headline} — showing cached data from {_clock(last)}"
+
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
+
+
+def _clock(when: float, now: float | None = None) -> str:
+    """HH:MM for a time of today, else the date too."""
+    now = time.time() if now is None else now
+    same_day = time.localtime(when)[:3] == time.localtime(now)[:3]
+    return time.strftime("%H:%M" if same_day else "%Y-%m-%d %H:%M", time.localtime(when))
 
 
 def _ago(seconds: float) -> str:

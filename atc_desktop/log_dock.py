@@ -1,7 +1,12 @@
-"""The log dock: every log record of the app, shown live, from any thread."""
+"""The log dock: every log record of the app, shown live, from any thread; and the filter
+that keeps a chatty library's repeats out of the log."""
 from __future__ import annotations
 
+import collections
 import logging
+import threading
+import time
+from typing import Callable
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QFont, QTextCharFormat, QColor
@@ -10,6 +15,60 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QPlainTextEdit, QPushButto
 MAX_LINES = 5000
 _LEVELS = {"Debug": logging.DEBUG, "Info": logging.INFO, "Warning": logging.WARNING,
            "Error": logging.ERROR}
+
+
+class RepeatFilter(logging.Filter):
+    """One line per ``window_s`` from each of the ``collapse`` loggers (and their children).
+
+    yfinance logs a dozen lines for one failed download (per ticker, per lookup, a summary)
+    and again on every refresh; the provider reports what matters itself. The first record
+    of such a logger passes; the others within the window are counted, and the first one
+    after it says how many were left out ("(+14 similar lines since 14:02:05)"). Other
+    loggers pass untouched. One instance may filter several handlers: each record is
+    judged once, whichever handler asks first.
+    """
+
+    def __init__(self, collapse: tuple[str, ...] = ("yfinance",), window_s: float = 600.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.collapse = collapse
+        self.window_s = window_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._open: dict[str, tuple[float, float, int]] = {}   # logger → (start, wall, left out)
+        self._judged: collections.OrderedDict[int, tuple[logging.LogRecord, bool]] = \
+            collections.OrderedDict()
+
+    def _family(self, name: str) -> str | None:
+        return next((c for c in self.collapse if name == c or name.startswith(c + ".")), None)
+
+    def filter(self, record: logging.LogRecord) -> bool:  # noqa: A003 - logging's name
+        family = self._family(record.name)
+        if family is None:
+            return True
+        with self._lock:
+            judged = self._judged.get(id(record))
+            if judged is not None and judged[0] is record:
+                return judged[1]
+            verdict = self._judge(family, record)
+            self._judged[id(record)] = (record, verdict)
+            while len(self._judged) > 64:
+                self._judged.popitem(last=False)
+            return verdict
+
+    def _judge(self, family: str, record: logging.LogRecord) -> bool:
+        now = self._clock()
+        start, wall, left_out = self._open.get(family, (None, 0.0, 0))
+        if start is not None and now - start < self.window_s:
+            self._open[family] = (start, wall, left_out + 1)
+            return False
+        if left_out:
+            since = time.strftime("%H:%M:%S", time.localtime(wall))
+            record.msg = f"{record.getMessage()} (+{left_out} similar line{'s' if left_out > 1 else ''} " \
+                         f"since {since})"
+            record.args = ()
+        self._open[family] = (now, time.time(), 0)
+        return True
 
 
 class _Bridge(QObject):

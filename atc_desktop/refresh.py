@@ -1,5 +1,9 @@
 """The refresh loop: a timer schedules one screening job at a time; results reach the
-watchlist model on the GUI thread, and results of an outdated request are dropped."""
+watchlist model on the GUI thread, and results of an outdated request are dropped.
+
+A provider may not be asked more often than its minimum period (Yahoo: a minute, its rate
+limit); a provider-wide problem is logged when it begins and when it ends, not on every
+refresh."""
 from __future__ import annotations
 
 import logging
@@ -12,7 +16,7 @@ from atc_desktop.app_settings import AppSettings
 from atc_desktop.data_service import DataService
 from atc_desktop.guard import guarded
 from atc_desktop.screen_states import ScreenStates
-from atc_desktop.screening import EVENT_TAIL, ScreenOutcome, ScreenRequest, run_screen
+from atc_desktop.screening import EVENT_TAIL, DataNotes, ScreenOutcome, ScreenRequest, run_screen
 from atc_desktop.watchlist.model import WatchlistModel
 from atc_desktop.workers import JobFailure, JobResult, JobRunner
 from core.backends.registry import Registry
@@ -22,6 +26,15 @@ KIND = "screen"
 #: Rows handed to the model per event-loop turn: a 500-row refresh then never holds the GUI
 #: thread for more than a few milliseconds at a time (the sorting proxy re-places each row).
 APPLY_CHUNK = 50
+#: The shortest refresh period each provider allows (seconds): Yahoo rate-limits clients
+#: that ask more often than about once a minute.
+PROVIDER_MIN_REFRESH_S: dict[str, int] = {"yahoo": 60}
+
+
+def refresh_period(settings: AppSettings) -> int:
+    """Seconds between refreshes: the setting, but never below the source's minimum."""
+    key = settings.source.split(":", 1)[0]
+    return max(int(settings.refresh_seconds), PROVIDER_MIN_REFRESH_S.get(key, 1))
 
 
 class RefreshController(QObject):
@@ -37,6 +50,7 @@ class RefreshController(QObject):
     refreshed = Signal(object)          # ScreenOutcome, after the model took it
     refresh_failed = Signal(str)
     busy_changed = Signal(bool)
+    provider_changed = Signal(str, str)  # a provider-wide problem and its detail ('' when fine)
 
     def __init__(self, model: WatchlistModel, runner: JobRunner, registry: Registry,
                  data: Callable[[], DataService], settings: Callable[[], AppSettings],
@@ -62,6 +76,10 @@ class RefreshController(QObject):
         # The screening column's live state; only the (single) screening job touches it.
         self.screen_states = ScreenStates(EVENT_TAIL)
         self._states_stale = False
+        self.data_notes = DataNotes()             # the screening job's, like the states
+        #: Whether numba's screening kernels are compiled (``KernelWarmup.ready``).
+        self.kernels_ready: Callable[[], bool] = lambda: True
+        self.provider_problem = ""
         runner.succeeded.connect(self._succeeded)
         runner.failed.connect(self._failed)
 
@@ -102,15 +120,15 @@ class RefreshController(QObject):
         backend = "numba" if s.config.use_codegen_specialization else None
         rid = self.runner.next_id()
         req = ScreenRequest(rid, symbols, s.interval, s.config, s.history_bars, fetch=fetch,
-                            backend=backend)
+                            backend=backend, kernels_ready=self.kernels_ready())
         data = self._data()
-        states, forget = self.screen_states, self._states_stale
+        states, forget, notes = self.screen_states, self._states_stale, self.data_notes
         self._states_stale = False
 
         def job() -> ScreenOutcome:
             if forget:
                 states.forget()
-            return run_screen(req, data, self.registry, states)
+            return run_screen(req, data, self.registry, states, notes)
 
         self._running = rid
         self.busy_changed.emit(True)
@@ -190,8 +208,21 @@ class RefreshController(QObject):
             if self.model.row_of(sym) >= 0:
                 log.info("%s: refreshing again", sym)
         self._reported = dict(outcome.failures)
+        if outcome.fetched:
+            self._provider_state(outcome.provider_problem, outcome.provider_detail)
         self.refreshed.emit(outcome)
         self._follow_up()
+
+    def _provider_state(self, problem: str, detail: str) -> None:
+        """Log a provider-wide problem when it begins or changes, and when it ends."""
+        if problem == self.provider_problem:
+            return
+        if problem:
+            log.warning("%s (%s)", problem, detail)
+        else:
+            log.info("the data source answers again")
+        self.provider_problem = problem
+        self.provider_changed.emit(problem, detail)
 
     @guarded
     def _failed(self, failure: JobFailure) -> None:

@@ -13,17 +13,23 @@ from typing import Any
 import numpy as np
 
 from atc_desktop.data_service import DataService
+from atc_desktop.kernel_warmup import COMPILING
 from atc_desktop.screen_states import Screened, ScreenStates
 from atc_desktop.watchlist.columns import Cell, cells_of
 from atc_desktop.watchlist.row import RowState
 from core.backends.registry import Registry
 from core.config import ATCConfig
+from core.data.cleaning import POLICIES
+from core.data.providers.base import NoBarsYet
+from core.errors import ProviderUnavailable
 from core.windows import history_start
 
 log = logging.getLogger(__name__)
 
 #: Bars at the end of each series whose events are reported (alerts look for new bars).
 EVENT_TAIL = 8
+#: Cleaning actions that drop bars are warnings; those that adjust a bar are information.
+DROPPING = frozenset(kind for kind, policy in POLICIES.items() if policy.endswith("dropped"))
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,9 @@ class ScreenRequest:
     history_bars: int
     fetch: bool = True
     backend: str | None = "numba"
+    #: numba's screening kernels are compiled (``KernelWarmup.ready``); until then the
+    #: screening runs on Rust, never waiting for a compile.
+    kernels_ready: bool = True
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,31 @@ class ScreenOutcome:
     compute_s: float = 0.0
     error: str = ""
     fetched: bool = False                # the refresh asked the provider for new bars
+    #: A provider-wide failure, said once ("cannot reach Yahoo Finance — showing cached
+    #: data from 14:02"), and the provider's own words for it; empty when the fetch worked.
+    provider_problem: str = ""
+    provider_detail: str = ""
+    kernels_compiling: bool = False      # screened on Rust while numba compiles
+
+
+class DataNotes:
+    """What fetches said about each symbol's data besides its bars, kept across refreshes
+    (an incremental fetch re-reads only the newest bars, a re-screen fetches nothing): the
+    cleaner's actions and "no bars yet". Reset when the source or interval changes. Only
+    the screening job touches it."""
+
+    def __init__(self) -> None:
+        self._key: tuple[str, str] | None = None
+        self.cleaned: dict[str, str] = {}
+        self.waiting: dict[str, str] = {}
+
+    def for_inputs(self, source: str, interval: str) -> None:
+        if (source, interval) != self._key:
+            self._key = (source, interval)
+            self.cleaned, self.waiting = {}, {}
+
+    def note(self, symbol: str) -> str:
+        return "\n".join(n for n in (self.waiting.get(symbol, ""), self.cleaned.get(symbol, "")) if n)
 
 
 def compile_in_background(registry: Registry) -> None:
@@ -109,27 +143,37 @@ def _source_label(bars: Any, replay: bool) -> str:
 
 
 def run_screen(req: ScreenRequest, data: DataService, registry: Registry,
-               states: ScreenStates | None = None) -> ScreenOutcome:
+               states: ScreenStates | None = None, notes: DataNotes | None = None) -> ScreenOutcome:
     """Fetch (when asked), then screen every symbol's stored bars.
 
     With ``states`` the screening column is kept live: only bars new since the last
     refresh are computed (``ScreenStates``); without it, or should that fail, the whole
-    stored window is screened in one batch call on the registry's backends.
+    stored window is screened in one batch call on the registry's backends. While numba's
+    kernels compile (``req.kernels_ready`` false) the batch runs on Rust.
 
-    A provider-wide failure (network, rate limit) becomes each symbol's error and the
-    cached bars are screened anyway, marked stale. A symbol that fails alone carries its
-    own error; the others are unaffected.
+    A provider-wide failure (no network, a rate-limit cool-down) is reported once, in
+    ``provider_problem``: every row is stale with that reason, none carries an error. A
+    symbol that fails alone carries its own error; the others are unaffected. A symbol the
+    source has no bars for yet is no error: its row says so in its note. Bars stored from
+    another source than the chosen one are shown stale, naming their source.
     """
     symbols = list(req.symbols)
     out = ScreenOutcome(req.request_id, rows=[])
+    notes = notes if notes is not None else DataNotes()
+    notes.for_inputs(data.source, req.interval)
     failures: dict[str, str] = {}
     rewritten: dict[str, str] = {}
     t0 = time.perf_counter()
     if req.fetch and symbols:
         try:
             report = data.refresh(symbols, req.interval)
-            failures.update({s: str(r) for s, r in dict(report.failures).items()})
             rewritten = dict(getattr(report, "rewritten", {}) or {})
+            _take_notes(notes, report, rewritten)
+            failures.update({s: str(r) for s, r in dict(report.failures).items()
+                             if not isinstance(r, NoBarsYet)})
+        except ProviderUnavailable as exc:  # said once, in the banner; the cache is shown
+            out.provider_problem = data.unavailable(exc, symbols, req.interval)
+            out.provider_detail = str(exc)
         except Exception as exc:            # the whole provider failed: keep the cache
             msg = f"fetch failed: {type(exc).__name__}: {exc}"
             log.warning("%s (%d symbols); showing cached bars", msg, len(symbols))
@@ -140,9 +184,10 @@ def run_screen(req: ScreenRequest, data: DataService, registry: Registry,
 
     try:
         stale = data.staleness(symbols, req.interval)
+        source = _current_source(data)
         t1 = time.perf_counter()
         screened: dict[str, Screened] | None = None
-        if states is not None:
+        if states is not None and req.kernels_ready:
             try:
                 screened = states.advance(registry.get("numba"), data.bar_source(req.interval), symbols,
                                           req.interval, req.config, req.history_bars, rewritten)
@@ -154,9 +199,13 @@ def run_screen(req: ScreenRequest, data: DataService, registry: Registry,
                 log.warning("incremental screening failed (%s: %s); recomputing the batch",
                             type(exc).__name__, exc)
                 states.forget()
-        if screened is None:
+        if screened is None and not req.kernels_ready:
+            out.kernels_compiling = True
+            out.notes.append(COMPILING)
+            screened = _screen_batch(req, data, registry, out, backend="rust")
+        elif screened is None:
             compile_in_background(registry)
-            screened = _screen_batch(req, data, registry, out)
+            screened = _screen_batch(req, data, registry, out, backend=req.backend)
         out.compute_s = time.perf_counter() - t1
     except Exception as exc:                # a corrupt or unreadable store
         msg = f"bar store unreadable: {type(exc).__name__}: {exc}"
@@ -171,16 +220,18 @@ def run_screen(req: ScreenRequest, data: DataService, registry: Registry,
     errors: dict[str, str] = {}
     for s in symbols:
         got = screened.get(s)
+        waiting = notes.waiting.get(s, "")
         if got is not None and got.error:
             errors[s] = got.error
-        elif got is None and (req.fetch or s in failures):
-            errors[s] = failures.get(s) or f"no {req.interval} bars for {s}"
+        elif got is None and s in failures:
+            errors[s] = failures[s]
+        elif got is None and req.fetch and not waiting and not out.provider_problem:
+            errors[s] = f"no {req.interval} bars for {s}"
         error = errors.get(s) or failures.get(s, "")
-        why_stale = stale.get(s, "") if got is not None or req.fetch else "not fetched yet"
-        if s in failures:
-            why_stale = failures[s] + (f"; {why_stale}" if why_stale else "")
+        why_stale = _why_stale(s, got, req, stale, failures, out.provider_problem, waiting, source,
+                               data.replay)
         base: dict[str, Any] = dict(symbol=s, interval=req.interval, error=error,
-                                    stale=bool(why_stale), stale_reason=why_stale)
+                                    stale=bool(why_stale), stale_reason=why_stale, note=notes.note(s))
         if got is not None:
             bars = got.bars
             close = bars.close
@@ -200,8 +251,53 @@ def run_screen(req: ScreenRequest, data: DataService, registry: Registry,
     return out
 
 
+def _current_source(data: DataService) -> str:
+    try:
+        return data.source_name
+    except Exception:                       # the provider cannot even be built: no claim
+        return ""
+
+
+def _why_stale(symbol: str, got: Screened | None, req: ScreenRequest, stale: dict[str, str],
+               failures: dict[str, str], problem: str, waiting: str, source: str,
+               replay: bool) -> str:
+    """Why a row's numbers are not current ('' when they are), most important first."""
+    if got is None and not req.fetch and symbol not in failures and not waiting:
+        return "not fetched yet"
+    parts = [problem or failures.get(symbol, "")]
+    shown = str(getattr(got.bars, "source", "")) if got is not None else ""
+    if got is not None and shown and source and shown != source:
+        parts.append(f"these are {_source_label(got.bars, replay)} bars: the {source} source "
+                     f"has not delivered {symbol}")
+    if got is not None or not waiting:
+        parts.append(stale.get(symbol, ""))
+    return "; ".join(p for p in parts if p)
+
+
+def _take_notes(notes: DataNotes, report: Any, rewritten: dict[str, str]) -> None:
+    """Record (and log, when new) what this fetch said beyond bars: cleaning actions as
+    ``atc fetch`` prints them, and symbols without bars yet."""
+    for sym, why in dict(report.failures).items():
+        if isinstance(why, NoBarsYet):
+            text = f"no bars yet: {why}"
+            if sym not in notes.waiting:        # said when it begins (the day moves on)
+                log.info("%s: %s", sym, text)
+            notes.waiting[sym] = text
+    for sym in report.updated:
+        notes.waiting.pop(sym, None)
+    for sym, cleaning in dict(report.cleaning).items():
+        if cleaning.is_clean:
+            if sym in rewritten:            # a whole new history came back clean
+                notes.cleaned.pop(sym, None)
+            continue
+        text = f"cleaned: {cleaning.summary()}"
+        if notes.cleaned.get(sym) != text:
+            log.log(logging.WARNING if DROPPING & set(cleaning.counts) else logging.INFO, "%s", text)
+        notes.cleaned[sym] = text
+
+
 def _screen_batch(req: ScreenRequest, data: DataService, registry: Registry,
-                  out: ScreenOutcome) -> dict[str, Screened]:
+                  out: ScreenOutcome, backend: str | None) -> dict[str, Screened]:
     """Every symbol's window (``core.windows.history_start``) in one batch call: a
     ``Screened`` per symbol with bars (its ``error`` says why it has no values)."""
     loaded = data.load_many(list(req.symbols), req.interval)
@@ -224,7 +320,7 @@ def _screen_batch(req: ScreenRequest, data: DataService, registry: Registry,
     tail = min(EVENT_TAIL, min(c.shape[0] for c in closes))
     try:
         batch = registry.compute_batch(right_aligned(closes), req.config, tail=tail,
-                                       mode="ema_only", backend=req.backend)
+                                       mode="ema_only", backend=backend)
     except Exception as exc:            # every backend failed, or bad parameters
         msg = f"screening failed: {type(exc).__name__}: {exc}"
         log.error(msg)

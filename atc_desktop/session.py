@@ -3,11 +3,12 @@ data service, the refresh and chart controllers, alerts and the registry bridge.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import logging
 import math
+import threading
 from typing import Any, Callable
 
-import numpy as np
 from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
 
 from atc_desktop.alerts import AlertCenter, fresh_latest
@@ -15,11 +16,12 @@ from atc_desktop.analysis import AnalysisController, AnalysisOutcome
 from atc_desktop.app_settings import AppSettings, SettingsFile
 from atc_desktop.data_service import DataService
 from atc_desktop.guard import error_sink, freeze_long_lived, guarded, install_gui_gc
+from atc_desktop.kernel_warmup import KernelWarmup
 from atc_desktop.live_feed import LiveFeed
 from atc_desktop.paths import AppPaths
 from atc_desktop.persist import SetAside
-from atc_desktop.refresh import RefreshController
-from atc_desktop.screening import ScreenOutcome, compile_in_background
+from atc_desktop.refresh import RefreshController, refresh_period
+from atc_desktop.screening import ScreenOutcome
 from atc_desktop.settings.backends_view import FallbackBridge
 from atc_desktop.watchlist.model import WatchlistModel
 from atc_desktop.watchlist.store import WatchlistStore
@@ -27,23 +29,23 @@ from atc_desktop.watchlist.symbol_entry import Entry, parse_entry, settle
 from atc_desktop.watchlist.undo import WatchlistUndo
 from atc_desktop.workers import JobFailure, JobResult, JobRunner
 from core.backends.registry import Registry, default_registry
-from core.config import ATCConfig
 from core.errors import ATCInputError
 
 log = logging.getLogger("atc_desktop")
+#: How long after the first fetched values the long-lived objects are frozen.
+FREEZE_AFTER_MS = 2000
 
 
-def warm_up(registry: Registry) -> str:
-    """Run both kernels once on a small series so that the first real refresh and the
-    first chart do not pay for loading (or compiling) the JIT code."""
-    compile_in_background(registry)
-    rng = np.random.default_rng(0)
-    close = 100.0 * np.cumprod(1.0 + 0.01 * rng.standard_normal(300))
-    cfg = ATCConfig()
-    batch = registry.compute_batch(np.vstack([close, close]), cfg, tail=1, mode="ema_only",
-                                   backend="numba")
-    full = registry.compute(close, cfg, detail=True)
-    return f"screening on {batch.backend}, full ATC on {full.backend}"
+def preload_chart() -> None:
+    """Import the chart's modules (pyqtgraph: about a second) on a thread of their own
+    while the first refresh runs, so that the first chart does not pay for them."""
+    def load() -> None:
+        try:
+            importlib.import_module("atc_desktop.chart.widget")
+        except Exception as exc:          # the chart will say why when it is opened
+            log.debug("chart preload failed: %s", exc)
+
+    threading.Thread(target=load, name="chart-preload", daemon=True).start()
 
 
 class AppSession(QObject):
@@ -56,7 +58,7 @@ class AppSession(QObject):
     backends_probed = Signal(list)       # list[BackendStatus]
     backends_probe_failed = Signal(str)
     settings_applied = Signal(object)    # AppSettings
-    warmed_up = Signal(str)
+    warmed_up = Signal(str)              # numba's screening kernels: "ready" or "failed"
 
     def __init__(self, paths: AppPaths, registry: Registry | None = None, provider: Any = None,
                  pool: QThreadPool | None = None, chart: Callable[[], Any] | None = None,
@@ -88,6 +90,11 @@ class AppSession(QObject):
         self.data = self._make_data(self.settings)
         self.refresh = RefreshController(self.model, self.runner, self.registry, lambda: self.data,
                                          lambda: self.settings, self)
+        # A first start screens on Rust while numba's kernels compile in another process;
+        # the chart never touches numba (the registry's preferred backend: cuda → rust).
+        self.kernels = KernelWarmup(self)
+        self.refresh.kernels_ready = lambda: self.kernels.ready
+        self.kernels.state_changed.connect(self._kernels_changed)
         self.analysis = AnalysisController(self.runner, self.registry, lambda: self.data,
                                            lambda: self.settings, chart or (lambda: None), self)
         self.alerts = AlertCenter(paths.alerts_file, self)
@@ -99,6 +106,9 @@ class AppSession(QObject):
         self._closed_last: dict[str, float] = {}     # each symbol's last closed close
         self._chart_bar: dict[str, int | None] = {}
         self._shut = False
+        self._after_first: set[str] = set()
+        self._freeze_planned = False
+        self.refresh.refresh_failed.connect(lambda _m: self._first_results(True))
         #: User files that were unusable at start and moved aside (told once, by start()).
         self.set_aside: list[SetAside] = [f for f in (self.settings_file.set_aside,
                                                       self.watchlists.set_aside,
@@ -110,15 +120,23 @@ class AppSession(QObject):
 
     # -- lifetime -----------------------------------------------------------------------------
     def start(self, warm: bool = True) -> None:
-        """First screening from the store at once, then a fetch, then the timer."""
+        """First screening from the store at once, then a fetch, then the timer. With
+        ``warm``, numba's screening kernels are compiled in the background when the cache
+        lacks them (``KernelWarmup``); nothing waits for them."""
         self.tell_set_aside()
         if warm:
-            self.runner.submit("warmup", lambda: warm_up(self.registry))
-        self.probe_backends()
+            self.kernels.start()
+            preload_chart()
         self.refresh.request(fetch=False)
         self.refresh.request(fetch=True)        # queued behind the first: no overlap
-        self.refresh.start(self.settings.refresh_seconds)
-        self.live.restart()
+        self.refresh.start(refresh_period(self.settings))
+        # Nothing else competes with the first values: the quote feed starts with the first
+        # screening (by then a worker has built the provider, which the GUI thread would
+        # otherwise build itself: a stall of ~0.5 s), the backends are probed after the
+        # first fetch.
+        self._after_first = {"live", "probe"}
+        if not self.model.symbols():          # no screening to wait for
+            self._first_results(True)
 
     def tell_set_aside(self) -> None:
         """Tell the user, once, which files were unusable and where they were kept: in the
@@ -136,6 +154,7 @@ class AppSession(QObject):
         if self._shut:
             return
         self._shut = True
+        self.kernels.stop()
         self.live.stop()
         self.refresh.shutdown()
         self.analysis.shutdown()
@@ -213,8 +232,8 @@ class AppSession(QObject):
         if (new.source, new.replay) != (old.source, old.replay):
             self.data = self._make_data(new)
             log.info("data source: %s", new.source_label)
-        if new.refresh_seconds != old.refresh_seconds:
-            self.refresh.set_interval(new.refresh_seconds)
+        if refresh_period(new) != refresh_period(old):
+            self.refresh.set_interval(refresh_period(new))
         inputs = ("config", "source", "replay", "interval", "history_bars")
         if any(getattr(new, k) != getattr(old, k) for k in inputs):
             refetch = (new.source, new.replay, new.interval) != (old.source, old.replay, old.interval)
@@ -250,9 +269,13 @@ class AppSession(QObject):
             self._validated(*result.value)
         elif result.kind == "probe":
             self.backends_probed.emit(result.value)
-        elif result.kind == "warmup":
-            log.info("JIT kernels ready in %.2f s (%s)", result.elapsed_s, result.value)
-            self.warmed_up.emit(result.value)
+
+    def _kernels_changed(self, state: str) -> None:
+        if state == "compiling" or self._shut:
+            return
+        self.warmed_up.emit(state)
+        if state == "ready":
+            self.refresh.request(fetch=False)     # the numba state replaces the Rust batch now
 
     def _validated(self, entry: Entry, unknown: dict[str, str]) -> None:
         done = settle(entry, unknown)
@@ -276,12 +299,25 @@ class AppSession(QObject):
             self.add_failed.emit(msg)
         elif failure.kind == "probe":
             self.backends_probe_failed.emit(failure.message)
-        elif failure.kind == "warmup":
-            log.warning("JIT warm-up failed: %s", failure.message)
+
+    def _first_results(self, fetched: bool) -> None:
+        """What ``start`` leaves until the first screening (and the first fetch) ended."""
+        if self._shut or not self._after_first:
+            return
+        if "live" in self._after_first:
+            self._after_first.discard("live")
+            self.live.restart()
+        if fetched and "probe" in self._after_first:
+            self._after_first.discard("probe")
+            self.probe_backends()
 
     def _screened(self, out: ScreenOutcome) -> None:
-        if out.rows and not self._shut:
-            freeze_long_lived()               # the app is up: see guard.freeze_long_lived
+        self._first_results(out.fetched)
+        if out.fetched and out.rows and not self._shut and not self._freeze_planned:
+            # The app is up (see guard.freeze_long_lived); the full collection waits until
+            # the first values are painted.
+            self._freeze_planned = True
+            QTimer.singleShot(FREEZE_AFTER_MS, freeze_long_lived)
         interval = self.settings.interval
         latest = {r.symbol: r.data_time for r in out.rows if r.data_time is not None}
         for r in out.rows:

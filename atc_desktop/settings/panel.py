@@ -16,6 +16,7 @@ from atc_desktop import interval_combo
 from atc_desktop.app_settings import HISTORY_RANGE, REFRESH_RANGE, AppSettings
 from atc_desktop.guard import guarded
 from atc_desktop.interval_combo import Choice
+from atc_desktop.refresh import PROVIDER_MIN_REFRESH_S
 from atc_desktop.settings.fields import GROUPS, FieldEditor, group_of
 from core.config import ATCConfig
 from core.errors import ATCInputError
@@ -128,6 +129,9 @@ class SettingsPanel(QWidget):
         self.refresh = QSpinBox(box)
         self.refresh.setRange(*REFRESH_RANGE)
         self.refresh.setSuffix(" s")
+        self.refresh_minimum = QLabel("", box)
+        self.refresh_minimum.setObjectName("rangeLabel")
+        self.refresh_minimum.setWordWrap(True)
         self.history = QSpinBox(box)
         self.history.setRange(*HISTORY_RANGE)
         self.history.setSingleStep(500)
@@ -138,6 +142,7 @@ class SettingsPanel(QWidget):
         form.addRow("", self.replay)
         form.addRow("Interval", self.interval)
         form.addRow("Refresh every", self.refresh)
+        form.addRow("", self.refresh_minimum)
         form.addRow("History (bars)", self.history)
         self.set_intervals(intervals)
         self._load_app_fields(s)
@@ -262,7 +267,17 @@ class SettingsPanel(QWidget):
     def _edited(self) -> None:
         self.replay.setEnabled(self.source.currentData() == "bundled")
         self.csv_dir.setEnabled(self.source.currentData() == "csv")
+        self._show_refresh_minimum(str(self.source.currentData()))
         self._timer.start()
+
+    def _show_refresh_minimum(self, source: str) -> None:
+        """Say when the chosen source refreshes less often than the setting asks."""
+        least = PROVIDER_MIN_REFRESH_S.get(source)
+        self.refresh_minimum.setText(
+            "" if least is None else
+            f"{SOURCES[source].split(' (')[0]}: at least {least} s between refreshes, whatever is "
+            "set here — a provider minimum (it rate-limits clients that ask more often)")
+        self.refresh_minimum.setVisible(least is not None)
 
     def _load_app_fields(self, s: AppSettings) -> None:
         widgets = (self.source, self.csv_dir, self.replay, self.interval, self.refresh, self.history)
@@ -279,6 +294,7 @@ class SettingsPanel(QWidget):
             w.blockSignals(False)
         self.replay.setEnabled(key == "bundled")
         self.csv_dir.setEnabled(key == "csv")
+        self._show_refresh_minimum(key)
 
     def _show_status(self, errors: dict[str, str]) -> None:
         if errors:

@@ -57,7 +57,7 @@ def check_weekly_screening(session: Any) -> int:
         row = session.model.state_of(sym)
         daily = stored_daily(session, sym)
         if daily is None:
-            assert row.error
+            assert row.error or row.note          # FB: no bars yet (a note, no error)
             continue
         _, close = weekly_closes(daily)
         want = expected_row(close[history_start(close.size, hb):], cfg)
