@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from atc_desktop.alert_menu import AlertMenu
 from atc_desktop.chart.export import PNG_SIZES, size_label
 from atc_desktop.chart_dock import ChartPane
+from atc_desktop.data_status import CompileIndicator, ProblemBanner, with_banner
 from atc_desktop.elided_label import ElidedLabel
 from atc_desktop.export import write_watchlist_csv
 from atc_desktop.guard import error_sink, guarded
@@ -112,7 +113,9 @@ class MainWindow(QMainWindow):
 
         left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
         bottom = Qt.DockWidgetArea.BottomDockWidgetArea
-        self.watchlist_dock = self._dock("Watchlist", "watchlistDock", self.watchlist, left)
+        self.problem_banner = ProblemBanner(self)
+        self.watchlist_dock = self._dock("Watchlist", "watchlistDock",
+                                         with_banner(self.watchlist, self.problem_banner), left)
         self.chart_dock = self._dock("Chart", "chartDock", self.chart_pane, right)
         self.settings_dock = self._dock("Settings and backends", "settingsDock", self.settings_tabs, right)
         self.log_dock = self._dock("Log", "logDock", self.log_widget, bottom)
@@ -216,6 +219,8 @@ class MainWindow(QMainWindow):
         self.refresh_label = ElidedLabel("waiting for the first refresh", self, min_chars=12)
         self.error_badge = QLabel("", self)
         self.error_badge.setObjectName("errorBadge")
+        self.compile_indicator = CompileIndicator(self.session.kernels, self)
+        sb.addWidget(self.compile_indicator)
         for w in (self.error_badge, self.refresh_label, self.backend_label, self.source_badge):
             sb.addPermanentWidget(w)
         self._show_source()
@@ -248,6 +253,7 @@ class MainWindow(QMainWindow):
         s.settings_applied.connect(lambda _n: self._ask_intervals())   # a new source, a new list
         s.refresh.refreshed.connect(self._refreshed)
         s.refresh.refresh_failed.connect(lambda m: self._problem(f"refresh failed: {m}"))
+        s.refresh.provider_changed.connect(self._provider_changed)
         s.analysis.started.connect(self.chart_pane.show_busy)
         s.analysis.analysed.connect(self.chart_pane.show_result)
         s.analysis.analysis_failed.connect(self._analysis_failed)
@@ -320,6 +326,12 @@ class MainWindow(QMainWindow):
         self.error_badge.setText(" · ".join(p for p in parts if p))
         if out.error:
             self._problem(out.error)
+        if s := self.session.refresh.provider_problem:
+            self.refresh_label.setText(f"⚠ {s}")
+
+    def _provider_changed(self, problem: str, detail: str) -> None:
+        self.problem_banner.show_problem(problem, detail)
+        self._show_source()
 
     def _analysis_failed(self, symbol: str, message: str) -> None:
         self.chart_pane.show_error(symbol, message)
@@ -333,7 +345,8 @@ class MainWindow(QMainWindow):
         quotes = {"live": " · quotes live", "connecting": " · quotes connecting…",
                   "polling": " · polling (quote stream reconnecting)",
                   "replay": " · forming bar replayed"}.get(self.session.live.state, "")
-        self.source_badge.setText(f"Data: {s.source_label}{quotes}")
+        label = f"{s.source} (not answering)" if self.session.refresh.provider_problem else s.source_label
+        self.source_badge.setText(f"Data: {label}{quotes}")
         self.source_badge.setToolTip(
             "bundled and synthetic data are not live market data" if s.source != "yahoo" else
             "live: quotes stream into the forming bar; polling: the stream is down and bars "
