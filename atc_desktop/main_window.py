@@ -161,6 +161,9 @@ class MainWindow(QMainWindow):
         self.act_parity = self._action("&Compare with TradingView export…",
                                        lambda: self.compare_with_tradingview(),
                                        tip="compare our numbers with a chart-data CSV exported from TradingView")
+        self.act_sweep = self._action("Parameter &sweep…", self.show_sweep,
+                                      tip="backtest a grid of parameters on the watchlist or a "
+                                          "universe, here or on a Dask cluster")
         self.act_quit = self._action("&Quit", self.close, K.Quit)
         self.act_reset_layout = self._action("Reset &layout", self.reset_layout)
 
@@ -186,6 +189,7 @@ class MainWindow(QMainWindow):
             ch.addAction(a)
         ch.addSeparator()
         ch.addAction(self.act_parity)
+        ch.addAction(self.act_sweep)
         view = menu.addMenu("&View")
         for dock in (self.watchlist_dock, self.chart_dock, self.settings_dock, self.log_dock, self.alerts_dock):
             view.addAction(dock.toggleViewAction())
@@ -439,6 +443,22 @@ class MainWindow(QMainWindow):
         dialog = compare_with_export(self, path)
         if dialog is not None:
             self.parity_dialog = dialog
+
+    sweep_window: QWidget | None = None
+
+    def show_sweep(self) -> None:
+        """Chart → Parameter sweep…: the Sweep panel in its own window, made on first use
+        (it never touches the dock layout) and closed with the main window."""
+        if self.sweep_window is None:
+            from atc_desktop.sweep_panel import panel_for_session
+
+            self.sweep_window = panel_for_session(self.session, self)
+            self.sweep_window.setWindowFlag(Qt.WindowType.Window)
+            self.sweep_window.setWindowTitle("Parameter sweep — ATC Desktop")
+            self.sweep_window.resize(1100, 760)
+        self.sweep_window.show()
+        self.sweep_window.raise_()
+        self.sweep_window.activateWindow()
 
     def about(self) -> None:
         QMessageBox.about(self, "ATC Desktop",

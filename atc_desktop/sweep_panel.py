@@ -23,7 +23,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit,
-    QProgressBar, QPushButton, QRadioButton, QSpinBox, QSplitter, QTableWidget,
+    QProgressBar, QPushButton, QRadioButton, QScrollArea, QSpinBox, QSplitter, QTableWidget,
     QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
@@ -295,8 +295,16 @@ class SweepPanel(QWidget):
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(top)
         split.addWidget(bottom)
+        # In a scroll area the dock can be made as small as the window's other docks allow:
+        # the panel's own minimum size never pushes the window beyond the user's size.
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setWidget(split)
+        split.setMinimumSize(480, 420)
         layout = QVBoxLayout(self)
-        layout.addWidget(split)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(scroll)
         self._where_changed()
 
     def _where_changed(self) -> None:

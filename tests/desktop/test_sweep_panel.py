@@ -97,3 +97,20 @@ def test_the_panel_keeps_its_choices(qtbot, panel, tmp_path):
     qtbot.addWidget(again)
     assert again.cluster_spec() == "tcp://sched:8786" and again.from_folder.isChecked()
     assert again.grid_text.toPlainText() == GRID and again.folder.text() == str(tmp_path / "u")
+
+
+def test_chart_menu_opens_the_sweep_window_whose_apply_sets_the_charts_parameters(qtbot, make_window):
+    window = make_window(symbols=["AAPL"])
+    assert window.sweep_window is None                       # made on first use only
+    chart_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Chart")
+    assert window.act_sweep in chart_menu.actions()
+    window.act_sweep.trigger()
+    panel = window.sweep_window
+    qtbot.waitUntil(panel.isVisible, timeout=5000)
+    assert panel.isWindow() and panel.windowTitle() == "Parameter sweep — ATC Desktop"
+    window.act_sweep.trigger()
+    assert window.sweep_window is panel                      # one window, raised again
+    session = window.session
+    panel._apply({"ema_len": 21, "La": 0.03})
+    assert (session.settings.config.ema_len, session.settings.config.La) == (21, 0.03)
+    assert panel.request().symbols == ["AAPL"]
