@@ -116,8 +116,10 @@ def _first_start_once(home: Path) -> tuple[float, float]:
     stamps = {ln.split()[0]: float(ln.split()[1]) - t0 for ln in run.stdout.splitlines()
               if ln.startswith(("painted ", "charted "))}
     if run.returncode != 0 or "charted" not in stamps:
+        crash = home / "log" / "crash.log"          # faulthandler's stacks of a hard crash
         raise RuntimeError(f"atc-desktop did not chart: rc={run.returncode}\n{run.stdout[-500:]}"
-                           f"\n{run.stderr[-2000:]}")
+                           f"\n{run.stderr[-2000:]}\n"
+                           f"{crash.read_text()[-4000:] if crash.exists() else ''}")
     return stamps["painted"], stamps["charted"]
 
 
