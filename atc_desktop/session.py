@@ -6,7 +6,6 @@ import dataclasses
 import importlib
 import logging
 import math
-import threading
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
@@ -37,15 +36,17 @@ FREEZE_AFTER_MS = 2000
 
 
 def preload_chart() -> None:
-    """Import the chart's modules (pyqtgraph: about a second) on a thread of their own
-    while the first refresh runs, so that the first chart does not pay for them."""
+    """Import the chart's modules (pyqtgraph: most of a second) on the next turn of the
+    event loop. Called once the first values are on screen, so that the first click on a
+    symbol does not pay for it. On the GUI thread: Qt's and pyqtgraph's classes are not
+    made on other threads."""
     def load() -> None:
         try:
             importlib.import_module("atc_desktop.chart.widget")
         except Exception as exc:          # the chart will say why when it is opened
             log.debug("chart preload failed: %s", exc)
 
-    threading.Thread(target=load, name="chart-preload", daemon=True).start()
+    QTimer.singleShot(0, load)
 
 
 class AppSession(QObject):
@@ -126,15 +127,14 @@ class AppSession(QObject):
         self.tell_set_aside()
         if warm:
             self.kernels.start()
-            preload_chart()
         self.refresh.request(fetch=False)
         self.refresh.request(fetch=True)        # queued behind the first: no overlap
         self.refresh.start(refresh_period(self.settings))
         # Nothing else competes with the first values: the quote feed starts with the first
         # screening (by then a worker has built the provider, which the GUI thread would
-        # otherwise build itself: a stall of ~0.5 s), the backends are probed after the
-        # first fetch.
-        self._after_first = {"live", "probe"}
+        # otherwise build itself: a stall of ~0.5 s); the backends are probed and the chart's
+        # modules loaded after the first fetch.
+        self._after_first = {"live", "probe", "chart"} if warm else {"live", "probe"}
         if not self.model.symbols():          # no screening to wait for
             self._first_results(True)
 
@@ -310,6 +310,9 @@ class AppSession(QObject):
         if fetched and "probe" in self._after_first:
             self._after_first.discard("probe")
             self.probe_backends()
+        if fetched and "chart" in self._after_first:
+            self._after_first.discard("chart")
+            preload_chart()
 
     def _screened(self, out: ScreenOutcome) -> None:
         self._first_results(out.fetched)
