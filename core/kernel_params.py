@@ -8,26 +8,45 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from core.config import ATCConfig
+from core.config import FAMILIES, ATCConfig
 from core.errors import ATCInputError
-from core.types import MODES
+from core.types import MODES, BatchResult
 
-#: Batch modes and how many families each computes (EMA is family 0).
-MODE_FAMILIES: dict[str, int] = dict(zip(MODES, (6, 1)))
+#: Batch modes → (first family computed, how many): the full ATC, EMA-only screening, or
+#: one family "family:F" (family indices in the order of FAMILIES; EMA is 0).
+MODE_FAMILIES: dict[str, tuple[int, int]] = {
+    "full": (0, 6), "ema_only": (0, 1),
+    **{f"family:{name}": (f, 1) for f, name in enumerate(FAMILIES)}}
+assert tuple(MODE_FAMILIES) == MODES
 
 
-def families_for_mode(mode: str) -> int:
-    """Number of families a batch mode computes (6 full, 1 ema_only)."""
+def mode_families(mode: str) -> tuple[int, int]:
+    """(first family, number of families) a batch mode computes; an unknown mode is an
+    ATCInputError naming the field and the allowed modes."""
     try:
         return MODE_FAMILIES[mode]
     except (KeyError, TypeError):
         raise ATCInputError(
             f"mode = {mode!r} is not allowed: choose one of {' | '.join(MODE_FAMILIES)}",
             field="mode") from None
+
+
+def families_for_mode(mode: str) -> int:
+    """Number of families a batch mode computes (6 full, 1 for ema_only and family:F)."""
+    return mode_families(mode)[1]
+
+
+def family_mode(name: str) -> str:
+    """The batch mode that screens on one family by name ("KAMA" → "family:KAMA"; "EMA" →
+    "ema_only", the same computation under its established name)."""
+    if name not in FAMILIES:
+        raise ATCInputError(f"family = {name!r} is not allowed: choose one of "
+                            f"{' | '.join(FAMILIES)}", field="family")
+    return "ema_only" if name == FAMILIES[0] else f"family:{name}"
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,7 +65,8 @@ class KernelParams:
     strategy: bool
     colbase: int               # 0 = Average_Signal, 1 + f = family f
     alertbase: int
-    families: int = 6          # 6 = full ATC, 1 = EMA-only screening
+    families: int = 6          # 6 = full ATC, 1 = one family (screening)
+    family: int = 0            # the first family computed: the screened one when families = 1
 
     @classmethod
     def from_config(cls, config: ATCConfig, mode: str = "full") -> KernelParams:
@@ -54,13 +74,19 @@ class KernelParams:
         weights = config.weights()
         lengths.flags.writeable = False
         weights.flags.writeable = False
+        family, families = mode_families(mode)
         return cls(lengths=lengths, weights=weights, lam=config.lam, delta=config.delta,
                    cutout=config.cutout, hma_kind=config.hma_kind,
                    cut_threshold=config.cut_threshold, long_threshold=config.long_threshold,
                    short_threshold=config.short_threshold, strategy=config.strategy,
                    colbase=config.base_index("colbase"),
                    alertbase=config.base_index("alertbase"),
-                   families=families_for_mode(mode))
+                   families=families, family=family)
+
+    @property
+    def family_name(self) -> str:
+        """The screened family's name (one-family modes)."""
+        return FAMILIES[self.family]
 
     @property
     def hull(self) -> bool:
@@ -79,3 +105,29 @@ def kernel_params(config: ATCConfig, mode: str = "full") -> KernelParams:
     (configs are frozen and hashable), so every backend's per-parameter caches hit on
     repeated calls. An unknown mode is an ATCInputError naming the field."""
     return KernelParams.from_config(config, mode)
+
+
+@functools.lru_cache(maxsize=64)
+def full_with_family_base(params: KernelParams) -> KernelParams:
+    """Six-family parameters whose §9 base (colbase and alertbase) is the one family of
+    ``params``: their direction and events are exactly those of that family alone (spec §9
+    with its F_Signal as base, as in ema_only), and Layer 1 and 2 do not depend on the base.
+    A backend without a one-family kernel for that family computes these and keeps the
+    family's rows (``keep_family``)."""
+    base = 1 + params.family
+    return replace(params, families=6, family=0, colbase=base, alertbase=base)
+
+
+def keep_family(full: BatchResult, params: KernelParams, mode: str) -> BatchResult:
+    """The one-family result of ``params`` (mode ``mode``) from a full batch result computed
+    with ``full_with_family_base(params)``: the family's signal and equity rows, the
+    direction and events as they are, no Average_Signal."""
+    f = params.family
+    return BatchResult(
+        mode=mode, signals=np.ascontiguousarray(full.signals[:, f:f + 1]),
+        family_equities=np.ascontiguousarray(full.family_equities[:, f:f + 1]),
+        direction=full.direction, long=full.long, short=full.short,
+        last_event=full.last_event, bars_since_event=full.bars_since_event,
+        average_signal=None, backend=full.backend,
+        notes=full.notes + [f"{params.family_name}-only: from the full computation "
+                            "(no one-family kernel for it on this backend)"])

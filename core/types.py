@@ -20,7 +20,9 @@ MA_NAMES: tuple[str, ...] = tuple(f + s for f in FAMILIES for s in MEMBER_SUFFIX
 SIGNAL_NAMES: tuple[str, ...] = tuple(f + "_Signal" for f in FAMILIES)
 EQUITY_NAMES: tuple[str, ...] = tuple(f + "_S" for f in FAMILIES)
 EVENT_NAMES: tuple[str, ...] = ("arrow_long", "arrow_short", "long", "short")
-MODES: tuple[str, ...] = ("full", "ema_only")
+#: Batch modes: the full ATC, EMA-only screening, or any one family ("family:KAMA", …;
+#: "family:EMA" is the same computation as "ema_only").
+MODES: tuple[str, ...] = ("full", "ema_only") + tuple(f"family:{f}" for f in FAMILIES)
 
 #: Prices a computation accepts. The weighted window sums of WMA/LSMA reach about
 #: 2·10^12 × price at the longest allowed length and the rate of change reaches
@@ -233,12 +235,13 @@ class BatchResult:
 
     In mode ``"ema_only"`` only the EMA family is computed: ``signals`` and
     ``family_equities`` have one row (EMA), ``average_signal`` is None, and direction and
-    events follow spec §9 with the EMA_Signal as base. ``last_event`` (+1 long, −1 short,
+    events follow spec §9 with the EMA_Signal as base. ``"family:F"`` is the same for
+    family F (its F_Signal is the base). ``last_event`` (+1 long, −1 short,
     0 none) and ``bars_since_event`` (−1 when none) look at the whole history, not the tail.
     """
 
     mode: str
-    signals: np.ndarray                 # (S, F, tail) F = 6, or 1 in ema_only
+    signals: np.ndarray                 # (S, F, tail) F = 6, or 1 in ema_only / family:F
     family_equities: np.ndarray         # (S, F, tail)
     direction: np.ndarray               # (S, tail)
     long: np.ndarray                    # (S, tail) bool

@@ -20,7 +20,8 @@ import numpy as np
 from core.backends.base import ProbeResult
 from core.config import ATCConfig
 from core.errors import ATCInputError, BackendError
-from core.kernel_params import KernelParams, families_for_mode, kernel_params
+from core.kernel_params import (KernelParams, families_for_mode, full_with_family_base,
+                                keep_family, kernel_params)
 from core.types import ATCResult, BatchResult, as_series, check_tail, rate_of_change
 from cuda_backend import host
 
@@ -271,5 +272,11 @@ class CudaBackend:
             # The device validates the rows (core.types.as_batch's contract) while it
             # prepares them; a bad row comes back as ATCInputError.
             params = kernel_params(config, mode)
+            if params.families == 1 and params.family != 0:
+                # One family other than EMA: the full kernel with that family as §9's base,
+                # its rows kept (the same bits, at the full cost).
+                full = full_with_family_base(params)
+                out = self._run(f"compute_batch[{mode}]", lambda la: la.run_batch(arr, full, tail))
+                return keep_family(batch_result(out, "full"), params, mode)
             out = self._run(f"compute_batch[{mode}]", lambda la: la.run_batch(arr, params, tail))
         return batch_result(out, mode)

@@ -141,10 +141,13 @@ class Launcher:
     # -- batches ------------------------------------------------------------------------
     def run_batch(self, closes: np.ndarray, params: KernelParams, tail: int) -> dict[str, np.ndarray]:
         """Tail outputs of a (symbols, bars) batch, validated on the device; the mode is
-        ``params.families`` (6 full, 1 EMA-only).
+        ``params.families`` (6 full, 1 EMA-only; no other single family).
 
         Raises :class:`ATCInputError` naming the first row that breaks the batch contract.
         """
+        if params.families == 1 and params.family != 0:
+            raise ValueError("run_batch computes six families or EMA alone; another single family "
+                             "runs as the full computation (core.kernel_params.full_with_family_base)")
         ex = self.executor
         n_sym, n_bars = (int(v) for v in closes.shape)
         families = params.families

@@ -16,7 +16,7 @@ import numpy as np
 from core.backends.base import ProbeResult
 from core.config import ATCConfig
 from core.errors import ATCInputError, BackendError
-from core.kernel_params import kernel_params
+from core.kernel_params import full_with_family_base, keep_family, kernel_params
 from core.types import (
     PRICE_MAX,
     PRICE_MIN,
@@ -129,10 +129,17 @@ class RustBackend:
 
     def compute_batch(self, closes: np.ndarray, config: ATCConfig, tail: int = 1,
                       mode: str = "full") -> BatchResult:
+        """Batch ATC. The kernels compute six families or EMA alone; any other one family
+        (``family:F``) is the full computation with that family as §9's base, its rows
+        kept (``core.kernel_params.keep_family``): the same bits, at the full cost."""
         native = self._module()
         params = kernel_params(config, mode)
         closes, starts = as_batch(closes)
         tail = check_tail(tail, closes.shape[1])
+        if params.families == 1 and params.family != 0:
+            full = full_with_family_base(params)
+            arrays = _call(native.compute_batch, closes, starts, full, tail)
+            return keep_family(_batch_result(arrays, "full"), params, mode)
         return _batch_result(_call(native.compute_batch, closes, starts, params, tail), mode)
 
     # -- incremental (core.backends.base.IncrementalBackend) -----------------------------

@@ -12,11 +12,13 @@ from core.types import ATCResult, cut, rate_of_change
 
 
 def compute_reference(close: np.ndarray, config: ATCConfig, detail: bool = False,
-                      src: np.ndarray | None = None, families: int = 6) -> ATCResult:
+                      src: np.ndarray | None = None, families: int = 6,
+                      family: int = 0) -> ATCResult:
     """Every output of the spec for one validated series.
 
-    ``families`` < 6 computes only the first families (1 = EMA only, for screening); then
-    Average_Signal is not defined and the EMA_Signal serves as the direction base.
+    ``families`` < 6 computes only families ``family`` … ``family + families − 1`` (1 and
+    0 = EMA only, for screening; 1 and f = family f alone); then Average_Signal is not
+    defined and the first computed family's signal serves as the direction base.
     """
     n = close.shape[0]
     x = close if src is None else src
@@ -30,7 +32,7 @@ def compute_reference(close: np.ndarray, config: ATCConfig, detail: bool = False
     equities = np.full((6, 9, n), np.nan)
     signals = np.full((6, n), np.nan)
     family_eq = np.full((6, n), np.nan)
-    for f in range(families):
+    for f in range(family, family + families):
         ma_of = family_function(FAMILIES[f], config.hma_kind)
         for m in range(9):
             mas[f, m] = ma_of(x, int(lengths[f, m]))                           # §4
@@ -45,7 +47,7 @@ def compute_reference(close: np.ndarray, config: ATCConfig, detail: bool = False
         cols, alertb = series[config.base_index("colbase")], series[config.base_index("alertbase")]
     else:
         avg = np.full(n, np.nan)
-        cols = alertb = signals[0]
+        cols = alertb = signals[family]
     ev = direction_events(cols, alertb, config.long_threshold, config.short_threshold,
                           config.strategy)                                     # §9
     g_last = np.e ** (config.lam * (n - 1 - config.cutout)) if n - 1 >= config.cutout else np.nan

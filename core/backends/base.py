@@ -47,7 +47,8 @@ class Backend(Protocol):
     def compute_batch(self, closes: np.ndarray, config: ATCConfig, tail: int = 1,
                       mode: str = "full") -> BatchResult:
         """ATC of a right-aligned, NaN-left-padded ``(symbols, bars)`` batch, last ``tail``
-        bars only. ``mode`` is ``"full"`` or ``"ema_only"`` (screening)."""
+        bars only. ``mode`` is one of ``core.types.MODES``: ``"full"``, ``"ema_only"``
+        or ``"family:F"`` (screening on one family)."""
         ...
 
 

@@ -6,7 +6,7 @@ import numpy as np
 from core.atc.reference import compute_reference
 from core.backends.base import ProbeResult
 from core.config import ATCConfig
-from core.kernel_params import families_for_mode
+from core.kernel_params import mode_families
 from core.types import ATCResult, BatchResult, as_batch, as_close_and_src, check_tail
 
 
@@ -35,7 +35,7 @@ class NumpyBackend:
 
     def compute_batch(self, closes: np.ndarray, config: ATCConfig, tail: int = 1,
                       mode: str = "full") -> BatchResult:
-        families = families_for_mode(mode)
+        first, families = mode_families(mode)
         closes, starts = as_batch(closes)
         n_sym, n_bars = closes.shape
         tail = check_tail(tail, n_bars)
@@ -54,10 +54,10 @@ class NumpyBackend:
         )
         for i in range(n_sym):
             s = int(starts[i])
-            res = compute_reference(closes[i, s:], config, families=families)
+            res = compute_reference(closes[i, s:], config, families=families, family=first)
             k = min(tail, n_bars - s)          # bars of this row inside the tail
-            out.signals[i, :, tail - k:] = res.signals[:nf, -k:]
-            out.family_equities[i, :, tail - k:] = res.family_equities[:nf, -k:]
+            out.signals[i, :, tail - k:] = res.signals[first:first + nf, -k:]
+            out.family_equities[i, :, tail - k:] = res.family_equities[first:first + nf, -k:]
             out.direction[i, tail - k:] = res.direction[-k:]
             out.long[i, tail - k:] = res.long[-k:]
             out.short[i, tail - k:] = res.short[-k:]

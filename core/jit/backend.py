@@ -1,5 +1,6 @@
 """The numba backend: the generic fused kernel for everything, and the specialised
-EMA-only kernel for screening when ``use_codegen_specialization`` is on."""
+one-family kernel (EMA-only screening, ``family:F``) when ``use_codegen_specialization``
+is on."""
 from __future__ import annotations
 
 import logging
@@ -25,12 +26,17 @@ SPECIALISED = "numba (specialised EMA-only kernel)"
 GENERIC = "numba (generic kernel)"
 
 
+def specialised_name(params: KernelParams) -> str:
+    """The fallback log's name of a family's specialised kernel (SPECIALISED for EMA)."""
+    return f"numba (specialised {params.family_name}-only kernel)"
+
+
 def kernel_scalars(p: KernelParams) -> tuple:
     """The one place the parameter object becomes the kernels' flat arguments (numba
     kernels take arrays and scalars, not a dataclass), in the order atc_series and
     atc_batch take them after the growth argument."""
     return (p.delta, p.cutout, p.hull, p.cut_threshold, p.long_threshold, p.short_threshold,
-            p.strategy, p.colbase, p.alertbase, p.families)
+            p.strategy, p.colbase, p.alertbase, p.families, p.family)
 
 
 class NumbaBackend:
@@ -55,21 +61,23 @@ class NumbaBackend:
         by the app's Backends tab and ``atc backends``)."""
         self._reporter = reporter
 
-    def _fallback(self, reason: str) -> None:
-        """Record that the specialised EMA-only kernel could not serve, and report it."""
+    def _fallback(self, reason: str, params: KernelParams, mode: str) -> None:
+        """Record that a specialised one-family kernel could not serve, and report it."""
         with self._lock:
             first = not self.specialisation_failures
             self.specialisation_failures.append((time.time(), reason))
         if first:
-            log.warning("specialised EMA-only kernel unavailable, using the generic one: %s",
-                        reason)
+            log.warning("specialised %s-only kernel unavailable, using the generic one: %s",
+                        params.family_name, reason)
         if self._reporter is not None:
-            self._reporter(SPECIALISED, GENERIC, reason, "compute_batch[ema_only]")
+            self._reporter(specialised_name(params), GENERIC, reason, f"compute_batch[{mode}]")
 
-    def _build_failed(self, failure: codegen.BuildFailure) -> None:
-        """A background build failed (called on its thread)."""
-        self._fallback(f"{failure.reason} (build attempt {failure.attempts}; next try in "
-                       f"{failure.retry_in_s:.0f} s)")
+    def _build_failed(self, params: KernelParams, mode: str) -> Callable[[codegen.BuildFailure], None]:
+        """What to do when a background build fails (called on its thread)."""
+        def failed(failure: codegen.BuildFailure) -> None:
+            self._fallback(f"{failure.reason} (build attempt {failure.attempts}; next try in "
+                           f"{failure.retry_in_s:.0f} s)", params, mode)
+        return failed
 
     def probe(self) -> ProbeResult:
         threads = numba.get_num_threads()
@@ -142,22 +150,26 @@ class NumbaBackend:
             average_signal=np.full((n_sym, tail), np.nan) if nfam == 6 else None,
             backend=self.name,
         )
-        if nfam == 1 and config.use_codegen_specialization:
+        label = f"{params.family_name}-only"
+        if nfam == 1 and config.use_codegen_specialization and not codegen.supports(params):
+            out.notes.append(f"{label}: generic kernel (no specialised kernel for the Hull option)")
+        elif nfam == 1 and config.use_codegen_specialization:
             if self.background_compile and not codegen.ready(params):
-                codegen.compile_in_background(params, _warm_screen(params), self._build_failed)
+                codegen.compile_in_background(params, _warm_screen(params),
+                                              self._build_failed(params, mode))
                 failure = codegen.build_failure(params)
                 if failure is None:
-                    out.notes.append("EMA-only: generic kernel while the specialised one compiles")
+                    out.notes.append(f"{label}: generic kernel while the specialised one compiles")
                 else:
                     wait = max(0.0, failure.retry_at - time.monotonic())
-                    out.notes.append(f"EMA-only: generic kernel (specialised kernel failed to "
+                    out.notes.append(f"{label}: generic kernel (specialised kernel failed to "
                                      f"build: {failure.reason}; next try in {wait:.0f} s)")
             else:
-                reason = self._screen_specialised(closes, starts, params, tail, out)
+                reason = self._screen_specialised(closes, starts, params, mode, tail, out)
                 if reason is None:
-                    out.notes.append("EMA-only: specialised kernel")
+                    out.notes.append(f"{label}: specialised kernel")
                     return out
-                out.notes.append(f"EMA-only: generic kernel (specialised kernel failed: {reason})")
+                out.notes.append(f"{label}: generic kernel (specialised kernel failed: {reason})")
         avg = out.average_signal if out.average_signal is not None else np.empty((n_sym, tail))
         atc_batch(closes, starts, params.lengths, params.weights, params.lam,
                   *kernel_scalars(params), tail, out.signals, out.family_equities, avg,
@@ -165,7 +177,8 @@ class NumbaBackend:
         return out
 
     def _screen_specialised(self, closes: np.ndarray, starts: np.ndarray,
-                            params: KernelParams, tail: int, out: BatchResult) -> str | None:
+                            params: KernelParams, mode: str, tail: int,
+                            out: BatchResult) -> str | None:
         """Run the generated kernel; on any failure record why and return the reason."""
         try:
             kernel = codegen.specialised_screen(params)
@@ -175,7 +188,7 @@ class NumbaBackend:
             return None
         except Exception as exc:  # compile/import/run failure → the generic kernel serves
             reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
-            self._fallback(reason)
+            self._fallback(reason, params, mode)
             # A partial write must not leak into the generic path's results.
             out.signals.fill(np.nan)
             out.family_equities.fill(np.nan)

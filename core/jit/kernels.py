@@ -708,7 +708,7 @@ def constant_runs(x):
 
 @njit(cache=True, error_model="numpy")
 def atc_series(close, x, lengths, weights, lam_g, delta, cutout, hull, cut_th, long_th,
-               short_th, strategy, colbase, alertbase, nfam, out_off,
+               short_th, strategy, colbase, alertbase, nfam, fam0, out_off,
                o_sig, o_feq, o_avg, o_base, o_dir, o_al, o_as, o_long, o_short, detail,
                d_ma, d_state, d_eq):
     """Full ATC of one series (``close`` for R and crossovers, ``x`` for the MAs).
@@ -718,8 +718,9 @@ def atc_series(close, x, lengths, weights, lam_g, delta, cutout, hull, cut_th, l
     outputs go to the ``o_*`` arrays at index t − out_off (skipped when negative), so a
     batch keeps only its tail. ``lam_g`` is g by bar offset from the cutout; ``detail``
     also fills d_ma/d_state/d_eq (54, n), with every MA's exact §4.8 value on every bar
-    (a batch takes WMA/LINREG from running sums away from the close). Returns (last event
-    sign, its bar or −1).
+    (a batch takes WMA/LINREG from running sums away from the close). Families fam0 …
+    fam0 + nfam − 1 are computed (all six, or one: its signal is then the base of §9) into
+    rows 0 … nfam − 1 of o_sig/o_feq. Returns (last event sign, its bar or −1).
     """
     n = close.shape[0]
     decay = 1.0 - delta
@@ -737,11 +738,12 @@ def atc_series(close, x, lengths, weights, lam_g, delta, cutout, hull, cut_th, l
         top = max(top, abs(x[t]))
     band = TIE_REL * top                   # see TIE_REL for why this band is safe
     run = constant_runs(x)
-    for f in range(nfam):
+    for k in range(nfam):
+        f = fam0 + k
         family_mas(f, lengths[f], hull, x, close, mas, tmp1, tmp2, detail, band, run)
         if detail:
             d_ma[f * 9:f * 9 + 9, :] = mas
-        family_layers(f, close, mas, rg, cutout, decay, weights[f], sig_rows[f], feq_rows[f],
+        family_layers(f, close, mas, rg, cutout, decay, weights[f], sig_rows[k], feq_rows[k],
                       detail, d_state, d_eq)
     base_prev = NAN
     alert_prev = NAN
@@ -801,9 +803,10 @@ def growth_row(n, lam):
 
 @njit(cache=True, parallel=True)
 def atc_batch(closes, starts, lengths, weights, lam, delta, cutout, hull, cut_th, long_th,
-              short_th, strategy, colbase, alertbase, nfam, tail,
+              short_th, strategy, colbase, alertbase, nfam, fam0, tail,
               o_sig, o_feq, o_avg, o_dir, o_long, o_short, o_last, o_since):
-    """Full (nfam = 6) or EMA-only (nfam = 1) ATC of every row, last ``tail`` bars kept."""
+    """Full (nfam = 6) or one-family (nfam = 1, family fam0) ATC of every row, last
+    ``tail`` bars kept."""
     n_sym, n_bars = closes.shape
     g = growth_row(n_bars, lam)
     empty2 = np.empty((0, 0))
@@ -818,7 +821,7 @@ def atc_batch(closes, starts, lengths, weights, lam, delta, cutout, hull, cut_th
         off = n - tail                       # local bar written to tail index 0
         k0 = 0 if off >= 0 else -off         # tail slots before this row's first bar
         sign, bar = atc_series(row, row, lengths, weights, g, delta, cutout, hull, cut_th,
-                               long_th, short_th, strategy, colbase, alertbase, nfam,
+                               long_th, short_th, strategy, colbase, alertbase, nfam, fam0,
                                off if off >= 0 else 0,
                                o_sig[i, :, k0:], o_feq[i, :, k0:], o_avg[i, k0:], base[k0:],
                                o_dir[i, k0:], al[k0:], ash[k0:], o_long[i, k0:],

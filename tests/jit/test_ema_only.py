@@ -51,9 +51,10 @@ def test_ema_only_signal_equals_the_full_paths_ema_signal():
 def test_generated_source_bakes_in_the_configuration():
     text = codegen.kernel_source(KernelParams.from_config(ATCConfig(ema_len=40, cutout=7),
                                                           "ema_only"))
+    assert "LENGTHS = np.array([40, 41, 42, 44, 46, 39, 38, 36, 34]" in text
     for length in (40, 41, 42, 44, 46, 39, 38, 36, 34):
-        assert f"t, {length}, {2.0 / (length + 1)!r}" in text
-    assert "g[t - 7]" in text
+        assert f"ma = mp + {2.0 / (length + 1)!r} * (c - mp)" in text
+    assert "starts[rows[k]] + 7" in text
     compile(text, "generated", "exec")
 
 

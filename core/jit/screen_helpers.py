@@ -1,0 +1,203 @@
+"""The parts of a generated one-family screening kernel (``core.jit.screen_source``) that
+are not specialised: each symbol's warm-up, and the rare steps of the vectorised bar loop
+(a math.sum fire, a WMA/LINREG value taken exactly). Compiled once here, they keep the
+generated code small.
+
+Each symbol's first bars (until every member's moving average runs in its steady form and
+the cutout has passed) are computed here, one symbol at a time, with the generic kernels'
+helpers: the family's nine MAs over that prefix, then the crossover states (§5), member
+equities (§6), Layer-1 signal (§7), family equity (§8) and events (§9) bar by bar. What
+the generated steady step carries on (each member's MA machine, states and equities, the
+signal, equity and event state) is left in the block's state arrays at the symbol's lane.
+
+The MAs are causal, so their values on a prefix are the whole row's values on those bars,
+bit for bit. Only these few bars run here; the generated code advances the rest.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from core.jit.kernels import (EPS, KAMA_FAST, KAMA_SLOW, crossover_step, equity_step,
+                              event_step, exact_from_sums, exact_sums, fires, kahan_add,
+                              msum_steady, rebaseline, round2)
+
+NAN = np.nan
+
+
+@njit(cache=True, error_model="numpy")
+def msum_prefix(v, t0, n, te, sums, ring, s0, lane):
+    """``math.sum(v, n)`` (spec §4.8) on bars t0 … te−1 into ``sums`` (na before t0+n−1),
+    as ``kernels.msum9`` runs each machine: a warm-up that evicts nothing, then steady steps
+    with the fire test's re-baseline. The realised addend of bar t goes to ring slot
+    (s0 + t) % n of ``lane`` (s0: the symbol's first bar in the batch, so the steady step
+    finds by global bar the entry it evicts). Returns the machine's (sum, compensation)."""
+    s = 0.0
+    c = 0.0
+    for t in range(min(t0 + n - 1, te)):
+        sums[t] = NAN
+    for t in range(t0, te):
+        x = v[t]
+        slot = (s0 + t) % n
+        if t < t0 + n:
+            if fires(x, c):
+                s = rebaseline(v, t, t - t0 + 1)
+                c = 0.0
+                ring[slot, lane] = x
+            else:
+                s, c, ring[slot, lane] = kahan_add(s, c, -c, x)
+        else:
+            s, c, y2, f = msum_steady(x, s, c, ring[slot, lane])
+            if f:
+                s = rebaseline(v, t, n)
+                c = 0.0
+                y2 = x
+            ring[slot, lane] = y2
+        if t >= t0 + n - 1:
+            sums[t] = s
+    return s, c
+
+
+@njit(cache=True, error_model="numpy")
+def run_length(x, t):
+    """How many equal values end at bar t (``kernels.constant_runs`` on one bar)."""
+    run = 1
+    while t - run >= 0 and x[t - run] == x[t - run + 1]:
+        run += 1
+    return run
+
+
+@njit(cache=True, error_model="numpy")
+def warm_layers(x, pm, te, g, cutout, decay, weight, long_th, short_th, strategy, tail,
+                o_sig, o_feq, o_dir, o_long, o_short, lane, ST, A, E, MP, SIG, FA, FE, DIR,
+                BASE_PREV, LAST_SIGN, LAST_BAR):
+    """Layers 1 and 2 and the events of one symbol on its local bars 0 … te−1, from its
+    family's nine MAs ``pm`` (9, ≥ te); the generic kernels' arithmetic (family_layers,
+    atc_series with one family) bar by bar. Outputs of tail bars go to o_* (this symbol's
+    rows); the state after bar te−1 goes to the arrays at ``lane``."""
+    n = x.shape[0]
+    off = n - tail
+    st = np.zeros(9)
+    a = np.zeros(9)
+    e = np.full(9, NAN)
+    mp = np.full(9, NAN)
+    sig = NAN
+    f_a = 0.0
+    f_e = NAN
+    direction = NAN
+    cols_prev = NAN
+    base_prev = NAN
+    last_sign = 0
+    last_bar = -1
+    for t in range(te):
+        c = x[t]
+        c_prev = x[t - 1] if t > 0 else NAN
+        active = t >= cutout
+        r = (c - c_prev) / c_prev * g[t - cutout] if (active and t > 0) else NAN
+        num = 0.0
+        den = 0.0
+        for m in range(9):
+            p = st[m] if t > 0 else NAN
+            st[m] = crossover_step(st[m], c, c_prev, pm[m, t], mp[m])
+            mp[m] = pm[m, t]
+            if active:
+                a[m], e[m] = equity_step(t, cutout, r, p, a[m], e[m], 1.0, decay)
+                num = num + st[m] * e[m]
+                den = den + e[m]
+        sig_prev = sig
+        sig = round2(num / den) if active else NAN
+        if active:
+            f_a, f_e = equity_step(t, cutout, r, sig_prev if t > 0 else NAN, f_a, f_e,
+                                   weight, decay)
+        base, up, down, ev_long, ev_short, d_prev, direction = event_step(
+            sig, sig, cols_prev, base_prev, cols_prev, direction, long_th, short_th, strategy)
+        if ev_long or ev_short:
+            last_sign = 1 if ev_long else -1
+            last_bar = t
+        cols_prev = sig
+        base_prev = base
+        j = t - off
+        if j >= 0:
+            o_sig[j] = sig
+            o_feq[j] = f_e if active else NAN
+            o_dir[j] = direction
+            o_long[j] = ev_long
+            o_short[j] = ev_short
+    for m in range(9):
+        ST[m, lane] = st[m]
+        A[m, lane] = a[m]
+        E[m, lane] = e[m]
+        MP[m, lane] = mp[m]
+    SIG[lane] = sig
+    FA[lane] = f_a
+    FE[lane] = f_e
+    DIR[lane] = direction
+    BASE_PREV[lane] = base_prev
+    LAST_SIGN[lane] = last_sign
+    LAST_BAR[lane] = last_bar
+
+
+@njit(cache=True, error_model="numpy")
+def kama_prefix(x, n, te, noise, out):
+    """The script's KAMA (spec §4.7) of length n on bars 0 … te−1 from its noise
+    (math.sum of |x − x[1]|), as ``kernels.kama9`` computes it: from 0, the slow constant
+    until the efficiency ratio exists on bar n; `noise != 0` is Pine's tolerant test."""
+    prev = 0.0
+    for t in range(te):
+        ratio = 0.0
+        if t >= n:
+            nz = noise[t]
+            if abs(nz - 0.0) > EPS:
+                ratio = abs(x[t] - x[t - n]) / nz
+        sc = ratio * (KAMA_FAST - KAMA_SLOW) + KAMA_SLOW
+        prev = prev + sc * sc * (x[t] - prev)
+        out[t] = prev
+
+
+# -- the rare steps of the steady bar loop ----------------------------------------------------
+@njit(cache=True, error_model="numpy")
+def refire(src, tt, n, slot, m, k0, k1, fire, S, C, RING):
+    """The lanes whose math.sum machine (member m, length n) fired on block bar tt: the
+    sum re-baselined from the raw window of ``src``, compensation 0, the input stored."""
+    for k in range(k0, k1):
+        if fire[k]:
+            S[m, k] = rebaseline(src[:, k], tt, n)
+            C[m, k] = 0.0
+            RING[slot, k] = src[tt, k]
+
+
+@njit(cache=True, error_model="numpy")
+def window_exact(kind, xb, tt, n, sx, den, k0, k1, mav):
+    """The exact §4.8 WMA/LINREG of every lane's window ending at block bar tt."""
+    nf = float(n)
+    for k in range(k0, k1):
+        sy, sxy = exact_sums(xb[:, k], tt, n)
+        mav[k] = exact_from_sums(kind, nf, sy, sxy, sx, den)
+
+
+@njit(cache=True, error_model="numpy")
+def window_resum(kind, xb, tt, t, n, sx, den, m, k0, k1, S, WS, mav, LAST):
+    """Every lane's running sums of member m re-summed exactly (its value exact too)."""
+    nf = float(n)
+    for k in range(k0, k1):
+        sy, sxy = exact_sums(xb[:, k], tt, n)
+        S[m, k] = sy
+        WS[m, k] = sxy
+        mav[k] = exact_from_sums(kind, nf, sy, sxy, sx, den)
+        LAST[m, k] = t
+
+
+@njit(cache=True, error_model="numpy")
+def window_near(kind, xb, tt, t, n, sx, den, m, k0, k1, near, mav, MP, LAST, RUN):
+    """The lanes whose running value of member m lies within the band of the close take
+    the exact value: on a flat stretch, the previous bar's (its window is the same),
+    otherwise the window re-summed (``kernels.window_mas9``)."""
+    nf = float(n)
+    for k in range(k0, k1):
+        if near[k]:
+            if LAST[m, k] == t - 1 and RUN[k] > n:
+                mav[k] = MP[m, k]
+            else:
+                sy, sxy = exact_sums(xb[:, k], tt, n)
+                mav[k] = exact_from_sums(kind, nf, sy, sxy, sx, den)
+            LAST[m, k] = t

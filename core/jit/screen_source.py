@@ -1,0 +1,442 @@
+"""Source text of the one-family screening kernel that ``core.jit.codegen`` generates.
+
+The kernel screens a batch on one family (EMA for ``ema_only``, any family for
+``family:F``). Symbols go in blocks of ``BLOCK`` (sorted by first bar). Each symbol's
+first ``W`` bars run alone (``core.jit.screen_helpers``: the generic kernels' helpers); then a
+block's symbols advance together one bar at a time with the symbol as the innermost loop,
+written as selects so that LLVM vectorises it across symbols. That steady step is written
+here per family and configuration: the nine lengths, α, KAMA's constants, the WMA/LINREG
+coefficients, cutout, decay, weight and thresholds are literals, the member loop unrolled.
+
+Every operation is the generic kernel's (``core.jit.kernels``), in the same order, without
+fast-math, so the outputs are the generic kernel's bit for bit. Division follows numpy's
+error model as there (KAMA's ratio divides by a noise that may be 0, then unused), which
+also keeps the division out of a branch so that the loop vectorises.
+
+* EMA and DEMA: ``y + α·(x − y)``; DEMA ``2·E1 − E2``.
+* The HMA family (``ta.sma``) and KAMA's noise: the math.sum machine (``msum_steady``, a
+  rare fire re-baselined from the raw window), its ring of realised addends kept per member
+  and indexed by global bar.
+* WMA and LINREG: the running window sums with the exact §4.8 value on every bar within
+  the ``TIE_REL`` band of the close, on a flat stretch the previous exact value, and an
+  exact re-sum every ``RESUM`` bars (counted from the batch's bar 0 here, from the symbol's
+  first bar in the generic kernel: either way the sums are never more than ``RESUM`` bars
+  from an exact one, which is all the band's proof needs). An MA may then differ from the
+  generic one in its last bits away from the close, but every crossover is the exact one in
+  both, so the states and everything after them are the same bits.
+
+The Hull option of the HMA family has no steady form here (``supports``): the generic
+kernel serves it.
+"""
+from __future__ import annotations
+
+import textwrap
+
+from core.jit.kernels import DIRECT_MAX, KAMA_FAST, KAMA_SLOW, RESUM, K_LSMA, K_WMA
+from core.kernel_params import KernelParams
+
+#: Symbols advanced together in the vectorised steady phase.
+BLOCK = 128
+
+EMA, HMA, WMA, DEMA, LSMA, KAMA = range(6)
+
+_MODULE = '''\
+"""Generated {family}-only ATC screening kernel; see core/jit/codegen.py."""
+import numpy as np
+from numba import njit, prange
+from core.jit.kernels import TIE_REL, ema9, exact_sums, lsma_exact_row, msum_steady, wma_exact_row
+from core.jit.screen_helpers import (kama_prefix, msum_prefix, refire, run_length, warm_layers,
+                                     window_exact, window_near, window_resum)
+
+NAN = np.nan
+B = {block}
+W = {warm_bars}
+LENGTHS = np.array({lengths}, dtype=np.int64)
+LENGTHS_1 = LENGTHS - 1
+ZERO = np.zeros(9, dtype=np.int64)
+OFFS = np.array({offs}, dtype=np.int64)
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def screen(closes, starts, g, tail, o_sig, o_feq, o_dir, o_long, o_short, o_last, o_since):
+    # Blocks of symbols with similar first bars (sorted by start) so that a block's
+    # warm-up ends at about the same bar for all of its symbols.
+    order = np.argsort(starts, kind="mergesort")
+    for b in prange((closes.shape[0] + B - 1) // B):
+        screen_block(closes, order[b * B:min(closes.shape[0], b * B + B)], starts, g, tail,
+                     o_sig, o_feq, o_dir, o_long, o_short, o_last, o_since)
+
+
+@njit(cache=True, error_model="numpy")
+def screen_block(closes, rows, starts, g, tail, o_sig, o_feq, o_dir, o_long, o_short,
+                 o_last, o_since):
+    n_bars = closes.shape[1]
+    nb = rows.shape[0]
+    lo = starts[rows[0]]
+    # The block's closes, bar-major from its first start (NaN before a symbol's own).
+    xb = np.empty((n_bars - lo, nb))
+    for k in range(nb):
+        for t in range(n_bars - lo):
+            xb[t, k] = closes[rows[k], lo + t]
+    # One array per state variable (not one matrix): LLVM can then prove the vectorised
+    # loops' loads and stores independent.
+    ST = np.empty((9, nb)); A = np.empty((9, nb)); E = np.empty((9, nb))
+    MP = np.empty((9, nb))
+    SIG = np.empty(nb); FA = np.empty(nb); FE = np.empty(nb); DIR = np.empty(nb)
+    BASE_PREV = np.empty(nb); LAST_SIGN = np.empty(nb); LAST_BAR = np.empty(nb)
+{alloc}
+    wcap = min(W, n_bars)
+    pm = np.empty((9, wcap))
+{scratch}
+    t0 = 0
+    for k in range(nb):
+        t0 = max(t0, starts[rows[k]] + W)
+    t0 = min(t0, n_bars)
+    for k in range(nb):             # each symbol alone through its warm-up
+        i = rows[k]
+        s = starts[i]
+        x = closes[i, s:]
+        te = min(W, n_bars - s)
+{warm}
+        warm_layers(x, pm, te, g, {cutout}, {decay!r}, {weight!r}, {long_th!r}, {short_th!r},
+                    {strategy}, tail, o_sig[i, 0], o_feq[i, 0], o_dir[i], o_long[i],
+                    o_short[i], k, ST, A, E, MP, SIG, FA, FE, DIR, BASE_PREV,
+                    LAST_SIGN, LAST_BAR)
+        if s + W < t0:              # a later block start: this symbol catches up alone
+            steady(xb, lo, rows, starts, g, tail, s + W, t0, k, k + 1, o_sig, o_feq, o_dir,
+                   o_long, o_short, ST, A, E, MP, SIG, FA, FE, DIR, BASE_PREV,
+                   LAST_SIGN, LAST_BAR{state_args})
+    if t0 < n_bars:                 # lane 0 as an int64 (a literal 0 would compile steady twice)
+        steady(xb, lo, rows, starts, g, tail, t0, n_bars, nb - nb, nb, o_sig, o_feq, o_dir, o_long,
+               o_short, ST, A, E, MP, SIG, FA, FE, DIR, BASE_PREV, LAST_SIGN,
+               LAST_BAR{state_args})
+    for k in range(nb):
+        i = rows[k]
+        n = n_bars - starts[i]
+        o_last[i] = int(LAST_SIGN[k])
+        o_since[i] = n - 1 - int(LAST_BAR[k]) if LAST_BAR[k] >= 0 else -1
+
+
+@njit(cache=True, error_model="numpy")
+def steady(xb, lo, rows, starts, g, tail, ta, tb, k0, k1, o_sig, o_feq, o_dir, o_long,
+           o_short, ST, A, E, MP, SIG, FA, FE, DIR, BASE_PREV, LAST_SIGN,
+           LAST_BAR{state_args}):
+    # Bars ta … tb−1 of lanes k0 … k1−1, every one past its warm-up: one bar at a time,
+    # the symbol as the inner (vectorised) loop; the warm-up's arithmetic, as selects.
+    n_bars = lo + xb.shape[0]
+    nb = rows.shape[0]
+    goff = np.empty(nb, np.int64)
+    FIRST = np.empty(nb)            # each lane's first bar, as the event bars are counted
+    for k in range(k0, k1):
+        goff[k] = starts[rows[k]] + {cutout}
+        FIRST[k] = float(starts[rows[k]])
+    r = np.empty(nb)
+    num = np.empty(nb)
+    den = np.empty(nb)
+    NEW = np.empty(nb)
+{steady_scratch}
+    for t in range(ta, tb):
+        tt = t - lo
+        for k in range(k0, k1):
+            c = xb[tt, k]
+            c_prev = xb[tt - 1, k]
+            r[k] = (c - c_prev) / c_prev * g[t - goff[k]]
+            num[k] = 0.0
+            den[k] = 0.0
+{bar_head}
+{members}
+{tail}
+'''
+
+# One member's crossover state (§5), equity (§6) and share of the Layer-1 sums (§7), from
+# its MA `ma` and previous MA `mp`; p is a state (−1/0/+1), so the plain sign tests are
+# Pine's tolerant ones, and the floor `e < 0.25` is `0.25 − e > 1e-10`, one subtraction
+# (exact for e ≥ 0.125 by Sterbenz; na → false).
+_LAYER = """\
+    p = ST[{m}, k]
+    s = 1.0 if (c > ma) & (c_prev <= mp) else p
+    s = -1.0 if (c < ma) & (c_prev >= mp) else s
+    a = r[k] if p > 0 else (-r[k] if p < 0 else A[{m}, k])
+    e = E[{m}, k] * {decay!r} * (1.0 + a)
+    e = 0.25 if (0.25 - e) > 1e-10 else e
+    MP[{m}, k] = ma
+    ST[{m}, k] = s
+    A[{m}, k] = a
+    E[{m}, k] = e
+    num[k] = num[k] + s * e
+    den[k] = den[k] + e
+"""
+
+_LANE = """\
+for k in range(k0, k1):
+    c = xb[tt, k]
+    c_prev = xb[tt - 1, k]
+    mp = MP[{m}, k]
+"""
+
+# Layer 1's signal (round2 of §7) and Layer 2 (§8); then, in a second loop (fewer arrays
+# per loop, so that LLVM vectorises both), the events of §9 (the previous signal is §9's
+# previous colour base) and the outputs.
+_TAIL = """\
+for k in range(k0, k1):
+    v = num[k] / den[k]
+    mag = abs(v) * 100.0
+    u = np.floor(mag)
+    u = u + 1.0 if mag - u >= 0.5 - 1e-10 else u
+    sig = (1.0 if v > 0 else (-1.0 if v < 0 else 0.0)) * u / 100.0
+    p = SIG[k]
+    fa = r[k] if p > 0 else (-r[k] if p < 0 else FA[k])
+    fe = FE[k] * {decay!r} * (1.0 + fa)
+    fe = 0.25 if (0.25 - fe) > 1e-10 else fe
+    FA[k] = fa
+    FE[k] = fe
+    NEW[k] = sig
+now = float(t)
+for k in range(k0, k1):
+    sig = NEW[k]
+    p = SIG[k]
+    base = {base}
+    bp = BASE_PREV[k]
+    up = (base > {long_th!r}) & (bp <= {long_th!r})
+    down = (base < {short_th!r}) & (bp >= {short_th!r})
+    a_up = (sig > {long_th!r}) & (p <= {long_th!r})
+    a_down = (sig < {short_th!r}) & (p >= {short_th!r})
+    d_prev = DIR[k]
+    d = 1.0 if up else d_prev
+    d = -1.0 if down else d
+    ev_long = a_up & (d_prev == -1.0)
+    ev_short = a_down & (d_prev == 1.0)
+    hit = ev_long | ev_short
+    LAST_SIGN[k] = (1.0 if ev_long else -1.0) if hit else LAST_SIGN[k]
+    LAST_BAR[k] = now - FIRST[k] if hit else LAST_BAR[k]
+    SIG[k] = sig
+    DIR[k] = d
+    BASE_PREV[k] = base
+j = t - (n_bars - tail)
+if j >= 0:
+    for k in range(k0, k1):
+        i = rows[k]
+        o_sig[i, 0, j] = SIG[k]
+        o_feq[i, 0, j] = FE[k]
+        o_dir[i, j] = DIR[k]
+        o_long[i, j] = (LAST_BAR[k] == t - starts[i]) & (LAST_SIGN[k] > 0)
+        o_short[i, j] = (LAST_BAR[k] == t - starts[i]) & (LAST_SIGN[k] < 0)
+"""
+
+# -- the math.sum machine (HMA family's ta.sma, KAMA's noise) ---------------------------------
+# One steady step for every lane (input `src`), then the rare fire: re-baselined from the
+# raw window, compensation 0, the input itself stored.
+_MSUM_STEP = """\
+slot = {off} + t % {n}
+hits = 0
+for k in range(k0, k1):
+    s2, c2, y2, f = msum_steady({src}[tt, k], S[{m}, k], C[{m}, k], RING[slot, k])
+    S[{m}, k] = s2
+    C[{m}, k] = c2
+    RING[slot, k] = y2
+    FIRE[k] = f
+    hits += f
+if hits:
+    refire({src}, tt, {n}, slot, {m}, k0, k1, FIRE, S, C, RING)
+"""
+
+_MSUM_WARM = """\
+for m in range(9):
+    n = LENGTHS[m]
+    if n == 1:                      # math.sum(v, 1) is v
+        sums[:te] = {src}[:te]
+    else:
+        S[m, k], C[m, k] = msum_prefix({src}, {t0}, n, te, sums, RING[OFFS[m]:OFFS[m] + n], s, k)
+{per_member}"""
+
+# -- WMA and LINREG (§4.8): running sums, the exact value near the close --------------------
+_WINDOW_EXACT = """\
+window_exact({kind}, xb, tt, {n}, {sx!r}, {den!r}, k0, k1, MAV)
+"""
+
+_WINDOW_STEP = """\
+if t % {resum} == 0:                # an exact re-sum of every lane's window
+    window_resum({kind}, xb, tt, t, {n}, {sx!r}, {den!r}, {m}, k0, k1, S, WS, MAV, LAST)
+else:
+    hits = 0
+    for k in range(k0, k1):
+        c = xb[tt, k]
+        sm = S[{m}, k]
+        wm = (WS[{m}, k] + {nf!r} * c) - sm
+        sm = (sm + c) - xb[tt - {n}, k]
+        S[{m}, k] = sm
+        WS[{m}, k] = wm
+        v = wm * {cb!r} - sm * {ca!r}
+        MAV[k] = v
+        near = abs(v - c) <= BAND[k]
+        NEAR[k] = near
+        hits += near
+    if hits:                        # rare: the exact value decides
+        window_near({kind}, xb, tt, t, {n}, {sx!r}, {den!r}, {m}, k0, k1, NEAR, MAV, MP, LAST, RUN)
+"""
+
+_WINDOW_WARM = """\
+top = 0.0
+for t in range(x.shape[0]):
+    top = max(top, abs(x[t]))
+BAND[k] = TIE_REL * top             # see kernels.TIE_REL
+for m in range(9):
+    n = LENGTHS[m]
+    {exact_row}
+    if te >= n:
+        S[m, k], WS[m, k] = exact_sums(x, te - 1, n)
+    LAST[m, k] = s + te - 1
+RUN[k] = run_length(x, te - 1)
+"""
+
+
+def _sequential_sum(values) -> float:
+    """1 + 2 + … summed in order in float64, as ``kernels.count_sum`` does."""
+    total = 0.0
+    for v in values:
+        total = total + float(v)
+    return total
+
+
+def supports(params: KernelParams) -> bool:
+    """Whether a kernel can be generated for ``params`` (one family; not the Hull option)."""
+    return params.families == 1 and not (params.family == HMA and params.hull)
+
+
+def warm_bars(params: KernelParams) -> int:
+    """W: the first local bar at which every member's MA is in its steady form and the
+    cutout has passed (so the steady step needs no warm-up branches)."""
+    lengths = [int(v) for v in params.lengths[params.family]]
+    longest = max(lengths)
+    first = {EMA: longest, HMA: longest, WMA: longest, LSMA: longest, KAMA: longest + 1,
+             DEMA: max(2 * n - 1 for n in lengths)}[params.family]
+    return max(first, int(params.cutout) + 1)
+
+
+def _body(lines: str, depth: int) -> str:
+    return textwrap.indent(lines, "    " * depth)
+
+
+def _family_parts(params: KernelParams) -> dict[str, object]:
+    """The family-specific pieces: block state, warm-up, and each member's steady MA."""
+    f = params.family
+    lengths = [int(v) for v in params.lengths[f]]
+    offs, rows = [], 0
+    for n in lengths:
+        offs.append(rows)
+        rows += n if n > 1 else 0
+    parts: dict[str, object] = dict(alloc="", scratch="", warm="", state="", steady_scratch="",
+                                    bar_head="", offs=offs)
+    members: list[str] = []
+    if f in (EMA, DEMA):
+        if f == EMA:
+            parts["warm"] = "ema9(x[:te].reshape(1, te), ZERO, LENGTHS, pm[:, :te])\n"
+        else:
+            parts["alloc"] = "E1 = np.empty((9, nb)); E2 = np.empty((9, nb))\n"
+            parts["scratch"] = "t1 = np.empty((9, wcap)); t2 = np.empty((9, wcap))\n"
+            parts["state"] = ", E1, E2"
+            parts["warm"] = (
+                "ema9(x[:te].reshape(1, te), ZERO, LENGTHS, t1[:, :te])\n"
+                "ema9(t1[:, :te], LENGTHS_1, LENGTHS, t2[:, :te])   # E2 starts at E1's first value\n"
+                "for m in range(9):\n"
+                "    for t in range(te):\n"
+                "        pm[m, t] = 2.0 * t1[m, t] - t2[m, t]\n"
+                "    E1[m, k] = t1[m, te - 1]\n"
+                "    E2[m, k] = t2[m, te - 1]\n")
+        for m, n in enumerate(lengths):
+            alpha = 2.0 / (n + 1)
+            if f == EMA:
+                ma = f"    ma = mp + {alpha!r} * (c - mp)\n"
+            else:
+                ma = (f"    e1 = E1[{m}, k] + {alpha!r} * (c - E1[{m}, k])\n"
+                      f"    e2 = E2[{m}, k] + {alpha!r} * (e1 - E2[{m}, k])\n"
+                      f"    E1[{m}, k] = e1\n    E2[{m}, k] = e2\n"
+                      "    ma = 2.0 * e1 - e2\n")
+            members.append(_LANE.format(m=m) + ma + _LAYER.format(m=m, decay=1.0 - params.delta))
+    elif f in (HMA, KAMA):
+        src = "xb" if f == HMA else "sb"
+        parts["alloc"] = ("S = np.empty((9, nb)); C = np.empty((9, nb))\n"
+                          f"RING = np.empty(({max(rows, 1)}, nb))\n")
+        parts["scratch"] = "sums = np.empty(wcap)\n"
+        parts["state"] = ", S, C, RING"
+        parts["steady_scratch"] = "FIRE = np.empty(nb, np.bool_)\n"
+        if f == HMA:
+            per_member = ("    for t in range(te):\n"
+                          "        pm[m, t] = sums[t] / n\n")
+            parts["warm"] = _MSUM_WARM.format(src="x", t0=0, per_member=per_member)
+        else:
+            parts["alloc"] += "sb = np.empty_like(xb)   # |x − x[1]|, KAMA's noise input\n" \
+                              "for k in range(nb):\n" \
+                              "    sb[0, k] = NAN\n" \
+                              "for t in range(1, n_bars - lo):\n" \
+                              "    for k in range(nb):\n" \
+                              "        sb[t, k] = abs(xb[t, k] - xb[t - 1, k])\n"
+            parts["scratch"] += "stp = np.empty(wcap)\n"
+            parts["state"] = ", sb, S, C, RING"
+            parts["warm"] = ("stp[0] = NAN\n"
+                             "for t in range(1, te):\n"
+                             "    stp[t] = abs(x[t] - x[t - 1])\n" +
+                             _MSUM_WARM.format(src="stp", t0=1, per_member=(
+                                 "    kama_prefix(x, n, te, sums, pm[m])\n")))
+        for m, n in enumerate(lengths):
+            # math.sum(v, 1) is v: a one-bar member has no machine.
+            step = "" if n == 1 else _MSUM_STEP.format(off=offs[m], n=n, m=m, src=src)
+            if f == HMA:
+                ma = "    ma = c\n" if n == 1 else f"    ma = S[{m}, k] / {float(n)!r}\n"
+            else:
+                nz = "abs(c - c_prev)" if n == 1 else f"S[{m}, k]"
+                ma = (f"    nz = {nz}\n"
+                      f"    q = abs(c - xb[tt - {n}, k]) / nz     # unused when the noise is (near) 0\n"
+                      "    ratio = q if abs(nz - 0.0) > 1e-10 else 0.0\n"
+                      f"    sc = ratio * {KAMA_FAST - KAMA_SLOW!r} + {KAMA_SLOW!r}\n"
+                      "    ma = mp + sc * sc * (c - mp)\n")
+            members.append(step + _LANE.format(m=m) + ma +
+                           _LAYER.format(m=m, decay=1.0 - params.delta))
+    else:                                                       # WMA, LSMA
+        kind = K_WMA if f == WMA else K_LSMA
+        parts["alloc"] = ("S = np.empty((9, nb)); WS = np.empty((9, nb))\n"
+                          "LAST = np.empty((9, nb), np.int64); RUN = np.empty(nb, np.int64)\n"
+                          "BAND = np.empty(nb)\n")
+        parts["state"] = ", S, WS, LAST, RUN, BAND"
+        parts["steady_scratch"] = "MAV = np.empty(nb)\nNEAR = np.empty(nb, np.bool_)\n"
+        parts["bar_head"] = "    RUN[k] = RUN[k] + 1 if c == c_prev else 1\n"
+        if kind == K_WMA:
+            exact_row = "wma_exact_row(x[:te], n, pm[m, :te])"
+        else:
+            parts["scratch"] = "t1 = np.empty(wcap); t2 = np.empty(wcap)\n"
+            exact_row = "lsma_exact_row(x[:te], n, pm[m, :te], t1, t2)"
+        parts["warm"] = _WINDOW_WARM.format(exact_row=exact_row)
+        for m, n in enumerate(lengths):
+            nf = float(n)
+            sx = _sequential_sum(range(1, n + 1))
+            den = nf * _sequential_sum(i * i for i in range(1, n + 1)) - sx * sx
+            consts = dict(m=m, n=n, kind=kind, nf=nf, sx=sx, den=den, resum=RESUM,
+                          cb=1.0 / sx if kind == K_WMA else 6.0 / (nf * (nf + 1.0)),
+                          ca=0.0 if kind == K_WMA else 2.0 / nf)
+            step = (_WINDOW_EXACT if n <= DIRECT_MAX else _WINDOW_STEP).format(**consts)
+            members.append(step + _LANE.format(m=m) + "    ma = MAV[k]\n" +
+                           _LAYER.format(m=m, decay=1.0 - params.delta))
+    parts["members"] = members
+    return parts
+
+
+def kernel_source(params: KernelParams) -> str:
+    """Python source of the screening kernel specialised for ``params`` (one family)."""
+    if not supports(params):
+        raise ValueError(f"no generated kernel for {params.family_name} with these options")
+    f = params.family
+    parts = _family_parts(params)
+    decay = 1.0 - params.delta
+    constants = dict(cutout=int(params.cutout), weight=float(params.weights[f]), decay=decay,
+                     long_th=params.long_threshold, short_th=params.short_threshold,
+                     strategy=bool(params.strategy))
+    base = "p" if params.strategy else "sig"      # Strategy View lags the base a bar
+    return _MODULE.format(
+        family=params.family_name, block=BLOCK, warm_bars=warm_bars(params),
+        lengths=[int(v) for v in params.lengths[f]], offs=parts["offs"],
+        alloc=_body(str(parts["alloc"]), 1), scratch=_body(str(parts["scratch"]), 1),
+        warm=_body(str(parts["warm"]), 2), state_args=parts["state"],
+        steady_scratch=_body(str(parts["steady_scratch"]), 1),
+        bar_head=_body(str(parts["bar_head"]), 2),
+        members="".join(_body(text, 2) for text in parts["members"]),  # type: ignore[attr-defined]
+        tail=_body(_TAIL.format(base=base, **constants), 2), **constants)

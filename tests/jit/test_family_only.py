@@ -1,0 +1,209 @@
+"""Screening on one family (mode ``family:F``): the generated kernel of every family against
+the generic kernel bit for bit, and both against the reference and the golden files."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.atc import compute_reference
+from core.backends.registry import Registry
+from core.config import FAMILIES, ATCConfig
+from core.errors import ATCInputError
+from core.jit import codegen
+from core.jit.backend import GENERIC, NumbaBackend
+from core.kernel_params import family_mode, kernel_params
+from tests.conftest import GOLDEN_FILES, golden_id, load_golden, random_walk
+
+OUTPUTS = ("signals", "family_equities", "direction", "long", "short", "last_event",
+           "bars_since_event")
+#: The default, and one that reaches every special case of the generated code: one-bar
+#: and short (exact) windows, a cutout past the longest warm-up, Strategy View, other
+#: weights, decay and thresholds.
+CONFIGS = {
+    "default": ATCConfig(),
+    "edge": ATCConfig(robustness="Wide", ema_len=8, hull_len=8, wma_len=8, dema_len=8,
+                      lsma_len=8, kama_len=8, cutout=40, strategy=True, La=0.05, De=0.1,
+                      long_threshold=0.3, short_threshold=-0.05, hma_w=0.5, wma_w=2.0,
+                      dema_w=0.7, lsma_w=1.5, kama_w=0.8),
+}
+
+
+def cents_with_flat_stretches(n: int, seed: int) -> np.ndarray:
+    """Cent-quoted walk that stands still for runs of bars: every MA meets the close to the
+    last bit, the math.sum and KAMA's noise reach 0, WMA/LINREG take exact values."""
+    rng = np.random.default_rng(seed)
+    prices = rng.uniform(2.0, 30.0) * np.exp(np.cumsum(rng.normal(0.0, 0.01, n)))
+    held = rng.random(n) < 0.4
+    held[0] = False
+    idx = np.maximum.accumulate(np.where(held, 0, np.arange(n)))
+    return np.maximum(np.round(prices[idx], 2), 0.01)
+
+
+def screening_batch() -> np.ndarray:
+    """Ragged rows (later starts, one too short for the warm-up, one of two bars), random
+    walks, tie-heavy cent prices, a constant series and an FX walk quoted in pips; more
+    rows than one block of the generated kernel."""
+    n = 900
+    rows = [random_walk(n, seed=s) for s in range(150)]
+    rows += [cents_with_flat_stretches(n, 40 + s) for s in range(6)]
+    rows += [np.full(n, 42.17), np.round(1.1 * np.exp(np.cumsum(
+        np.random.default_rng(3).normal(0.0, 0.0008, n))), 5)]
+    closes = np.vstack(rows)
+    for row, first in ((1, 1), (2, 37), (3, 300), (4, 860), (5, 898), (151, 520)):
+        closes[row, :first] = np.nan
+    return closes
+
+
+BATCH = screening_batch()
+
+
+@pytest.mark.parametrize("config", CONFIGS.values(), ids=CONFIGS.keys())
+@pytest.mark.parametrize("family", FAMILIES)
+def test_generated_kernel_equals_the_generic_kernel_bit_for_bit(family, config):
+    backend = NumbaBackend()
+    mode = f"family:{family}"
+    fast = backend.compute_batch(BATCH, config, tail=BATCH.shape[1], mode=mode)
+    generic = backend.compute_batch(BATCH, config.replace(use_codegen_specialization=False),
+                                    tail=BATCH.shape[1], mode=mode)
+    assert fast.notes == [f"{family}-only: specialised kernel"]
+    assert not backend.specialisation_failures and generic.notes == []
+    assert fast.signals.shape == (BATCH.shape[0], 1, BATCH.shape[1]) and fast.average_signal is None
+    for name in OUTPUTS:
+        np.testing.assert_array_equal(getattr(fast, name), getattr(generic, name), err_msg=name)
+    # ... and both are the reference's family alone (its signal is §9's base).
+    f = FAMILIES.index(family)
+    for row in (0, 2, 4, 150, 151, 156, 157):
+        first = int(np.argmax(np.isfinite(BATCH[row])))
+        ref = compute_reference(BATCH[row, first:], config, families=1, family=f)
+        np.testing.assert_array_equal(fast.signals[row, 0, first:], ref.signals[f])
+        np.testing.assert_allclose(fast.family_equities[row, 0, first:], ref.family_equities[f],
+                                   rtol=1e-9)
+        for name in ("direction", "long", "short"):
+            np.testing.assert_array_equal(getattr(fast, name)[row, first:], getattr(ref, name),
+                                          err_msg=f"{name} row {row}")
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("path", [p for p in GOLDEN_FILES if "src" not in load_golden(p)[0]],
+                         ids=golden_id)
+def test_golden_files_family_alone(path, family):
+    """Every bar of every golden file (ties included): the family's Layer-1 signal is the
+    full computation's exactly and its Layer-2 equity within 1e-9; direction and events are
+    §9's with that signal as base, on a one-row and a ragged batch."""
+    gold, config = load_golden(path)
+    close = np.asarray(gold["close"], dtype=np.float64)
+    ragged = np.full(close.size, np.nan)
+    ragged[37:] = close[:-37] * 1.5
+    f = FAMILIES.index(family)
+    out = NumbaBackend().compute_batch(np.vstack([close, ragged]), config, tail=close.size,
+                                       mode=f"family:{family}")
+    assert out.notes == [f"{family}-only: specialised kernel"]
+    np.testing.assert_array_equal(out.signals[0, 0], gold[family + "_Signal"])
+    np.testing.assert_allclose(out.family_equities[0, 0], gold[family + "_S"], rtol=1e-9)
+    for row, series in ((0, close), (1, ragged[37:])):
+        ref = compute_reference(series, config, families=1, family=f)
+        np.testing.assert_array_equal(out.signals[row, 0, -series.size:], ref.signals[f])
+        for name in ("direction", "long", "short"):
+            np.testing.assert_array_equal(getattr(out, name)[row, -series.size:],
+                                          getattr(ref, name), err_msg=name)
+
+
+def test_family_modes_and_their_names():
+    assert family_mode("KAMA") == "family:KAMA" and family_mode("EMA") == "ema_only"
+    params = kernel_params(ATCConfig(), "family:KAMA")
+    assert (params.family, params.families, params.family_name) == (5, 1, "KAMA")
+    assert kernel_params(ATCConfig(), "ema_only").family == 0
+    with pytest.raises(ATCInputError, match="family:KAMA") as err:
+        NumbaBackend().compute_batch(BATCH[:2], ATCConfig(), mode="family:kama")
+    assert err.value.field == "mode"
+    with pytest.raises(ATCInputError, match="EMA | HMA") as err:
+        family_mode("SMA")
+    assert err.value.field == "family"
+
+
+def test_family_ema_is_the_ema_only_screening():
+    backend = NumbaBackend()
+    a = backend.compute_batch(BATCH, ATCConfig(), tail=5, mode="family:EMA")
+    b = backend.compute_batch(BATCH, ATCConfig(), tail=5, mode="ema_only")
+    assert a.notes == b.notes == ["EMA-only: specialised kernel"]
+    for name in OUTPUTS:
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+
+
+def test_generated_source_bakes_in_the_family_constants():
+    kama = codegen.kernel_source(kernel_params(ATCConfig(kama_len=40, cutout=7), "family:KAMA"))
+    assert "LENGTHS = np.array([40, 41, 42, 44, 46, 39, 38, 36, 34]" in kama
+    assert "xb[tt - 46, k]" in kama and "sc = ratio * 0.6020000000000001 + 0.064" in kama
+    assert "starts[rows[k]] + 7" in kama
+    wma = codegen.kernel_source(kernel_params(ATCConfig(wma_len=20, wma_w=2.5), "family:WMA"))
+    assert f"v = wm * {1.0 / 210.0!r} - sm * 0.0" in wma      # 1/(1 + … + 20)
+    assert "fe = FE[k] * 0.9997 * (1.0 + fa)" in wma
+    assert "2.5" in wma                                          # the family's weight
+    for family in FAMILIES:
+        compile(codegen.kernel_source(kernel_params(ATCConfig(), family_mode(family))),
+                "generated", "exec")
+
+
+def test_hull_option_is_served_by_the_generic_kernel():
+    backend = NumbaBackend()
+    config = ATCConfig(hma_kind="hull")
+    out = backend.compute_batch(BATCH[:20], config, tail=50, mode="family:HMA")
+    assert out.notes == ["HMA-only: generic kernel (no specialised kernel for the Hull option)"]
+    assert not codegen.supports(kernel_params(config, "family:HMA"))
+    assert codegen.supports(kernel_params(config, "family:WMA"))
+    ref = compute_reference(BATCH[0], config, families=1, family=1)
+    np.testing.assert_array_equal(out.signals[0, 0], ref.signals[1, -50:])
+
+
+def test_a_failing_family_kernel_falls_back_with_its_name(monkeypatch):
+    def exploding(params):
+        def kernel(*args):
+            args[4][:] = 7.0            # a partial write that must not leak
+            raise MemoryError("simulated")
+        return kernel
+    monkeypatch.setattr(codegen, "specialised_screen", exploding)
+    registry = Registry({"numba": NumbaBackend})
+    out = registry.compute_batch(BATCH[:30], ATCConfig(), tail=10, mode="family:KAMA")
+    assert "KAMA-only: generic kernel (specialised kernel failed: MemoryError" in out.notes[0]
+    (event,) = registry.fallbacks()
+    assert (event.backend, event.fallback_to) == ("numba (specialised KAMA-only kernel)", GENERIC)
+    ref = NumbaBackend().compute_batch(BATCH[:30], ATCConfig(use_codegen_specialization=False),
+                                       tail=10, mode="family:KAMA")
+    for name in OUTPUTS:
+        np.testing.assert_array_equal(getattr(out, name), getattr(ref, name))
+
+
+def test_while_a_family_kernel_builds_the_generic_kernel_serves(monkeypatch):
+    """The background build itself is the EMA kernel's (tests/jit/test_ema_only.py); here:
+    a family's build is asked for, and the note names the family."""
+    asked = []
+    monkeypatch.setattr(codegen, "ready", lambda params: False)
+    monkeypatch.setattr(codegen, "compile_in_background",
+                        lambda params, warm, on_failure: asked.append(params) or True)
+    backend = NumbaBackend(background_compile=True)
+    out = backend.compute_batch(BATCH[:40], ATCConfig(), tail=30, mode="family:LSMA")
+    assert out.notes == ["LSMA-only: generic kernel while the specialised one compiles"]
+    assert [p.family_name for p in asked] == ["LSMA"]
+    ref = backend.compute_batch(BATCH[:40], ATCConfig(use_codegen_specialization=False), tail=30,
+                                mode="family:LSMA")
+    for name in OUTPUTS:
+        np.testing.assert_array_equal(getattr(out, name), getattr(ref, name))
+
+
+def test_a_failed_family_build_is_recorded_with_its_family(monkeypatch, capsys):
+    from core.cli.main import main
+
+    def broken_import(params):
+        raise RuntimeError("simulated compile failure")
+
+    monkeypatch.setattr(codegen, "_import_kernel", broken_import)
+    monkeypatch.setattr(codegen, "_failures", {})
+    params = kernel_params(ATCConfig(kama_len=31), "family:KAMA")
+    assert codegen.compile_in_background(params, lambda kernel: None)
+    assert codegen.wait_for_background(timeout=60)
+    assert codegen.build_failure(params).family == "KAMA"
+    (record,) = codegen.recorded_failures()
+    assert record["family"] == "KAMA" and "simulated compile failure" in record["reason"]
+    assert main(["backends"]) == 0
+    assert ("fallback: numba specialised KAMA-only kernel → numba generic kernel: build failed"
+            in capsys.readouterr().out)
