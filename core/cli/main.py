@@ -13,7 +13,7 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -123,7 +123,8 @@ def cmd_backends(args: argparse.Namespace) -> int:
     from core.jit import codegen            # failed background builds, by any process
     for failure in codegen.recorded_failures():
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(failure.get("time", 0.0)))
-        print(f"fallback: numba specialised EMA-only kernel → numba generic kernel: build "
+        print(f"fallback: numba specialised {failure.get('family', 'EMA')}-only kernel → numba "
+              "generic kernel: build "
               f"failed at {when} (attempt {failure.get('attempts', 1)}): {failure.get('reason')}")
     return 0
 
@@ -134,6 +135,9 @@ def cmd_scan(args: argparse.Namespace) -> int:
     from core.data import make_provider
 
     config = build_config(args.params, args.set)
+    if args.family is not None and args.universe:
+        raise ATCInputError("--family screens the bundled data; a universe scan takes --mode",
+                            field="family")
     if args.universe:
         if args.symbols:
             raise ATCInputError("symbols and --universe: give one of them", field="symbols")
@@ -149,6 +153,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if not fetched.bars:                # nothing to tabulate: the lines above say why
         return exit_status.for_symbols(0, len(fetched.failures))
     registry = default_registry()
+    if args.family is not None:
+        return _scan_family(args.family, fetched, config, registry)
     header = ("symbol", "date", "close", "Average", *(f[:4] for f in FAMILIES), "dir", "last event")
     rows = [header]
     for symbol, bars in fetched.bars.items():
@@ -168,6 +174,34 @@ def cmd_scan(args: argparse.Namespace) -> int:
     print(f"\n{len(rows) - 1} symbols, backend {registry.active()}; bundled daily data "
           "(adjusted close), history from each symbol's first bar")
     return exit_status.for_symbols(len(fetched.bars), len(fetched.failures))
+
+
+def _scan_family(family: str, fetched: Any, config: ATCConfig, registry: Any) -> int:
+    """`atc scan --family F`: the family alone on every symbol (one batch, mode family:F):
+    its last signal and equity, §9's direction and last event with that signal as base."""
+    from core.kernel_params import family_mode
+
+    items = list(fetched.bars.items())
+    width = max(bars.close.size for _, bars in items)
+    closes = np.full((len(items), width), np.nan)
+    for i, (symbol, bars) in enumerate(items):
+        warn_if_short(bars.close.size, config, symbol)
+        closes[i, width - bars.close.size:] = bars.close
+    batch = registry.compute_batch(closes, config, tail=1, mode=family_mode(family))
+    rows: list[Sequence[str]] = [("symbol", "date", "close", f"{family}_Signal", f"{family}_S",
+                                  "dir", "last event")]
+    for i, (symbol, bars) in enumerate(items):
+        date = np.datetime_as_string(np.datetime64(int(bars.timestamps[-1]), "ns"), unit="D")
+        d = batch.direction[i, -1]
+        last = int(batch.last_event[i])
+        event = f"{side(last)} {int(batch.bars_since_event[i])} bars ago" if last else "-"
+        rows.append((symbol, date, f"{bars.close[-1]:.2f}", f"{batch.signals[i, 0, -1]:+.2f}",
+                     f"{batch.family_equities[i, 0, -1]:.4f}", "-" if np.isnan(d) else side(d),
+                     event))
+    print(format_table(rows))
+    print(f"\n{len(items)} symbols, {family} family alone, backend {batch.backend}; bundled "
+          "daily data (adjusted close), history from each symbol's first bar")
+    return exit_status.for_symbols(len(items), len(fetched.failures))
 
 
 def format_table(rows: Sequence[Sequence[str]]) -> str:
@@ -207,6 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("scan", help="latest signals of the bundled symbols",
                        epilog="exit status: 0 all read, 1 some symbols failed, 2 all failed")
     p.add_argument("symbols", nargs="*", help="symbols (default: all bundled)")
+    p.add_argument("--family", choices=FAMILIES, help="screen on this family alone (its signal "
+                   "is the base of direction and events), e.g. --family KAMA")
     add_params(p)
     add_universe_scan_options(p)
     p.set_defaults(func=cmd_scan)
