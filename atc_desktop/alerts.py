@@ -61,20 +61,29 @@ class Alert:
     bar_time: int
     value: float
     tz: str = "UTC"
+    family: str = ""        # the screened family of a "screen" alert ("" = EMA)
 
     @property
     def key(self) -> str:
-        return f"{self.source}|{self.symbol}|{self.interval}|{self.kind}|{self.bar_time}"
+        source = self.source if self.family in ("", "EMA") else f"{self.source}:{self.family}"
+        return f"{source}|{self.symbol}|{self.interval}|{self.kind}|{self.bar_time}"
+
+    @property
+    def source_label(self) -> str:
+        """"KAMA screening", "EMA screening", "full ATC": which computation alerted."""
+        if self.source == "screen":
+            return f"{self.family or 'EMA'} screening"
+        return SOURCE_LABELS.get(self.source, self.source)
 
     def message(self) -> str:
-        return (f"{self.symbol} {self.kind.upper()} ({SOURCE_LABELS.get(self.source, self.source)}, "
+        return (f"{self.symbol} {self.kind.upper()} ({self.source_label}, "
                 f"{self.interval}) on the bar of {format_time(self.bar_time, self.interval, self.tz)}")
 
 
 def display_row(a: Alert) -> tuple[str, ...]:
     """The alerts table's cells for ``a``."""
     return (time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(a.time)), a.symbol, a.kind,
-            SOURCE_LABELS.get(a.source, a.source), format_time(a.bar_time, a.interval, a.tz),
+            a.source_label, format_time(a.bar_time, a.interval, a.tz),
             f"{a.value:+.3f}")
 
 
@@ -255,7 +264,7 @@ class AlertCenter(QObject):
             if latest.get(ev.symbol) != ev.bar_time or not self.rule(ev.symbol).wants(ev.source):
                 continue
             alert = Alert(time.time(), ev.symbol, ev.interval, ev.kind, ev.source,
-                          ev.bar_time, ev.value, ev.tz)
+                          ev.bar_time, ev.value, ev.tz, ev.family)
             if alert.key in self._seen:
                 continue
             self._seen[alert.key] = None

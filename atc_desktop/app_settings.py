@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from atc_desktop.persist import SetAside, expect, load_json, member, write_json
-from core.config import ATCConfig
+from core.config import FAMILIES, ATCConfig
 from core.errors import ATCInputError
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,9 @@ class AppSettings:
     backend: str = "auto"
     theme: str = "dark"
     history_bars: int = 5000
+    #: The family the watchlist's screening column computes alone (EMA: the incremental
+    #: EMA-only state; another: its one-family batch each refresh).
+    screening_family: str = "EMA"
 
     def __post_init__(self) -> None:
         lo, hi = REFRESH_RANGE
@@ -54,6 +57,9 @@ class AppSettings:
                                 f"{' | '.join(THEMES)}", field="theme")
         if not self.source:
             raise ATCInputError("source is empty: choose a data source", field="source")
+        if self.screening_family not in FAMILIES:
+            raise ATCInputError(f"screening_family = {self.screening_family!r} is not allowed: "
+                                f"choose one of {' | '.join(FAMILIES)}", field="screening_family")
 
     def replace(self, **changes: Any) -> AppSettings:
         return dataclasses.replace(self, **changes)

@@ -120,7 +120,8 @@ class RefreshController(QObject):
         backend = "numba" if s.config.use_codegen_specialization else None
         rid = self.runner.next_id()
         req = ScreenRequest(rid, symbols, s.interval, s.config, s.history_bars, fetch=fetch,
-                            backend=backend, kernels_ready=self.kernels_ready())
+                            backend=backend, kernels_ready=self.kernels_ready(),
+                            family=s.screening_family)
         data = self._data()
         states, forget, notes = self.screen_states, self._states_stale, self.data_notes
         self._states_stale = False

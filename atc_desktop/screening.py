@@ -1,4 +1,5 @@
-"""The refresh pipeline, without Qt: fetch → store → one EMA-only batch call → row values.
+"""The refresh pipeline, without Qt: fetch → store → one screening batch call (one family,
+EMA by default) → row values.
 
 Runs on a worker thread (see ``workers.py``); returns plain data the GUI applies.
 """
@@ -22,6 +23,7 @@ from core.config import ATCConfig
 from core.data.cleaning import POLICIES
 from core.data.providers.base import NoBarsYet
 from core.errors import ProviderUnavailable
+from core.kernel_params import family_mode
 from core.windows import history_start
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,9 @@ class ScreenRequest:
     #: numba's screening kernels are compiled (``KernelWarmup.ready``); until then the
     #: screening runs on Rust, never waiting for a compile.
     kernels_ready: bool = True
+    #: The family screened alone. EMA keeps the incremental state (``ScreenStates``);
+    #: another family is its one-family batch over the history window each refresh.
+    family: str = "EMA"
 
 
 @dataclass(frozen=True)
@@ -54,9 +59,10 @@ class SignalEvent:
     interval: str
     kind: str            # "long" | "short"
     bar_time: int        # ns UTC
-    source: str          # "screen" (EMA-only) | "atc" (full ATC)
+    source: str          # "screen" (one-family screening) | "atc" (full ATC)
     value: float
     tz: str = "UTC"
+    family: str = ""     # the screened family, for source "screen"
 
 
 @dataclass
@@ -187,7 +193,9 @@ def run_screen(req: ScreenRequest, data: DataService, registry: Registry,
         source = _current_source(data)
         t1 = time.perf_counter()
         screened: dict[str, Screened] | None = None
-        if states is not None and req.kernels_ready:
+        if states is not None and req.family != "EMA":
+            states.forget()                 # the live state is EMA's: not this column's
+        elif states is not None and req.kernels_ready:
             try:
                 screened = states.advance(registry.get("numba"), data.bar_source(req.interval), symbols,
                                           req.interval, req.config, req.history_bars, rewritten)
@@ -211,8 +219,8 @@ def run_screen(req: ScreenRequest, data: DataService, registry: Registry,
         msg = f"bar store unreadable: {type(exc).__name__}: {exc}"
         log.error(msg)
         out.error = msg
-        out.rows = [RowState(s, error=msg, stale=True, stale_reason=msg, interval=req.interval)
-                    for s in symbols]
+        out.rows = [RowState(s, error=msg, stale=True, stale_reason=msg, interval=req.interval,
+                             family=req.family) for s in symbols]
         out.failures = {s: msg for s in symbols}
         out.cells = [cells_of(r) for r in out.rows]
         return out
@@ -231,7 +239,8 @@ def run_screen(req: ScreenRequest, data: DataService, registry: Registry,
         why_stale = _why_stale(s, got, req, stale, failures, out.provider_problem, waiting, source,
                                data.replay)
         base: dict[str, Any] = dict(symbol=s, interval=req.interval, error=error,
-                                    stale=bool(why_stale), stale_reason=why_stale, note=notes.note(s))
+                                    stale=bool(why_stale), stale_reason=why_stale, note=notes.note(s),
+                                    family=req.family)
         if got is not None:
             bars = got.bars
             close = bars.close
@@ -244,7 +253,8 @@ def run_screen(req: ScreenRequest, data: DataService, registry: Registry,
                 base.update(signal=got.signal, direction=got.direction,
                             last_event=got.last_event, bars_since=got.bars_since_event)
                 out.events.extend(_events(s, req.interval, bars.timestamps, got.new_long,
-                                          got.new_short, got.new_signals, "screen", bars.tz))
+                                          got.new_short, got.new_signals, "screen", bars.tz,
+                                          req.family))
         out.rows.append(RowState(**base))
     out.failures = {s: e for s, e in errors.items()} | {s: f for s, f in failures.items() if s not in errors}
     out.cells = [cells_of(r) for r in out.rows]
@@ -320,7 +330,7 @@ def _screen_batch(req: ScreenRequest, data: DataService, registry: Registry,
     tail = min(EVENT_TAIL, min(c.shape[0] for c in closes))
     try:
         batch = registry.compute_batch(right_aligned(closes), req.config, tail=tail,
-                                       mode="ema_only", backend=backend)
+                                       mode=family_mode(req.family), backend=backend)
     except Exception as exc:            # every backend failed, or bad parameters
         msg = f"screening failed: {type(exc).__name__}: {exc}"
         log.error(msg)
@@ -339,14 +349,15 @@ def _screen_batch(req: ScreenRequest, data: DataService, registry: Registry,
 
 
 def _events(symbol: str, interval: str, timestamps: np.ndarray, long: np.ndarray,
-            short: np.ndarray, values: np.ndarray, source: str, tz: str) -> list[SignalEvent]:
+            short: np.ndarray, values: np.ndarray, source: str, tz: str,
+            family: str = "") -> list[SignalEvent]:
     """Events inside the last ``len(long)`` bars, with their bar times."""
     k = long.shape[0]
     ts = timestamps[-k:]
     found = []
     for j in np.flatnonzero(np.asarray(long) | np.asarray(short)):
         found.append(SignalEvent(symbol, interval, "long" if long[j] else "short",
-                                 int(ts[j]), source, float(values[j]), tz))
+                                 int(ts[j]), source, float(values[j]), tz, family))
     return found
 
 

@@ -235,7 +235,7 @@ class AppSession(QObject):
         if refresh_period(new) != refresh_period(old):
             self.refresh.set_interval(refresh_period(new))
         inputs = ("config", "source", "replay", "interval", "history_bars")
-        if any(getattr(new, k) != getattr(old, k) for k in inputs):
+        if any(getattr(new, k) != getattr(old, k) for k in (*inputs, "screening_family")):
             refetch = (new.source, new.replay, new.interval) != (old.source, old.replay, old.interval)
             self.refresh.invalidate(refetch=refetch)
             if refetch:

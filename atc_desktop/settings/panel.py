@@ -18,7 +18,7 @@ from atc_desktop.guard import guarded
 from atc_desktop.interval_combo import Choice
 from atc_desktop.refresh import PROVIDER_MIN_REFRESH_S
 from atc_desktop.settings.fields import GROUPS, FieldEditor, group_of
-from core.config import ATCConfig
+from core.config import FAMILIES, ATCConfig
 from core.errors import ATCInputError
 
 #: Data sources offered: provider spec prefix → label.
@@ -162,8 +162,17 @@ class SettingsPanel(QWidget):
                                 "backend is tried first and falls back (see the fallback log)")
         self.backend.currentTextChanged.connect(self._edited)
         form.addRow("Chart / full ATC", self.backend)
-        screening = QLabel("EMA-only screening runs on numba (use_codegen_specialization on), "
-                           "else on this choice", box)
+        self.screening_family = QComboBox(box)
+        self.screening_family.setObjectName("edit_screening_family")
+        self.screening_family.addItems(list(FAMILIES))
+        self.screening_family.setCurrentText(s.screening_family)
+        self.screening_family.setToolTip("the family the watchlist's screening column computes "
+                                         "alone (its Layer-1 signal, equity and §9 events)")
+        self.screening_family.currentTextChanged.connect(self._edited)
+        form.addRow("Screening family", self.screening_family)
+        screening = QLabel("one-family screening runs on numba (use_codegen_specialization on), "
+                           "else on this choice; EMA is kept live bar by bar, another family is "
+                           "recomputed over the history window on each refresh", box)
         screening.setWordWrap(True)
         screening.setObjectName("rangeLabel")
         form.addRow("Screening", screening)
@@ -219,9 +228,11 @@ class SettingsPanel(QWidget):
         """Show ``settings`` (no signal)."""
         self._settings = settings
         self._load_app_fields(settings)
-        self.backend.blockSignals(True)
-        self.backend.setCurrentText(settings.backend)
-        self.backend.blockSignals(False)
+        for combo, value in ((self.backend, settings.backend),
+                             (self.screening_family, settings.screening_family)):
+            combo.blockSignals(True)
+            combo.setCurrentText(value)
+            combo.blockSignals(False)
         for name, ed in self.editors.items():
             ed.set_value(getattr(settings.config, name))
             ed.set_error("")
@@ -252,7 +263,8 @@ class SettingsPanel(QWidget):
                 config=config, source=source, replay=self.replay.isChecked(),
                 interval=self.chosen_interval() or self._settings.interval,
                 refresh_seconds=self.refresh.value(), history_bars=self.history.value(),
-                backend=self.backend.currentText())
+                backend=self.backend.currentText(),
+                screening_family=self.screening_family.currentText())
         except ATCInputError as exc:
             errors[exc.field or "settings"] = str(exc)
             new = self._settings

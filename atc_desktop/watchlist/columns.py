@@ -33,7 +33,7 @@ def format_time(ns: int | None, interval: str = "", tz: str = "UTC") -> str:
 def _trend_tip(r: RowState) -> str:
     if not r.has_values:
         return ""
-    return (f"EMA family Layer-1 state: {r.trend} (EMA_Signal {r.signal:+.4f}); "
+    return (f"{r.family} family Layer-1 state: {r.trend} ({r.family}_Signal {r.signal:+.4f}); "
             "bull > 0, bear < 0, neutral = 0")
 
 
@@ -69,6 +69,13 @@ class Column:
     header_tip: str = ""
     #: Numbers and times are never cut: the column widens to its widest cell.
     whole: bool = False
+
+    # The declared texts name EMA, the default screening family; these name the one chosen.
+    def title_for(self, family: str) -> str:
+        return self.title.replace("EMA", family)
+
+    def header_tip_for(self, family: str) -> str:
+        return self.header_tip.replace("EMA", family)
 
 
 #: The list-order column: its value is the row's position, which the model fills in.

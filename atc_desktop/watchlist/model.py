@@ -37,6 +37,8 @@ class WatchlistModel(QAbstractTableModel):
         self._cells: list[tuple[Cell, ...]] = []
         self._rows: dict[str, int] = {}
         self._colors: dict[str, QColor] = {}
+        #: The screened family the headers name: that of the rows last applied.
+        self.family = "EMA"
 
     # -- reading ------------------------------------------------------------------------------
     def symbols(self) -> list[str]:
@@ -146,6 +148,9 @@ class WatchlistModel(QAbstractTableModel):
         """
         pending: dict[int, tuple[RowState, tuple[Cell, ...]]] = {}
         states = list(states)
+        if states and states[-1].family != self.family:
+            self.family = states[-1].family
+            self.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, len(COLUMNS) - 1)
         for i, st in enumerate(states):
             row = self._rows.get(st.symbol)
             if row is not None:
@@ -206,9 +211,9 @@ class WatchlistModel(QAbstractTableModel):
         if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(COLUMNS):
             return None
         if role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section].title
+            return COLUMNS[section].title_for(self.family)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return COLUMNS[section].header_tip or None
+            return COLUMNS[section].header_tip_for(self.family) or None
         return None
 
     # -- internals ----------------------------------------------------------------------------

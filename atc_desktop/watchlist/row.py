@@ -11,8 +11,9 @@ NAN = float("nan")
 class RowState:
     """What the watchlist shows for one symbol.
 
-    ``signal`` is the last bar's EMA_Signal (the EMA-only screening output), ``direction``
-    the spec §9 direction with that signal as base, ``last_event`` +1 long / −1 short / 0
+    ``signal`` is the last bar's Layer-1 signal of the screened ``family`` (EMA_Signal by
+    default: the one-family screening output), ``direction`` the spec §9 direction with
+    that signal as base, ``last_event`` +1 long / −1 short / 0
     none over the whole loaded history and ``bars_since`` how many bars ago (−1 none).
     ``data_time`` is the last bar's time (ns, UTC). ``error`` is empty when the last refresh
     of this symbol worked; ``stale`` says the numbers are not from a fresh fetch. ``source``
@@ -38,10 +39,11 @@ class RowState:
     source: str = ""
     synthetic: bool = False
     note: str = ""
+    family: str = "EMA"
 
     @property
     def trend(self) -> str:
-        """Layer-1 state of the EMA family: the sign of EMA_Signal."""
+        """Layer-1 state of the screened family: the sign of its signal."""
         if math.isnan(self.signal):
             return ""
         return "bull" if self.signal > 0 else "bear" if self.signal < 0 else "neutral"
