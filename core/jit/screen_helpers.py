@@ -3,15 +3,18 @@ are not specialised: each symbol's warm-up, and the rare steps of the vectorised
 (a math.sum fire, a WMA/LINREG value taken exactly). Compiled once here, they keep the
 generated code small.
 
-Each symbol's first bars (until every member's moving average runs in its steady form and
-the cutout has passed) are computed here, one symbol at a time, with the generic kernels'
-helpers: the family's nine MAs over that prefix, then the crossover states (§5), member
+Each symbol's first bars (at least until every member's moving average runs in its steady
+form and the cutout has passed; a symbol of a block whose last symbol starts later runs
+alone until that one has, too) are computed here, one symbol at a time, with the generic
+kernels' helpers: the family's nine MAs over that prefix, then the crossover states (§5), member
 equities (§6), Layer-1 signal (§7), family equity (§8) and events (§9) bar by bar. What
 the generated steady step carries on (each member's MA machine, states and equities, the
 signal, equity and event state) is left in the block's state arrays at the symbol's lane.
 
 The MAs are causal, so their values on a prefix are the whole row's values on those bars,
-bit for bit. Only these few bars run here; the generated code advances the rest.
+bit for bit (WMA/LINREG take the exact §4.8 value on every bar here, which decides every
+crossover as the batch kernels' band logic does). Usually only the few bars of the warm-up
+run here; the generated code advances the rest.
 """
 from __future__ import annotations
 
@@ -156,10 +159,10 @@ def kama_prefix(x, n, te, noise, out):
 
 # -- the rare steps of the steady bar loop ----------------------------------------------------
 @njit(cache=True, error_model="numpy")
-def refire(src, tt, n, slot, m, k0, k1, fire, S, C, RING):
+def refire(src, tt, n, slot, m, fire, S, C, RING):
     """The lanes whose math.sum machine (member m, length n) fired on block bar tt: the
     sum re-baselined from the raw window of ``src``, compensation 0, the input stored."""
-    for k in range(k0, k1):
+    for k in range(fire.shape[0]):
         if fire[k]:
             S[m, k] = rebaseline(src[:, k], tt, n)
             C[m, k] = 0.0
@@ -167,19 +170,19 @@ def refire(src, tt, n, slot, m, k0, k1, fire, S, C, RING):
 
 
 @njit(cache=True, error_model="numpy")
-def window_exact(kind, xb, tt, n, sx, den, k0, k1, mav):
+def window_exact(kind, xb, tt, n, sx, den, mav):
     """The exact §4.8 WMA/LINREG of every lane's window ending at block bar tt."""
     nf = float(n)
-    for k in range(k0, k1):
+    for k in range(mav.shape[0]):
         sy, sxy = exact_sums(xb[:, k], tt, n)
         mav[k] = exact_from_sums(kind, nf, sy, sxy, sx, den)
 
 
 @njit(cache=True, error_model="numpy")
-def window_resum(kind, xb, tt, t, n, sx, den, m, k0, k1, S, WS, mav, LAST):
+def window_resum(kind, xb, tt, t, n, sx, den, m, S, WS, mav, LAST):
     """Every lane's running sums of member m re-summed exactly (its value exact too)."""
     nf = float(n)
-    for k in range(k0, k1):
+    for k in range(mav.shape[0]):
         sy, sxy = exact_sums(xb[:, k], tt, n)
         S[m, k] = sy
         WS[m, k] = sxy
@@ -188,12 +191,12 @@ def window_resum(kind, xb, tt, t, n, sx, den, m, k0, k1, S, WS, mav, LAST):
 
 
 @njit(cache=True, error_model="numpy")
-def window_near(kind, xb, tt, t, n, sx, den, m, k0, k1, near, mav, MP, LAST, RUN):
+def window_near(kind, xb, tt, t, n, sx, den, m, near, mav, MP, LAST, RUN):
     """The lanes whose running value of member m lies within the band of the close take
     the exact value: on a flat stretch, the previous bar's (its window is the same),
     otherwise the window re-summed (``kernels.window_mas9``)."""
     nf = float(n)
-    for k in range(k0, k1):
+    for k in range(near.shape[0]):
         if near[k]:
             if LAST[m, k] == t - 1 and RUN[k] > n:
                 mav[k] = MP[m, k]

@@ -2,8 +2,9 @@
 
 The kernel screens a batch on one family (EMA for ``ema_only``, any family for
 ``family:F``). Symbols go in blocks of ``BLOCK`` (sorted by first bar). Each symbol's
-first ``W`` bars run alone (``core.jit.screen_helpers``: the generic kernels' helpers); then a
-block's symbols advance together one bar at a time with the symbol as the innermost loop,
+first bars run alone (``core.jit.screen_helpers``: the generic kernels' helpers) until the
+block's last symbol to start is ``W`` bars in; then the block's symbols advance together
+one bar at a time with the symbol as the innermost loop,
 written as selects so that LLVM vectorises it across symbols. That steady step is written
 here per family and configuration: the nine lengths, α, KAMA's constants, the WMA/LINREG
 coefficients, cutout, decay, weight and thresholds are literals, the member loop unrolled.
@@ -85,31 +86,26 @@ def screen_block(closes, rows, starts, g, tail, o_sig, o_feq, o_dir, o_long, o_s
     SIG = np.empty(nb); FA = np.empty(nb); FE = np.empty(nb); DIR = np.empty(nb)
     BASE_PREV = np.empty(nb); LAST_SIGN = np.empty(nb); LAST_BAR = np.empty(nb)
 {alloc}
-    wcap = min(W, n_bars)
-    pm = np.empty((9, wcap))
-{scratch}
     t0 = 0
     for k in range(nb):
         t0 = max(t0, starts[rows[k]] + W)
     t0 = min(t0, n_bars)
-    for k in range(nb):             # each symbol alone through its warm-up
+    wcap = t0 - lo
+    pm = np.empty((9, wcap))
+{scratch}
+    for k in range(nb):             # each symbol alone up to bar t0 (its warm-up at least)
         i = rows[k]
         s = starts[i]
         x = closes[i, s:]
-        te = min(W, n_bars - s)
+        te = t0 - s
 {warm}
         warm_layers(x, pm, te, g, {cutout}, {decay!r}, {weight!r}, {long_th!r}, {short_th!r},
                     {strategy}, tail, o_sig[i, 0], o_feq[i, 0], o_dir[i], o_long[i],
                     o_short[i], k, ST, A, E, MP, SIG, FA, FE, DIR, BASE_PREV,
                     LAST_SIGN, LAST_BAR)
-        if s + W < t0:              # a later block start: this symbol catches up alone
-            steady(xb, lo, rows, starts, g, tail, s + W, t0, k, k + 1, o_sig, o_feq, o_dir,
-                   o_long, o_short, ST, A, E, MP, SIG, FA, FE, DIR, BASE_PREV,
-                   LAST_SIGN, LAST_BAR{state_args})
-    if t0 < n_bars:                 # lane 0 as an int64 (a literal 0 would compile steady twice)
-        steady(xb, lo, rows, starts, g, tail, t0, n_bars, nb - nb, nb, o_sig, o_feq, o_dir, o_long,
-               o_short, ST, A, E, MP, SIG, FA, FE, DIR, BASE_PREV, LAST_SIGN,
-               LAST_BAR{state_args})
+    if t0 < n_bars:
+        steady(xb, lo, rows, starts, g, tail, t0, o_sig, o_feq, o_dir, o_long, o_short, ST, A,
+               E, MP, SIG, FA, FE, DIR, BASE_PREV, LAST_SIGN, LAST_BAR{state_args})
     for k in range(nb):
         i = rows[k]
         n = n_bars - starts[i]
@@ -118,16 +114,16 @@ def screen_block(closes, rows, starts, g, tail, o_sig, o_feq, o_dir, o_long, o_s
 
 
 @njit(cache=True, error_model="numpy")
-def steady(xb, lo, rows, starts, g, tail, ta, tb, k0, k1, o_sig, o_feq, o_dir, o_long,
-           o_short, ST, A, E, MP, SIG, FA, FE, DIR, BASE_PREV, LAST_SIGN,
-           LAST_BAR{state_args}):
-    # Bars ta … tb−1 of lanes k0 … k1−1, every one past its warm-up: one bar at a time,
-    # the symbol as the inner (vectorised) loop; the warm-up's arithmetic, as selects.
+def steady(xb, lo, rows, starts, g, tail, t0, o_sig, o_feq, o_dir, o_long, o_short, ST, A, E,
+           MP, SIG, FA, FE, DIR, BASE_PREV, LAST_SIGN, LAST_BAR{state_args}):
+    # Bars t0 … of every lane (each past its warm-up): one bar at a time, the symbol as the
+    # inner loop over all lanes from 0 (indices provably ≥ 0: no wraparound test, so LLVM
+    # vectorises it); the warm-up's arithmetic, as selects.
     n_bars = lo + xb.shape[0]
     nb = rows.shape[0]
     goff = np.empty(nb, np.int64)
     FIRST = np.empty(nb)            # each lane's first bar, as the event bars are counted
-    for k in range(k0, k1):
+    for k in range(nb):
         goff[k] = starts[rows[k]] + {cutout}
         FIRST[k] = float(starts[rows[k]])
     r = np.empty(nb)
@@ -135,9 +131,9 @@ def steady(xb, lo, rows, starts, g, tail, ta, tb, k0, k1, o_sig, o_feq, o_dir, o
     den = np.empty(nb)
     NEW = np.empty(nb)
 {steady_scratch}
-    for t in range(ta, tb):
+    for t in range(t0, n_bars):
         tt = t - lo
-        for k in range(k0, k1):
+        for k in range(nb):
             c = xb[tt, k]
             c_prev = xb[tt - 1, k]
             r[k] = (c - c_prev) / c_prev * g[t - goff[k]]
@@ -168,7 +164,7 @@ _LAYER = """\
 """
 
 _LANE = """\
-for k in range(k0, k1):
+for k in range(nb):
     c = xb[tt, k]
     c_prev = xb[tt - 1, k]
     mp = MP[{m}, k]
@@ -178,7 +174,7 @@ for k in range(k0, k1):
 # per loop, so that LLVM vectorises both), the events of §9 (the previous signal is §9's
 # previous colour base) and the outputs.
 _TAIL = """\
-for k in range(k0, k1):
+for k in range(nb):
     v = num[k] / den[k]
     mag = abs(v) * 100.0
     u = np.floor(mag)
@@ -192,7 +188,7 @@ for k in range(k0, k1):
     FE[k] = fe
     NEW[k] = sig
 now = float(t)
-for k in range(k0, k1):
+for k in range(nb):
     sig = NEW[k]
     p = SIG[k]
     base = {base}
@@ -214,7 +210,7 @@ for k in range(k0, k1):
     BASE_PREV[k] = base
 j = t - (n_bars - tail)
 if j >= 0:
-    for k in range(k0, k1):
+    for k in range(nb):
         i = rows[k]
         o_sig[i, 0, j] = SIG[k]
         o_feq[i, 0, j] = FE[k]
@@ -229,7 +225,7 @@ if j >= 0:
 _MSUM_STEP = """\
 slot = {off} + t % {n}
 hits = 0
-for k in range(k0, k1):
+for k in range(nb):
     s2, c2, y2, f = msum_steady({src}[tt, k], S[{m}, k], C[{m}, k], RING[slot, k])
     S[{m}, k] = s2
     C[{m}, k] = c2
@@ -237,7 +233,7 @@ for k in range(k0, k1):
     FIRE[k] = f
     hits += f
 if hits:
-    refire({src}, tt, {n}, slot, {m}, k0, k1, FIRE, S, C, RING)
+    refire({src}, tt, {n}, slot, {m}, FIRE, S, C, RING)
 """
 
 _MSUM_WARM = """\
@@ -251,15 +247,15 @@ for m in range(9):
 
 # -- WMA and LINREG (§4.8): running sums, the exact value near the close --------------------
 _WINDOW_EXACT = """\
-window_exact({kind}, xb, tt, {n}, {sx!r}, {den!r}, k0, k1, MAV)
+window_exact({kind}, xb, tt, {n}, {sx!r}, {den!r}, MAV)
 """
 
 _WINDOW_STEP = """\
 if t % {resum} == 0:                # an exact re-sum of every lane's window
-    window_resum({kind}, xb, tt, t, {n}, {sx!r}, {den!r}, {m}, k0, k1, S, WS, MAV, LAST)
+    window_resum({kind}, xb, tt, t, {n}, {sx!r}, {den!r}, {m}, S, WS, MAV, LAST)
 else:
     hits = 0
-    for k in range(k0, k1):
+    for k in range(nb):
         c = xb[tt, k]
         sm = S[{m}, k]
         wm = (WS[{m}, k] + {nf!r} * c) - sm
@@ -272,7 +268,7 @@ else:
         NEAR[k] = near
         hits += near
     if hits:                        # rare: the exact value decides
-        window_near({kind}, xb, tt, t, {n}, {sx!r}, {den!r}, {m}, k0, k1, NEAR, MAV, MP, LAST, RUN)
+        window_near({kind}, xb, tt, t, {n}, {sx!r}, {den!r}, {m}, NEAR, MAV, MP, LAST, RUN)
 """
 
 _WINDOW_WARM = """\

@@ -39,22 +39,29 @@ def cents_with_flat_stretches(n: int, seed: int) -> np.ndarray:
     return np.maximum(np.round(prices[idx], 2), 0.01)
 
 
-def screening_batch() -> np.ndarray:
-    """Ragged rows (later starts, one too short for the warm-up, one of two bars), random
-    walks, tie-heavy cent prices, a constant series and an FX walk quoted in pips; more
-    rows than one block of the generated kernel."""
+def screening_batch() -> tuple[np.ndarray, list[int]]:
+    """Three blocks of the generated kernel (rows go in blocks of 128 by first bar): tie-heavy
+    rows (cent prices with flat stretches, a constant series, an FX walk in pips) and random
+    walks from bar 0; a block whose symbols start on bars 0, 1, 37 and 250 (the early ones
+    run alone up to the last start's warm-up, then all together); and one of late starts
+    that never leave the warm-up. Returns the batch and the rows checked against the
+    reference."""
     n = 900
-    rows = [random_walk(n, seed=s) for s in range(150)]
-    rows += [cents_with_flat_stretches(n, 40 + s) for s in range(6)]
+    rows = [cents_with_flat_stretches(n, 40 + s) for s in range(6)]
     rows += [np.full(n, 42.17), np.round(1.1 * np.exp(np.cumsum(
         np.random.default_rng(3).normal(0.0, 0.0008, n))), 5)]
+    rows += [random_walk(n, seed=s) for s in range(250)]
+    rows += [random_walk(n, seed=300 + s) for s in range(5)]
     closes = np.vstack(rows)
-    for row, first in ((1, 1), (2, 37), (3, 300), (4, 860), (5, 898), (151, 520)):
+    late = {258: 1, 259: 37, 260: 300, 261: 860, 262: 898}
+    for row in range(148, 258):
+        closes[row, :250] = np.nan
+    for row, first in late.items():
         closes[row, :first] = np.nan
-    return closes
+    return closes, [0, 3, 6, 7, 130, 150, 257, 258, 259, 260, 262]
 
 
-BATCH = screening_batch()
+BATCH, CHECKED = screening_batch()
 
 
 @pytest.mark.parametrize("config", CONFIGS.values(), ids=CONFIGS.keys())
@@ -72,7 +79,7 @@ def test_generated_kernel_equals_the_generic_kernel_bit_for_bit(family, config):
         np.testing.assert_array_equal(getattr(fast, name), getattr(generic, name), err_msg=name)
     # ... and both are the reference's family alone (its signal is §9's base).
     f = FAMILIES.index(family)
-    for row in (0, 2, 4, 150, 151, 156, 157):
+    for row in CHECKED:
         first = int(np.argmax(np.isfinite(BATCH[row])))
         ref = compute_reference(BATCH[row, first:], config, families=1, family=f)
         np.testing.assert_array_equal(fast.signals[row, 0, first:], ref.signals[f])
