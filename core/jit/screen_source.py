@@ -32,6 +32,7 @@ kernel serves it.
 from __future__ import annotations
 
 import textwrap
+from dataclasses import dataclass, field
 
 from core.jit.kernels import DIRECT_MAX, KAMA_FAST, KAMA_SLOW, RESUM, K_LSMA, K_WMA
 from core.kernel_params import KernelParams
@@ -55,7 +56,7 @@ W = {warm_bars}
 LENGTHS = np.array({lengths}, dtype=np.int64)
 LENGTHS_1 = LENGTHS - 1
 ZERO = np.zeros(9, dtype=np.int64)
-OFFS = np.array({offs}, dtype=np.int64)
+OFFS = np.array({offs}, dtype=np.int64)   # each member's first RING row (math.sum families)
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
@@ -313,107 +314,135 @@ def _body(lines: str, depth: int) -> str:
     return textwrap.indent(lines, "    " * depth)
 
 
-def _family_parts(params: KernelParams) -> dict[str, object]:
-    """The family-specific pieces: block state, warm-up, and each member's steady MA."""
-    f = params.family
-    lengths = [int(v) for v in params.lengths[f]]
-    offs, rows = [], 0
-    for n in lengths:
-        offs.append(rows)
-        rows += n if n > 1 else 0
-    parts: dict[str, object] = dict(alloc="", scratch="", warm="", state="", steady_scratch="",
-                                    bar_head="", offs=offs)
-    members: list[str] = []
-    if f in (EMA, DEMA):
-        if f == EMA:
-            parts["warm"] = "ema9(x[:te].reshape(1, te), ZERO, LENGTHS, pm[:, :te])\n"
+@dataclass
+class _Parts:
+    """A family's pieces of the module: block state (``alloc``) and the steady step's
+    arguments for it (``state``), per-block scratch, the warm-up of one symbol (lane k),
+    the steady step's scratch and per-lane bar head, and each member's steady code."""
+
+    alloc: str = ""
+    state: str = ""
+    scratch: str = ""
+    warm: str = ""
+    steady_scratch: str = ""
+    bar_head: str = ""
+    members: list[str] = field(default_factory=list)
+    offs: list[int] = field(default_factory=lambda: [0] * 9)
+
+
+def _layer(params: KernelParams, m: int) -> str:
+    return _LAYER.format(m=m, decay=1.0 - params.delta)
+
+
+def _recursive_parts(params: KernelParams, lengths: list[int]) -> _Parts:
+    """EMA and DEMA: the warm-up from ``ema9`` on the prefix, the steady step y + α·(x − y)."""
+    parts = _Parts()
+    if params.family == EMA:
+        parts.warm = "ema9(x[:te].reshape(1, te), ZERO, LENGTHS, pm[:, :te])\n"
+    else:
+        parts.alloc = "E1 = np.empty((9, nb)); E2 = np.empty((9, nb))\n"
+        parts.scratch = "t1 = np.empty((9, wcap)); t2 = np.empty((9, wcap))\n"
+        parts.state = ", E1, E2"
+        parts.warm = (
+            "ema9(x[:te].reshape(1, te), ZERO, LENGTHS, t1[:, :te])\n"
+            "ema9(t1[:, :te], LENGTHS_1, LENGTHS, t2[:, :te])   # E2 starts at E1's first value\n"
+            "for m in range(9):\n"
+            "    for t in range(te):\n"
+            "        pm[m, t] = 2.0 * t1[m, t] - t2[m, t]\n"
+            "    E1[m, k] = t1[m, te - 1]\n"
+            "    E2[m, k] = t2[m, te - 1]\n")
+    for m, n in enumerate(lengths):
+        alpha = 2.0 / (n + 1)
+        if params.family == EMA:
+            ma = f"    ma = mp + {alpha!r} * (c - mp)\n"
         else:
-            parts["alloc"] = "E1 = np.empty((9, nb)); E2 = np.empty((9, nb))\n"
-            parts["scratch"] = "t1 = np.empty((9, wcap)); t2 = np.empty((9, wcap))\n"
-            parts["state"] = ", E1, E2"
-            parts["warm"] = (
-                "ema9(x[:te].reshape(1, te), ZERO, LENGTHS, t1[:, :te])\n"
-                "ema9(t1[:, :te], LENGTHS_1, LENGTHS, t2[:, :te])   # E2 starts at E1's first value\n"
-                "for m in range(9):\n"
-                "    for t in range(te):\n"
-                "        pm[m, t] = 2.0 * t1[m, t] - t2[m, t]\n"
-                "    E1[m, k] = t1[m, te - 1]\n"
-                "    E2[m, k] = t2[m, te - 1]\n")
-        for m, n in enumerate(lengths):
-            alpha = 2.0 / (n + 1)
-            if f == EMA:
-                ma = f"    ma = mp + {alpha!r} * (c - mp)\n"
-            else:
-                ma = (f"    e1 = E1[{m}, k] + {alpha!r} * (c - E1[{m}, k])\n"
-                      f"    e2 = E2[{m}, k] + {alpha!r} * (e1 - E2[{m}, k])\n"
-                      f"    E1[{m}, k] = e1\n    E2[{m}, k] = e2\n"
-                      "    ma = 2.0 * e1 - e2\n")
-            members.append(_LANE.format(m=m) + ma + _LAYER.format(m=m, decay=1.0 - params.delta))
-    elif f in (HMA, KAMA):
-        src = "xb" if f == HMA else "sb"
-        parts["alloc"] = ("S = np.empty((9, nb)); C = np.empty((9, nb))\n"
-                          f"RING = np.empty(({max(rows, 1)}, nb))\n")
-        parts["scratch"] = "sums = np.empty(wcap)\n"
-        parts["state"] = ", S, C, RING"
-        parts["steady_scratch"] = "FIRE = np.empty(nb, np.bool_)\n"
-        if f == HMA:
-            per_member = ("    for t in range(te):\n"
-                          "        pm[m, t] = sums[t] / n\n")
-            parts["warm"] = _MSUM_WARM.format(src="x", t0=0, per_member=per_member)
-        else:
-            parts["alloc"] += "sb = np.empty_like(xb)   # |x − x[1]|, KAMA's noise input\n" \
-                              "for k in range(nb):\n" \
-                              "    sb[0, k] = NAN\n" \
-                              "for t in range(1, n_bars - lo):\n" \
-                              "    for k in range(nb):\n" \
-                              "        sb[t, k] = abs(xb[t, k] - xb[t - 1, k])\n"
-            parts["scratch"] += "stp = np.empty(wcap)\n"
-            parts["state"] = ", sb, S, C, RING"
-            parts["warm"] = ("stp[0] = NAN\n"
-                             "for t in range(1, te):\n"
-                             "    stp[t] = abs(x[t] - x[t - 1])\n" +
-                             _MSUM_WARM.format(src="stp", t0=1, per_member=(
-                                 "    kama_prefix(x, n, te, sums, pm[m])\n")))
-        for m, n in enumerate(lengths):
-            # math.sum(v, 1) is v: a one-bar member has no machine.
-            step = "" if n == 1 else _MSUM_STEP.format(off=offs[m], n=n, m=m, src=src)
-            if f == HMA:
-                ma = "    ma = c\n" if n == 1 else f"    ma = S[{m}, k] / {float(n)!r}\n"
-            else:
-                nz = "abs(c - c_prev)" if n == 1 else f"S[{m}, k]"
-                ma = (f"    nz = {nz}\n"
-                      f"    q = abs(c - xb[tt - {n}, k]) / nz     # unused when the noise is (near) 0\n"
-                      "    ratio = q if abs(nz - 0.0) > 1e-10 else 0.0\n"
-                      f"    sc = ratio * {KAMA_FAST - KAMA_SLOW!r} + {KAMA_SLOW!r}\n"
-                      "    ma = mp + sc * sc * (c - mp)\n")
-            members.append(step + _LANE.format(m=m) + ma +
-                           _LAYER.format(m=m, decay=1.0 - params.delta))
-    else:                                                       # WMA, LSMA
-        kind = K_WMA if f == WMA else K_LSMA
-        parts["alloc"] = ("S = np.empty((9, nb)); WS = np.empty((9, nb))\n"
-                          "LAST = np.empty((9, nb), np.int64); RUN = np.empty(nb, np.int64)\n"
-                          "BAND = np.empty(nb)\n")
-        parts["state"] = ", S, WS, LAST, RUN, BAND"
-        parts["steady_scratch"] = "MAV = np.empty(nb)\nNEAR = np.empty(nb, np.bool_)\n"
-        parts["bar_head"] = "    RUN[k] = RUN[k] + 1 if c == c_prev else 1\n"
-        if kind == K_WMA:
-            exact_row = "wma_exact_row(x[:te], n, pm[m, :te])"
-        else:
-            parts["scratch"] = "t1 = np.empty(wcap); t2 = np.empty(wcap)\n"
-            exact_row = "lsma_exact_row(x[:te], n, pm[m, :te], t1, t2)"
-        parts["warm"] = _WINDOW_WARM.format(exact_row=exact_row)
-        for m, n in enumerate(lengths):
-            nf = float(n)
-            sx = _sequential_sum(range(1, n + 1))
-            den = nf * _sequential_sum(i * i for i in range(1, n + 1)) - sx * sx
-            consts = dict(m=m, n=n, kind=kind, nf=nf, sx=sx, den=den, resum=RESUM,
-                          cb=1.0 / sx if kind == K_WMA else 6.0 / (nf * (nf + 1.0)),
-                          ca=0.0 if kind == K_WMA else 2.0 / nf)
-            step = (_WINDOW_EXACT if n <= DIRECT_MAX else _WINDOW_STEP).format(**consts)
-            members.append(step + _LANE.format(m=m) + "    ma = MAV[k]\n" +
-                           _LAYER.format(m=m, decay=1.0 - params.delta))
-    parts["members"] = members
+            ma = (f"    e1 = E1[{m}, k] + {alpha!r} * (c - E1[{m}, k])\n"
+                  f"    e2 = E2[{m}, k] + {alpha!r} * (e1 - E2[{m}, k])\n"
+                  f"    E1[{m}, k] = e1\n    E2[{m}, k] = e2\n"
+                  "    ma = 2.0 * e1 - e2\n")
+        parts.members.append(_LANE.format(m=m) + ma + _layer(params, m))
     return parts
+
+
+def _msum_parts(params: KernelParams, lengths: list[int]) -> _Parts:
+    """The HMA family (ta.sma of the close) and KAMA (its noise, math.sum of |x − x[1]|):
+    each member's math.sum machine with its ring, indexed by global bar."""
+    parts = _Parts(offs=[])
+    rows = 0
+    for n in lengths:
+        parts.offs.append(rows)
+        rows += n if n > 1 else 0
+    hma = params.family == HMA
+    src = "xb" if hma else "sb"
+    parts.alloc = ("S = np.empty((9, nb)); C = np.empty((9, nb))\n"
+                   f"RING = np.empty(({max(rows, 1)}, nb))\n")
+    parts.scratch = "sums = np.empty(wcap)\n"
+    parts.state = ", S, C, RING"
+    parts.steady_scratch = "FIRE = np.empty(nb, np.bool_)\n"
+    if hma:
+        parts.warm = _MSUM_WARM.format(src="x", t0=0, per_member=(
+            "    for t in range(te):\n"
+            "        pm[m, t] = sums[t] / n\n"))
+    else:
+        parts.alloc += ("sb = np.empty_like(xb)   # |x − x[1]|, KAMA's noise input\n"
+                        "for k in range(nb):\n"
+                        "    sb[0, k] = NAN\n"
+                        "for t in range(1, n_bars - lo):\n"
+                        "    for k in range(nb):\n"
+                        "        sb[t, k] = abs(xb[t, k] - xb[t - 1, k])\n")
+        parts.scratch += "stp = np.empty(wcap)\n"
+        parts.state = ", sb, S, C, RING"
+        parts.warm = ("stp[0] = NAN\n"
+                      "for t in range(1, te):\n"
+                      "    stp[t] = abs(x[t] - x[t - 1])\n" +
+                      _MSUM_WARM.format(src="stp", t0=1, per_member=(
+                          "    kama_prefix(x, n, te, sums, pm[m])\n")))
+    for m, n in enumerate(lengths):
+        # math.sum(v, 1) is v: a one-bar member has no machine.
+        step = "" if n == 1 else _MSUM_STEP.format(off=parts.offs[m], n=n, m=m, src=src)
+        if hma:
+            ma = "    ma = c\n" if n == 1 else f"    ma = S[{m}, k] / {float(n)!r}\n"
+        else:
+            nz = "abs(c - c_prev)" if n == 1 else f"S[{m}, k]"
+            ma = (f"    nz = {nz}\n"
+                  f"    q = abs(c - xb[tt - {n}, k]) / nz     # unused when the noise is (near) 0\n"
+                  "    ratio = q if abs(nz - 0.0) > 1e-10 else 0.0\n"
+                  f"    sc = ratio * {KAMA_FAST - KAMA_SLOW!r} + {KAMA_SLOW!r}\n"
+                  "    ma = mp + sc * sc * (c - mp)\n")
+        parts.members.append(step + _LANE.format(m=m) + ma + _layer(params, m))
+    return parts
+
+
+def _window_parts(params: KernelParams, lengths: list[int]) -> _Parts:
+    """WMA and LINREG: running window sums, the exact value near the close."""
+    kind = K_WMA if params.family == WMA else K_LSMA
+    parts = _Parts(
+        alloc=("S = np.empty((9, nb)); WS = np.empty((9, nb))\n"
+               "LAST = np.empty((9, nb), np.int64); RUN = np.empty(nb, np.int64)\n"
+               "BAND = np.empty(nb)\n"),
+        state=", S, WS, LAST, RUN, BAND",
+        steady_scratch="MAV = np.empty(nb)\nNEAR = np.empty(nb, np.bool_)\n",
+        bar_head="    RUN[k] = RUN[k] + 1 if c == c_prev else 1\n")
+    if kind == K_WMA:
+        exact_row = "wma_exact_row(x[:te], n, pm[m, :te])"
+    else:
+        parts.scratch = "t1 = np.empty(wcap); t2 = np.empty(wcap)\n"
+        exact_row = "lsma_exact_row(x[:te], n, pm[m, :te], t1, t2)"
+    parts.warm = _WINDOW_WARM.format(exact_row=exact_row)
+    for m, n in enumerate(lengths):
+        nf = float(n)
+        sx = _sequential_sum(range(1, n + 1))
+        den = nf * _sequential_sum(i * i for i in range(1, n + 1)) - sx * sx
+        consts = dict(m=m, n=n, kind=kind, nf=nf, sx=sx, den=den, resum=RESUM,
+                      cb=1.0 / sx if kind == K_WMA else 6.0 / (nf * (nf + 1.0)),
+                      ca=0.0 if kind == K_WMA else 2.0 / nf)
+        step = (_WINDOW_EXACT if n <= DIRECT_MAX else _WINDOW_STEP).format(**consts)
+        parts.members.append(step + _LANE.format(m=m) + "    ma = MAV[k]\n" + _layer(params, m))
+    return parts
+
+
+_PARTS = {EMA: _recursive_parts, DEMA: _recursive_parts, HMA: _msum_parts, KAMA: _msum_parts,
+          WMA: _window_parts, LSMA: _window_parts}
 
 
 def kernel_source(params: KernelParams) -> str:
@@ -421,18 +450,16 @@ def kernel_source(params: KernelParams) -> str:
     if not supports(params):
         raise ValueError(f"no generated kernel for {params.family_name} with these options")
     f = params.family
-    parts = _family_parts(params)
-    decay = 1.0 - params.delta
-    constants = dict(cutout=int(params.cutout), weight=float(params.weights[f]), decay=decay,
-                     long_th=params.long_threshold, short_th=params.short_threshold,
-                     strategy=bool(params.strategy))
+    lengths = [int(v) for v in params.lengths[f]]
+    parts = _PARTS[f](params, lengths)
+    constants = dict(cutout=int(params.cutout), weight=float(params.weights[f]),
+                     decay=1.0 - params.delta, long_th=params.long_threshold,
+                     short_th=params.short_threshold, strategy=bool(params.strategy))
     base = "p" if params.strategy else "sig"      # Strategy View lags the base a bar
     return _MODULE.format(
-        family=params.family_name, block=BLOCK, warm_bars=warm_bars(params),
-        lengths=[int(v) for v in params.lengths[f]], offs=parts["offs"],
-        alloc=_body(str(parts["alloc"]), 1), scratch=_body(str(parts["scratch"]), 1),
-        warm=_body(str(parts["warm"]), 2), state_args=parts["state"],
-        steady_scratch=_body(str(parts["steady_scratch"]), 1),
-        bar_head=_body(str(parts["bar_head"]), 2),
-        members="".join(_body(text, 2) for text in parts["members"]),  # type: ignore[attr-defined]
+        family=params.family_name, block=BLOCK, warm_bars=warm_bars(params), lengths=lengths,
+        offs=parts.offs, alloc=_body(parts.alloc, 1), scratch=_body(parts.scratch, 1),
+        warm=_body(parts.warm, 2), state_args=parts.state,
+        steady_scratch=_body(parts.steady_scratch, 1), bar_head=_body(parts.bar_head, 2),
+        members="".join(_body(text, 2) for text in parts.members),
         tail=_body(_TAIL.format(base=base, **constants), 2), **constants)
