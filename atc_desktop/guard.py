@@ -150,14 +150,14 @@ def freeze_long_lived() -> None:
     Called when the app is up (window built, kernels loaded, first values shown): the
     collector then scans only objects made since, so a full collection no longer stalls
     the GUI for tens of milliseconds while quotes stream. Objects alive at this point are
-    the app's long-lived ones; only cycles among them that die later are never reclaimed.
+    the app's long-lived ones (and start-up garbage not yet collected); only cycles among
+    them that die later are never reclaimed.
     """
     global _frozen
     if not _frozen:
         import gc
 
-        gc.collect()
-        gc.freeze()
+        gc.freeze()        # a splice of the collector's lists; no collection (that stalls)
         _frozen = True
 
 
