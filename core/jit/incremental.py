@@ -26,7 +26,7 @@ from numba import njit, prange
 
 from core.config import ATCConfig
 from core.errors import ATCInputError
-from core.jit.kernels import crossover_step, equity_step, event_step, growth_row, round2, sma_seed
+from core.jit.kernels import crossover_step, equity_step, family_bar, growth_row, sma_seed
 from core.kernel_params import KernelParams, kernel_params
 from core.types import PRICE_MAX, PRICE_MIN, BatchResult
 
@@ -247,13 +247,9 @@ def _steps_body(x, first, skip, commit, lengths, alpha, growth, decay, cutout, w
                     ST[m, i] = s
                     A[m, i] = a
                     E[m, i] = e
-            sig_prev = sig
-            sig = round2(num / den) if active else NAN
-            if active:
-                f_a, f_e = equity_step(t, cutout, r, sig_prev if t > 0 else NAN, f_a, f_e,
-                                       weight, decay)
-            base, up, down, ev_long, ev_short, d_prev, direction = event_step(
-                sig, sig, sig_prev, base_prev, sig_prev, direction, long_th, short_th, strategy)
+            sig, f_a, f_e, base, direction, ev_long, ev_short = family_bar(
+                t, cutout, active, r, num, den, sig, f_a, f_e, base_prev, direction, weight,
+                decay, long_th, short_th, strategy)
             if ev_long or ev_short:
                 last_sign = 1 if ev_long else -1
                 last_bar = t

@@ -142,6 +142,20 @@ def event_step(cols, alertb, cols_prev, base_prev, alert_prev, direction, long_t
     return base, up, down, a_up and d_prev == -1.0, a_down and d_prev == 1.0, d_prev, direction
 
 
+@njit(cache=True, inline="always")
+def family_bar(t, cutout, active, r, num, den, sig_prev, f_a, f_e, base_prev, direction,
+               weight, decay, long_th, short_th, strategy):
+    """The screened family's bar after its members' sums (spec §7–§9, the family's signal
+    as base): Layer-1 signal, Layer-2 equity, direction and events. Returns (signal, a,
+    equity, base, direction, long, short)."""
+    sig = round2(num / den) if active else NAN
+    if active:
+        f_a, f_e = equity_step(t, cutout, r, sig_prev if t > 0 else NAN, f_a, f_e, weight, decay)
+    base, up, down, ev_long, ev_short, d_prev, direction = event_step(
+        sig, sig, sig_prev, base_prev, sig_prev, direction, long_th, short_th, strategy)
+    return sig, f_a, f_e, base, direction, ev_long, ev_short
+
+
 # -- math.sum (§4.8) ------------------------------------------------------------------------------
 @njit(cache=True, inline="always")
 def fires(v, c):

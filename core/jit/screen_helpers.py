@@ -22,8 +22,8 @@ import numpy as np
 from numba import njit
 
 from core.jit.kernels import (EPS, KAMA_FAST, KAMA_SLOW, crossover_step, equity_step,
-                              event_step, exact_from_sums, exact_sums, fires, kahan_add,
-                              msum_steady, rebaseline, round2)
+                              exact_from_sums, exact_sums, family_bar, fires, kahan_add,
+                              msum_steady, rebaseline)
 
 NAN = np.nan
 
@@ -107,13 +107,9 @@ def warm_layers(x, pm, te, g, cutout, decay, weight, long_th, short_th, strategy
                 a[m], e[m] = equity_step(t, cutout, r, p, a[m], e[m], 1.0, decay)
                 num = num + st[m] * e[m]
                 den = den + e[m]
-        sig_prev = sig
-        sig = round2(num / den) if active else NAN
-        if active:
-            f_a, f_e = equity_step(t, cutout, r, sig_prev if t > 0 else NAN, f_a, f_e,
-                                   weight, decay)
-        base, up, down, ev_long, ev_short, d_prev, direction = event_step(
-            sig, sig, cols_prev, base_prev, cols_prev, direction, long_th, short_th, strategy)
+        sig, f_a, f_e, base, direction, ev_long, ev_short = family_bar(
+            t, cutout, active, r, num, den, sig, f_a, f_e, base_prev, direction, weight, decay,
+            long_th, short_th, strategy)
         if ev_long or ev_short:
             last_sign = 1 if ev_long else -1
             last_bar = t
