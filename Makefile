@@ -94,11 +94,16 @@ test: setup $(STAMPS)/package-tools test-rust test-python
 test-python:
 	QT_QPA_PLATFORM=offscreen ATC_REQUIRED_BACKENDS=rust $(PY) -m pytest
 
-test-rust:
+test-rust: $(STAMPS)/clippy
 	cargo test --quiet --manifest-path rust_backend/Cargo.toml
-	@if cargo clippy --version >/dev/null 2>&1; then \
-	  cargo clippy --quiet --manifest-path rust_backend/Cargo.toml --all-targets -- -D warnings; \
-	else echo "cargo clippy not installed: lint skipped"; fi
+	cargo clippy --quiet --manifest-path rust_backend/Cargo.toml --all-targets -- -D warnings
+
+# The lint is part of the suite: clippy is installed where it is missing (rustup's component,
+# or Debian's package for Debian's own Rust), never skipped.
+$(STAMPS)/clippy:
+	@mkdir -p $(STAMPS)
+	$(if $(shell cargo clippy --version 2>/dev/null),,$(if $(shell command -v rustup),rustup component add clippy,$(call apt_install,rust-clippy)))
+	@touch $@
 
 bench: setup
 	$(PY) -m benchmarks --markdown BENCHMARKS.md
