@@ -1,6 +1,6 @@
-"""Sample inputs for the chart's screenshot script, tests and benchmark: the bundled daily
-stock history (through the bundled provider, so adjusted as the app shows it) and a
-synthetic random walk of any length."""
+"""Sample inputs for the chart's screenshot tool (tools/chart_screenshot.py), tests and
+benchmark: the bundled daily stock history (through the bundled provider, so adjusted as
+the app shows it) and a synthetic random walk of any length."""
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""Render the documentation screenshots from the real app: ``python -m atc_desktop.screenshots
+"""Render the documentation screenshots from the real app: ``python -m tools.screenshots
 [OUT_DIR]`` writes main_window.png (1600×1000), main_window_1024x700.png (the smallest
 window the layout is made for), calibration.png (the chart's calibration view),
 settings.png and backends.png (offscreen works; the platform plugin is forced to

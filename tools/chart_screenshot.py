@@ -1,5 +1,5 @@
 """Render docs/screenshots/chart.png: the bundled AAPL daily history with the full ATC from
-the numpy reference. Run ``python -m atc_desktop.chart.screenshot [out.png]`` (offscreen
+the numpy reference. Run ``python -m tools.chart_screenshot [out.png]`` (offscreen
 works: the platform plugin is forced to ``offscreen`` unless one is set)."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "chart.png"
+OUT = Path(__file__).resolve().parents[1] / "docs" / "screenshots" / "chart.png"
 
 
 def render(out: Path = OUT, width: int = 1600, height: int = 1000, theme: str = "dark",
