@@ -186,3 +186,16 @@ pub(crate) fn check_prices(name: &'static str, v: &[f64]) -> Result<(), InputErr
         Some(i) => Err(InputError::new(name, format!("{name} at bar {i} is {}; prices must be finite and > 0", v[i]))),
     }
 }
+
+/// A series' closes (`name` in messages) and its MA source, when separate: prices, of
+/// the same length.
+pub(crate) fn check_series(name: &'static str, close: &[f64], src: Option<&[f64]>) -> Result<(), InputError> {
+    check_prices(name, close)?;
+    if let Some(s) = src {
+        if s.len() != close.len() {
+            return Err(InputError::new("src", format!("src has {} bars but {name} has {}", s.len(), close.len())));
+        }
+        check_prices("src", s)?;
+    }
+    Ok(())
+}

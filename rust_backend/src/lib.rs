@@ -22,6 +22,7 @@ pub mod pool;
 mod py_incremental;
 pub mod simd;
 pub mod single;
+mod stage;
 pub mod window;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};

@@ -10,7 +10,7 @@ use std::sync::{Arc, OnceLock};
 
 use crate::family::PassInput;
 use crate::params::Params;
-use crate::single::{Isa, SingleRows, StageA, StageB, BLOCK_STRIDE};
+use crate::stage::{Isa, SingleRows, StageA, StageB, BLOCK_STRIDE};
 
 /// Bars per block for short series (buffers stay in L2).
 const BLOCK: usize = 256;

@@ -11,7 +11,7 @@ use rayon::prelude::*;
 
 use super::{BarDetail, BarOut, Engine, SymbolState};
 use crate::batch::BatchRows;
-use crate::engine::check_prices;
+use crate::engine::check_series;
 use crate::params::InputError;
 use crate::single::SingleRows;
 
@@ -251,25 +251,8 @@ pub fn detail(
     rate_of_change: &mut [f64],
 ) -> Result<(), InputError> {
     let n = closes.len();
-    check_prices("closes", closes)?;
-    if let Some(s) = src {
-        if s.len() != n {
-            return Err(InputError::new("src", format!("src has {} bars but closes has {n}", s.len())));
-        }
-        check_prices("src", s)?;
-    }
-    let sizes_ok = rows.average.len() == n
-        && rows.signals.len() == 6 * n
-        && rows.family_equities.len() == 6 * n
-        && rows.signal_base.len() == n
-        && rows.direction.len() == n
-        && rows.flags.iter().all(|f| f.len() == n)
-        && rate_of_change.len() == n
-        && rows
-            .detail
-            .as_ref()
-            .is_none_or(|d| d.mas.len() == 54 * n && d.states.len() == 54 * n && d.equities.len() == 54 * n);
-    if !sizes_ok {
+    check_series("closes", closes, src)?;
+    if !rows.fit(n) || rate_of_change.len() != n {
         return Err(InputError::new("out", format!("output rows do not match the {n} bars")));
     }
     let mut copy;

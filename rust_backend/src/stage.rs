@@ -1,0 +1,384 @@
+//! The two stages of the single-series computation and the rows they write, shared by
+//! the driver ([`crate::single`]) and the scheduler ([`crate::pipeline`]).
+//!
+//! Stage A streams each family's nine MAs over a block of bars into a buffer laid out
+//! `[bar][member][family]` (scalar code; the six families advance bar by bar together so
+//! their recursions overlap). Stage B then advances member `k` of all six families as one
+//! vector (crossover states, equities, Layer 1; member order is preserved because members
+//! are separate vectors) and runs Layer 2 and the events over the block. [`Isa`] compiles
+//! both for one instruction-set level.
+
+use crate::across::{KamaAcross, SmaAcross};
+use crate::engine::layer2_params;
+use crate::exact::{hull_bars, lsma_bars, wma_bars, wma_lsma_bars};
+use crate::family::{Members, PassInput, Phase};
+use crate::layer2::{Layer2, Layer2Out, Layer2Params};
+use crate::ma::{step_one, Dema, Ema, Hull, Lsma, MaKernel, Wma};
+use crate::params::{HmaKind, Params};
+use crate::simd::Simd;
+#[cfg(target_arch = "x86_64")]
+use crate::simd::{F64x2, F64x4, F64x8};
+
+/// Family lanes in the block buffer: six used, padded so every vector width divides it.
+const FAMILY_LANES: usize = 8;
+/// Values per bar in a block buffer.
+pub(crate) const BLOCK_STRIDE: usize = 9 * FAMILY_LANES;
+
+/// Where the single-series computation writes, each row `bars` long (every element is
+/// written).
+pub struct SingleRows<'a> {
+    pub average: &'a mut [f64],
+    /// (6, bars)
+    pub signals: &'a mut [f64],
+    /// (6, bars)
+    pub family_equities: &'a mut [f64],
+    pub signal_base: &'a mut [f64],
+    pub direction: &'a mut [f64],
+    /// arrow_long, arrow_short, long, short.
+    pub flags: [&'a mut [bool]; 4],
+    pub detail: Option<DetailRows<'a>>,
+}
+
+/// (54, bars) each.
+pub struct DetailRows<'a> {
+    pub mas: &'a mut [f64],
+    pub states: &'a mut [i8],
+    pub equities: &'a mut [f64],
+}
+
+impl SingleRows<'_> {
+    /// Whether every row holds exactly `n` bars.
+    pub fn fit(&self, n: usize) -> bool {
+        self.average.len() == n
+            && self.signals.len() == 6 * n
+            && self.family_equities.len() == 6 * n
+            && self.signal_base.len() == n
+            && self.direction.len() == n
+            && self.flags.iter().all(|f| f.len() == n)
+            && self
+                .detail
+                .as_ref()
+                .is_none_or(|d| d.mas.len() == 54 * n && d.states.len() == 54 * n && d.equities.len() == 54 * n)
+    }
+}
+
+/// The "HMA" family's kernel, resolved once per series.
+// One per call and stepped every bar: a box would only add an indirection.
+#[allow(clippy::large_enum_variant)]
+enum HmaKernel {
+    Sma(SmaAcross),
+    /// The Hull MA as running sums decided exactly in the band of the close (no detail).
+    Hull(Hull<f64>),
+    /// The Hull MA read from its detail rows, §4.8's exact values written before the
+    /// pipeline starts ([`exact_rows`]).
+    HullRows,
+}
+
+/// Stage A: the 54 MAs.
+pub(crate) struct StageA {
+    ema: Ema<f64>,
+    hma: HmaKernel,
+    wma: Wma<f64>,
+    dema: Dema<f64>,
+    lsma: Lsma<f64>,
+    kama: KamaAcross,
+    /// Each family's first steady bar (unused for the SMA and KAMA families, whose
+    /// members run as lanes).
+    steady: [usize; 6],
+}
+
+impl StageA {
+    /// `detail`: [`StageA::fill`] gets the MA rows (and reads the exact rows from them).
+    pub(crate) fn new(p: &Params, bars: usize, detail: bool) -> Self {
+        let l = &p.lengths;
+        let hma = match p.hma_kind {
+            HmaKind::Sma => HmaKernel::Sma(SmaAcross::new(&l[1])),
+            HmaKind::Hull if detail => HmaKernel::HullRows,
+            HmaKind::Hull => HmaKernel::Hull(Hull::new(&l[1], bars, Vec::new())),
+        };
+        let mut a = Self {
+            ema: Ema::new(&l[0]),
+            hma,
+            wma: Wma::new(&l[2]),
+            dema: Dema::new(&l[3]),
+            lsma: Lsma::new(&l[4]),
+            kama: KamaAcross::new(&l[5]),
+            steady: [0; 6],
+        };
+        a.steady = [
+            MaKernel::<f64>::steady_from(&a.ema),
+            match &a.hma {
+                HmaKernel::Sma(_) | HmaKernel::HullRows => 0,
+                HmaKernel::Hull(k) => k.steady_from(),
+            },
+            MaKernel::<f64>::steady_from(&a.wma),
+            MaKernel::<f64>::steady_from(&a.dema),
+            MaKernel::<f64>::steady_from(&a.lsma),
+            0,
+        ];
+        a
+    }
+
+    /// MAs of bars `b0..b1` of the source `x` into `blk` (`[bar − b0][member][family]`)
+    /// and, with detail, into the (54, n) rows `mas`; `close` is their crossover partner.
+    /// `x` and `close` have the same length. Bar by bar over all six families, so their recursions
+    /// overlap instead of running one latency chain at a time. With detail, the WMA and
+    /// LSMA members (and the Hull members with `hma_kind = "hull"`) are read from their
+    /// rows in `mas`, §4.8's exact values written before the pipeline starts
+    /// ([`exact_rows`]); without, they run as running sums decided exactly in the band of
+    /// the close (same crossovers, see `exact::TIE_BAND`). `mas` is given exactly when
+    /// this stage was made with `detail`.
+    #[inline(always)]
+    fn fill<V: Simd>(
+        &mut self,
+        x: &[f64],
+        close: &[f64],
+        b0: usize,
+        b1: usize,
+        blk: &mut [f64],
+        mas: Option<&mut [f64]>,
+    ) {
+        assert!(blk.len() >= (b1 - b0) * BLOCK_STRIDE && close.len() == x.len());
+        let n = x.len();
+        let mut mas = mas.inspect(|m| assert!(m.len() >= 54 * n && b1 <= n));
+        let hull_rows = matches!(self.hma, HmaKernel::HullRows);
+        assert!(!hull_rows || mas.is_some());
+        let st = self.steady;
+        for t in b0..b1 {
+            let row = &mut blk[(t - b0) * BLOCK_STRIDE..][..BLOCK_STRIDE];
+            let mut cur = [[0.0; 9]; 6];
+            step_one(&mut self.ema, x, close, t, st[0], &mut cur[0]);
+            match &mut self.hma {
+                HmaKernel::Sma(k) => k.step::<V>(x, t, &mut cur[1]),
+                HmaKernel::Hull(k) => step_one(k, x, close, t, st[1], &mut cur[1]),
+                HmaKernel::HullRows => {}
+            }
+            if let Some(m) = mas.as_deref() {
+                for k in 0..9 {
+                    cur[2][k] = m[(18 + k) * n + t];
+                    cur[4][k] = m[(36 + k) * n + t];
+                }
+                if hull_rows {
+                    for k in 0..9 {
+                        cur[1][k] = m[(9 + k) * n + t];
+                    }
+                }
+            } else {
+                step_one(&mut self.wma, x, close, t, st[2], &mut cur[2]);
+                step_one(&mut self.lsma, x, close, t, st[4], &mut cur[4]);
+            }
+            step_one(&mut self.dema, x, close, t, st[3], &mut cur[3]);
+            self.kama.step::<V>(x, t, &mut cur[5]);
+            for k in 0..9 {
+                for f in 0..6 {
+                    row[k * FAMILY_LANES + f] = cur[f][k];
+                }
+            }
+            if let Some(m) = mas.as_deref_mut() {
+                let m = m.as_mut_ptr();
+                for f in [0, 1, 3, 5] {
+                    if f == 1 && hull_rows {
+                        continue;
+                    }
+                    for k in 0..9 {
+                        // SAFETY: (f·9 + k)·n + t < 54·n (asserted above).
+                        unsafe { *m.add((f * 9 + k) * n + t) = cur[f][k] };
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The detail rows of the WMA (rows 18–26) and LSMA (rows 36–44) families, and of the
+/// Hull MA (rows 9–17) with `hma_kind = "hull"`, in the (54, n) MA rows at `mas`, bars
+/// `t0..t1`: §4.8's full oldest-first re-sums on every bar, `V::LANES` bars per vector
+/// (one pass when the WMA and LSMA lengths agree: LINREG's Σp·y is the WMA accumulator).
+/// Independent per bar, so disjoint bar ranges may run in parallel.
+///
+/// # Safety
+/// `mas` points to 54·n values; no one else accesses bars `t0..t1` of those rows meanwhile.
+#[inline(always)]
+unsafe fn exact_rows<V: Simd>(p: &Params, x: &[f64], t0: usize, t1: usize, mas: *mut f64) {
+    let n = x.len();
+    let row = |r: usize| unsafe { std::slice::from_raw_parts_mut(mas.add(r * n + t0), t1 - t0) };
+    for k in 0..9 {
+        let (lw, ll) = (p.lengths[2][k], p.lengths[4][k]);
+        if lw == ll {
+            wma_lsma_bars::<V>(x, lw, t0, t1, row(18 + k), row(36 + k));
+        } else {
+            wma_bars::<V>(x, lw, t0, t1, row(18 + k));
+            lsma_bars::<V>(x, ll, t0, t1, row(36 + k));
+        }
+    }
+    if p.hma_kind == HmaKind::Hull {
+        let mut scratch = Vec::new();
+        for k in 0..9 {
+            hull_bars::<V>(x, p.lengths[1][k], t0, t1, &mut scratch, row(9 + k));
+        }
+    }
+}
+
+/// Stage B: member states and equities with families as lanes, then Layer 2 and events.
+pub(crate) struct StageB<V: Simd> {
+    members: [Members<V>; FAMILY_LANES],
+    layer2: Layer2<f64>,
+    params: Layer2Params,
+}
+
+impl<V: Simd> StageB<V> {
+    pub(crate) fn new(p: &Params) -> Self {
+        Self { members: [Members::new(); FAMILY_LANES], layer2: Layer2::new(), params: layer2_params(p, 6) }
+    }
+
+    /// Bars `b0..b1`: member states, equities and Layer-1 signals from the MAs in `blk`,
+    /// then Layer 2 and the events.
+    #[inline(always)]
+    fn run(&mut self, inp: &PassInput<'_>, b0: usize, b1: usize, blk: &[f64], rows: &mut SingleRows<'_>) {
+        let n = inp.bars;
+        let len = (b1 - b0) * BLOCK_STRIDE;
+        assert!(blk.len() >= len && b1 <= n);
+        assert!(inp.close.len() >= n && inp.rg.len() >= n && rows.signals.len() >= 6 * n);
+        // States and equities go straight to their rows; the MA rows are written by stage A.
+        let detail_out = rows.detail.as_mut().map(|d| {
+            assert!(d.states.len() >= 54 * n && d.equities.len() >= 54 * n);
+            (d.states.as_mut_ptr(), d.equities.as_mut_ptr())
+        });
+        let chunks = 6usize.div_ceil(V::LANES);
+        let decay = V::splat(inp.decay);
+        for t in b0..b1 {
+            let c = V::splat(inp.close[t]);
+            let cp = V::splat(if t == 0 { f64::NAN } else { inp.close[t - 1] });
+            let r = V::splat(inp.rg[t]);
+            let phase = Phase::of(t, inp.cutout);
+            let at = (t - b0) * BLOCK_STRIDE;
+            let row = &blk[at..at + BLOCK_STRIDE];
+            for (ch, mem) in self.members.iter_mut().enumerate().take(chunks) {
+                let lane0 = ch * V::LANES;
+                let mut cur = [V::splat(0.0); 9];
+                for (k, v) in cur.iter_mut().enumerate() {
+                    // SAFETY: lane0 + LANES ≤ FAMILY_LANES, inside this member's row.
+                    *v = unsafe { V::load(row.as_ptr().add(k * FAMILY_LANES + lane0)) };
+                }
+                let sig = mem.bar(&cur, c, cp, r, phase, decay);
+                let mut lanes = [0.0; FAMILY_LANES];
+                // SAFETY: `lanes` holds FAMILY_LANES ≥ LANES values.
+                unsafe { sig.store(lanes.as_mut_ptr()) };
+                for f in lane0..(lane0 + V::LANES).min(6) {
+                    rows.signals[f * n + t] = lanes[f - lane0];
+                }
+                if let Some((st_out, eq_out)) = detail_out {
+                    let (mut st, mut eq) = ([0.0; FAMILY_LANES], [0.0; FAMILY_LANES]);
+                    for k in 0..9 {
+                        // SAFETY: both arrays hold FAMILY_LANES ≥ LANES values.
+                        unsafe {
+                            mem.state[k].store(st.as_mut_ptr());
+                            mem.eq[k].store(eq.as_mut_ptr());
+                        }
+                        for f in lane0..(lane0 + V::LANES).min(6) {
+                            let i = (f * 9 + k) * n + t;
+                            let e = if phase == Phase::Before { f64::NAN } else { eq[f - lane0] };
+                            // SAFETY: i < 54·n, the rows' length (asserted above).
+                            unsafe {
+                                *st_out.add(i) = st[f - lane0] as i8;
+                                *eq_out.add(i) = e;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let [al, ash, lg, sh] = &mut rows.flags;
+        let mut out = Layer2Out {
+            fs: rows.family_equities,
+            avg: rows.average,
+            base: rows.signal_base,
+            direction: rows.direction,
+            arrow_long: al,
+            arrow_short: ash,
+            long: lg,
+            short: sh,
+        };
+        self.layer2.run(&self.params, rows.signals, inp.rg, n, b0, b1, &mut out);
+    }
+}
+
+/// One instruction-set level: its vector type and the stage entry points compiled for it.
+pub(crate) trait Isa {
+    type V: Simd + Send;
+    /// # Safety
+    /// The CPU supports this level.
+    unsafe fn stage_a(
+        a: &mut StageA,
+        x: &[f64],
+        close: &[f64],
+        b0: usize,
+        b1: usize,
+        blk: &mut [f64],
+        mas: Option<&mut [f64]>,
+    );
+    /// [`exact_rows`] at this level.
+    ///
+    /// # Safety
+    /// The CPU supports this level; as [`exact_rows`].
+    unsafe fn exact_rows(p: &Params, x: &[f64], t0: usize, t1: usize, mas: *mut f64);
+    /// # Safety
+    /// The CPU supports this level.
+    unsafe fn stage_b(
+        b: &mut StageB<Self::V>,
+        inp: &PassInput<'_>,
+        b0: usize,
+        b1: usize,
+        blk: &[f64],
+        rows: &mut SingleRows<'_>,
+    );
+}
+
+macro_rules! isa {
+    ($name:ident, $v:ty, $($features:literal)?) => {
+        pub(crate) struct $name;
+
+        impl Isa for $name {
+            type V = $v;
+
+            $(#[target_feature(enable = $features)])?
+            unsafe fn stage_a(
+                a: &mut StageA,
+                x: &[f64],
+                close: &[f64],
+                b0: usize,
+                b1: usize,
+                blk: &mut [f64],
+                mas: Option<&mut [f64]>,
+            ) {
+                a.fill::<$v>(x, close, b0, b1, blk, mas)
+            }
+
+            $(#[target_feature(enable = $features)])?
+            unsafe fn exact_rows(p: &Params, x: &[f64], t0: usize, t1: usize, mas: *mut f64) {
+                unsafe { exact_rows::<$v>(p, x, t0, t1, mas) }
+            }
+
+            $(#[target_feature(enable = $features)])?
+            unsafe fn stage_b(
+                b: &mut StageB<$v>,
+                inp: &PassInput<'_>,
+                b0: usize,
+                b1: usize,
+                blk: &[f64],
+                rows: &mut SingleRows<'_>,
+            ) {
+                b.run(inp, b0, b1, blk, rows)
+            }
+        }
+    };
+}
+
+#[cfg(target_arch = "x86_64")]
+isa!(Avx512, F64x8, "avx512f,avx512vl,avx512dq,avx2,fma,avx,sse4.1,sse4.2");
+#[cfg(target_arch = "x86_64")]
+isa!(Avx2, F64x4, "avx2,fma,avx,sse4.1,sse4.2");
+#[cfg(target_arch = "x86_64")]
+isa!(Sse2, F64x2,);
+#[cfg(not(target_arch = "x86_64"))]
+isa!(Scalar, f64,);
