@@ -7,26 +7,21 @@ a paint draws only the visible buckets, two line calls and two rect calls per co
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
 
-from atc_desktop.chart.geometry import (
-    MIN_BUCKET_PX, apply_bounds, bucket_ohlc, draw_lines, draw_rects, finite_range,
-    lod_factor, ortho_bars, rows, visible_bars,
-)
+from atc_desktop.chart.cached_item import LevelCachedItem
+from atc_desktop.chart.geometry import bucket_ohlc, draw_lines, draw_rects, finite_range, rows, visible_bars
 from atc_desktop.chart.theme import BEAR, BULL, DARK, NEUTRAL, Theme
 
 BODY_WIDTH = 0.7   # fraction of a bucket's width taken by the body
 
 
-@dataclass
-class _Level:
-    """Drawing geometry of one level of detail: one row per bucket of ``k`` bars."""
+class _Level(NamedTuple):
+    """Drawing geometry of one level of detail: one row per bucket."""
 
-    k: int
     body: np.ndarray      # (m, 4) rect x, y, w, h
     wick_hi: np.ndarray   # (m, 4) line from the high to the body's top
     wick_lo: np.ndarray   # (m, 4) line from the body's bottom to the low
@@ -43,10 +38,10 @@ def _geometry(o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray, cls: 
     body = np.column_stack([x - w / 2, bottom, np.full(x.shape, w), top - bottom])
     wick_hi = np.column_stack([x, bh, x, top])
     wick_lo = np.column_stack([x, bottom, x, bl])
-    return _Level(k, body, wick_hi, wick_lo, cls[last], bc < bo)
+    return _Level(body, wick_hi, wick_lo, cls[last], bc < bo)
 
 
-class CandlesItem(pg.GraphicsObject):
+class CandlesItem(LevelCachedItem[_Level]):
     """OHLC candles at x = bar index; trend classes BULL/BEAR/NEUTRAL from ``theme``."""
 
     def __init__(self) -> None:
@@ -54,14 +49,11 @@ class CandlesItem(pg.GraphicsObject):
         empty = np.empty(0)
         self._o = self._h = self._l = self._c = empty
         self._cls = np.empty(0, dtype=np.int8)
-        self._levels: dict[int, _Level] = {}
-        self._bounds = QtCore.QRectF()
         self._forming = False
         self._theme = DARK
         self._pens: list[QtGui.QPen] = []
         self._brushes: list[QtGui.QBrush] = []
         self.paint_count = 0        # paints since creation (benchmarks check a frame drew)
-        self.last_level = 1         # bars per bucket of the last paint
         self.set_theme(DARK)
 
     # -- data ------------------------------------------------------------------------------
@@ -74,8 +66,7 @@ class CandlesItem(pg.GraphicsObject):
         """Replace every bar; ``cls`` is each bar's trend class (theme.BULL/BEAR/NEUTRAL)."""
         self._o, self._h, self._l, self._c = o, h, lo, c
         self._cls = np.asarray(cls, dtype=np.int8)
-        self._levels.clear()
-        self._data_changed()
+        self._replace_data()
 
     def update_tail(self, o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray,
                     cls: np.ndarray, first_changed: int) -> None:
@@ -83,16 +74,7 @@ class CandlesItem(pg.GraphicsObject):
         forming bar, or a bar appended): only the buckets from that bar on are rebuilt."""
         self._o, self._h, self._l, self._c = o, h, lo, c
         self._cls = np.asarray(cls, dtype=np.int8)
-        for k, lvl in list(self._levels.items()):
-            b = min(first_changed // k, lvl.cls.shape[0])
-            tail = _geometry(o, h, lo, c, self._cls, k, b)
-            self._levels[k] = _Level(
-                k, np.concatenate([lvl.body[:b], tail.body]),
-                np.concatenate([lvl.wick_hi[:b], tail.wick_hi]),
-                np.concatenate([lvl.wick_lo[:b], tail.wick_lo]),
-                np.concatenate([lvl.cls[:b], tail.cls]),
-                np.concatenate([lvl.filled[:b], tail.filled]))
-        self._data_changed(first_changed)
+        self._replace_tail(first_changed)
 
     def set_forming(self, forming: bool) -> None:
         """Outline the last bar as still forming (spec §13.3: its values change until close)."""
@@ -110,32 +92,11 @@ class CandlesItem(pg.GraphicsObject):
             self._brushes.append(QtGui.QBrush(QtGui.QColor(color)))
         self.update()
 
-    def _data_changed(self, first_changed: int | None = None) -> None:
-        yr = finite_range(self._l, self._h)
-        n = self.bars
-        bounds = QtCore.QRectF() if yr is None else QtCore.QRectF(-0.5, yr[0], float(n), yr[1] - yr[0])
-        apply_bounds(self, bounds, first_changed)
+    def _build_level(self, k: int, start: int) -> _Level:
+        return _geometry(self._o, self._h, self._l, self._c, self._cls, k, start)
 
-    def _level(self, k: int) -> _Level:
-        lvl = self._levels.get(k)
-        if lvl is None:
-            lvl = self._levels[k] = _geometry(self._o, self._h, self._l, self._c, self._cls, k, 0)
-        return lvl
-
-    # -- bounds ----------------------------------------------------------------------------
-    def dataBounds(self, ax: int, frac: float = 1.0,
-                   orthoRange: tuple[float, float] | None = None) -> tuple[float | None, float | None]:
-        n = self.bars
-        if n == 0:
-            return (None, None)
-        if ax == 0:
-            return (-0.5, n - 0.5)
-        i0, i1 = ortho_bars(orthoRange, n)
-        yr = finite_range(self._l[i0:i1], self._h[i0:i1])
-        return (None, None) if yr is None else yr
-
-    def boundingRect(self) -> QtCore.QRectF:
-        return QtCore.QRectF(self._bounds)
+    def _y_range(self, i0: int, i1: int) -> tuple[float, float] | None:
+        return finite_range(self._l[i0:i1], self._h[i0:i1])
 
     # -- painting --------------------------------------------------------------------------
     def paint(self, p: QtGui.QPainter, *args: object) -> None:
@@ -144,9 +105,7 @@ class CandlesItem(pg.GraphicsObject):
             return
         self.paint_count += 1
         p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, False)
-        k = lod_factor(p.transform().m11(), MIN_BUCKET_PX)
-        self.last_level = k
-        lvl = self._level(k)
+        k, lvl = self._painted_level(p)
         i0, i1 = visible_bars(self.viewRect(), n)
         if i1 <= i0:
             return
@@ -166,9 +125,9 @@ class CandlesItem(pg.GraphicsObject):
             p.setBrush(no_brush)
             draw_rects(p, rows(body, mask & ~filled))
         if self._forming and b1 == lvl.cls.shape[0]:
-            self._paint_forming(p, lvl)
+            self._paint_forming(p, lvl, k)
 
-    def _paint_forming(self, p: QtGui.QPainter, lvl: _Level) -> None:
+    def _paint_forming(self, p: QtGui.QPainter, lvl: _Level, k: int) -> None:
         x, _, w, _ = lvl.body[-1]
         top, low = lvl.wick_hi[-1, 1], lvl.wick_lo[-1, 3]
         pen = QtGui.QPen(QtGui.QColor(self._theme.foreground))
@@ -176,7 +135,7 @@ class CandlesItem(pg.GraphicsObject):
         pen.setStyle(QtCore.Qt.PenStyle.DotLine)
         p.setPen(pen)
         p.setBrush(QtGui.QBrush(QtCore.Qt.BrushStyle.NoBrush))
-        pad = 0.2 * lvl.k
+        pad = 0.2 * k
         p.drawRect(QtCore.QRectF(x - pad, low, w + 2 * pad, top - low))
 
 

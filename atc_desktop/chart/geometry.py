@@ -7,7 +7,7 @@ The x coordinate of every item is the bar index (0 … n−1), so gaps in tradin
 from __future__ import annotations
 
 import math
-from typing import Any, cast
+from typing import cast
 
 import numpy as np
 from PySide6 import QtCore, QtGui
@@ -106,17 +106,3 @@ def ortho_bars(ortho_range: tuple[float, float] | None, n: int) -> tuple[int, in
         return 0, n
     return visible_bars(QtCore.QRectF(ortho_range[0], 0, ortho_range[1] - ortho_range[0], 1), n, 0)
 
-
-def apply_bounds(item: Any, bounds: QtCore.QRectF,
-                 first_changed: int | None, repaint: QtCore.QRectF | None = None) -> None:
-    """Give ``item`` new data bounds. A live refresh (``first_changed`` set) that keeps the
-    bounds repaints only the last buckets; anything else is a geometry change and a full
-    repaint. ``repaint`` is the rectangle the tail is cut from (default: the bounds)."""
-    if first_changed is not None and bounds == item._bounds:
-        item.update(tail_rect(repaint if repaint is not None else bounds, first_changed,
-                              item.last_level))
-        return
-    item.prepareGeometryChange()
-    item._bounds = bounds
-    item.informViewBoundsChanged()
-    item.update()

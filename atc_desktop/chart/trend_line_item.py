@@ -8,23 +8,18 @@ more than about one segment per 1.5 pixels, and only the visible segments are dr
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
 
-from atc_desktop.chart.geometry import (
-    MIN_POINT_PX, apply_bounds, draw_lines, draw_rects, finite_range, lod_factor,
-    ortho_bars, rows, visible_bars,
-)
+from atc_desktop.chart.cached_item import LevelCachedItem
+from atc_desktop.chart.geometry import MIN_POINT_PX, draw_lines, draw_rects, finite_range, rows, visible_bars
 
 NO_CLASS = -1   # segment not drawn (an end is NaN, or no class)
 
 
-@dataclass
-class _Level:
-    k: int
+class _Level(NamedTuple):
     seg: np.ndarray    # (m, 4) x1, y1, x2, y2
     cls: np.ndarray    # (m,) class of the segment's right end, NO_CLASS when not drawn
 
@@ -39,21 +34,21 @@ def _geometry(y: np.ndarray, cls: np.ndarray, k: int, start_seg: int) -> _Level:
     c = cls[b].astype(np.int8)
     c[~(np.isfinite(y[a]) & np.isfinite(y[b]))] = NO_CLASS
     seg[c == NO_CLASS, 1::2] = 0.0   # keep NaN out of the geometry handed to Qt
-    return _Level(k, np.ascontiguousarray(seg), c)
+    return _Level(np.ascontiguousarray(seg), c)
 
 
-class TrendLineItem(pg.GraphicsObject):
+class TrendLineItem(LevelCachedItem[_Level]):
     """y at x = bar index, segment i→i+1 drawn in the pen of class ``cls[i+1]``."""
+
+    min_px = MIN_POINT_PX
+    cell_half_width = 0.0       # a point per bar: the line spans bars 0 … n−1
 
     def __init__(self, width: float = 1.0) -> None:
         super().__init__()
         self._y = np.empty(0)
         self._cls = np.empty(0, dtype=np.int8)
-        self._levels: dict[int, _Level] = {}
         self._pens: list[QtGui.QPen] = []
         self._width = width
-        self._bounds = QtCore.QRectF()
-        self.last_level = 1
         self._fill_base: float | None = None
         self._fill_brushes: list[QtGui.QBrush] = []
 
@@ -91,42 +86,26 @@ class TrendLineItem(pg.GraphicsObject):
 
     def set_data(self, y: np.ndarray, cls: np.ndarray) -> None:
         self._y, self._cls = y, np.asarray(cls, dtype=np.int8)
-        self._levels.clear()
-        self._data_changed()
+        self._replace_data()
 
     def update_tail(self, y: np.ndarray, cls: np.ndarray, first_changed: int) -> None:
         """Arrays equal to the old ones before bar ``first_changed``: rebuild from there."""
         self._y, self._cls = y, np.asarray(cls, dtype=np.int8)
-        for k, lvl in list(self._levels.items()):
-            s = min(max(0, (first_changed - 1) // k), lvl.cls.shape[0])
-            tail = _geometry(self._y, self._cls, k, s)
-            self._levels[k] = _Level(k, np.concatenate([lvl.seg[:s], tail.seg]),
-                                     np.concatenate([lvl.cls[:s], tail.cls]))
-        self._data_changed(first_changed)
+        self._replace_tail(first_changed)
 
-    def _data_changed(self, first_changed: int | None = None) -> None:
-        yr = finite_range(self._y)
-        bounds = (QtCore.QRectF() if yr is None else
-                  QtCore.QRectF(0.0, yr[0], float(max(self.bars - 1, 0)), yr[1] - yr[0]))
-        # The repaint rectangle is the bounding rect: it includes the fill under the line.
-        apply_bounds(self, bounds, first_changed, self.boundingRect())
+    def _build_level(self, k: int, start: int) -> _Level:
+        return _geometry(self._y, self._cls, k, start)
 
-    def _level(self, k: int) -> _Level:
-        lvl = self._levels.get(k)
-        if lvl is None:
-            lvl = self._levels[k] = _geometry(self._y, self._cls, k, 0)
-        return lvl
+    def _tail_start(self, first_changed: int, k: int) -> int:
+        # The segment into bar first_changed starts a bar earlier.
+        return max(0, (first_changed - 1) // k)
 
-    def dataBounds(self, ax: int, frac: float = 1.0,
-                   orthoRange: tuple[float, float] | None = None) -> tuple[float | None, float | None]:
-        n = self.bars
-        if n == 0:
-            return (None, None)
-        if ax == 0:
-            return (0.0, float(n - 1))
-        i0, i1 = ortho_bars(orthoRange, n)
-        yr = finite_range(self._y[i0:i1])
-        return (None, None) if yr is None else yr
+    def _y_range(self, i0: int, i1: int) -> tuple[float, float] | None:
+        return finite_range(self._y[i0:i1])
+
+    def _tail_region(self) -> QtCore.QRectF:
+        # The bounding rect: it includes the pen's width and the fill under the line.
+        return self.boundingRect()
 
     def pixelPadding(self) -> float:
         return self._width
@@ -148,9 +127,7 @@ class TrendLineItem(pg.GraphicsObject):
         n = self.bars
         if n < 2 or not self._pens:
             return
-        k = lod_factor(p.transform().m11(), MIN_POINT_PX)
-        self.last_level = k
-        lvl = self._level(k)
+        k, lvl = self._painted_level(p)
         i0, i1 = visible_bars(self.viewRect(), n)
         s0 = max(0, i0 // k - 1)
         s1 = min(lvl.cls.shape[0], math.ceil(i1 / k) + 1)

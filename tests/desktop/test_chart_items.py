@@ -12,6 +12,7 @@ from PySide6 import QtCore
 
 from atc_desktop.chart import candles_item, trend_line_item, volume_item
 from atc_desktop.chart.axis import BarTimeAxisItem, CompactAxisItem
+from atc_desktop.chart.cached_item import LevelCachedItem
 from atc_desktop.chart.candles_item import CandlesItem
 from atc_desktop.chart.data import is_intraday, local_times, sign_classes, state_classes
 from atc_desktop.chart.geometry import bucket_ohlc, lod_factor, visible_bars
@@ -113,6 +114,33 @@ def test_tail_updates_equal_a_rebuild(qapp, append):
         np.testing.assert_array_equal(linc._level(k).seg, lref._level(k).seg, err_msg=f"k={k}")
         np.testing.assert_array_equal(linc._level(k).cls, lref._level(k).cls, err_msg=f"k={k}")
 
+
+
+def test_every_bar_item_shares_one_level_cache(qapp):
+    """Candles, volume and lines keep their levels in one base: a tail update from the first
+    bar (nothing kept) and one past the end (nothing rebuilt) both equal a rebuild."""
+    b = synthetic_bars(300, seed=9)
+    cls = sign_classes(np.cos(np.arange(300) / 9.0))
+    up = b.close >= b.open
+    makers = [(CandlesItem, lambda it: it.set_data(b.open, b.high, b.low, b.close, cls),
+               lambda it, i: it.update_tail(b.open, b.high, b.low, b.close, cls, i)),
+              (VolumeItem, lambda it: it.set_data(b.volume, up),
+               lambda it, i: it.update_tail(b.volume, up, i)),
+              (TrendLineItem, lambda it: it.set_data(b.close, cls),
+               lambda it, i: it.update_tail(b.close, cls, i))]
+    for cls_, set_data, update_tail in makers:
+        ref = cls_()
+        assert isinstance(ref, LevelCachedItem)
+        set_data(ref)
+        for first_changed in (0, 300):
+            item = cls_()
+            set_data(item)
+            _levels(item, (1, 4, 64))
+            update_tail(item, first_changed)
+            assert sorted(item._levels) == [1, 4, 64]   # the cached levels stay cached
+            for k in (1, 4, 64):
+                for x, y in zip(item._level(k), ref._level(k), strict=True):
+                    np.testing.assert_array_equal(x, y, err_msg=f"{cls_.__name__} k={k}")
 
 def test_trend_line_skips_nan_and_reaches_the_last_bar(qapp):
     y = np.array([np.nan, np.nan, 1.0, 2.0, 3.0, 4.0, 5.0])

@@ -1,0 +1,125 @@
+"""Base of the chart items drawn from per-bar arrays at a level of detail (candles, volume,
+trend lines).
+
+Each level (k bars per bucket, k a power of two) is a NamedTuple of arrays with one row per
+bucket, built once and kept until the data change; a live refresh rebuilds only the rows
+from the first changed bar on. The item's bounds follow the data, and a refresh that keeps
+them repaints only the last buckets instead of the whole pane.
+"""
+from __future__ import annotations
+
+from typing import Any, Generic, TypeVar
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui
+
+from atc_desktop.chart.geometry import MIN_BUCKET_PX, lod_factor, ortho_bars, tail_rect
+
+#: One level's geometry: a NamedTuple whose fields are arrays with one row per bucket.
+LevelT = TypeVar("LevelT", bound=tuple[Any, ...])
+
+
+class LevelCachedItem(pg.GraphicsObject, Generic[LevelT]):
+    """Subclasses give ``bars``, ``_build_level`` and ``_y_range``; the rest is shared."""
+
+    #: Buckets grow until one spans at least this many pixels.
+    min_px: float = MIN_BUCKET_PX
+    #: Half the width a bar takes around its index: 0.5 for a cell (candle, volume bar),
+    #: 0 for a point of a line.
+    cell_half_width: float = 0.5
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._levels: dict[int, LevelT] = {}
+        self._bounds = QtCore.QRectF()
+        self.last_level = 1         # bars per bucket of the last paint
+
+    # -- what a subclass provides ------------------------------------------------------------
+    @property
+    def bars(self) -> int:
+        raise NotImplementedError
+
+    def _build_level(self, k: int, start: int) -> LevelT:
+        """The rows of buckets (of ``k`` bars) ``start`` … last."""
+        raise NotImplementedError
+
+    def _y_range(self, i0: int, i1: int) -> tuple[float, float] | None:
+        """(min, max) of the item's values over bars [i0, i1), None when none is finite."""
+        raise NotImplementedError
+
+    def _tail_start(self, first_changed: int, k: int) -> int:
+        """First row of level ``k`` that bar ``first_changed`` can change."""
+        return first_changed // k
+
+    def _tail_region(self) -> QtCore.QRectF:
+        """The rectangle a live refresh's repaint strip is cut from."""
+        return QtCore.QRectF(self._bounds)
+
+    def _data_rect(self) -> QtCore.QRectF:
+        """Every bar's cell over the finite values' range; empty when there is none."""
+        n = self.bars
+        yr = self._y_range(0, n)
+        if yr is None:
+            return QtCore.QRectF()
+        h = self.cell_half_width
+        return QtCore.QRectF(0.0 - h, yr[0], n - 1 + 2 * h, yr[1] - yr[0])
+
+    # -- the level cache ---------------------------------------------------------------------
+    def _level(self, k: int) -> LevelT:
+        lvl = self._levels.get(k)
+        if lvl is None:
+            lvl = self._levels[k] = self._build_level(k, 0)
+        return lvl
+
+    def _painted_level(self, p: QtGui.QPainter) -> tuple[int, LevelT]:
+        """The level the painter's zoom calls for, remembered for tail repaints."""
+        k = lod_factor(p.transform().m11(), self.min_px)
+        self.last_level = k
+        return k, self._level(k)
+
+    def _replace_data(self) -> None:
+        """Every bar changed: forget every level."""
+        self._levels.clear()
+        self._data_changed()
+
+    def _replace_tail(self, first_changed: int) -> None:
+        """The arrays equal the old ones before bar ``first_changed``: each cached level keeps
+        its rows before that bar's and rebuilds the rest."""
+        for k, lvl in list(self._levels.items()):
+            start = min(self._tail_start(first_changed, k), lvl[0].shape[0])
+            tail = self._build_level(k, start)
+            self._levels[k] = type(lvl)(*(np.concatenate([old[:start], new])
+                                          for old, new in zip(lvl, tail)))
+        self._data_changed(first_changed)
+
+    # -- bounds ------------------------------------------------------------------------------
+    def _data_changed(self, first_changed: int | None = None) -> None:
+        """A live refresh (``first_changed`` set) that keeps the bounds repaints only the last
+        buckets; anything else is a geometry change and a full repaint."""
+        bounds = self._data_rect()
+        if first_changed is not None and bounds == self._bounds:
+            self.update(tail_rect(self._tail_region(), first_changed, self.last_level))
+            return
+        self.prepareGeometryChange()
+        self._bounds = bounds
+        self.informViewBoundsChanged()
+        self.update()
+
+    def dataBounds(self, ax: int, frac: float = 1.0,
+                   orthoRange: tuple[float, float] | None = None) -> tuple[float | None, float | None]:
+        n = self.bars
+        if n == 0:
+            return (None, None)
+        if ax == 0:
+            h = self.cell_half_width
+            return (0.0 - h, n - 1 + h)
+        i0, i1 = ortho_bars(orthoRange, n)
+        yr = self._y_range(i0, i1)
+        return (None, None) if yr is None else yr
+
+    def boundingRect(self) -> QtCore.QRectF:
+        return QtCore.QRectF(self._bounds)
+
+
+__all__ = ["LevelCachedItem"]
