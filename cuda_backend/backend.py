@@ -103,7 +103,8 @@ def probe_cupy() -> tuple[ProbeResult, LauncherLike | None]:
     if driver // 1000 < runtime // 1000:
         return ProbeResult(False, f"the NVIDIA driver is too old: it supports CUDA {_version(driver)}, "
                                   f"CuPy {cupy.__version__} is built for CUDA {_version(runtime)}"), None
-    from cuda_backend.launcher import CupyExecutor, Launcher
+    from cuda_backend.cupy_executor import CupyExecutor
+    from cuda_backend.launcher import Launcher
 
     try:
         executor = CupyExecutor()

@@ -317,7 +317,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from core.kernel_params import kernel_params
     from cuda_backend.backend import CudaBackend
-    from cuda_backend.launcher import CupyExecutor, Launcher
+    from cuda_backend.cupy_executor import CupyExecutor
+    from cuda_backend.launcher import Launcher
 
     backend = CudaBackend()
     probe = backend.probe()

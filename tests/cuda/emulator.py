@@ -21,7 +21,7 @@ import numpy as np
 from core.backends.base import ProbeResult
 from cuda_backend import host
 from cuda_backend.backend import CudaBackend
-from cuda_backend.launcher import DeviceInfo, Launcher
+from cuda_backend.launcher import DeviceInfo, KernelArg, Launcher
 
 EMU_DIR = Path(__file__).resolve().parent / "emu"
 CXX_FLAGS = ("-std=c++17", "-O2", "-ffp-contract=off", "-fno-fast-math", "-Wall", "-Wextra",
@@ -114,10 +114,9 @@ class EmuExecutor:
         device_array[...] = host_array
 
     def launch(self, kernel: str, grid: tuple[int, int], block: tuple[int, int],
-               args: dict[str, Any], stream: Any) -> None:
+               args: tuple[KernelArg, ...], stream: Any) -> None:
         values = []
-        for name, kind in host.KERNEL_SIGNATURES[kernel]:
-            value = args[name]
+        for name, kind, value in args:
             if kind == "ptr":
                 assert isinstance(value, np.ndarray) and value.flags.c_contiguous, name
                 values.append(ctypes.c_void_p(value.ctypes.data))

@@ -212,7 +212,7 @@ def test_pinned_stager_copies_every_byte_in_order():
     buffer is reused only after waiting for its previous DMA (CuPy faked: no GPU here)."""
     from types import SimpleNamespace
 
-    from cuda_backend.launcher import PinnedStager
+    from cuda_backend.cupy_executor import PinnedStager
 
     cp, calls = _fake_cupy()
     stager = PinnedStager(cp, piece_bytes=4000, threads=3)

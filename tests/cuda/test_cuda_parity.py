@@ -284,7 +284,8 @@ def test_pinned_staging_equals_pageable_uploads():
     """Uploads through the pinned staging buffers (the default for large chunks) give the
     same bits as the driver's own pageable copies."""
     gpu_backend_or_skip()
-    from cuda_backend.launcher import CupyExecutor, Launcher
+    from cuda_backend.cupy_executor import CupyExecutor
+    from cuda_backend.launcher import Launcher
 
     pinned = Launcher(CupyExecutor(staging="pinned"))
     pinned.executor.staging_threshold = 1 << 20          # every chunk of this batch is staged

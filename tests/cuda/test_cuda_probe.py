@@ -15,6 +15,7 @@ import pytest
 
 import cuda_backend
 from cuda_backend import backend as cuda_module
+from cuda_backend import cupy_executor as cupy_executor_module
 from cuda_backend import launcher as launcher_module
 from tests.conftest import REPO
 from tests.cuda import emulator
@@ -61,7 +62,7 @@ def test_package_imports_and_probes_without_cupy():
     """The registry imports cuda_backend lazily; nothing may import CuPy at import time, and
     without CuPy the probe says so and how to install it."""
     code = ("import sys; sys.modules['cupy'] = None\n"
-            "import cuda_backend, cuda_backend.backend, cuda_backend.launcher, cuda_backend.host\n"
+            "import cuda_backend, cuda_backend.backend, cuda_backend.launcher, cuda_backend.cupy_executor, cuda_backend.host\n"
             "b = cuda_backend.create_backend(); p = b.probe()\n"
             "print(p.available); print(p.reason); print(b.name)")
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
@@ -74,7 +75,7 @@ def test_package_imports_and_probes_without_cupy():
 
 def test_importing_the_package_does_not_import_cupy():
     code = ("import sys, cuda_backend, cuda_backend.backend, cuda_backend.launcher, cuda_backend.host, "
-            "cuda_backend.nvrtc_check; cuda_backend.create_backend(); print('cupy' in sys.modules)")
+            "cuda_backend.cupy_executor, cuda_backend.nvrtc_check; cuda_backend.create_backend(); print('cupy' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
@@ -120,7 +121,7 @@ def test_compilation_failure_gives_the_log(monkeypatch):
             raise FakeCompileException("atc_full.cu(12): error: identifier \"x\" is undefined\n"
                                        "1 error detected in the compilation of \"atc_module.cu\".")
 
-    monkeypatch.setattr(launcher_module, "CupyExecutor", FailingExecutor)
+    monkeypatch.setattr(cupy_executor_module, "CupyExecutor", FailingExecutor)
     reason = probe_with(monkeypatch, fake_cupy())
     assert reason.startswith("compiling the CUDA kernels with NVRTC failed:")
     assert 'identifier "x" is undefined' in reason
@@ -131,7 +132,7 @@ def test_missing_nvrtc_or_module_load_failure(monkeypatch):
         def __init__(self, *args, **kwargs):
             raise RuntimeError("CuPy failed to load libnvrtc.so.12")
 
-    monkeypatch.setattr(launcher_module, "CupyExecutor", FailingExecutor)
+    monkeypatch.setattr(cupy_executor_module, "CupyExecutor", FailingExecutor)
     reason = probe_with(monkeypatch, fake_cupy())
     assert reason == "preparing the CUDA kernels failed: RuntimeError: CuPy failed to load libnvrtc.so.12"
 
@@ -140,7 +141,7 @@ def test_probe_passes_with_a_working_device(monkeypatch, emu_lib):
     """The whole success path of the probe, on the CPU emulation standing in for a device:
     the self-check runs the kernels end to end."""
     monkeypatch.setitem(sys.modules, "cupy", fake_cupy())
-    monkeypatch.setattr(launcher_module, "CupyExecutor", lambda: emulator.EmuExecutor(emu_lib))
+    monkeypatch.setattr(cupy_executor_module, "CupyExecutor", lambda: emulator.EmuExecutor(emu_lib))
     backend = cuda_module.CudaBackend()
     result = backend.probe()
     assert result.available, result.reason
@@ -157,7 +158,7 @@ def test_self_check_failure(monkeypatch, emu_lib):
             raise FakeRuntimeError(98, "cudaErrorInvalidDeviceFunction: invalid device function")
 
     monkeypatch.setitem(sys.modules, "cupy", fake_cupy())
-    monkeypatch.setattr(launcher_module, "CupyExecutor", lambda: BrokenExecutor(emu_lib))
+    monkeypatch.setattr(cupy_executor_module, "CupyExecutor", lambda: BrokenExecutor(emu_lib))
     reason = cuda_module.CudaBackend().probe().reason
     assert reason == ("the CUDA self-check failed on CPU emulation: FakeRuntimeError: "
                       "cudaErrorInvalidDeviceFunction: invalid device function")
@@ -193,7 +194,7 @@ def test_self_check_compares_with_the_reference_exactly(monkeypatch, emu_lib):
             super().set_params(np.frombuffer(p.tobytes(), dtype=np.uint8))
 
     monkeypatch.setitem(sys.modules, "cupy", fake_cupy())
-    monkeypatch.setattr(launcher_module, "CupyExecutor", lambda: SkewedExecutor(emu_lib))
+    monkeypatch.setattr(cupy_executor_module, "CupyExecutor", lambda: SkewedExecutor(emu_lib))
     result = cuda_module.CudaBackend().probe()
     assert not result.available
     assert result.reason.startswith("the CUDA self-check differs from the numpy reference on CPU emulation: ")
