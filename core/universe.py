@@ -26,13 +26,16 @@ import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
 from core.data.bars import Bars
 from core.data.cleaning import CleaningReport
 from core.errors import ATCInputError, DataError
+
+if TYPE_CHECKING:
+    from core.data.providers.base import Provider
 
 FORMAT = "atc-universe"
 VERSION = 1
@@ -66,9 +69,10 @@ def _require() -> tuple[Any, Any]:
 def _fs(url: str) -> tuple[Any, str]:
     _, fsspec = _require()
     try:
-        return fsspec.core.url_to_fs(url)
+        found: tuple[Any, str] = fsspec.core.url_to_fs(url)   # fsspec is unannotated
     except (ValueError, ImportError) as exc:
         raise ATCInputError(f"{url}: not a path fsspec can open: {exc}", field="universe") from None
+    return found
 
 
 def report_dict(report: CleaningReport | None) -> dict[str, Any]:
@@ -343,7 +347,8 @@ class _PanelCache:
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
-        self._items: OrderedDict[tuple, Panel] = OrderedDict()
+        # (url, size, modification stamp): the stamp's type depends on the filesystem.
+        self._items: OrderedDict[tuple[str, object, object], Panel] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, url: str) -> Panel:
@@ -396,15 +401,30 @@ def bars_from_store(db: str | None, interval: str, symbols: Sequence[str] | None
                 yield bars, report
 
 
-def bars_from_provider(source: Any, interval: str, symbols: Sequence[str] | None = None,
+def bars_from_provider(source: str | Provider, interval: str, symbols: Sequence[str] | None = None,
                        chunk: int = 500) -> Iterator[tuple[Bars, CleaningReport]]:
     """Every symbol of a provider (a source string, ``csv:DIR``, ``bundled``,
     ``synthetic``, or a provider object), fetched a chunk at a time, with the cleaner's
-    reports; a symbol that fails stops the export."""
+    reports; a symbol that fails stops the export.
+
+    The source and its symbols are settled on the call, before an export creates anything;
+    a source that cannot list its symbols (Yahoo) needs ``symbols``."""
     from core.data import make_provider
+    from core.data.providers.base import ListsSymbols
 
     provider = make_provider(source) if isinstance(source, str) else source
-    names = list(symbols) if symbols else list(provider.symbols())  # type: ignore[attr-defined]
+    if symbols:
+        names = list(symbols)
+    elif isinstance(provider, ListsSymbols):
+        names = provider.symbols()
+    else:
+        raise ATCInputError(f"the {provider.name} source cannot list its symbols: name the "
+                            "symbols to export (--symbols SYMBOL ...)", field="symbols")
+    return _fetched_in_chunks(provider, names, interval, chunk)
+
+
+def _fetched_in_chunks(provider: Provider, names: list[str], interval: str,
+                       chunk: int) -> Iterator[tuple[Bars, CleaningReport]]:
     for i in range(0, len(names), chunk):
         fetched = provider.fetch(names[i:i + chunk], interval)
         for name, reason in fetched.failures.items():

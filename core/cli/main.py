@@ -36,7 +36,7 @@ def build_config(params: str | None, assignments: Sequence[str]) -> ATCConfig:
     Both go through the same conversion and validation (``ATCConfig.parse_value`` gives a
     ``--set`` value the type JSON would give it).
     """
-    values: dict = {}
+    values: dict[str, Any] = {}
     if params:
         path = Path(params)
         try:
@@ -132,7 +132,7 @@ def cmd_backends(args: argparse.Namespace) -> int:
 def cmd_scan(args: argparse.Namespace) -> int:
     """Latest signals of every symbol of the bundled data (or the given symbols); the exit
     status says whether some or all symbols could not be read (as for `atc fetch`)."""
-    from core.data import make_provider
+    from core.data.providers.bundled import BundledProvider
 
     config = build_config(args.params, args.set)
     if args.family is not None and args.universe:
@@ -145,7 +145,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     for option in ("output", "cluster"):
         if getattr(args, option):
             raise ATCInputError(f"--{option} works with --universe DIR", field=option)
-    provider = make_provider("bundled")
+    provider = BundledProvider()
     symbols = args.symbols or list(provider.symbols())
     fetched = provider.fetch(symbols, "1d")
     for symbol, reason in fetched.failures.items():

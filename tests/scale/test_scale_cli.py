@@ -86,3 +86,14 @@ def test_sweep_grid_errors_name_the_file_and_field(universe_dir, tmp_path, capsy
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "grid.toml: parameter set 1 (ema_len=5000): ema_len = 5000 is out of range" in err
     assert not (tmp_path / "o.parquet").exists()
+
+
+def test_export_from_a_source_without_a_symbol_list_asks_for_symbols(tmp_path, capsys):
+    # Yahoo cannot list its symbols: a one-line error naming the option, not an
+    # AttributeError traceback, and no universe folder left behind.
+    target = tmp_path / "universe"
+    assert main(["export", "--source", "yahoo", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("atc: error: ")
+    assert "the yahoo source cannot list its symbols" in err and "--symbols" in err
+    assert not target.exists()

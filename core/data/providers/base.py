@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Protocol, Sequence, overload, runtime_checkable
 
 from core.data.actions import CorporateAction
 from core.data.bars import Bars
@@ -13,8 +13,8 @@ from core.data.symbols import normalise_symbol, symbol_syntax_error
 from core.errors import DataError
 
 # The symbol helpers live in core.data.symbols; providers import them from here too.
-__all__ = ["FetchResult", "NoBarsYet", "Provider", "check_interval", "normalise_symbol",
-           "start_ns", "symbol_syntax_error", "to_utc"]
+__all__ = ["FetchResult", "ListsSymbols", "NoBarsYet", "Provider", "check_interval",
+           "normalise_symbol", "start_ns", "symbol_syntax_error", "to_utc"]
 
 
 class NoBarsYet(str):
@@ -82,12 +82,30 @@ class Provider(Protocol):
         ...
 
 
+@runtime_checkable
+class ListsSymbols(Protocol):
+    """A provider that knows every symbol it serves (CSV folders, the bundled data, the
+    synthetic universe); Yahoo does not, so its symbols must always be named."""
+
+    def symbols(self) -> list[str]:
+        """Every symbol the source can fetch."""
+        ...
+
+
 def check_interval(provider_name: str, interval: str, supported: tuple[str, ...]) -> None:
     """Raise ``DataError`` when ``interval`` is not one the provider serves."""
     if interval not in supported:
         raise DataError(
             f"the {provider_name} source has no {interval!r} bars; use one of {', '.join(supported)}"
         )
+
+
+@overload
+def to_utc(start: dt.datetime) -> dt.datetime: ...
+
+
+@overload
+def to_utc(start: None) -> None: ...
 
 
 def to_utc(start: dt.datetime | None) -> dt.datetime | None:

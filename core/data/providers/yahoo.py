@@ -79,7 +79,7 @@ def _is_rate_limit_exception(exc: BaseException) -> bool:
     try:
         from yfinance.exceptions import YFRateLimitError
     except ImportError:  # very old yfinance: recognise it by name and text
-        YFRateLimitError = ()  # type: ignore[assignment]  # noqa: N806
+        YFRateLimitError = ()  # noqa: N806
     return isinstance(exc, YFRateLimitError) or frames.is_rate_limit(f"{type(exc).__name__} {exc}")
 
 
@@ -152,7 +152,7 @@ class YahooProvider:
 
     def earliest_start(self, interval: str) -> dt.datetime | None:
         """The earliest start Yahoo accepts for ``interval`` now (None: no limit)."""
-        return frames.earliest_start(interval, to_utc(self._now()))  # type: ignore[arg-type]
+        return frames.earliest_start(interval, to_utc(self._now()))
 
     def fetch(self, symbols: Sequence[str], interval: str = "1d",
               start: dt.datetime | None = None) -> FetchResult:
@@ -248,7 +248,7 @@ class YahooProvider:
         if self._cooldown_end is None:
             return None
         left = self._cooldown_end - self._clock()
-        return None if left <= 0 else to_utc(self._now()).timestamp() + left  # type: ignore[union-attr]
+        return None if left <= 0 else to_utc(self._now()).timestamp() + left
 
     def _check_cooldown(self) -> None:
         until = self.cooldown_until
