@@ -27,7 +27,8 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Sequence, TextIO
+from types import FrameType
+from typing import Any, Callable, Iterator, Sequence, TextIO, TypeAlias
 
 from core.errors import ATCInputError
 
@@ -38,6 +39,10 @@ _STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGINT", "S
 #: The ``-o`` value that means standard output, as for most Unix tools.
 STDOUT = "-"
 _SIGPIPE = getattr(signal, "SIGPIPE", 13)
+
+#: What ``signal.signal`` takes and returns: a function, SIG_DFL/SIG_IGN, or None (a
+#: handler not installed from Python).
+_Handler: TypeAlias = Callable[[int, FrameType | None], Any] | int | None
 
 
 @dataclass(frozen=True)
@@ -192,7 +197,7 @@ def _stop_signals_raise() -> Iterator[None]:
             fired.append(signum)
             raise _Stopped(signum)
 
-    previous = {}
+    previous: dict[int, _Handler] = {}
     for sig in _STOP_SIGNALS:
         if signal.getsignal(sig) is not signal.SIG_IGN:   # nohup and friends stay ignored
             previous[sig] = signal.signal(sig, handler)
@@ -207,6 +212,6 @@ def _stop_signals_raise() -> Iterator[None]:
         _restore(previous)
 
 
-def _restore(previous: dict) -> None:
+def _restore(previous: dict[int, _Handler]) -> None:
     for sig, old in previous.items():
         signal.signal(sig, old if old is not None else signal.SIG_DFL)

@@ -134,15 +134,18 @@ def format_value(v: float) -> str:
     return "" if math.isnan(v) else repr(v)
 
 
-def write_columns(path: Path, columns: Iterable[tuple[str, np.ndarray]],
+def write_columns(path: str | os.PathLike[str], columns: Iterable[tuple[str, np.ndarray]],
                   dates: Sequence[str] | None = None,
                   inputs: Sequence[str | os.PathLike[str] | None] = ()) -> int:
     """Write named columns (one row per bar) through ``write_output``; returns the number
-    of rows. ``inputs`` are the run's input files, which the output may not replace."""
+    of rows. ``inputs`` are the run's input files, which the output may not replace.
+
+    ``path`` is best the ``-o`` text as typed: ``Path("./-")`` is ``Path("-")``, which
+    means standard output, while the string ``"./-"`` is a file named ``-``."""
     cols = list(columns)
     names = [name for name, _ in cols]
     arrays = [np.asarray(values, dtype=np.float64) for _, values in cols]
-    n = arrays[0].shape[0]
+    n = int(arrays[0].shape[0])
 
     def fill(fh: TextIO) -> None:
         writer = csv.writer(fh)

@@ -14,6 +14,7 @@ scheduler, or nothing computed.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 import time
 from pathlib import Path
@@ -194,7 +195,7 @@ def _cell(value: Any, column: str = "") -> str:
         if column.endswith("signal") or column.endswith("direction"):
             return f"{value:+.3f}"
         return f"{value:.4f}" if abs(value) < 10 else f"{value:.2f}"
-    if hasattr(value, "strftime"):
+    if isinstance(value, dt.datetime):               # pandas' Timestamp (and NaT) too
         return value.strftime("%Y-%m-%d %H:%M") if (value.hour or value.minute) else value.strftime("%Y-%m-%d")
     return str(value)
 

@@ -27,6 +27,7 @@ from typing import Any, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
+import numpy.typing as npt
 
 from core.data.bars import Bars
 from core.data.intervals import DERIVED_FROM, interval_seconds
@@ -85,7 +86,7 @@ def _local_midnight_utc(day: int, zone: dt.tzinfo) -> int:
     return int(round(when.timestamp())) * _NS
 
 
-def _period_starts(local_days: np.ndarray, interval: str) -> np.ndarray:
+def _period_starts(local_days: npt.NDArray[np.int64], interval: str) -> npt.NDArray[np.int64]:
     """The first day of the week or month of each local day (days since 1970-01-01)."""
     if interval == "1wk":
         return local_days - (local_days + 3) % 7       # 1970-01-01 was a Thursday

@@ -227,7 +227,8 @@ class BarStore:
 
         A record stays after the series is fetched again; :meth:`delete` clears it.
         """
-        sql, args = "SELECT symbol, interval, found_at, reason FROM quarantine", ()
+        sql = "SELECT symbol, interval, found_at, reason FROM quarantine"
+        args: tuple[str, ...] = ()
         if interval is not None:
             sql, args = sql + " WHERE interval=?", (interval,)
         rows = self._run(lambda c: c.execute(sql + " ORDER BY found_at, symbol", args).fetchall())
@@ -529,7 +530,7 @@ class BarStore:
             return out
 
     @staticmethod
-    def _bars(symbol: str, interval: str, meta: tuple, block: np.ndarray,
+    def _bars(symbol: str, interval: str, meta: tuple[str, str, int], block: np.ndarray,
               last: int | None) -> Bars:
         if last is not None:
             block = block[:, max(block.shape[1] - max(int(last), 0), 0):]

@@ -18,6 +18,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
+from typing import TypeAlias
 
 from core.data.symbols import normalise_symbol, symbol_syntax_error
 from core.types import PRICE_MAX, PRICE_MIN
@@ -25,6 +26,9 @@ from core.types import PRICE_MAX, PRICE_MIN
 #: Latest quote time accepted: int64 nanoseconds (the bar timestamps) end in 2262.
 _MAX_TIME_MS = 9_223_372_036_854
 _INT64_TEXT = re.compile(r"-?[0-9]{1,19}")
+
+#: A decoded message: field name → value, values of any JSON type until checked.
+Message: TypeAlias = dict[str, object]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +57,7 @@ class _Reject(Exception):
     """Why a message is not a quote (the message of the exception is the counted reason)."""
 
 
-def _symbol(message: dict) -> str:
+def _symbol(message: Message) -> str:
     raw = message.get("id")
     if not isinstance(raw, str):
         raise _Reject("no symbol")
@@ -63,7 +67,7 @@ def _symbol(message: dict) -> str:
     return symbol
 
 
-def _price(message: dict) -> float:
+def _price(message: Message) -> float:
     raw = message.get("price")
     if raw is None:
         raise _Reject("no price")          # proto3 drops a 0.0 price, so absent means 0
@@ -75,7 +79,7 @@ def _price(message: dict) -> float:
     return price
 
 
-def _int_field(message: dict, name: str) -> int | None:
+def _int_field(message: Message, name: str) -> int | None:
     """An int64 field: an int or a string of digits (JSON's int64 encoding), or None."""
     raw = message.get(name)
     if raw is None:
@@ -89,7 +93,7 @@ def _int_field(message: dict, name: str) -> int | None:
     raise _Reject(f"bad {name}")
 
 
-def _time(message: dict) -> float:
+def _time(message: Message) -> float:
     ms = _int_field(message, "time")
     if ms is None:
         raise _Reject("no time")

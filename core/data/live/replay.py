@@ -11,6 +11,7 @@ closes it from the history, exactly as a live history poll does.
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from core.data.live.quotes import Quote
 
@@ -19,10 +20,10 @@ SESSION_OPEN_S = 9.5 * 3600
 SESSION_CLOSE_S = 16.0 * 3600
 
 
-def walk_prices(o: float, h: float, lo: float, c: float, steps: int) -> np.ndarray:
+def walk_prices(o: float, h: float, lo: float, c: float, steps: int) -> npt.NDArray[np.float64]:
     """About ``steps`` prices from open to close through both extremes."""
     first, second = (lo, h) if abs(o - lo) <= abs(h - o) else (h, lo)
-    corners = np.array([o, first, second, c])
+    corners = np.array([o, first, second, c], dtype=np.float64)
     legs = max(steps - 1, 3)
     # Split the steps over the three legs in proportion to their lengths (≥ 1 each).
     length = np.abs(np.diff(corners)) + 1e-12

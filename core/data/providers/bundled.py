@@ -151,8 +151,8 @@ class BundledProvider:
                 continue
             i = int(np.searchsorted(cols["timestamps"], day))
             if i < cols["timestamps"].size and int(cols["timestamps"][i]) == day:
-                out[normalise_symbol(raw)] = (day, *(float(cols[k][i]) for k in
-                                                    ("open", "high", "low", "close", "volume")))
+                o, h, lo, c, v = (float(cols[k][i]) for k in ("open", "high", "low", "close", "volume"))
+                out[normalise_symbol(raw)] = (day, o, h, lo, c, v)
         return out
 
     def validate_symbols(self, symbols: Sequence[str]) -> dict[str, str]:

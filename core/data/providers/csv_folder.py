@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from core.data.bars import empty_bars
 from core.data.cleaning import CleaningReport, clean_columns
@@ -120,12 +121,12 @@ def _first(mask: np.ndarray) -> int:
     return int(np.argmax(mask))
 
 
-def _numbers(values: Any, column: str) -> np.ndarray:
+def _numbers(values: Any, column: str) -> npt.NDArray[np.float64]:
     import pandas as pd
 
     text = values.str.strip()
     missing = text.str.lower().isin(_MISSING).to_numpy()
-    out = pd.to_numeric(text.where(~missing), errors="coerce").to_numpy(np.float64)
+    out: npt.NDArray[np.float64] = pd.to_numeric(text.where(~missing), errors="coerce").to_numpy(np.float64)
     bad = np.isnan(out) & ~missing
     if bad.any():
         i = _first(bad)
@@ -133,10 +134,10 @@ def _numbers(values: Any, column: str) -> np.ndarray:
     return out
 
 
-def _epoch_ns(text: Any, column: str) -> np.ndarray:
+def _epoch_ns(text: Any, column: str) -> npt.NDArray[np.int64]:
     """Epoch numbers -> int64 ns; the unit is the median's, and a row of another unit or
     beyond 2262 is an error (pandas would overflow, or silently misplace it)."""
-    nums = text.astype(np.float64).to_numpy()
+    nums: npt.NDArray[np.float64] = text.astype(np.float64).to_numpy()
     units = np.searchsorted(_EPOCH_LIMITS, nums, side="right")
     unit = int(np.searchsorted(_EPOCH_LIMITS, np.median(nums), side="right"))
     odd = units != unit
@@ -145,12 +146,12 @@ def _epoch_ns(text: Any, column: str) -> np.ndarray:
         raise _BadCell(text.index[i], column,
                        f"{text.iloc[i]!r} looks like epoch {_EPOCH_UNITS[units[i]]} but the file's "
                        f"other times are epoch {_EPOCH_UNITS[unit]}; use one unit in a file")
-    scale = 10 ** (9 - 3 * unit)
+    scale: int = 10 ** (9 - 3 * unit)     # unit ≤ 3: a whole number of ns per unit
     outside = nums * float(scale) >= 2.0 ** 63
     whole = not outside.any() and not text.str.contains(".", regex=False).any()
     if whole:
         # Whole numbers are scaled exactly (floats would blur nanoseconds and the limit).
-        ints = text.astype(np.int64).to_numpy()
+        ints: npt.NDArray[np.int64] = text.astype(np.int64).to_numpy()
         outside = ints > _MAX_NS // scale
     if outside.any():
         i = _first(outside)
@@ -158,7 +159,7 @@ def _epoch_ns(text: Any, column: str) -> np.ndarray:
     return ints * scale if whole else np.round(nums * scale).astype(np.int64)
 
 
-def _times(values: Any, column: str, tz: str, file: Path) -> np.ndarray:
+def _times(values: Any, column: str, tz: str, file: Path) -> npt.NDArray[np.int64]:
     import pandas as pd
 
     text = values.str.strip()
@@ -187,7 +188,8 @@ def _times(values: Any, column: str, tz: str, file: Path) -> np.ndarray:
     if outside.any():
         i = _first(outside)
         raise _BadCell(text.index[i], column, f"{text.iloc[i]!r} is outside {_RANGE}")
-    return index.tz_convert("UTC").as_unit("ns").asi8
+    ns: npt.NDArray[np.int64] = index.tz_convert("UTC").as_unit("ns").asi8
+    return ns
 
 
 class CsvFolderProvider:
@@ -210,7 +212,7 @@ class CsvFolderProvider:
             raise DataError(f"CSV folder {self.folder} does not exist or is not a folder")
         self.tz = tz
         self._lock = threading.Lock()
-        self._index_key: tuple = ()
+        self._index_key: tuple[tuple[str, int, int], ...] = ()
         self._index: dict[str, list[tuple[Path, str | None]]] = {}
         self._refused: dict[str, str] = {}
 
@@ -322,7 +324,8 @@ class CsvFolderProvider:
                             f"{bad.column!r}: {bad.what}", symbol=symbol) from None
 
     def _columns(self, df: Any, cols: dict[str, str], path: Path) -> dict[str, np.ndarray]:
-        out = {"timestamps": _times(df[cols["time"]], cols["time"], self.tz, path)}
+        out: dict[str, np.ndarray] = {"timestamps": _times(df[cols["time"]], cols["time"],
+                                                           self.tz, path)}
         close = _numbers(df[cols["close"]], cols["close"])
         for role in ("open", "high", "low"):
             out[role] = _numbers(df[cols[role]], cols[role]) if role in cols else close.copy()

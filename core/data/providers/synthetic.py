@@ -13,6 +13,7 @@ import datetime as dt
 from typing import Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from core.data.cleaning import clean_columns
 from core.data.intervals import interval_seconds
@@ -22,7 +23,7 @@ PREFIX = "SYN"
 _END_DAY = np.datetime64("2024-12-31", "D")
 
 
-def _timestamps(interval: str, bars: int) -> np.ndarray:
+def _timestamps(interval: str, bars: int) -> npt.NDArray[np.int64]:
     """``bars`` timestamps (ns UTC) ending on 2024-12-31: weekdays for 1d, even steps else."""
     if interval == "1d":
         days = np.arange(_END_DAY - (bars * 7) // 5 - 14, _END_DAY + 1)
@@ -30,7 +31,7 @@ def _timestamps(interval: str, bars: int) -> np.ndarray:
         days = days[weekday < 5][-bars:]
         return days.astype("datetime64[ns]").astype(np.int64)
     step = interval_seconds(interval) * 1_000_000_000
-    end = _END_DAY.astype("datetime64[ns]").astype(np.int64)
+    end = int(_END_DAY.astype("datetime64[ns]").astype(np.int64))
     return end - step * np.arange(bars - 1, -1, -1, dtype=np.int64)
 
 

@@ -29,6 +29,7 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 import numpy as np
+import numpy.typing as npt
 
 from core.data.actions import DIVIDEND, SPLIT, CorporateAction
 from core.errors import DataError
@@ -143,13 +144,14 @@ def frame_arrays(sub: Any) -> tuple[dict[str, np.ndarray], str] | None:
              "close": p[:, 3], "volume": volume}, tz)
 
 
-def _utc_ns(index: Any) -> np.ndarray:
+def _utc_ns(index: Any) -> npt.NDArray[np.int64]:
     """A frame's DatetimeIndex as int64 ns UTC (a tz-naive index is taken to be UTC)."""
     import pandas as pd
 
     index = pd.DatetimeIndex(index)
     index = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
-    return index.as_unit("ns").asi8
+    ns: npt.NDArray[np.int64] = index.as_unit("ns").asi8
+    return ns
 
 
 def frame_actions(sub: Any) -> list[CorporateAction]:
@@ -204,7 +206,7 @@ def is_connection_error(raw: str) -> bool:
     return any(t in low for t in _CONNECTION_TEXTS)
 
 
-class Captured(dict):
+class Captured(dict[str, str]):
     """Per-ticker error texts of one ``yf.download`` call (ticker → text), and in
     ``connection`` every text yfinance logged during the call that names a failed
     connection (a timezone lookup or the cookie fetch that never reached Yahoo)."""
