@@ -8,7 +8,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
@@ -180,12 +180,22 @@ def with_forming_bar(bars: Any, bar: Any) -> Any:
                 source=bars.source, synthetic=bars.synthetic)
 
 
+class ChartView(Protocol):
+    """What the controller draws on (the ChartWidget)."""
+
+    def set_data(self, bars: Any, result: ATCResult, config: ATCConfig) -> None: ...
+
+    def update_data(self, bars: Any, result: ATCResult) -> None: ...
+
+    def set_last_bar_forming(self, forming: bool) -> None: ...
+
+
 class AnalysisController(QObject):
     """Keeps the chart in step with the selection, the interval and the parameters.
 
-    ``chart`` is any object with ``set_data(bars, result, config)`` and
-    ``update_data(bars, result)`` (the ChartWidget); it is fetched through a callable so the
-    widget can be created lazily.
+    ``chart`` gives the :class:`ChartView`; it is a callable so that the widget can be
+    created on first use. It is passed here or later to ``attach_chart`` (the window is
+    built after the session); until then outcomes are kept and announced, not drawn.
     """
 
     analysed = Signal(object)            # AnalysisOutcome, after the chart took it
@@ -193,14 +203,14 @@ class AnalysisController(QObject):
     started = Signal(str, str)           # symbol, interval
 
     def __init__(self, runner: JobRunner, registry: Registry, data: Callable[[], DataService],
-                 settings: Callable[[], AppSettings], chart: Callable[[], Any],
+                 settings: Callable[[], AppSettings], chart: Callable[[], ChartView] | None = None,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.runner = runner
         self.registry = registry
         self._data = data
         self._settings = settings
-        self._chart = chart
+        self._chart: Callable[[], ChartView] | None = chart
         self.symbol: str | None = None
         self.interval: str | None = None
         self._latest = 0
@@ -211,8 +221,10 @@ class AnalysisController(QObject):
         self._closed = False
         self.live = ChartLive()
         self._forming_shown = False
-        runner.succeeded.connect(self._succeeded)
-        runner.failed.connect(self._failed)
+
+    def attach_chart(self, chart: Callable[[], ChartView]) -> None:
+        """Draw on ``chart()`` from now on (called once the window made its chart pane)."""
+        self._chart = chart
 
     def current_interval(self) -> str:
         return self.interval or self._settings().interval
@@ -267,12 +279,10 @@ class AnalysisController(QObject):
         data = self._data()
         self.started.emit(req.symbol, req.interval)
         self.runner.submit(KIND, lambda: run_analysis(req, data, self.registry, self.live),
-                           request_id=rid)
+                           on_done=self._succeeded, on_failed=self._failed, request_id=rid)
 
     @guarded
-    def _succeeded(self, result: JobResult) -> None:
-        if result.kind != KIND:
-            return
+    def _succeeded(self, result: JobResult[AnalysisOutcome]) -> None:
         if result.request_id == self._running:
             self._running = None
         if result.request_id != self._latest:
@@ -292,7 +302,7 @@ class AnalysisController(QObject):
                 or out.request.interval != bar.interval or self._running is not None):
             return
         last = int(out.bars.timestamps[-1])
-        if int(bar.start) <= last:
+        if int(bar.start) <= last or self._chart is None:
             return
         one = self.live.forming(bar.close, last)
         if one is None:
@@ -305,16 +315,16 @@ class AnalysisController(QObject):
 
     def _present(self, out: AnalysisOutcome) -> None:
         req = out.request
-        chart = self._chart()
         key = (req.symbol, req.interval, req.config)
-        if req.live and self._shown == key:
-            chart.update_data(out.bars, out.result)
-        else:
-            chart.set_data(out.bars, out.result, req.config)
-        if hasattr(chart, "set_last_bar_forming"):
+        if self._chart is not None:
+            chart = self._chart()
+            if req.live and self._shown == key:
+                chart.update_data(out.bars, out.result)
+            else:
+                chart.set_data(out.bars, out.result, req.config)
             chart.set_last_bar_forming(False)       # only closed bars from the history
+            self._shown = key
         self._forming_shown = False
-        self._shown = key
         self.last_outcome = out
         log.debug("chart %s %s: %d bars, load %.3f s, ATC %.3f s on %s", req.symbol, req.interval,
                   len(out.bars), out.load_s, out.compute_s, out.result.backend)
@@ -322,8 +332,6 @@ class AnalysisController(QObject):
 
     @guarded
     def _failed(self, failure: JobFailure) -> None:
-        if failure.kind != KIND:
-            return
         if failure.request_id == self._running:
             self._running = None
         if failure.request_id == self._latest:

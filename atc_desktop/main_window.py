@@ -97,7 +97,7 @@ class MainWindow(QMainWindow):
         self.watchlist = WatchlistWidget(s.model, self)
         self.watchlist.set_lists(s.watchlists.names(), s.watchlists.active)
         self.chart_pane = ChartPane(self)
-        s.analysis._chart = self.chart_pane.chart        # created on first use
+        s.analysis.attach_chart(self.chart_pane.chart)   # created on first use
         self.settings_panel = SettingsPanel(s.settings, s.registry.names, [s.settings.interval], self)
         self.backends = BackendsView(self)
         self.backends.set_fallbacks(s.registry.fallbacks())
@@ -264,7 +264,6 @@ class MainWindow(QMainWindow):
         s.alerts.alert_raised.connect(lambda a: self.statusBar().showMessage("ALERT: " + a.message(), 15000))
         self.chart_pane.interval_requested.connect(s.analysis.set_interval)
         error_sink().error_reported.connect(self._problem)
-        s.runner.succeeded.connect(self._intervals_known)
 
     def _make_tray(self) -> QSystemTrayIcon | None:
         if not QSystemTrayIcon.isSystemTrayAvailable():
@@ -304,14 +303,14 @@ class MainWindow(QMainWindow):
         self._ask_intervals()
 
     def _ask_intervals(self) -> None:
-        self.session.runner.submit("intervals", self.session.data.intervals)
+        self.session.runner.submit("intervals", self.session.data.intervals,
+                                   on_done=lambda r: self._intervals_known(list(r.value)),
+                                   on_failed=lambda _f: None)
 
     @guarded
-    def _intervals_known(self, result: Any) -> None:
-        if result.kind == "intervals":
-            intervals = list(result.value)
-            self.settings_panel.set_intervals(intervals)
-            self.chart_pane.set_intervals(intervals, self.session.analysis.current_interval())
+    def _intervals_known(self, intervals: list[Any]) -> None:
+        self.settings_panel.set_intervals(intervals)
+        self.chart_pane.set_intervals(intervals, self.session.analysis.current_interval())
 
     def _fallback(self, event: Any) -> None:
         self.backends.add_fallback(event)

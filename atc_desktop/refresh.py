@@ -80,8 +80,6 @@ class RefreshController(QObject):
         #: Whether numba's screening kernels are compiled (``KernelWarmup.ready``).
         self.kernels_ready: Callable[[], bool] = lambda: True
         self.provider_problem = ""
-        runner.succeeded.connect(self._succeeded)
-        runner.failed.connect(self._failed)
 
     # -- timer --------------------------------------------------------------------------------
     def start(self, seconds: int) -> None:
@@ -133,7 +131,7 @@ class RefreshController(QObject):
 
         self._running = rid
         self.busy_changed.emit(True)
-        self.runner.submit(KIND, job, request_id=rid)
+        self.runner.submit(KIND, job, on_done=self._succeeded, on_failed=self._failed, request_id=rid)
 
     def invalidate(self, refetch: bool = False) -> None:
         """The inputs changed: drop the running job's result and screen again (the live
@@ -163,16 +161,14 @@ class RefreshController(QObject):
             self.request(fetch=fetch)
 
     @guarded
-    def _succeeded(self, result: JobResult) -> None:
-        if result.kind != KIND:
-            return
+    def _succeeded(self, result: JobResult[ScreenOutcome]) -> None:
         if not self._finish(result.request_id):
             self.dropped += 1
             log.debug("dropped outdated screening result #%d", result.request_id)
             self.busy_changed.emit(False)
             self._follow_up()
             return
-        outcome: ScreenOutcome = result.value
+        outcome = result.value
         # Hand the rows over in list order, a chunk per event-loop turn (see APPLY_CHUNK).
         rows = self.model.symbols()
         position = {s: i for i, s in enumerate(rows)}
@@ -227,8 +223,6 @@ class RefreshController(QObject):
 
     @guarded
     def _failed(self, failure: JobFailure) -> None:
-        if failure.kind != KIND:
-            return
         if self._finish(failure.request_id):
             self.busy_changed.emit(False)
             log.error("refresh failed: %s\n%s", failure.message, failure.trace)

@@ -26,7 +26,7 @@ from atc_desktop.watchlist.model import WatchlistModel
 from atc_desktop.watchlist.store import WatchlistStore
 from atc_desktop.watchlist.symbol_entry import Entry, parse_entry, settle
 from atc_desktop.watchlist.undo import WatchlistUndo
-from atc_desktop.workers import JobFailure, JobResult, JobRunner
+from atc_desktop.workers import JobFailure, JobRunner
 from core.backends.registry import Registry, default_registry
 from core.errors import ATCInputError
 
@@ -85,8 +85,6 @@ class AppSession(QObject):
         self.undo.removed.connect(self._symbols_removed)
         self.undo.restored.connect(lambda _s: self.refresh.request(fetch=False))
         self.runner = JobRunner(pool, self)
-        self.runner.succeeded.connect(self._job_succeeded)
-        self.runner.failed.connect(self._job_failed)
         self._provider_override = provider
         self.data = self._make_data(self.settings)
         self.refresh = RefreshController(self.model, self.runner, self.registry, lambda: self.data,
@@ -97,7 +95,7 @@ class AppSession(QObject):
         self.refresh.kernels_ready = lambda: self.kernels.ready
         self.kernels.state_changed.connect(self._kernels_changed)
         self.analysis = AnalysisController(self.runner, self.registry, lambda: self.data,
-                                           lambda: self.settings, chart or (lambda: None), self)
+                                           lambda: self.settings, chart, self)
         self.alerts = AlertCenter(paths.alerts_file, self)
         self.refresh.refreshed.connect(self._screened)
         self.analysis.analysed.connect(self._analysed)
@@ -173,7 +171,8 @@ class AppSession(QObject):
             self.add_failed.emit("; ".join(entry.problems))
             return
         data = self.data
-        self.runner.submit("validate", lambda: (entry, data.validate(list(entry.wanted))))
+        self.runner.submit("validate", lambda: (entry, data.validate(list(entry.wanted))),
+                           on_done=lambda r: self._validated(*r.value), on_failed=self._validate_failed)
 
     @guarded
     def remove_symbols(self, symbols: list[str]) -> None:
@@ -260,16 +259,10 @@ class AppSession(QObject):
                 reg.refresh()
             return reg.status()
 
-        self.runner.submit("probe", probe)
+        self.runner.submit("probe", probe, on_done=lambda r: self.backends_probed.emit(r.value),
+                           on_failed=lambda f: self.backends_probe_failed.emit(f.message))
 
     # -- job results --------------------------------------------------------------------------
-    @guarded
-    def _job_succeeded(self, result: JobResult) -> None:
-        if result.kind == "validate":
-            self._validated(*result.value)
-        elif result.kind == "probe":
-            self.backends_probed.emit(result.value)
-
     def _kernels_changed(self, state: str) -> None:
         if state == "compiling" or self._shut:
             return
@@ -291,14 +284,10 @@ class AppSession(QObject):
             log.warning("not added: %s", "; ".join(done.problems))
             self.add_failed.emit("; ".join(done.problems))
 
-    @guarded
-    def _job_failed(self, failure: JobFailure) -> None:
-        if failure.kind == "validate":
-            msg = f"could not check the symbol: {failure.message}"
-            log.warning(msg)
-            self.add_failed.emit(msg)
-        elif failure.kind == "probe":
-            self.backends_probe_failed.emit(failure.message)
+    def _validate_failed(self, failure: JobFailure) -> None:
+        msg = f"could not check the symbol: {failure.message}"
+        log.warning(msg)
+        self.add_failed.emit(msg)
 
     def _first_results(self, fetched: bool) -> None:
         """What ``start`` leaves until the first screening (and the first fetch) ended."""

@@ -87,11 +87,10 @@ class ParityDialog(QDialog):
         self.resize(1100, 560)
 
         self._runner = runner
-        runner.succeeded.connect(self._succeeded)
-        runner.failed.connect(self._failed)
         path_, config_ = self.path, config
         self.request_id = runner.submit(
-            KIND, lambda: compare_export(path_, config_, compute=compute))
+            KIND, lambda: compare_export(path_, config_, compute=compute),
+            on_done=self._succeeded, on_failed=self._failed)
 
     @property
     def busy(self) -> bool:
@@ -103,10 +102,7 @@ class ParityDialog(QDialog):
                 for r in range(self.table.rowCount())]
 
     @guarded
-    def _succeeded(self, result: JobResult) -> None:
-        if result.kind != KIND or result.request_id != self.request_id:
-            return
-        self._detach()
+    def _succeeded(self, result: JobResult[ParityReport]) -> None:
         report: ParityReport = result.value
         self.report = report
         self.header.setText(f"{report.path.name}: {report.bars} bars, {report.first_time} … "
@@ -133,9 +129,6 @@ class ParityDialog(QDialog):
 
     @guarded
     def _failed(self, failure: JobFailure) -> None:
-        if failure.kind != KIND or failure.request_id != self.request_id:
-            return
-        self._detach()
         if isinstance(failure.error, ATCError):
             self.error = str(failure.error)
         else:
@@ -151,16 +144,8 @@ class ParityDialog(QDialog):
         self.verdict.style().unpolish(self.verdict)
         self.verdict.style().polish(self.verdict)
 
-    def _detach(self) -> None:
-        for signal, slot in ((self._runner.succeeded, self._succeeded),
-                             (self._runner.failed, self._failed)):
-            try:
-                signal.disconnect(slot)
-            except (RuntimeError, TypeError):
-                pass
-
     def done(self, code: int) -> None:  # noqa: D401 - Qt's name
-        self._detach()
+        self._runner.drop(self.request_id)      # closed before the answer: nobody to show it to
         super().done(code)
 
 

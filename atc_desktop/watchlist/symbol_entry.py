@@ -172,8 +172,6 @@ class SymbolCompleter(QCompleter):
         self._timer.timeout.connect(self._search)
         line.setCompleter(self)
         line.textEdited.connect(self._typed)
-        runner.succeeded.connect(self._job_done)
-        runner.failed.connect(self._job_failed)
 
     # -- QCompleter ---------------------------------------------------------------------------
     def pathFromIndex(self, index: QModelIndex | QPersistentModelIndex) -> str:  # noqa: N802
@@ -211,7 +209,8 @@ class SymbolCompleter(QCompleter):
             return
         sources = self._current_sources()
         if self._index is None and not self._index_job:
-            self._index_job = self._runner.submit("symbol-index", sources.index)
+            self._index_job = self._runner.submit("symbol-index", sources.index,
+                                                  on_done=self._index_done, on_failed=self._index_failed)
         known = [Suggestion(s, where="watchlist") for s in sources.known()]
         self._local = match(token, [*(self._index or []), *known])
         self._show(self._local)
@@ -225,21 +224,26 @@ class SymbolCompleter(QCompleter):
             return
         self.searches += 1
         self._search_query = token
-        self._search_job = self._runner.submit("symbol-search", lambda: search(token))
+        self._search_job = self._runner.submit("symbol-search", lambda: search(token),
+                                               on_done=self._search_done, on_failed=self._search_failed)
 
-    def _job_done(self, result: JobResult) -> None:
-        if result.kind == "symbol-index" and result.request_id == self._index_job:
+    # Only the latest index or search is heard (``invalidate`` and each keystroke move on).
+    def _index_done(self, result: JobResult[list[Suggestion]]) -> None:
+        if result.request_id == self._index_job:
             self._index = list(result.value)
             self._refilter()
-        elif result.kind == "symbol-search" and result.request_id == self._search_job:
-            if last_token(self._line.text()) == self._search_query:
-                self._show(merge([*self._local, *result.value]))
 
-    def _job_failed(self, failure: JobFailure) -> None:
-        if failure.kind == "symbol-index" and failure.request_id == self._index_job:
+    def _index_failed(self, failure: JobFailure) -> None:
+        if failure.request_id == self._index_job:
             log.info("no local symbols to suggest: %s", failure.message)
             self._index = []
-        elif failure.kind == "symbol-search" and failure.request_id == self._search_job:
+
+    def _search_done(self, result: JobResult[list[Suggestion]]) -> None:
+        if result.request_id == self._search_job and last_token(self._line.text()) == self._search_query:
+            self._show(merge([*self._local, *result.value]))
+
+    def _search_failed(self, failure: JobFailure) -> None:
+        if failure.request_id == self._search_job:
             if time.monotonic() >= self._quiet_until:
                 log.info("symbol search unavailable (%s); suggesting local symbols only",
                          failure.message)
