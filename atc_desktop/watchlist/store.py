@@ -5,8 +5,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from atc_desktop.persist import SetAside, expect, load_json, member, write_json
+from atc_desktop.persist import SetAside, ShapeError, expect, load_json, member, write_json
 from core.data.symbols import valid_symbol
+from core.errors import ATCInputError
 
 log = logging.getLogger(__name__)
 
@@ -21,15 +22,24 @@ def normalise_symbol(text: str) -> str:
     return valid_symbol(text)
 
 
+def _saved_symbol(value: Any, what: str) -> str:
+    """A symbol read from the file, held to the rule a typed one meets (normalised), or a
+    ShapeError naming its list."""
+    try:
+        return normalise_symbol(expect(value, str, f"a symbol of {what}"))
+    except ATCInputError as exc:
+        raise ShapeError(f"a symbol of {what}: {exc}") from None
+
+
 def parse_watchlists(data: Any) -> tuple[dict[str, list[str]], str | None]:
     """(lists, active name) of a saved file: ``{"lists": {name: [symbol]}, "active": name}``;
-    anything else is a ShapeError. Duplicate symbols are dropped, order kept."""
+    anything else, a symbol that fails the ticker rule included, is a ShapeError. Symbols
+    are normalised as typed ones are; duplicates are dropped, order kept."""
     expect(data, dict, "the watchlists file")
     lists: dict[str, list[str]] = {}
     for name, symbols in member(data, "lists", dict).items():
         what = f"watchlist {name!r}"
-        lists[name] = list(dict.fromkeys(expect(s, str, f"a symbol of {what}")
-                                         for s in expect(symbols, list, what)))
+        lists[name] = list(dict.fromkeys(_saved_symbol(s, what) for s in expect(symbols, list, what)))
     return lists, member(data, "active", str, None)
 
 

@@ -55,3 +55,35 @@ def test_symbol_syntax() -> None:
     for bad in ("", "a b", "$$$", "X" * 33):  # the core rule allows 32
         with pytest.raises(ValueError):
             normalise_symbol(bad)
+
+
+#: Single tokens (no comma, semicolon or space: the add field splits on those).
+TOKENS = (" aapl ", "brk-b", "BRK.B", "^gspc", "eurusd=x", "M&M.NS", "AAPL240119C00150000",
+          "AAPL\n", "", "../../etc/passwd", "A/B", "A\\B", "$$$", ".HIDDEN", "^", "X" * 32,
+          "X" * 33, "ÄPFEL", "BRK+B")
+
+
+@pytest.mark.parametrize("token", TOKENS, ids=repr)
+def test_a_saved_symbol_meets_the_rule_a_typed_one_does(tmp_path: Path, token: str) -> None:
+    """The add field and the watchlists file take the same symbols, normalised the same."""
+    from atc_desktop.watchlist.symbol_entry import parse_entry
+
+    typed = parse_entry(token, [])
+    path = tmp_path / "w.json"
+    path.write_text(json.dumps({"lists": {"Mine": ["IBM", token]}, "active": "Mine"}))
+    store = WatchlistStore(path)
+    if typed.wanted:
+        assert store.set_aside is None and store.symbols() == ["IBM", *typed.wanted]
+    else:
+        assert store.set_aside is not None and store.symbols() == list(DEFAULT_SYMBOLS)
+        if token.strip():
+            assert "a symbol of watchlist 'Mine'" in store.set_aside.reason
+            assert typed.problems[0] in store.set_aside.reason   # the same words as typed
+        (aside,) = tmp_path.glob("w.json.corrupt-*")
+        assert json.loads(aside.read_text())["lists"]["Mine"] == ["IBM", token]   # kept
+
+
+def test_saved_symbols_are_normalised_and_deduplicated(tmp_path: Path) -> None:
+    path = tmp_path / "w.json"
+    path.write_text(json.dumps({"lists": {"Default": ["aapl", " AAPL", "ibm"]}}))
+    assert WatchlistStore(path).symbols() == ["AAPL", "IBM"]
