@@ -254,7 +254,6 @@ class MainWindow(QMainWindow):
         self.backends.reprobe_requested.connect(lambda: s.probe_backends(again=True))
         self.settings_panel.settings_changed.connect(s.apply_settings)
         s.settings_applied.connect(lambda _n: self._show_source())
-        s.settings_applied.connect(lambda _n: self._ask_intervals())   # a new source, a new list
         s.refresh.refreshed.connect(self._refreshed)
         s.refresh.refresh_failed.connect(lambda m: self._problem(f"refresh failed: {m}"))
         s.refresh.provider_changed.connect(self._provider_changed)
@@ -264,6 +263,7 @@ class MainWindow(QMainWindow):
         s.alerts.alert_raised.connect(lambda a: self.statusBar().showMessage("ALERT: " + a.message(), 15000))
         self.chart_pane.interval_requested.connect(s.analysis.set_interval)
         error_sink().error_reported.connect(self._problem)
+        s.intervals_known.connect(self._intervals_known)
 
     def _make_tray(self) -> QSystemTrayIcon | None:
         if not QSystemTrayIcon.isSystemTrayAvailable():
@@ -300,12 +300,6 @@ class MainWindow(QMainWindow):
         self.backends.set_status(rows, self.session.settings.backend)
         active = next((r.name for r in rows if r.active), "none")
         self.backend_label.setText(f"full ATC: {active}")
-        self._ask_intervals()
-
-    def _ask_intervals(self) -> None:
-        self.session.runner.submit("intervals", self.session.data.intervals,
-                                   on_done=lambda r: self._intervals_known(list(r.value)),
-                                   on_failed=lambda _f: None)
 
     @guarded
     def _intervals_known(self, intervals: list[Any]) -> None:

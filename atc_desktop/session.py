@@ -26,7 +26,7 @@ from atc_desktop.watchlist.model import WatchlistModel
 from atc_desktop.watchlist.store import WatchlistStore
 from atc_desktop.watchlist.symbol_entry import Entry, parse_entry, settle
 from atc_desktop.watchlist.undo import WatchlistUndo
-from atc_desktop.workers import JobFailure, JobRunner
+from atc_desktop.workers import JobFailure, JobResult, JobRunner
 from core.backends.registry import Registry, default_registry
 from core.errors import ATCInputError
 
@@ -59,6 +59,7 @@ class AppSession(QObject):
     backends_probed = Signal(list)       # list[BackendStatus]
     backends_probe_failed = Signal(str)
     settings_applied = Signal(object)    # AppSettings
+    intervals_known = Signal(list)       # the data source's intervals (``DataService.intervals``)
     warmed_up = Signal(str)              # numba's screening kernels: "ready" or "failed"
 
     def __init__(self, paths: AppPaths, registry: Registry | None = None, provider: Any = None,
@@ -242,6 +243,7 @@ class AppSession(QObject):
         if any(getattr(new, k) != getattr(old, k) for k in (*inputs, "backend")):
             self.analysis.recompute()
         self.settings_applied.emit(new)
+        self.ask_intervals()                 # a new source, a new list
 
     def set_theme(self, name: str) -> None:
         if name != self.settings.theme:
@@ -259,8 +261,23 @@ class AppSession(QObject):
                 reg.refresh()
             return reg.status()
 
-        self.runner.submit("probe", probe, on_done=lambda r: self.backends_probed.emit(r.value),
+        self.runner.submit("probe", probe, on_done=self._probed,
                            on_failed=lambda f: self.backends_probe_failed.emit(f.message))
+
+    def _probed(self, result: JobResult[list[Any]]) -> None:
+        self.backends_probed.emit(result.value)
+        self.ask_intervals()
+
+    # -- data source --------------------------------------------------------------------------
+    def ask_intervals(self) -> None:
+        """Find the intervals the data source offers off the GUI thread (building the
+        provider may import it or read its files); ``intervals_known`` carries them. A
+        failure leaves the interval boxes as they are (the runner logs it)."""
+        if self._shut:
+            return
+        self.runner.submit("intervals", self.data.intervals,
+                           on_done=lambda r: self.intervals_known.emit(list(r.value)),
+                           on_failed=lambda _f: None)
 
     # -- job results --------------------------------------------------------------------------
     def _kernels_changed(self, state: str) -> None:

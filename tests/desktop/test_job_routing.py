@@ -1,7 +1,8 @@
 """Each job reports to the callbacks it was submitted with, on the GUI thread: a result or
 a failure never reaches another job's handler, a dropped job ends unheard, a callback of a
 deleted Qt object is not called and a failing callback is reported, not raised. The
-chart controller routes its jobs that way, its chart attached, not poked in."""
+session and the chart controller route their jobs that way: the intervals are found by the
+session (the window only shows them) and the chart is attached, not poked in."""
 from __future__ import annotations
 
 import threading
@@ -13,6 +14,7 @@ from PySide6.QtCore import QObject, QThreadPool
 
 from atc_desktop.guard import error_sink
 from atc_desktop.workers import JobFailure, JobResult, JobRunner
+from core.data.intervals import available_intervals
 
 WAIT_MS = 10_000
 
@@ -153,6 +155,63 @@ def test_a_failing_callback_is_reported_and_later_jobs_are_still_heard(qtbot: An
     runner.submit("screen", lambda: 2, on_done=calls.done("next"), on_failed=calls.failed("next!"))
     settle(qtbot, runner)
     assert calls.got == [("next", "screen", 2)]
+
+
+# -- the session's jobs -------------------------------------------------------------------------
+def test_session_jobs_each_reach_their_own_signal(qtbot: Any, make_session: Any, scripted: Any) -> None:
+    provider = scripted(["AAA"], bars=60)
+
+    def validate(symbols: Any) -> dict[str, str]:
+        raise OSError("network is unreachable")
+
+    provider.validate_symbols = validate
+    session = make_session(provider=provider)
+    heard: dict[str, list[Any]] = {"added": [], "probed": [], "probe_failed": [], "intervals": []}
+    session.add_failed.connect(heard["added"].append)
+    session.backends_probed.connect(heard["probed"].append)
+    session.backends_probe_failed.connect(heard["probe_failed"].append)
+    session.intervals_known.connect(heard["intervals"].append)
+    session.add_symbol("BBB")
+    session.probe_backends()
+    qtbot.waitUntil(lambda: bool(heard["added"] and heard["intervals"]), timeout=WAIT_MS)
+    settle(qtbot, session.runner)
+    [added], [probed], [intervals] = heard["added"], heard["probed"], heard["intervals"]
+    assert added == "could not check the symbol: OSError: network is unreachable"
+    assert {row.name for row in probed} >= {"numpy"}
+    assert [t.interval for t in intervals] == [t.interval for t in available_intervals(("1d", "1h"))]
+    assert heard["probe_failed"] == [] and session.model.symbols() == ["AAA"]
+    session.shutdown()
+    session.ask_intervals()                       # nothing is scheduled once closing
+    assert session.runner.busy() == 0
+
+
+def test_a_failing_intervals_job_offers_nothing_new_and_stays_quiet(qtbot: Any, make_session: Any, scripted: Any) -> None:
+    class NoIntervals(scripted):
+        @property
+        def intervals(self) -> tuple[str, ...]:
+            raise OSError("provider not reachable")
+
+    session = make_session(provider=NoIntervals(["AAA"], bars=60))
+    heard: list[Any] = []
+    session.intervals_known.connect(heard.append)
+    error_sink().error_reported.connect(heard.append)
+    try:
+        session.ask_intervals()
+        settle(qtbot, session.runner)
+        qtbot.wait(50)
+    finally:
+        error_sink().error_reported.disconnect(heard.append)
+    assert heard == []
+
+
+def test_the_window_presents_the_intervals_the_session_found(qtbot: Any, make_window: Any, scripted: Any) -> None:
+    window = make_window(provider=scripted(["AAA"], bars=60))
+    box = window.settings_panel.interval
+    with qtbot.waitSignal(window.session.intervals_known, timeout=WAIT_MS):
+        window.session.ask_intervals()
+    offered = [box.itemText(i) for i in range(box.count())]
+    assert len(offered) == len(available_intervals(("1d", "1h")))
+    assert any(text.startswith("1h") for text in offered)
 
 
 # -- the chart controller -----------------------------------------------------------------------
