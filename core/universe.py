@@ -32,6 +32,7 @@ import numpy as np
 
 from core.data.bars import Bars
 from core.data.cleaning import CleaningReport
+from core.data.symbols import valid_symbol
 from core.errors import ATCInputError, DataError
 
 if TYPE_CHECKING:
@@ -386,7 +387,8 @@ def bars_from_store(db: str | None, interval: str, symbols: Sequence[str] | None
     from core.data import BarStore, clean_arrays
 
     with BarStore(db) as store:
-        names = list(symbols) if symbols else store.symbols(interval)
+        # Named symbols meet the ticker rule and are normalised, as `atc compute --symbol` does.
+        names = [valid_symbol(s) for s in symbols] if symbols else store.symbols(interval)
         if not names:
             raise DataError(f"the bar store has no bars of interval {interval} (fetch some with atc fetch)")
         for i in range(0, len(names), chunk):
@@ -414,7 +416,7 @@ def bars_from_provider(source: str | Provider, interval: str, symbols: Sequence[
 
     provider = make_provider(source) if isinstance(source, str) else source
     if symbols:
-        names = list(symbols)
+        names = [valid_symbol(s) for s in symbols]
     elif isinstance(provider, ListsSymbols):
         names = provider.symbols()
     else:

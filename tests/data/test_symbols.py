@@ -61,3 +61,29 @@ def test_refresh_never_stores_a_name_that_fails_the_rule(tmp_path):
         report = refresh(store, Careless(), ["ibm", "../x"])
         assert report.failures["../X"].startswith("'../X' is not a valid ticker")
         assert store.symbols() == ["IBM"] and list(report.updated) == ["IBM"]
+
+
+@pytest.mark.parametrize("typed, stored", [(" aapl", "AAPL"), ("brk-b", "BRK-B"), ("^gspc", "^GSPC")])
+def test_universe_symbols_meet_the_rule_as_the_other_commands(tmp_path, typed, stored):
+    """`atc universe build --symbols` names symbols as `atc compute --symbol` does: a typed
+    symbol is normalised (it was looked up, or skipped, as typed) and a bad one is refused
+    by the same rule, naming the field."""
+    from core.data import BarStore
+    from core.universe import bars_from_provider, bars_from_store
+    from tests.data.fakes import make_bars
+
+    db = tmp_path / "bars.sqlite3"
+    with BarStore(db) as store:
+        store.upsert(make_bars(stored, 5))
+    assert [b.symbol for b, _ in bars_from_store(str(db), "1d", [typed])] == [stored]
+    if stored == "AAPL":
+        assert [b.symbol for b, _ in bars_from_provider("bundled", "1d", [typed, "ibm"])] == \
+            ["AAPL", "IBM"]
+    for bad in ("../x", "a b"):
+        with pytest.raises(ATCInputError) as rule:
+            valid_symbol(bad)
+        for series in (lambda: bars_from_store(str(db), "1d", [bad]),
+                       lambda: bars_from_provider("bundled", "1d", [typed, bad])):
+            with pytest.raises(ATCInputError) as err:
+                next(iter(series()))
+            assert err.value.field == "symbol" and str(err.value) == str(rule.value)
