@@ -144,7 +144,7 @@ def backtest_reference(open_: np.ndarray, close: np.ndarray, long: np.ndarray, s
     # before the next change, plus that bar's gap and exit cost when it was closed.
     entries = np.flatnonzero((held != 0.0) & (held != before))
     wins = 0
-    for k, u0 in enumerate(entries):
+    for u0 in entries.tolist():
         changes = np.flatnonzero(held[u0 + 1:] != held[u0])
         u1 = u0 + 1 + int(changes[0]) if changes.size else n - 1
         g = keep * float(np.prod(_trade_factors(body, gap, u0, u1)))

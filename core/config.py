@@ -212,7 +212,7 @@ def parse_decimal(text: str) -> int | float:
     return float(t)
 
 
-def describe_field(f: dataclasses.Field) -> str:
+def describe_field(f: dataclasses.Field[Any]) -> str:
     """One line describing the allowed values of a field (used in errors and the UI)."""
     meta = f.metadata
     if "range" in meta:
@@ -223,7 +223,7 @@ def describe_field(f: dataclasses.Field) -> str:
     return "true | false"
 
 
-def _checked(f: dataclasses.Field, value: Any) -> Any:
+def _checked(f: dataclasses.Field[Any], value: Any) -> Any:
     name, kind, meta = f.name, f.type, f.metadata
     if kind == "bool":
         if not isinstance(value, (bool, np.bool_)):

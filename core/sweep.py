@@ -24,6 +24,7 @@ import os
 import tempfile
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
@@ -225,8 +226,7 @@ def run_sweep(universe: Universe, grid: Grid, out: str | os.PathLike[str], engin
         else:
             part: SweepPart = outcome.value
             table = part_table(part, grid)
-            _write_atomically(folder / task.file_name,
-                              fill=lambda tmp, table=table: pq.write_table(table, tmp))
+            _write_atomically(folder / task.file_name, fill=partial(pq.write_table, table))
             report.written += 1
             report.failed_symbols.update(part.failures)
             report.symbol_bar_sets += part.symbol_bars

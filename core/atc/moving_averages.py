@@ -9,8 +9,10 @@ over speed.
 from __future__ import annotations
 
 import math
+from typing import Callable, Iterable, TypeAlias
 
 import numpy as np
+import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
 from core.atc.pine import ne
@@ -18,8 +20,11 @@ from core.atc.pine import ne
 KAMA_FAST = 0.666
 KAMA_SLOW = 0.064
 
+#: A family's whole-series function: (series, length) → the moving average (NaN = na).
+MovingAverage: TypeAlias = Callable[[npt.NDArray[np.float64], int], npt.NDArray[np.float64]]
 
-def rolling_sum(x: np.ndarray, n: int) -> np.ndarray:
+
+def rolling_sum(x: npt.NDArray[np.float64], n: int) -> npt.NDArray[np.float64]:
     """`math.sum(x, n)` (§4.8): a compensated running sum that re-baselines itself.
 
     The state is the sum ``s``, its compensation ``c``, the count ``k`` of non-na inputs
@@ -73,12 +78,12 @@ def rolling_sum(x: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def sma(x: np.ndarray, n: int) -> np.ndarray:
+def sma(x: npt.NDArray[np.float64], n: int) -> npt.NDArray[np.float64]:
     """`ta.sma` (§4.3, the script's "HMA"): math.sum(x, n) / n."""
     return rolling_sum(x, n) / n
 
 
-def ema(x: np.ndarray, n: int) -> np.ndarray:
+def ema(x: npt.NDArray[np.float64], n: int) -> npt.NDArray[np.float64]:
     """`ta.ema` (§4.2, §4.8): na inputs skipped; seeded with ``ta.sma`` on the bar it first
     exists, then ``y + α·(x − y)`` with α = 2/(n+1)."""
     out = np.full(x.shape[0], np.nan)
@@ -96,7 +101,8 @@ def ema(x: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def _windows(x: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+def _windows(x: npt.NDArray[np.float64], n: int
+             ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Output array (all NaN) and the length-n windows ending at bars n−1 … end."""
     out = np.full(x.shape[0], np.nan)
     if x.shape[0] < n:
@@ -104,14 +110,14 @@ def _windows(x: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     return out, sliding_window_view(x, n)
 
 
-def _sequential_sum(terms) -> float:
+def _sequential_sum(terms: Iterable[float]) -> float:
     total = 0.0
     for v in terms:
         total = total + float(v)
     return total
 
 
-def wma(x: np.ndarray, n: int) -> np.ndarray:
+def wma(x: npt.NDArray[np.float64], n: int) -> npt.NDArray[np.float64]:
     """`ta.wma` (§4.4, §4.8): weights n (newest) … 1 (oldest); every window re-summed
     oldest first (vectorised over bars, sequential over the window, as written)."""
     out, win = _windows(x, n)
@@ -124,7 +130,7 @@ def wma(x: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def lsma(x: np.ndarray, n: int) -> np.ndarray:
+def lsma(x: npt.NDArray[np.float64], n: int) -> npt.NDArray[np.float64]:
     """`ta.linreg(x, n, 0)` (§4.6, §4.8): least-squares line over the last n bars at the
     newest, in TradingView's operation order (positions 1 … n, oldest first)."""
     if n == 1:
@@ -147,14 +153,14 @@ def lsma(x: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def dema(x: np.ndarray, n: int) -> np.ndarray:
+def dema(x: npt.NDArray[np.float64], n: int) -> npt.NDArray[np.float64]:
     """TradingView/ta `dema` (§4.5): 2·E1 − E2, E2 = ema(E1) seeded after E1's na bars,
     so the first value is on bar 2n−2."""
     e1 = ema(x, n)
     return 2.0 * e1 - ema(e1, n)
 
 
-def kama(x: np.ndarray, n: int) -> np.ndarray:
+def kama(x: npt.NDArray[np.float64], n: int) -> npt.NDArray[np.float64]:
     """The script's own KAMA (§4.7): starts from 0 (nz of na) and creeps with the slow
     constant until the efficiency ratio exists on bar n. The noise is ``math.sum`` of the
     absolute steps (bar 0's is na and skipped); ``noise != 0`` is Pine's tolerant test."""
@@ -177,7 +183,7 @@ def kama(x: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def hull(x: np.ndarray, n: int) -> np.ndarray:
+def hull(x: npt.NDArray[np.float64], n: int) -> npt.NDArray[np.float64]:
     """A real Hull MA (option ``hma_kind="hull"``, spec §12): does not match TradingView's
     ATC, whose "HMA" is an SMA."""
     half = max(1, n // 2)
@@ -186,7 +192,7 @@ def hull(x: np.ndarray, n: int) -> np.ndarray:
     return wma(raw, root)
 
 
-def family_function(family: str, hma_kind: str = "sma"):
+def family_function(family: str, hma_kind: str = "sma") -> MovingAverage:
     """The series function of one family name (order of ``core.config.FAMILIES``)."""
     if family == "HMA":
         return hull if hma_kind == "hull" else sma
