@@ -9,7 +9,7 @@ project's column names (and a few aliases), and plain built-in MA plots titled l
 ``ta.sma(close, 10)`` — computes them from the export's own first bar (spec §10) and
 compares bar by bar.
 
-Agreement rules, per column:
+Agreement rules, per column (:mod:`core.agreement`, the project's rule):
 
 * discrete columns (crossover states ``sig.*``, Layer-1 signals ``*_Signal``, ``*_Cut``,
   ``direction``, the events) must be **identical**;
@@ -37,13 +37,14 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from core.agreement import RTOL, is_discrete, is_moving_average, within_rtol
 from core.atc import moving_averages as mav
 from core.config import DECIMAL, FAMILIES, MAX_LENGTH, ATCConfig
 from core.errors import ATCInputError
 from core.types import EQUITY_NAMES, EVENT_NAMES, MA_NAMES, PRICE_MAX, PRICE_MIN, SIGNAL_NAMES, bad_price_bar
 
 #: Relative tolerance of continuous columns (as in the golden tests).
-TOLERANCE = 1e-9
+TOLERANCE = RTOL
 PRICE_COLUMNS = ("open", "high", "low", "close")
 #: Price sources a built-in MA title (and ``--src``) may name, with Pine's formulas.
 SOURCES: dict[str, Callable[[dict[str, np.ndarray]], np.ndarray]] = {
@@ -104,12 +105,6 @@ def _atc_aliases() -> dict[str, str]:
 ATC_ALIASES: dict[str, str] = _atc_aliases()
 
 
-def is_discrete(name: str) -> bool:
-    """States, Layer-1 signals, Cut, direction and events compare exactly."""
-    return (name in ("direction",) + EVENT_NAMES or name.startswith("sig.")
-            or name.endswith("_Signal") and name != "Average_Signal" or name.endswith("_Cut"))
-
-
 @dataclass(frozen=True)
 class Target:
     """What one export column is compared with."""
@@ -127,7 +122,7 @@ def recognise(title: str) -> Target | str:
     key = title.strip()
     canonical = ATC_ALIASES.get(key.lower())
     if canonical is not None:
-        if canonical in MA_NAMES:
+        if is_moving_average(canonical):
             rule = "bit-identical"
         elif is_discrete(canonical):
             rule = "exact"
@@ -343,8 +338,7 @@ def compare_column(title: str, target: Target, ours: np.ndarray, theirs: np.ndar
     on, tn = np.isnan(ours), np.isnan(theirs)
     compared = ~(on & tn)
     identical = compared & (ours == theirs)
-    with np.errstate(invalid="ignore"):
-        close = np.abs(ours - theirs) <= TOLERANCE * np.maximum(1.0, np.abs(theirs))
+    close = within_rtol(ours, theirs)
     within = compared & (identical | (~on & ~tn & close))
     ok = identical if target.rule in ("exact", "bit-identical") else within
     bad = np.flatnonzero(compared & ~ok)
@@ -418,7 +412,7 @@ ROW_HEADINGS = ("column", "compared as", "bars", "bit-identical %", "within 1e-9
 
 def report_rows(report: ParityReport) -> list[tuple[str, ...]]:
     """One row of strings per recognised column (headings: :data:`ROW_HEADINGS`)."""
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for c in report.columns:
         what = c.target.name if c.column != c.target.name else ""
         how = f"{what} ({c.target.rule})" if what else c.target.rule

@@ -11,6 +11,7 @@ from typing import Any, Iterator
 import numpy as np
 import pytest
 
+from core import agreement
 from core.config import ATCConfig
 from tests.network_guard import NetworkBlocked
 
@@ -49,7 +50,7 @@ def golden_id(path: Path) -> str:
 
 
 #: Golden keys that are inputs or descriptions, not outputs to compare.
-GOLDEN_INPUTS = frozenset({"close", "src", "params_json", "note"})
+GOLDEN_INPUTS = agreement.GOLDEN_INPUTS
 
 
 def load_golden(path: Path) -> tuple[dict, ATCConfig]:
@@ -57,44 +58,11 @@ def load_golden(path: Path) -> tuple[dict, ATCConfig]:
     return data, ATCConfig.from_dict(json.loads(str(data["params_json"])))
 
 
-def is_discrete(name: str) -> bool:
-    return (name in {"direction", "arrow_long", "arrow_short", "long", "short"}
-            or name.startswith("sig.") or name.endswith("_Signal") or name.endswith("_Cut"))
-
-
-def is_moving_average(name: str) -> bool:
-    from core.types import MA_NAMES
-
-    return name in MA_NAMES
-
-
 def mismatches(columns: dict[str, np.ndarray], gold: dict) -> list[str]:
-    """Columns that differ from the golden file or are missing from ``columns``.
-
-    Discrete columns and the 54 moving averages compare exactly (the MAs are TradingView's
-    values to the last bit, spec §4.8); other continuous columns within 1e-9 relative.
-    """
-    bad = []
-    for name, want in gold.items():
-        if name in GOLDEN_INPUTS:
-            continue
-        if name not in columns:
-            bad.append(f"{name}: missing")
-            continue
-        want = np.asarray(want, dtype=np.float64)
-        got = np.asarray(columns[name], dtype=np.float64)
-        if got.shape != want.shape:
-            bad.append(f"{name}: shape {got.shape} want {want.shape}")
-            continue
-        wn, gn = np.isnan(want), np.isnan(got)
-        if is_discrete(name) or is_moving_average(name):
-            ok = (wn & gn) | (~wn & ~gn & (got == want))
-        else:
-            ok = (wn & gn) | (~wn & ~gn & (np.abs(got - want) <= 1e-9 * np.maximum(1.0, np.abs(want))))
-        if not ok.all():
-            i = int(np.argmin(ok))
-            bad.append(f"{name}: bar {i} got {got[i]!r} want {want[i]!r}")
-    return bad
+    """Columns that differ from the golden file or are missing from ``columns``, under the
+    golden rule of :mod:`core.agreement` (discrete columns, the 54 MAs — spec §4.8 — and
+    Average_Signal bit for bit; other continuous columns within 1e-9 relative)."""
+    return agreement.golden_mismatches(columns, gold)
 
 
 def _loopback(address: object) -> bool:

@@ -285,3 +285,15 @@ def test_build_info_is_read_only_when_frozen(monkeypatch: pytest.MonkeyPatch, tm
     shutil.rmtree(tmp_path)
     tmp_path.mkdir()
     assert "error" in selftest.build_info()
+
+
+def test_comparisons_follow_the_core_rule() -> None:
+    """The self-test's discrete columns, batch fields and tolerance are core.agreement's
+    (one rule for the self-test, the golden tests, the GPU self-test and `atc parity`)."""
+    from core import agreement
+
+    assert selftest.is_discrete is agreement.is_discrete
+    assert selftest.DISCRETE_FIELDS is agreement.DISCRETE_BATCH_FIELDS
+    assert selftest.mismatch is agreement.mismatch
+    a = np.array([1.0, 2.0])
+    assert selftest.compare_columns({"EMA2": a * (1 + 1e-12)}, {"EMA2": a}) == []   # MAs at 1e-9 here

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core import agreement
 from core.config import ATCConfig
 
 from tests.conftest import GOLDEN_FILES, golden_id  # noqa: F401  (re-exported)
@@ -17,26 +18,11 @@ def golden_config(gold) -> ATCConfig:
     return ATCConfig.from_dict(json.loads(str(gold["params_json"])))
 
 
-def is_discrete(name: str) -> bool:
-    """The golden README's discrete columns: compared exactly."""
-    return (name in {"direction", "arrow_long", "arrow_short", "long", "short"}
-            or name.startswith("sig.") or name.endswith("_Signal") or name.endswith("_Cut"))
-
-
 def mismatches(got: np.ndarray, want: np.ndarray, discrete: bool) -> np.ndarray:
-    """Bars where ``got`` differs from ``want`` under the project's tolerances: discrete
-    exactly, continuous |a − b| ≤ 1e-9·max(1, |b|); NaN must meet NaN."""
-    got = np.asarray(got, dtype=np.float64)
-    want = np.asarray(want, dtype=np.float64)
-    assert got.shape == want.shape, (got.shape, want.shape)
-    gn, wn = np.isnan(got), np.isnan(want)
-    with np.errstate(invalid="ignore"):
-        if discrete:
-            close = got == want
-        else:
-            close = np.abs(got - want) <= 1e-9 * np.maximum(1.0, np.abs(want))
-    ok = (gn & wn) | (~gn & ~wn & close)
-    return np.flatnonzero(~ok)
+    """Bars where ``got`` differs from ``want`` under the project's rule
+    (:mod:`core.agreement`): discrete exactly, continuous within 1e-9 relative."""
+    assert np.shape(got) == np.shape(want), (np.shape(got), np.shape(want))
+    return agreement.mismatching_bars(got, want, discrete)
 
 
 def assert_matches(got: np.ndarray, want: np.ndarray, discrete: bool, what: str) -> None:
