@@ -5,26 +5,43 @@ Arrays are borrowed without copying: float64 inputs must be C-contiguous (the ad
 ``TypeError``; an internal failure raises ``RuntimeError``. The GIL is released while
 computing.
 """
-from typing import Literal
+from typing import Final, Literal, final
 
 import numpy as np
 import numpy.typing as npt
 
+from core.config import ATCConfig
 from core.kernel_params import KernelParams
+
+__all__ = [
+    "__version__", "SINGLE_OUTPUTS", "BATCH_OUTPUTS", "compute", "compute_batch", "thread_count",
+    "simd_level", "_panic_for_tests", "IncrementalStates", "incremental_init", "incremental_update",
+    "incremental_forming", "incremental_detail",
+]
 
 __version__: str
 
-F64 = npt.NDArray[np.float64]
-Bool = npt.NDArray[np.bool_]
+#: The names of the result fields (``core.types.ATCResult``) that the items of
+#: :func:`compute`'s tuple fill, in tuple order, then ``rate_of_change`` (the R that
+#: :func:`incremental_detail` appends). From the crate's output layout (``src/layout.rs``),
+#: which also places the arrays: read the tuples by these names, not by position.
+SINGLE_OUTPUTS: Final[tuple[str, ...]]
+#: Likewise for the batch tuples (``core.types.BatchResult``): :func:`compute_batch` and
+#: the incremental batch calls.
+BATCH_OUTPUTS: Final[tuple[str, ...]]
+
+# Private aliases (stub only).
+_F64 = npt.NDArray[np.float64]
+_Bool = npt.NDArray[np.bool_]
 
 def compute(
-    close: F64,
-    src: F64 | None,
+    close: _F64,
+    src: _F64 | None,
     params: KernelParams,
     detail: bool,
 ) -> tuple[
-    F64, F64, F64, F64, F64, Bool, Bool, Bool, Bool,
-    F64 | None, npt.NDArray[np.int8] | None, F64 | None,
+    _F64, _F64, _F64, _F64, _F64, _Bool, _Bool, _Bool, _Bool,
+    _F64 | None, npt.NDArray[np.int8] | None, _F64 | None,
 ]:
     """Full ATC of one series of n bars.
 
@@ -40,11 +57,11 @@ def compute(
     """
 
 def compute_batch(
-    closes: F64,
+    closes: _F64,
     starts: npt.NDArray[np.int64],
     params: KernelParams,
     tail: int,
-) -> tuple[F64, F64, F64, Bool, Bool, npt.NDArray[np.int8], npt.NDArray[np.int64], F64 | None]:
+) -> tuple[_F64, _F64, _F64, _Bool, _Bool, npt.NDArray[np.int8], npt.NDArray[np.int64], _F64 | None]:
     """ATC of a right-aligned (symbols, bars) batch whose row i starts at ``starts[i]``,
     with ``params.families`` families (6 full, 1 EMA only).
 
@@ -63,6 +80,7 @@ def simd_level() -> Literal["baseline", "avx2", "avx512"]:
 def _panic_for_tests() -> None:
     """Panic inside the kernels' error boundary; raises RuntimeError (tests only)."""
 
+@final
 class IncrementalStates:
     """Per-symbol ATC states of one parameter set: everything the indicator carries from
     bar to bar (MA recursions and windows, crossover states, equities and ``a``, Layer 2,
@@ -74,7 +92,7 @@ class IncrementalStates:
     def with_src(self) -> bool:
         """Whether the states were built with a separate MA source (then every call takes one)."""
     @property
-    def config(self) -> object:
+    def config(self) -> ATCConfig:
         """The configuration passed to :func:`incremental_init` (kept for the adapter)."""
     @property
     def params(self) -> KernelParams:
@@ -89,14 +107,16 @@ class IncrementalStates:
         """Closed bars each symbol's state holds, (symbols,)."""
     def copy(self) -> IncrementalStates:
         """An independent copy."""
+    def __copy__(self) -> IncrementalStates: ...
+    def __deepcopy__(self, _memo: object) -> IncrementalStates: ...
 
 def incremental_init(
-    closes: F64,
-    src: F64 | None,
+    closes: _F64,
+    src: _F64 | None,
     params: KernelParams,
     tail: int,
-    config: object,
-) -> tuple[IncrementalStates, tuple[F64, F64, F64, Bool, Bool, npt.NDArray[np.int8], npt.NDArray[np.int64], F64]]:
+    config: ATCConfig,
+) -> tuple[IncrementalStates, tuple[_F64, _F64, _F64, _Bool, _Bool, npt.NDArray[np.int8], npt.NDArray[np.int64], _F64]]:
     """States of a right-aligned, NaN-left-padded (symbols, bars) batch (``src`` of the
     same shape and padding, or None), each row's bars appended from its first price, and
     the outputs of the last ``tail`` bars as :func:`compute_batch` returns them (six
@@ -105,9 +125,9 @@ def incremental_init(
 
 def incremental_update(
     states: IncrementalStates,
-    new_bars: F64,
-    src: F64 | None,
-) -> tuple[F64, F64, F64, Bool, Bool, npt.NDArray[np.int8], npt.NDArray[np.int64], F64]:
+    new_bars: _F64,
+    src: _F64 | None,
+) -> tuple[_F64, _F64, _F64, _Bool, _Bool, npt.NDArray[np.int8], npt.NDArray[np.int64], _F64]:
     """Append a (symbols, k) block of closed bars, right-aligned (a row's bars follow its NaN
     left padding; a row of NaN has none), and return their outputs as
     :func:`compute_batch` with ``tail = k`` (na / False where a symbol has no bar;
@@ -118,21 +138,21 @@ def incremental_update(
 
 def incremental_forming(
     states: IncrementalStates,
-    forming_bars: F64,
-    src: F64 | None,
-) -> tuple[F64, F64, F64, Bool, Bool, npt.NDArray[np.int8], npt.NDArray[np.int64], F64]:
+    forming_bars: _F64,
+    src: _F64 | None,
+) -> tuple[_F64, _F64, _F64, _Bool, _Bool, npt.NDArray[np.int8], npt.NDArray[np.int64], _F64]:
     """Outputs of each symbol's forming bar ((symbols,), NaN for none) as if it closed now,
     as :func:`compute_batch` with ``tail = 1``; the states are not changed."""
 
 def incremental_detail(
     states: IncrementalStates,
     symbol: int,
-    closes: F64,
-    src: F64 | None,
+    closes: _F64,
+    src: _F64 | None,
     commit: bool,
 ) -> tuple[
-    F64, F64, F64, F64, F64, Bool, Bool, Bool, Bool,
-    F64, npt.NDArray[np.int8], F64, F64,
+    _F64, _F64, _F64, _F64, _F64, _Bool, _Bool, _Bool, _Bool,
+    _F64, npt.NDArray[np.int8], _F64, _F64,
 ]:
     """Bars ``closes`` (all prices) of one symbol with every output: :func:`compute`'s
     tuple with detail for those bars, then R (n,). With ``commit`` they are appended to

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import importlib
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, NotRequired, TypedDict, cast
 
 import numpy as np
+import numpy.typing as npt
 
 from core.backends.base import ProbeResult
 from core.config import ATCConfig
@@ -35,7 +36,10 @@ if TYPE_CHECKING:
     from rust_backend._native import IncrementalStates
 
 NAME = "rust"
-_REQUIRED = ("compute", "compute_batch", "thread_count", "simd_level", "__version__")
+#: The result tuples are read by the names the extension gives (``SINGLE_OUTPUTS``,
+#: ``BATCH_OUTPUTS``: its output layout), never by position.
+_REQUIRED = ("compute", "compute_batch", "thread_count", "simd_level", "__version__", "SINGLE_OUTPUTS",
+             "BATCH_OUTPUTS")
 #: The incremental engine's entry points (an older build lacks them; compute still works).
 _INCREMENTAL = ("IncrementalStates", "incremental_init", "incremental_update", "incremental_forming",
                 "incremental_detail")
@@ -124,7 +128,7 @@ class RustBackend:
                 raise ATCInputError(f"src has {src.size} bars but close has {close.size}", field="src")
         params = kernel_params(config)
         arrays = _call(native.compute, close, src, params, bool(detail))
-        return _single_result(arrays, config, params.growth_factor_last(close.shape[0]),
+        return _single_result(native.SINGLE_OUTPUTS, arrays, config, params.growth_factor_last(close.shape[0]),
                               rate_of_change(close) if detail else None)
 
     def compute_batch(self, closes: np.ndarray, config: ATCConfig, tail: int = 1,
@@ -139,8 +143,8 @@ class RustBackend:
         if params.families == 1 and params.family != 0:
             full = full_with_family_base(params)
             arrays = _call(native.compute_batch, closes, starts, full, tail)
-            return keep_family(_batch_result(arrays, "full"), params, mode)
-        return _batch_result(_call(native.compute_batch, closes, starts, params, tail), mode)
+            return keep_family(_batch_result(native.BATCH_OUTPUTS, arrays, "full"), params, mode)
+        return _batch_result(native.BATCH_OUTPUTS, _call(native.compute_batch, closes, starts, params, tail), mode)
 
     # -- incremental (core.backends.base.IncrementalBackend) -----------------------------
     def incremental_init(self, closes: np.ndarray, config: ATCConfig, tail: int = 1,
@@ -161,7 +165,7 @@ class RustBackend:
             src, _ = as_batch(src, "src")
         tail = check_tail(tail, closes.shape[1])
         states, arrays = _call(native.incremental_init, closes, src, params, tail, config)
-        return states, _batch_result(arrays, "full")
+        return states, _batch_result(native.BATCH_OUTPUTS, arrays, "full")
 
     def incremental_update(self, states: IncrementalStates, new_bars: np.ndarray,
                            src: np.ndarray | None = None) -> BatchResult:
@@ -181,7 +185,7 @@ class RustBackend:
         native = self._incremental()
         new = _float_block(new_bars, "new_bars")
         src_block = None if src is None else _float_block(src, "src")
-        return _batch_result(_call(native.incremental_update, states, new, src_block), "full")
+        return _batch_result(native.BATCH_OUTPUTS, _call(native.incremental_update, states, new, src_block), "full")
 
     def incremental_forming(self, states: IncrementalStates, forming: np.ndarray,
                             src: np.ndarray | None = None) -> BatchResult:
@@ -192,7 +196,8 @@ class RustBackend:
         native = self._incremental()
         forming_arr = _float_block(_float_array(forming, "forming", 1), "forming").ravel()
         src_arr = None if src is None else _float_block(_float_array(src, "src", 1), "src").ravel()
-        return _batch_result(_call(native.incremental_forming, states, forming_arr, src_arr), "full")
+        return _batch_result(native.BATCH_OUTPUTS, _call(native.incremental_forming, states, forming_arr, src_arr),
+                             "full")
 
     def incremental_forming_detail(self, states: IncrementalStates, symbol: int, close: float,
                                    src: float | None = None) -> ATCResult:
@@ -216,32 +221,59 @@ class RustBackend:
         src_arr = None if src is None else _prices(src, "src")
         first = int(states.bars()[symbol]) if 0 <= symbol < len(states) else 0
         arrays = _call(native.incremental_detail, states, int(symbol), close_arr, src_arr, commit)
-        *outputs, r = arrays
         growth = states.params.growth_factor_last(first + close_arr.shape[0])
-        return _single_result(tuple(outputs), states.config, growth, r)
+        return _single_result(native.SINGLE_OUTPUTS, arrays, states.config, growth, None)
 
 
-def _single_result(arrays: tuple, config: ATCConfig, growth_factor: float,
-                   roc: np.ndarray | None) -> ATCResult:
-    """An ATCResult from the native single-series tuple (see ``_native.pyi``)."""
-    (avg, signals, fam_eq, base, direction, arrow_long, arrow_short, long, short,
-     mas, states, equities) = arrays
-    return ATCResult(
-        average_signal=avg, signals=signals, family_equities=fam_eq, signal_base=base,
-        direction=direction, arrow_long=arrow_long, arrow_short=arrow_short, long=long,
-        short=short, growth_factor=growth_factor, cut_threshold=config.cut_threshold,
-        mas=mas, states=states, equities=equities, rate_of_change=roc, backend=NAME,
-    )
+_F64 = npt.NDArray[np.float64]
+_Bool = npt.NDArray[np.bool_]
 
 
-def _batch_result(arrays: tuple, mode: str) -> BatchResult:
-    """A BatchResult from the native batch tuple (see ``_native.pyi``)."""
-    signals, fam_eq, direction, long, short, last_event, since, avg = arrays
-    return BatchResult(
-        mode=mode, signals=signals, family_equities=fam_eq, direction=direction,
-        long=long, short=short, last_event=last_event, bars_since_event=since,
-        average_signal=avg, backend=NAME,
-    )
+class _SingleArrays(TypedDict):
+    """The native single-series tuple by name (``_native.SINGLE_OUTPUTS``): the ATCResult
+    fields it fills."""
+    average_signal: _F64
+    signals: _F64
+    family_equities: _F64
+    signal_base: _F64
+    direction: _F64
+    arrow_long: _Bool
+    arrow_short: _Bool
+    long: _Bool
+    short: _Bool
+    mas: _F64 | None
+    states: npt.NDArray[np.int8] | None
+    equities: _F64 | None
+    #: Only in ``incremental_detail``'s tuple.
+    rate_of_change: NotRequired[_F64 | None]
+
+
+class _BatchArrays(TypedDict):
+    """The native batch tuple by name (``_native.BATCH_OUTPUTS``): the BatchResult fields
+    it fills."""
+    signals: _F64
+    family_equities: _F64
+    direction: _F64
+    long: _Bool
+    short: _Bool
+    last_event: npt.NDArray[np.int8]
+    bars_since_event: npt.NDArray[np.int64]
+    average_signal: _F64 | None
+
+
+def _single_result(names: tuple[str, ...], arrays: tuple[npt.NDArray[Any] | None, ...], config: ATCConfig,
+                   growth_factor: float, roc: _F64 | None) -> ATCResult:
+    """An ATCResult from the native single-series tuple, read by the names the extension
+    gives (its output layout); ``roc`` is R where the tuple has none."""
+    fields = cast(_SingleArrays, dict(zip(names, arrays)))
+    fields.setdefault("rate_of_change", roc)
+    return ATCResult(**fields, growth_factor=growth_factor, cut_threshold=config.cut_threshold, backend=NAME)
+
+
+def _batch_result(names: tuple[str, ...], arrays: tuple[npt.NDArray[Any] | None, ...], mode: str) -> BatchResult:
+    """A BatchResult from the native batch tuple, read by the names the extension gives."""
+    fields = cast(_BatchArrays, dict(zip(names, arrays)))
+    return BatchResult(mode=mode, **fields, backend=NAME)
 
 
 def _float_array(values: object, name: str, ndim: int) -> np.ndarray:

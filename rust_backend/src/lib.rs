@@ -5,7 +5,9 @@
 //! file is the thin PyO3 layer of the `rust_backend._native` extension module. It borrows
 //! contiguous float64 numpy arrays without copying, releases the GIL for the whole
 //! computation, and turns invalid input into `ValueError(message, field)` / `TypeError`
-//! and an unexpected panic into `RuntimeError`, never an interpreter crash.
+//! and an unexpected panic into `RuntimeError`, never an interpreter crash. Results are
+//! tuples of views into pooled memory placed by [`layout`], whose names the module
+//! exports (`SINGLE_OUTPUTS`, `BATCH_OUTPUTS`).
 
 pub mod across;
 pub mod batch;
@@ -14,6 +16,7 @@ pub mod exact;
 pub mod family;
 pub mod incremental;
 pub mod layer2;
+pub mod layout;
 pub mod ma;
 pub mod mathsum;
 pub mod params;
@@ -27,10 +30,9 @@ pub mod window;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use numpy::ndarray::{Array1, ArrayView, Dimension, ShapeBuilder};
+use numpy::ndarray::{ArrayView, Dimension};
 use numpy::{
-    Element, IntoPyArray, PyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2,
-    PyUntypedArrayMethods,
+    Element, PyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
 };
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -38,9 +40,10 @@ use pyo3::types::PyTuple;
 
 use crate::batch::BatchRows;
 use crate::engine::default_level;
+use crate::layout::{BatchOutput, Cut, Elem, Layout, Output, Shape, SingleOutput};
 use crate::params::{HmaKind, InputError, Params};
 use crate::pool::{BYTE_POOL, F64_POOL};
-use crate::single::{DetailRows, SingleRows};
+use crate::single::SingleRows;
 
 fn input_error(e: InputError) -> PyErr {
     PyValueError::new_err((e.message, e.field))
@@ -216,124 +219,86 @@ fn single_result<'py>(
     with_r: bool,
     fill: impl FnOnce(SingleRows<'_>, &mut [f64]) -> Result<(), InputError> + Send,
 ) -> PyResult<Bound<'py, PyTuple>> {
-    let r_len = if with_r { n } else { 0 };
-    let floats = if detail { 123 * n } else { 15 * n } + r_len;
-    let mut mem = OutputMemory::take(floats, if detail { 58 * n } else { 4 * n });
+    let layout = Layout::single(n, detail, with_r);
+    let mut mem = OutputMemory::take(&layout);
     {
-        let (f, b) = mem.split();
-        let (r_row, f) = f.split_at_mut(r_len);
-        let (average, f) = f.split_at_mut(n);
-        let (signals, f) = f.split_at_mut(6 * n);
-        let (family_equities, f) = f.split_at_mut(6 * n);
-        let (signal_base, f) = f.split_at_mut(n);
-        let (direction, f) = f.split_at_mut(n);
-        let (flags, states) = b.split_at_mut(4 * n);
-        let mut flags = flags.chunks_exact_mut(n.max(1)).map(as_bools);
-        let flags = [(); 4].map(|_| flags.next().unwrap_or_default());
-        let detail_rows = detail.then(|| {
-            let (mas, equities) = f.split_at_mut(54 * n);
-            DetailRows { mas, states: as_i8(states), equities }
-        });
-        let rows = SingleRows { average, signals, family_equities, signal_base, direction, flags, detail: detail_rows };
-        detached(py, || fill(rows, r_row))?;
+        let mut cut = mem.cut(&layout);
+        let rows = cut.single_rows();
+        let r = cut.f64(SingleOutput::RateOfChange);
+        detached(py, || fill(rows, r))?;
     }
-    let owner = mem.into_py(py)?;
-    let (f, b) = (owner.get().f.as_ptr(), owner.get().b.as_ptr());
-    let owner = owner.into_any();
-    // SAFETY: every view lies inside the owner's buffers, which live as long as the views.
-    unsafe {
-        let item = |i: usize| f.add(r_len + i * n);
-        let flag = |i: usize| b.add(i * n) as *const bool;
-        let (mas, states, equities) = if detail {
-            (
-                view(item(15), (54, n), &owner),
-                view(b.add(4 * n) as *const i8, (54, n), &owner),
-                view(item(15 + 54), (54, n), &owner),
-            )
-        } else {
-            (py.None().into_bound(py), py.None().into_bound(py), py.None().into_bound(py))
-        };
-        let mut items = vec![
-            view(item(0), n, &owner),
-            view(item(1), (6, n), &owner),
-            view(item(7), (6, n), &owner),
-            view(item(13), n, &owner),
-            view(item(14), n, &owner),
-            view(flag(0), n, &owner),
-            view(flag(1), n, &owner),
-            view(flag(2), n, &owner),
-            view(flag(3), n, &owner),
-            mas,
-            states,
-            equities,
-        ];
-        if with_r {
-            items.push(view(f, n, &owner));
-        }
-        PyTuple::new(py, items)
-    }
+    mem.into_tuple(py, &layout)
 }
 
 /// Memory behind the arrays of one call's result, taken from the pools and given back
 /// when Python drops the last of those arrays.
 #[pyclass(frozen)]
 struct OutputMemory {
-    f: Vec<f64>,
-    b: Vec<u8>,
+    /// The 8-byte and the byte buffer of a [`Layout`].
+    wide: Vec<f64>,
+    bytes: Vec<u8>,
 }
 
 impl OutputMemory {
-    fn take(floats: usize, bytes: usize) -> Self {
-        let mut b = BYTE_POOL.take(bytes);
+    fn take<O: Output>(layout: &Layout<O>) -> Self {
+        let mut bytes = BYTE_POOL.take(layout.bytes);
         // Zeroed so that the byte rows are valid `bool` and `i8` values from the start.
-        b.fill(0);
-        Self { f: F64_POOL.take(floats), b }
+        bytes.fill(0);
+        Self { wide: F64_POOL.take(layout.wide), bytes }
     }
 
-    fn split(&mut self) -> (&mut [f64], &mut [u8]) {
-        (&mut self.f, &mut self.b)
+    fn cut<'a, O: Output>(&'a mut self, layout: &Layout<O>) -> Cut<'a, O> {
+        layout.cut(&mut self.wide, &mut self.bytes)
     }
 
-    fn into_py(self, py: Python<'_>) -> PyResult<Bound<'_, OutputMemory>> {
-        Bound::new(py, self)
+    /// The result tuple: one view per block of `layout` (None where it has none), each
+    /// keeping this memory alive.
+    fn into_tuple<'py, O: Output>(self, py: Python<'py>, layout: &Layout<O>) -> PyResult<Bound<'py, PyTuple>> {
+        let owner = Bound::new(py, self)?;
+        let (w, b) = (owner.get().wide.as_ptr(), owner.get().bytes.as_ptr());
+        let owner = owner.into_any();
+        let items = layout.blocks.iter().map(|blk| match blk.place {
+            None => py.None().into_bound(py),
+            // SAFETY: the layout places every block inside its buffer, and the buffers
+            // live (unmoved) as long as the owner, which every view keeps alive.
+            Some((at, shape)) => unsafe {
+                match blk.output.elem() {
+                    Elem::F64 => view(w.add(at), shape, &owner),
+                    Elem::I64 => view(w.add(at) as *const i64, shape, &owner),
+                    Elem::Bool => view(b.add(at) as *const bool, shape, &owner),
+                    Elem::I8 => view(b.add(at) as *const i8, shape, &owner),
+                }
+            },
+        });
+        PyTuple::new(py, items)
     }
 }
 
 impl Drop for OutputMemory {
     fn drop(&mut self) {
-        F64_POOL.give(std::mem::take(&mut self.f));
-        BYTE_POOL.give(std::mem::take(&mut self.b));
+        F64_POOL.give(std::mem::take(&mut self.wide));
+        BYTE_POOL.give(std::mem::take(&mut self.bytes));
     }
 }
 
-/// Zero-initialised bytes viewed as `bool`s.
-fn as_bools(b: &mut [u8]) -> &mut [bool] {
-    assert!(b.iter().all(|&v| v <= 1));
-    // SAFETY: same size and alignment, and every byte is 0 or 1 (checked), a valid bool.
-    unsafe { std::slice::from_raw_parts_mut(b.as_mut_ptr() as *mut bool, b.len()) }
-}
-
-fn as_i8(b: &mut [u8]) -> &mut [i8] {
-    // SAFETY: u8 and i8 have the same size, alignment and valid bit patterns.
-    unsafe { std::slice::from_raw_parts_mut(b.as_mut_ptr() as *mut i8, b.len()) }
-}
-
-/// A numpy array over `ptr` with `shape` (C order), kept alive by `owner`.
+/// A numpy array over `ptr` with `shape`, kept alive by `owner`.
 ///
 /// # Safety
 /// `ptr` must point to initialised memory of the whole shape inside a buffer `owner`
 /// keeps alive and never reallocates.
-unsafe fn view<'py, T: Element, Sh: ShapeBuilder>(
-    ptr: *const T,
-    shape: Sh,
-    owner: &Bound<'py, PyAny>,
-) -> Bound<'py, PyAny>
-where
-    Sh::Dim: Dimension,
-{
+unsafe fn view<'py, T: Element>(ptr: *const T, shape: Shape, owner: &Bound<'py, PyAny>) -> Bound<'py, PyAny> {
+    unsafe fn borrow<'py, T: Element, D: Dimension>(
+        v: ArrayView<'_, T, D>,
+        owner: &Bound<'py, PyAny>,
+    ) -> Bound<'py, PyAny> {
+        unsafe { PyArray::borrow_from_array(&v, owner.clone()).into_any() }
+    }
     unsafe {
-        let v = ArrayView::from_shape_ptr(shape, ptr);
-        PyArray::borrow_from_array(&v, owner.clone()).into_any()
+        match shape {
+            Shape::D1(a) => borrow(ArrayView::from_shape_ptr(a, ptr), owner),
+            Shape::D2(a, b) => borrow(ArrayView::from_shape_ptr((a, b), ptr), owner),
+            Shape::D3(a, b, c) => borrow(ArrayView::from_shape_ptr((a, b, c), ptr), owner),
+        }
     }
 }
 
@@ -377,51 +342,18 @@ fn batch_result<'py>(
     tail: usize,
     fill: impl FnOnce(BatchRows<'_>) -> Result<(), InputError> + Send,
 ) -> PyResult<Bound<'py, PyTuple>> {
-    let cube = symbols * families * tail;
-    let plane = symbols * tail;
-    let with_avg = families == 6;
-    let mut mem = OutputMemory::take(2 * cube + plane + if with_avg { plane } else { 0 }, 2 * plane + symbols);
-    let mut since = vec![0i64; symbols];
+    let layout = Layout::batch(symbols, families, tail);
+    let mut mem = OutputMemory::take(&layout);
     {
-        let (f, b) = mem.split();
-        let (signals, f) = f.split_at_mut(cube);
-        let (family_equities, f) = f.split_at_mut(cube);
-        let (direction, average) = f.split_at_mut(plane);
-        let (long, b) = b.split_at_mut(plane);
-        let (short, last_event) = b.split_at_mut(plane);
-        let rows = BatchRows {
-            signals,
-            family_equities,
-            direction,
-            long: as_bools(long),
-            short: as_bools(short),
-            last_event: as_i8(last_event),
-            bars_since_event: &mut since,
-            average: with_avg.then_some(average),
-        };
+        let rows = mem.cut(&layout).batch_rows();
         detached(py, || fill(rows))?;
     }
-    let owner = mem.into_py(py)?;
-    let (f, b) = (owner.get().f.as_ptr(), owner.get().b.as_ptr());
-    let owner = owner.into_any();
-    // SAFETY: every view lies inside the owner's buffers, which live as long as the views.
-    unsafe {
-        let average =
-            if with_avg { view(f.add(2 * cube + plane), (symbols, tail), &owner) } else { py.None().into_bound(py) };
-        PyTuple::new(
-            py,
-            [
-                view(f, (symbols, families, tail), &owner),
-                view(f.add(cube), (symbols, families, tail), &owner),
-                view(f.add(2 * cube), (symbols, tail), &owner),
-                view(b as *const bool, (symbols, tail), &owner),
-                view(b.add(plane) as *const bool, (symbols, tail), &owner),
-                view(b.add(2 * plane) as *const i8, symbols, &owner),
-                Array1::from_vec(since).into_pyarray(py).into_any(),
-                average,
-            ],
-        )
-    }
+    mem.into_tuple(py, &layout)
+}
+
+/// The names of the result fields a tuple of `O` fills, in tuple order.
+fn output_names<'py, O: Output>(py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+    PyTuple::new(py, O::ALL.iter().map(|o| o.name()))
 }
 
 /// Panics inside the kernels' error boundary: lets the tests prove that a panic becomes a
@@ -447,6 +379,8 @@ fn simd_level() -> &'static str {
 #[pyo3(name = "_native")]
 fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("SINGLE_OUTPUTS", output_names::<SingleOutput>(m.py())?)?;
+    m.add("BATCH_OUTPUTS", output_names::<BatchOutput>(m.py())?)?;
     m.add_function(wrap_pyfunction!(compute, m)?)?;
     m.add_function(wrap_pyfunction!(compute_batch, m)?)?;
     m.add_function(wrap_pyfunction!(thread_count, m)?)?;

@@ -207,6 +207,7 @@ def test_incomplete_extension_is_reported(monkeypatch):
 def test_extension_failing_its_self_check_is_reported(monkeypatch):
     fake = types.ModuleType("rust_backend._native")
     fake.__version__ = "0.1.0"
+    fake.SINGLE_OUTPUTS = fake.BATCH_OUTPUTS = ()
     fake.thread_count = lambda: 2
     fake.simd_level = lambda: "avx2"
     fake.compute_batch = lambda *a: None
