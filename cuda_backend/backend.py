@@ -137,15 +137,15 @@ def probe_cupy() -> tuple[ProbeResult, LauncherLike | None]:
 
 def self_check(launcher: LauncherLike) -> list[str]:
     """What differs between the launcher and the numpy reference on a small batch (empty
-    when nothing does): gpu_selftest's check batch, both modes, every bar."""
-    from cuda_backend import gpu_selftest   # loads the reference by name at run time
+    when nothing does): reference_check's batch, both modes, every bar."""
+    from cuda_backend import reference_check   # loads the reference by name at run time
 
-    closes, firsts, config = gpu_selftest.check_batch()
+    closes, firsts, config = reference_check.check_batch()
     problems = []
     for mode in ("full", "ema_only"):
         out = batch_result(launcher.run_batch(closes, kernel_params(config, mode), closes.shape[1]), mode)
         problems += [f"{mode} {p}" for p in
-                     gpu_selftest.batch_mismatches(out, closes, firsts, config, closes.shape[1], mode)]
+                     reference_check.batch_mismatches(out, closes, firsts, config, closes.shape[1], mode)]
     return problems
 
 

@@ -13,6 +13,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 
@@ -92,7 +93,7 @@ def module_source(files: tuple[str, ...] = KERNEL_FILES) -> str:
     return "\n".join(expand(f) for f in files)
 
 
-def _sequential_sum(terms) -> float:
+def _sequential_sum(terms: Iterable[int]) -> float:
     total = 0.0
     for v in terms:
         total = total + float(v)

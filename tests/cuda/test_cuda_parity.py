@@ -16,7 +16,7 @@ from core.config import ATCConfig
 from core.errors import ATCInputError
 from core.types import as_batch, as_series
 from cuda_backend.backend import CudaBackend
-from cuda_backend.gpu_selftest import random_config
+from tools.gpu_selftest import random_config
 from tests.conftest import GOLDEN_FILES, assert_batch_matches_golden, assert_matches_golden, golden_id, mismatches, random_walk
 from tests.cuda import emulator
 

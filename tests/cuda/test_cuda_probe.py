@@ -206,9 +206,9 @@ def test_self_check_batch_holds_near_ties(emu_lib):
     to the close), a pip series, a constant series and a late start; on the emulation it
     equals the reference in both modes."""
     from core.atc.moving_averages import sma, wma
-    from cuda_backend import gpu_selftest
+    from cuda_backend import reference_check
 
-    closes, firsts, config = gpu_selftest.check_batch()
+    closes, firsts, config = reference_check.check_batch()
     assert closes.shape == (4, 300) and firsts == [0, 0, 0, 170]
     cents = closes[0]
     near = [int((np.abs(ma - cents) <= 1e-9 * cents).sum()) for ma in (sma(cents, 9), wma(cents, 14))]

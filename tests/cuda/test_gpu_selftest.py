@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-from cuda_backend import gpu_selftest
+from core.agreement import column_mismatch
+from tools import gpu_selftest
 from tests.cuda import emulator
 
 
@@ -52,20 +55,33 @@ def test_random_parity_notices_a_one_cent_difference(emulated):
 
 def test_column_rule_is_exact_for_discrete_and_relative_for_continuous():
     a = np.array([1.0, np.nan, 2.0])
-    assert gpu_selftest.column_mismatch("EMA_Signal", a, a.copy()) is None
-    assert gpu_selftest.column_mismatch("EMA_Signal", a, a + np.array([1e-15, 0, 0])) is not None
-    assert gpu_selftest.column_mismatch("EMA_Equity", a, a * (1 + 1e-12)) is None
-    assert gpu_selftest.column_mismatch("EMA_Equity", a, a * (1 + 1e-8)) is not None
-    assert gpu_selftest.column_mismatch("direction", a, np.array([1.0, 0.0, 2.0])) is not None
+    assert column_mismatch("EMA_Signal", a, a.copy()) is None
+    assert column_mismatch("EMA_Signal", a, a + np.array([1e-15, 0, 0])) is not None
+    assert column_mismatch("EMA_Equity", a, a * (1 + 1e-12)) is None
+    assert column_mismatch("EMA_Equity", a, a * (1 + 1e-8)) is not None
+    assert column_mismatch("direction", a, np.array([1.0, 0.0, 2.0])) is not None
     # The MAs are TradingView's values to the last bit (spec §4.8): compared exactly.
-    assert gpu_selftest.column_mismatch("WMA2", a, a * (1 + 1e-15)) is not None
-    assert gpu_selftest.column_mismatch("WMA2", a, a.copy()) is None
+    assert column_mismatch("WMA2", a, a * (1 + 1e-15)) is not None
+    assert column_mismatch("WMA2", a, a.copy()) is None
 
 
 @pytest.mark.skipif(importlib.util.find_spec("cupy") is not None, reason="CuPy is installed here")
 def test_command_line_without_a_gpu_says_why(capsys):
     assert gpu_selftest.main(["--no-timings"]) == 2
     assert "no usable GPU: CuPy is not installed" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(importlib.util.find_spec("cupy") is not None, reason="CuPy is installed here")
+def test_runs_from_a_checkout_as_a_tool_outside_the_backend_package():
+    """``python -m tools.gpu_selftest`` is the documented command; the installed backend
+    package carries only the probe's reference check."""
+    from tests.conftest import REPO
+
+    done = subprocess.run([sys.executable, "-m", "tools.gpu_selftest", "--no-timings"], cwd=REPO,
+                          capture_output=True, text=True)
+    assert done.returncode == 2, done.stderr
+    assert done.stdout.startswith("no usable GPU: CuPy is not installed")
+    assert importlib.util.find_spec("cuda_backend.gpu_selftest") is None
 
 
 class _FakeEvent:

@@ -1,8 +1,9 @@
 """Self-test of the CUDA backend on a GPU machine: parity, then timings.
 
-    python -m cuda_backend.gpu_selftest [--symbols 10000] [--bars 5000] [--random 1000]
+    python -m tools.gpu_selftest [--symbols 10000] [--bars 5000] [--random 1000]
 
-1. Parity with the numpy reference (continuous outputs 1e-9 relative, discrete exact):
+1. Parity with the numpy reference under :mod:`core.agreement`'s rule (continuous outputs
+   1e-9 relative, discrete exact, the golden MAs bit for bit):
    every golden file (``ATC_GOLDEN_DIR`` or ``../shared/golden``) through ``compute`` with
    the per-member detail, and ≥ 1000 random symbols with random parameters through
    ``compute_batch`` in both modes, against :func:`core.atc.compute_reference` per row.
@@ -12,7 +13,8 @@
 
 Exit status 0 when every parity check passed, 1 when one failed, 2 when no GPU is usable
 (the probe's reason is printed). The functions take the backend and launcher as arguments,
-so the tests run the parity part on the CPU emulation of the kernels.
+so the tests run the parity part on the CPU emulation of the kernels. A developer tool, run
+from a checkout; not part of the installed backend.
 """
 from __future__ import annotations
 
@@ -28,19 +30,17 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import numpy as np
+import numpy.typing as npt
 
+from core import agreement
 from core.config import ROBUSTNESS_OFFSETS, ATCConfig
-from core.types import MA_NAMES
+from core.kernel_params import kernel_params
+from cuda_backend.backend import CudaBackend
+from cuda_backend.cupy_executor import CupyExecutor
+from cuda_backend.launcher import KernelArg, Launcher
+from cuda_backend.reference_check import batch_mismatches
 
-#: Discrete columns of the golden files (compared exactly).
-_DISCRETE_EXACT = {"direction", "arrow_long", "arrow_short", "long", "short"}
 _BASES = ("Average", "EMA", "HMA", "WMA", "DEMA", "LSMA", "KAMA")
-
-
-def compute_reference(*args: Any, **kwargs: Any) -> Any:
-    """The numpy reference, loaded by name at run time: the backend package keeps no static
-    dependency on core.atc (pyproject.toml's import contracts), only this tool uses it."""
-    return importlib.import_module("core.atc").compute_reference(*args, **kwargs)
 
 
 def golden_dir() -> Path | None:
@@ -51,33 +51,6 @@ def golden_dir() -> Path | None:
         if candidate.is_dir() and any(candidate.glob("*.npz")):
             return candidate
     return None
-
-
-def _is_discrete(name: str) -> bool:
-    return (name in _DISCRETE_EXACT or name.startswith("sig.") or name.endswith("_Signal")
-            or name.endswith("_Cut"))
-
-
-#: Golden keys that are inputs or descriptions, not outputs.
-_GOLDEN_INPUTS = {"close", "src", "params_json", "note"}
-
-
-def column_mismatch(name: str, got: np.ndarray, want: np.ndarray) -> str | None:
-    """None when equal under the project's rule, else where and how they differ: discrete
-    columns and the 54 MAs (TradingView's values, spec §4.8) exactly, others within 1e-9."""
-    got = np.asarray(got, dtype=np.float64)
-    want = np.asarray(want, dtype=np.float64)
-    if got.shape != want.shape:
-        return f"{name}: shape {got.shape} != {want.shape}"
-    gn, wn = np.isnan(got), np.isnan(want)
-    if _is_discrete(name) or name in MA_NAMES:
-        ok = (gn & wn) | (~gn & ~wn & (got == want))
-    else:
-        ok = (gn & wn) | (~gn & ~wn & (np.abs(got - want) <= 1e-9 * np.maximum(1.0, np.abs(want))))
-    if ok.all():
-        return None
-    i = np.unravel_index(int(np.argmin(ok)), ok.shape)
-    return f"{name}: {int((~ok).sum())} values differ, first at {tuple(int(v) for v in i)}: {got[i]!r} != {want[i]!r}"
 
 
 @dataclass
@@ -105,16 +78,10 @@ def parity_golden(backend: Any, directory: Path | None = None) -> Parity:
         src = gold.get("src")
         result = backend.compute(np.asarray(gold["close"], dtype=np.float64), config, detail=True,
                                  src=None if src is None else np.asarray(src, dtype=np.float64))
-        compared = 0
         columns = dict(result.columns(detail=True))
-        for name in sorted(set(gold) - _GOLDEN_INPUTS):
-            if name not in columns:
-                report.failures.append(f"{path.stem}: {name} missing from the result")
-                continue
-            compared += 1
-            bad = column_mismatch(name, columns[name], gold[name])
-            if bad:
-                report.failures.append(f"{path.stem}: {bad}")
+        outputs = {name: gold[name] for name in sorted(set(gold) - agreement.GOLDEN_INPUTS)}
+        report.failures += [f"{path.stem}: {p}" for p in agreement.golden_mismatches(columns, outputs)]
+        compared = len(set(outputs) & set(columns))
         if compared < 100:
             report.failures.append(f"{path.stem}: only {compared} columns matched golden names")
         report.checked += 1
@@ -143,7 +110,7 @@ def random_config(rng: np.random.Generator, max_length: int = 120) -> ATCConfig:
     )
 
 
-def random_batch(rng: np.random.Generator, symbols: int, bars: int) -> tuple[np.ndarray, list[int]]:
+def random_batch(rng: np.random.Generator, symbols: int, bars: int) -> tuple[npt.NDArray[np.float64], list[int]]:
     """Random walks, some rounded to cents (ties with the MAs), NaN-left-padded at random."""
     closes = np.empty((symbols, bars))
     firsts = []
@@ -157,56 +124,6 @@ def random_batch(rng: np.random.Generator, symbols: int, bars: int) -> tuple[np.
         closes[row] = prices
         firsts.append(first)
     return closes, firsts
-
-
-def check_batch() -> tuple[np.ndarray, list[int], ATCConfig]:
-    """The probe's self-check batch (cuda_backend.backend.self_check): four 300-bar series
-    full of near-ties — cent prices with flat stretches, a 5-decimal FX walk, a constant
-    series, a cent walk starting late — and a Narrow parameter set whose WMA and LSMA
-    windows exceed ATC_DIRECT_MAX (so their running sums and the safe band are exercised,
-    across an exact re-sum on bar 256)."""
-    rng = np.random.default_rng(11)
-    bars = 300
-    cents = np.round(25.0 * np.exp(np.cumsum(rng.normal(0.0, 0.004, bars))), 2)
-    cents[60:90] = cents[60]
-    cents[200:215] = cents[200]
-    fx = np.round(1.1 * np.exp(np.cumsum(rng.normal(0.0, 0.0004, bars))), 5)
-    late = np.round(3.0 * np.exp(np.cumsum(rng.normal(0.0, 0.01, bars))), 2)
-    firsts = [0, 0, 0, 170]
-    late[:firsts[3]] = np.nan
-    closes = np.vstack([cents, fx, np.full(bars, 12.34), late])
-    config = ATCConfig(robustness="Narrow", ema_len=9, hull_len=10, wma_len=14, dema_len=7,
-                       lsma_len=13, kama_len=8, cutout=3)
-    return closes, firsts, config
-
-
-def batch_mismatches(out: Any, closes: np.ndarray, firsts: Iterable[int], config: ATCConfig,
-                     tail: int, mode: str) -> list[str]:
-    """Rows of a batch result that differ from the reference on the row's own history."""
-    nf = 6 if mode == "full" else 1
-    n = closes.shape[1]
-    bad = []
-    for row, first in enumerate(firsts):
-        ref = compute_reference(closes[row, first:], config, families=nf)
-        k = min(tail, n - first)
-        pairs = [("signals", out.signals[row, :, tail - k:], ref.signals[:nf, -k:]),
-                 ("equities", out.family_equities[row, :, tail - k:], ref.family_equities[:nf, -k:]),
-                 ("direction", out.direction[row, tail - k:], ref.direction[-k:]),
-                 ("long", out.long[row, tail - k:], ref.long[-k:]),
-                 ("short", out.short[row, tail - k:], ref.short[-k:])]
-        if mode == "full":
-            pairs.append(("average", out.average_signal[row, tail - k:], ref.average_signal[-k:]))
-        for name, got, want in pairs:
-            # Layer-1 signals are discrete (round2 codes); the "_Signal" suffix says so.
-            problem = column_mismatch(name + ("_Signal" if name == "signals" else ""), got, want)
-            if problem:
-                bad.append(f"row {row}: {problem}")
-        hits = np.flatnonzero(ref.long | ref.short)
-        want_event = ((1 if ref.long[hits[-1]] else -1), ref.long.size - 1 - hits[-1]) if hits.size else (0, -1)
-        if (int(out.last_event[row]), int(out.bars_since_event[row])) != want_event:
-            bad.append(f"row {row}: last event {(int(out.last_event[row]), int(out.bars_since_event[row]))} "
-                       f"!= {want_event}")
-    return bad
 
 
 def parity_random(backend: Any, symbols: int = 1000, per_config: int = 40, seed: int = 2024) -> Parity:
@@ -236,7 +153,7 @@ class KernelClock:
 
     MAIN = ("atc_full_kernel", "atc_full_hull_kernel", "atc_ema_only_kernel")
 
-    def __init__(self, launcher: Any) -> None:
+    def __init__(self, launcher: Launcher) -> None:
         import cupy  # type: ignore[import-not-found, unused-ignore]
 
         self.cp = cupy
@@ -244,7 +161,8 @@ class KernelClock:
         self._launch = self.executor.launch
         self.pairs: list[tuple[Any, Any]] = []
 
-        def timed(kernel, grid, block, args, stream):
+        def timed(kernel: str, grid: tuple[int, int], block: tuple[int, int],
+                  args: tuple[KernelArg, ...], stream: Any) -> None:
             if kernel not in self.MAIN:
                 return self._launch(kernel, grid, block, args, stream)
             start, stop = cupy.cuda.Event(), cupy.cuda.Event()
@@ -253,7 +171,8 @@ class KernelClock:
             stop.record(stream)
             self.pairs.append((start, stop))
 
-        self.executor.launch = timed
+        # Replaced in place: the launcher calls the executor's launch through the attribute.
+        self.executor.launch = timed  # type: ignore[method-assign]
 
     def take_ms(self) -> float:
         """Sum of the recorded kernels' times (ms) since the last call."""
@@ -265,7 +184,7 @@ class KernelClock:
         return total
 
     def close(self) -> None:
-        self.executor.launch = self._launch
+        self.executor.launch = self._launch  # type: ignore[method-assign]
 
 
 def median_seconds(call: Callable[[], Any], repeats: int) -> float:
@@ -278,12 +197,13 @@ def median_seconds(call: Callable[[], Any], repeats: int) -> float:
     return statistics.median(times)
 
 
-def walks(symbols: int, bars: int, seed: int = 7) -> np.ndarray:
+def walks(symbols: int, bars: int, seed: int = 7) -> npt.NDArray[np.float64]:
     rng = np.random.default_rng(seed)
     return 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.02, (symbols, bars)), axis=1))
 
 
-def crossover(cuda: Any, rust: Any, bars: int, sizes: Iterable[int], repeats: int = 3) -> tuple[int | None, list]:
+def crossover(cuda: Any, rust: Any, bars: int, sizes: Iterable[int],
+              repeats: int = 3) -> tuple[int | None, list[tuple[int, float, float]]]:
     """The smallest batch (symbols) at which CUDA's end-to-end full batch beats Rust's."""
     rows = []
     found = None
@@ -307,18 +227,13 @@ def _rust_backend() -> Any | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cuda_backend.gpu_selftest", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.gpu_selftest", description=__doc__.splitlines()[0])
     parser.add_argument("--symbols", type=int, default=10_000)
     parser.add_argument("--bars", type=int, default=5_000)
     parser.add_argument("--random", type=int, default=1000, help="random symbols for parity")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-timings", action="store_true")
     args = parser.parse_args(argv)
-
-    from core.kernel_params import kernel_params
-    from cuda_backend.backend import CudaBackend
-    from cuda_backend.cupy_executor import CupyExecutor
-    from cuda_backend.launcher import Launcher
 
     backend = CudaBackend()
     probe = backend.probe()
