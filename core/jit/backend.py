@@ -14,7 +14,8 @@ import numpy as np
 from core.backends.base import ProbeResult
 from core.config import ATCConfig
 from core.jit import codegen, incremental
-from core.jit.kernels import atc_batch, atc_series, growth_row
+from core.jit.drivers import atc_batch, atc_series
+from core.jit.primitives import growth_row
 from core.kernel_params import KernelParams, kernel_params
 from core.types import (ATCResult, BatchResult, as_batch, as_close_and_src, check_tail,
                         rate_of_change)

@@ -8,7 +8,7 @@ The watchlist's screening column needs one new value per symbol per closed bar. 
 * :func:`screen_update` appends k closed bars per symbol in O(k), and
 * :func:`screen_forming` evaluates a still-forming bar without changing the state.
 
-Each bar runs the arithmetic of the EMA-only kernels (``core.jit.kernels``' helpers and the
+Each bar runs the arithmetic of the EMA-only kernels (``core.jit.primitives``' steps and the
 generated kernel's steady step: the same operations in the same order), so every output is
 bit-identical to ``compute_batch(..., mode="ema_only")`` over the whole history; the tests
 compare every bar. A state belongs to one configuration (:meth:`ScreenState.matches`); when
@@ -26,7 +26,8 @@ from numba import njit, prange
 
 from core.config import ATCConfig
 from core.errors import ATCInputError
-from core.jit.kernels import crossover_step, equity_step, family_bar, growth_row, sma_seed
+from core.jit.primitives import crossover_step, equity_step, family_bar, growth_row
+from core.jit.window_sums import sma_seed
 from core.kernel_params import KernelParams, kernel_params
 from core.types import PRICE_MAX, PRICE_MIN, BatchResult
 

@@ -21,9 +21,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from core.jit.kernels import (EPS, KAMA_FAST, KAMA_SLOW, crossover_step, equity_step,
-                              exact_from_sums, exact_sums, family_bar, fires, kahan_add,
-                              msum_steady, rebaseline)
+from core.jit.ma_families import KAMA_FAST, KAMA_SLOW
+from core.jit.primitives import EPS, crossover_step, equity_step, family_bar
+from core.jit.window_sums import (exact_from_sums, exact_sums, fires, kahan_add, msum_steady,
+                                  rebaseline)
 
 NAN = np.nan
 
@@ -31,7 +32,7 @@ NAN = np.nan
 @njit(cache=True, error_model="numpy")
 def msum_prefix(v, t0, n, te, sums, ring, s0, lane):
     """``math.sum(v, n)`` (spec §4.8) on bars t0 … te−1 into ``sums`` (na before t0+n−1),
-    as ``kernels.msum9`` runs each machine: a warm-up that evicts nothing, then steady steps
+    as ``window_sums.msum9`` runs each machine: a warm-up that evicts nothing, then steady steps
     with the fire test's re-baseline. The realised addend of bar t goes to ring slot
     (s0 + t) % n of ``lane`` (s0: the symbol's first bar in the batch, so the steady step
     finds by global bar the entry it evicts). Returns the machine's (sum, compensation)."""
@@ -63,7 +64,7 @@ def msum_prefix(v, t0, n, te, sums, ring, s0, lane):
 
 @njit(cache=True, error_model="numpy")
 def run_length(x, t):
-    """How many equal values end at bar t (``kernels.constant_runs`` on one bar)."""
+    """How many equal values end at bar t (``window_sums.constant_runs`` on one bar)."""
     run = 1
     while t - run >= 0 and x[t - run] == x[t - run + 1]:
         run += 1
@@ -139,7 +140,7 @@ def warm_layers(x, pm, te, g, cutout, decay, weight, long_th, short_th, strategy
 @njit(cache=True, error_model="numpy")
 def kama_prefix(x, n, te, noise, out):
     """The script's KAMA (spec §4.7) of length n on bars 0 … te−1 from its noise
-    (math.sum of |x − x[1]|), as ``kernels.kama9`` computes it: from 0, the slow constant
+    (math.sum of |x − x[1]|), as ``ma_families.kama9`` computes it: from 0, the slow constant
     until the efficiency ratio exists on bar n; `noise != 0` is Pine's tolerant test."""
     prev = 0.0
     for t in range(te):
@@ -190,7 +191,7 @@ def window_resum(kind, xb, tt, t, n, sx, den, m, S, WS, mav, LAST):
 def window_near(kind, xb, tt, t, n, sx, den, m, near, mav, MP, LAST, RUN):
     """The lanes whose running value of member m lies within the band of the close take
     the exact value: on a flat stretch, the previous bar's (its window is the same),
-    otherwise the window re-summed (``kernels.window_mas9``)."""
+    otherwise the window re-summed (``ma_families.window_mas9``)."""
     nf = float(n)
     for k in range(near.shape[0]):
         if near[k]:

@@ -9,10 +9,10 @@ written as selects so that LLVM vectorises it across symbols. That steady step i
 here per family and configuration: the nine lengths, α, KAMA's constants, the WMA/LINREG
 coefficients, cutout, decay, weight and thresholds are literals, the member loop unrolled.
 
-Every operation is the generic kernel's (``core.jit.kernels``), in the same order, without
-fast-math, so the outputs are the generic kernel's bit for bit. Division follows numpy's
-error model as there (KAMA's ratio divides by a noise that may be 0, then unused), which
-also keeps the division out of a branch so that the loop vectorises.
+Every operation is the generic kernel's (``core.jit.drivers`` and the layers under it), in
+the same order, without fast-math, so the outputs are the generic kernel's bit for bit.
+Division follows numpy's error model as there (KAMA's ratio divides by a noise that may be
+0, then unused), which also keeps the division out of a branch so that the loop vectorises.
 
 * EMA and DEMA: ``y + α·(x − y)``; DEMA ``2·E1 − E2``.
 * The HMA family (``ta.sma``) and KAMA's noise: the math.sum machine (``msum_steady``, a
@@ -34,7 +34,8 @@ from __future__ import annotations
 import textwrap
 from dataclasses import dataclass, field
 
-from core.jit.kernels import DIRECT_MAX, KAMA_FAST, KAMA_SLOW, RESUM, K_LSMA, K_WMA
+from core.jit.ma_families import KAMA_FAST, KAMA_SLOW
+from core.jit.window_sums import DIRECT_MAX, K_LSMA, K_WMA, RESUM
 from core.kernel_params import KernelParams
 
 #: Symbols advanced together in the vectorised steady phase.
@@ -46,7 +47,8 @@ _MODULE = '''\
 """Generated {family}-only ATC screening kernel; see core/jit/codegen.py."""
 import numpy as np
 from numba import njit, prange
-from core.jit.kernels import TIE_REL, ema9, exact_sums, lsma_exact_row, msum_steady, wma_exact_row
+from core.jit.ma_families import ema9, lsma_exact_row, wma_exact_row
+from core.jit.window_sums import TIE_REL, exact_sums, msum_steady
 from core.jit.screen_helpers import (kama_prefix, msum_prefix, refire, run_length, warm_layers,
                                      window_exact, window_near, window_resum)
 
@@ -276,7 +278,7 @@ _WINDOW_WARM = """\
 top = 0.0
 for t in range(x.shape[0]):
     top = max(top, abs(x[t]))
-BAND[k] = TIE_REL * top             # see kernels.TIE_REL
+BAND[k] = TIE_REL * top             # see window_sums.TIE_REL
 for m in range(9):
     n = LENGTHS[m]
     {exact_row}
@@ -288,7 +290,7 @@ RUN[k] = run_length(x, te - 1)
 
 
 def _sequential_sum(values) -> float:
-    """1 + 2 + … summed in order in float64, as ``kernels.count_sum`` does."""
+    """1 + 2 + … summed in order in float64, as ``window_sums.count_sum`` does."""
     total = 0.0
     for v in values:
         total = total + float(v)

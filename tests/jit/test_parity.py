@@ -18,7 +18,7 @@ from core.atc.moving_averages import lsma, rolling_sum, sma, wma
 from core.backends.numpy_backend import NumpyBackend
 from core.config import ATCConfig
 from core.jit.backend import NumbaBackend
-from core.jit.kernels import msum9, sma_seed
+from core.jit.window_sums import msum9, sma_seed
 from core.types import MA_NAMES
 from tests.conftest import (GOLDEN_FILES, assert_matches_golden, golden_id, load_golden,
                             mismatches, random_walk)
