@@ -109,9 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.exit_when_painted:
         # Let a kernel still compiling in the background reach numba's on-disk cache: the
         # next launch in this profile then starts warm instead of compiling it again.
-        from core.jit.codegen import wait_for_background
-
-        wait_for_background(timeout=600)
+        session.registry.wait_prepared(timeout=600)
     session.shutdown()
     log.info("ATC Desktop closed (exit code %d)", rc)
     return rc

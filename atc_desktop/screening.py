@@ -105,24 +105,6 @@ class DataNotes:
         return "\n".join(n for n in (self.waiting.get(symbol, ""), self.cleaned.get(symbol, "")) if n)
 
 
-def compile_in_background(registry: Registry) -> None:
-    """Ask the numba backend to build a new configuration's specialised EMA-only kernel on a
-    background thread and screen with its generic kernel meanwhile: a parameter change then
-    shows new values at once instead of after a compile of several seconds."""
-    try:
-        backend = registry.get("numba")
-        if getattr(backend, "background_compile", True):
-            return               # already asked, or a backend without the option
-        # Load the generic kernel first: a background compile holds numba's compiler lock,
-        # and the generic kernel must not wait behind it.
-        tiny = np.linspace(10.0, 11.0, 64).reshape(1, 64)
-        backend.compute_batch(tiny, ATCConfig(use_codegen_specialization=False), tail=1,
-                              mode="ema_only")
-    except Exception:            # unavailable or failing: the registry falls back, records why
-        return
-    backend.background_compile = True
-
-
 def right_aligned(closes: list[np.ndarray]) -> np.ndarray:
     """The (symbols, bars) batch of the array contract: NaN-left-padded, right-aligned."""
     width = max(c.shape[0] for c in closes)
@@ -212,7 +194,10 @@ def run_screen(req: ScreenRequest, data: DataService, registry: Registry,
             out.notes.append(COMPILING)
             screened = _screen_batch(req, data, registry, out, backend="rust")
         elif screened is None:
-            compile_in_background(registry)
+            # A new configuration's specialised kernel (numba) builds in the background and
+            # the batch runs on the generic one meanwhile: new values at once, not after a
+            # compile of several seconds.
+            registry.prepare(req.config, family_mode(req.family), backend=req.backend)
             screened = _screen_batch(req, data, registry, out, backend=req.backend)
         out.compute_s = time.perf_counter() - t1
     except Exception as exc:                # a corrupt or unreadable store

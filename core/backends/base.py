@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -20,6 +20,31 @@ class ProbeResult:
     device: str = ""
     threads: int = 0
     extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """Whether a backend serves a (configuration, mode) at full speed now.
+
+    ``state`` is one of:
+
+    * ``"ready"``: nothing is left to prepare (also every backend without ``prepare``);
+    * ``"cold"``: not prepared; the first call does the work in line (e.g. compiles);
+    * ``"preparing"``: the work runs in the background; calls are served meanwhile, more
+      slowly (numba: its generic kernel);
+    * ``"failed"``: the background work failed; ``reason`` says why and when it is tried
+      again; calls are still served the slower way.
+    """
+
+    state: Literal["ready", "cold", "preparing", "failed"]
+    reason: str = ""
+
+    @property
+    def ready(self) -> bool:
+        return self.state == "ready"
+
+
+READY = Readiness("ready")
 
 
 @runtime_checkable
@@ -83,4 +108,29 @@ class IncrementalBackend(Protocol):
     def incremental_forming_detail(self, states: Any, symbol: int, close: float,
                                    src: float | None = None) -> ATCResult:
         """Every output of one symbol's forming bar, detail included; states unchanged."""
+        ...
+
+
+@runtime_checkable
+class PreparingBackend(Protocol):
+    """Optional: a backend with work to do before it serves a configuration at full speed
+    (numba builds a specialised screening kernel per configuration). An interactive caller
+    prepares before each call, so that no call waits for that work; a backend without these
+    methods counts as ready.
+    """
+
+    def prepare(self, config: ATCConfig, mode: str = "full") -> Readiness:
+        """Start, without blocking, what serving ``(config, mode)`` at full speed needs
+        (again after a failure, once its back-off has passed). From then on
+        ``compute_batch`` for it never waits for that work: it serves the slower way until
+        the work is done."""
+        ...
+
+    def readiness(self, config: ATCConfig, mode: str = "full") -> Readiness:
+        """Where the work for ``(config, mode)`` stands; starts nothing."""
+        ...
+
+    def wait_prepared(self, timeout: float | None = None) -> bool:
+        """Wait until every preparation started so far has finished (its result kept, e.g.
+        in an on-disk cache); False when ``timeout`` seconds pass first."""
         ...

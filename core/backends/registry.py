@@ -11,7 +11,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from core.backends.base import Backend, ProbeResult
+from core.backends.base import READY, Backend, PreparingBackend, ProbeResult, Readiness
 from core.config import ATCConfig
 from core.errors import ATCInputError, BackendError
 from core.types import ATCResult, BatchResult
@@ -226,6 +226,47 @@ class Registry:
                 errors.append(f"{name}: {reason}")
                 self._record(name, nxt, reason, operation)
         raise BackendError(f"every backend failed for {operation}: " + "; ".join(errors))
+
+    # -- preparing (optional per backend: numba's specialised kernels) ------------------------
+    def _preparing(self, backend: str | None) -> PreparingBackend | None:
+        """The backend a call with the same ``backend`` argument would use first, when it
+        has work to prepare."""
+        chosen = self._backends.get(self.active(backend))
+        return chosen if isinstance(chosen, PreparingBackend) else None
+
+    def prepare(self, config: ATCConfig, mode: str = "full",
+                backend: str | None = None) -> Readiness:
+        """Have the backend a ``compute_batch`` with the same ``backend`` argument would use
+        start, in the background, what serving ``(config, mode)`` at full speed needs; its
+        calls for that never wait for the work meanwhile (an interactive caller prepares
+        before each call). Never raises: whatever goes wrong here is "failed", and the call
+        that follows reports or falls back as usual."""
+        try:
+            chosen = self._preparing(backend)
+            return READY if chosen is None else chosen.prepare(config, mode)
+        except Exception as exc:  # the call itself will fail (and fall back) for the same reason
+            return Readiness("failed", f"{type(exc).__name__}: {exc}")
+
+    def readiness(self, config: ATCConfig, mode: str = "full",
+                  backend: str | None = None) -> Readiness:
+        """Where that backend's preparation of ``(config, mode)`` stands; starts nothing."""
+        try:
+            chosen = self._preparing(backend)
+            return READY if chosen is None else chosen.readiness(config, mode)
+        except Exception as exc:
+            return Readiness("failed", f"{type(exc).__name__}: {exc}")
+
+    def wait_prepared(self, timeout: float | None = None) -> bool:
+        """Wait until every backend's preparations have finished (their results kept, e.g.
+        numba's kernels in its on-disk cache); False when ``timeout`` seconds pass first."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            backends = [b for b in self._backends.values() if isinstance(b, PreparingBackend)]
+        done = True
+        for b in backends:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            done = b.wait_prepared(left) and done
+        return done
 
     # -- computing ---------------------------------------------------------------------------
     def compute(self, close: np.ndarray, config: ATCConfig, detail: bool = False,

@@ -11,7 +11,7 @@ from typing import Callable
 import numba
 import numpy as np
 
-from core.backends.base import ProbeResult
+from core.backends.base import READY, ProbeResult, Readiness
 from core.config import ATCConfig
 from core.jit import codegen, incremental
 from core.jit.drivers import atc_batch, atc_series
@@ -45,13 +45,15 @@ class NumbaBackend:
 
     name = "numba"
 
-    def __init__(self, background_compile: bool = False) -> None:
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         #: (time, reason) for every call where the specialised kernel could not run.
         self.specialisation_failures: list[tuple[float, str]] = []
-        #: Build a new configuration's screening kernel on a background thread and serve
-        #: the generic kernel meanwhile (the app), instead of compiling in the call (CLI).
-        self.background_compile = background_compile
+        #: The (config, mode) pairs ``prepare`` was asked for: their specialised kernel
+        #: builds on a background thread and the generic kernel serves meanwhile (the app);
+        #: any other call compiles its specialised kernel in line (the CLI).
+        self._prepared: set[tuple[ATCConfig, str]] = set()
+        self._generic_loaded = False
         #: Where fallbacks inside this backend are reported: the registry's fallback log
         #: (``Registry.report_fallback``), set by the registry that created the backend.
         self._reporter: Callable[[str, str, str, str], None] | None = None
@@ -79,6 +81,47 @@ class NumbaBackend:
             self._fallback(f"{failure.reason} (build attempt {failure.attempts}; next try in "
                            f"{failure.retry_in_s:.0f} s)", params, mode)
         return failed
+
+    # -- preparing (core.backends.base.PreparingBackend) -------------------------------------
+    def prepare(self, config: ATCConfig, mode: str = "full") -> Readiness:
+        """Build the specialised kernel of ``(config, mode)`` on a background thread (again
+        after a failed build once its back-off has passed); until it is ready,
+        ``compute_batch`` for it serves the generic kernel instead of compiling."""
+        params = kernel_params(config, mode)
+        if not _specialises(config, params):
+            return READY
+        with self._lock:
+            self._prepared.add((config, mode))
+        if not codegen.ready(params):
+            self._load_generic()
+            codegen.compile_in_background(params, _warm_screen(params),
+                                          self._build_failed(params, mode))
+        return self.readiness(config, mode)
+
+    def readiness(self, config: ATCConfig, mode: str = "full") -> Readiness:
+        params = kernel_params(config, mode)
+        if not _specialises(config, params) or codegen.ready(params):
+            return READY
+        label = f"{params.family_name}-only"
+        if codegen.building(params):
+            return Readiness("preparing", f"{label}: the specialised kernel compiles")
+        failure = codegen.build_failure(params)
+        if failure is not None:
+            return Readiness("failed", f"{label}: {_failed_build(failure)}")
+        return Readiness("cold", f"{label}: the specialised kernel compiles on the first call")
+
+    def wait_prepared(self, timeout: float | None = None) -> bool:
+        return codegen.wait_for_background(timeout)
+
+    def _load_generic(self) -> None:
+        """Load the generic kernel before the first background build: that build holds
+        numba's compiler lock, and the generic kernel that serves meanwhile must not wait
+        behind it."""
+        if not self._generic_loaded:
+            tiny = np.linspace(10.0, 11.0, 64).reshape(1, 64)
+            self.compute_batch(tiny, ATCConfig(use_codegen_specialization=False), tail=1,
+                               mode="ema_only")
+            self._generic_loaded = True
 
     def probe(self) -> ProbeResult:
         threads = numba.get_num_threads()
@@ -155,16 +198,12 @@ class NumbaBackend:
         if nfam == 1 and config.use_codegen_specialization and not codegen.supports(params):
             out.notes.append(f"{label}: generic kernel (no specialised kernel for the Hull option)")
         elif nfam == 1 and config.use_codegen_specialization:
-            if self.background_compile and not codegen.ready(params):
-                codegen.compile_in_background(params, _warm_screen(params),
-                                              self._build_failed(params, mode))
+            if (config, mode) in self._prepared and not codegen.ready(params):
                 failure = codegen.build_failure(params)
                 if failure is None:
                     out.notes.append(f"{label}: generic kernel while the specialised one compiles")
                 else:
-                    wait = max(0.0, failure.retry_at - time.monotonic())
-                    out.notes.append(f"{label}: generic kernel (specialised kernel failed to "
-                                     f"build: {failure.reason}; next try in {wait:.0f} s)")
+                    out.notes.append(f"{label}: generic kernel ({_failed_build(failure)})")
             else:
                 reason = self._screen_specialised(closes, starts, params, mode, tail, out)
                 if reason is None:
@@ -199,6 +238,17 @@ class NumbaBackend:
             out.last_event.fill(0)
             out.bars_since_event.fill(-1)
             return reason
+
+
+def _specialises(config: ATCConfig, params: KernelParams) -> bool:
+    """Whether ``params`` are served by a specialised one-family kernel when it is ready."""
+    return params.families == 1 and config.use_codegen_specialization and codegen.supports(params)
+
+
+def _failed_build(failure: codegen.BuildFailure) -> str:
+    """A failed background build, as the notes and the readiness say it."""
+    wait = max(0.0, failure.retry_at - time.monotonic())
+    return f"specialised kernel failed to build: {failure.reason}; next try in {wait:.0f} s"
 
 
 def _warm_screen(params: KernelParams):

@@ -33,8 +33,9 @@ from core.jit.screen_source import kernel_source, supports
 from core.kernel_params import KernelParams
 from core.paths import cache_dir
 
-__all__ = ["kernel_source", "supports", "specialised_screen", "ready", "build_failure",
-           "compile_in_background", "wait_for_background", "recorded_failures", "BuildFailure"]
+__all__ = ["kernel_source", "supports", "specialised_screen", "ready", "building",
+           "build_failure", "compile_in_background", "wait_for_background", "recorded_failures",
+           "BuildFailure"]
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +136,14 @@ def specialised_screen(params: KernelParams) -> Callable:
 def ready(params: KernelParams) -> bool:
     """Whether the kernel for ``params`` can run now without compiling first."""
     return _digest(kernel_source(params)) in _loaded
+
+
+def building(params: KernelParams) -> bool:
+    """Whether a background build of the kernel for ``params`` is running now."""
+    digest = _digest(kernel_source(params))
+    with _lock:
+        thread = _compiling.get(digest)
+    return thread is not None and thread.is_alive()
 
 
 def build_failure(params: KernelParams) -> BuildFailure | None:

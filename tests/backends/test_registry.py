@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from core.atc import compute_reference
-from core.backends.base import ProbeResult
+from core.backends.base import READY, ProbeResult, Readiness
 from core.backends.numpy_backend import NumpyBackend
 from core.backends.registry import ORDER, Registry
 from core.config import ATCConfig
@@ -98,3 +98,60 @@ def test_a_broken_listener_does_not_break_computing():
     reg = Registry({"x": lambda: Broken("x"), "numpy": NumpyBackend})
     reg.add_listener(lambda event: 1 / 0)
     assert reg.compute(random_walk(50, 3), ATCConfig()).backend == "numpy"
+
+
+# -- preparing (core.backends.base.PreparingBackend) ----------------------------------------------
+class Preparing(NumpyBackend):
+    """A backend with something to prepare per (config, mode), as numba's specialised
+    kernels: records what it was asked."""
+
+    def __init__(self, name: str, fail: bool = False) -> None:
+        self.name = name
+        self.fail = fail
+        self.prepared: list[tuple[ATCConfig, str]] = []
+        self.waited: list[float | None] = []
+
+    def prepare(self, config, mode="full"):
+        if self.fail:
+            raise RuntimeError("no compiler")
+        self.prepared.append((config, mode))
+        return Readiness("preparing", "compiling")
+
+    def readiness(self, config, mode="full"):
+        return Readiness("preparing", "compiling") if (config, mode) in self.prepared else \
+            Readiness("cold", "compiles on the first call")
+
+    def wait_prepared(self, timeout=None):
+        self.waited.append(timeout)
+        return True
+
+
+def test_a_backend_without_prepare_counts_as_ready():
+    reg = Registry({"numpy": NumpyBackend})
+    assert reg.prepare(ATCConfig(), "ema_only") == READY
+    assert reg.readiness(ATCConfig(), "ema_only").ready
+    assert reg.wait_prepared(timeout=1.0)
+
+
+def test_prepare_goes_to_the_backend_that_would_serve_the_call():
+    first, second = Preparing("rust"), Preparing("numba")
+    reg = Registry({"rust": lambda: first, "numba": lambda: second})
+    config = ATCConfig(ema_len=21)
+    assert reg.readiness(config, "family:KAMA").state == "cold"
+    assert reg.prepare(config, "family:KAMA") == Readiness("preparing", "compiling")
+    assert first.prepared == [(config, "family:KAMA")] and second.prepared == []
+    assert reg.prepare(config, "ema_only", backend="numba").state == "preparing"
+    assert second.prepared == [(config, "ema_only")]
+    assert reg.readiness(config, "ema_only", backend="numba").state == "preparing"
+    assert reg.readiness(config, "ema_only").state == "cold"          # rust was not asked
+    assert reg.wait_prepared(timeout=5.0)
+    assert len(first.waited) == len(second.waited) == 1 and 0 < first.waited[0] <= 5.0
+
+
+def test_a_failing_prepare_is_a_reason_not_an_exception():
+    reg = Registry({"numba": lambda: Preparing("numba", fail=True), "numpy": NumpyBackend})
+    got = reg.prepare(ATCConfig(), "ema_only")
+    assert got.state == "failed" and not got.ready and "no compiler" in got.reason
+    assert reg.fallbacks() == []          # the call that follows records its own fallback
+    none_left = Registry({"rust": lambda: Missing()})
+    assert none_left.prepare(ATCConfig()).state == "failed"

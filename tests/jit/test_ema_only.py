@@ -1,6 +1,8 @@
 """The generated EMA-only screening kernel against the generic kernel, and its fallback."""
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -106,8 +108,9 @@ def test_generated_kernel_is_written_once_and_reused(atc_home):
 
 def test_background_compile_serves_generic_results_until_ready():
     config = ATCConfig(ema_len=23, cutout=3)
-    b = NumbaBackend(background_compile=True)
+    b = NumbaBackend()
     closes = batch()
+    b.prepare(config, "ema_only")
     first = b.compute_batch(closes, config, tail=30, mode="ema_only")
     assert first.notes == ["EMA-only: generic kernel while the specialised one compiles"]
     params = KernelParams.from_config(config, "ema_only")
@@ -141,7 +144,7 @@ def test_failing_background_build_is_a_recorded_fallback_retried_with_back_off(
     monkeypatch.setattr(codegen, "_failures", {})
     clock = [1000.0]
     monkeypatch.setattr(codegen.time, "monotonic", lambda: clock[0])
-    registry = Registry({"numba": lambda: NumbaBackend(background_compile=True)})
+    registry = Registry({"numba": NumbaBackend})
     monkeypatch.setattr(registry_module, "_default", registry)
     closes = batch()
     config = ATCConfig(ema_len=19, cutout=2)
@@ -149,6 +152,7 @@ def test_failing_background_build_is_a_recorded_fallback_retried_with_back_off(
         closes, config.replace(use_codegen_specialization=False), tail=40, mode="ema_only")
 
     def screen():
+        registry.prepare(config, "ema_only")
         out = registry.compute_batch(closes, config, tail=40, mode="ema_only")
         assert codegen.wait_for_background(timeout=60)
         for a, g in zip(outputs(out), outputs(reference)):
@@ -186,3 +190,30 @@ def test_failing_background_build_is_a_recorded_fallback_retried_with_back_off(
     assert registry.compute_batch(closes, config, tail=40,
                                   mode="ema_only").notes == ["EMA-only: specialised kernel"]
     assert codegen.recorded_failures() == []
+
+
+def test_readiness_says_where_the_specialised_kernel_stands(monkeypatch):
+    """cold (the first call compiles in line) → preparing (a background build runs) →
+    failed (with the reason and the back-off) → ready; nothing to prepare without a
+    specialised kernel."""
+    config = ATCConfig(ema_len=31, cutout=5)
+    b = NumbaBackend()
+    assert b.readiness(config, "full").ready
+    assert b.readiness(config.replace(use_codegen_specialization=False), "ema_only").ready
+    assert b.readiness(config, "ema_only").state == "cold"
+    started = []
+    monkeypatch.setattr(codegen, "compile_in_background",
+                        lambda p, warm, on_failure: started.append(p.family_name) or True)
+    monkeypatch.setattr(codegen, "building", lambda p: True)
+    assert b.prepare(config, "ema_only").state == "preparing" and started == ["EMA"]
+    assert b.prepare(config, "full").ready and started == ["EMA"]
+    monkeypatch.setattr(codegen, "building", lambda p: False)
+    failure = codegen.BuildFailure("d", "RuntimeError: boom", 0.0, 1, 30.0,
+                                   time.monotonic() + 30.5)
+    monkeypatch.setattr(codegen, "build_failure", lambda p: failure)
+    got = b.readiness(config, "ema_only")
+    assert got.state == "failed" and "RuntimeError: boom" in got.reason
+    assert "next try in 30 s" in got.reason
+    monkeypatch.setattr(codegen, "ready", lambda p: True)
+    assert b.readiness(config, "ema_only").ready
+    assert b.prepare(config, "ema_only").ready and started == ["EMA"]

@@ -190,7 +190,8 @@ def test_while_a_family_kernel_builds_the_generic_kernel_serves(monkeypatch):
     monkeypatch.setattr(codegen, "ready", lambda params: False)
     monkeypatch.setattr(codegen, "compile_in_background",
                         lambda params, warm, on_failure: asked.append(params) or True)
-    backend = NumbaBackend(background_compile=True)
+    backend = NumbaBackend()
+    backend.prepare(ATCConfig(), "family:LSMA")
     out = backend.compute_batch(BATCH[:40], ATCConfig(), tail=30, mode="family:LSMA")
     assert out.notes == ["LSMA-only: generic kernel while the specialised one compiles"]
     assert [p.family_name for p in asked] == ["LSMA"]
