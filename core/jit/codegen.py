@@ -39,7 +39,7 @@ __all__ = ["kernel_source", "supports", "specialised_screen", "ready", "building
 
 log = logging.getLogger(__name__)
 
-TEMPLATE_VERSION = "8"
+TEMPLATE_VERSION = "9"
 
 #: Back-off of a failed background build: first retry after this many seconds, doubling
 #: with each failure up to RETRY_MAX_S.

@@ -34,20 +34,24 @@ from __future__ import annotations
 import textwrap
 from dataclasses import dataclass, field
 
-from core.jit.ma_families import KAMA_FAST, KAMA_SLOW
-from core.jit.window_sums import DIRECT_MAX, K_LSMA, K_WMA, RESUM
+from core.jit.primitives import DEMA, EMA, HMA, KAMA, LSMA, WMA
+from core.jit.window_sums import DIRECT_MAX, K_LSMA, K_WMA, RESUM, count_sum
 from core.kernel_params import KernelParams
 
 #: Symbols advanced together in the vectorised steady phase.
 BLOCK = 128
 
-EMA, HMA, WMA, DEMA, LSMA, KAMA = range(6)
-
-_MODULE = '''\
+# The module's pieces, each its own template: the imports and the configuration's
+# constants, the batch driver, one block's driver, and the block's steady bar loop. The
+# kernel constants (equity floor, rounding tie, Pine's tolerance, KAMA's, the tie band)
+# are imported by name from the kernel modules, so the generated code cannot drift from
+# them.
+_HEADER = '''\
 """Generated {family}-only ATC screening kernel; see core/jit/codegen.py."""
 import numpy as np
 from numba import njit, prange
-from core.jit.ma_families import ema9, lsma_exact_row, wma_exact_row
+from core.jit.ma_families import KAMA_FAST, KAMA_SLOW, ema9, lsma_exact_row, wma_exact_row
+from core.jit.primitives import EPS, EQUITY_FLOOR, ROUND_TIE
 from core.jit.window_sums import TIE_REL, exact_sums, msum_steady
 from core.jit.screen_helpers import (kama_prefix, msum_prefix, refire, run_length, warm_layers,
                                      window_exact, window_near, window_resum)
@@ -59,8 +63,9 @@ LENGTHS = np.array({lengths}, dtype=np.int64)
 LENGTHS_1 = LENGTHS - 1
 ZERO = np.zeros(9, dtype=np.int64)
 OFFS = np.array({offs}, dtype=np.int64)   # each member's first RING row (math.sum families)
+'''
 
-
+_SCREEN = '''\
 @njit(cache=True, parallel=True, error_model="numpy")
 def screen(closes, starts, g, tail, o_sig, o_feq, o_dir, o_long, o_short, o_last, o_since):
     # Blocks of symbols with similar first bars (sorted by start) so that a block's
@@ -69,8 +74,12 @@ def screen(closes, starts, g, tail, o_sig, o_feq, o_dir, o_long, o_short, o_last
     for b in prange((closes.shape[0] + B - 1) // B):
         screen_block(closes, order[b * B:min(closes.shape[0], b * B + B)], starts, g, tail,
                      o_sig, o_feq, o_dir, o_long, o_short, o_last, o_since)
+'''
 
-
+# One block: its closes bar-major, its state arrays (``alloc``: the family's), each
+# symbol's warm-up alone up to bar t0 (``warm``: the family's MAs over the prefix), then
+# the steady loop and the events' summary.
+_SCREEN_BLOCK = '''\
 @njit(cache=True, error_model="numpy")
 def screen_block(closes, rows, starts, g, tail, o_sig, o_feq, o_dir, o_long, o_short,
                  o_last, o_since):
@@ -88,20 +97,20 @@ def screen_block(closes, rows, starts, g, tail, o_sig, o_feq, o_dir, o_long, o_s
     MP = np.empty((9, nb))
     SIG = np.empty(nb); FA = np.empty(nb); FE = np.empty(nb); DIR = np.empty(nb)
     BASE_PREV = np.empty(nb); LAST_SIGN = np.empty(nb); LAST_BAR = np.empty(nb)
-{alloc}
+{alloc}\
     t0 = 0
     for k in range(nb):
         t0 = max(t0, starts[rows[k]] + W)
     t0 = min(t0, n_bars)
     wcap = t0 - lo
     pm = np.empty((9, wcap))
-{scratch}
+{scratch}\
     for k in range(nb):             # each symbol alone up to bar t0 (its warm-up at least)
         i = rows[k]
         s = starts[i]
         x = closes[i, s:]
         te = t0 - s
-{warm}
+{warm}\
         warm_layers(x, pm, te, g, {cutout}, {decay!r}, {weight!r}, {long_th!r}, {short_th!r},
                     {strategy}, tail, o_sig[i, 0], o_feq[i, 0], o_dir[i], o_long[i],
                     o_short[i], k, ST, A, E, MP, SIG, FA, FE, DIR, BASE_PREV,
@@ -114,8 +123,11 @@ def screen_block(closes, rows, starts, g, tail, o_sig, o_feq, o_dir, o_long, o_s
         n = n_bars - starts[i]
         o_last[i] = int(LAST_SIGN[k])
         o_since[i] = n - 1 - int(LAST_BAR[k]) if LAST_BAR[k] >= 0 else -1
+'''
 
-
+# The steady loop's function and the head of each bar (R·g, the Layer-1 sums cleared);
+# the bar's body (the family's per-lane head, each member, the tail) follows it.
+_STEADY = '''\
 @njit(cache=True, error_model="numpy")
 def steady(xb, lo, rows, starts, g, tail, t0, o_sig, o_feq, o_dir, o_long, o_short, ST, A, E,
            MP, SIG, FA, FE, DIR, BASE_PREV, LAST_SIGN, LAST_BAR{state_args}):
@@ -133,7 +145,7 @@ def steady(xb, lo, rows, starts, g, tail, t0, o_sig, o_feq, o_dir, o_long, o_sho
     num = np.empty(nb)
     den = np.empty(nb)
     NEW = np.empty(nb)
-{steady_scratch}
+{steady_scratch}\
     for t in range(t0, n_bars):
         tt = t - lo
         for k in range(nb):
@@ -142,22 +154,19 @@ def steady(xb, lo, rows, starts, g, tail, t0, o_sig, o_feq, o_dir, o_long, o_sho
             r[k] = (c - c_prev) / c_prev * g[t - goff[k]]
             num[k] = 0.0
             den[k] = 0.0
-{bar_head}
-{members}
-{tail}
 '''
 
 # One member's crossover state (§5), equity (§6) and share of the Layer-1 sums (§7), from
 # its MA `ma` and previous MA `mp`; p is a state (−1/0/+1), so the plain sign tests are
-# Pine's tolerant ones, and the floor `e < 0.25` is `0.25 − e > 1e-10`, one subtraction
-# (exact for e ≥ 0.125 by Sterbenz; na → false).
+# Pine's tolerant ones, and the floor `e < EQUITY_FLOOR` is `EQUITY_FLOOR − e > EPS`, one
+# subtraction (``primitives.below_floor``; na → false).
 _LAYER = """\
     p = ST[{m}, k]
     s = 1.0 if (c > ma) & (c_prev <= mp) else p
     s = -1.0 if (c < ma) & (c_prev >= mp) else s
     a = r[k] if p > 0 else (-r[k] if p < 0 else A[{m}, k])
     e = E[{m}, k] * {decay!r} * (1.0 + a)
-    e = 0.25 if (0.25 - e) > 1e-10 else e
+    e = EQUITY_FLOOR if (EQUITY_FLOOR - e) > EPS else e
     MP[{m}, k] = ma
     ST[{m}, k] = s
     A[{m}, k] = a
@@ -181,12 +190,12 @@ for k in range(nb):
     v = num[k] / den[k]
     mag = abs(v) * 100.0
     u = np.floor(mag)
-    u = u + 1.0 if mag - u >= 0.5 - 1e-10 else u
+    u = u + 1.0 if mag - u >= ROUND_TIE else u
     sig = (1.0 if v > 0 else (-1.0 if v < 0 else 0.0)) * u / 100.0
     p = SIG[k]
     fa = r[k] if p > 0 else (-r[k] if p < 0 else FA[k])
     fe = FE[k] * {decay!r} * (1.0 + fa)
-    fe = 0.25 if (0.25 - fe) > 1e-10 else fe
+    fe = EQUITY_FLOOR if (EQUITY_FLOOR - fe) > EPS else fe
     FA[k] = fa
     FE[k] = fe
     NEW[k] = sig
@@ -287,14 +296,6 @@ for m in range(9):
     LAST[m, k] = s + te - 1
 RUN[k] = run_length(x, te - 1)
 """
-
-
-def _sequential_sum(values) -> float:
-    """1 + 2 + … summed in order in float64, as ``window_sums.count_sum`` does."""
-    total = 0.0
-    for v in values:
-        total = total + float(v)
-    return total
 
 
 def supports(params: KernelParams) -> bool:
@@ -408,8 +409,8 @@ def _msum_parts(params: KernelParams, lengths: list[int]) -> _Parts:
             nz = "abs(c - c_prev)" if n == 1 else f"S[{m}, k]"
             ma = (f"    nz = {nz}\n"
                   f"    q = abs(c - xb[tt - {n}, k]) / nz     # unused when the noise is (near) 0\n"
-                  "    ratio = q if abs(nz - 0.0) > 1e-10 else 0.0\n"
-                  f"    sc = ratio * {KAMA_FAST - KAMA_SLOW!r} + {KAMA_SLOW!r}\n"
+                  "    ratio = q if abs(nz - 0.0) > EPS else 0.0\n"
+                  "    sc = ratio * (KAMA_FAST - KAMA_SLOW) + KAMA_SLOW\n"
                   "    ma = mp + sc * sc * (c - mp)\n")
         parts.members.append(step + _LANE.format(m=m) + ma + _layer(params, m))
     return parts
@@ -433,8 +434,8 @@ def _window_parts(params: KernelParams, lengths: list[int]) -> _Parts:
     parts.warm = _WINDOW_WARM.format(exact_row=exact_row)
     for m, n in enumerate(lengths):
         nf = float(n)
-        sx = _sequential_sum(range(1, n + 1))
-        den = nf * _sequential_sum(i * i for i in range(1, n + 1)) - sx * sx
+        sx = float(count_sum(n, False))          # the kernels' own sums, so the same bits
+        den = nf * count_sum(n, True) - sx * sx
         consts = dict(m=m, n=n, kind=kind, nf=nf, sx=sx, den=den, resum=RESUM,
                       cb=1.0 / sx if kind == K_WMA else 6.0 / (nf * (nf + 1.0)),
                       ca=0.0 if kind == K_WMA else 2.0 / nf)
@@ -458,10 +459,13 @@ def kernel_source(params: KernelParams) -> str:
                      decay=1.0 - params.delta, long_th=params.long_threshold,
                      short_th=params.short_threshold, strategy=bool(params.strategy))
     base = "p" if params.strategy else "sig"      # Strategy View lags the base a bar
-    return _MODULE.format(
-        family=params.family_name, block=BLOCK, warm_bars=warm_bars(params), lengths=lengths,
-        offs=parts.offs, alloc=_body(parts.alloc, 1), scratch=_body(parts.scratch, 1),
-        warm=_body(parts.warm, 2), state_args=parts.state,
-        steady_scratch=_body(parts.steady_scratch, 1), bar_head=_body(parts.bar_head, 2),
-        members="".join(_body(text, 2) for text in parts.members),
-        tail=_body(_TAIL.format(base=base, **constants), 2), **constants)
+    header = _HEADER.format(family=params.family_name, block=BLOCK,
+                            warm_bars=warm_bars(params), lengths=lengths, offs=parts.offs)
+    block = _SCREEN_BLOCK.format(alloc=_body(parts.alloc, 1), scratch=_body(parts.scratch, 1),
+                                 warm=_body(parts.warm, 2), state_args=parts.state,
+                                 **constants)
+    steady = _STEADY.format(state_args=parts.state, cutout=constants["cutout"],
+                            steady_scratch=_body(parts.steady_scratch, 1))
+    bar = [parts.bar_head, *parts.members, _TAIL.format(base=base, **constants)]
+    steady += "".join(_body(piece, 2) for piece in bar)
+    return "\n\n".join([header, _SCREEN, block, steady])
