@@ -146,6 +146,22 @@ pub struct BatchRows<'a> {
     pub average: Option<&'a mut [f64]>,
 }
 
+impl BatchRows<'_> {
+    /// Whether the rows hold the outputs of `symbols × families × tail` (Average_Signal
+    /// too with six families).
+    pub fn fit(&self, symbols: usize, families: usize, tail: usize) -> bool {
+        let (cube, plane) = (symbols * families * tail, symbols * tail);
+        self.signals.len() == cube
+            && self.family_equities.len() == cube
+            && self.direction.len() == plane
+            && self.long.len() == plane
+            && self.short.len() == plane
+            && self.last_event.len() == symbols
+            && self.bars_since_event.len() == symbols
+            && (families == 1 || self.average.as_ref().is_some_and(|a| a.len() == plane))
+    }
+}
+
 /// Batch ATC into caller-provided rows.
 #[allow(clippy::too_many_arguments)]
 pub fn compute_batch_into(
@@ -183,19 +199,11 @@ pub fn compute_batch_into(
         return Err(InputError::new("tail", format!("tail = {tail} is out of range: allowed 1 … {bars} (bars)")));
     }
     let nf = families;
-    let BatchRows { signals, family_equities, direction, long, short, last_event, bars_since_event, average } = rows;
-    let average = if nf == 6 { average } else { None };
-    let sizes_ok = signals.len() == symbols * nf * tail
-        && family_equities.len() == symbols * nf * tail
-        && direction.len() == symbols * tail
-        && long.len() == symbols * tail
-        && short.len() == symbols * tail
-        && last_event.len() == symbols
-        && bars_since_event.len() == symbols
-        && (nf == 1 || average.as_ref().is_some_and(|a| a.len() == symbols * tail));
-    if !sizes_ok {
+    if !rows.fit(symbols, nf, tail) {
         return Err(InputError::new("out", "output rows do not match symbols × tail"));
     }
+    let BatchRows { signals, family_equities, direction, long, short, last_event, bars_since_event, average } = rows;
+    let average = if nf == 6 { average } else { None };
     // Bars before a symbol's start stay na / false; the kernels overwrite the rest.
     signals.fill(f64::NAN);
     family_equities.fill(f64::NAN);

@@ -8,6 +8,8 @@
 //! and exports the names ([`Output::name`], in tuple order) so that the adapter reads the
 //! tuple by name instead of by position.
 
+use std::marker::PhantomData;
+
 use crate::batch::BatchRows;
 use crate::stage::{DetailRows, SingleRows};
 
@@ -45,10 +47,16 @@ impl Shape {
     }
 }
 
+/// Outputs of a result at most.
+const MAX_OUTPUTS: usize = 13;
+const _: () = assert!(SingleOutput::ALL.len() <= MAX_OUTPUTS && BatchOutput::ALL.len() <= MAX_OUTPUTS);
+
 /// The outputs of one kind of result, in tuple order.
 pub trait Output: Copy + PartialEq + 'static {
-    /// Every output, in tuple order.
+    /// Every output, in tuple order (at most [`MAX_OUTPUTS`]).
     const ALL: &'static [Self];
+    /// Position in [`Output::ALL`].
+    fn index(self) -> usize;
     /// The result field it fills (`core.types.ATCResult` or `BatchResult`).
     fn name(self) -> &'static str;
     fn elem(self) -> Elem;
@@ -93,6 +101,10 @@ impl Output for SingleOutput {
         Self::Equities,
         Self::RateOfChange,
     ];
+
+    fn index(self) -> usize {
+        self as usize
+    }
 
     fn name(self) -> &'static str {
         match self {
@@ -160,6 +172,10 @@ impl Output for BatchOutput {
         Self::Average,
     ];
 
+    fn index(self) -> usize {
+        self as usize
+    }
+
     fn name(self) -> &'static str {
         match self {
             Self::Signals => "signals",
@@ -202,10 +218,13 @@ pub struct Block<O> {
     pub place: Option<(usize, Shape)>,
 }
 
-/// The blocks of one call's result, in tuple order, and the sizes of the two buffers.
+/// The blocks of one call's result, in tuple order, and the sizes of the two buffers
+/// (no allocation: a result is made on every tick).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layout<O> {
-    pub blocks: Vec<Block<O>>,
+    /// The first `len` are the tuple's items.
+    blocks: [Block<O>; MAX_OUTPUTS],
+    len: usize,
     /// Elements of the 8-byte buffer.
     pub wide: usize,
     /// Elements of the byte buffer.
@@ -215,40 +234,44 @@ pub struct Layout<O> {
 impl<O: Output> Layout<O> {
     /// Blocks laid end to end in their buffers, in the order given.
     fn new(items: impl Iterator<Item = (O, Option<Shape>)>) -> Self {
-        let (mut wide, mut bytes) = (0, 0);
-        let blocks = items
-            .map(|(output, shape)| Block {
-                output,
-                place: shape.map(|s| {
-                    let end = if output.elem().wide() { &mut wide } else { &mut bytes };
-                    let at = *end;
-                    *end += s.elements();
-                    (at, s)
-                }),
-            })
-            .collect();
-        Self { blocks, wide, bytes }
+        let (mut wide, mut bytes, mut len) = (0, 0, 0);
+        let mut blocks = [Block { output: O::ALL[0], place: None }; MAX_OUTPUTS];
+        for (slot, (output, shape)) in blocks.iter_mut().zip(items) {
+            let place = shape.map(|s| {
+                let end = if output.elem().wide() { &mut wide } else { &mut bytes };
+                let at = *end;
+                *end += s.elements();
+                (at, s)
+            });
+            *slot = Block { output, place };
+            len += 1;
+        }
+        Self { blocks, len, wide, bytes }
+    }
+
+    /// The tuple's items, in order.
+    pub fn blocks(&self) -> std::slice::Iter<'_, Block<O>> {
+        self.blocks[..self.len].iter()
     }
 
     /// The two buffers (of [`Layout::wide`] and [`Layout::bytes`] elements, the bytes all
     /// 0 or 1) cut into one slice per present block.
     pub fn cut<'a>(&self, wide: &'a mut [f64], bytes: &'a mut [u8]) -> Cut<'a, O> {
         assert!(wide.len() == self.wide && bytes.len() == self.bytes);
-        let mut cut = Cut { wide: Vec::new(), bytes: Vec::new() };
+        let mut cut =
+            Cut { wide: [const { None }; MAX_OUTPUTS], bytes: [const { None }; MAX_OUTPUTS], kind: PhantomData };
         let (mut w, mut b) = (wide, bytes);
         // Blocks follow each other in each buffer in tuple order (see `new`).
-        for blk in &self.blocks {
-            if let Some((_, shape)) = blk.place {
-                let len = shape.elements();
-                if blk.output.elem().wide() {
-                    let (head, rest) = std::mem::take(&mut w).split_at_mut(len);
-                    cut.wide.push((blk.output, head));
-                    w = rest;
-                } else {
-                    let (head, rest) = std::mem::take(&mut b).split_at_mut(len);
-                    cut.bytes.push((blk.output, head));
-                    b = rest;
-                }
+        for blk in self.blocks().filter(|b| b.place.is_some()) {
+            let (i, len) = (blk.output.index(), blk.place.map_or(0, |(_, s)| s.elements()));
+            if blk.output.elem().wide() {
+                let (head, rest) = std::mem::take(&mut w).split_at_mut(len);
+                cut.wide[i] = Some(head);
+                w = rest;
+            } else {
+                let (head, rest) = std::mem::take(&mut b).split_at_mut(len);
+                cut.bytes[i] = Some(head);
+                b = rest;
             }
         }
         cut
@@ -274,16 +297,15 @@ impl Layout<BatchOutput> {
 /// The slices of a cut layout, taken out by output (each once; an absent one is empty,
 /// which the kernels' size checks refuse).
 pub struct Cut<'a, O> {
-    wide: Vec<(O, &'a mut [f64])>,
-    bytes: Vec<(O, &'a mut [u8])>,
+    /// By [`Output::index`].
+    wide: [Option<&'a mut [f64]>; MAX_OUTPUTS],
+    bytes: [Option<&'a mut [u8]>; MAX_OUTPUTS],
+    kind: PhantomData<O>,
 }
 
 impl<'a, O: Output> Cut<'a, O> {
-    fn take<T>(from: &mut Vec<(O, &'a mut [T])>, o: O) -> &'a mut [T] {
-        match from.iter().position(|(k, _)| *k == o) {
-            Some(i) => from.swap_remove(i).1,
-            None => &mut [],
-        }
+    fn take<T>(from: &mut [Option<&'a mut [T]>; MAX_OUTPUTS], o: O) -> &'a mut [T] {
+        from[o.index()].take().unwrap_or_default()
     }
 
     pub fn f64(&mut self, o: O) -> &'a mut [f64] {
@@ -356,14 +378,14 @@ mod tests {
     use super::*;
 
     fn place<O: Output>(l: &Layout<O>, o: O) -> Option<(usize, Shape)> {
-        l.blocks.iter().find(|b| b.output == o).and_then(|b| b.place)
+        l.blocks().find(|b| b.output == o).and_then(|b| b.place)
     }
 
     #[test]
     fn single_blocks_are_laid_end_to_end_in_tuple_order() {
         let n = 7;
         let l = Layout::single(n, true, true);
-        let names: Vec<_> = l.blocks.iter().map(|b| b.output.name()).collect();
+        let names: Vec<_> = l.blocks().map(|b| b.output.name()).collect();
         assert_eq!(names.len(), 13);
         assert_eq!((names[0], names[12]), ("average_signal", "rate_of_change"));
         assert_eq!((l.wide, l.bytes), (124 * n, 58 * n));
@@ -373,7 +395,7 @@ mod tests {
         assert_eq!(place(&l, SingleOutput::RateOfChange), Some((123 * n, Shape::D1(n))));
 
         let plain = Layout::single(n, false, false);
-        assert_eq!(plain.blocks.len(), 12);
+        assert_eq!(plain.blocks().len(), 12);
         assert_eq!((plain.wide, plain.bytes), (15 * n, 4 * n));
         assert_eq!(place(&plain, SingleOutput::Mas), None);
     }

@@ -30,9 +30,9 @@ pub mod window;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use numpy::ndarray::{ArrayView, Dimension};
+use numpy::ndarray::{ArrayView, Dimension, Ix1, Ix2};
 use numpy::{
-    Element, PyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
+    Element, PyArray, PyArrayMethods, PyReadonlyArray, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
 };
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -53,24 +53,44 @@ fn value_error(field: &'static str, message: String) -> PyErr {
     PyValueError::new_err((message, field))
 }
 
-/// Borrow a 1-D float64 C-contiguous array (no copy), or say what is wrong with it.
-fn f64_vector<'py>(obj: &Bound<'py, PyAny>, field: &'static str) -> PyResult<PyReadonlyArray1<'py, f64>> {
-    let arr = obj.cast::<PyArray1<f64>>().map_err(|_| describe_mismatch(obj, field, "float64", 1))?;
-    let ro = arr.try_readonly().map_err(|e| value_error(field, format!("{field} cannot be read: {e}")))?;
+/// Borrow a `D`-dimensional array of `T` (`dtype` in messages) without copying, or say
+/// what is wrong with it.
+fn borrow_array<'py, T: Element, D: Dimension>(
+    obj: &Bound<'py, PyAny>,
+    field: &'static str,
+    dtype: &str,
+) -> PyResult<PyReadonlyArray<'py, T, D>> {
+    let arr = obj.cast::<PyArray<T, D>>().map_err(|_| describe_mismatch(obj, field, dtype, D::NDIM.unwrap_or(0)))?;
+    arr.try_readonly().map_err(|e| value_error(field, format!("{field} cannot be read: {e}")))
+}
+
+/// Borrow a `D`-dimensional float64 C-contiguous array (no copy), or say what is wrong
+/// with it.
+fn f64_array<'py, D: Dimension>(
+    obj: &Bound<'py, PyAny>,
+    field: &'static str,
+) -> PyResult<PyReadonlyArray<'py, f64, D>> {
+    let ro = borrow_array::<f64, D>(obj, field, "float64")?;
     if !ro.is_c_contiguous() {
         return Err(value_error(field, format!("{field} must be C-contiguous")));
     }
     Ok(ro)
 }
 
-/// Borrow a 2-D float64 C-contiguous array (no copy), or say what is wrong with it.
+fn f64_vector<'py>(obj: &Bound<'py, PyAny>, field: &'static str) -> PyResult<PyReadonlyArray1<'py, f64>> {
+    f64_array(obj, field)
+}
+
 fn f64_matrix<'py>(obj: &Bound<'py, PyAny>, field: &'static str) -> PyResult<PyReadonlyArray2<'py, f64>> {
-    let arr = obj.cast::<PyArray2<f64>>().map_err(|_| describe_mismatch(obj, field, "float64", 2))?;
-    let ro = arr.try_readonly().map_err(|e| value_error(field, format!("{field} cannot be read: {e}")))?;
-    if !ro.is_c_contiguous() {
-        return Err(value_error(field, format!("{field} must be C-contiguous")));
-    }
-    Ok(ro)
+    f64_array(obj, field)
+}
+
+/// The data of an optional borrowed array (C-contiguous, as [`f64_array`] checks).
+fn data<'a, D: Dimension>(arr: &'a Option<PyReadonlyArray<'_, f64, D>>) -> PyResult<Option<&'a [f64]>> {
+    Ok(match arr {
+        Some(a) => Some(a.as_slice()?),
+        None => None,
+    })
 }
 
 fn describe_mismatch(obj: &Bound<'_, PyAny>, field: &'static str, dtype: &str, ndim: usize) -> PyErr {
@@ -125,8 +145,7 @@ impl<'a, 'py> FromPyObject<'a, 'py> for KernelArgs {
             v.extract::<T>().map_err(|_| value_error(name, format!("{name} = {got} has the wrong type")))
         }
         let lengths = attr("lengths")?;
-        let arr = lengths.cast::<PyArray2<i64>>().map_err(|_| describe_mismatch(&lengths, "lengths", "int64", 2))?;
-        let ro = arr.try_readonly().map_err(|e| value_error("lengths", format!("lengths cannot be read: {e}")))?;
+        let ro = borrow_array::<i64, Ix2>(&lengths, "lengths", "int64")?;
         let view = ro.as_array();
         if view.shape() != [6, 9] {
             return Err(value_error("lengths", format!("lengths must have shape (6, 9), got {:?}", view.shape())));
@@ -199,11 +218,7 @@ fn compute<'py>(
     let p = params.params;
     let close = f64_vector(close, "close")?;
     let src = src.map(|s| f64_vector(s, "src")).transpose()?;
-    let close_s = close.as_slice()?;
-    let src_s = match &src {
-        Some(s) => Some(s.as_slice()?),
-        None => None,
-    };
+    let (close_s, src_s) = (close.as_slice()?, data(&src)?);
     single_result(py, close_s.len(), detail, false, |rows, _| {
         single::compute_single_into(default_level(), close_s, src_s, &p, rows)
     })
@@ -257,7 +272,7 @@ impl OutputMemory {
         let owner = Bound::new(py, self)?;
         let (w, b) = (owner.get().wide.as_ptr(), owner.get().bytes.as_ptr());
         let owner = owner.into_any();
-        let items = layout.blocks.iter().map(|blk| match blk.place {
+        let items = layout.blocks().map(|blk| match blk.place {
             None => py.None().into_bound(py),
             // SAFETY: the layout places every block inside its buffer, and the buffers
             // live (unmoved) as long as the owner, which every view keeps alive.
@@ -315,11 +330,7 @@ fn compute_batch<'py>(
     let (p, families) = (params.params, params.families);
     let closes = f64_matrix(closes, "closes")?;
     let (symbols, bars) = (closes.shape()[0], closes.shape()[1]);
-    let starts_arr = starts
-        .cast::<PyArray1<i64>>()
-        .map_err(|_| describe_mismatch(starts, "starts", "int64", 1))?
-        .try_readonly()
-        .map_err(|e| value_error("starts", format!("starts cannot be read: {e}")))?;
+    let starts_arr = borrow_array::<i64, Ix1>(starts, "starts", "int64")?;
     let starts_v: Vec<usize> = starts_arr
         .as_array()
         .iter()

@@ -5,12 +5,13 @@
 use std::sync::Arc;
 
 use numpy::ndarray::Array1;
-use numpy::{IntoPyArray, PyArray1, PyUntypedArrayMethods};
+use numpy::ndarray::Dimension;
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray, PyUntypedArrayMethods};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
-use super::{batch_result, f64_matrix, f64_vector, single_result, value_error, KernelArgs};
+use super::{batch_result, data, f64_matrix, f64_vector, single_result, value_error, KernelArgs};
 use crate::incremental::batch::{advance, detail, forming, init, Block};
 use crate::incremental::{Engine, SymbolState};
 
@@ -129,6 +130,30 @@ impl Drop for MarkOnPanic<'_> {
     }
 }
 
+/// The bars of `closes` (`(symbols, cols)`, or `(symbols,)` for one column) named `name`,
+/// with the MA source `src`, which must have the same shape.
+fn block<'a, D: Dimension>(
+    closes: &'a PyReadonlyArray<'_, f64, D>,
+    src: &'a Option<PyReadonlyArray<'_, f64, D>>,
+    name: &'static str,
+) -> PyResult<Block<'a>> {
+    let vector = D::NDIM == Some(1);
+    if let Some(s) = src {
+        if s.shape() != closes.shape() {
+            return Err(value_error(
+                "src",
+                if vector {
+                    format!("src has {} values but {name} has {}", s.len(), closes.len())
+                } else {
+                    format!("src has shape {:?} but {name} has {:?}", s.shape(), closes.shape())
+                },
+            ));
+        }
+    }
+    let cols = if vector { 1 } else { closes.shape()[1] };
+    Ok(Block { closes: closes.as_slice()?, src: data(src)?, cols, name })
+}
+
 /// Build the states of a right-aligned `(symbols, bars)` batch; see `_native.pyi`.
 #[pyfunction]
 #[pyo3(signature = (closes, src, params, tail, config))]
@@ -147,25 +172,9 @@ fn incremental_init<'py>(
     let engine = Engine::new(&args.params).map_err(super::input_error)?;
     let closes = f64_matrix(closes, "closes")?;
     let src = src.map(|s| f64_matrix(s, "src")).transpose()?;
-    let (symbols, cols) = (closes.shape()[0], closes.shape()[1]);
-    if let Some(s) = &src {
-        if s.shape() != closes.shape() {
-            return Err(value_error(
-                "src",
-                format!("src has shape {:?} but closes has {:?}", s.shape(), closes.shape()),
-            ));
-        }
-    }
+    let symbols = closes.shape()[0];
+    let block = block(&closes, &src, "closes")?;
     let tail = usize::try_from(tail).map_err(|_| value_error("tail", format!("tail = {tail} must be ≥ 1")))?;
-    let block = Block {
-        closes: closes.as_slice()?,
-        src: match &src {
-            Some(s) => Some(s.as_slice()?),
-            None => None,
-        },
-        cols,
-        name: "closes",
-    };
     let mut states = Vec::new();
     let result = batch_result(py, symbols, 6, tail, |rows| {
         states = init(&engine, &block, symbols, tail, rows)?;
@@ -205,23 +214,7 @@ fn incremental_update<'py>(
     if cols == 0 {
         return Err(value_error("new_bars", "new_bars has no columns: at least one bar is needed".into()));
     }
-    if let Some(s) = &src {
-        if s.shape() != closes.shape() {
-            return Err(value_error(
-                "src",
-                format!("src has shape {:?} but new_bars has {:?}", s.shape(), closes.shape()),
-            ));
-        }
-    }
-    let block = Block {
-        closes: closes.as_slice()?,
-        src: match &src {
-            Some(s) => Some(s.as_slice()?),
-            None => None,
-        },
-        cols,
-        name: "new_bars",
-    };
+    let block = block(&closes, &src, "new_bars")?;
     let st = &mut *states;
     batch_result(py, symbols, 6, cols, |rows| {
         // Invalid input is refused before any state changes; only a panic midway leaves
@@ -251,20 +244,7 @@ fn incremental_forming<'py>(
             format!("forming has {symbols} values but the states hold {} symbols", states.states.len()),
         ));
     }
-    if let Some(s) = &src {
-        if s.len() != symbols {
-            return Err(value_error("src", format!("src has {} values but forming has {symbols}", s.len())));
-        }
-    }
-    let block = Block {
-        closes: closes.as_slice()?,
-        src: match &src {
-            Some(s) => Some(s.as_slice()?),
-            None => None,
-        },
-        cols: 1,
-        name: "forming",
-    };
+    let block = block(&closes, &src, "forming")?;
     let st = &*states;
     batch_result(py, symbols, 6, 1, |rows| forming(&st.engine, &st.states, &block, rows))
 }
@@ -289,13 +269,7 @@ fn incremental_detail<'py>(
         .ok_or_else(|| value_error("symbol", format!("symbol = {symbol} is out of range: allowed 0 … {count} − 1")))?;
     let closes = f64_vector(closes, "closes")?;
     let src = src.map(|s| f64_vector(s, "src")).transpose()?;
-    let (closes, src) = (
-        closes.as_slice()?,
-        match &src {
-            Some(s) => Some(s.as_slice()?),
-            None => None,
-        },
-    );
+    let (closes, src) = (closes.as_slice()?, data(&src)?);
     if closes.is_empty() {
         return Err(value_error("closes", "closes has no bars: at least one is needed".into()));
     }

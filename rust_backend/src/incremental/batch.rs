@@ -121,21 +121,14 @@ impl SymbolRows<'_> {
 /// Check the sizes of `rows` for `symbols` × `tail` and fill them with na / false (what
 /// columns without a bar show).
 fn prepare<'a>(rows: BatchRows<'a>, symbols: usize, tail: usize) -> Result<Vec<SymbolRows<'a>>, InputError> {
-    let BatchRows { signals, family_equities, direction, long, short, last_event, bars_since_event, average } = rows;
-    let Some(average) = average else {
+    if rows.average.is_none() {
         return Err(InputError::new("out", "the incremental ATC is the full one: Average_Signal rows are required"));
-    };
-    let sizes_ok = signals.len() == symbols * 6 * tail
-        && family_equities.len() == symbols * 6 * tail
-        && direction.len() == symbols * tail
-        && long.len() == symbols * tail
-        && short.len() == symbols * tail
-        && average.len() == symbols * tail
-        && last_event.len() == symbols
-        && bars_since_event.len() == symbols;
-    if tail == 0 || !sizes_ok {
+    }
+    if tail == 0 || !rows.fit(symbols, 6, tail) {
         return Err(InputError::new("out", "output rows do not match symbols × tail"));
     }
+    let BatchRows { signals, family_equities, direction, long, short, last_event, bars_since_event, average } = rows;
+    let average = average.unwrap_or_default();
     for v in [&mut *signals, &mut *family_equities, &mut *direction, &mut *average] {
         v.fill(f64::NAN);
     }

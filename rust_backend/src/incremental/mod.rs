@@ -273,86 +273,67 @@ impl Engine {
         buf: &mut Scratch,
         detail: Option<&mut BarDetail>,
     ) -> BarOut {
-        match self.level {
-            // SAFETY: the level was detected on this CPU (`default_level`).
-            #[cfg(target_arch = "x86_64")]
-            SimdLevel::Avx512 => unsafe { advance_avx512(self, st, x, c, buf, detail) },
-            #[cfg(target_arch = "x86_64")]
-            SimdLevel::Avx2 => unsafe { advance_avx2(self, st, x, c, buf, detail) },
-            #[cfg(target_arch = "x86_64")]
-            SimdLevel::Baseline => self.advance_at::<F64x2>(st, x, c, buf, detail),
-            #[cfg(not(target_arch = "x86_64"))]
-            _ => self.advance_at::<f64>(st, x, c, buf, detail),
-        }
+        self.bar(Target::Commit(st), x, c, buf, detail)
     }
 
     /// The outputs the bar (`x`, `c`) would have if it closed now; `st` is left as it is.
     pub fn peek(&self, st: &SymbolState, x: f64, c: f64, buf: &mut Scratch, detail: Option<&mut BarDetail>) -> BarOut {
+        self.bar(Target::Peek(st), x, c, buf, detail)
+    }
+
+    /// [`Engine::advance`] or [`Engine::peek`] at the engine's instruction-set level.
+    fn bar(&self, st: Target<'_>, x: f64, c: f64, buf: &mut Scratch, detail: Option<&mut BarDetail>) -> BarOut {
         match self.level {
             // SAFETY: the level was detected on this CPU (`default_level`).
             #[cfg(target_arch = "x86_64")]
-            SimdLevel::Avx512 => unsafe { peek_avx512(self, st, x, c, buf, detail) },
+            SimdLevel::Avx512 => unsafe { bar_avx512(self, st, x, c, buf, detail) },
             #[cfg(target_arch = "x86_64")]
-            SimdLevel::Avx2 => unsafe { peek_avx2(self, st, x, c, buf, detail) },
+            SimdLevel::Avx2 => unsafe { bar_avx2(self, st, x, c, buf, detail) },
             #[cfg(target_arch = "x86_64")]
-            SimdLevel::Baseline => self.peek_at::<F64x2>(st, x, c, buf, detail),
+            SimdLevel::Baseline => self.bar_at::<F64x2>(st, x, c, buf, detail),
             #[cfg(not(target_arch = "x86_64"))]
-            _ => self.peek_at::<f64>(st, x, c, buf, detail),
+            _ => self.bar_at::<f64>(st, x, c, buf, detail),
         }
     }
 
-    /// [`Engine::advance`] with vectors `V`.
+    /// [`Engine::bar`] with vectors `V`.
     #[inline(always)]
-    fn advance_at<V: Simd>(
+    fn bar_at<V: Simd>(
         &self,
-        st: &mut SymbolState,
+        st: Target<'_>,
         x: f64,
         c: f64,
         buf: &mut Scratch,
         detail: Option<&mut BarDetail>,
     ) -> BarOut {
-        let out = match st.warm.as_deref_mut() {
-            Some(w) => self.step::<V, _, _>(
-                &mut st.core,
-                Some(&mut w.seeds),
-                &mut Commit(&mut st.store),
-                &mut Commit(&mut w.e1),
-                x,
-                c,
-                buf,
-                detail,
-            ),
-            None => self.step::<V, _, _>(
-                &mut st.core,
-                None,
-                &mut Commit(&mut st.store),
-                &mut Commit(&mut []),
-                x,
-                c,
-                buf,
-                detail,
-            ),
-        };
-        if st.core.bars >= self.seeding {
-            st.warm = None;
+        match st {
+            Target::Commit(st) => {
+                let (seeds, e1) = match st.warm.as_deref_mut() {
+                    Some(w) => (Some(&mut w.seeds), &mut w.e1[..]),
+                    None => (None, &mut [][..]),
+                };
+                let out = self.step::<V, _, _>(
+                    &mut st.core,
+                    seeds,
+                    &mut Commit(&mut st.store),
+                    &mut Commit(e1),
+                    x,
+                    c,
+                    buf,
+                    detail,
+                );
+                if st.core.bars >= self.seeding {
+                    st.warm = None;
+                }
+                out
+            }
+            Target::Peek(st) => {
+                let mut core = st.core;
+                let mut seeds = st.warm.as_ref().map(|w| w.seeds);
+                let e1: &[f64] = st.warm.as_ref().map_or(&[], |w| &w.e1);
+                self.step::<V, _, _>(&mut core, seeds.as_mut(), &mut Peek(&st.store), &mut Peek(e1), x, c, buf, detail)
+            }
         }
-        out
-    }
-
-    /// [`Engine::peek`] with vectors `V`.
-    #[inline(always)]
-    fn peek_at<V: Simd>(
-        &self,
-        st: &SymbolState,
-        x: f64,
-        c: f64,
-        buf: &mut Scratch,
-        detail: Option<&mut BarDetail>,
-    ) -> BarOut {
-        let mut core = st.core;
-        let mut seeds = st.warm.as_ref().map(|w| w.seeds);
-        let e1: &[f64] = st.warm.as_ref().map_or(&[], |w| &w.e1);
-        self.step::<V, _, _>(&mut core, seeds.as_mut(), &mut Peek(&st.store), &mut Peek(e1), x, c, buf, detail)
     }
 
     /// One bar: `core` and `seeds` are advanced in place, the rings read through `store`
@@ -963,36 +944,30 @@ impl Store for Peek<'_> {
     fn put(&mut self, _i: usize, _v: f64) {}
 }
 
-/// The steps compiled for an instruction-set level.
-macro_rules! level {
-    ($advance:ident, $peek:ident, $v:ty, $features:literal) => {
-        #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = $features)]
-        unsafe fn $advance(
-            eng: &Engine,
-            st: &mut SymbolState,
-            x: f64,
-            c: f64,
-            buf: &mut Scratch,
-            detail: Option<&mut BarDetail>,
-        ) -> BarOut {
-            eng.advance_at::<$v>(st, x, c, buf, detail)
-        }
+/// Which state a bar goes to: appended to it, or evaluated on a copy of its per-bar
+/// values (the forming bar).
+enum Target<'a> {
+    Commit(&'a mut SymbolState),
+    Peek(&'a SymbolState),
+}
 
+/// The step compiled for an instruction-set level.
+macro_rules! level {
+    ($name:ident, $v:ty, $features:literal) => {
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = $features)]
-        unsafe fn $peek(
+        unsafe fn $name(
             eng: &Engine,
-            st: &SymbolState,
+            st: Target<'_>,
             x: f64,
             c: f64,
             buf: &mut Scratch,
             detail: Option<&mut BarDetail>,
         ) -> BarOut {
-            eng.peek_at::<$v>(st, x, c, buf, detail)
+            eng.bar_at::<$v>(st, x, c, buf, detail)
         }
     };
 }
 
-level!(advance_avx512, peek_avx512, F64x8, "avx512f,avx512vl,avx512dq,avx2,fma,avx,sse4.1,sse4.2");
-level!(advance_avx2, peek_avx2, F64x4, "avx2,fma,avx,sse4.1,sse4.2");
+level!(bar_avx512, F64x8, "avx512f,avx512vl,avx512dq,avx2,fma,avx,sse4.1,sse4.2");
+level!(bar_avx2, F64x4, "avx2,fma,avx,sse4.1,sse4.2");
