@@ -119,6 +119,7 @@ class StreamServer:
         self._call(go())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(2)
+        self._loop.close()      # its selector and self-pipe sockets, or they leak
 
 
 class RecordingBackoff(Backoff):
