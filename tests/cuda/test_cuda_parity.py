@@ -14,6 +14,7 @@ import pytest
 from core.atc import compute_reference
 from core.config import ATCConfig
 from core.errors import ATCInputError
+from core.kernel_params import kernel_params
 from core.types import as_batch, as_series
 from cuda_backend.backend import CudaBackend
 from tools.gpu_selftest import random_config
@@ -293,8 +294,9 @@ def test_pinned_staging_equals_pageable_uploads():
     rng = np.random.default_rng(79)
     closes, _ = random_batch(rng, 2000, 3000)
     for mode in ("full", "ema_only"):
-        a = pinned.run_batch(closes, CONFIGS["default"], 7, mode)
-        b = pageable.run_batch(closes, CONFIGS["default"], 7, mode)
+        params = kernel_params(CONFIGS["default"], mode)
+        a = pinned.run_batch(closes, params, 7)
+        b = pageable.run_batch(closes, params, 7)
         assert a.keys() == b.keys()
         for name in a:
             np.testing.assert_array_equal(a[name], b[name], err_msg=f"{mode} {name}")
