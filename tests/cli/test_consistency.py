@@ -64,14 +64,14 @@ def test_a_file_named_dash_is_still_reachable_as_dot_slash(tmp_path, monkeypatch
 def test_a_reader_closing_the_pipe_ends_the_run_quietly(tmp_path):
     # Large enough (detail columns) to fill the pipe, so the write meets the closed end.
     prices = write_prices(tmp_path / "prices.csv", daily_rows(3000))
-    proc = subprocess.Popen([sys.executable, "-m", "core.cli", "compute", str(prices),
-                             "--detail", "-o", "-"], cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
-    assert proc.stdout is not None and proc.stderr is not None
-    assert proc.stdout.read(5) == b"date,"
-    proc.stdout.close()                               # what `| head -1` does
-    err = proc.stderr.read().decode()
-    assert proc.wait(timeout=300) == 141              # as a tool ended by SIGPIPE
+    with subprocess.Popen([sys.executable, "-m", "core.cli", "compute", str(prices),
+                           "--detail", "-o", "-"], cwd=REPO, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE) as proc:    # closes both pipes at the end
+        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout.read(5) == b"date,"
+        proc.stdout.close()                           # what `| head -1` does
+        err = proc.stderr.read().decode()
+        assert proc.wait(timeout=300) == 141          # as a tool ended by SIGPIPE
     assert "Traceback" not in err and "error" not in err
 
 

@@ -136,7 +136,8 @@ def test_short_precision_is_not_bit_identical(tmp_path, capsys):
 @pytest.mark.parametrize("golden", GOLDEN_FILES, ids=golden_id)
 def test_builtin_ma_exports_are_bit_identical(tmp_path, capsys, golden):
     export = builtin_export(golden, tmp_path / "export.csv", "iso", extra=[("Volume", "12")])
-    titles = next(csv.reader(export.open()))[5:]
+    with export.open(newline="") as fh:
+        titles = next(csv.reader(fh))[5:]
     source = "hl2" if "src" in load(golden)[0] else "close"
     assert f"ta.sma({source}, {member_lengths(load(golden)[1])['HMA']})" in titles
     rc, out, _ = run(capsys, export)

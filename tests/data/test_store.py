@@ -308,16 +308,16 @@ _LOOP = textwrap.dedent("""
 
 def test_writer_killed_at_a_random_moment_keeps_every_acknowledged_commit(tmp_path):
     path = tmp_path / "bars.sqlite3"
-    proc = subprocess.Popen([sys.executable, "-c", _LOOP.format(repo=str(REPO), path=str(path))],
-                            stdout=subprocess.PIPE, text=True)
-    acknowledged = -1
-    assert proc.stdout is not None
-    while acknowledged < 5:
-        acknowledged = int(proc.stdout.readline())
-    time.sleep(np.random.default_rng().uniform(0, 0.05))
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
-    rest = proc.stdout.read().split()
+    with subprocess.Popen([sys.executable, "-c", _LOOP.format(repo=str(REPO), path=str(path))],
+                          stdout=subprocess.PIPE, text=True) as proc:   # closes the pipe
+        acknowledged = -1
+        assert proc.stdout is not None
+        while acknowledged < 5:
+            acknowledged = int(proc.stdout.readline())
+        time.sleep(np.random.default_rng().uniform(0, 0.05))
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        rest = proc.stdout.read().split()
     acknowledged = int(rest[-1]) if rest else acknowledged
     with BarStore(path) as s:
         assert s.recovered_from is None

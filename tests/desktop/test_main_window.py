@@ -105,7 +105,8 @@ def test_exports(qtbot: Any, make_window: Any, scripted: Any, tmp_path: Any, mon
     refreshed(qtbot, session)
     path = tmp_path / "list.csv"
     window.export_watchlist(str(path))
-    rows = list(csv.DictReader(path.open()))
+    with path.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
     assert [r["symbol"] for r in rows] == ["AAA", "BBB"]
     assert float(rows[0]["EMA_Signal"]) == session.model.state_of("AAA").signal
     with qtbot.waitSignal(session.analysis.analysed, timeout=60_000):
