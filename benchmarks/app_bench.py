@@ -9,6 +9,8 @@
   Rust while numba compiles in a separate process, which the app ends on quitting.
 * refresh stall: the longest gap of a 1 ms GUI timer probe while 500 synthetic symbols of
   5,000 bars are fetched (one new bar each), screened in one EMA-only batch and applied.
+* packaged start → painted watchlist: the PyInstaller bundle of ``make package``
+  (``dist/ATC-Desktop``) in a home its ``--self-test`` warmed; skipped without a bundle.
 * select → painted chart: selecting a 5,000-bar symbol until the chart has painted its full
   ATC (computed with detail=True on the preferred backend).
 
@@ -150,6 +152,34 @@ def bench_start(repeats: int) -> dict:
                f"max {max(times):.2f} s")
 
 
+def bench_bundle_start(repeats: int, app_dir: Path = REPO / "dist" / "ATC-Desktop") -> dict:
+    """The installed app's start: the bundle run as a user runs it (no PYTHONPATH, no numba
+    cache choice), after one self-test and one start filled its caches and store."""
+    workload = "packaged app start → painted watchlist (bundled watchlist, warm caches)"
+    exe = app_dir / "ATC-Desktop"
+    if not exe.exists():
+        return row(workload, "numba", None, 3.0, f"no bundle at {exe.parent}: run `make package` first")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONPATH", "NUMBA_CACHE_DIR", "ATC_DESKTOP_HOME", "DISPLAY", "WAYLAND_DISPLAY")}
+    env["QT_QPA_PLATFORM"] = "offscreen"
+    with tempfile.TemporaryDirectory(prefix="atc-bundle-bench-") as tmp:
+        home = Path(tmp)
+        subprocess.run([str(exe), "--self-test", "--home", str(home)], env=env, cwd=home,
+                       capture_output=True, check=True, timeout=600)
+        times = []
+        for i in range(repeats + 1):                 # the first start stores the bars
+            t0 = time.time()
+            run = subprocess.run([str(exe), "--home", str(home), "--exit-when-painted"], env=env,
+                                 cwd=home, capture_output=True, text=True, timeout=600)
+            line = next((ln for ln in run.stdout.splitlines() if ln.startswith("painted ")), None)
+            if run.returncode != 0 or line is None:
+                raise RuntimeError(f"the bundle did not paint: rc={run.returncode}\n{run.stderr[-2000:]}")
+            if i:
+                times.append(float(line.split()[1]) - t0)
+    return row(workload, "numba", statistics.median(times), 3.0,
+               f"executable spawn to first paint with values; max {max(times):.2f} s")
+
+
 # -- in-process: refresh stall and chart selection ----------------------------------------------
 class StallProbe:
     """A 1 ms timer on the GUI thread; the longest gap between its ticks is the stall."""
@@ -277,8 +307,10 @@ def _select_rows(app: Any, window: Any, repeats: int) -> dict:
 
 
 def run(repeats: int = 5) -> list[dict]:
-    """The app's rows: first start, start-up, refresh stall, chart selection."""
-    return [bench_first_start(repeats), bench_start(repeats), *bench_in_process(repeats)]
+    """The app's rows: first start, start-up (source and packaged), refresh stall, chart
+    selection."""
+    return [bench_first_start(repeats), bench_start(repeats), bench_bundle_start(repeats),
+            *bench_in_process(repeats)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

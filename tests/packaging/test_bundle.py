@@ -33,7 +33,6 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
 #: The target for the CPU bundle, unpacked (MB).
 SIZE_TARGET_MB = 250
-START_TARGET_S = 3.0
 #: Compiled-code caches kept between sessions (here: cargo's builds of the Rust crate's
 #: dependencies), next to the other tests' kernel caches.
 TEST_CACHES = Path(tempfile.gettempdir()) / "atc-desktop-test-caches"
@@ -217,18 +216,16 @@ def test_frozen_results_equal_source_tree(selftest_run: SelfTestRun) -> None:
     assert problems == [], problems[:5]
 
 
-def test_start_to_painted_watchlist_with_warm_cache(bundle: Bundle, selftest_run: SelfTestRun) -> None:
-    """From launching the executable to a painted watchlist with values: the self-test
-    warmed numba's cache in this home; the first launch here adds the app's own files."""
+def test_start_paints_the_watchlist_with_warm_cache(bundle: Bundle, selftest_run: SelfTestRun) -> None:
+    """Launching the executable in the home the self-test warmed paints a watchlist with
+    values and exits cleanly, twice (the second start reads what the first one stored).
+    How fast is measured by `python -m benchmarks --only app` (the bundle start row)."""
     env = clean_env()
     env["QT_QPA_PLATFORM"] = "offscreen"
-    times = []
-    for _ in range(3):
-        t0 = time.time()
+    for _ in range(2):
         run = subprocess.run([str(bundle.app_dir / "ATC-Desktop"), "--home", str(selftest_run.home),
                               "--exit-when-painted"], env=env, capture_output=True, text=True,
                              timeout=300, cwd=selftest_run.home)
         assert run.returncode == 0, run.stdout + run.stderr[-3000:]
-        painted = next(line for line in run.stdout.splitlines() if line.startswith("painted "))
-        times.append(float(painted.split()[1]) - t0)
-    assert min(times[1:]) <= START_TARGET_S, f"start to painted watchlist: {times} s"
+        painted = [line for line in run.stdout.splitlines() if line.startswith("painted ")]
+        assert len(painted) == 1, run.stdout
