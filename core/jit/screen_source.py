@@ -34,6 +34,7 @@ from __future__ import annotations
 import textwrap
 from dataclasses import dataclass, field
 
+from core.jit.ma_families import KAMA_FAST, KAMA_SLOW
 from core.jit.primitives import DEMA, EMA, HMA, KAMA, LSMA, WMA
 from core.jit.window_sums import DIRECT_MAX, K_LSMA, K_WMA, RESUM, count_sum
 from core.kernel_params import KernelParams
@@ -43,14 +44,14 @@ BLOCK = 128
 
 # The module's pieces, each its own template: the imports and the configuration's
 # constants, the batch driver, one block's driver, and the block's steady bar loop. The
-# kernel constants (equity floor, rounding tie, Pine's tolerance, KAMA's, the tie band)
-# are imported by name from the kernel modules, so the generated code cannot drift from
-# them.
+# kernel constants (equity floor, rounding tie, Pine's tolerance, the tie band) are
+# imported by name from the kernel modules, KAMA's folded in from theirs, so the generated
+# code cannot drift from them.
 _HEADER = '''\
 """Generated {family}-only ATC screening kernel; see core/jit/codegen.py."""
 import numpy as np
 from numba import njit, prange
-from core.jit.ma_families import KAMA_FAST, KAMA_SLOW, ema9, lsma_exact_row, wma_exact_row
+from core.jit.ma_families import ema9, lsma_exact_row, wma_exact_row
 from core.jit.primitives import EPS, EQUITY_FLOOR, ROUND_TIE
 from core.jit.window_sums import TIE_REL, exact_sums, msum_steady
 from core.jit.screen_helpers import (kama_prefix, msum_prefix, refire, run_length, warm_layers,
@@ -410,7 +411,7 @@ def _msum_parts(params: KernelParams, lengths: list[int]) -> _Parts:
             ma = (f"    nz = {nz}\n"
                   f"    q = abs(c - xb[tt - {n}, k]) / nz     # unused when the noise is (near) 0\n"
                   "    ratio = q if abs(nz - 0.0) > EPS else 0.0\n"
-                  "    sc = ratio * (KAMA_FAST - KAMA_SLOW) + KAMA_SLOW\n"
+                  f"    sc = ratio * {KAMA_FAST - KAMA_SLOW!r} + {KAMA_SLOW!r}\n"
                   "    ma = mp + sc * sc * (c - mp)\n")
         parts.members.append(step + _LANE.format(m=m) + ma + _layer(params, m))
     return parts
