@@ -62,6 +62,23 @@ pub trait Simd:
         let _ = recip;
         self / d
     }
+    /// Transposes `LANES` vectors in place (`m.len() == LANES`): afterwards `m[j]` holds
+    /// lane `j` of every original vector, in their order. Turns `LANES` bars of
+    /// lane-per-series vectors into one row segment per series, stored contiguously.
+    fn transpose(m: &mut [Self]);
+    /// Stores the lanes, small integers (the crossover states −1, 0, +1), as `i8`.
+    ///
+    /// # Safety
+    /// `p` must be valid for writing `LANES` consecutive i8.
+    #[inline(always)]
+    unsafe fn store_i8(self, p: *mut i8) {
+        let mut v = [0.0; 8];
+        debug_assert!(Self::LANES <= v.len());
+        unsafe { self.store(v.as_mut_ptr()) };
+        for (l, x) in v.iter().take(Self::LANES).enumerate() {
+            unsafe { *p.add(l) = *x as i8 };
+        }
+    }
 }
 
 /// Load `V` from element `i * LANES` of a slice.
@@ -165,6 +182,10 @@ impl Simd for f64 {
     #[inline(always)]
     fn bits(m: bool) -> u32 {
         m as u32
+    }
+    #[inline(always)]
+    fn transpose(m: &mut [Self]) {
+        debug_assert_eq!(m.len(), 1);
     }
 }
 
@@ -299,6 +320,12 @@ mod x86 {
         fn bits(m: __m128d) -> u32 {
             unsafe { _mm_movemask_pd(m) as u32 }
         }
+        #[inline(always)]
+        fn transpose(m: &mut [Self]) {
+            let [a, b] = m else { panic!("transpose needs 2 vectors") };
+            let (lo, hi) = unsafe { (_mm_unpacklo_pd(a.0, b.0), _mm_unpackhi_pd(a.0, b.0)) };
+            (a.0, b.0) = (lo, hi);
+        }
     }
 
     /// Four lanes, AVX2.
@@ -377,6 +404,19 @@ mod x86 {
         #[inline(always)]
         fn bits(m: __m256d) -> u32 {
             unsafe { _mm256_movemask_pd(m) as u32 }
+        }
+        #[inline(always)]
+        fn transpose(m: &mut [Self]) {
+            let [a, b, c, d] = m else { panic!("transpose needs 4 vectors") };
+            unsafe {
+                // Pairs within 128-bit halves, then the halves.
+                let (ab0, ab1) = (_mm256_unpacklo_pd(a.0, b.0), _mm256_unpackhi_pd(a.0, b.0));
+                let (cd0, cd1) = (_mm256_unpacklo_pd(c.0, d.0), _mm256_unpackhi_pd(c.0, d.0));
+                a.0 = _mm256_permute2f128_pd::<0x20>(ab0, cd0);
+                b.0 = _mm256_permute2f128_pd::<0x20>(ab1, cd1);
+                c.0 = _mm256_permute2f128_pd::<0x31>(ab0, cd0);
+                d.0 = _mm256_permute2f128_pd::<0x31>(ab1, cd1);
+            }
         }
         #[inline(always)]
         fn hundredths(self) -> Self {
@@ -476,6 +516,50 @@ mod x86 {
             m as u32
         }
         #[inline(always)]
+        fn transpose(m: &mut [Self]) {
+            let [r0, r1, r2, r3, r4, r5, r6, r7] = m else { panic!("transpose needs 8 vectors") };
+            unsafe {
+                // Pairs of rows interleaved (columns 2i, 2i + 1 of two rows per 128 bits) ...
+                let a = [
+                    _mm512_unpacklo_pd(r0.0, r1.0),
+                    _mm512_unpackhi_pd(r0.0, r1.0),
+                    _mm512_unpacklo_pd(r2.0, r3.0),
+                    _mm512_unpackhi_pd(r2.0, r3.0),
+                    _mm512_unpacklo_pd(r4.0, r5.0),
+                    _mm512_unpackhi_pd(r4.0, r5.0),
+                    _mm512_unpacklo_pd(r6.0, r7.0),
+                    _mm512_unpackhi_pd(r6.0, r7.0),
+                ];
+                // ... then four rows per 256 bits (columns c and c + 4) ...
+                let lo = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13);
+                let hi = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
+                let b = [
+                    _mm512_permutex2var_pd(a[0], lo, a[2]),
+                    _mm512_permutex2var_pd(a[1], lo, a[3]),
+                    _mm512_permutex2var_pd(a[0], hi, a[2]),
+                    _mm512_permutex2var_pd(a[1], hi, a[3]),
+                    _mm512_permutex2var_pd(a[4], lo, a[6]),
+                    _mm512_permutex2var_pd(a[5], lo, a[7]),
+                    _mm512_permutex2var_pd(a[4], hi, a[6]),
+                    _mm512_permutex2var_pd(a[5], hi, a[7]),
+                ];
+                // ... then all eight rows: column c from the low, c + 4 from the high halves.
+                r0.0 = _mm512_shuffle_f64x2::<0x44>(b[0], b[4]);
+                r1.0 = _mm512_shuffle_f64x2::<0x44>(b[1], b[5]);
+                r2.0 = _mm512_shuffle_f64x2::<0x44>(b[2], b[6]);
+                r3.0 = _mm512_shuffle_f64x2::<0x44>(b[3], b[7]);
+                r4.0 = _mm512_shuffle_f64x2::<0xEE>(b[0], b[4]);
+                r5.0 = _mm512_shuffle_f64x2::<0xEE>(b[1], b[5]);
+                r6.0 = _mm512_shuffle_f64x2::<0xEE>(b[2], b[6]);
+                r7.0 = _mm512_shuffle_f64x2::<0xEE>(b[3], b[7]);
+            }
+        }
+        #[inline(always)]
+        unsafe fn store_i8(self, p: *mut i8) {
+            // Exact for the small integers stored here (any rounding mode).
+            unsafe { _mm_storel_epi64(p as *mut __m128i, _mm256_cvtepi32_epi8(_mm512_cvtpd_epi32(self.0))) }
+        }
+        #[inline(always)]
         fn hundredths(self) -> Self {
             unsafe {
                 let q = _mm512_mul_pd(self.0, _mm512_set1_pd(0.01));
@@ -489,6 +573,53 @@ mod x86 {
                 let q = _mm512_mul_pd(self.0, recip.0);
                 let r = _mm512_fnmadd_pd(q, d.0, self.0);
                 F64x8(_mm512_fmadd_pd(r, recip.0, q))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Simd;
+
+    /// `transpose` and `store_i8` at one vector width: the tile's (row, lane) value comes
+    /// back at (lane, row), and the states as the same small integers.
+    fn check<V: Simd>() {
+        let l = V::LANES;
+        let mut tile: Vec<V> = (0..l)
+            .map(|r| {
+                let row: Vec<f64> = (0..l).map(|c| (10 * r + c) as f64).collect();
+                unsafe { V::load(row.as_ptr()) }
+            })
+            .collect();
+        V::transpose(&mut tile);
+        for (c, v) in tile.iter().enumerate() {
+            let mut got = vec![0.0; l];
+            unsafe { v.store(got.as_mut_ptr()) };
+            let want: Vec<f64> = (0..l).map(|r| (10 * r + c) as f64).collect();
+            assert_eq!(got, want, "column {c} of a {l}-lane tile");
+        }
+        let states: Vec<f64> = (0..l).map(|i| [-1.0, 0.0, 1.0][i % 3]).collect();
+        let mut bytes = vec![7i8; l + 1];
+        unsafe { V::load(states.as_ptr()).store_i8(bytes.as_mut_ptr()) };
+        let want: Vec<i8> = states.iter().map(|&s| s as i8).chain([7]).collect();
+        assert_eq!(bytes, want, "{l}-lane states");
+    }
+
+    #[test]
+    fn tiles_transpose_and_states_store_as_bytes_at_every_width() {
+        check::<f64>();
+        #[cfg(target_arch = "x86_64")]
+        {
+            check::<super::F64x2>();
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                check::<super::F64x4>();
+            }
+            if std::is_x86_feature_detected!("avx512f")
+                && std::is_x86_feature_detected!("avx512vl")
+                && std::is_x86_feature_detected!("avx512dq")
+            {
+                check::<super::F64x8>();
             }
         }
     }

@@ -224,11 +224,40 @@ pub(crate) struct StageB<V: Simd> {
     members: [Members<V>; FAMILY_LANES],
     layer2: Layer2<f64>,
     params: Layer2Params,
+    group: Group,
+}
+
+/// The per-bar vectors of up to [`FAMILY_LANES`] bars, `[bar][row][family]` (row: the
+/// nine members, or the one Layer-1 signal), written by vector stores bar by bar and
+/// flushed to the `(family, bars)` output rows by transposing `LANES × LANES` tiles, so
+/// every output value is written by a contiguous store instead of one strided store each.
+#[derive(Clone, Copy)]
+struct Group {
+    signals: [f64; FAMILY_LANES * FAMILY_LANES],
+    /// Crossover states (−1, 0, +1).
+    states: [f64; FAMILY_LANES * BLOCK_STRIDE],
+    equities: [f64; FAMILY_LANES * BLOCK_STRIDE],
+}
+
+/// Output rows of [`StageB`]: `rows` rows (families × members) of `bars` values each.
+#[derive(Clone, Copy)]
+struct Rows<T> {
+    at: *mut T,
+    bars: usize,
 }
 
 impl<V: Simd> StageB<V> {
     pub(crate) fn new(p: &Params) -> Self {
-        Self { members: [Members::new(); FAMILY_LANES], layer2: Layer2::new(), params: layer2_params(p, 6) }
+        Self {
+            members: [Members::new(); FAMILY_LANES],
+            layer2: Layer2::new(),
+            params: layer2_params(p, 6),
+            group: Group {
+                signals: [0.0; FAMILY_LANES * FAMILY_LANES],
+                states: [0.0; FAMILY_LANES * BLOCK_STRIDE],
+                equities: [0.0; FAMILY_LANES * BLOCK_STRIDE],
+            },
+        }
     }
 
     /// Bars `b0..b1`: member states, equities and Layer-1 signals from the MAs in `blk`,
@@ -239,13 +268,15 @@ impl<V: Simd> StageB<V> {
         let len = (b1 - b0) * BLOCK_STRIDE;
         assert!(blk.len() >= len && b1 <= n);
         assert!(inp.close.len() >= n && inp.rg.len() >= n && rows.signals.len() >= 6 * n);
-        // States and equities go straight to their rows; the MA rows are written by stage A.
+        // States and equities go to their rows here; the MA rows are written by stage A.
         let detail_out = rows.detail.as_mut().map(|d| {
             assert!(d.states.len() >= 54 * n && d.equities.len() >= 54 * n);
-            (d.states.as_mut_ptr(), d.equities.as_mut_ptr())
+            (Rows { at: d.states.as_mut_ptr(), bars: n }, Rows { at: d.equities.as_mut_ptr(), bars: n })
         });
+        let signals_out = Rows { at: rows.signals.as_mut_ptr(), bars: n };
         let chunks = 6usize.div_ceil(V::LANES);
         let decay = V::splat(inp.decay);
+        let g = &mut self.group;
         for t in b0..b1 {
             let c = V::splat(inp.close[t]);
             let cp = V::splat(if t == 0 { f64::NAN } else { inp.close[t - 1] });
@@ -253,6 +284,8 @@ impl<V: Simd> StageB<V> {
             let phase = Phase::of(t, inp.cutout);
             let at = (t - b0) * BLOCK_STRIDE;
             let row = &blk[at..at + BLOCK_STRIDE];
+            // Bar `j` of the group of LANES bars that starts at `t − j`.
+            let j = (t - b0) % V::LANES;
             for (ch, mem) in self.members.iter_mut().enumerate().take(chunks) {
                 let lane0 = ch * V::LANES;
                 let mut cur = [V::splat(0.0); 9];
@@ -261,29 +294,29 @@ impl<V: Simd> StageB<V> {
                     *v = unsafe { V::load(row.as_ptr().add(k * FAMILY_LANES + lane0)) };
                 }
                 let sig = mem.bar(&cur, c, cp, r, phase, decay);
-                let mut lanes = [0.0; FAMILY_LANES];
-                // SAFETY: `lanes` holds FAMILY_LANES ≥ LANES values.
-                unsafe { sig.store(lanes.as_mut_ptr()) };
-                for f in lane0..(lane0 + V::LANES).min(6) {
-                    rows.signals[f * n + t] = lanes[f - lane0];
-                }
-                if let Some((st_out, eq_out)) = detail_out {
-                    let (mut st, mut eq) = ([0.0; FAMILY_LANES], [0.0; FAMILY_LANES]);
+                // SAFETY (these stores): j < LANES ≤ FAMILY_LANES bars of the group, and
+                // lane0 + LANES ≤ FAMILY_LANES lanes of a row.
+                unsafe { sig.store(g.signals.as_mut_ptr().add(j * FAMILY_LANES + lane0)) };
+                if detail_out.is_some() {
                     for k in 0..9 {
-                        // SAFETY: both arrays hold FAMILY_LANES ≥ LANES values.
+                        let i = j * BLOCK_STRIDE + k * FAMILY_LANES + lane0;
+                        // Before the cutout the equities are still NaN (untouched since
+                        // `Members::new`), the na the rows need there.
                         unsafe {
-                            mem.state[k].store(st.as_mut_ptr());
-                            mem.eq[k].store(eq.as_mut_ptr());
+                            mem.state[k].store(g.states.as_mut_ptr().add(i));
+                            mem.eq[k].store(g.equities.as_mut_ptr().add(i));
                         }
-                        for f in lane0..(lane0 + V::LANES).min(6) {
-                            let i = (f * 9 + k) * n + t;
-                            let e = if phase == Phase::Before { f64::NAN } else { eq[f - lane0] };
-                            // SAFETY: i < 54·n, the rows' length (asserted above).
-                            unsafe {
-                                *st_out.add(i) = st[f - lane0] as i8;
-                                *eq_out.add(i) = e;
-                            }
-                        }
+                    }
+                }
+            }
+            if j + 1 == V::LANES || t + 1 == b1 {
+                let (g0, count) = (t - j, j + 1);
+                // SAFETY: the group's bars g0..g0 + count are below n, the rows' length.
+                unsafe {
+                    flush::<V, f64>(&g.signals, FAMILY_LANES, 1, g0, count, signals_out);
+                    if let Some((st, eq)) = detail_out {
+                        flush::<V, i8>(&g.states, BLOCK_STRIDE, 9, g0, count, st);
+                        flush::<V, f64>(&g.equities, BLOCK_STRIDE, 9, g0, count, eq);
                     }
                 }
             }
@@ -300,6 +333,82 @@ impl<V: Simd> StageB<V> {
             short: sh,
         };
         self.layer2.run(&self.params, rows.signals, inp.rg, n, b0, b1, &mut out);
+    }
+}
+
+/// An output value type of [`flush`]: f64 as is, i8 for the crossover states.
+trait RowValue: Copy {
+    fn of(v: f64) -> Self;
+    /// # Safety
+    /// `p` is valid for writing `V::LANES` values.
+    unsafe fn store<V: Simd>(v: V, p: *mut Self);
+}
+
+impl RowValue for f64 {
+    #[inline(always)]
+    fn of(v: f64) -> Self {
+        v
+    }
+    #[inline(always)]
+    unsafe fn store<V: Simd>(v: V, p: *mut f64) {
+        unsafe { v.store(p) }
+    }
+}
+
+impl RowValue for i8 {
+    #[inline(always)]
+    fn of(v: f64) -> Self {
+        v as i8
+    }
+    #[inline(always)]
+    unsafe fn store<V: Simd>(v: V, p: *mut i8) {
+        unsafe { v.store_i8(p) }
+    }
+}
+
+/// Bars `g0..g0 + count` (`count ≤ LANES`) of a group buffer (`[bar][row][family]`,
+/// `bar_stride` values per bar, `members` rows) into output rows `(family·members +
+/// member, bar)` of the six families: a whole group by transposed tiles, a shorter one
+/// (the block's last bars) value by value.
+///
+/// # Safety
+/// `out` holds `6·members` rows of `out.bars ≥ g0 + count` values.
+#[inline(always)]
+unsafe fn flush<V: Simd, T: RowValue>(
+    buf: &[f64],
+    bar_stride: usize,
+    members: usize,
+    g0: usize,
+    count: usize,
+    out: Rows<T>,
+) {
+    let l = V::LANES;
+    debug_assert!(count <= l && buf.len() >= l * bar_stride && members * FAMILY_LANES <= bar_stride);
+    for lane0 in (0..6).step_by(l) {
+        let used = l.min(6 - lane0);
+        for k in 0..members {
+            let col = k * FAMILY_LANES + lane0;
+            let dst = |f: usize| unsafe { out.at.add(((lane0 + f) * members + k) * out.bars + g0) };
+            if count == l {
+                let mut tile = [V::splat(0.0); FAMILY_LANES];
+                for (i, v) in tile.iter_mut().take(l).enumerate() {
+                    // SAFETY: bar i < LANES of the buffer, lanes col … col + LANES − 1 of it.
+                    *v = unsafe { V::load(buf.as_ptr().add(i * bar_stride + col)) };
+                }
+                V::transpose(&mut tile[..l]);
+                for (f, v) in tile.iter().take(used).enumerate() {
+                    // SAFETY: row (lane0 + f)·members + k < 6·members, bars g0 … g0 + LANES − 1.
+                    unsafe { T::store(*v, dst(f)) };
+                }
+            } else {
+                for f in 0..used {
+                    for i in 0..count {
+                        // SAFETY: as above, for bars g0 … g0 + count − 1.
+                        unsafe { *dst(f).add(i) = T::of(buf[i * bar_stride + col + f]) };
+                    }
+                }
+            }
+        }
     }
 }
 
