@@ -35,7 +35,8 @@ def test_scan_writes_the_table_best_signal_first(universe_dir, tmp_path, capsys)
     assert main(["scan", "--universe", str(universe_dir), "-o", str(out_csv), "--set", "ema_len=20"]) == 0
     printed = capsys.readouterr().out
     assert "3 symbols of 1d" in printed and "sorted by average_signal" in printed
-    rows = list(csv.DictReader(out_csv.open()))
+    with out_csv.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
     assert sorted(r["symbol"] for r in rows) == SYMBOLS
     signals = [float(r["average_signal"]) for r in rows]
     assert signals == sorted(signals, reverse=True) and rows[0]["backend"] in ("rust", "numba")
