@@ -14,7 +14,7 @@ import numpy as np
 
 from core.config import FAMILIES, ATCConfig
 from core.errors import ATCInputError
-from core.types import MODES, BatchResult
+from core.types import MODES, BatchArrays, BatchResult
 
 #: Batch modes → (first family computed, how many): the full ATC, EMA-only screening, or
 #: one family "family:F" (family indices in the order of FAMILIES; EMA is 0).
@@ -123,11 +123,11 @@ def keep_family(full: BatchResult, params: KernelParams, mode: str) -> BatchResu
     with ``full_with_family_base(params)``: the family's signal and equity rows, the
     direction and events as they are, no Average_Signal."""
     f = params.family
-    return BatchResult(
-        mode=mode, signals=np.ascontiguousarray(full.signals[:, f:f + 1]),
+    return BatchResult.from_arrays(mode, BatchArrays(
+        signals=np.ascontiguousarray(full.signals[:, f:f + 1]),
         family_equities=np.ascontiguousarray(full.family_equities[:, f:f + 1]),
         direction=full.direction, long=full.long, short=full.short,
         last_event=full.last_event, bars_since_event=full.bars_since_event,
-        average_signal=None, backend=full.backend,
+        average_signal=None), full.backend,
         notes=full.notes + [f"{params.family_name}-only: from the full computation "
                             "(no one-family kernel for it on this backend)"])

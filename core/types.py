@@ -7,9 +7,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Iterable, Iterator, TypedDict
 
 import numpy as np
+import numpy.typing as npt
 
 from core.config import FAMILIES
 from core.errors import ATCInputError
@@ -190,11 +191,24 @@ class ATCResult:
         """This result followed by the bars of ``later`` (the same series computed on, e.g.
         by an incremental state): every per-bar array concatenated, the last bar's growth
         factor from ``later``. Detail arrays are kept only when both have them."""
-        def cat(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
-            return None if a is None or b is None else np.concatenate([a, b], axis=-1)
+        def cat(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            return np.concatenate([a, b], axis=-1)
+
+        def detail(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None or b is None else cat(a, b)
 
         return ATCResult(
-            **{name: cat(getattr(self, name), getattr(later, name)) for name in _PER_BAR},
+            average_signal=cat(self.average_signal, later.average_signal),
+            signals=cat(self.signals, later.signals),
+            family_equities=cat(self.family_equities, later.family_equities),
+            signal_base=cat(self.signal_base, later.signal_base),
+            direction=cat(self.direction, later.direction),
+            arrow_long=cat(self.arrow_long, later.arrow_long),
+            arrow_short=cat(self.arrow_short, later.arrow_short),
+            long=cat(self.long, later.long), short=cat(self.short, later.short),
+            mas=detail(self.mas, later.mas), states=detail(self.states, later.states),
+            equities=detail(self.equities, later.equities),
+            rate_of_change=detail(self.rate_of_change, later.rate_of_change),
             growth_factor=later.growth_factor, cut_threshold=later.cut_threshold,
             backend=later.backend, notes=list(later.notes))
 
@@ -223,10 +237,17 @@ class ATCResult:
                 yield "eq." + name, self.equities[i]
 
 
-#: The per-bar arrays of an ATCResult (bars on the last axis).
-_PER_BAR = ("average_signal", "signals", "family_equities", "signal_base", "direction",
-            "arrow_long", "arrow_short", "long", "short", "mas", "states", "equities",
-            "rate_of_change")
+class BatchArrays(TypedDict):
+    """A batch kernel's outputs by name (the :class:`BatchResult` fields they fill)."""
+
+    signals: npt.NDArray[np.float64]
+    family_equities: npt.NDArray[np.float64]
+    direction: npt.NDArray[np.float64]
+    long: npt.NDArray[np.bool_]
+    short: npt.NDArray[np.bool_]
+    last_event: npt.NDArray[np.int8]
+    bars_since_event: npt.NDArray[np.int64]
+    average_signal: npt.NDArray[np.float64] | None
 
 
 @dataclass
@@ -255,6 +276,35 @@ class BatchResult:
     @property
     def symbols(self) -> int:
         return int(self.direction.shape[0])
+
+    @classmethod
+    def from_arrays(cls, mode: str, arrays: BatchArrays, backend: str,
+                    notes: Iterable[str] = ()) -> BatchResult:
+        """The result of a batch kernel's output arrays: every backend builds its results
+        here (or through :meth:`allocate`). Average_Signal exists in full mode only (a
+        one-family mode's kernel may return one; it is not kept)."""
+        return cls(mode=mode, signals=arrays["signals"],
+                   family_equities=arrays["family_equities"], direction=arrays["direction"],
+                   long=arrays["long"], short=arrays["short"], last_event=arrays["last_event"],
+                   bars_since_event=arrays["bars_since_event"],
+                   average_signal=arrays["average_signal"] if mode == "full" else None,
+                   backend=backend, notes=list(notes))
+
+    @classmethod
+    def allocate(cls, mode: str, symbols: int, tail: int, backend: str) -> BatchResult:
+        """Outputs for a kernel to fill: ``tail`` bars of ``symbols`` rows (six families in
+        full mode, one otherwise), NaN values, no events."""
+        families = 6 if mode == "full" else 1
+        return cls.from_arrays(mode, BatchArrays(
+            signals=np.full((symbols, families, tail), np.nan),
+            family_equities=np.full((symbols, families, tail), np.nan),
+            direction=np.full((symbols, tail), np.nan),
+            long=np.zeros((symbols, tail), dtype=np.bool_),
+            short=np.zeros((symbols, tail), dtype=np.bool_),
+            last_event=np.zeros(symbols, dtype=np.int8),
+            bars_since_event=np.full(symbols, -1, dtype=np.int64),
+            average_signal=np.full((symbols, tail), np.nan) if mode == "full" else None),
+            backend)
 
 
 def growth_warning(g: float) -> str | None:

@@ -40,18 +40,7 @@ class NumpyBackend:
         n_sym, n_bars = closes.shape
         tail = check_tail(tail, n_bars)
         nf = families
-        out = BatchResult(
-            mode=mode,
-            signals=np.full((n_sym, nf, tail), np.nan),
-            family_equities=np.full((n_sym, nf, tail), np.nan),
-            direction=np.full((n_sym, tail), np.nan),
-            long=np.zeros((n_sym, tail), dtype=bool),
-            short=np.zeros((n_sym, tail), dtype=bool),
-            last_event=np.zeros(n_sym, dtype=np.int8),
-            bars_since_event=np.full(n_sym, -1, dtype=np.int64),
-            average_signal=np.full((n_sym, tail), np.nan) if mode == "full" else None,
-            backend=self.name,
-        )
+        out = BatchResult.allocate(mode, n_sym, tail, self.name)
         for i in range(n_sym):
             s = int(starts[i])
             res = compute_reference(closes[i, s:], config, families=families, family=first)

@@ -47,7 +47,8 @@ class BackendStatus:
 def _optional(module: str) -> Callable[[], Backend]:
     """Factory importing an optional backend package by name (core never imports it)."""
     def create() -> Backend:
-        return importlib.import_module(module).create_backend()
+        backend: Backend = importlib.import_module(module).create_backend()
+        return backend
     return create
 
 
@@ -260,8 +261,11 @@ class Registry:
         """Wait until every backend's preparations have finished (their results kept, e.g.
         numba's kernels in its on-disk cache); False when ``timeout`` seconds pass first."""
         deadline = None if timeout is None else time.monotonic() + timeout
+        backends: list[PreparingBackend] = []
         with self._lock:
-            backends = [b for b in self._backends.values() if isinstance(b, PreparingBackend)]
+            for candidate in self._backends.values():
+                if isinstance(candidate, PreparingBackend):
+                    backends.append(candidate)
         done = True
         for b in backends:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())

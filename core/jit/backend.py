@@ -10,6 +10,7 @@ from typing import Callable
 
 import numba
 import numpy as np
+from numba.np.ufunc import threading_layer
 
 from core.backends.base import READY, ProbeResult, Readiness
 from core.config import ATCConfig
@@ -32,7 +33,10 @@ def specialised_name(params: KernelParams) -> str:
     return f"numba (specialised {params.family_name}-only kernel)"
 
 
-def kernel_scalars(p: KernelParams) -> tuple:
+KernelScalars = tuple[float, int, bool, float, float, float, bool, int, int, int, int]
+
+
+def kernel_scalars(p: KernelParams) -> KernelScalars:
     """The one place the parameter object becomes the kernels' flat arguments (numba
     kernels take arrays and scalars, not a dataclass), in the order atc_series and
     atc_batch take them after the growth argument."""
@@ -126,7 +130,7 @@ class NumbaBackend:
     def probe(self) -> ProbeResult:
         threads = numba.get_num_threads()
         try:
-            layer = numba.threading_layer()    # known once a parallel kernel has run
+            layer: str = threading_layer()    # known once a parallel kernel has run
         except ValueError:
             layer = "chosen at the first parallel call"
         return ProbeResult(True, f"JIT, threading layer: {layer}",
@@ -161,7 +165,8 @@ class NumbaBackend:
             rate_of_change=rate_of_change(close) if detail else None, backend=self.name)
 
     # -- incremental EMA-only screening (core.jit.incremental) ----------------------------------
-    def screen_init(self, closes: np.ndarray, config: ATCConfig, tail: int = 1):
+    def screen_init(self, closes: np.ndarray, config: ATCConfig,
+                    tail: int = 1) -> tuple[incremental.ScreenState, BatchResult]:
         """EMA-only state after each row's history, and the result of its last bars."""
         return incremental.screen_init(closes, config, tail)
 
@@ -182,18 +187,7 @@ class NumbaBackend:
         closes, starts = as_batch(closes)
         n_sym, n_bars = closes.shape
         tail = check_tail(tail, n_bars)
-        out = BatchResult(
-            mode=mode,
-            signals=np.full((n_sym, nfam, tail), np.nan),
-            family_equities=np.full((n_sym, nfam, tail), np.nan),
-            direction=np.full((n_sym, tail), np.nan),
-            long=np.zeros((n_sym, tail), dtype=np.bool_),
-            short=np.zeros((n_sym, tail), dtype=np.bool_),
-            last_event=np.zeros(n_sym, dtype=np.int8),
-            bars_since_event=np.full(n_sym, -1, dtype=np.int64),
-            average_signal=np.full((n_sym, tail), np.nan) if nfam == 6 else None,
-            backend=self.name,
-        )
+        out = BatchResult.allocate(mode, n_sym, tail, self.name)
         label = f"{params.family_name}-only"
         if nfam == 1 and config.use_codegen_specialization and not codegen.supports(params):
             out.notes.append(f"{label}: generic kernel (no specialised kernel for the Hull option)")
@@ -251,9 +245,9 @@ def _failed_build(failure: codegen.BuildFailure) -> str:
     return f"specialised kernel failed to build: {failure.reason}; next try in {wait:.0f} s"
 
 
-def _warm_screen(params: KernelParams):
+def _warm_screen(params: KernelParams) -> Callable[[codegen.Kernel], None]:
     """A callable that runs a screening kernel once on a tiny batch (forces compilation)."""
-    def warm(kernel) -> None:
+    def warm(kernel: codegen.Kernel) -> None:
         closes = np.linspace(10.0, 11.0, 80).reshape(1, 80)
         kernel(closes, np.zeros(1, np.int64), growth_row(80, params.lam), 1,
                np.empty((1, 1, 1)), np.empty((1, 1, 1)), np.empty((1, 1)),

@@ -12,10 +12,12 @@ import numpy as np
 from numba import njit
 
 from core.backtest import METRICS, BacktestOptions
+from core.jit.kernel_types import Bools, Floats
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _rows(opens, closes, long, short, next_open, long_only, keep, ppy, out, returns):  # noqa: ANN001
+def _rows(opens: Floats, closes: Floats, long: Bools, short: Bools, next_open: bool,
+          long_only: bool, keep: float, ppy: float, out: Floats, returns: Floats) -> None:
     symbols, width = closes.shape
     for i in range(symbols):
         s = 0

@@ -27,8 +27,9 @@ import time
 from pathlib import Path
 from types import ModuleType
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
+from core.jit.kernel_types import Bools, Floats, Int8s, Ints
 from core.jit.screen_source import kernel_source, supports
 from core.kernel_params import KernelParams
 from core.paths import cache_dir
@@ -59,7 +60,12 @@ def _load(path: Path, name: str, source: str) -> ModuleType:
     return module
 
 
-_loaded: dict[str, Callable] = {}
+#: A generated kernel: screen(closes, starts, g, tail, o_sig, o_feq, o_dir, o_long, o_short,
+#: o_last, o_since), the outputs written in place.
+Kernel = Callable[[Floats, Ints, Floats, int, Floats, Floats, Floats, Bools, Bools, Int8s, Ints],
+                  None]
+
+_loaded: dict[str, Kernel] = {}
 _compiling: dict[str, threading.Thread] = {}
 _lock = threading.Lock()
 
@@ -110,7 +116,7 @@ def _ensure_source(path: Path, text: str, digest: str) -> None:
     os.replace(tmp, path)
 
 
-def _import_kernel(params: KernelParams) -> tuple[str, Callable]:
+def _import_kernel(params: KernelParams) -> tuple[str, Kernel]:
     """Write (when missing or not as generated) and import the generated module; returns
     (digest, uncompiled kernel)."""
     text = kernel_source(params)
@@ -123,7 +129,7 @@ def _import_kernel(params: KernelParams) -> tuple[str, Callable]:
     return digest, _load(path, name, text).screen
 
 
-def specialised_screen(params: KernelParams) -> Callable:
+def specialised_screen(params: KernelParams) -> Kernel:
     """The screening kernel for ``params`` (cached per process; numba compiles it on the
     first call, or loads it from its on-disk cache). Raises whatever generation or import
     raises; the caller falls back."""
@@ -157,7 +163,7 @@ def _failure_file() -> Path:
     return cache_dir() / "codegen" / "build_failures.json"
 
 
-def recorded_failures() -> list[dict]:
+def recorded_failures() -> list[dict[str, Any]]:
     """Failed background builds recorded on disk (by any process, newest last), so that
     ``atc backends`` can report them: each has digest, reason, time, attempts and family
     (absent in records written before families: EMA)."""
@@ -192,7 +198,7 @@ def _persist(digest: str, failure: BuildFailure | None) -> None:
         pass
 
 
-def compile_in_background(params: KernelParams, warm: Callable[[Callable], None],
+def compile_in_background(params: KernelParams, warm: Callable[[Kernel], None],
                           on_failure: Callable[[BuildFailure], None] | None = None) -> bool:
     """Start building the kernel for ``params`` on a daemon thread (once per config);
     ``warm(kernel)`` runs it on a tiny input so numba compiles it there, not in the caller.

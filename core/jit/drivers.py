@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from core.jit.kernel_types import Bools, Floats, Int8s, Ints
 from core.jit.ma_families import family_mas
 from core.jit.primitives import (EQUITY_FLOOR, NAN, below_floor, crossover_step, equity_step,
                                  event_step, growth_row, pine_gt, pine_lt, round2)
@@ -15,8 +16,9 @@ from core.jit.window_sums import TIE_REL, constant_runs
 
 # -- layers, events, drivers ------------------------------------------------------------------------
 @njit(cache=True, error_model="numpy")
-def family_layers(f, close, mas, rg, cutout, decay, weight, sig_row, feq_row, detail,
-                  d_state, d_eq):
+def family_layers(f: int, close: Floats, mas: Floats, rg: Floats, cutout: int, decay: float,
+                  weight: float, sig_row: Floats, feq_row: Floats, detail: bool, d_state: Int8s,
+                  d_eq: Floats) -> None:
     """Crossover states (§5) and Layer-1 equities (§6) of a family's nine MAs, its Layer-1
     signal (§7) and Layer-2 equity (§8), bar by bar.
 
@@ -93,10 +95,12 @@ def family_layers(f, close, mas, rg, cutout, decay, weight, sig_row, feq_row, de
 
 
 @njit(cache=True, error_model="numpy")
-def atc_series(close, x, lengths, weights, lam_g, delta, cutout, hull, cut_th, long_th,
-               short_th, strategy, colbase, alertbase, nfam, fam0, out_off,
-               o_sig, o_feq, o_avg, o_base, o_dir, o_al, o_as, o_long, o_short, detail,
-               d_ma, d_state, d_eq):
+def atc_series(close: Floats, x: Floats, lengths: Ints, weights: Floats, lam_g: Floats,
+               delta: float, cutout: int, hull: bool, cut_th: float, long_th: float,
+               short_th: float, strategy: bool, colbase: int, alertbase: int, nfam: int, fam0: int,
+               out_off: int, o_sig: Floats, o_feq: Floats, o_avg: Floats, o_base: Floats,
+               o_dir: Floats, o_al: Bools, o_as: Bools, o_long: Bools, o_short: Bools,
+               detail: bool, d_ma: Floats, d_state: Int8s, d_eq: Floats) -> tuple[int, int]:
     """Full ATC of one series (``close`` for R and crossovers, ``x`` for the MAs).
 
     Each MA runs one tight loop over the bars; each family then advances its nine members'
@@ -179,9 +183,11 @@ def atc_series(close, x, lengths, weights, lam_g, delta, cutout, hull, cut_th, l
 
 
 @njit(cache=True, parallel=True)
-def atc_batch(closes, starts, lengths, weights, lam, delta, cutout, hull, cut_th, long_th,
-              short_th, strategy, colbase, alertbase, nfam, fam0, tail,
-              o_sig, o_feq, o_avg, o_dir, o_long, o_short, o_last, o_since):
+def atc_batch(closes: Floats, starts: Ints, lengths: Ints, weights: Floats, lam: float,
+              delta: float, cutout: int, hull: bool, cut_th: float, long_th: float,
+              short_th: float, strategy: bool, colbase: int, alertbase: int, nfam: int, fam0: int,
+              tail: int, o_sig: Floats, o_feq: Floats, o_avg: Floats, o_dir: Floats, o_long: Bools,
+              o_short: Bools, o_last: Int8s, o_since: Ints) -> None:
     """Full (nfam = 6) or one-family (nfam = 1, family fam0) ATC of every row, last
     ``tail`` bars kept."""
     n_sym, n_bars = closes.shape

@@ -26,6 +26,7 @@ from numba import njit, prange
 
 from core.config import ATCConfig
 from core.errors import ATCInputError
+from core.jit.kernel_types import Bools, Floats, Int8s, Ints
 from core.jit.primitives import crossover_step, equity_step, family_bar, growth_row
 from core.jit.window_sums import sma_seed
 from core.kernel_params import KernelParams, kernel_params
@@ -125,7 +126,8 @@ def empty_state(config: ATCConfig, symbols: int) -> ScreenState:
         last_bar=np.full(symbols, -1, np.int64))
 
 
-def screen_init(closes: np.ndarray, config: ATCConfig, tail: int = 1) -> tuple[ScreenState, BatchResult]:
+def screen_init(closes: np.ndarray, config: ATCConfig,
+                tail: int = 1) -> tuple[ScreenState, BatchResult]:
     """The state after each row's whole history (a right-aligned, NaN-left-padded batch as
     for ``compute_batch``) and the batch result of its last ``tail`` bars."""
     closes = np.asarray(closes, dtype=np.float64)
@@ -136,7 +138,8 @@ def screen_init(closes: np.ndarray, config: ATCConfig, tail: int = 1) -> tuple[S
     return state, screen_update(state, closes, tail=tail)
 
 
-def screen_update(state: ScreenState, new_bars: np.ndarray, tail: int | None = None) -> BatchResult:
+def screen_update(state: ScreenState, new_bars: np.ndarray,
+                  tail: int | None = None) -> BatchResult:
     """Append closed bars and return the outputs of the new bars' positions.
 
     ``new_bars`` is (symbols, k), right-aligned: a row's leading NaN means that symbol has
@@ -155,7 +158,8 @@ def screen_forming(state: ScreenState, forming: np.ndarray) -> BatchResult:
     return _advance(state, forming.reshape(-1, 1), 1, commit=False)
 
 
-def _advance(state: ScreenState, new_bars: np.ndarray, tail: int | None, commit: bool) -> BatchResult:
+def _advance(state: ScreenState, new_bars: np.ndarray, tail: int | None,
+             commit: bool) -> BatchResult:
     x = np.ascontiguousarray(new_bars, dtype=np.float64)
     if x.ndim != 2 or x.shape[0] != state.symbols:
         raise ATCInputError(f"new bars must have shape ({state.symbols}, k), got {x.shape}",
@@ -177,32 +181,31 @@ def _advance(state: ScreenState, new_bars: np.ndarray, tail: int | None, commit:
                             f"within {PRICE_MIN:g} … {PRICE_MAX:g}", field="new_bars")
     p = state.params
     n_sym = state.symbols
-    out = BatchResult(
-        mode="ema_only",
-        signals=np.full((n_sym, 1, tail), NAN), family_equities=np.full((n_sym, 1, tail), NAN),
-        direction=np.full((n_sym, tail), NAN), long=np.zeros((n_sym, tail), np.bool_),
-        short=np.zeros((n_sym, tail), np.bool_), last_event=np.zeros(n_sym, np.int8),
-        bars_since_event=np.full(n_sym, -1, np.int64), average_signal=None, backend="numba",
-    )
+    out = BatchResult.allocate("ema_only", n_sym, tail, "numba")
     lengths = np.ascontiguousarray(p.lengths[0])
     alpha = np.array([2.0 / (n + 1) for n in lengths])
-    carried = [getattr(state, f) for f in _ARRAYS]
     steps = _steps_parallel if n_sym * k >= PARALLEL_MIN_STEPS else _steps_serial
     # g by bar offset from the cutout, for every bar these steps reach (spec §3; the
     # kernels' own growth_row, so the same bits).
     growth = growth_row(max(int(state.bars.max(initial=0)) + k - p.cutout, 1), p.lam)
     steps(x, first.astype(np.int64), k - tail, commit, lengths, alpha, growth, 1.0 - p.delta,
            p.cutout, float(p.weights[0]), p.long_threshold, p.short_threshold, p.strategy,
-           *carried, out.signals, out.family_equities, out.direction, out.long, out.short,
-           out.last_event, out.bars_since_event)
+           state.bars, state.prev_close, state.seed_window, state.ema, state.state, state.a,
+           state.equity, state.signal, state.family_a, state.family_equity, state.direction,
+           state.base_prev, state.last_sign, state.last_bar, out.signals, out.family_equities,
+           out.direction, out.long, out.short, out.last_event, out.bars_since_event)
     if not commit:
         out.notes.append("forming bar (state unchanged)")
     return out
 
 
-def _steps_body(x, first, skip, commit, lengths, alpha, growth, decay, cutout, weight, long_th,
-                short_th, strategy, T, PREV, HIST, Y, ST, A, E, SIG, FA, FE, DIR, BASE, LSIGN,
-                LBAR, o_sig, o_feq, o_dir, o_long, o_short, o_last, o_since):
+def _steps_body(x: Floats, first: Ints, skip: int, commit: bool, lengths: Ints, alpha: Floats,
+                growth: Floats, decay: float, cutout: int, weight: float, long_th: float,
+                short_th: float, strategy: bool, T: Ints, PREV: Floats, HIST: Floats, Y: Floats,
+                ST: Floats, A: Floats, E: Floats, SIG: Floats, FA: Floats, FE: Floats, DIR: Floats,
+                BASE: Floats, LSIGN: Int8s, LBAR: Ints, o_sig: Floats, o_feq: Floats,
+                o_dir: Floats, o_long: Bools, o_short: Bools, o_last: Int8s,
+                o_since: Ints) -> None:
     """Advance every symbol through its new bars. With ``commit`` the carried arrays are
     updated; without it (one bar only: a forming bar) nothing is written but the seed
     window beyond the committed count. Same operations, same order as the EMA-only

@@ -18,6 +18,7 @@ import math
 import numpy as np
 from numba import njit
 
+from core.jit.kernel_types import Floats, Ints
 from core.jit.primitives import DEMA, EMA, EPS, HMA, KAMA, NAN, WMA
 from core.jit.window_sums import (DIRECT_MAX, K_LSMA, K_WMA, RESUM, count_sum, exact_from_sums,
                                   exact_sums, lsma_value, msum9, sma_seed)
@@ -26,9 +27,9 @@ KAMA_FAST = 0.666
 KAMA_SLOW = 0.064
 
 
-# -- SMA (the script's "HMA"), EMA, DEMA ------------------------------------------------------------
+# -- SMA (the script's "HMA"), EMA, DEMA ----------------------------------------------------------
 @njit(cache=True, error_model="numpy")
-def sma9(x, lengths, out, stored):
+def sma9(x: Floats, lengths: Ints, out: Floats, stored: Floats) -> None:
     """`ta.sma` (the script's "HMA") for nine lengths: fl(math.sum(x, n) / n)."""
     msum9(x, 0, lengths, out, stored)
     for m in range(9):
@@ -38,7 +39,7 @@ def sma9(x, lengths, out, stored):
 
 
 @njit(cache=True, error_model="numpy")
-def ema9(src, starts, lengths, out):
+def ema9(src: Floats, starts: Ints, lengths: Ints, out: Floats) -> None:
     """Nine ta.ema rows at once: member m is the EMA of src[r, starts[m]:] with length
     lengths[m] (na before starts[m] + lengths[m] − 1), where r = m when src has nine rows
     (DEMA's second stage) and r = 0 when all members share one series. Each seed is
@@ -83,7 +84,7 @@ def ema9(src, starts, lengths, out):
 
 # -- WMA and LINREG (§4.8) --------------------------------------------------------------------------
 @njit(cache=True, error_model="numpy")
-def wma_exact_row(x, n, out):
+def wma_exact_row(x: Floats, n: int, out: Floats) -> None:
     """ta.wma(x, n) on every bar (na before n−1) exactly as §4.8: each window re-summed
     oldest first. Vectorised over the bars; each bar's own sum stays sequential."""
     size = x.shape[0]
@@ -106,7 +107,7 @@ def wma_exact_row(x, n, out):
 
 
 @njit(cache=True, error_model="numpy")
-def lsma_exact_row(x, n, out, sy, sxy):
+def lsma_exact_row(x: Floats, n: int, out: Floats, sy: Floats, sxy: Floats) -> None:
     """ta.linreg(x, n, 0) on every bar (na before n−1) exactly as §4.8; ``sy``/``sxy`` are
     scratch rows as long as x. Vectorised over the bars like wma_exact_row."""
     size = x.shape[0]
@@ -135,7 +136,8 @@ def lsma_exact_row(x, n, out, sy, sxy):
 
 
 @njit(cache=True, error_model="numpy")
-def window_mas9(kind, x, close, lengths, out, tmp1, tmp2, exact, band, run):
+def window_mas9(kind: int, x: Floats, close: Floats, lengths: Ints, out: Floats, tmp1: Floats,
+                tmp2: Floats, exact: bool, band: float, run: Ints) -> None:
     """ta.wma (kind K_WMA) or ta.linreg (K_LSMA) of x for nine lengths into ``out``.
 
     ``exact``: the §4.8 value on every bar (wma_exact_row / lsma_exact_row). Otherwise
@@ -220,7 +222,7 @@ def window_mas9(kind, x, close, lengths, out, tmp1, tmp2, exact, band, run):
 
 
 @njit(cache=True)
-def hull_row(x, length, out, t1, t2):
+def hull_row(x: Floats, length: int, out: Floats, t1: Floats, t2: Floats) -> None:
     """A real Hull MA (option hma_kind="hull"): WMA(2·WMA(x, n/2) − WMA(x, n), ⌊√n⌋), each
     WMA in §4.8's order as the reference computes it (t1/t2 scratch rows)."""
     half = max(1, length // 2)
@@ -234,7 +236,7 @@ def hull_row(x, length, out, t1, t2):
 
 # -- KAMA -------------------------------------------------------------------------------------------
 @njit(cache=True, error_model="numpy")
-def kama9(x, lengths, out, noise, stored):
+def kama9(x: Floats, lengths: Ints, out: Floats, noise: Floats, stored: Floats) -> None:
     """The script's KAMA (spec §4.7) for nine lengths: from 0, slow constant until the
     efficiency ratio exists on bar n. The noise is math.sum of |x − x[1]| through the
     machine (bar 0's step is na and skipped); `noise != 0` is Pine's tolerant test."""
@@ -275,7 +277,8 @@ def kama9(x, lengths, out, noise, stored):
 
 
 @njit(cache=True, error_model="numpy")
-def family_mas(f, lengths, hull, x, close, mas, tmp1, tmp2, exact, band, run):
+def family_mas(f: int, lengths: Ints, hull: bool, x: Floats, close: Floats, mas: Floats,
+               tmp1: Floats, tmp2: Floats, exact: bool, band: float, run: Ints) -> None:
     """The nine moving averages of family ``f`` (spec §4) of x into ``mas`` (9, n); close
     is their crossover partner (a batch's WMA/LINREG take the exact value near it)."""
     n = x.shape[0]

@@ -18,6 +18,7 @@ import math
 import numpy as np
 from numba import njit
 
+from core.jit.kernel_types import Floats
 from core.types import PINE_TOLERANCE
 
 EPS = PINE_TOLERANCE
@@ -31,19 +32,19 @@ EMA, HMA, WMA, DEMA, LSMA, KAMA = 0, 1, 2, 3, 4, 5
 
 # -- Pine's comparisons and the equity recursion ------------------------------------------------
 @njit(cache=True, inline="always")
-def pine_gt(a, b):
+def pine_gt(a: float, b: float) -> bool:
     """The script's `a > b`: Pine's tolerant comparison (false with na)."""
     return (a > b) & (abs(a - b) > EPS)
 
 
 @njit(cache=True, inline="always")
-def pine_lt(a, b):
+def pine_lt(a: float, b: float) -> bool:
     """The script's `a < b`: Pine's tolerant comparison (false with na)."""
     return (a < b) & (abs(a - b) > EPS)
 
 
 @njit(cache=True, inline="always")
-def below_floor(e):
+def below_floor(e: float) -> bool:
     """The script's `e < 0.25`, tolerant: e < 0.25 and |e − 0.25| > 1e-10. For e ≥ 0.125
     the difference 0.25 − e is exact (Sterbenz), below it far above 1e-10, so this one
     subtraction is that test; na compares false."""
@@ -51,10 +52,10 @@ def below_floor(e):
 
 
 @njit(cache=True, inline="always")
-def round2(v):
+def round2(v: float) -> float:
     """Pine math.round(v, 2): ties away from zero, 1e-10 tie tolerance (spec §7)."""
     a = abs(v) * 100.0
-    u = math.floor(a)
+    u: float = math.floor(a)
     if a - u >= ROUND_TIE:
         u += 1.0
     sign = 1.0 if v > 0 else (-1.0 if v < 0 else 0.0)
@@ -62,7 +63,8 @@ def round2(v):
 
 
 @njit(cache=True, inline="always")
-def equity_step(t, cutout, r, p, a, e, start, decay):
+def equity_step(t: int, cutout: int, r: float, p: float, a: float, e: float, start: float,
+                decay: float) -> tuple[float, float]:
     """One bar of eq() (spec §6); returns the new (a, e). ``p`` is the signal one bar ago.
     The sign tests and the floor are the script's comparisons, so tolerant; ``p`` is a
     member state (−1/0/+1) or a Layer-1 signal (a multiple of 0.01), never within 1e-10 of
@@ -78,7 +80,7 @@ def equity_step(t, cutout, r, p, a, e, start, decay):
 
 
 @njit(cache=True, inline="always")
-def crossover_step(state, c, c_prev, m, m_prev):
+def crossover_step(state: float, c: float, c_prev: float, m: float, m_prev: float) -> float:
     """Persistent crossover state of spec §5 (exact comparisons; na compares false)."""
     if c > m and c_prev <= m_prev:
         state = 1
@@ -88,8 +90,9 @@ def crossover_step(state, c, c_prev, m, m_prev):
 
 
 @njit(cache=True, inline="always")
-def event_step(cols, alertb, cols_prev, base_prev, alert_prev, direction, long_th, short_th,
-               strategy):
+def event_step(cols: float, alertb: float, cols_prev: float, base_prev: float, alert_prev: float,
+               direction: float, long_th: float, short_th: float,
+               strategy: bool) -> tuple[float, bool, bool, bool, bool, float, float]:
     """One bar of spec §9: base (lagged in Strategy View), threshold crossings, direction,
     alerts. Returns (base, up, down, long, short, previous direction, new direction)."""
     base = cols_prev if strategy else cols
@@ -106,8 +109,10 @@ def event_step(cols, alertb, cols_prev, base_prev, alert_prev, direction, long_t
 
 
 @njit(cache=True, inline="always")
-def family_bar(t, cutout, active, r, num, den, sig_prev, f_a, f_e, base_prev, direction,
-               weight, decay, long_th, short_th, strategy):
+def family_bar(t: int, cutout: int, active: bool, r: float, num: float, den: float,
+               sig_prev: float, f_a: float, f_e: float, base_prev: float, direction: float,
+               weight: float, decay: float, long_th: float, short_th: float,
+               strategy: bool) -> tuple[float, float, float, float, float, bool, bool]:
     """The screened family's bar after its members' sums (spec §7–§9, the family's signal
     as base): Layer-1 signal, Layer-2 equity, direction and events. Returns (signal, a,
     equity, base, direction, long, short)."""
@@ -120,7 +125,7 @@ def family_bar(t, cutout, active, r, num, den, sig_prev, f_a, f_e, base_prev, di
 
 
 @njit(cache=True)
-def growth_row(n, lam):
+def growth_row(n: int, lam: float) -> Floats:
     """g by bar offset from the cutout: e^(λ·k) computed as pow(e, λ·k) (spec §3)."""
     g = np.empty(max(n, 1))
     for k in range(g.shape[0]):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from core.jit.kernel_types import Bools, Floats, Ints
 from core.jit.ma_families import KAMA_FAST, KAMA_SLOW
 from core.jit.primitives import EPS, crossover_step, equity_step, family_bar
 from core.jit.window_sums import (exact_from_sums, exact_sums, fires, kahan_add, msum_steady,
@@ -30,7 +31,8 @@ NAN = np.nan
 
 
 @njit(cache=True, error_model="numpy")
-def msum_prefix(v, t0, n, te, sums, ring, s0, lane):
+def msum_prefix(v: Floats, t0: int, n: int, te: int, sums: Floats, ring: Floats, s0: int,
+                lane: int) -> tuple[float, float]:
     """``math.sum(v, n)`` (spec §4.8) on bars t0 … te−1 into ``sums`` (na before t0+n−1),
     as ``window_sums.msum9`` runs each machine: a warm-up that evicts nothing, then steady steps
     with the fire test's re-baseline. The realised addend of bar t goes to ring slot
@@ -63,7 +65,7 @@ def msum_prefix(v, t0, n, te, sums, ring, s0, lane):
 
 
 @njit(cache=True, error_model="numpy")
-def run_length(x, t):
+def run_length(x: Floats, t: int) -> int:
     """How many equal values end at bar t (``window_sums.constant_runs`` on one bar)."""
     run = 1
     while t - run >= 0 and x[t - run] == x[t - run + 1]:
@@ -72,9 +74,12 @@ def run_length(x, t):
 
 
 @njit(cache=True, error_model="numpy")
-def warm_layers(x, pm, te, g, cutout, decay, weight, long_th, short_th, strategy, tail,
-                o_sig, o_feq, o_dir, o_long, o_short, lane, ST, A, E, MP, SIG, FA, FE, DIR,
-                BASE_PREV, LAST_SIGN, LAST_BAR):
+def warm_layers(x: Floats, pm: Floats, te: int, g: Floats, cutout: int, decay: float,
+                weight: float, long_th: float, short_th: float, strategy: bool, tail: int,
+                o_sig: Floats, o_feq: Floats, o_dir: Floats, o_long: Bools, o_short: Bools,
+                lane: int, ST: Floats, A: Floats, E: Floats, MP: Floats, SIG: Floats, FA: Floats,
+                FE: Floats, DIR: Floats, BASE_PREV: Floats, LAST_SIGN: Floats,
+                LAST_BAR: Floats) -> None:
     """Layers 1 and 2 and the events of one symbol on its local bars 0 … te−1, from its
     family's nine MAs ``pm`` (9, ≥ te); the generic kernels' arithmetic (family_layers,
     atc_series with one family) bar by bar. Outputs of tail bars go to o_* (this symbol's
@@ -138,7 +143,7 @@ def warm_layers(x, pm, te, g, cutout, decay, weight, long_th, short_th, strategy
 
 
 @njit(cache=True, error_model="numpy")
-def kama_prefix(x, n, te, noise, out):
+def kama_prefix(x: Floats, n: int, te: int, noise: Floats, out: Floats) -> None:
     """The script's KAMA (spec §4.7) of length n on bars 0 … te−1 from its noise
     (math.sum of |x − x[1]|), as ``ma_families.kama9`` computes it: from 0, the slow constant
     until the efficiency ratio exists on bar n; `noise != 0` is Pine's tolerant test."""
@@ -156,7 +161,8 @@ def kama_prefix(x, n, te, noise, out):
 
 # -- the rare steps of the steady bar loop ----------------------------------------------------
 @njit(cache=True, error_model="numpy")
-def refire(src, tt, n, slot, m, fire, S, C, RING):
+def refire(src: Floats, tt: int, n: int, slot: int, m: int, fire: Bools, S: Floats, C: Floats,
+           RING: Floats) -> None:
     """The lanes whose math.sum machine (member m, length n) fired on block bar tt: the
     sum re-baselined from the raw window of ``src``, compensation 0, the input stored."""
     for k in range(fire.shape[0]):
@@ -167,7 +173,8 @@ def refire(src, tt, n, slot, m, fire, S, C, RING):
 
 
 @njit(cache=True, error_model="numpy")
-def window_exact(kind, xb, tt, n, sx, den, mav):
+def window_exact(kind: int, xb: Floats, tt: int, n: int, sx: float, den: float,
+                 mav: Floats) -> None:
     """The exact §4.8 WMA/LINREG of every lane's window ending at block bar tt."""
     nf = float(n)
     for k in range(mav.shape[0]):
@@ -176,7 +183,8 @@ def window_exact(kind, xb, tt, n, sx, den, mav):
 
 
 @njit(cache=True, error_model="numpy")
-def window_resum(kind, xb, tt, t, n, sx, den, m, S, WS, mav, LAST):
+def window_resum(kind: int, xb: Floats, tt: int, t: int, n: int, sx: float, den: float, m: int,
+                 S: Floats, WS: Floats, mav: Floats, LAST: Ints) -> None:
     """Every lane's running sums of member m re-summed exactly (its value exact too)."""
     nf = float(n)
     for k in range(mav.shape[0]):
@@ -188,7 +196,8 @@ def window_resum(kind, xb, tt, t, n, sx, den, m, S, WS, mav, LAST):
 
 
 @njit(cache=True, error_model="numpy")
-def window_near(kind, xb, tt, t, n, sx, den, m, near, mav, MP, LAST, RUN):
+def window_near(kind: int, xb: Floats, tt: int, t: int, n: int, sx: float, den: float, m: int,
+                near: Bools, mav: Floats, MP: Floats, LAST: Ints, RUN: Ints) -> None:
     """The lanes whose running value of member m lies within the band of the close take
     the exact value: on a flat stretch, the previous bar's (its window is the same),
     otherwise the window re-summed (``ma_families.window_mas9``)."""

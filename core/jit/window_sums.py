@@ -16,6 +16,7 @@ import math
 import numpy as np
 from numba import njit
 
+from core.jit.kernel_types import Floats, Ints
 from core.jit.primitives import NAN
 
 # Batch WMA/LINREG: the running window sums S = Σy and W = Σp·y (p = 1 … n, oldest first)
@@ -48,7 +49,7 @@ K_WMA, K_LSMA = 0, 1
 
 # -- math.sum (§4.8) ------------------------------------------------------------------------------
 @njit(cache=True, inline="always")
-def fires(v, c):
+def fires(v: float, c: float) -> bool:
     """The machine's fire test: the compensation can no longer be added to v without loss
     (exactly this operand order)."""
     if c != 0.0 and v != 0.0:
@@ -60,17 +61,17 @@ def fires(v, c):
 
 
 @njit(cache=True)
-def rebaseline(x, t, k):
+def rebaseline(x: Floats, t: int, k: int) -> float:
     """The newest-first linear sum of the k raw values x[t−k+1 … t]: acc = x[t], then
     acc = x[t−i] + acc for i = 1 … k−1."""
-    acc = x[t]
+    acc: float = x[t]
     for i in range(1, k):
         acc = x[t - i] + acc
     return acc
 
 
 @njit(cache=True, inline="always")
-def kahan_add(s, c, y1, v):
+def kahan_add(s: float, c: float, y1: float, v: float) -> tuple[float, float, float]:
     """The machine's five steps after y1; returns (s', c', y2)."""
     tmp = s + y1
     e1 = (tmp - s) - y1
@@ -80,14 +81,14 @@ def kahan_add(s, c, y1, v):
 
 
 @njit(cache=True, error_model="numpy")
-def sma_seed(x, lo, n):
+def sma_seed(x: Floats, lo: int, n: int) -> float:
     """`ta.sma(x, n)` on the bar where it first exists, from the inputs x[lo … lo+n−1]
     (no na among them): the machine's warm-up, which never evicts, divided by n. NaN when
     the series is too short."""
     if lo + n > x.shape[0]:
         return NAN
     if n == 1:
-        return x[lo]
+        return float(x[lo])
     s = 0.0
     c = 0.0
     for k in range(1, n + 1):
@@ -102,7 +103,7 @@ def sma_seed(x, lo, n):
 
 
 @njit(cache=True, inline="always")
-def msum_steady(v, s, c, d):
+def msum_steady(v: float, s: float, c: float, d: float) -> tuple[float, float, float, bool]:
     """One steady step of the machine for input v evicting the stored entry d, without the
     fire test's consequence: returns (s', c', y2, fire). When ``fire`` is true the caller
     replaces s' by the re-baseline, c' by 0 and the stored y2 by v. Branch-free (the fire
@@ -120,7 +121,7 @@ def msum_steady(v, s, c, d):
 
 
 @njit(cache=True, error_model="numpy")
-def msum9(x, t0, lengths, out, stored):
+def msum9(x: Floats, t0: int, lengths: Ints, out: Floats, stored: Floats) -> None:
     """`math.sum(x, n)` for nine lengths into ``out`` (9, bars); inputs before bar t0 are
     na (skipped) and none after it; the sum exists from bar t0 + n − 1 (na before).
     ``stored`` (9, bars) receives each machine's realised addend of input t at [m, t], so
@@ -191,7 +192,7 @@ def msum9(x, t0, lengths, out, stored):
 
 # -- WMA and LINREG (§4.8) --------------------------------------------------------------------------
 @njit(cache=True)
-def count_sum(n, squares):
+def count_sum(n: int, squares: bool) -> float:
     """1 + 2 + … + n (or 1 + 4 + … + n²) summed sequentially in float64."""
     total = 0.0
     for i in range(1, n + 1):
@@ -200,7 +201,7 @@ def count_sum(n, squares):
 
 
 @njit(cache=True, inline="always")
-def lsma_value(nf, sy, sxy, sx, den):
+def lsma_value(nf: float, sy: float, sxy: float, sx: float, den: float) -> float:
     """ta.linreg's value from its window sums Σy and Σp·y, in the spec's operation order."""
     slope = (nf * sxy - sx * sy) / den
     avg = sy / nf
@@ -209,7 +210,7 @@ def lsma_value(nf, sy, sxy, sx, den):
 
 
 @njit(cache=True)
-def exact_sums(x, t, n):
+def exact_sums(x: Floats, t: int, n: int) -> tuple[float, float]:
     """The window x[t−n+1 … t] summed oldest first: (Σy, Σp·y with p = 1 … n), each
     sequential from 0 — ta.wma's accumulator and ta.linreg's sy/sxy."""
     sy = 0.0
@@ -225,7 +226,7 @@ def exact_sums(x, t, n):
 
 
 @njit(cache=True, inline="always")
-def exact_from_sums(kind, nf, sy, sxy, sx, den):
+def exact_from_sums(kind: int, nf: float, sy: float, sxy: float, sx: float, den: float) -> float:
     """The §4.8 value from exactly summed windows: WMA acc/norm (norm = sx), or LINREG."""
     if kind == K_WMA:
         return sxy / sx
@@ -235,7 +236,7 @@ def exact_from_sums(kind, nf, sy, sxy, sx, den):
 
 
 @njit(cache=True)
-def constant_runs(x):
+def constant_runs(x: Floats) -> Ints:
     """run[t]: how many equal values end at bar t (1 where x[t] ≠ x[t−1])."""
     n = x.shape[0]
     run = np.ones(n, np.int64)
