@@ -12,6 +12,7 @@ from tests.conftest import random_walk
 
 
 @pytest.mark.slow
+@pytest.mark.jit_only           # 100k bars take minutes as plain Python
 def test_window_mas_on_100k_bars_match_direct_sums():
     n = 100_000
     # A drifting, large-valued walk makes naive running sums lose precision quickly.

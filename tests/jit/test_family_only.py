@@ -64,30 +64,60 @@ def screening_batch() -> tuple[np.ndarray, list[int]]:
 BATCH, CHECKED = screening_batch()
 
 
-@pytest.mark.parametrize("config", CONFIGS.values(), ids=CONFIGS.keys())
-@pytest.mark.parametrize("family", FAMILIES)
-def test_generated_kernel_equals_the_generic_kernel_bit_for_bit(family, config):
+def small_screening_batch() -> tuple[np.ndarray, list[int]]:
+    """One block of the generated kernel with the same kinds of rows as ``screening_batch``
+    (tie-heavy, constant, pips, random walks; first bars 0, 1, 37 and 250), small enough
+    for the kernels run as plain Python (NUMBA_DISABLE_JIT=1). Every row is checked."""
+    n = 320
+    rows = [cents_with_flat_stretches(n, 40 + s) for s in range(3)]
+    rows += [np.full(n, 42.17), np.round(1.1 * np.exp(np.cumsum(
+        np.random.default_rng(3).normal(0.0, 0.0008, n))), 5)]
+    rows += [random_walk(n, seed=s) for s in range(4)]
+    closes = np.vstack(rows)
+    for row, first in {5: 1, 6: 37, 7: 250}.items():
+        closes[row, :first] = np.nan
+    return closes, list(range(closes.shape[0]))
+
+
+def assert_generated_equals_generic_and_reference(batch: np.ndarray, checked: list[int],
+                                                  family: str, config: ATCConfig) -> None:
     backend = NumbaBackend()
     mode = f"family:{family}"
-    fast = backend.compute_batch(BATCH, config, tail=BATCH.shape[1], mode=mode)
-    generic = backend.compute_batch(BATCH, config.replace(use_codegen_specialization=False),
-                                    tail=BATCH.shape[1], mode=mode)
+    fast = backend.compute_batch(batch, config, tail=batch.shape[1], mode=mode)
+    generic = backend.compute_batch(batch, config.replace(use_codegen_specialization=False),
+                                    tail=batch.shape[1], mode=mode)
     assert fast.notes == [f"{family}-only: specialised kernel"]
     assert not backend.specialisation_failures and generic.notes == []
-    assert fast.signals.shape == (BATCH.shape[0], 1, BATCH.shape[1]) and fast.average_signal is None
+    assert fast.signals.shape == (batch.shape[0], 1, batch.shape[1]) and fast.average_signal is None
     for name in OUTPUTS:
         np.testing.assert_array_equal(getattr(fast, name), getattr(generic, name), err_msg=name)
     # ... and both are the reference's family alone (its signal is §9's base).
     f = FAMILIES.index(family)
-    for row in CHECKED:
-        first = int(np.argmax(np.isfinite(BATCH[row])))
-        ref = compute_reference(BATCH[row, first:], config, families=1, family=f)
+    for row in checked:
+        first = int(np.argmax(np.isfinite(batch[row])))
+        ref = compute_reference(batch[row, first:], config, families=1, family=f)
         np.testing.assert_array_equal(fast.signals[row, 0, first:], ref.signals[f])
         np.testing.assert_allclose(fast.family_equities[row, 0, first:], ref.family_equities[f],
                                    rtol=1e-9)
         for name in ("direction", "long", "short"):
             np.testing.assert_array_equal(getattr(fast, name)[row, first:], getattr(ref, name),
                                           err_msg=f"{name} row {row}")
+
+
+@pytest.mark.jit_only           # minutes as plain Python: the small batch below stands in
+@pytest.mark.parametrize("config", CONFIGS.values(), ids=CONFIGS.keys())
+@pytest.mark.parametrize("family", FAMILIES)
+def test_generated_kernel_equals_the_generic_kernel_bit_for_bit(family, config):
+    assert_generated_equals_generic_and_reference(BATCH, CHECKED, family, config)
+
+
+@pytest.mark.parametrize("config", CONFIGS.values(), ids=CONFIGS.keys())
+@pytest.mark.parametrize("family", FAMILIES)
+def test_generated_kernel_on_one_small_block(family, config):
+    """The same on one block of a few rows: what the run with NUMBA_DISABLE_JIT=1 checks of
+    the generated kernels (the compiled run builds no other kernel for it)."""
+    batch, checked = small_screening_batch()
+    assert_generated_equals_generic_and_reference(batch, checked, family, config)
 
 
 @pytest.mark.parametrize("family", FAMILIES)

@@ -18,6 +18,9 @@ from core.jit.backend import NumbaBackend
 from core.kernel_params import KernelParams
 from tests.conftest import random_walk
 
+#: These check that the kernel run is numba's dispatcher of the checked source.
+pytestmark = pytest.mark.jit_only
+
 
 @pytest.fixture(autouse=True)
 def _fresh_process_state(monkeypatch: pytest.MonkeyPatch) -> None:
