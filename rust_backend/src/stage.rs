@@ -138,7 +138,8 @@ impl StageA {
         blk: &mut [f64],
         mas: Option<&mut [f64]>,
     ) {
-        assert!(blk.len() >= (b1 - b0) * BLOCK_STRIDE && close.len() == x.len());
+        // Whole groups of LANES bars, so the last group of the block can be read as a tile.
+        assert!(blk.len() >= (b1 - b0).next_multiple_of(V::LANES) * BLOCK_STRIDE && close.len() == x.len());
         let n = x.len();
         let mut mas = mas.inspect(|m| assert!(m.len() >= 54 * n && b1 <= n));
         let hull_rows = matches!(self.hma, HmaKernel::HullRows);
@@ -146,7 +147,8 @@ impl StageA {
         let st = self.steady;
         for t in b0..b1 {
             let row = &mut blk[(t - b0) * BLOCK_STRIDE..][..BLOCK_STRIDE];
-            let mut cur = [[0.0; 9]; 6];
+            // Rows 6 and 7 pad the families to whole tiles.
+            let mut cur = [[0.0; 9]; FAMILY_LANES];
             step_one(&mut self.ema, x, close, t, st[0], &mut cur[0]);
             match &mut self.hma {
                 HmaKernel::Sma(k) => k.step::<V>(x, t, &mut cur[1]),
@@ -174,17 +176,16 @@ impl StageA {
                     row[k * FAMILY_LANES + f] = cur[f][k];
                 }
             }
-            if let Some(m) = mas.as_deref_mut() {
-                let m = m.as_mut_ptr();
-                for f in [0, 1, 3, 5] {
-                    if f == 1 && hull_rows {
-                        continue;
-                    }
-                    for k in 0..9 {
-                        // SAFETY: (f·9 + k)·n + t < 54·n (asserted above).
-                        unsafe { *m.add((f * 9 + k) * n + t) = cur[f][k] };
-                    }
-                }
+            // The MA rows of the families computed here, a group of LANES bars at a time.
+            let j = (t - b0) % V::LANES;
+            if let Some(m) = mas.as_deref_mut().filter(|_| j + 1 == V::LANES || t + 1 == b1) {
+                let (g0, count) = (t - j, j + 1);
+                let streamed = if hull_rows { FamilySet::EMA_DEMA_KAMA } else { FamilySet::EMA_HMA_DEMA_KAMA };
+                let group = &blk[(g0 - b0) * BLOCK_STRIDE..][..V::LANES * BLOCK_STRIDE];
+                // SAFETY: bars g0..g0 + count are below n, the MA rows' length (asserted).
+                unsafe {
+                    flush::<V, f64>(group, BLOCK_STRIDE, 9, streamed, g0, count, Rows { at: m.as_mut_ptr(), bars: n })
+                };
             }
         }
     }
@@ -313,10 +314,10 @@ impl<V: Simd> StageB<V> {
                 let (g0, count) = (t - j, j + 1);
                 // SAFETY: the group's bars g0..g0 + count are below n, the rows' length.
                 unsafe {
-                    flush::<V, f64>(&g.signals, FAMILY_LANES, 1, g0, count, signals_out);
+                    flush::<V, f64>(&g.signals, FAMILY_LANES, 1, FamilySet::ALL, g0, count, signals_out);
                     if let Some((st, eq)) = detail_out {
-                        flush::<V, i8>(&g.states, BLOCK_STRIDE, 9, g0, count, st);
-                        flush::<V, f64>(&g.equities, BLOCK_STRIDE, 9, g0, count, eq);
+                        flush::<V, i8>(&g.states, BLOCK_STRIDE, 9, FamilySet::ALL, g0, count, st);
+                        flush::<V, f64>(&g.equities, BLOCK_STRIDE, 9, FamilySet::ALL, g0, count, eq);
                     }
                 }
             }
@@ -333,6 +334,23 @@ impl<V: Simd> StageB<V> {
             short: sh,
         };
         self.layer2.run(&self.params, rows.signals, inp.rg, n, b0, b1, &mut out);
+    }
+}
+
+/// The families (bit `f` for family `f`) whose rows [`flush`] writes.
+#[derive(Clone, Copy)]
+struct FamilySet(u8);
+
+impl FamilySet {
+    const ALL: Self = Self(0b11_1111);
+    /// The MA families stage A computes itself, with the SMA "HMA" family or the Hull MA
+    /// streamed; the others' rows are written before the pipeline starts ([`exact_rows`]).
+    const EMA_HMA_DEMA_KAMA: Self = Self(0b10_1011);
+    const EMA_DEMA_KAMA: Self = Self(0b10_1001);
+
+    #[inline(always)]
+    fn has(self, f: usize) -> bool {
+        self.0 >> f & 1 == 1
     }
 }
 
@@ -368,8 +386,8 @@ impl RowValue for i8 {
 
 /// Bars `g0..g0 + count` (`count ≤ LANES`) of a group buffer (`[bar][row][family]`,
 /// `bar_stride` values per bar, `members` rows) into output rows `(family·members +
-/// member, bar)` of the six families: a whole group by transposed tiles, a shorter one
-/// (the block's last bars) value by value.
+/// member, bar)` of the `families` among the six: a whole group by transposed tiles, a
+/// shorter one (the block's last bars) value by value.
 ///
 /// # Safety
 /// `out` holds `6·members` rows of `out.bars ≥ g0 + count` values.
@@ -378,14 +396,18 @@ unsafe fn flush<V: Simd, T: RowValue>(
     buf: &[f64],
     bar_stride: usize,
     members: usize,
+    families: FamilySet,
     g0: usize,
     count: usize,
     out: Rows<T>,
 ) {
     let l = V::LANES;
-    debug_assert!(count <= l && buf.len() >= l * bar_stride && members * FAMILY_LANES <= bar_stride);
+    assert!(count <= l && buf.len() >= l * bar_stride && members * FAMILY_LANES <= bar_stride);
     for lane0 in (0..6).step_by(l) {
         let used = l.min(6 - lane0);
+        if (0..used).all(|f| !families.has(lane0 + f)) {
+            continue;
+        }
         for k in 0..members {
             let col = k * FAMILY_LANES + lane0;
             let dst = |f: usize| unsafe { out.at.add(((lane0 + f) * members + k) * out.bars + g0) };
@@ -397,11 +419,13 @@ unsafe fn flush<V: Simd, T: RowValue>(
                 }
                 V::transpose(&mut tile[..l]);
                 for (f, v) in tile.iter().take(used).enumerate() {
-                    // SAFETY: row (lane0 + f)·members + k < 6·members, bars g0 … g0 + LANES − 1.
-                    unsafe { T::store(*v, dst(f)) };
+                    if families.has(lane0 + f) {
+                        // SAFETY: row (lane0 + f)·members + k < 6·members, bars g0 … g0 + LANES − 1.
+                        unsafe { T::store(*v, dst(f)) };
+                    }
                 }
             } else {
-                for f in 0..used {
+                for f in (0..used).filter(|&f| families.has(lane0 + f)) {
                     for i in 0..count {
                         // SAFETY: as above, for bars g0 … g0 + count − 1.
                         unsafe { *dst(f).add(i) = T::of(buf[i * bar_stride + col + f]) };
