@@ -59,6 +59,84 @@ pub struct Layer2Bar<V: Simd> {
     pub flags: [u32; 4],
 }
 
+/// One family's Layer-2 equity on a bar at or after the cutout (§8): the persistent `a`
+/// follows the sign of the family's previous Layer-1 signal `prev` (Pine's tolerant
+/// `p > 0`, `p < 0`), then the equity starts at the family's weight `w` on the cutout
+/// bar (`first`) and compounds afterwards, floored. Lane-wise, so the lanes may be
+/// series (the batch) or the families of one series.
+#[inline(always)]
+pub fn family_equity<V: Simd>(a: &mut V, e: &mut V, prev: V, r: V, w: V, decay: V, first: bool) {
+    let tol = V::splat(PINE_TOLERANCE);
+    *a = V::select(prev.gt(tol), r, V::select(prev.lt(-tol), -r, *a));
+    let ev = if first { w } else { *e * decay * (V::splat(1.0) + *a) };
+    *e = floor_equity(ev);
+}
+
+/// Average_Signal (§8) from each family's Cut·equity and equity, summed left to right in
+/// family order.
+#[inline(always)]
+pub fn average<V: Simd>(cut_e: &[V; 6], e: &[V; 6]) -> V {
+    let mut num = cut_e[0];
+    let mut den = e[0];
+    for f in 1..6 {
+        num = num + cut_e[f];
+        den = den + e[f];
+    }
+    num / den
+}
+
+/// The §9 state carried from bar to bar: direction, arrows and alerts.
+#[derive(Clone, Copy)]
+pub struct Events<V: Simd> {
+    cols_prev: V,
+    base_prev: V,
+    alert_prev: V,
+    dir: V,
+}
+
+impl<V: Simd> Default for Events<V> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<V: Simd> Events<V> {
+    #[inline(always)]
+    pub fn new() -> Self {
+        let nan = V::splat(f64::NAN);
+        Self { cols_prev: nan, base_prev: nan, alert_prev: nan, dir: nan }
+    }
+
+    /// Advance one bar given the series the colours (`cols`) and the alerts (`alertb`)
+    /// follow; returns the signal base, the direction and the four event flags
+    /// (arrow_long, arrow_short, long, short; bit `l` set where lane `l` has the event).
+    #[inline(always)]
+    pub fn bar(&mut self, p: &Layer2Params, cols: V, alertb: V) -> (V, V, [u32; 4]) {
+        let one = V::splat(1.0);
+        let (lt, st) = (V::splat(p.long_threshold), V::splat(p.short_threshold));
+        let Events { cols_prev, base_prev, alert_prev, dir } = self;
+        // Strategy View lags the direction/arrow base only, never the alerts (§9.1, §9.3).
+        let base = if p.strategy { *cols_prev } else { cols };
+        let up = V::and(base.gt(lt), base_prev.le(lt));
+        let down = V::and(base.lt(st), base_prev.ge(st));
+        let alert_up = V::and(alertb.gt(lt), alert_prev.le(lt));
+        let alert_down = V::and(alertb.lt(st), alert_prev.ge(st));
+        let was_short = dir.eq(-one);
+        let was_long = dir.eq(one);
+        *dir = V::select(down, -one, V::select(up, one, *dir));
+        let flags = [
+            V::bits(V::and(was_short, up)),
+            V::bits(V::and(was_long, down)),
+            V::bits(V::and(was_short, alert_up)),
+            V::bits(V::and(was_long, alert_down)),
+        ];
+        *cols_prev = cols;
+        *base_prev = base;
+        *alert_prev = alertb;
+        (base, *dir, flags)
+    }
+}
+
 /// Layer-2 and event state carried from bar to bar, so the pass can run in blocks or
 /// bar by bar.
 #[derive(Clone, Copy)]
@@ -66,10 +144,7 @@ pub struct Layer2<V: Simd> {
     a: [V; 6],
     e: [V; 6],
     sig_prev: [V; 6],
-    cols_prev: V,
-    base_prev: V,
-    alert_prev: V,
-    dir: V,
+    events: Events<V>,
 }
 
 impl<V: Simd> Default for Layer2<V> {
@@ -82,15 +157,7 @@ impl<V: Simd> Layer2<V> {
     #[inline(always)]
     pub fn new() -> Self {
         let nan = V::splat(f64::NAN);
-        Self {
-            a: [V::splat(0.0); 6],
-            e: [nan; 6],
-            sig_prev: [nan; 6],
-            cols_prev: nan,
-            base_prev: nan,
-            alert_prev: nan,
-            dir: nan,
-        }
+        Self { a: [V::splat(0.0); 6], e: [nan; 6], sig_prev: [nan; 6], events: Events::new() }
     }
 
     /// Advance over bars `t0..t1` (continuing from `t0 − 1`). `signals` holds the
@@ -156,55 +223,28 @@ impl<V: Simd> Layer2<V> {
     pub fn bar(&mut self, p: &Layer2Params, t: usize, signals: &[V; 6], r: V) -> Layer2Bar<V> {
         let nf = p.families;
         let nan = V::splat(f64::NAN);
-        let one = V::splat(1.0);
-        let tol = V::splat(PINE_TOLERANCE);
         let decay = V::splat(p.decay);
-        let cut_t = V::splat(p.cut_threshold);
-        let (lt, st) = (V::splat(p.long_threshold), V::splat(p.short_threshold));
-        let Layer2 { a, e, sig_prev, cols_prev, base_prev, alert_prev, dir } = self;
         let sig = *signals;
         if t >= p.cutout {
             for f in 0..nf {
-                // Only the sign of the previous Layer-1 value matters (§6), tested with
-                // Pine's tolerance: p > 0 is p > 1e-10, p < 0 is p < −1e-10.
-                let prev = sig_prev[f];
-                a[f] = V::select(prev.gt(tol), r, V::select(prev.lt(-tol), -r, a[f]));
-                let ev = if t == p.cutout { V::splat(p.weights[f]) } else { e[f] * decay * (one + a[f]) };
-                e[f] = floor_equity(ev);
+                let w = V::splat(p.weights[f]);
+                family_equity(&mut self.a[f], &mut self.e[f], self.sig_prev[f], r, w, decay, t == p.cutout);
             }
         }
-        let mut avg = nan;
-        if nf == 6 {
-            let mut num = cut(sig[0], cut_t) * e[0];
-            let mut den = e[0];
-            for f in 1..6 {
-                num = num + cut(sig[f], cut_t) * e[f];
-                den = den + e[f];
+        let e = self.e;
+        let avg = if nf == 6 {
+            let cut_t = V::splat(p.cut_threshold);
+            let mut cut_e = e;
+            for f in 0..6 {
+                cut_e[f] = cut(sig[f], cut_t) * e[f];
             }
-            avg = num / den;
-        }
+            average(&cut_e, &e)
+        } else {
+            nan
+        };
         let series = [avg, sig[0], sig[1], sig[2], sig[3], sig[4], sig[5]];
-        let cols = series[p.colbase];
-        let alertb = series[p.alertbase];
-        // Strategy View lags the direction/arrow base only, never the alerts (§9.1, §9.3).
-        let base = if p.strategy { *cols_prev } else { cols };
-        let up = V::and(base.gt(lt), base_prev.le(lt));
-        let down = V::and(base.lt(st), base_prev.ge(st));
-        let alert_up = V::and(alertb.gt(lt), alert_prev.le(lt));
-        let alert_down = V::and(alertb.lt(st), alert_prev.ge(st));
-        let was_short = dir.eq(-one);
-        let was_long = dir.eq(one);
-        *dir = V::select(down, -one, V::select(up, one, *dir));
-        let flags = [
-            V::bits(V::and(was_short, up)),
-            V::bits(V::and(was_long, down)),
-            V::bits(V::and(was_short, alert_up)),
-            V::bits(V::and(was_long, alert_down)),
-        ];
-        *sig_prev = sig;
-        *cols_prev = cols;
-        *base_prev = base;
-        *alert_prev = alertb;
-        Layer2Bar { fs: *e, avg, base, direction: *dir, flags }
+        let (base, direction, flags) = self.events.bar(p, series[p.colbase], series[p.alertbase]);
+        self.sig_prev = sig;
+        Layer2Bar { fs: e, avg, base, direction, flags }
     }
 }

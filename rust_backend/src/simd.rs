@@ -26,6 +26,26 @@ pub trait Simd:
     /// # Safety
     /// `p` must be valid for writing `LANES` consecutive f64.
     unsafe fn store(self, p: *mut f64);
+    /// The first `LANES` values of `s`.
+    ///
+    /// # Panics
+    /// If `s` holds fewer.
+    #[inline(always)]
+    fn load_from(s: &[f64]) -> Self {
+        assert!(s.len() >= Self::LANES);
+        // SAFETY: LANES values are in `s`.
+        unsafe { Self::load(s.as_ptr()) }
+    }
+    /// Store to the first `LANES` values of `s`.
+    ///
+    /// # Panics
+    /// If `s` holds fewer.
+    #[inline(always)]
+    fn store_to(self, s: &mut [f64]) {
+        assert!(s.len() >= Self::LANES);
+        // SAFETY: LANES values are in `s`.
+        unsafe { self.store(s.as_mut_ptr()) }
+    }
     fn abs(self) -> Self;
     fn floor(self) -> Self;
     /// The larger of two non-NaN values (NaN lanes are unspecified).

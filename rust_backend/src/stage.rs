@@ -12,7 +12,7 @@ use crate::across::{KamaAcross, SmaAcross};
 use crate::engine::layer2_params;
 use crate::exact::{hull_bars, lsma_bars, wma_bars, wma_lsma_bars};
 use crate::family::{Members, PassInput, Phase};
-use crate::layer2::{Layer2, Layer2Out, Layer2Params};
+use crate::layer2::{average, cut, family_equity, Events, Layer2Params};
 use crate::ma::{step_one, Dema, Ema, Hull, Lsma, MaKernel, Wma};
 use crate::params::{HmaKind, Params};
 use crate::simd::Simd;
@@ -147,8 +147,7 @@ impl StageA {
         let st = self.steady;
         for t in b0..b1 {
             let row = &mut blk[(t - b0) * BLOCK_STRIDE..][..BLOCK_STRIDE];
-            // Rows 6 and 7 pad the families to whole tiles.
-            let mut cur = [[0.0; 9]; FAMILY_LANES];
+            let mut cur = [[0.0; 9]; 6];
             step_one(&mut self.ema, x, close, t, st[0], &mut cur[0]);
             match &mut self.hma {
                 HmaKernel::Sma(k) => k.step::<V>(x, t, &mut cur[1]),
@@ -220,24 +219,41 @@ unsafe fn exact_rows<V: Simd>(p: &Params, x: &[f64], t0: usize, t1: usize, mas: 
     }
 }
 
-/// Stage B: member states and equities with families as lanes, then Layer 2 and events.
+/// Stage B: member states and equities, Layer 1 and Layer 2's family equities with the
+/// families as lanes, then Average_Signal and the events per bar.
 pub(crate) struct StageB<V: Simd> {
     members: [Members<V>; FAMILY_LANES],
-    layer2: Layer2<f64>,
+    /// Layer 2 of each group of LANES families.
+    families: [FamilyLayer2<V>; FAMILY_LANES],
+    events: Events<f64>,
     params: Layer2Params,
     group: Group,
 }
 
+/// Layer 2's per-family state (see [`family_equity`]) of LANES families.
+#[derive(Clone, Copy)]
+struct FamilyLayer2<V: Simd> {
+    a: V,
+    e: V,
+    /// The previous bar's Layer-1 signals.
+    prev: V,
+    /// The families' weights.
+    w: V,
+}
+
 /// The per-bar vectors of up to [`FAMILY_LANES`] bars, `[bar][row][family]` (row: the
-/// nine members, or the one Layer-1 signal), written by vector stores bar by bar and
-/// flushed to the `(family, bars)` output rows by transposing `LANES × LANES` tiles, so
-/// every output value is written by a contiguous store instead of one strided store each.
+/// nine members, or the one Layer-1 signal or family equity), written by vector stores
+/// bar by bar and flushed to the `(family, bars)` output rows by transposing
+/// `LANES × LANES` tiles, so every output value is written by a contiguous store instead
+/// of one strided store each.
 #[derive(Clone, Copy)]
 struct Group {
     signals: [f64; FAMILY_LANES * FAMILY_LANES],
-    /// Crossover states (−1, 0, +1).
-    states: [f64; FAMILY_LANES * BLOCK_STRIDE],
-    equities: [f64; FAMILY_LANES * BLOCK_STRIDE],
+    /// Layer 2's family equities.
+    equities: [f64; FAMILY_LANES * FAMILY_LANES],
+    /// The members' crossover states (−1, 0, +1).
+    member_states: [f64; FAMILY_LANES * BLOCK_STRIDE],
+    member_equities: [f64; FAMILY_LANES * BLOCK_STRIDE],
 }
 
 /// Output rows of [`StageB`]: `rows` rows (families × members) of `bars` values each.
@@ -249,34 +265,47 @@ struct Rows<T> {
 
 impl<V: Simd> StageB<V> {
     pub(crate) fn new(p: &Params) -> Self {
+        let mut weights = [0.0; FAMILY_LANES];
+        weights[..6].copy_from_slice(&p.weights);
+        let nan = V::splat(f64::NAN);
+        let mut families = [FamilyLayer2 { a: V::splat(0.0), e: nan, prev: nan, w: nan }; FAMILY_LANES];
+        for (ch, fam) in families.iter_mut().enumerate().take(FAMILY_LANES / V::LANES) {
+            fam.w = V::load_from(&weights[ch * V::LANES..]);
+        }
         Self {
             members: [Members::new(); FAMILY_LANES],
-            layer2: Layer2::new(),
+            families,
+            events: Events::new(),
             params: layer2_params(p, 6),
             group: Group {
                 signals: [0.0; FAMILY_LANES * FAMILY_LANES],
-                states: [0.0; FAMILY_LANES * BLOCK_STRIDE],
-                equities: [0.0; FAMILY_LANES * BLOCK_STRIDE],
+                equities: [0.0; FAMILY_LANES * FAMILY_LANES],
+                member_states: [0.0; FAMILY_LANES * BLOCK_STRIDE],
+                member_equities: [0.0; FAMILY_LANES * BLOCK_STRIDE],
             },
         }
     }
 
-    /// Bars `b0..b1`: member states, equities and Layer-1 signals from the MAs in `blk`,
-    /// then Layer 2 and the events.
+    /// Bars `b0..b1`: member states, equities, Layer 1 and Layer 2 from the MAs in `blk`.
+    /// The same operations on the same values as [`Layer2::bar`](crate::layer2::Layer2::bar)
+    /// with the series as lanes.
     #[inline(always)]
     fn run(&mut self, inp: &PassInput<'_>, b0: usize, b1: usize, blk: &[f64], rows: &mut SingleRows<'_>) {
         let n = inp.bars;
         let len = (b1 - b0) * BLOCK_STRIDE;
         assert!(blk.len() >= len && b1 <= n);
-        assert!(inp.close.len() >= n && inp.rg.len() >= n && rows.signals.len() >= 6 * n);
+        assert!(inp.close.len() >= n && inp.rg.len() >= n && rows.fit(n));
         // States and equities go to their rows here; the MA rows are written by stage A.
-        let detail_out = rows.detail.as_mut().map(|d| {
-            assert!(d.states.len() >= 54 * n && d.equities.len() >= 54 * n);
-            (Rows { at: d.states.as_mut_ptr(), bars: n }, Rows { at: d.equities.as_mut_ptr(), bars: n })
-        });
+        let detail_out = rows
+            .detail
+            .as_mut()
+            .map(|d| (Rows { at: d.states.as_mut_ptr(), bars: n }, Rows { at: d.equities.as_mut_ptr(), bars: n }));
         let signals_out = Rows { at: rows.signals.as_mut_ptr(), bars: n };
+        let equities_out = Rows { at: rows.family_equities.as_mut_ptr(), bars: n };
         let chunks = 6usize.div_ceil(V::LANES);
         let decay = V::splat(inp.decay);
+        let p = &self.params;
+        let cut_t = V::splat(p.cut_threshold);
         let g = &mut self.group;
         for t in b0..b1 {
             let c = V::splat(inp.close[t]);
@@ -287,7 +316,8 @@ impl<V: Simd> StageB<V> {
             let row = &blk[at..at + BLOCK_STRIDE];
             // Bar `j` of the group of LANES bars that starts at `t − j`.
             let j = (t - b0) % V::LANES;
-            for (ch, mem) in self.members.iter_mut().enumerate().take(chunks) {
+            let mut cut_e = [0.0; FAMILY_LANES];
+            for (ch, (mem, fam)) in self.members.iter_mut().zip(&mut self.families).enumerate().take(chunks) {
                 let lane0 = ch * V::LANES;
                 let mut cur = [V::splat(0.0); 9];
                 for (k, v) in cur.iter_mut().enumerate() {
@@ -295,45 +325,51 @@ impl<V: Simd> StageB<V> {
                     *v = unsafe { V::load(row.as_ptr().add(k * FAMILY_LANES + lane0)) };
                 }
                 let sig = mem.bar(&cur, c, cp, r, phase, decay);
-                // SAFETY (these stores): j < LANES ≤ FAMILY_LANES bars of the group, and
-                // lane0 + LANES ≤ FAMILY_LANES lanes of a row.
-                unsafe { sig.store(g.signals.as_mut_ptr().add(j * FAMILY_LANES + lane0)) };
+                if t >= p.cutout {
+                    family_equity(&mut fam.a, &mut fam.e, fam.prev, r, fam.w, decay, t == p.cutout);
+                }
+                fam.prev = sig;
+                (cut(sig, cut_t) * fam.e).store_to(&mut cut_e[lane0..]);
+                let i = j * FAMILY_LANES + lane0;
+                sig.store_to(&mut g.signals[i..]);
+                fam.e.store_to(&mut g.equities[i..]);
                 if detail_out.is_some() {
                     for k in 0..9 {
                         let i = j * BLOCK_STRIDE + k * FAMILY_LANES + lane0;
                         // Before the cutout the equities are still NaN (untouched since
                         // `Members::new`), the na the rows need there.
-                        unsafe {
-                            mem.state[k].store(g.states.as_mut_ptr().add(i));
-                            mem.eq[k].store(g.equities.as_mut_ptr().add(i));
-                        }
+                        mem.state[k].store_to(&mut g.member_states[i..]);
+                        mem.eq[k].store_to(&mut g.member_equities[i..]);
                     }
                 }
             }
+            // Average_Signal and the events, one value per bar.
+            let at = j * FAMILY_LANES;
+            let (sig, e) = (&g.signals[at..at + 6], &g.equities[at..at + 6]);
+            let e: &[f64; 6] = e.try_into().expect("six families");
+            let avg = average::<f64>(cut_e.first_chunk().expect("six families"), e);
+            let series = [avg, sig[0], sig[1], sig[2], sig[3], sig[4], sig[5]];
+            let (base, direction, flags) = self.events.bar(p, series[p.colbase], series[p.alertbase]);
+            rows.average[t] = avg;
+            rows.signal_base[t] = base;
+            rows.direction[t] = direction;
+            for (row, bits) in rows.flags.iter_mut().zip(flags) {
+                row[t] = bits == 1;
+            }
             if j + 1 == V::LANES || t + 1 == b1 {
                 let (g0, count) = (t - j, j + 1);
-                // SAFETY: the group's bars g0..g0 + count are below n, the rows' length.
+                // SAFETY: the group's bars g0..g0 + count are below n, the rows' length
+                // (`rows.fit(n)`).
                 unsafe {
                     flush::<V, f64>(&g.signals, FAMILY_LANES, 1, FamilySet::ALL, g0, count, signals_out);
+                    flush::<V, f64>(&g.equities, FAMILY_LANES, 1, FamilySet::ALL, g0, count, equities_out);
                     if let Some((st, eq)) = detail_out {
-                        flush::<V, i8>(&g.states, BLOCK_STRIDE, 9, FamilySet::ALL, g0, count, st);
-                        flush::<V, f64>(&g.equities, BLOCK_STRIDE, 9, FamilySet::ALL, g0, count, eq);
+                        flush::<V, i8>(&g.member_states, BLOCK_STRIDE, 9, FamilySet::ALL, g0, count, st);
+                        flush::<V, f64>(&g.member_equities, BLOCK_STRIDE, 9, FamilySet::ALL, g0, count, eq);
                     }
                 }
             }
         }
-        let [al, ash, lg, sh] = &mut rows.flags;
-        let mut out = Layer2Out {
-            fs: rows.family_equities,
-            avg: rows.average,
-            base: rows.signal_base,
-            direction: rows.direction,
-            arrow_long: al,
-            arrow_short: ash,
-            long: lg,
-            short: sh,
-        };
-        self.layer2.run(&self.params, rows.signals, inp.rg, n, b0, b1, &mut out);
     }
 }
 
