@@ -91,7 +91,13 @@ app: $(STAMPS)/system $(STAMPS)/python-app $(STAMPS)/jit-cache
 test: setup $(STAMPS)/package-tools test-rust test-python
 
 # The Rust extension is part of every install: its tests fail, not skip, when it is missing.
+# Before pytest: strict mypy (pyproject's [tool.mypy] files), the extension against its stub,
+# and the numba kernels run as plain Python (NUMBA_DISABLE_JIT) against the reference, which
+# checks the kernels' Python semantics that compilation could hide; jit_only tests skip there.
 test-python:
+	$(PY) -m mypy
+	$(PY) -m mypy.stubtest rust_backend._native
+	NUMBA_DISABLE_JIT=1 $(PY) -m pytest tests/jit -q -m "not slow and not jit_only"
 	QT_QPA_PLATFORM=offscreen ATC_REQUIRED_BACKENDS=rust $(PY) -m pytest
 
 test-rust: $(STAMPS)/clippy

@@ -22,7 +22,7 @@ from core.config import ATCConfig
 from core.errors import ATCInputError, BackendError
 from core.kernel_params import (KernelParams, families_for_mode, full_with_family_base,
                                 keep_family, kernel_params)
-from core.types import ATCResult, BatchResult, as_series, check_tail, rate_of_change
+from core.types import ATCResult, BatchArrays, BatchResult, as_series, check_tail, rate_of_change
 from cuda_backend import host
 
 NAME = "cuda"
@@ -47,11 +47,10 @@ class LauncherLike(Protocol):
 def batch_result(out: dict[str, np.ndarray], mode: str) -> BatchResult:
     """A :class:`BatchResult` from the launcher's arrays."""
     _, _, long, short = host.decode_flags(out["flags"])
-    return BatchResult(
-        mode=mode, signals=out["sig"], family_equities=out["eq"], direction=out["dir"],
-        long=long, short=short, last_event=out["last"], bars_since_event=out["since"],
-        average_signal=out["avg"] if mode == "full" else None, backend=NAME,
-    )
+    return BatchResult.from_arrays(mode, BatchArrays(
+        signals=out["sig"], family_equities=out["eq"], direction=out["dir"], long=long,
+        short=short, last_event=out["last"], bars_since_event=out["since"], average_signal=out.get("avg")),
+        NAME)
 
 
 #: Returns the probe's verdict and, when available, the launcher to run on.

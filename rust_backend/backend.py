@@ -22,6 +22,7 @@ from core.types import (
     PRICE_MAX,
     PRICE_MIN,
     ATCResult,
+    BatchArrays,
     BatchResult,
     as_batch,
     as_series,
@@ -248,19 +249,6 @@ class _SingleArrays(TypedDict):
     rate_of_change: NotRequired[_F64 | None]
 
 
-class _BatchArrays(TypedDict):
-    """The native batch tuple by name (``_native.BATCH_OUTPUTS``): the BatchResult fields
-    it fills."""
-    signals: _F64
-    family_equities: _F64
-    direction: _F64
-    long: _Bool
-    short: _Bool
-    last_event: npt.NDArray[np.int8]
-    bars_since_event: npt.NDArray[np.int64]
-    average_signal: _F64 | None
-
-
 def _single_result(names: tuple[str, ...], arrays: tuple[npt.NDArray[Any] | None, ...], config: ATCConfig,
                    growth_factor: float, roc: _F64 | None) -> ATCResult:
     """An ATCResult from the native single-series tuple, read by the names the extension
@@ -272,8 +260,7 @@ def _single_result(names: tuple[str, ...], arrays: tuple[npt.NDArray[Any] | None
 
 def _batch_result(names: tuple[str, ...], arrays: tuple[npt.NDArray[Any] | None, ...], mode: str) -> BatchResult:
     """A BatchResult from the native batch tuple, read by the names the extension gives."""
-    fields = cast(_BatchArrays, dict(zip(names, arrays)))
-    return BatchResult(mode=mode, **fields, backend=NAME)
+    return BatchResult.from_arrays(mode, cast(BatchArrays, dict(zip(names, arrays))), NAME)
 
 
 def _float_array(values: object, name: str, ndim: int) -> np.ndarray:
