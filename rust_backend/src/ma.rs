@@ -237,6 +237,13 @@ impl<V: Simd> Dema<V> {
     }
 }
 
+impl<V: Simd> Dema<V> {
+    /// E1 and E2 of every member after the last bar stepped.
+    pub fn ema_states(&self) -> ([V; 9], [V; 9]) {
+        (self.y1, self.y2)
+    }
+}
+
 impl<V: Simd> MaKernel<V> for Dema<V> {
     #[inline(always)]
     fn steady_from(&self) -> usize {

@@ -8,12 +8,12 @@
 //! are separate vectors) and runs Layer 2 and the events over the block. [`Isa`] compiles
 //! both for one instruction-set level.
 
-use crate::across::{KamaAcross, SmaAcross};
+use crate::across::{DemaAcross, EmaAcross, KamaAcross, SmaAcross};
 use crate::engine::layer2_params;
 use crate::exact::{hull_bars, lsma_bars, wma_bars, wma_lsma_bars};
 use crate::family::{Members, PassInput, Phase};
 use crate::layer2::{average, cut, family_equity, Events, Layer2Params};
-use crate::ma::{step_one, Dema, Ema, Hull, Lsma, MaKernel, Wma};
+use crate::ma::{step_one, Hull, Lsma, MaKernel, Wma};
 use crate::params::{HmaKind, Params};
 use crate::simd::Simd;
 #[cfg(target_arch = "x86_64")]
@@ -76,14 +76,14 @@ enum HmaKernel {
 
 /// Stage A: the 54 MAs.
 pub(crate) struct StageA {
-    ema: Ema<f64>,
+    ema: EmaAcross,
     hma: HmaKernel,
     wma: Wma<f64>,
-    dema: Dema<f64>,
+    dema: DemaAcross,
     lsma: Lsma<f64>,
     kama: KamaAcross,
-    /// Each family's first steady bar (unused for the SMA and KAMA families, whose
-    /// members run as lanes).
+    /// The first steady bar of the families run by scalar kernels (HMA as the Hull MA,
+    /// WMA, LSMA; the others' members run as lanes).
     steady: [usize; 6],
 }
 
@@ -97,22 +97,22 @@ impl StageA {
             HmaKind::Hull => HmaKernel::Hull(Hull::new(&l[1], bars, Vec::new())),
         };
         let mut a = Self {
-            ema: Ema::new(&l[0]),
+            ema: EmaAcross::new(&l[0]),
             hma,
             wma: Wma::new(&l[2]),
-            dema: Dema::new(&l[3]),
+            dema: DemaAcross::new(&l[3]),
             lsma: Lsma::new(&l[4]),
             kama: KamaAcross::new(&l[5]),
             steady: [0; 6],
         };
         a.steady = [
-            MaKernel::<f64>::steady_from(&a.ema),
+            0,
             match &a.hma {
                 HmaKernel::Sma(_) | HmaKernel::HullRows => 0,
                 HmaKernel::Hull(k) => k.steady_from(),
             },
             MaKernel::<f64>::steady_from(&a.wma),
-            MaKernel::<f64>::steady_from(&a.dema),
+            0,
             MaKernel::<f64>::steady_from(&a.lsma),
             0,
         ];
@@ -147,34 +147,34 @@ impl StageA {
         let st = self.steady;
         for t in b0..b1 {
             let row = &mut blk[(t - b0) * BLOCK_STRIDE..][..BLOCK_STRIDE];
-            let mut cur = [[0.0; 9]; 6];
-            step_one(&mut self.ema, x, close, t, st[0], &mut cur[0]);
+            put(row, 0, self.ema.advance::<V>(x, close, t));
+            let mut cur = [0.0; 9];
             match &mut self.hma {
-                HmaKernel::Sma(k) => k.step::<V>(x, t, &mut cur[1]),
-                HmaKernel::Hull(k) => step_one(k, x, close, t, st[1], &mut cur[1]),
+                HmaKernel::Sma(k) => put(row, 1, k.advance::<V>(x, t)),
+                HmaKernel::Hull(k) => {
+                    step_one(k, x, close, t, st[1], &mut cur);
+                    put(row, 1, &cur);
+                }
                 HmaKernel::HullRows => {}
             }
             if let Some(m) = mas.as_deref() {
                 for k in 0..9 {
-                    cur[2][k] = m[(18 + k) * n + t];
-                    cur[4][k] = m[(36 + k) * n + t];
+                    row[k * FAMILY_LANES + 2] = m[(18 + k) * n + t];
+                    row[k * FAMILY_LANES + 4] = m[(36 + k) * n + t];
                 }
                 if hull_rows {
                     for k in 0..9 {
-                        cur[1][k] = m[(9 + k) * n + t];
+                        row[k * FAMILY_LANES + 1] = m[(9 + k) * n + t];
                     }
                 }
             } else {
-                step_one(&mut self.wma, x, close, t, st[2], &mut cur[2]);
-                step_one(&mut self.lsma, x, close, t, st[4], &mut cur[4]);
+                step_one(&mut self.wma, x, close, t, st[2], &mut cur);
+                put(row, 2, &cur);
+                step_one(&mut self.lsma, x, close, t, st[4], &mut cur);
+                put(row, 4, &cur);
             }
-            step_one(&mut self.dema, x, close, t, st[3], &mut cur[3]);
-            self.kama.step::<V>(x, t, &mut cur[5]);
-            for k in 0..9 {
-                for f in 0..6 {
-                    row[k * FAMILY_LANES + f] = cur[f][k];
-                }
-            }
+            put(row, 3, self.dema.advance::<V>(x, close, t));
+            put(row, 5, self.kama.advance::<V>(x, t));
             // The MA rows of the families computed here, a group of LANES bars at a time.
             let j = (t - b0) % V::LANES;
             if let Some(m) = mas.as_deref_mut().filter(|_| j + 1 == V::LANES || t + 1 == b1) {
@@ -187,6 +187,15 @@ impl StageA {
                 };
             }
         }
+    }
+}
+
+/// Family `f`'s nine member values into a block row (`[member][family]`).
+#[inline(always)]
+fn put(row: &mut [f64], f: usize, values: &[f64]) {
+    assert!(row.len() >= BLOCK_STRIDE && f < FAMILY_LANES && values.len() >= 9);
+    for k in 0..9 {
+        row[k * FAMILY_LANES + f] = values[k];
     }
 }
 
