@@ -106,6 +106,7 @@ def test_generated_kernel_is_written_once_and_reused(atc_home):
     assert files[0].stat().st_mtime_ns == mtime
 
 
+@pytest.mark.jit_only           # uncompiled, the "build" is an import that can finish first
 def test_background_compile_serves_generic_results_until_ready():
     config = ATCConfig(ema_len=23, cutout=3)
     b = NumbaBackend()
