@@ -340,7 +340,10 @@ fn bars_kernel<V: Simd, const K: usize>(
     let mut t = first;
     // Eight vectors of LANES bars each (enough independent additions to keep the
     // adders busy); lane j of group g is bar t + g·LANES + j.
-    while t + G * l <= t1 {
+    while t < t1 && t1 - first >= G * l {
+        // The last group ends at t1, overlapping bars already done: every bar is computed
+        // on its own, so they are written again with the same bits.
+        t = t.min(t1 - G * l);
         let lo = t + 1 - n;
         let mut acc = [[V::splat(0.0); K]; G];
         for i in 0..n {
@@ -364,7 +367,7 @@ fn bars_kernel<V: Simd, const K: usize>(
         }
         t += G * l;
     }
-    // The last few bars one at a time.
+    // A range shorter than one group, one bar at a time.
     while t < t1 {
         let lo = t + 1 - n;
         let mut acc = [0.0f64; K];
