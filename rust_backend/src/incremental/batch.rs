@@ -92,6 +92,10 @@ pub fn row_starts(block: &Block<'_>, rows: usize) -> Result<Vec<usize>, InputErr
         .collect()
 }
 
+/// Symbols stepped one after the other by one task (the next one's state prefetched,
+/// see [`Engine::prefetch`]).
+const RUN: usize = 32;
+
 /// One symbol's slices of [`BatchRows`] (six families).
 struct SymbolRows<'a> {
     signals: &'a mut [f64],
@@ -172,21 +176,31 @@ pub fn advance(
         return Err(InputError::new("tail", format!("tail = {tail} is out of range: allowed 1 … {cols} (columns)")));
     }
     let starts = row_starts(block, states.len())?;
-    let out = prepare(rows, states.len(), tail)?;
+    let mut out = prepare(rows, states.len(), tail)?;
     let bars = states.iter().map(|s| s.bars()).max().unwrap_or(0) + cols;
     let scratch = || eng.scratch(bars);
-    states.par_iter_mut().zip(out).enumerate().with_min_len(16).for_each_init(scratch, |buf, (i, (st, mut o))| {
-        let skip = cols - tail;
-        for j in starts[i]..cols {
-            let (x, c) = block.at(i, j);
-            let b = eng.advance(st, x, c, buf, None);
-            if j >= skip {
-                o.put(j - skip, tail, &b);
+    let skip = cols - tail;
+    states.par_chunks_mut(RUN).zip(out.par_chunks_mut(RUN)).enumerate().for_each_init(
+        scratch,
+        |buf, (r, (sts, os))| {
+            eng.prefetch(&sts[0]);
+            for (j, o) in os.iter_mut().enumerate() {
+                if let Some(next) = sts.get(j + 1) {
+                    eng.prefetch(next);
+                }
+                let (i, st) = (r * RUN + j, &mut sts[j]);
+                for col in starts[i]..cols {
+                    let (x, c) = block.at(i, col);
+                    let b = eng.advance(st, x, c, buf, None);
+                    if col >= skip {
+                        o.put(col - skip, tail, &b);
+                    }
+                }
+                *o.last_event = st.last_event();
+                *o.since = st.bars_since_event();
             }
-        }
-        *o.last_event = st.last_event();
-        *o.since = st.bars_since_event();
-    });
+        },
+    );
     Ok(())
 }
 
@@ -213,19 +227,25 @@ pub fn forming(eng: &Engine, states: &[SymbolState], block: &Block<'_>, rows: Ba
         return Err(InputError::new(block.name, format!("{} must hold one bar per symbol", block.name)));
     }
     let starts = row_starts(block, states.len())?;
-    let out = prepare(rows, states.len(), 1)?;
+    let mut out = prepare(rows, states.len(), 1)?;
     let bars = states.iter().map(|s| s.bars()).max().unwrap_or(0) + 1;
     let scratch = || eng.scratch(bars);
-    states.par_iter().zip(out).enumerate().with_min_len(16).for_each_init(scratch, |buf, (i, (st, mut o))| {
-        if starts[i] == 0 {
-            let (x, c) = block.at(i, 0);
-            let b = eng.peek(st, x, c, buf, None);
-            o.put(0, 1, &b);
-            *o.last_event = b.last_event;
-            *o.since = b.bars_since_event;
-        } else {
-            *o.last_event = st.last_event();
-            *o.since = st.bars_since_event();
+    states.par_chunks(RUN).zip(out.par_chunks_mut(RUN)).enumerate().for_each_init(scratch, |buf, (r, (sts, os))| {
+        eng.prefetch(&sts[0]);
+        for (j, (st, o)) in sts.iter().zip(os).enumerate() {
+            if let Some(next) = sts.get(j + 1) {
+                eng.prefetch(next);
+            }
+            if starts[r * RUN + j] == 0 {
+                let (x, c) = block.at(r * RUN + j, 0);
+                let b = eng.peek(st, x, c, buf, None);
+                o.put(0, 1, &b);
+                *o.last_event = b.last_event;
+                *o.since = b.bars_since_event;
+            } else {
+                *o.last_event = st.last_event();
+                *o.since = st.bars_since_event();
+            }
         }
     });
     Ok(())

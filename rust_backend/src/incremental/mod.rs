@@ -263,6 +263,41 @@ impl Engine {
         Scratch { xs: Vec::with_capacity(self.window), growth: growth_row(bars, self.p.lam, self.p.cutout) }
     }
 
+    /// Ask the CPU to bring what the next step of `st` reads into the cache: its per-bar
+    /// values, its source window and the ring entries its rolling machines evict next.
+    /// States are a few KB each and a batch's states do not fit in the caches, so without
+    /// this a step waits on a dozen scattered cache misses; the drivers call it for the
+    /// next symbol while stepping the current one. Only a hint: nothing is read or
+    /// written.
+    #[inline(always)]
+    pub fn prefetch(&self, st: &SymbolState) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            const LINE: usize = 64;
+            let hint = |p: *const u8| {
+                // SAFETY: prefetching never faults or changes memory; every address is
+                // inside the state anyway.
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(p as *const i8) }
+            };
+            let core = &st.core as *const Core as *const u8;
+            for at in (0..std::mem::size_of::<Core>()).step_by(LINE) {
+                hint(core.wrapping_add(at));
+            }
+            let store = st.store.as_ptr();
+            for at in (0..self.window).step_by(LINE / 8) {
+                hint(store.wrapping_add(at) as *const u8);
+            }
+            let c = &st.core;
+            for k in 0..9 {
+                if self.hull.is_none() {
+                    hint(store.wrapping_add(self.sma_off[k] + c.sma.slot[k] as usize) as *const u8);
+                }
+                hint(store.wrapping_add(self.noise_off[k] + c.noise.slot[k] as usize) as *const u8);
+            }
+        }
+    }
+
     /// Append the closed bar with close `c` and MA source `x` (the close itself unless
     /// the computation has a separate source). `buf` is scratch space.
     pub fn advance(
