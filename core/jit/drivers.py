@@ -66,10 +66,14 @@ def family_layers(f: int, close: Floats, mas: Floats, rg: Floats, cutout: int, d
             # Layer-1 sums are then taken left to right in member order as the spec says.
             # The sign and floor tests are Pine's tolerant ones (equity_step).
             c_prev = close[t - 1]
+            # Unsigned bar indices: numba then drops its negative-index wraparound from
+            # these loads (a signed t here is not known to be ≥ 0).
+            tu = np.uint64(t)
+            tp = np.uint64(t - 1)
             for m in range(9):
                 p = st[m]
-                ma = mas[m, t]
-                ma_prev = mas[m, t - 1]
+                ma = mas[m, tu]
+                ma_prev = mas[m, tp]
                 s = 1.0 if (c > ma) & (c_prev <= ma_prev) else p
                 s = -1.0 if (c < ma) & (c_prev >= ma_prev) else s
                 # p is a state (−1, 0, +1): the tolerant sign test is the exact one.

@@ -55,7 +55,7 @@ def below_floor(e: float) -> bool:
 def round2(v: float) -> float:
     """Pine math.round(v, 2): ties away from zero, 1e-10 tie tolerance (spec §7)."""
     a = abs(v) * 100.0
-    u: float = math.floor(a)
+    u = float(np.floor(a))      # a float floor: math.floor would go through an int64
     if a - u >= ROUND_TIE:
         u += 1.0
     sign = 1.0 if v > 0 else (-1.0 if v < 0 else 0.0)
