@@ -265,15 +265,16 @@ def kama9(x: Floats, lengths: Ints, out: Floats, noise: Floats, stored: Floats) 
             out[m, t] = prev[m]
     for t in range(steady, size):           # every ratio exists: branch-free selects
         xt = x[t]
+        tu = np.uint64(t)                   # unsigned: no negative-index wraparound
         for m in range(9):
-            nz = noise[m, t]
-            q = abs(xt - x[t - lengths[m]]) / nz       # unused when noise is (near) 0
+            nz = noise[m, tu]
+            q = abs(xt - x[np.uint64(t - lengths[m])]) / nz   # unused when noise is (near) 0
             ratio = q if abs(nz - 0.0) > EPS else 0.0
             sc = ratio * (KAMA_FAST - KAMA_SLOW) + KAMA_SLOW
             pm = prev[m]
             pm = pm + sc * sc * (xt - pm)
             prev[m] = pm
-            out[m, t] = pm
+            out[m, tu] = pm
 
 
 @njit(cache=True, error_model="numpy")

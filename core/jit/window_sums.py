@@ -169,12 +169,13 @@ def msum9(x: Floats, t0: int, lengths: Ints, out: Floats, stored: Floats) -> Non
     for t in range(steady, size):
         v = x[t]
         any_fire = False
+        tu = np.uint64(t)        # unsigned: no negative-index wraparound on these accesses
         for m in range(9):       # length-1 lanes run too (harmless), then get x below
-            sm, cm, y2, f = msum_steady(v, s[m], c[m], stored[m, t - lengths[m]])
+            sm, cm, y2, f = msum_steady(v, s[m], c[m], stored[m, np.uint64(t - lengths[m])])
             s[m] = sm
             c[m] = cm
-            stored[m, t] = y2
-            out[m, t] = sm
+            stored[m, tu] = y2
+            out[m, tu] = sm
             fire[m] = f
             any_fire = any_fire | f
         if any_fire:                         # rare: re-baseline from the raw window
