@@ -206,24 +206,33 @@ pub struct LinregConst {
     pub n: f64,
     pub sx: f64,
     pub den: f64,
+    /// 1/n and 1/den correctly rounded, for [`Simd::quotient`].
+    recip_n: f64,
+    recip_den: f64,
 }
 
 impl LinregConst {
+    /// The constants of length `n` ≥ 2 (LINREG of length 1 is the source itself).
     pub fn new(n: usize) -> Self {
         let nf = n as f64;
         let sx = seq_index_sum(n);
         let sx2 = (1..=n).fold(0.0, |a, i| a + (i as f64) * (i as f64));
-        Self { n: nf, sx, den: nf * sx2 - sx * sx }
+        let den = nf * sx2 - sx * sx;
+        Self { n: nf, sx, den, recip_n: 1.0 / nf, recip_den: 1.0 / den }
     }
 
-    /// The value from Σy and Σp·y, operation for operation as §4.8 writes it.
+    /// The value from Σy and Σp·y, operation for operation as §4.8 writes it. The three
+    /// divisions are by constants, so they run as [`Simd::quotient`]s (the same bits;
+    /// vector division is the slowest instruction here): prices lie within 1e±100, so
+    /// no quotient overflows or is subnormal.
     #[inline(always)]
     pub fn value<V: Simd>(&self, sy: V, sxy: V) -> V {
         let n = V::splat(self.n);
         let sx = V::splat(self.sx);
-        let slope = (n * sxy - sx * sy) / V::splat(self.den);
-        let avg = sy / n;
-        let intercept = (avg - (slope * sx) / n) + slope;
+        let (recip_n, den) = (V::splat(self.recip_n), V::splat(self.den));
+        let slope = (n * sxy - sx * sy).quotient(den, V::splat(self.recip_den));
+        let avg = sy.quotient(n, recip_n);
+        let intercept = (avg - (slope * sx).quotient(n, recip_n)) + slope;
         intercept + slope * V::splat(self.n - 1.0)
     }
 }
@@ -236,7 +245,7 @@ impl LinregConst {
 /// If `t1 > x.len()` or `out` is shorter than `t1 − t0`.
 #[inline(always)]
 pub fn wma_bars<V: Simd>(x: &[f64], n: usize, t0: usize, t1: usize, out: &mut [f64]) {
-    bars_kernel::<V, 1>(x, n, t0, t1, out, Finish::Wma(seq_index_sum(n)), None);
+    bars_kernel::<V, 1>(x, n, t0, t1, out, Finish::Wma(WmaNorm::new(n)), None);
 }
 
 /// The real Hull MA (option `hma_kind = "hull"`) of a plain series into `out[t − t0]` for
@@ -293,7 +302,27 @@ pub fn wma_lsma_bars<V: Simd>(x: &[f64], n: usize, t0: usize, t1: usize, wma: &m
         lsma[..t1 - t0].copy_from_slice(&x[t0..t1]);
         return;
     }
-    bars_kernel::<V, 2>(x, n, t0, t1, lsma, Finish::Linreg(LinregConst::new(n)), Some((wma, seq_index_sum(n))));
+    bars_kernel::<V, 2>(x, n, t0, t1, lsma, Finish::Linreg(LinregConst::new(n)), Some((wma, WmaNorm::new(n))));
+}
+
+/// `ta.wma`'s norm 1 + 2 + … + n and its correctly rounded reciprocal.
+#[derive(Clone, Copy)]
+struct WmaNorm {
+    norm: f64,
+    recip: f64,
+}
+
+impl WmaNorm {
+    fn new(n: usize) -> Self {
+        let norm = seq_index_sum(n);
+        Self { norm, recip: 1.0 / norm }
+    }
+
+    /// Σp·y / norm, as a [`Simd::quotient`] (the same bits; see [`LinregConst::value`]).
+    #[inline(always)]
+    fn of<V: Simd>(self, acc: V) -> V {
+        acc.quotient(V::splat(self.norm), V::splat(self.recip))
+    }
 }
 
 /// How [`bars_kernel`] turns the sums into the value (an enum, not a closure: closures
@@ -301,7 +330,7 @@ pub fn wma_lsma_bars<V: Simd>(x: &[f64], n: usize, t0: usize, t1: usize, wma: &m
 #[derive(Clone, Copy)]
 enum Finish {
     /// Σp·y / norm.
-    Wma(f64),
+    Wma(WmaNorm),
     /// §4.8's LINREG formula from Σy and Σp·y.
     Linreg(LinregConst),
 }
@@ -310,7 +339,7 @@ impl Finish {
     #[inline(always)]
     fn value<V: Simd, const K: usize>(self, acc: [V; K]) -> V {
         match self {
-            Finish::Wma(norm) => acc[K - 1] / V::splat(norm),
+            Finish::Wma(norm) => norm.of(acc[K - 1]),
             Finish::Linreg(lc) => lc.value(acc[0], acc[K - 1]),
         }
     }
@@ -326,7 +355,7 @@ fn bars_kernel<V: Simd, const K: usize>(
     t1: usize,
     out: &mut [f64],
     finish: Finish,
-    mut wma: Option<(&mut [f64], f64)>,
+    mut wma: Option<(&mut [f64], WmaNorm)>,
 ) {
     assert!(t1 <= x.len() && out.len() >= t1 - t0);
     assert!(wma.as_ref().is_none_or(|(w, _)| w.len() >= t1 - t0));
@@ -362,7 +391,7 @@ fn bars_kernel<V: Simd, const K: usize>(
             unsafe { finish.value(acc[g]).store(out.as_mut_ptr().add(t - t0 + g * l)) };
             if let Some((w, norm)) = wma.as_mut() {
                 // SAFETY: as above (w holds t1 − t0 values, asserted).
-                unsafe { (acc[g][K - 1] / V::splat(*norm)).store(w.as_mut_ptr().add(t - t0 + g * l)) };
+                unsafe { norm.of(acc[g][K - 1]).store(w.as_mut_ptr().add(t - t0 + g * l)) };
             }
         }
         t += G * l;
@@ -380,8 +409,83 @@ fn bars_kernel<V: Simd, const K: usize>(
         }
         out[t - t0] = finish.value::<f64, K>(acc);
         if let Some((w, norm)) = wma.as_mut() {
-            w[t - t0] = acc[K - 1] / *norm;
+            w[t - t0] = norm.of(acc[K - 1]);
         }
         t += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{lin_sums, seq_dot, Bars, LinregConst, Shifted, WmaNorm};
+    use crate::simd::Simd;
+
+    /// §4.8's LINREG formula with plain divisions.
+    fn linreg_divided(n: usize, sy: f64, sxy: f64) -> f64 {
+        let lc = LinregConst::new(n);
+        let slope = (lc.n * sxy - lc.sx * sy) / lc.den;
+        let intercept = (sy / lc.n - (slope * lc.sx) / lc.n) + slope;
+        intercept + slope * (lc.n - 1.0)
+    }
+
+    /// The quotients by constants give the divisions' bits on windows of price walks
+    /// from 1e-100 to 1e100, flat stretches (slope 0) included, at every vector width.
+    fn check<V: Simd>() {
+        let mut s = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for scale in [1e-100, 1e-3, 1.0, 37.0, 1e6, 1e100] {
+            let mut p = scale;
+            let x: Vec<f64> = (0..3000)
+                .map(|i| {
+                    if i % 500 >= 450 {
+                        return p; // flat
+                    }
+                    p = (p * (1.0 + 0.05 * (next() - 0.5))).clamp(1e-100, 1e100);
+                    p
+                })
+                .collect();
+            for n in (2..40).chain([64, 99, 120, 255, 256, 1000]) {
+                let (norm, lc) = (WmaNorm::new(n), LinregConst::new(n));
+                for t in (n - 1..x.len() - V::LANES).step_by(11) {
+                    let lo = t + 1 - n;
+                    // SAFETY: bars lo … t + LANES − 1 are in x.
+                    let (sy, sxy) = unsafe { lin_sums::<V, _>(&Shifted(&x), lo, n) };
+                    let (mut got_l, mut got_w, mut sums) = ([0.0; 8], [0.0; 8], [0.0; 16]);
+                    unsafe {
+                        lc.value(sy, sxy).store(got_l.as_mut_ptr());
+                        norm.of(sxy).store(got_w.as_mut_ptr());
+                        sy.store(sums.as_mut_ptr());
+                        sxy.store(sums.as_mut_ptr().add(8));
+                    }
+                    for l in 0..V::LANES {
+                        let (sy, sxy) = (sums[l], sums[8 + l]);
+                        assert_eq!(sxy, unsafe { seq_dot::<f64, _>(&Bars(&x), lo + l, n, 1) });
+                        let want = linreg_divided(n, sy, sxy);
+                        assert_eq!(got_l[l].to_bits(), want.to_bits(), "LINREG n={n} bar {}", t + l);
+                        assert_eq!(got_w[l].to_bits(), (sxy / norm.norm).to_bits(), "WMA n={n} bar {}", t + l);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn quotients_by_the_lengths_constants_are_the_divisions() {
+        check::<f64>();
+        #[cfg(target_arch = "x86_64")]
+        {
+            check::<crate::simd::F64x2>();
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                check::<crate::simd::F64x4>();
+            }
+            if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512dq") {
+                check::<crate::simd::F64x8>();
+            }
+        }
     }
 }
