@@ -138,10 +138,9 @@ impl StageA {
         blk: &mut [f64],
         mas: Option<&mut [f64]>,
     ) {
-        // Whole groups of LANES bars, so the last group of the block can be read as a tile.
-        assert!(blk.len() >= (b1 - b0).next_multiple_of(V::LANES) * BLOCK_STRIDE && close.len() == x.len());
+        assert!(blk.len() >= (b1 - b0) * BLOCK_STRIDE && close.len() == x.len());
         let n = x.len();
-        let mut mas = mas.inspect(|m| assert!(m.len() >= 54 * n && b1 <= n));
+        let mas = mas.inspect(|m| assert!(m.len() >= 54 * n && b1 <= n));
         let hull_rows = matches!(self.hma, HmaKernel::HullRows);
         assert!(!hull_rows || mas.is_some());
         let st = self.steady;
@@ -175,17 +174,14 @@ impl StageA {
             }
             put(row, 3, self.dema.advance::<V>(x, close, t));
             put(row, 5, self.kama.advance::<V>(x, t));
-            // The MA rows of the families computed here, a group of LANES bars at a time.
-            let j = (t - b0) % V::LANES;
-            if let Some(m) = mas.as_deref_mut().filter(|_| j + 1 == V::LANES || t + 1 == b1) {
-                let (g0, count) = (t - j, j + 1);
-                let streamed = if hull_rows { FamilySet::EMA_DEMA_KAMA } else { FamilySet::EMA_HMA_DEMA_KAMA };
-                let group = &blk[(g0 - b0) * BLOCK_STRIDE..][..V::LANES * BLOCK_STRIDE];
-                // SAFETY: bars g0..g0 + count are below n, the MA rows' length (asserted).
-                unsafe {
-                    flush::<V, f64>(group, BLOCK_STRIDE, 9, streamed, g0, count, Rows { at: m.as_mut_ptr(), bars: n })
-                };
-            }
+        }
+        // The MA rows of the families computed here, from the block, row after row.
+        if let Some(m) = mas {
+            let streamed = if hull_rows { FamilySet::EMA_DEMA_KAMA } else { FamilySet::EMA_HMA_DEMA_KAMA };
+            // SAFETY: bars b0..b1 are below n, the MA rows' length (asserted).
+            unsafe {
+                flush::<V, f64>(blk, BLOCK_STRIDE, 9, streamed, b0, b1 - b0, Rows { at: m.as_mut_ptr(), bars: n })
+            };
         }
     }
 }
@@ -429,10 +425,10 @@ impl RowValue for i8 {
     }
 }
 
-/// Bars `g0..g0 + count` (`count ≤ LANES`) of a group buffer (`[bar][row][family]`,
-/// `bar_stride` values per bar, `members` rows) into output rows `(family·members +
-/// member, bar)` of the `families` among the six: a whole group by transposed tiles, a
-/// shorter one (the block's last bars) value by value.
+/// Bars `g0..g0 + count` of a buffer laid out `[bar][row][family]` (`bar_stride` values
+/// per bar, `members` rows) into output rows `(family·members + member, bar)` of the
+/// `families` among the six: LANES bars at a time by transposed tiles, the last few value
+/// by value, row after row.
 ///
 /// # Safety
 /// `out` holds `6·members` rows of `out.bars ≥ g0 + count` values.
@@ -447,7 +443,8 @@ unsafe fn flush<V: Simd, T: RowValue>(
     out: Rows<T>,
 ) {
     let l = V::LANES;
-    assert!(count <= l && buf.len() >= l * bar_stride && members * FAMILY_LANES <= bar_stride);
+    assert!(buf.len() >= count * bar_stride && members * FAMILY_LANES <= bar_stride);
+    let whole = count - count % l;
     for lane0 in (0..6).step_by(l) {
         let used = l.min(6 - lane0);
         if (0..used).all(|f| !families.has(lane0 + f)) {
@@ -455,26 +452,25 @@ unsafe fn flush<V: Simd, T: RowValue>(
         }
         for k in 0..members {
             let col = k * FAMILY_LANES + lane0;
-            let dst = |f: usize| unsafe { out.at.add(((lane0 + f) * members + k) * out.bars + g0) };
-            if count == l {
+            let dst = |f: usize, i: usize| unsafe { out.at.add(((lane0 + f) * members + k) * out.bars + g0 + i) };
+            for i0 in (0..whole).step_by(l) {
                 let mut tile = [V::splat(0.0); FAMILY_LANES];
                 for (i, v) in tile.iter_mut().take(l).enumerate() {
-                    // SAFETY: bar i < LANES of the buffer, lanes col … col + LANES − 1 of it.
-                    *v = unsafe { V::load(buf.as_ptr().add(i * bar_stride + col)) };
+                    // SAFETY: bar i0 + i < count of the buffer, lanes col … col + LANES − 1 of it.
+                    *v = unsafe { V::load(buf.as_ptr().add((i0 + i) * bar_stride + col)) };
                 }
                 V::transpose(&mut tile[..l]);
                 for (f, v) in tile.iter().take(used).enumerate() {
                     if families.has(lane0 + f) {
-                        // SAFETY: row (lane0 + f)·members + k < 6·members, bars g0 … g0 + LANES − 1.
-                        unsafe { T::store(*v, dst(f)) };
+                        // SAFETY: row (lane0 + f)·members + k < 6·members, bars g0 + i0 … + LANES − 1.
+                        unsafe { T::store(*v, dst(f, i0)) };
                     }
                 }
-            } else {
-                for f in (0..used).filter(|&f| families.has(lane0 + f)) {
-                    for i in 0..count {
-                        // SAFETY: as above, for bars g0 … g0 + count − 1.
-                        unsafe { *dst(f).add(i) = T::of(buf[i * bar_stride + col + f]) };
-                    }
+            }
+            for f in (0..used).filter(|&f| families.has(lane0 + f)) {
+                for i in whole..count {
+                    // SAFETY: as above, for bars g0 + whole … g0 + count − 1.
+                    unsafe { *dst(f, i) = T::of(buf[i * bar_stride + col + f]) };
                 }
             }
         }
