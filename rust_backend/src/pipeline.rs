@@ -40,24 +40,9 @@ pub(crate) fn run<I: Isa>(p: &Params, inp: &PassInput<'_>, rows: &mut SingleRows
         bufs.resize(RING * slot_len, 0.0);
         // Stage A writes the MA rows (whoever fills a block); stage B never touches them.
         let mas = rows.detail.as_mut().map_or(std::ptr::null_mut(), |d| d.mas.as_mut_ptr());
-        if !mas.is_null() {
-            // The exact WMA and LSMA rows (and Hull rows) first, split over two threads for longer series
-            // (each bar's value depends only on its window); stage A then reads them.
-            let ptr = SendPtr(mas);
-            // SAFETY: the two calls write disjoint bar ranges of the rows; the level was
-            // checked by compute_single_into.
-            if n >= PIPELINE_MIN_BARS && rayon::current_num_threads() > 1 {
-                rayon::join(
-                    || unsafe { I::exact_rows(p, inp.x, 0, n / 2, ptr.get()) },
-                    || unsafe { I::exact_rows(p, inp.x, n / 2, n, ptr.get()) },
-                );
-            } else {
-                unsafe { I::exact_rows(p, inp.x, 0, n, mas) };
-            }
-        }
         let shared = Arc::new(Pipeline {
             busy: AtomicBool::new(false),
-            producer: UnsafeCell::new(Producer { a: StageA::new(p, n, !mas.is_null()), next: 0, done: false }),
+            producer: UnsafeCell::new(Producer { a: StageA::new(p, block, !mas.is_null()), next: 0, done: false }),
             x: inp.x.as_ptr(),
             close: inp.close.as_ptr(),
             bars: n,
@@ -100,20 +85,6 @@ pub(crate) fn run<I: Isa>(p: &Params, inp: &PassInput<'_>, rows: &mut SingleRows
         }
     });
 }
-
-/// A raw pointer handed to the two halves of [`run`]'s exact rows.
-#[derive(Clone, Copy)]
-struct SendPtr(*mut f64);
-
-impl SendPtr {
-    fn get(self) -> *mut f64 {
-        self.0
-    }
-}
-
-// SAFETY: the halves write disjoint parts of the rows the pointer covers.
-unsafe impl Send for SendPtr {}
-unsafe impl Sync for SendPtr {}
 
 /// Spin a little, then give the core away.
 fn backoff(spins: &mut u32) {

@@ -1,19 +1,20 @@
 //! The two stages of the single-series computation and the rows they write, shared by
 //! the driver ([`crate::single`]) and the scheduler ([`crate::pipeline`]).
 //!
-//! Stage A streams each family's nine MAs over a block of bars into a buffer laid out
-//! `[bar][member][family]` (scalar code; the six families advance bar by bar together so
-//! their recursions overlap). Stage B then advances member `k` of all six families as one
-//! vector (crossover states, equities, Layer 1; member order is preserved because members
-//! are separate vectors) and runs Layer 2 and the events over the block. [`Isa`] compiles
-//! both for one instruction-set level.
+//! Stage A computes each family's nine MAs over a block of bars into a buffer laid out
+//! `[bar][member][family]`: the WMA, LSMA (and Hull) values as §4.8's exact re-sums
+//! vectorised over bars, the recursive families and the SMA bar by bar with the members
+//! as lanes, all families together so their recursions overlap. Stage B then advances
+//! member `k` of all six families as one vector (crossover states, equities, Layer 1 and
+//! Layer 2's family equities; member order is preserved because members are separate
+//! vectors), then Average_Signal and the events. [`Isa`] compiles both for one
+//! instruction-set level.
 
 use crate::across::{DemaAcross, EmaAcross, KamaAcross, SmaAcross};
 use crate::engine::layer2_params;
 use crate::exact::{hull_bars, lsma_bars, wma_bars, wma_lsma_bars};
 use crate::family::{Members, PassInput, Phase};
 use crate::layer2::{average, cut, family_equity, Events, Layer2Params};
-use crate::ma::{step_one, Hull, Lsma, MaKernel, Wma};
 use crate::params::{HmaKind, Params};
 use crate::simd::Simd;
 #[cfg(target_arch = "x86_64")]
@@ -62,72 +63,82 @@ impl SingleRows<'_> {
     }
 }
 
-/// The "HMA" family's kernel, resolved once per series.
-// One per call and stepped every bar: a box would only add an indirection.
-#[allow(clippy::large_enum_variant)]
-enum HmaKernel {
-    Sma(SmaAcross),
-    /// The Hull MA as running sums decided exactly in the band of the close (no detail).
-    Hull(Hull<f64>),
-    /// The Hull MA read from its detail rows, §4.8's exact values written before the
-    /// pipeline starts ([`exact_rows`]).
-    HullRows,
+/// Where the exact WMA, LSMA and Hull rows of the block being filled are: the value of
+/// row `r` at bar `t` is at `at + r·stride + (t − origin)`. With detail these are the
+/// result's MA rows (rows 18–26, 36–44 and 9–17 of the (54, n) block); without, a
+/// buffer of stage A that holds one block.
+#[derive(Clone, Copy)]
+struct ExactRows {
+    at: *mut f64,
+    stride: usize,
+    origin: usize,
+    wma: usize,
+    lsma: usize,
+    hull: usize,
+}
+
+impl ExactRows {
+    /// Bars `t0..t1` of row `r`.
+    ///
+    /// # Safety
+    /// The rows hold those bars, and nothing else refers to them meanwhile.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn row(&self, r: usize, t0: usize, t1: usize) -> &mut [f64] {
+        unsafe { std::slice::from_raw_parts_mut(self.at.add(r * self.stride + t0 - self.origin), t1 - t0) }
+    }
+
+    /// Row `r` at bar `t`.
+    ///
+    /// # Safety
+    /// The rows hold that bar.
+    #[inline(always)]
+    unsafe fn get(&self, r: usize, t: usize) -> f64 {
+        unsafe { *self.at.add(r * self.stride + t - self.origin) }
+    }
 }
 
 /// Stage A: the 54 MAs.
 pub(crate) struct StageA {
     ema: EmaAcross,
-    hma: HmaKernel,
-    wma: Wma<f64>,
+    /// The SMA "HMA" family (None with `hma_kind = "hull"`, read from its exact rows).
+    sma: Option<SmaAcross>,
     dema: DemaAcross,
-    lsma: Lsma<f64>,
     kama: KamaAcross,
-    /// The first steady bar of the families run by scalar kernels (HMA as the Hull MA,
-    /// WMA, LSMA; the others' members run as lanes).
-    steady: [usize; 6],
+    /// The exact rows of one block when there are no MA rows to hold them (no detail):
+    /// WMA, LSMA and Hull members, 27 rows of `block` bars.
+    rows: Vec<f64>,
+    block: usize,
+    /// The Hull MA's raw values ([`hull_bars`]' scratch).
+    hull_raw: Vec<f64>,
+    lengths: [[usize; 9]; 6],
 }
 
 impl StageA {
-    /// `detail`: [`StageA::fill`] gets the MA rows (and reads the exact rows from them).
-    pub(crate) fn new(p: &Params, bars: usize, detail: bool) -> Self {
+    /// `detail`: [`StageA::fill`] gets the MA rows and writes the exact rows there;
+    /// without, blocks are at most `block` bars long.
+    pub(crate) fn new(p: &Params, block: usize, detail: bool) -> Self {
         let l = &p.lengths;
-        let hma = match p.hma_kind {
-            HmaKind::Sma => HmaKernel::Sma(SmaAcross::new(&l[1])),
-            HmaKind::Hull if detail => HmaKernel::HullRows,
-            HmaKind::Hull => HmaKernel::Hull(Hull::new(&l[1], bars, Vec::new())),
-        };
-        let mut a = Self {
+        Self {
             ema: EmaAcross::new(&l[0]),
-            hma,
-            wma: Wma::new(&l[2]),
+            sma: (p.hma_kind == HmaKind::Sma).then(|| SmaAcross::new(&l[1])),
             dema: DemaAcross::new(&l[3]),
-            lsma: Lsma::new(&l[4]),
             kama: KamaAcross::new(&l[5]),
-            steady: [0; 6],
-        };
-        a.steady = [
-            0,
-            match &a.hma {
-                HmaKernel::Sma(_) | HmaKernel::HullRows => 0,
-                HmaKernel::Hull(k) => k.steady_from(),
-            },
-            MaKernel::<f64>::steady_from(&a.wma),
-            0,
-            MaKernel::<f64>::steady_from(&a.lsma),
-            0,
-        ];
-        a
+            rows: if detail { Vec::new() } else { vec![0.0; 27 * block] },
+            block,
+            hull_raw: Vec::new(),
+            lengths: p.lengths,
+        }
     }
 
     /// MAs of bars `b0..b1` of the source `x` into `blk` (`[bar − b0][member][family]`)
-    /// and, with detail, into the (54, n) rows `mas`; `close` is their crossover partner.
-    /// `x` and `close` have the same length. Bar by bar over all six families, so their recursions
-    /// overlap instead of running one latency chain at a time. With detail, the WMA and
-    /// LSMA members (and the Hull members with `hma_kind = "hull"`) are read from their
-    /// rows in `mas`, §4.8's exact values written before the pipeline starts
-    /// ([`exact_rows`]); without, they run as running sums decided exactly in the band of
-    /// the close (same crossovers, see `exact::TIE_BAND`). `mas` is given exactly when
-    /// this stage was made with `detail`.
+    /// and, with detail, into the (54, n) rows `mas` (given exactly when this stage was
+    /// made with `detail`); `close` is their crossover partner. First the block's WMA and
+    /// LSMA values (and the Hull's with `hma_kind = "hull"`): §4.8's exact values,
+    /// vectorised over bars ([`exact_rows`]); then the recursive families and the SMA bar
+    /// by bar over all families, so their recursions overlap instead of running one
+    /// latency chain at a time. (The batch kernels run WMA, LSMA and Hull as running sums
+    /// decided exactly in the band of the close instead: the same crossovers, see
+    /// `exact::TIE_BAND`, but the exact values are the detail rows and cost less here.)
     #[inline(always)]
     fn fill<V: Simd>(
         &mut self,
@@ -140,44 +151,44 @@ impl StageA {
     ) {
         assert!(blk.len() >= (b1 - b0) * BLOCK_STRIDE && close.len() == x.len());
         let n = x.len();
-        let mas = mas.inspect(|m| assert!(m.len() >= 54 * n && b1 <= n));
-        let hull_rows = matches!(self.hma, HmaKernel::HullRows);
-        assert!(!hull_rows || mas.is_some());
-        let st = self.steady;
+        let exact = match &mas {
+            Some(m) => {
+                assert!(m.len() >= 54 * n && b1 <= n);
+                ExactRows { at: m.as_ptr() as *mut f64, stride: n, origin: 0, wma: 18, lsma: 36, hull: 9 }
+            }
+            None => {
+                assert!(b1 - b0 <= self.block && self.rows.len() >= 27 * self.block);
+                ExactRows { at: self.rows.as_mut_ptr(), stride: self.block, origin: b0, wma: 0, lsma: 9, hull: 18 }
+            }
+        };
+        // SAFETY: the rows hold bars b0..b1 (asserted) and only this stage uses them.
+        let hull = self.sma.is_none();
+        unsafe { exact_rows::<V>(&self.lengths, hull, x, b0, b1, &exact, &mut self.hull_raw) };
         for t in b0..b1 {
             let row = &mut blk[(t - b0) * BLOCK_STRIDE..][..BLOCK_STRIDE];
             put(row, 0, self.ema.advance::<V>(x, close, t));
-            let mut cur = [0.0; 9];
-            match &mut self.hma {
-                HmaKernel::Sma(k) => put(row, 1, k.advance::<V>(x, t)),
-                HmaKernel::Hull(k) => {
-                    step_one(k, x, close, t, st[1], &mut cur);
-                    put(row, 1, &cur);
+            for k in 0..9 {
+                // SAFETY: the rows hold bar t (b0 ≤ t < b1).
+                unsafe {
+                    row[k * FAMILY_LANES + 2] = exact.get(exact.wma + k, t);
+                    row[k * FAMILY_LANES + 4] = exact.get(exact.lsma + k, t);
                 }
-                HmaKernel::HullRows => {}
             }
-            if let Some(m) = mas.as_deref() {
-                for k in 0..9 {
-                    row[k * FAMILY_LANES + 2] = m[(18 + k) * n + t];
-                    row[k * FAMILY_LANES + 4] = m[(36 + k) * n + t];
-                }
-                if hull_rows {
+            match &mut self.sma {
+                Some(k) => put(row, 1, k.advance::<V>(x, t)),
+                None => {
                     for k in 0..9 {
-                        row[k * FAMILY_LANES + 1] = m[(9 + k) * n + t];
+                        // SAFETY: as above.
+                        row[k * FAMILY_LANES + 1] = unsafe { exact.get(exact.hull + k, t) };
                     }
                 }
-            } else {
-                step_one(&mut self.wma, x, close, t, st[2], &mut cur);
-                put(row, 2, &cur);
-                step_one(&mut self.lsma, x, close, t, st[4], &mut cur);
-                put(row, 4, &cur);
             }
             put(row, 3, self.dema.advance::<V>(x, close, t));
             put(row, 5, self.kama.advance::<V>(x, t));
         }
         // The MA rows of the families computed here, from the block, row after row.
         if let Some(m) = mas {
-            let streamed = if hull_rows { FamilySet::EMA_DEMA_KAMA } else { FamilySet::EMA_HMA_DEMA_KAMA };
+            let streamed = if self.sma.is_some() { FamilySet::EMA_HMA_DEMA_KAMA } else { FamilySet::EMA_DEMA_KAMA };
             // SAFETY: bars b0..b1 are below n, the MA rows' length (asserted).
             unsafe {
                 flush::<V, f64>(blk, BLOCK_STRIDE, 9, streamed, b0, b1 - b0, Rows { at: m.as_mut_ptr(), bars: n })
@@ -195,31 +206,37 @@ fn put(row: &mut [f64], f: usize, values: &[f64]) {
     }
 }
 
-/// The detail rows of the WMA (rows 18–26) and LSMA (rows 36–44) families, and of the
-/// Hull MA (rows 9–17) with `hma_kind = "hull"`, in the (54, n) MA rows at `mas`, bars
-/// `t0..t1`: §4.8's full oldest-first re-sums on every bar, `V::LANES` bars per vector
-/// (one pass when the WMA and LSMA lengths agree: LINREG's Σp·y is the WMA accumulator).
-/// Independent per bar, so disjoint bar ranges may run in parallel.
+/// The exact WMA and LSMA rows, and the Hull's when `hull`, of bars `t0..t1` for the
+/// members' `lengths`: §4.8's full oldest-first re-sums on every bar, `V::LANES` bars
+/// per vector (one pass when the WMA and LSMA lengths agree: LINREG's Σp·y is the WMA
+/// accumulator).
 ///
 /// # Safety
-/// `mas` points to 54·n values; no one else accesses bars `t0..t1` of those rows meanwhile.
+/// As [`ExactRows::row`] for bars `t0..t1` of every row written.
 #[inline(always)]
-unsafe fn exact_rows<V: Simd>(p: &Params, x: &[f64], t0: usize, t1: usize, mas: *mut f64) {
-    let n = x.len();
-    let row = |r: usize| unsafe { std::slice::from_raw_parts_mut(mas.add(r * n + t0), t1 - t0) };
+unsafe fn exact_rows<V: Simd>(
+    lengths: &[[usize; 9]; 6],
+    hull: bool,
+    x: &[f64],
+    t0: usize,
+    t1: usize,
+    rows: &ExactRows,
+    hull_raw: &mut Vec<f64>,
+) {
     for k in 0..9 {
-        let (lw, ll) = (p.lengths[2][k], p.lengths[4][k]);
+        let (lw, ll) = (lengths[2][k], lengths[4][k]);
+        // SAFETY (rows): as the caller guarantees; the rows are distinct.
+        let (wma, lsma) = unsafe { (rows.row(rows.wma + k, t0, t1), rows.row(rows.lsma + k, t0, t1)) };
         if lw == ll {
-            wma_lsma_bars::<V>(x, lw, t0, t1, row(18 + k), row(36 + k));
+            wma_lsma_bars::<V>(x, lw, t0, t1, wma, lsma);
         } else {
-            wma_bars::<V>(x, lw, t0, t1, row(18 + k));
-            lsma_bars::<V>(x, ll, t0, t1, row(36 + k));
+            wma_bars::<V>(x, lw, t0, t1, wma);
+            lsma_bars::<V>(x, ll, t0, t1, lsma);
         }
     }
-    if p.hma_kind == HmaKind::Hull {
-        let mut scratch = Vec::new();
+    if hull {
         for k in 0..9 {
-            hull_bars::<V>(x, p.lengths[1][k], t0, t1, &mut scratch, row(9 + k));
+            hull_bars::<V>(x, lengths[1][k], t0, t1, hull_raw, unsafe { rows.row(rows.hull + k, t0, t1) });
         }
     }
 }
@@ -384,8 +401,8 @@ struct FamilySet(u8);
 
 impl FamilySet {
     const ALL: Self = Self(0b11_1111);
-    /// The MA families stage A computes itself, with the SMA "HMA" family or the Hull MA
-    /// streamed; the others' rows are written before the pipeline starts ([`exact_rows`]).
+    /// The MA families stage A streams bar by bar, with and without the SMA "HMA" family;
+    /// the others' rows are the exact rows it writes first ([`exact_rows`]).
     const EMA_HMA_DEMA_KAMA: Self = Self(0b10_1011);
     const EMA_DEMA_KAMA: Self = Self(0b10_1001);
 
@@ -491,11 +508,6 @@ pub(crate) trait Isa {
         blk: &mut [f64],
         mas: Option<&mut [f64]>,
     );
-    /// [`exact_rows`] at this level.
-    ///
-    /// # Safety
-    /// The CPU supports this level; as [`exact_rows`].
-    unsafe fn exact_rows(p: &Params, x: &[f64], t0: usize, t1: usize, mas: *mut f64);
     /// # Safety
     /// The CPU supports this level.
     unsafe fn stage_b(
@@ -526,11 +538,6 @@ macro_rules! isa {
                 mas: Option<&mut [f64]>,
             ) {
                 a.fill::<$v>(x, close, b0, b1, blk, mas)
-            }
-
-            $(#[target_feature(enable = $features)])?
-            unsafe fn exact_rows(p: &Params, x: &[f64], t0: usize, t1: usize, mas: *mut f64) {
-                unsafe { exact_rows::<$v>(p, x, t0, t1, mas) }
             }
 
             $(#[target_feature(enable = $features)])?
