@@ -221,19 +221,76 @@ impl LinregConst {
         Self { n: nf, sx, den, recip_n: 1.0 / nf, recip_den: 1.0 / den }
     }
 
-    /// The value from Σy and Σp·y, operation for operation as §4.8 writes it. The three
-    /// divisions are by constants, so they run as [`Simd::quotient`]s (the same bits;
-    /// vector division is the slowest instruction here): prices lie within 1e±100, so
-    /// no quotient overflows or is subnormal.
+    /// The value from Σy and Σp·y, operation for operation as §4.8 writes it (see
+    /// [`linreg_value`]).
     #[inline(always)]
     pub fn value<V: Simd>(&self, sy: V, sxy: V) -> V {
-        let n = V::splat(self.n);
-        let sx = V::splat(self.sx);
-        let (recip_n, den) = (V::splat(self.recip_n), V::splat(self.den));
-        let slope = (n * sxy - sx * sy).quotient(den, V::splat(self.recip_den));
-        let avg = sy.quotient(n, recip_n);
-        let intercept = (avg - (slope * sx).quotient(n, recip_n)) + slope;
-        intercept + slope * V::splat(self.n - 1.0)
+        let c =
+            [V::splat(self.n), V::splat(self.sx), V::splat(self.den), V::splat(self.recip_n), V::splat(self.recip_den)];
+        linreg_value(&c, sy, sxy)
+    }
+}
+
+/// LINREG's value from Σy and Σp·y given its constants `[n, sx, den, 1/n, 1/den]` (lane
+/// by lane), operation for operation as §4.8 writes it. The three divisions are by
+/// constants, so they run as [`Simd::quotient`]s (the same bits; vector division is the
+/// slowest instruction here): prices lie within 1e±100, so no quotient overflows or is
+/// subnormal.
+#[inline(always)]
+fn linreg_value<V: Simd>(c: &[V; 5], sy: V, sxy: V) -> V {
+    let [n, sx, den, recip_n, recip_den] = *c;
+    let slope = (n * sxy - sx * sy).quotient(den, recip_den);
+    let avg = sy.quotient(n, recip_n);
+    let intercept = (avg - (slope * sx).quotient(n, recip_n)) + slope;
+    intercept + slope * (n - V::splat(1.0))
+}
+
+/// The WMA norms and LINREG constants of several members side by side (lane `k`: member
+/// `k`'s; `L` a multiple of every vector width), for their values with the members as
+/// vector lanes. The padding lanes repeat member 0's.
+#[derive(Clone, Copy, Debug)]
+pub struct MemberConsts<const L: usize> {
+    wma: [[f64; L]; 2],
+    linreg: [[f64; L]; 5],
+}
+
+impl<const L: usize> MemberConsts<L> {
+    /// The constants of the WMA lengths `wma` and the LINREG lengths `lsma` (LINREG's
+    /// of length 1 are unused: its value is the source).
+    pub fn new(wma: &[usize], lsma: &[usize]) -> Self {
+        assert!(wma.len() == lsma.len() && !wma.is_empty() && wma.len() <= L);
+        let pick = |k: usize| if k < wma.len() { k } else { 0 };
+        Self {
+            wma: [0, 1].map(|i| {
+                std::array::from_fn(|k| {
+                    let norm = seq_index_sum(wma[pick(k)]);
+                    [norm, 1.0 / norm][i]
+                })
+            }),
+            linreg: [0, 1, 2, 3, 4].map(|i| {
+                std::array::from_fn(|k| {
+                    let c = LinregConst::new(lsma[pick(k)].max(2));
+                    [c.n, c.sx, c.den, c.recip_n, c.recip_den][i]
+                })
+            }),
+        }
+    }
+
+    /// The WMAs from Σp·y and the LINREGs from Σy and Σp·y of lanes `at … at + LANES − 1`.
+    #[inline(always)]
+    pub fn values<V: Simd>(&self, at: usize, wsum: V, sy: V, sxy: V) -> (V, V) {
+        let wma = wsum.quotient(V::load_from(&self.wma[0][at..]), V::load_from(&self.wma[1][at..]));
+        // Loads written out: a closure might stay out of line and then not be compiled
+        // for the dispatched instruction set.
+        let l = &self.linreg;
+        let c = [
+            V::load_from(&l[0][at..]),
+            V::load_from(&l[1][at..]),
+            V::load_from(&l[2][at..]),
+            V::load_from(&l[3][at..]),
+            V::load_from(&l[4][at..]),
+        ];
+        (wma, linreg_value(&c, sy, sxy))
     }
 }
 

@@ -35,7 +35,7 @@ pub mod batch;
 use std::sync::Arc;
 
 use crate::engine::{check_level, default_level, growth_row, growth_value, layer2_params, SimdLevel};
-use crate::exact::{seq_dot, seq_index_sum, Bars, LinregConst, Steps, Terms};
+use crate::exact::{seq_dot, seq_index_sum, Bars, MemberConsts, Steps, Terms};
 use crate::family::{Members, Phase, PINE_TOLERANCE};
 use crate::layer2::{Layer2, Layer2Params};
 use crate::ma::{ema_next, kama_next};
@@ -111,8 +111,8 @@ pub struct Engine {
     /// α = 2/(n + 1) per member (lanes beyond 9 unused).
     alpha_ema: [f64; MEMBER_LANES],
     alpha_dema: [f64; MEMBER_LANES],
-    wma_norm: [f64; 9],
-    linreg: [LinregConst; 9],
+    /// The WMA and LINREG members' norms and constants as lanes.
+    consts: MemberConsts<MEMBER_LANES>,
     /// Bars the WMA and LINREG windows span together (their longest length), and each
     /// member's first bar in that span (`span − n`; padding lanes never start).
     span: usize,
@@ -202,8 +202,7 @@ impl Engine {
             level: default_level(),
             alpha_ema: lanes(&l[0].map(|n| 2.0 / (n + 1) as f64)),
             alpha_dema: lanes(&l[3].map(|n| 2.0 / (n + 1) as f64)),
-            wma_norm: l[2].map(seq_index_sum),
-            linreg: l[4].map(LinregConst::new),
+            consts: MemberConsts::new(&l[2], &l[4]),
             span,
             wma_first: first(&l[2]),
             lsma_first: first(&l[4]),
@@ -432,18 +431,27 @@ impl Engine {
             }
         }
 
-        // WMA and LINREG: §4.8's oldest-first window sums.
+        // WMA and LINREG: §4.8's oldest-first window sums, then their values with the
+        // members as lanes.
         let (wsum, sy, sxy) = self.window_sums::<V>(xs);
+        let (mut wma, mut lsma) = ([0.0; MEMBER_LANES], [0.0; MEMBER_LANES]);
+        for at in (0..9).step_by(V::LANES) {
+            let w = V::load_from(&wsum[at..]);
+            let sxy = if self.lsma_is_wma { w } else { V::load_from(&sxy[at..]) };
+            let (wv, lv) = self.consts.values(at, w, V::load_from(&sy[at..]), sxy);
+            wv.store_to(&mut wma[at..]);
+            lv.store_to(&mut lsma[at..]);
+        }
         for k in 0..9 {
             let n = l[2][k];
-            ma[2][k] = if t + 1 < n { NAN } else { wsum[k] / self.wma_norm[k] };
+            ma[2][k] = if t + 1 < n { NAN } else { wma[k] };
             let n = l[4][k];
             ma[4][k] = if n == 1 {
                 x
             } else if t + 1 < n {
                 NAN
             } else {
-                self.linreg[k].value(sy[k], if self.lsma_is_wma { wsum[k] } else { sxy[k] })
+                lsma[k]
             };
         }
 
