@@ -137,6 +137,93 @@ impl<V: Simd> Events<V> {
     }
 }
 
+/// Family lanes of [`SeriesLayer2`]: six families padded to a multiple of every vector
+/// width.
+pub const FAMILY_LANES: usize = 8;
+
+/// One bar's family values of one series, family `f` at index `f` (the padding lanes
+/// unused): Layer-1 signals, family equities and Cut·equity.
+#[derive(Clone, Copy, Default)]
+pub struct FamilyBar {
+    pub sig: [f64; FAMILY_LANES],
+    pub e: [f64; FAMILY_LANES],
+    pub cut_e: [f64; FAMILY_LANES],
+}
+
+/// Layer 2 and the events of one series with its families as vector lanes: §8 per family
+/// lane by lane ([`SeriesLayer2::families`], a group of LANES families at a time), then
+/// Average_Signal and §9 once per bar ([`SeriesLayer2::finish`]). The same operations on
+/// the same values as [`Layer2::bar`] with the series as lanes. Plain arrays, so the
+/// state does not depend on the vector width.
+#[derive(Clone, Copy)]
+pub struct SeriesLayer2 {
+    a: [f64; FAMILY_LANES],
+    e: [f64; FAMILY_LANES],
+    /// The previous bar's Layer-1 signals.
+    prev: [f64; FAMILY_LANES],
+    events: Events<f64>,
+}
+
+impl Default for SeriesLayer2 {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SeriesLayer2 {
+    /// The families' weights as lanes (padding lanes 0), for [`SeriesLayer2::families`].
+    pub fn weights(p: &Layer2Params) -> [f64; FAMILY_LANES] {
+        let mut w = [0.0; FAMILY_LANES];
+        w[..6].copy_from_slice(&p.weights);
+        w
+    }
+
+    pub fn new() -> Self {
+        let nan = [f64::NAN; FAMILY_LANES];
+        Self { a: [0.0; FAMILY_LANES], e: nan, prev: nan, events: Events::new() }
+    }
+
+    /// Families `at … at + LANES − 1` on bar `t`, given their Layer-1 signals `sig`, R·g
+    /// `r` and their weights `w`; their signals, equities and Cut·equities go to `bar`.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn families<V: Simd>(
+        &mut self,
+        p: &Layer2Params,
+        t: usize,
+        at: usize,
+        sig: V,
+        r: V,
+        w: V,
+        bar: &mut FamilyBar,
+    ) {
+        let mut e = V::load_from(&self.e[at..]);
+        if t >= p.cutout {
+            let mut a = V::load_from(&self.a[at..]);
+            family_equity(&mut a, &mut e, V::load_from(&self.prev[at..]), r, w, V::splat(p.decay), t == p.cutout);
+            a.store_to(&mut self.a[at..]);
+            e.store_to(&mut self.e[at..]);
+        }
+        sig.store_to(&mut self.prev[at..]);
+        sig.store_to(&mut bar.sig[at..]);
+        e.store_to(&mut bar.e[at..]);
+        (cut(sig, V::splat(p.cut_threshold)) * e).store_to(&mut bar.cut_e[at..]);
+    }
+
+    /// Average_Signal and the events of the bar whose families are in `bar`: the average,
+    /// the signal base, the direction and the four event flags (arrow_long, arrow_short,
+    /// long, short; 1 where the bar has the event).
+    #[inline(always)]
+    pub fn finish(&mut self, p: &Layer2Params, bar: &FamilyBar) -> (f64, f64, f64, [u32; 4]) {
+        let six = |v: &[f64; FAMILY_LANES]| [v[0], v[1], v[2], v[3], v[4], v[5]];
+        let avg = average::<f64>(&six(&bar.cut_e), &six(&bar.e));
+        let sig = &bar.sig;
+        let series = [avg, sig[0], sig[1], sig[2], sig[3], sig[4], sig[5]];
+        let (base, direction, flags) = self.events.bar(p, series[p.colbase], series[p.alertbase]);
+        (avg, base, direction, flags)
+    }
+}
+
 /// Layer-2 and event state carried from bar to bar, so the pass can run in blocks or
 /// bar by bar.
 #[derive(Clone, Copy)]

@@ -14,14 +14,12 @@ use crate::across::{DemaAcross, EmaAcross, KamaAcross, SmaAcross};
 use crate::engine::layer2_params;
 use crate::exact::{hull_bars, lsma_bars, wma_bars, wma_lsma_bars};
 use crate::family::{Members, PassInput, Phase};
-use crate::layer2::{average, cut, family_equity, Events, Layer2Params};
+use crate::layer2::{FamilyBar, Layer2Params, SeriesLayer2, FAMILY_LANES};
 use crate::params::{HmaKind, Params};
 use crate::simd::Simd;
 #[cfg(target_arch = "x86_64")]
 use crate::simd::{F64x2, F64x4, F64x8};
 
-/// Family lanes in the block buffer: six used, padded so every vector width divides it.
-const FAMILY_LANES: usize = 8;
 /// Values per bar in a block buffer.
 pub(crate) const BLOCK_STRIDE: usize = 9 * FAMILY_LANES;
 
@@ -245,22 +243,11 @@ unsafe fn exact_rows<V: Simd>(
 /// families as lanes, then Average_Signal and the events per bar.
 pub(crate) struct StageB<V: Simd> {
     members: [Members<V>; FAMILY_LANES],
-    /// Layer 2 of each group of LANES families.
-    families: [FamilyLayer2<V>; FAMILY_LANES],
-    events: Events<f64>,
+    layer2: SeriesLayer2,
+    /// The families' weights (padding lanes 0).
+    weights: [f64; FAMILY_LANES],
     params: Layer2Params,
     group: Group,
-}
-
-/// Layer 2's per-family state (see [`family_equity`]) of LANES families.
-#[derive(Clone, Copy)]
-struct FamilyLayer2<V: Simd> {
-    a: V,
-    e: V,
-    /// The previous bar's Layer-1 signals.
-    prev: V,
-    /// The families' weights.
-    w: V,
 }
 
 /// The per-bar vectors of up to [`FAMILY_LANES`] bars, `[bar][row][family]` (row: the
@@ -287,18 +274,12 @@ struct Rows<T> {
 
 impl<V: Simd> StageB<V> {
     pub(crate) fn new(p: &Params) -> Self {
-        let mut weights = [0.0; FAMILY_LANES];
-        weights[..6].copy_from_slice(&p.weights);
-        let nan = V::splat(f64::NAN);
-        let mut families = [FamilyLayer2 { a: V::splat(0.0), e: nan, prev: nan, w: nan }; FAMILY_LANES];
-        for (ch, fam) in families.iter_mut().enumerate().take(FAMILY_LANES / V::LANES) {
-            fam.w = V::load_from(&weights[ch * V::LANES..]);
-        }
+        let params = layer2_params(p, 6);
         Self {
             members: [Members::new(); FAMILY_LANES],
-            families,
-            events: Events::new(),
-            params: layer2_params(p, 6),
+            layer2: SeriesLayer2::new(),
+            weights: SeriesLayer2::weights(&params),
+            params,
             group: Group {
                 signals: [0.0; FAMILY_LANES * FAMILY_LANES],
                 equities: [0.0; FAMILY_LANES * FAMILY_LANES],
@@ -327,7 +308,6 @@ impl<V: Simd> StageB<V> {
         let chunks = 6usize.div_ceil(V::LANES);
         let decay = V::splat(inp.decay);
         let p = &self.params;
-        let cut_t = V::splat(p.cut_threshold);
         let g = &mut self.group;
         for t in b0..b1 {
             let c = V::splat(inp.close[t]);
@@ -338,8 +318,8 @@ impl<V: Simd> StageB<V> {
             let row = &blk[at..at + BLOCK_STRIDE];
             // Bar `j` of the group of LANES bars that starts at `t − j`.
             let j = (t - b0) % V::LANES;
-            let mut cut_e = [0.0; FAMILY_LANES];
-            for (ch, (mem, fam)) in self.members.iter_mut().zip(&mut self.families).enumerate().take(chunks) {
+            let mut bar = FamilyBar::default();
+            for (ch, mem) in self.members.iter_mut().enumerate().take(chunks) {
                 let lane0 = ch * V::LANES;
                 let mut cur = [V::splat(0.0); 9];
                 for (k, v) in cur.iter_mut().enumerate() {
@@ -347,14 +327,11 @@ impl<V: Simd> StageB<V> {
                     *v = unsafe { V::load(row.as_ptr().add(k * FAMILY_LANES + lane0)) };
                 }
                 let sig = mem.bar(&cur, c, cp, r, phase, decay);
-                if t >= p.cutout {
-                    family_equity(&mut fam.a, &mut fam.e, fam.prev, r, fam.w, decay, t == p.cutout);
-                }
-                fam.prev = sig;
-                (cut(sig, cut_t) * fam.e).store_to(&mut cut_e[lane0..]);
+                let w = V::load_from(&self.weights[lane0..]);
+                self.layer2.families(p, t, lane0, sig, r, w, &mut bar);
                 let i = j * FAMILY_LANES + lane0;
                 sig.store_to(&mut g.signals[i..]);
-                fam.e.store_to(&mut g.equities[i..]);
+                V::load_from(&bar.e[lane0..]).store_to(&mut g.equities[i..]);
                 if detail_out.is_some() {
                     for k in 0..9 {
                         let i = j * BLOCK_STRIDE + k * FAMILY_LANES + lane0;
@@ -366,12 +343,7 @@ impl<V: Simd> StageB<V> {
                 }
             }
             // Average_Signal and the events, one value per bar.
-            let at = j * FAMILY_LANES;
-            let (sig, e) = (&g.signals[at..at + 6], &g.equities[at..at + 6]);
-            let e: &[f64; 6] = e.try_into().expect("six families");
-            let avg = average::<f64>(cut_e.first_chunk().expect("six families"), e);
-            let series = [avg, sig[0], sig[1], sig[2], sig[3], sig[4], sig[5]];
-            let (base, direction, flags) = self.events.bar(p, series[p.colbase], series[p.alertbase]);
+            let (avg, base, direction, flags) = self.layer2.finish(p, &bar);
             rows.average[t] = avg;
             rows.signal_base[t] = base;
             rows.direction[t] = direction;

@@ -17,7 +17,8 @@
 //! Every bar runs the arithmetic of the full single-series computation — the shared
 //! `math.sum` step ([`compensated`], [`rebaseline`]), [`ema_next`], [`kama_next`], §4.8's
 //! oldest-first window sums (`exact::seq_dot`, `exact::lin_sums`, [`LinregConst`]),
-//! [`Members::bar`] and [`Layer2::bar`] — on the same values in the same order, so every
+//! [`Members::bar`] and Layer 2 ([`SeriesLayer2`], [`Layer2::bar`]'s operations) — on the
+//! same values in the same order, so every
 //! output equals the full computation's bit for bit (the tests compare every bar, at
 //! every instruction-set level). Members run as vector lanes where that changes nothing
 //! per lane: the window sums always, the recursions once every member is past its
@@ -37,7 +38,7 @@ use std::sync::Arc;
 use crate::engine::{check_level, default_level, growth_row, growth_value, layer2_params, SimdLevel};
 use crate::exact::{seq_dot, seq_index_sum, Bars, MemberConsts, Steps, Terms};
 use crate::family::{Members, Phase, PINE_TOLERANCE};
-use crate::layer2::{Layer2, Layer2Params};
+use crate::layer2::{FamilyBar, Layer2Params, SeriesLayer2, FAMILY_LANES};
 use crate::ma::{ema_next, kama_next};
 use crate::mathsum::{compensated, rebaseline};
 use crate::params::{HmaKind, InputError, Params};
@@ -49,8 +50,6 @@ const NAN: f64 = f64::NAN;
 /// Member lanes of the window sums: nine members padded to a multiple of every vector
 /// width.
 const MEMBER_LANES: usize = 16;
-/// Family lanes of the crossover states and equities: six families padded likewise.
-const FAMILY_LANES: usize = 8;
 /// Growth rows are fetched in multiples of this many bars.
 const GROWTH_ROW_STEP: usize = 1024;
 
@@ -106,6 +105,8 @@ struct HullConsts {
 pub struct Engine {
     p: Params,
     l2: Layer2Params,
+    /// The families' Layer-2 weights (padding lanes 0).
+    weights: [f64; FAMILY_LANES],
     /// Instruction-set level the steps are compiled for.
     level: SimdLevel,
     /// α = 2/(n + 1) per member (lanes beyond 9 unused).
@@ -199,6 +200,7 @@ impl Engine {
         Ok(Self {
             p: p.clone(),
             l2: layer2_params(p, 6),
+            weights: SeriesLayer2::weights(&layer2_params(p, 6)),
             level: default_level(),
             alpha_ema: lanes(&l[0].map(|n| 2.0 / (n + 1) as f64)),
             alpha_dema: lanes(&l[3].map(|n| 2.0 / (n + 1) as f64)),
@@ -246,7 +248,7 @@ impl Engine {
                 prev_ma: [[NAN; FAMILY_LANES]; 9],
                 state: [[0.0; FAMILY_LANES]; 9],
                 eq: [[NAN; FAMILY_LANES]; 9],
-                layer2: Layer2::new(),
+                layer2: SeriesLayer2::new(),
                 last_event: 0,
                 since: -1,
             },
@@ -458,9 +460,9 @@ impl Engine {
         // Crossover states, equities and Layer 1 with the families as lanes (as the
         // single-series stage B), then Layer 2 and the events.
         let phase = Phase::of(t, p.cutout);
-        let sig = self.members::<V>(core, &ma, c, cp, rg, phase);
-        let l2 = core.layer2.bar(&self.l2, t, &sig, rg);
-        let flags = l2.flags.map(|b| b & 1 == 1);
+        let fam = self.members::<V>(core, &ma, c, cp, rg, phase);
+        let (average, signal_base, direction, bits) = core.layer2.finish(&self.l2, &fam);
+        let flags = bits.map(|b| b & 1 == 1);
         if flags[2] || flags[3] {
             core.last_event = if flags[2] { 1 } else { -1 };
             core.since = 0;
@@ -481,11 +483,11 @@ impl Engine {
         core.prev_close = c;
         core.bars = t + 1;
         BarOut {
-            average: l2.avg,
-            signals: sig,
-            family_equities: l2.fs,
-            signal_base: l2.base,
-            direction: l2.direction,
+            average,
+            signals: [fam.sig[0], fam.sig[1], fam.sig[2], fam.sig[3], fam.sig[4], fam.sig[5]],
+            family_equities: [fam.e[0], fam.e[1], fam.e[2], fam.e[3], fam.e[4], fam.e[5]],
+            signal_base,
+            direction,
             flags,
             last_event: core.last_event,
             bars_since_event: core.since,
@@ -728,7 +730,8 @@ impl Engine {
     }
 
     /// Crossover states, equities and Layer-1 signals of the six families (§5–§7) on
-    /// one bar, family `f` in lane `f` of `Members<V>` as in the single-series stage B.
+    /// one bar, and Layer 2's family equities (§8), family `f` in lane `f` as in the
+    /// single-series stage B.
     #[inline(always)]
     fn members<V: Simd>(
         &self,
@@ -738,7 +741,7 @@ impl Engine {
         cp: f64,
         rg: f64,
         phase: Phase,
-    ) -> [f64; 6] {
+    ) -> FamilyBar {
         let mut lanes = [[NAN; FAMILY_LANES]; 9];
         for f in 0..6 {
             for k in 0..9 {
@@ -746,7 +749,8 @@ impl Engine {
             }
         }
         let (cv, cpv, rv, decay) = (V::splat(c), V::splat(cp), V::splat(rg), V::splat(1.0 - self.p.delta));
-        let mut sig = [NAN; FAMILY_LANES];
+        let mut bar = FamilyBar::default();
+        let t = core.bars;
         for ch in 0..6usize.div_ceil(V::LANES) {
             let at = ch * V::LANES;
             // Loops, not closures: a closure might stay out of line and then not be
@@ -761,7 +765,8 @@ impl Engine {
                     m.eq[k] = V::load(core.eq[k].as_ptr().add(at));
                     cur[k] = V::load(lanes[k].as_ptr().add(at));
                 }
-                m.bar(&cur, cv, cpv, rv, phase, decay).store(sig.as_mut_ptr().add(at));
+                let sig = m.bar(&cur, cv, cpv, rv, phase, decay);
+                core.layer2.families(&self.l2, t, at, sig, rv, V::load_from(&self.weights[at..]), &mut bar);
                 for k in 0..9 {
                     m.prev_ma[k].store(core.prev_ma[k].as_mut_ptr().add(at));
                     m.state[k].store(core.state[k].as_mut_ptr().add(at));
@@ -769,7 +774,7 @@ impl Engine {
                 }
             }
         }
-        [sig[0], sig[1], sig[2], sig[3], sig[4], sig[5]]
+        bar
     }
 
     /// Hull member `k` on bar `t` (§4.8 WMAs as `exact::hull_bars` evaluates them): the
@@ -832,7 +837,7 @@ struct Core {
     prev_ma: [[f64; FAMILY_LANES]; 9],
     state: [[f64; FAMILY_LANES]; 9],
     eq: [[f64; FAMILY_LANES]; 9],
-    layer2: Layer2<f64>,
+    layer2: SeriesLayer2,
     last_event: i8,
     since: i64,
 }
