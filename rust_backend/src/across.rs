@@ -393,16 +393,6 @@ mod tests {
 
     #[test]
     fn ema_and_dema_as_lanes_are_the_scalar_kernels_bit_for_bit() {
-        check::<f64>();
-        #[cfg(target_arch = "x86_64")]
-        {
-            check::<crate::simd::F64x2>();
-            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-                check::<crate::simd::F64x4>();
-            }
-            if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512dq") {
-                check::<crate::simd::F64x8>();
-            }
-        }
+        crate::simd::at_every_width!(check);
     }
 }

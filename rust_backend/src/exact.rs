@@ -533,16 +533,6 @@ mod tests {
 
     #[test]
     fn quotients_by_the_lengths_constants_are_the_divisions() {
-        check::<f64>();
-        #[cfg(target_arch = "x86_64")]
-        {
-            check::<crate::simd::F64x2>();
-            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-                check::<crate::simd::F64x4>();
-            }
-            if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512dq") {
-                check::<crate::simd::F64x8>();
-            }
-        }
+        crate::simd::at_every_width!(check);
     }
 }

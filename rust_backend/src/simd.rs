@@ -598,6 +598,28 @@ mod x86 {
     }
 }
 
+/// Runs a generic test function `$check::<V>()` at every vector width this CPU has
+/// (scalar, SSE2, and AVX2/AVX-512 where detected), so a lane-wise kernel is compared with
+/// its scalar form at each width the dispatch can pick.
+#[cfg(test)]
+macro_rules! at_every_width {
+    ($check:ident) => {{
+        $check::<f64>();
+        #[cfg(target_arch = "x86_64")]
+        {
+            $check::<crate::simd::F64x2>();
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                $check::<crate::simd::F64x4>();
+            }
+            if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512dq") {
+                $check::<crate::simd::F64x8>();
+            }
+        }
+    }};
+}
+#[cfg(test)]
+pub(crate) use at_every_width;
+
 #[cfg(test)]
 mod tests {
     use super::Simd;
