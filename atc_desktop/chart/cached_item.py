@@ -36,6 +36,8 @@ class LevelCachedItem(pg.GraphicsObject, Generic[LevelT]):
         self.last_level = 1         # bars per bucket of the last paint
 
     # -- what a subclass provides ------------------------------------------------------------
+    # (abc.ABC cannot be mixed into a Qt class: its metaclass conflicts with Shiboken's, so
+    # the three hooks raise NotImplementedError instead of being abstract methods.)
     @property
     def bars(self) -> int:
         raise NotImplementedError
