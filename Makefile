@@ -94,11 +94,15 @@ test: setup $(STAMPS)/package-tools test-rust test-python
 # Before pytest: strict mypy (pyproject's [tool.mypy] files), the extension against its stub,
 # and the numba kernels run as plain Python (NUMBA_DISABLE_JIT) against the reference, which
 # checks the kernels' Python semantics that compilation could hide; jit_only tests skip there.
+# pytest runs on worker processes (pytest-xdist), one test file per worker at a time, so that
+# a file's fixtures are built once: most of the suite's time is numba compiling kernels, one
+# core each.
+XDIST := --numprocesses=auto --maxprocesses=4 --dist=loadfile
 test-python:
 	$(PY) -m mypy
 	$(PY) -m mypy.stubtest rust_backend._native
-	NUMBA_DISABLE_JIT=1 $(PY) -m pytest tests/jit -q -m "not slow and not jit_only"
-	QT_QPA_PLATFORM=offscreen ATC_REQUIRED_BACKENDS=rust $(PY) -m pytest
+	NUMBA_DISABLE_JIT=1 $(PY) -m pytest $(XDIST) tests/jit -q -m "not slow and not jit_only"
+	QT_QPA_PLATFORM=offscreen ATC_REQUIRED_BACKENDS=rust $(PY) -m pytest $(XDIST)
 
 test-rust: $(STAMPS)/clippy
 	cargo test --quiet --manifest-path rust_backend/Cargo.toml
