@@ -14,11 +14,14 @@ bars only ever come from the history refresh (``closed``), so a missed or late t
 changes a closed bar. Updates reach ``forming`` at most ``MAX_UPDATES_PER_S`` times a
 second (``Throttle``): a quote after a quiet spell is shown at once, a burst is coalesced
 into one repaint per period, so the GUI's work stays bounded whatever the quote rate while
-a quote waits at most one period (plus a pump turn) before it is painted.
+a quote waits at most one period (plus a pump turn) before it is painted. The chart, whose
+update and repaint cost ten times a watchlist row's, paces its own forming bar the same way
+at ``CHART_UPDATES_PER_S`` (``PacedCall``).
 """
 from __future__ import annotations
 
 import logging
+import math
 import time
 from typing import Any, Callable
 
@@ -29,7 +32,8 @@ from core.data.live.replay import bar_quotes
 
 log = logging.getLogger("atc_desktop.live")
 
-MAX_UPDATES_PER_S = 15.0
+MAX_UPDATES_PER_S = 30.0
+CHART_UPDATES_PER_S = 15.0
 PUMP_MS = 10
 #: Ticks per replayed bar.
 REPLAY_TICKS = 12
@@ -152,3 +156,32 @@ class LiveFeed(QObject):
             self.state = state
             log.info("quotes: %s", state)
             self.state_changed.emit(state)
+
+
+class PacedCall(QObject):
+    """Calls ``fn`` with the latest pushed value at most ``per_second`` times a second: in
+    the next event-loop turn after a quiet spell, otherwise when the period ends (values
+    pushed meanwhile are replaced by the newest)."""
+
+    def __init__(self, fn: Callable[[Any], None], per_second: float,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._fn = fn
+        self._throttle: Throttle[None, Any] = Throttle(per_second)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self._release)
+
+    def push(self, value: Any) -> None:
+        self._throttle.push(None, value)
+        if not self._timer.isActive():
+            self._timer.start(math.ceil((self._throttle.due_in() or 0.0) * 1000.0))
+
+    def _release(self) -> None:
+        out = self._throttle.take()
+        if out:
+            self._fn(out[None])
+            return
+        wait = self._throttle.due_in()       # the timer fired a fraction early
+        if wait is not None:
+            self._timer.start(max(1, math.ceil(wait * 1000.0)))

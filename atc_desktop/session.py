@@ -16,7 +16,7 @@ from atc_desktop.app_settings import AppSettings, SettingsFile
 from atc_desktop.data_service import DataService
 from atc_desktop.guard import error_sink, freeze_long_lived, guarded, install_gui_gc
 from atc_desktop.kernel_warmup import KernelWarmup
-from atc_desktop.live_feed import LiveFeed
+from atc_desktop.live_feed import CHART_UPDATES_PER_S, LiveFeed, PacedCall
 from atc_desktop.paths import AppPaths
 from atc_desktop.persist import SetAside
 from atc_desktop.refresh import RefreshController, refresh_period
@@ -103,6 +103,7 @@ class AppSession(QObject):
         self.live = LiveFeed(lambda: self.data, self.model.symbols, lambda: self.settings,
                              parent=self)
         self.live.forming.connect(self._forming)
+        self._chart_forming = PacedCall(self.analysis.show_forming, CHART_UPDATES_PER_S, self)
         self._closed_last: dict[str, float] = {}     # each symbol's last closed close
         self._chart_bar: dict[str, int | None] = {}
         self._shut = False
@@ -365,8 +366,7 @@ class AppSession(QObject):
             self.model.apply(rows)
         sym = self.analysis.symbol
         if sym in bars:                       # its own event-loop turn: no long GUI stall
-            bar = bars[sym]
-            QTimer.singleShot(0, lambda: self.analysis.show_forming(bar))
+            self._chart_forming.push(bars[sym])
 
     def _analysed(self, out: AnalysisOutcome) -> None:
         req = out.request

@@ -110,9 +110,14 @@ class WeightsTableWidget(QtWidgets.QTableWidget):
 
     # -- values ----------------------------------------------------------------------------
     def show_bar(self, equities: np.ndarray, states: np.ndarray) -> None:
-        """Show the (6, 9) member equities and states of one bar."""
-        self._values = np.array(equities, dtype=np.float64).reshape(6, 9)
-        self._states = np.asarray(states).reshape(6, 9)
+        """Show the (6, 9) member equities and states of one bar (nothing to do when they
+        are the ones shown: live ticks re-show the same closed bar under the crosshair)."""
+        values = np.array(equities, dtype=np.float64).reshape(6, 9)
+        states = np.asarray(states).reshape(6, 9)
+        if (self._states is not None and np.array_equal(values, self._values, equal_nan=True)
+                and np.array_equal(states, self._states)):
+            return
+        self._values, self._states = values, states
         self._paint_cells(self._values, self._states)
 
     def highlight_family(self, family: int | None) -> None:

@@ -18,6 +18,7 @@ import os
 from typing import Any
 
 import numpy as np
+import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtCore import Signal
 
@@ -551,10 +552,10 @@ class ChartWidget(QtWidgets.QWidget):
         values = d.readout(i)
         t = self._theme
         p = self.panes
-        p.price_legend.setText(legend.price_legend(d, values, t, self._digits, self._forming,
-                                                   self._ma_visible, self._calibration), size="8.5pt")
-        p.volume_legend.setText(legend.volume_legend(values, t), size="8pt")
-        p.signal_legend.setText(legend.signal_legend(d, values, t), size="8pt")
+        _set_label(p.price_legend, legend.price_legend(d, values, t, self._digits, self._forming,
+                                                       self._ma_visible, self._calibration), "8.5pt")
+        _set_label(p.volume_legend, legend.volume_legend(values, t), "8pt")
+        _set_label(p.signal_legend, legend.signal_legend(d, values, t), "8pt")
         if p.layout_headers(grow_only=bar >= 0):    # a hover never shrinks a band (no jumping)
             self._fit_y()
         last = i == d.n - 1
@@ -638,3 +639,10 @@ class ChartWidget(QtWidgets.QWidget):
             return
         self.export_dir = os.path.dirname(os.path.abspath(path))
 
+
+def _set_label(label: pg.LabelItem, html: str, size: str) -> None:
+    """Set a legend's text unless it is already shown: re-laying out rich text costs about a
+    millisecond, and a live tick re-shows the same bar's legend when the crosshair rests on
+    a closed bar."""
+    if label.text != html or label.opts.get("size") != size:
+        label.setText(html, size=size)
