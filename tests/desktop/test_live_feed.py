@@ -2,6 +2,7 @@
 WebSocket server on 127.0.0.1), and many incremental refreshes against a restart."""
 from __future__ import annotations
 
+import time
 from types import SimpleNamespace
 from typing import Any
 
@@ -142,3 +143,21 @@ def test_status_bar_tells_the_quote_state(qtbot: Any, make_window: Any) -> None:
     assert "polling" in window.source_badge.text()
     window.session.live.stop()
     assert window.source_badge.text().startswith("Data:") and "quotes" not in window.source_badge.text()
+
+
+def test_paced_call_shows_a_lone_value_at_once_and_a_burst_as_its_latest(qtbot: Any) -> None:
+    from atc_desktop.live_feed import PacedCall
+
+    from PySide6.QtCore import QCoreApplication
+
+    calls: list[tuple[float, int]] = []
+    paced = PacedCall(lambda v: calls.append((time.monotonic(), v)), per_second=10.0)
+    paced.push(1)                              # after a quiet spell: the next loop turn
+    QCoreApplication.processEvents()
+    assert [v for _, v in calls] == [1]
+    for v in range(2, 7):                      # a burst inside the period: one call, the newest
+        paced.push(v)
+    qtbot.waitUntil(lambda: len(calls) == 2, timeout=2000)
+    qtbot.wait(250)
+    assert [v for _, v in calls] == [1, 6]
+    assert calls[1][0] - calls[0][0] >= 0.1 - 0.002   # one period apart at least
