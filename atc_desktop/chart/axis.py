@@ -30,10 +30,13 @@ class BarTimeAxisItem(pg.AxisItem):
         self._local = np.empty(0, dtype="datetime64[ns]")
         self._intraday = False
         self._unit = "D"
+        #: Counts ``set_times`` calls: what the grid's cached lines are checked against.
+        self.version = 0
 
     def set_times(self, local_ns: np.ndarray, intraday: bool) -> None:
         self._local = np.asarray(local_ns, dtype=np.int64).view("datetime64[ns]")
         self._intraday = intraday
+        self.version += 1
         self.picture = None
         self.update()
 

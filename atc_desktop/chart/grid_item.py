@@ -25,6 +25,9 @@ class GridItem(pg.GraphicsObject):
         self._pen = QtGui.QPen(QtGui.QColor(255, 255, 255, 30))
         self._pen.setCosmetic(True)
         self.setZValue(-30)
+        #: The last paint's lines and what they were computed from: a live tick repaints
+        #: strips of an unchanged view, and finding the ticks is most of a grid's paint.
+        self._lines: tuple[tuple[float, ...], np.ndarray | None] | None = None
 
     def set_color(self, color: str, alpha: float) -> None:
         c = QtGui.QColor(color)
@@ -50,6 +53,19 @@ class GridItem(pg.GraphicsObject):
         if view is None or view.isEmpty():
             return
         device = p.transform().mapRect(view)
+        key = (view.left(), view.right(), view.top(), view.bottom(), device.width(),
+               device.height(), getattr(self._x_axis, "version", 0) if self._vertical else 0)
+        if self._lines is None or self._lines[0] != key:
+            self._lines = (key, self._grid_lines(view, device))
+        lines = self._lines[1]
+        if lines is None:
+            return
+        p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, False)
+        p.setPen(self._pen)
+        draw_lines(p, lines)
+
+    def _grid_lines(self, view: QtCore.QRectF, device: QtCore.QRectF) -> np.ndarray | None:
+        """(x0, y0, x1, y1) rows of the lines at the axes' ticks for this view, None if none."""
         x0, x1, y0, y1 = view.left(), view.right(), view.top(), view.bottom()
         lines: list[np.ndarray] = []
         ys = _labelled(self._y_axis.tickValues(y0, y1, abs(device.height())),
@@ -62,10 +78,8 @@ class GridItem(pg.GraphicsObject):
             if xs.size:
                 lines.append(np.column_stack([xs, np.full(xs.size, y0), xs, np.full(xs.size, y1)]))
         if not lines:
-            return
-        p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, False)
-        p.setPen(self._pen)
-        draw_lines(p, np.ascontiguousarray(np.concatenate(lines), dtype=np.float64))
+            return None
+        return np.ascontiguousarray(np.concatenate(lines), dtype=np.float64)
 
 
 MIN_LINE_GAP_PX = 36.0

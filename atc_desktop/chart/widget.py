@@ -225,7 +225,9 @@ class ChartWidget(QtWidgets.QWidget):
         self._set_markers()
         if n != n_old or ts[-1] != ts_old[-1]:
             p.axis.set_times(data.local_ns, data.intraday)
-        self._set_labels()
+        if (data.source_label != old.source_label
+                or result.growth_warning != old.result.growth_warning):
+            self._set_labels()          # the same symbol and interval: only these can change
         if n != n_old:
             self.crosshair.set_bars(n)
             p.price.getViewBox().setLimits(xMax=n - 0.5 + 3 * RIGHT_MARGIN_BARS)

@@ -198,7 +198,10 @@ from core.cli.prices_csv import PriceColumns
 class SlowDate:
     def __str__(self):
         print("writing", flush=True)
-        time.sleep(60)
+        # Short sleeps: the kernel may hand SIGINT to one of numba's threads, and Python
+        # runs its handler only when the main thread next executes bytecode.
+        for _ in range(1200):
+            time.sleep(0.05)
         return "late"
 
 def prices(*_args, **_kwargs):
