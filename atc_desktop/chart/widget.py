@@ -14,6 +14,7 @@ latest bar, in which case it follows new bars.
 """
 from __future__ import annotations
 
+import math
 import os
 from typing import Any
 
@@ -233,7 +234,7 @@ class ChartWidget(QtWidgets.QWidget):
             p.price.getViewBox().setLimits(xMax=n - 0.5 + 3 * RIGHT_MARGIN_BARS)
         if follow and n != n_old:
             self.set_x_range(x0 + (n - n_old), x1 + (n - n_old))
-        self._fit_y()
+        self._fit_panes(live=True)
         self._show_bar(self.crosshair.bar)
 
     def _rebuild_keeping_view(self, bars: BarsLike, result: ATCResult,
@@ -463,6 +464,14 @@ class ChartWidget(QtWidgets.QWidget):
 
     def _fit_y(self) -> None:
         """Fit the price and volume panes to the bars inside the visible x range."""
+        self._fit_panes(live=False)
+
+    def _fit_panes(self, live: bool) -> None:
+        """``_fit_y``; ``live`` (a forming bar or new bars arrived) keeps a pane's scale while
+        it still shows every visible bar and is at most ``LIVE_SLACK`` looser than a fit, and
+        a refit then leaves ``LIVE_HEADROOM`` more room on the side the bars left: a price or
+        volume trending tick by tick rescales its pane (a repaint of all of it) every few
+        ticks instead of on every one."""
         if self._data is None:
             return
         p = self.panes
@@ -474,10 +483,11 @@ class ChartWidget(QtWidgets.QWidget):
             if lo is not None and hi is not None:
                 pad = max((hi - lo) * Y_PAD, abs(hi) * 1e-4)
                 # Prices are positive: never show a negative price scale below them.
-                bottom = max(lo - pad, 0.0) if lo >= 0 else lo - pad
-                p.view_box(0).set_data_range(bottom, hi + pad)
+                floor = 0.0 if lo >= 0 else -math.inf
+                _fit_pane(p.view_box(0), lo, hi, pad, floor, live)
         _, vmax = p.volume_bars.dataBounds(1, orthoRange=(x0, x1))
-        p.view_box(1).set_data_range(0.0, (vmax or 1.0) * 1.08)
+        top = vmax or 1.0
+        _fit_pane(p.view_box(1), 0.0, top, top * 0.08, 0.0, live, pad_below=False)
         p.view_box(2).set_data_range(*SIGNAL_RANGE)
         p.place_last_tag()
 
@@ -640,6 +650,30 @@ class ChartWidget(QtWidgets.QWidget):
             QtWidgets.QMessageBox.warning(self, "Export failed", f"{path}: {exc}")
             return
         self.export_dir = os.path.dirname(os.path.abspath(path))
+
+
+#: Live ticks: how much looser than a fit a pane's scale may be before it is refitted, and
+#: the extra room (in pads) a refit leaves on the side the bars went past.
+LIVE_SLACK = 1.25
+LIVE_HEADROOM = 2.0
+
+
+def _fit_pane(box: Any, lo: float, hi: float, pad: float, floor: float, live: bool,
+              pad_below: bool = True) -> None:
+    """Show [lo, hi] with ``pad`` around it (none below when not ``pad_below``), never
+    below ``floor``; see ``ChartWidget._fit_panes`` for ``live``."""
+    bottom = max(lo - pad, floor) if pad_below else lo
+    top = hi + pad
+    if live:
+        cur_lo, cur_hi = box.data_range()
+        fits = cur_lo <= lo and hi <= cur_hi
+        if fits and cur_hi - cur_lo <= LIVE_SLACK * (top - bottom):
+            return
+        if hi > cur_hi:
+            top += LIVE_HEADROOM * pad
+        if lo < cur_lo and pad_below:
+            bottom = max(bottom - LIVE_HEADROOM * pad, floor)
+    box.set_data_range(bottom, top)
 
 
 def _set_label(label: pg.LabelItem, html: str, size: str) -> None:

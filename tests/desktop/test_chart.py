@@ -306,6 +306,35 @@ def test_live_revision_repaints_what_changed_and_equals_a_fresh_render(chart, qt
     assert not changed[top:bottom, x_old - 3:x_old + 4].any()   # an old one, untouched
 
 
+def test_live_ticks_rescale_the_price_pane_only_when_the_bars_leave_it(chart, aapl):
+    from atc_desktop.chart.widget import LIVE_HEADROOM, Y_PAD
+
+    bars, _ = aapl
+    vb = chart.panes.view_box(0)
+    first = chart.visible_bar_range()[0]
+    shown = vb.data_range()
+
+    def tick(close: float):
+        revised = with_last_bar(bars, close, float(bars.volume[-1]))
+        chart.update_data(revised, compute_reference(revised.close, CONFIG, detail=True))
+        return revised
+
+    mid = float((bars.high[first:].max() + bars.low[first:].min()) / 2)
+    tick(mid)
+    assert vb.data_range() == shown                 # inside the scale: no rescale
+    above = shown[1] + 0.1 * (shown[1] - shown[0])
+    revised = tick(above)
+    lo, hi = float(revised.low[first:].min()), float(revised.high[first:].max())
+    pad = (hi - lo) * Y_PAD
+    grown = vb.data_range()
+    assert grown[0] == pytest.approx(lo - pad) and grown[1] == pytest.approx(hi + (1 + LIVE_HEADROOM) * pad)
+    tick(above + pad)                               # still inside the headroom
+    assert vb.data_range() == grown
+    chart._fit_y()                                  # any other refit (scroll, zoom) is tight
+    revised_hi = max(hi, above + pad)
+    assert vb.data_range()[1] == pytest.approx(revised_hi + (revised_hi - lo) * Y_PAD)
+
+
 def test_update_data_appending_a_bar_follows_the_right_edge(qtbot, aapl):
     bars, _ = aapl
     n = len(bars)
