@@ -327,8 +327,11 @@ def latency_rows(plan: StreamPlan, lat: Latencies, charted: str, backend: str, s
     label = (f"quote → repainted watchlist cell and chart bar, {plan.rate:g} quotes/s over "
              f"{plan.symbols} symbols")
     split = ", ".join(f"{name} {_ms(statistics.median(v)) if v else '-'}" for name, v in stages.items())
+    from atc_desktop.live_feed import MAX_UPDATES_PER_S
+
     counts = (f"{len(total)} of {len(lat.sent)} quotes painted ({superseded} replaced by a newer "
-              f"quote before the 4/s release, {lat.off_screen} on rows out of view)")
+              f"quote before the {MAX_UPDATES_PER_S:g}/s release, {lat.off_screen} on rows out "
+              f"of view)")
     return [
         row(label, backend, median, LATENCY_TARGET_S,
             f"median split: {split}; chart bar alone {_ms(statistics.median(chart_only)) if chart_only else '-'}; "
