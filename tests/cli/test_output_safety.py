@@ -190,7 +190,12 @@ def test_a_stop_signal_while_writing_leaves_no_temporary_file(tmp_path, signum):
 
 
 SLOW_COMPUTE = """
-import sys, time
+import faulthandler, signal, sys, time
+# Ctrl-C as in a terminal whatever the test process left behind (an ignored or blocked
+# SIGINT is inherited); a hang dumps every thread's stack to stderr.
+signal.signal(signal.SIGINT, signal.default_int_handler)
+signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT])
+faulthandler.dump_traceback_later(25, exit=True)
 import numpy as np
 import core.cli.main as cli
 from core.cli.prices_csv import PriceColumns
@@ -226,5 +231,5 @@ def test_ctrl_c_while_writing_ends_with_one_line_status_130_and_no_temporary_fil
     finally:
         proc.kill()
         proc.communicate()
-    assert proc.returncode == 130 and err == "atc: interrupted\n"
+    assert proc.returncode == 130 and err == "atc: interrupted\n", err[-3000:]
     assert leftovers(tmp_path) == [] and out.read_text() == "previous\n"
