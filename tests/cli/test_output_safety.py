@@ -203,8 +203,8 @@ from core.cli.prices_csv import PriceColumns
 class SlowDate:
     def __str__(self):
         print("writing", flush=True)
-        # Short sleeps: the kernel may hand SIGINT to one of numba's threads, and Python
-        # runs its handler only when the main thread next executes bytecode.
+        # Short sleeps: a SIGINT that lands on another thread (the Rust pool's) does not
+        # cut a sleep short, and Python runs the handler at the main thread's next bytecode.
         for _ in range(1200):
             time.sleep(0.05)
         return "late"
