@@ -109,6 +109,7 @@ def test_exports(qtbot: Any, make_window: Any, scripted: Any, tmp_path: Any, mon
         rows = list(csv.DictReader(fh))
     assert [r["symbol"] for r in rows] == ["AAA", "BBB"]
     assert float(rows[0]["EMA_Signal"]) == session.model.state_of("AAA").signal
+    assert [r["family"] for r in rows] == ["EMA", "EMA"]
     with qtbot.waitSignal(session.analysis.analysed, timeout=60_000):
         window.watchlist.select_symbol("BBB")
     for name in ("chart.csv", "chart.png"):

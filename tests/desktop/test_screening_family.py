@@ -2,6 +2,7 @@
 family's values, its header and tooltips name it, and its alerts say which family."""
 from __future__ import annotations
 
+import csv
 import math
 from typing import Any
 
@@ -11,9 +12,11 @@ from PySide6.QtCore import Qt
 
 from atc_desktop.alerts import Alert, display_row
 from atc_desktop.app_settings import AppSettings
+from atc_desktop.export import signal_header, write_watchlist_csv
 from atc_desktop.screening import SignalEvent, _events
 from atc_desktop.settings.panel import SettingsPanel
 from atc_desktop.watchlist.columns import COLUMN_INDEX
+from atc_desktop.watchlist.row import RowState
 from core.atc import compute_reference
 from core.backends.numpy_backend import last_event
 from core.config import FAMILIES, ATCConfig
@@ -49,7 +52,7 @@ def test_the_settings_panel_offers_every_family(qtbot: Any) -> None:
 
 
 def test_the_column_screens_the_chosen_family(qtbot: Any, make_session: Any, scripted: Any,
-                                              refreshed: Any) -> None:
+                                              refreshed: Any, tmp_path: Any) -> None:
     provider = scripted(["AAA", "BBB", "CCC"], bars=700)
     config = ATCConfig(use_codegen_specialization=False)      # no kernel build in the test
     session = make_session(provider=provider)
@@ -84,6 +87,19 @@ def test_the_column_screens_the_chosen_family(qtbot: Any, make_session: Any, scr
         store.close()
     # The live EMA state is not this column's: no forming values from it.
     assert session.refresh.screen_states.forming({"AAA": 100.0}) == {}
+    # The watchlist's CSV names the family too.
+    out = tmp_path / "list.csv"
+    write_watchlist_csv(out, model.states())
+    with out.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert "EMA_Signal" not in rows[0] and [r["family"] for r in rows] == ["KAMA"] * 3
+    assert [float(r["KAMA_Signal"]) for r in rows] == [model.state_of(s).signal for s in model.symbols()]
+
+
+def test_a_watchlist_csv_of_rows_from_two_families_names_the_column_signal() -> None:
+    rows = [RowState("AAA", family="EMA"), RowState("BBB", family="KAMA")]
+    assert signal_header(rows) == "Signal"
+    assert signal_header(rows[1:]) == "KAMA_Signal" and signal_header([]) == "EMA_Signal"
 
 
 def test_screening_events_and_alerts_name_the_family() -> None:
