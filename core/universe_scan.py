@@ -1,7 +1,9 @@
 """Screening a whole universe: the latest ATC values of every symbol, one task per partition.
 
 Modes: ``ema_only`` (the EMA family alone, the watchlist's screening signal), ``full``
-(all six families and the Average_Signal), or both. The table is the same whether the
+(all six families and the Average_Signal), both, or ``family:F`` (family F alone, as the
+watchlist screens with another family; its columns are prefixed ``f_``, e.g.
+``kama_signal``, ``kama_direction``). The table is the same whether the
 tasks ran in-process or on any cluster: each row depends only on its symbol's bars, the
 parameters and the backend, and rows are put in partition order before sorting.
 """
@@ -21,6 +23,23 @@ from core.errors import ATCInputError
 from core.universe import Universe, panel_cache
 
 MODES = {"ema_only": ("ema_only",), "full": ("full",), "both": ("ema_only", "full")}
+
+
+def scan_modes(mode: str) -> tuple[str, ...]:
+    """The batch modes a scan mode runs: ``MODES``, or one family's ``family:F``."""
+    if mode in MODES:
+        return MODES[mode]
+    family = mode.removeprefix("family:")
+    if mode.startswith("family:") and family in FAMILIES[1:]:
+        return (mode,)
+    allowed = [*MODES, *(f"family:{f}" for f in FAMILIES[1:])]
+    raise ATCInputError(f"mode = {mode!r} is not allowed: choose one of {' | '.join(allowed)}",
+                        field="mode")
+
+
+def _family_of(mode: str) -> str:
+    """The family a one-family batch mode screens on ("ema_only" is EMA's)."""
+    return FAMILIES[0] if mode == "ema_only" else mode.removeprefix("family:")
 
 
 @dataclass(frozen=True)
@@ -57,14 +76,14 @@ def run_scan_task(task: ScanTask) -> ScanPart:
         registry = default_registry()
         for mode in task.modes:
             res = registry.compute_batch(block, task.config, tail=1, mode=mode, backend=task.backend)
-            prefix = "ema_" if mode == "ema_only" else ""
+            prefix = "" if mode == "full" else _family_of(mode).lower() + "_"
             if mode == "full":
                 assert res.average_signal is not None
                 cols["average_signal"] = res.average_signal[:, -1]
                 for f, name in enumerate(FAMILIES):
                     cols[f"{name.lower()}_signal"] = res.signals[:, f, -1]
             else:
-                cols["ema_signal"] = res.signals[:, 0, -1]
+                cols[prefix + "signal"] = res.signals[:, 0, -1]
             cols[prefix + "direction"] = res.direction[:, -1]
             cols[prefix + "last_event"] = res.last_event.astype(np.int64)
             cols[prefix + "bars_since_event"] = res.bars_since_event.astype(np.int64)
@@ -86,11 +105,9 @@ def run_scan(universe: Universe, config: ATCConfig, mode: str, engine: Engine, *
              progress: Callable[[int, int], None] | None = None) -> ScanReport:
     import pandas as pd
 
-    if mode not in MODES:
-        raise ATCInputError(f"mode = {mode!r} is not allowed: choose one of {' | '.join(MODES)}",
-                            field="mode")
+    modes = scan_modes(mode)
     name = worker_backend(backend)
-    tasks = [ScanTask(universe.url(p), k, config, MODES[mode], name)
+    tasks = [ScanTask(universe.url(p), k, config, modes, name)
              for k, p in enumerate(universe.partitions)]
     parts: list[ScanPart | None] = [None] * len(tasks)
     report = ScanReport(None)
@@ -108,7 +125,8 @@ def run_scan(universe: Universe, config: ATCConfig, mode: str, engine: Engine, *
     report.seconds = time.perf_counter() - t0
     frames = [pd.DataFrame(p.columns) for p in parts if p is not None and len(p.columns["symbol"])]
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    report.sort_column = "average_signal" if "full" in MODES[mode] else "ema_signal"
+    report.sort_column = ("average_signal" if "full" in modes
+                          else _family_of(modes[0]).lower() + "_signal")
     if not table.empty:
         first = ["symbol", "date", "close", "bars", report.sort_column]
         table = table[first + [c for c in table.columns if c not in first and c != "backend"]

@@ -135,14 +135,11 @@ def cmd_scan(args: argparse.Namespace) -> int:
     from core.data.providers.bundled import BundledProvider
 
     config = build_config(args.params, args.set)
-    if args.family is not None and args.universe:
-        raise ATCInputError("--family screens the bundled data; a universe scan takes --mode",
-                            field="family")
     if args.universe:
         if args.symbols:
             raise ATCInputError("symbols and --universe: give one of them", field="symbols")
         return cmd_scan_universe(args, config)
-    for option in ("output", "cluster"):
+    for option in ("output", "cluster", "mode"):
         if getattr(args, option):
             raise ATCInputError(f"--{option} works with --universe DIR", field=option)
     provider = BundledProvider()

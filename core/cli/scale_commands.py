@@ -75,8 +75,9 @@ def add_universe_scan_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--universe", metavar="DIR", help="scan a Parquet universe (atc export) "
                                                      "instead of the bundled data")
     p.add_argument("--interval", choices=INTERVALS, help="which universe under DIR (when several)")
-    p.add_argument("--mode", default="both", choices=("ema_only", "full", "both"),
-                   help="EMA-only screening, full ATC, or both (default)")
+    p.add_argument("--mode", choices=("ema_only", "full", "both"),
+                   help="EMA-only screening, full ATC, or both (default); --family F instead "
+                        "screens on family F alone")
     p.add_argument("--cluster", metavar="ADDRESS|local[:N]", help=_CLUSTER_HELP)
     p.add_argument("--connect-timeout", type=float, default=10.0, metavar="SECONDS",
                    help="how long to wait for a scheduler at ADDRESS (default 10)")
@@ -159,6 +160,7 @@ def cmd_scan_universe(args: argparse.Namespace, config: Any) -> int:
     from core.cli.main import format_table
     from core.cli.output_file import check_output
     from core.universe import open_universe
+    from core.kernel_params import family_mode
     from core.universe_scan import run_scan
 
     _positive(args.top, "top")
@@ -167,9 +169,14 @@ def cmd_scan_universe(args: argparse.Namespace, config: Any) -> int:
         raise ATCInputError("-o -: give a file name (OUT.csv or OUT.parquet)", field="output")
     if args.output and Path(args.output).suffix.lower() not in (".csv", ".parquet"):
         raise ATCInputError(f"{args.output}: the output must end in .csv or .parquet", field="output")
+    mode = args.mode or "both"
+    if args.family is not None:
+        if args.mode is not None:
+            raise ATCInputError("--family and --mode: give one of them", field="family")
+        mode = family_mode(args.family)
     universe = open_universe(args.universe, args.interval)
     with _engine(args) as engine:
-        report = run_scan(universe, config, args.mode, engine,
+        report = run_scan(universe, config, mode, engine,
                           backend=None if args.backend == "auto" else args.backend,
                           progress=Progress("scan"))
     _report_failures(report.failed_tasks, report.failed_symbols)

@@ -38,12 +38,12 @@ def test_scan_family_prints_the_family_alone(capsys, family):
     assert f"5 symbols, {family} family alone" in out
 
 
-def test_scan_family_rejects_an_unknown_family_and_a_universe(capsys, tmp_path):
+def test_scan_family_rejects_an_unknown_family_and_mode_beside_it(capsys, tmp_path):
     with pytest.raises(SystemExit) as exit_info:
         main(["scan", "--family", "SMA"])
     assert exit_info.value.code == 2
     assert "invalid choice: 'SMA'" in capsys.readouterr().err
-    assert main(["scan", "--family", "KAMA", "--universe", str(tmp_path)]) == 2
-    err = capsys.readouterr().err
-    assert err.strip().splitlines() == ["atc: error: --family screens the bundled data; a universe "
-                                        "scan takes --mode"]
+    assert main(["scan", "--family", "KAMA", "--mode", "full", "--universe", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == "atc: error: --family and --mode: give one of them\n"
+    assert main(["scan", "--mode", "full"]) == 2          # the bundled scan has no modes
+    assert capsys.readouterr().err == "atc: error: --mode works with --universe DIR\n"

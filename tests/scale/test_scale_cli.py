@@ -45,6 +45,31 @@ def test_scan_writes_the_table_best_signal_first(universe_dir, tmp_path, capsys)
     assert lines[0].split()[:5] == ["symbol", "date", "close", "bars", "ema_signal"] and len(lines) == 5
 
 
+
+def test_scan_on_one_family_is_the_reference_family_alone(universe_dir, tmp_path, capsys):
+    import numpy as np
+
+    from core.atc import compute_reference
+    from core.config import FAMILIES, ATCConfig
+    from core.data.providers.synthetic import SyntheticProvider
+
+    out_csv = tmp_path / "kama.csv"
+    assert main(["scan", "--universe", str(universe_dir), "--family", "KAMA", "-o", str(out_csv)]) == 0
+    assert "sorted by kama_signal" in capsys.readouterr().out
+    with out_csv.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0])[:5] == ["symbol", "date", "close", "bars", "kama_signal"]
+    assert "average_signal" not in rows[0] and "ema_signal" not in rows[0]
+    signals = [float(r["kama_signal"]) for r in rows]
+    assert signals == sorted(signals, reverse=True)
+    k = FAMILIES.index("KAMA")
+    bars = SyntheticProvider().fetch(SYMBOLS, "1d").bars
+    for r in rows:
+        ref = compute_reference(np.asarray(bars[r["symbol"]].close, dtype=np.float64), ATCConfig(),
+                                families=1, family=k)
+        assert float(r["kama_signal"]) == ref.signals[k, -1]
+        assert float(r["kama_direction"]) == ref.direction[-1]
+
 @pytest.mark.parametrize("argv, message", [
     (["-o", "x.txt"], "the output must end in .csv or .parquet"),
     (["--cluster", "locale"], "write local or local:N"),
