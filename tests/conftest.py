@@ -14,6 +14,7 @@ import pytest
 from core import agreement
 from core.config import ATCConfig
 from tests.network_guard import NetworkBlocked
+from tools.golden import find_golden_dir
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -32,12 +33,10 @@ def skip_unavailable(name: str, reason: str) -> None:
 
 
 def golden_dir() -> Path:
-    env = os.environ.get("ATC_GOLDEN_DIR")
-    for candidate in ([Path(env)] if env else []) + [REPO.parent / "shared" / "golden",
-                                                      REPO / "shared" / "golden"]:
-        if candidate.is_dir() and any(candidate.glob("*.npz")):
-            return candidate
-    raise RuntimeError("golden files not found: set ATC_GOLDEN_DIR or keep ../shared/golden")
+    found = find_golden_dir()
+    if found is None:
+        raise RuntimeError("golden files not found: set ATC_GOLDEN_DIR or keep ../shared/golden")
+    return found
 
 
 #: Every golden file, the near-tie series of ``ties/`` included.

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import os
 import statistics
 import sys
 import time
@@ -39,18 +38,9 @@ from cuda_backend.backend import CudaBackend
 from cuda_backend.cupy_executor import CupyExecutor
 from cuda_backend.launcher import KernelArg, Launcher
 from cuda_backend.reference_check import batch_mismatches
+from tools.golden import find_golden_dir
 
 _BASES = ("Average", "EMA", "HMA", "WMA", "DEMA", "LSMA", "KAMA")
-
-
-def golden_dir() -> Path | None:
-    env = os.environ.get("ATC_GOLDEN_DIR")
-    repo = Path(__file__).resolve().parent.parent
-    for candidate in ([Path(env)] if env else []) + [repo.parent / "shared" / "golden",
-                                                      repo / "shared" / "golden"]:
-        if candidate.is_dir() and any(candidate.glob("*.npz")):
-            return candidate
-    return None
 
 
 @dataclass
@@ -68,7 +58,7 @@ def parity_golden(backend: Any, directory: Path | None = None) -> Parity:
     """Every golden file (``ties/`` included) through ``compute(detail=True)``, column by
     column; a golden column the result lacks is a failure."""
     report = Parity("golden files")
-    directory = directory or golden_dir()
+    directory = directory or find_golden_dir()
     if directory is None:
         report.failures.append("no golden files found (set ATC_GOLDEN_DIR)")
         return report
