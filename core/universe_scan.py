@@ -20,26 +20,18 @@ from core.batch_tasks import trim_left, usable_rows, worker_backend
 from core.config import FAMILIES, ATCConfig
 from core.distribute import Engine
 from core.errors import ATCInputError
+from core.kernel_params import MODE_FAMILIES, mode_families
 from core.universe import Universe, panel_cache
 
-MODES = {"ema_only": ("ema_only",), "full": ("full",), "both": ("ema_only", "full")}
-
-
-def scan_modes(mode: str) -> tuple[str, ...]:
-    """The batch modes a scan mode runs: ``MODES``, or one family's ``family:F``."""
-    if mode in MODES:
-        return MODES[mode]
-    family = mode.removeprefix("family:")
-    if mode.startswith("family:") and family in FAMILIES[1:]:
-        return (mode,)
-    allowed = [*MODES, *(f"family:{f}" for f in FAMILIES[1:])]
-    raise ATCInputError(f"mode = {mode!r} is not allowed: choose one of {' | '.join(allowed)}",
-                        field="mode")
+#: Scan modes → the batch modes they run: EMA-only screening, the full ATC, both, or one
+#: family alone (the batch modes "family:F").
+MODES = {"ema_only": ("ema_only",), "full": ("full",), "both": ("ema_only", "full"),
+         **{m: (m,) for m in MODE_FAMILIES if m.startswith("family:")}}
 
 
 def _family_of(mode: str) -> str:
     """The family a one-family batch mode screens on ("ema_only" is EMA's)."""
-    return FAMILIES[0] if mode == "ema_only" else mode.removeprefix("family:")
+    return FAMILIES[mode_families(mode)[0]]
 
 
 @dataclass(frozen=True)
@@ -105,7 +97,10 @@ def run_scan(universe: Universe, config: ATCConfig, mode: str, engine: Engine, *
              progress: Callable[[int, int], None] | None = None) -> ScanReport:
     import pandas as pd
 
-    modes = scan_modes(mode)
+    if mode not in MODES:
+        raise ATCInputError(f"mode = {mode!r} is not allowed: choose one of {' | '.join(MODES)}",
+                            field="mode")
+    modes = MODES[mode]
     name = worker_backend(backend)
     tasks = [ScanTask(universe.url(p), k, config, modes, name)
              for k, p in enumerate(universe.partitions)]

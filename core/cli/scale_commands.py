@@ -159,8 +159,8 @@ def cmd_scan_universe(args: argparse.Namespace, config: Any) -> int:
     """`atc scan --universe DIR`."""
     from core.cli.main import format_table
     from core.cli.output_file import check_output
-    from core.universe import open_universe
     from core.kernel_params import family_mode
+    from core.universe import open_universe
     from core.universe_scan import run_scan
 
     _positive(args.top, "top")

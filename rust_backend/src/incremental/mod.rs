@@ -197,10 +197,11 @@ impl Engine {
         let sma = if hull.is_some() { 0 } else { l[1].iter().copied().max().unwrap_or(1) };
         let kama = l[5].iter().map(|n| n + 1).max().unwrap_or(2);
         let steady = seeding.unwrap_or(1).max(sma).max(kama);
+        let l2 = layer2_params(p, 6);
         Ok(Self {
             p: p.clone(),
-            l2: layer2_params(p, 6),
-            weights: SeriesLayer2::weights(&layer2_params(p, 6)),
+            weights: SeriesLayer2::weights(&l2),
+            l2,
             level: default_level(),
             alpha_ema: lanes(&l[0].map(|n| 2.0 / (n + 1) as f64)),
             alpha_dema: lanes(&l[3].map(|n| 2.0 / (n + 1) as f64)),
