@@ -34,6 +34,8 @@ class LevelCachedItem(pg.GraphicsObject, Generic[LevelT]):
         self._levels: dict[int, LevelT] = {}
         self._bounds = QtCore.QRectF()
         self.last_level = 1         # bars per bucket of the last paint
+        #: (bar, y range of the bars before it), see ``_full_range``.
+        self._prefix: tuple[int, tuple[float, float] | None] | None = None
 
     # -- what a subclass provides ------------------------------------------------------------
     # (abc.ABC cannot be mixed into a Qt class: its metaclass conflicts with Shiboken's, so
@@ -58,10 +60,22 @@ class LevelCachedItem(pg.GraphicsObject, Generic[LevelT]):
         """The rectangle a live refresh's repaint strip is cut from."""
         return QtCore.QRectF(self._bounds)
 
-    def _data_rect(self) -> QtCore.QRectF:
+    def _full_range(self, first_changed: int | None = None) -> tuple[float, float] | None:
+        """``_y_range`` over every bar. A live refresh (``first_changed`` set) reuses the
+        range of the unchanged bars before it, kept from the last refresh that began there:
+        a tick would otherwise scan the whole history for one changed bar."""
+        n = self.bars
+        if first_changed is None or not 0 < first_changed <= n:
+            self._prefix = None
+            return self._y_range(0, n)
+        if self._prefix is None or self._prefix[0] != first_changed:
+            self._prefix = (first_changed, self._y_range(0, first_changed))
+        return _union(self._prefix[1], self._y_range(first_changed, n))
+
+    def _data_rect(self, first_changed: int | None = None) -> QtCore.QRectF:
         """Every bar's cell over the finite values' range; empty when there is none."""
         n = self.bars
-        yr = self._y_range(0, n)
+        yr = self._full_range(first_changed)
         if yr is None:
             return QtCore.QRectF()
         h = self.cell_half_width
@@ -99,7 +113,7 @@ class LevelCachedItem(pg.GraphicsObject, Generic[LevelT]):
     def _data_changed(self, first_changed: int | None = None) -> None:
         """A live refresh (``first_changed`` set) that keeps the bounds repaints only the last
         buckets; anything else is a geometry change and a full repaint."""
-        bounds = self._data_rect()
+        bounds = self._data_rect(first_changed)
         if first_changed is not None and bounds == self._bounds:
             self.update(tail_rect(self._tail_region(), first_changed, self.last_level))
             return
@@ -122,6 +136,12 @@ class LevelCachedItem(pg.GraphicsObject, Generic[LevelT]):
 
     def boundingRect(self) -> QtCore.QRectF:
         return QtCore.QRectF(self._bounds)
+
+
+def _union(a: tuple[float, float] | None, b: tuple[float, float] | None) -> tuple[float, float] | None:
+    if a is None or b is None:
+        return a if b is None else b
+    return (min(a[0], b[0]), max(a[1], b[1]))
 
 
 __all__ = ["LevelCachedItem"]

@@ -13,6 +13,7 @@ import numpy as np
 from PySide6 import QtCore, QtGui
 
 from atc_desktop.chart.cached_item import LevelCachedItem
+from atc_desktop.chart.exposure import exposed_rows
 from atc_desktop.chart.geometry import bucket_ohlc, draw_lines, draw_rects, finite_range, rows, visible_bars
 from atc_desktop.chart.theme import BEAR, BULL, DARK, NEUTRAL, Theme
 
@@ -112,6 +113,10 @@ class CandlesItem(LevelCachedItem[_Level]):
         b0, b1 = i0 // k, (i1 - 1) // k + 1
         cls, filled = lvl.cls[b0:b1], lvl.filled[b0:b1]
         body, hi, lo = lvl.body[b0:b1], lvl.wick_hi[b0:b1], lvl.wick_lo[b0:b1]
+        exposed = exposed_rows(self, p, (body[:, 0], body[:, 0] + body[:, 2]),
+                               (hi[:, 1], hi[:, 3], lo[:, 1], lo[:, 3]), 2.0)
+        if exposed is not None:
+            cls = np.where(exposed, cls, -1)     # a class no candle has: not drawn
         no_brush = QtGui.QBrush(QtCore.Qt.BrushStyle.NoBrush)
         for c in (NEUTRAL, BEAR, BULL):
             mask = cls == c

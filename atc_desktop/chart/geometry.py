@@ -10,6 +10,7 @@ import math
 from typing import cast
 
 import numpy as np
+import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
 from shiboken6 import Shiboken
 
@@ -82,6 +83,30 @@ def tail_rect(bounds: QtCore.QRectF, first_changed: int, k: int) -> QtCore.QRect
     holds bar ``first_changed``, with a bucket of margin: what a live refresh must repaint."""
     x0 = (first_changed // k) * k - k - 1.0
     return QtCore.QRectF(x0, bounds.top(), max(bounds.right() - x0 + 1.0, 0.0), bounds.height())
+
+
+class PaddedRect:
+    """An item's bounding rect: its data rect grown by a padding in pixels, kept until the
+    data rect, the padding or the view's transform (``invalidate``) changes. Qt asks for an
+    item's bounds several times per paint, and pixel sizes cost a transform inversion."""
+
+    def __init__(self) -> None:
+        self._key: tuple[float, ...] | None = None
+        self._rect = QtCore.QRectF()
+
+    def invalidate(self) -> None:
+        self._key = None
+
+    def get(self, item: pg.GraphicsObject, data: QtCore.QRectF, pad_px: float) -> QtCore.QRectF:
+        key = (data.x(), data.y(), data.width(), data.height(), pad_px)
+        if key != self._key:
+            r = QtCore.QRectF(data)
+            px, py = item.pixelVectors()
+            if px is not None and py is not None and not r.isNull():
+                dx, dy = px.length() * pad_px, py.length() * pad_px
+                r.adjust(-dx, -dy, dx, dy)
+            self._key, self._rect = key, r
+        return QtCore.QRectF(self._rect)
 
 
 def rows(geometry: np.ndarray, mask: np.ndarray) -> np.ndarray:

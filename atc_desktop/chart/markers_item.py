@@ -14,7 +14,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
 from shiboken6 import Shiboken
 
-from atc_desktop.chart.geometry import finite_range
+from atc_desktop.chart.geometry import PaddedRect, finite_range
 
 
 class MarkersItem(pg.GraphicsObject):
@@ -31,6 +31,7 @@ class MarkersItem(pg.GraphicsObject):
         self._bounds = QtCore.QRectF()
         self._sprite_pix: QtGui.QPixmap | None = None
         self._sprite_key: tuple[int, float, float] | None = None
+        self._padded = PaddedRect()
 
     def set_color(self, color: str) -> None:
         self._brush = QtGui.QBrush(QtGui.QColor(color))
@@ -76,16 +77,13 @@ class MarkersItem(pg.GraphicsObject):
         return self._size + self._offset
 
     def boundingRect(self) -> QtCore.QRectF:
-        r = QtCore.QRectF(self._bounds)
-        px, py = self.pixelVectors()
-        if px is not None and py is not None and self._x.size:
-            pad = self.pixelPadding() + 1
-            dx, dy = px.length() * pad, py.length() * pad
-            r.adjust(-dx, -dy, dx, dy)
-        return r
+        if not self._x.size:
+            return QtCore.QRectF(self._bounds)
+        return self._padded.get(self, self._bounds, self.pixelPadding() + 1)
 
     def viewTransformChanged(self) -> None:
         self.prepareGeometryChange()
+        self._padded.invalidate()
         super().viewTransformChanged()
 
     def _sprite(self, dpr: float) -> QtGui.QPixmap:

@@ -20,6 +20,7 @@ from core.config import FAMILIES
 from atc_desktop.chart.axis import BarTimeAxisItem, CompactAxisItem, PriceScaleAxisItem, ValueAxisItem
 from atc_desktop.chart.pane_splitter import DEFAULT_PROPORTIONS, MIN_DATA_PX, normalised, row_heights
 from atc_desktop.chart.candles_item import CandlesItem
+from atc_desktop.chart.exposure import ChartView
 from atc_desktop.chart.grid_item import GridItem
 from atc_desktop.chart.level_line_item import LevelLineItem
 from atc_desktop.chart.markers_item import MarkersItem
@@ -131,7 +132,7 @@ class ChartPanes:
     """Plots and items of the chart; ``view`` is the Qt widget to embed."""
 
     def __init__(self) -> None:
-        self.view = pg.GraphicsLayoutWidget()
+        self.view = ChartView()
         self.view.setAntialiasing(False)
         layout = self.view.ci
         layout.setContentsMargins(2, 2, 2, 2)

@@ -14,7 +14,9 @@ import numpy as np
 from PySide6 import QtCore, QtGui
 
 from atc_desktop.chart.cached_item import LevelCachedItem
-from atc_desktop.chart.geometry import MIN_POINT_PX, draw_lines, draw_rects, finite_range, rows, visible_bars
+from atc_desktop.chart.exposure import exposed_rows
+from atc_desktop.chart.geometry import (MIN_POINT_PX, PaddedRect, draw_lines, draw_rects, finite_range, rows,
+                                        visible_bars)
 
 NO_CLASS = -1   # segment not drawn (an end is NaN, or no class)
 
@@ -51,6 +53,7 @@ class TrendLineItem(LevelCachedItem[_Level]):
         self._width = width
         self._fill_base: float | None = None
         self._fill_brushes: list[QtGui.QBrush] = []
+        self._padded = PaddedRect()
 
     @property
     def bars(self) -> int:
@@ -111,16 +114,12 @@ class TrendLineItem(LevelCachedItem[_Level]):
         return self._width
 
     def boundingRect(self) -> QtCore.QRectF:
-        r = QtCore.QRectF(self._bounds)
-        px, py = self.pixelVectors()
-        if px is not None and py is not None and not r.isNull():
-            # The pen's width is in pixels: grow the data rect by it so no edge is clipped.
-            dx, dy = px.length() * self._width, py.length() * self._width
-            r.adjust(-dx, -dy, dx, dy)
-        return r
+        # The pen's width is in pixels: grow the data rect by it so no edge is clipped.
+        return self._padded.get(self, self._bounds, self._width)
 
     def viewTransformChanged(self) -> None:
         self.prepareGeometryChange()
+        self._padded.invalidate()
         super().viewTransformChanged()
 
     def paint(self, p: QtGui.QPainter, *args: object) -> None:
@@ -134,6 +133,12 @@ class TrendLineItem(LevelCachedItem[_Level]):
         if s1 <= s0:
             return
         seg, cls = lvl.seg[s0:s1], lvl.cls[s0:s1]
+        ys = (seg[:, 1], seg[:, 3])
+        if self._fill_base is not None:
+            ys += (np.full(seg.shape[0], self._fill_base),)
+        exposed = exposed_rows(self, p, (seg[:, 0], seg[:, 2]), ys, self._width + 2.0)
+        if exposed is not None:
+            seg, cls = seg[exposed], cls[exposed]
         if self._fill_base is not None:
             p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, False)
             self._paint_fill(p, seg, cls, k)

@@ -11,6 +11,7 @@ import numpy as np
 from PySide6 import QtCore, QtGui
 
 from atc_desktop.chart.cached_item import LevelCachedItem
+from atc_desktop.chart.exposure import exposed_rows
 from atc_desktop.chart.geometry import bucket_max, draw_rects, finite_range, rows, visible_bars
 from atc_desktop.chart.theme import DARK, Theme
 
@@ -73,9 +74,9 @@ class VolumeItem(LevelCachedItem[_Level]):
         yr = finite_range(self._v[i0:i1])
         return None if yr is None else (0.0, yr[1])
 
-    def _data_rect(self) -> QtCore.QRectF:
+    def _data_rect(self, first_changed: int | None = None) -> QtCore.QRectF:
         # Bars stand on zero, so the bounds start there, even with no finite volume.
-        yr = finite_range(self._v)
+        yr = self._full_range(first_changed)
         top = yr[1] if yr is not None else 0.0
         return QtCore.QRectF(-0.5, 0.0, float(self.bars), max(top, 0.0))
 
@@ -90,6 +91,10 @@ class VolumeItem(LevelCachedItem[_Level]):
             return
         b0, b1 = i0 // k, (i1 - 1) // k + 1
         rects, ups = rects[b0:b1], ups[b0:b1]
+        exposed = exposed_rows(self, p, (rects[:, 0], rects[:, 0] + rects[:, 2]),
+                               (rects[:, 1], rects[:, 1] + rects[:, 3]), 1.0)
+        if exposed is not None:
+            rects, ups = rects[exposed], ups[exposed]
         p.setPen(QtGui.QPen(QtCore.Qt.PenStyle.NoPen))
         for is_up in (False, True):
             p.setBrush(self._brushes[int(is_up)])

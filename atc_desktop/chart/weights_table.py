@@ -5,6 +5,7 @@ In the chart's calibration view the calibrated family's row is highlighted."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -12,9 +13,6 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from core.config import FAMILIES, ROBUSTNESS_OFFSETS, ATCConfig
 
 from atc_desktop.chart.theme import DARK, Theme
-
-VALUE_ROLE = QtCore.Qt.ItemDataRole.UserRole
-
 
 def member_labels(robustness: str) -> list[str]:
     """Offsets of the nine members in spec §4.1 order: L, L+o1 … L+o4, L−o1 … L−o4."""
@@ -40,6 +38,9 @@ class WeightsTableWidget(QtWidgets.QTableWidget):
         self._highlight: int | None = None
         self._lengths = np.zeros((6, 9), dtype=np.int64)
         self._config: ATCConfig | None = None
+        #: What each cell shows (text, colour, shade, bold): a live tick sets only what
+        #: changed, since every set is a model signal and a repaint of the cell.
+        self._shown: list[list[tuple[object, ...] | None]] = [[None] * 9 for _ in range(6)]
         self.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.NoSelection)
         self.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
@@ -135,13 +136,29 @@ class WeightsTableWidget(QtWidgets.QTableWidget):
         return self._highlight
 
     def values(self) -> np.ndarray:
-        """The (6, 9) equities the cells hold (exact values, not the rounded text)."""
-        out = np.full((6, 9), np.nan)
-        for r in range(6):
-            for c in range(9):
-                v = self._cells[r][c].data(VALUE_ROLE)
-                out[r, c] = np.nan if v is None else float(v)
-        return out
+        """The (6, 9) equities shown (exact values, not the rounded text)."""
+        return self._values.copy()
+
+    def cell_tooltip(self, row: int, column: int) -> str:
+        """The tooltip of a cell, made when asked: it names the exact value, which a live
+        tick changes without changing the cell's text."""
+        v = float(self._values[row, column])
+        state = 0 if self._states is None else int(self._states[row, column])
+        where = "long" if state > 0 else "short" if state < 0 else "flat"
+        return (f"{FAMILIES[row]} length {self._lengths[row, column]}: Layer-1 equity {v:.6g},"
+                f" state {where}")
+
+    def viewportEvent(self, event: QtCore.QEvent) -> bool:  # noqa: N802 - Qt's name
+        if event.type() == QtCore.QEvent.Type.ToolTip:
+            assert isinstance(event, QtGui.QHelpEvent)
+            index = self.indexAt(event.pos())
+            if index.isValid():
+                QtWidgets.QToolTip.showText(event.globalPos(), self.cell_tooltip(index.row(), index.column()),
+                                            self.viewport(), self.visualRect(index))
+            else:
+                QtWidgets.QToolTip.hideText()
+            return True
+        return super().viewportEvent(event)
 
     def header_labels(self) -> list[str]:
         return [item.text() for item in self._columns]
@@ -153,28 +170,47 @@ class WeightsTableWidget(QtWidgets.QTableWidget):
         t = self._theme
         finite = values[np.isfinite(values)]
         top = float(finite.max()) if finite.size else 1.0
-        colors = {1: QtGui.QColor(t.bull), -1: QtGui.QColor(t.bear), 0: QtGui.QColor(t.muted)}
+        colors = {1: t.bull, -1: t.bear, 0: t.muted}
         best = np.nanargmax(np.where(np.isfinite(values), values, -np.inf), axis=1)
-        marked = QtGui.QColor(t.warning_bg)
         for r in range(6):
             muted = self._highlight is not None and r != self._highlight
             for c in range(9):
-                item = self._cells[r][c]
                 v = float(values[r, c])
-                item.setData(VALUE_ROLE, None if math.isnan(v) else v)
-                item.setText("—" if not math.isfinite(v) else f"{v:.3f}")
                 state = 0 if states is None else int(states[r, c])
-                fg = QtGui.QColor(colors.get(state, colors[0]))
-                if muted:
-                    fg.setAlpha(90)
-                item.setForeground(fg)
+                shown = (
+                    "—" if not math.isfinite(v) else f"{v:.3f}",
+                    colors.get(state, colors[0]), muted,
+                    # The background grows with the member's weight relative to the largest.
+                    -1 if r == self._highlight else
+                    int(8 + 40 * (v / top)) if math.isfinite(v) and top > 0 else 0,
+                    bool(c == best[r]) and math.isfinite(v),
+                    t.name,
+                )
+                old = self._shown[r][c]
+                if old != shown:
+                    self._set_cell(self._cells[r][c], shown, old)
+                    self._shown[r][c] = shown
+
+    def _set_cell(self, item: QtWidgets.QTableWidgetItem, shown: tuple[Any, ...],
+                  old: tuple[Any, ...] | None) -> None:
+        """Set the parts of a cell that differ from ``old`` (all of them when None)."""
+        text, color, muted, alpha, bold, _theme = shown
+        t = self._theme
+        if old is None or old[0] != text:
+            item.setText(text)
+        if old is None or old[1:3] != (color, muted) or old[5] != shown[5]:
+            fg = QtGui.QColor(color)
+            if muted:
+                fg.setAlpha(90)
+            item.setForeground(fg)
+        if old is None or old[3] != alpha or old[5] != shown[5]:
+            if alpha < 0:
+                item.setBackground(QtGui.QColor(t.warning_bg))
+            else:
                 shade = QtGui.QColor(t.foreground)
-                # Cell background grows with the member's weight relative to the largest one.
-                shade.setAlpha(int(8 + 40 * (v / top)) if math.isfinite(v) and top > 0 else 0)
-                item.setBackground(marked if r == self._highlight else shade)
-                font = item.font()
-                font.setBold(bool(c == best[r]) and math.isfinite(v))
-                item.setFont(font)
-                length = self._lengths[r, c]
-                where = "long" if state > 0 else "short" if state < 0 else "flat"
-                item.setToolTip(f"{FAMILIES[r]} length {length}: Layer-1 equity {v:.6g}, state {where}")
+                shade.setAlpha(alpha)
+                item.setBackground(shade)
+        if old is None or old[4] != bold:
+            font = item.font()
+            font.setBold(bold)
+            item.setFont(font)

@@ -197,7 +197,10 @@ def test_weights_table_is_the_member_equities_with_length_headers(chart, aapl):
     np.testing.assert_array_equal(chart.weights.values(), ref.equities[:, -1].reshape(6, 9))
     assert chart.weights.header_labels() == [str(v) for v in CONFIG.member_lengths()[0]]
     assert chart.weights.header_labels() == ["28", "29", "30", "32", "34", "27", "26", "24", "22"]
-    assert chart.weights.item(0, 0).text() == f"{ref.equities[0, -1]:.3f}"
+    want = ref.equities[:, -1].reshape(6, 9)
+    assert [[chart.weights.item(r, c).text() for c in range(9)] for r in range(6)] == \
+        [[f"{v:.3f}" for v in row] for row in want]
+    assert f"Layer-1 equity {want[2, 3]:.6g}" in chart.weights.cell_tooltip(2, 3)
 
 
 def test_weights_headers_when_families_have_different_lengths(qtbot, aapl):
@@ -212,7 +215,7 @@ def test_weights_headers_when_families_have_different_lengths(qtbot, aapl):
     assert chart.weights.row_labels()[0] == "EMA L=20"
     assert chart.weights.row_labels()[5] == "KAMA L=40"
     assert "KAMA 44" in chart.weights.horizontalHeaderItem(4).toolTip()
-    assert f"length {lengths[5, 4]}" in chart.weights.item(5, 4).toolTip()
+    assert f"length {lengths[5, 4]}" in chart.weights.cell_tooltip(5, 4)
     np.testing.assert_array_equal(chart.weights.values(), result.equities[:, -1].reshape(6, 9))
 
 
@@ -264,6 +267,9 @@ def test_update_data_changes_only_the_last_bar_and_keeps_a_zoomed_view(chart, aa
     assert last["close"] == revised.close[-1] and last["volume"] == revised.volume[-1]
     assert last["Average_Signal"] == revised_result.average_signal[-1]
     np.testing.assert_array_equal(chart.weights.values(), revised_result.equities[:, -1].reshape(6, 9))
+    # The cells a tick leaves unchanged are not re-set; every text is still the new bar's.
+    assert [[chart.weights.item(r, c).text() for c in range(9)] for r in range(6)] == \
+        [[f"{v:.3f}" for v in row] for row in revised_result.equities[:, -1].reshape(6, 9)]
 
 
 def _pixels(img: QtGui.QImage) -> np.ndarray:

@@ -248,3 +248,45 @@ def test_markers_bounds_include_their_pixels(qtbot):
     assert rect.left() < idx[0] and rect.right() > idx[-1]
     assert rect.top() < bars.low[idx].min()           # room for the ▲ drawn under the low
 
+
+
+# -- partial repaints ---------------------------------------------------------------------
+class _View:
+    def __init__(self, exposed):
+        self.exposed = exposed
+
+
+class _Item:
+    def __init__(self, view):
+        self._view = view
+
+    def getViewWidget(self):  # noqa: N802 - pyqtgraph's name
+        return self._view
+
+
+def test_exposed_rows_are_the_boxes_that_meet_a_repainted_rect():
+    from PySide6 import QtGui
+
+    from atc_desktop.chart.exposure import exposed_rows
+
+    img = QtGui.QImage(200, 100, QtGui.QImage.Format.Format_RGB32)
+    p = QtGui.QPainter(img)
+    try:
+        p.setTransform(QtGui.QTransform(10.0, 0.0, 0.0, -2.0, 5.0, 90.0))   # x·10+5, 90−2·y
+        # Segments i → i+1 at y = 0, 10, 20 …: device x 5+10i … 15+10i, y 90−20i … 70−20i.
+        x0 = np.arange(4.0)
+        y0 = 10.0 * x0
+        strips = np.array([[150.0, 0.0, 160.0, 100.0],     # a right-edge strip: no segment
+                           [0.0, 48.0, 200.0, 52.0]])      # a band at y 48–52: segment 1 ends at 50
+        mask = exposed_rows(_Item(_View(strips)), p, (x0, x0 + 1), (y0, y0 + 10), 0.0)
+        assert mask.tolist() == [False, True, True, False]   # seg 1 reaches y 50, seg 2 starts there
+        assert exposed_rows(_Item(_View(None)), p, (x0, x0 + 1), (y0, y0 + 10), 0.0) is None
+        # A pen's padding reaches a strip the bare boxes miss.
+        edge = np.array([[47.0, 0.0, 48.0, 100.0]])
+        assert not exposed_rows(_Item(_View(edge)), p, (x0, x0 + 1), (y0, y0 + 10), 0.0).any()
+        assert exposed_rows(_Item(_View(edge)), p, (x0, x0 + 1), (y0, y0 + 10), 3.0).tolist() == \
+            [False, False, False, True]
+        p.setTransform(QtGui.QTransform().rotate(10))        # not a plain scale: draw everything
+        assert exposed_rows(_Item(_View(strips)), p, (x0, x0 + 1), (y0, y0 + 10), 0.0) is None
+    finally:
+        p.end()
