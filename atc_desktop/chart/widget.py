@@ -73,6 +73,14 @@ class ChartWidget(QtWidgets.QWidget):
         self._bottom_placed = False                               # default height applied once shown
         #: Folder the export dialogs open in (the last one exported to).
         self.export_dir = ""
+        #: A live tick's readout panel and weights table follow in the next pass of the
+        #: event loop (one pending at a time): then the chart's paint and theirs are two short
+        #: stretches of work, not one long one that holds up input.
+        self._readouts_bar = -1
+        self._readouts_timer = QtCore.QTimer(self)
+        self._readouts_timer.setSingleShot(True)
+        self._readouts_timer.setInterval(0)
+        self._readouts_timer.timeout.connect(self._show_readouts)
 
         self.toolbar = ChartToolbar()
         self.panes = ChartPanes()
@@ -235,7 +243,7 @@ class ChartWidget(QtWidgets.QWidget):
         if follow and n != n_old:
             self.set_x_range(x0 + (n - n_old), x1 + (n - n_old))
         self._fit_panes(live=True)
-        self._show_bar(self.crosshair.bar)
+        self._show_bar(self.crosshair.bar, live=True)
 
     def _rebuild_keeping_view(self, bars: BarsLike, result: ATCResult,
                               view: tuple[float, float], follow: bool) -> None:
@@ -556,7 +564,9 @@ class ChartWidget(QtWidgets.QWidget):
         self._show_bar(bar)
         self.bar_hovered.emit(bar)
 
-    def _show_bar(self, bar: int) -> None:
+    def _show_bar(self, bar: int, live: bool = False) -> None:
+        """Legends, readout and weights at ``bar`` (−1: the last); ``live`` (a tick) leaves
+        the readout and the weights to the next loop pass."""
         d = self._data
         if d is None:
             return
@@ -570,6 +580,19 @@ class ChartWidget(QtWidgets.QWidget):
         _set_label(p.signal_legend, legend.signal_legend(d, values, t), "8pt")
         if p.layout_headers(grow_only=bar >= 0):    # a hover never shrinks a band (no jumping)
             self._fit_y()
+        self._readouts_bar = i
+        if live:
+            self._readouts_timer.start()
+        else:
+            self._readouts_timer.stop()
+            self._show_readouts()
+
+    def _show_readouts(self) -> None:
+        d = self._data
+        if d is None:
+            return
+        i = min(self._readouts_bar, d.n - 1)
+        values = d.readout(i)
         last = i == d.n - 1
         title = ("Last bar" + (" (forming)" if self._forming else "")) if last else f"Bar {i}"
         prev = float(d.bars.close[i - 1]) if i > 0 else None

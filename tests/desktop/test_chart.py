@@ -247,7 +247,7 @@ def _geometry_snapshot(chart: ChartWidget) -> dict[str, np.ndarray]:
             **{fam: p.ma_lines[fam]._level(1).seg.copy() for fam in FAMILIES}}
 
 
-def test_update_data_changes_only_the_last_bar_and_keeps_a_zoomed_view(chart, aapl):
+def test_update_data_changes_only_the_last_bar_and_keeps_a_zoomed_view(chart, qtbot, aapl):
     bars, result = aapl
     n = len(bars)
     chart.set_x_range(1000.5, 1200.5)            # the user looks at the past
@@ -266,6 +266,9 @@ def test_update_data_changes_only_the_last_bar_and_keeps_a_zoomed_view(chart, aa
     last = chart.readout_at(-1)
     assert last["close"] == revised.close[-1] and last["volume"] == revised.volume[-1]
     assert last["Average_Signal"] == revised_result.average_signal[-1]
+    # The readout panel and the weights table follow in the event loop's next pass.
+    assert chart.readout.text("close") == f"{bars.close[-1]:,.3f}"
+    qtbot.waitUntil(lambda: chart.readout.text("close") == f"{revised.close[-1]:,.3f}", timeout=1000)
     np.testing.assert_array_equal(chart.weights.values(), revised_result.equities[:, -1].reshape(6, 9))
     # The cells a tick leaves unchanged are not re-set; every text is still the new bar's.
     assert [[chart.weights.item(r, c).text() for c in range(9)] for r in range(6)] == \
