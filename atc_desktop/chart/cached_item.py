@@ -105,8 +105,15 @@ class LevelCachedItem(pg.GraphicsObject, Generic[LevelT]):
         for k, lvl in list(self._levels.items()):
             start = min(self._tail_start(first_changed, k), lvl[0].shape[0])
             tail = self._build_level(k, start)
-            self._levels[k] = type(lvl)(*(np.concatenate([old[:start], new])
-                                          for old, new in zip(lvl, tail)))
+            if (start + tail[0].shape[0] == lvl[0].shape[0]
+                    and all(a.flags.owndata and a.flags.writeable for a in lvl)):
+                # The same rows (a tick revising the forming bar): overwrite the tail rows
+                # instead of copying the whole history into new arrays.
+                for old, new in zip(lvl, tail):
+                    old[start:] = new
+            else:
+                self._levels[k] = type(lvl)(*(np.concatenate([old[:start], new])
+                                              for old, new in zip(lvl, tail)))
         self._data_changed(first_changed)
 
     # -- bounds ------------------------------------------------------------------------------

@@ -90,6 +90,7 @@ def test_tail_updates_equal_a_rebuild(qapp, append):
         a, b = inc._level(k), ref._level(k)
         for name in ("body", "wick_hi", "wick_lo", "cls", "filled"):
             np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=f"{name} k={k}")
+    assert inc._bounds == ref._bounds       # the kept range of the unchanged bars is still right
 
     up = revised_close >= full.open
     vinc, vref = VolumeItem(), VolumeItem()
@@ -100,6 +101,7 @@ def test_tail_updates_equal_a_rebuild(qapp, append):
     for k in ks:
         for x, y in zip(vinc._level(k), vref._level(k)):
             np.testing.assert_array_equal(x, y)
+    assert vinc._bounds == vref._bounds
 
     y = full.close.copy()
     y[:30] = np.nan                     # an MA's warm-up
@@ -113,6 +115,13 @@ def test_tail_updates_equal_a_rebuild(qapp, append):
     for k in ks:
         np.testing.assert_array_equal(linc._level(k).seg, lref._level(k).seg, err_msg=f"k={k}")
         np.testing.assert_array_equal(linc._level(k).cls, lref._level(k).cls, err_msg=f"k={k}")
+    assert linc._bounds == lref._bounds
+    # A second tick on the same bar reuses the kept range: a new high there still shows.
+    y3 = y2.copy()
+    y3[n0 - 1] = np.nanmax(y2) + 5.0
+    linc.update_tail(y3, cls, n0 - 1)
+    lref.set_data(y3, cls)
+    assert linc._bounds == lref._bounds
 
 
 
