@@ -152,7 +152,13 @@ def test_a_missing_folder_is_named_as_the_user_typed_it(tmp_path, prices, capsys
 
 
 SLOW_WRITER = """
-import sys, time
+import faulthandler, signal, sys, time
+# Stop signals as a terminal leaves them, whatever the test process left behind (an
+# ignored or blocked signal is inherited); a hang dumps every thread's stack to stderr.
+for sig in (signal.SIGTERM, signal.SIGHUP):
+    signal.signal(sig, signal.SIG_DFL)
+signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGHUP])
+faulthandler.dump_traceback_later(25, exit=True)
 from pathlib import Path
 import numpy as np
 from core.cli.prices_csv import write_columns
@@ -160,7 +166,10 @@ from core.cli.prices_csv import write_columns
 class SlowDate:
     def __str__(self):          # csv calls str() on the cell: stop halfway through the file
         print("writing", flush=True)
-        time.sleep(60)
+        # Short sleeps: a signal that lands on another thread (numpy's BLAS pool) does not
+        # cut a sleep short, and Python runs the handler at the main thread's next bytecode.
+        for _ in range(1200):
+            time.sleep(0.05)
         return "late"
 
 n = 2000
@@ -183,8 +192,8 @@ def test_a_stop_signal_while_writing_leaves_no_temporary_file(tmp_path, signum):
         proc.wait(timeout=30)
     finally:
         proc.kill()
-        proc.communicate()
-    assert proc.returncode == -signum                   # still ends the way the signal ends it
+        _, err = proc.communicate()
+    assert proc.returncode == -signum, err              # still ends the way the signal ends it
     assert leftovers(tmp_path) == []
     assert out.read_text() == "previous\n"
 
