@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import math
 import random
 import threading
@@ -332,15 +333,20 @@ def test_dropped_connection_goes_polling_reconnects_and_quotes_flow_again(
 
 
 def test_refused_connections_back_off_then_go_live(server: StreamServer,
-                                                   make_stream: Any) -> None:
+                                                   make_stream: Any, caplog: Any) -> None:
     server.refuse = 3
     backoff = RecordingBackoff(base_s=0.02, cap_s=0.05, jitter=0)
     stream = make_stream(backoff=backoff)
-    stream.start(["AAPL"])
-    wait_for(lambda: stream.state == "live")
+    with caplog.at_level(logging.INFO):
+        stream.start(["AAPL"])
+        wait_for(lambda: stream.state == "live")
     assert stream.states == ["connecting", "polling", "live"]
     assert backoff.delays == [0.02, 0.04, 0.05]            # doubling, capped
     assert stream.stats.failures == 3 and stream.stats.connects == 1
+    # Each refusal is one line of the stream's own, no traceback from yfinance's client.
+    failed = [r for r in caplog.records if "connecting to" in r.getMessage()]
+    assert len(failed) == 3 and all(r.exc_info is None for r in failed)
+    assert not [r for r in caplog.records if r.name.startswith("yfinance") and r.exc_info]
 
 
 def test_backoff_resets_only_after_a_healthy_connection(server: StreamServer,

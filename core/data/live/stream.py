@@ -80,7 +80,19 @@ def _yfinance_client(url: str) -> Any:
     # yfinance's client uses websockets' deprecated direct connect(); as for the history
     # provider, only warnings raised from yfinance's own modules are silenced.
     warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"yfinance\.")
-    return WebSocket(url=url, verbose=False)
+    client = WebSocket(url=url, verbose=False)
+    if not any(isinstance(f, _RefusedConnect) for f in client.logger.filters):
+        client.logger.addFilter(_RefusedConnect())
+    return client
+
+
+class _RefusedConnect(logging.Filter):
+    """Drops yfinance's record of a failed connect: an error with a full traceback on every
+    try, i.e. every few seconds while offline. The stream logs each failure in one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno >= logging.ERROR
+                    and str(record.msg).startswith("Failed to connect to WebSocket"))
 
 
 class QuoteStream:
