@@ -64,7 +64,7 @@ class ChartLive:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._key: tuple | None = None
+        self._key: tuple[object, ...] | None = None
         self._states: Any = None
         self._engine: Any = None
         self._result: ATCResult | None = None
@@ -114,11 +114,12 @@ class ChartLive:
         try:
             if self._states is None or self._key is None or self._last_ts != after_ts:
                 return None
-            return self._engine.incremental_forming_detail(self._states, 0, float(close))
+            result: ATCResult = self._engine.incremental_forming_detail(self._states, 0, float(close))
+            return result
         finally:
             self._lock.release()
 
-    def _continues(self, key: tuple, window: Any) -> bool:
+    def _continues(self, key: tuple[object, ...], window: Any) -> bool:
         if self._key != key or self._states is None or len(window) == 0:
             return False
         ts = window.timestamps
@@ -135,7 +136,7 @@ class ChartLive:
 def _incremental_state(registry: Registry, close: np.ndarray, config: ATCConfig) -> tuple[Any, Any]:
     """The Rust backend's incremental state of ``close``, or (None, None) without one."""
     try:
-        engine = registry.get("rust")
+        engine: Any = registry.get("rust")      # the Rust backend's incremental API
         states, _ = engine.incremental_init(close[None, :], config)
         return states, engine
     except Exception as exc:             # no Rust backend here: every refresh recomputes

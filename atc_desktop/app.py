@@ -14,7 +14,7 @@ import logging.handlers
 import os
 import sys
 import time
-from typing import Any, Sequence
+from typing import Any, Sequence, cast
 
 from atc_desktop.paths import AppPaths
 
@@ -86,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     qt_handler = setup_logging(paths)
     install_excepthook()
-    app = QApplication.instance() or QApplication(list(sys.argv[:1]))
+    app = cast(QApplication, QApplication.instance() or QApplication(list(sys.argv[:1])))
     app.setApplicationName("atc-desktop")
     app.setApplicationDisplayName("ATC Desktop")
     app.setOrganizationName("atc-desktop")
@@ -163,7 +163,7 @@ def _exit_when_painted(window: Any, chart: bool = False) -> None:
 
     def done() -> None:
         window.close()
-        QApplication.instance().quit()
+        QApplication.quit()
 
     fired = False
 

@@ -56,7 +56,7 @@ def is_warm() -> bool:
         saved = json.loads((cache_folder() / STAMP).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return saved == stamp_key()
+    return bool(saved == stamp_key())
 
 
 def warm() -> float:

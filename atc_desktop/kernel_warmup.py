@@ -84,7 +84,7 @@ class KernelWarmup(QObject):
         self._process = None
         output = ""
         if process is not None:
-            output = bytes(process.readAll()).decode("utf-8", "replace").strip()
+            output = bytes(process.readAll().data()).decode("utf-8", "replace").strip()
             process.deleteLater()
         if status == QProcess.ExitStatus.NormalExit and code == 0 and kernel_cache.is_warm():
             self._done(True, "")

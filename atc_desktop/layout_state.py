@@ -21,7 +21,7 @@ def _settings(path: Path) -> QSettings:
 
 def _saved(path: Path, key: str) -> QByteArray | None:
     q = _settings(path)
-    if int(q.value("version", 0) or 0) != LAYOUT_VERSION:
+    if int(str(q.value("version", 0) or 0)) != LAYOUT_VERSION:
         return None
     value = q.value(key)
     return value if isinstance(value, QByteArray) and not value.isEmpty() else None
@@ -52,7 +52,7 @@ def saved_view_state(path: Path) -> dict[str, str]:
     """The view state of the last session (only keys it saved; nothing from another
     layout version)."""
     q = _settings(path)
-    if int(q.value("version", 0) or 0) != LAYOUT_VERSION:
+    if int(str(q.value("version", 0) or 0)) != LAYOUT_VERSION:
         return {}
     return {key: str(q.value(key)) for key in VIEW_KEYS if q.contains(key)}
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import Any
+from typing import Any, Callable
 
 from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QResizeEvent, QShowEvent
@@ -173,7 +173,7 @@ class MainWindow(QMainWindow):
             f.addAction(a)
         sized = f.addMenu("Export chart as PNG &at")
         for size in PNG_SIZES:
-            sized.addAction(size_label(size) + "…", lambda s=size: self.export_chart_png(s))
+            sized.addAction(size_label(size) + "…", self._export_png_at(size))
         f.addSeparator()
         f.addAction(self.act_quit)
         wl = menu.addMenu("&Watchlist")
@@ -214,6 +214,9 @@ class MainWindow(QMainWindow):
         for a in (self.act_zoom_in, self.act_zoom_out, self.act_reset):
             bar.addAction(a)
 
+
+    def _export_png_at(self, size: tuple[int, int]) -> Callable[[], None]:
+        return lambda: self.export_chart_png(size)
     def _build_status_bar(self) -> None:
         sb = self.statusBar()
         # Elided, not wrapped or clipped: the status bar must not set the window's width.

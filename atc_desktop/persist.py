@@ -97,9 +97,10 @@ def _aside_name(path: Path) -> Path:
 
 def set_aside(path: Path, reason: str) -> SetAside:
     """Rename an unusable user file to ``<name>.corrupt-<time>`` (never overwritten later)."""
-    kept: Path | None = _aside_name(path)
+    target = _aside_name(path)
+    kept: Path | None = target
     try:
-        os.replace(path, kept)
+        os.replace(path, target)
     except OSError as exc:
         log.error("cannot move %s aside: %s", path, exc)
         kept = None

@@ -65,7 +65,7 @@ class ScreenStates:
 
     def __init__(self, report_tail: int = 8) -> None:
         self.report_tail = report_tail
-        self._key: tuple | None = None
+        self._key: tuple[object, ...] | None = None
         self._state: ScreenState | None = None
         self._rows: dict[str, _Row] = {}
         self.rebuilt_last: set[str] = set()      # symbols rebuilt on the last advance

@@ -84,7 +84,7 @@ class AppSession(QObject):
         self.model.symbols_edited.connect(self._save_symbols)
         self.undo = WatchlistUndo(self.model, self)      # every edit of the list goes through it
         self.undo.removed.connect(self._symbols_removed)
-        self.undo.restored.connect(lambda _s: self.refresh.request(fetch=False))
+        self.undo.restored.connect(self._symbols_restored)
         self.runner = JobRunner(pool, self)
         self._provider_override = provider
         self.data = self._make_data(self.settings)
@@ -181,6 +181,9 @@ class AppSession(QObject):
         removed = self.undo.remove(symbols)
         if removed:
             log.info("removed %s from %s (Ctrl+Z undoes)", ", ".join(removed), self.watchlists.active)
+
+    def _symbols_restored(self, _symbols: object) -> None:
+        self.refresh.request(fetch=False)
 
     def _symbols_removed(self, removed: list[str]) -> None:
         if self.analysis.symbol in removed:

@@ -31,6 +31,8 @@ from core.backtest import METRICS
 from core.config import ATCConfig
 from core.errors import ATCError
 
+from atc_desktop.table_text import cell_text
+
 log = logging.getLogger(__name__)
 
 DEFAULT_GRID = """# Every combination of these values (any ATC parameter) is backtested
@@ -88,10 +90,10 @@ class SweepJob(QObject):
         super().__init__()
         self.request = request
         self._cancel = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="atc-sweep", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="atc-sweep", daemon=True)
 
     def start(self) -> None:
-        self.thread.start()
+        self._thread.start()
 
     def cancel(self) -> None:
         self._cancel.set()
@@ -250,18 +252,18 @@ class SweepPanel(QWidget):
         buttons.addWidget(self.progress, 1)
 
         self.symbol_choice = QComboBox()
-        self.metric = QComboBox()
-        self.metric.addItems(METRICS)
-        self.metric.setCurrentText("sharpe")
+        self.metric_choice = QComboBox()
+        self.metric_choice.addItems(METRICS)
+        self.metric_choice.setCurrentText("sharpe")
         self.x_param = QComboBox()
         self.y_param = QComboBox()
-        for box in (self.symbol_choice, self.metric, self.x_param, self.y_param):
+        for box in (self.symbol_choice, self.metric_choice, self.x_param, self.y_param):
             box.currentIndexChanged.connect(self._show_results)
         self.apply_button = QPushButton("Apply to chart")
         self.apply_button.setEnabled(False)
         self.apply_button.clicked.connect(self.apply_selected)
         choose = QHBoxLayout()
-        for label, box in (("Symbol", self.symbol_choice), ("Metric", self.metric),
+        for label, box in (("Symbol", self.symbol_choice), ("Metric", self.metric_choice),
                            ("X", self.x_param), ("Y", self.y_param)):
             choose.addWidget(QLabel(label))
             choose.addWidget(box)
@@ -471,7 +473,7 @@ class SweepPanel(QWidget):
 
     def _show_heatmap(self, rows: Any) -> None:
         fields = self.outcome.fields if self.outcome else []
-        x, y, metric = self.x_param.currentText(), self.y_param.currentText(), self.metric.currentText()
+        x, y, metric = self.x_param.currentText(), self.y_param.currentText(), self.metric_choice.currentText()
         if not fields or x not in fields or y not in fields:
             return
         if x == y:
@@ -492,8 +494,10 @@ class SweepPanel(QWidget):
         selected = self.table.selectedItems()
         if not selected:
             return None
-        header = [self.table.horizontalHeaderItem(c).text() for c in range(self.table.columnCount())]
+        header = [cell_text(self.table.horizontalHeaderItem(c)) for c in range(self.table.columnCount())]
         set_item = self.table.item(selected[0].row(), header.index("set"))
+        if set_item is None:
+            return None
         config = self.outcome.configs[int(set_item.data(Qt.ItemDataRole.DisplayRole))]
         return {name: getattr(config, name) for name in self.outcome.fields}
 

@@ -39,7 +39,7 @@ def render(out: Path = OUT, width: int = 1600, height: int = 1000, theme: str = 
     app.processEvents()
     out.parent.mkdir(parents=True, exist_ok=True)
     image = chart.grab().toImage()
-    if not image.save(str(out), "PNG"):  # type: ignore[call-overload]  # stub says bytes
+    if not image.save(str(out), "PNG"):
         raise OSError(f"could not write {out}")
     chart.close()
     return out

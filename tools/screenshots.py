@@ -35,7 +35,7 @@ def render(out_dir: Path = OUT, theme: str = "dark") -> list[Path]:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     home = Path(tempfile.mkdtemp(prefix="atc-shots-"))
     os.environ.setdefault("NUMBA_CACHE_DIR", str(Path.home() / ".cache" / "atc-desktop" / "numba"))
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtWidgets import QApplication, QLineEdit
 
     from atc_desktop.app import setup_logging
     from atc_desktop.main_window import MainWindow
@@ -99,7 +99,9 @@ def render(out_dir: Path = OUT, theme: str = "dark") -> list[Path]:
     dock.resize(900, 1180)
     dock.show()
     window.settings_tabs.setCurrentIndex(0)
-    window.settings_panel.editor("La").widget.setText("0.9")   # an inline validation message
+    lam = window.settings_panel.editor("La").widget
+    assert isinstance(lam, QLineEdit)
+    lam.setText("0.9")                # an inline validation message
     window.settings_panel.apply_now()
     for _ in range(10):
         app.processEvents()

@@ -89,7 +89,7 @@ class ValueAxisItem(pg.AxisItem):
     """A pane's value axis: no ticks beside the legend band (where no data is drawn)."""
 
     def tickValues(self, minVal: float, maxVal: float, size: float) -> list[tuple[float, list[float]]]:  # noqa: N802,N803
-        levels = super().tickValues(minVal, maxVal, size)
+        levels: list[tuple[float, list[float]]] = super().tickValues(minVal, maxVal, size)
         view = self.linkedView()
         data_range = getattr(view, "data_range", None)
         if data_range is None:

@@ -24,7 +24,8 @@ class ChartView(pg.GraphicsLayoutWidget):
 
     def paintEvent(self, ev: QtGui.QPaintEvent) -> None:  # noqa: N802 - Qt's name
         region = QtGui.QRegion(ev.region())    # a copy that outlives the iteration
-        rects = [(r.x(), r.y(), r.x() + r.width(), r.y() + r.height()) for r in region]
+        rects = [(r.x(), r.y(), r.x() + r.width(), r.y() + r.height())
+                 for r in region]  # type: ignore[attr-defined]  # iterable; the stub lacks __iter__
         whole = len(rects) == 1 and region.boundingRect().contains(self.viewport().rect())
         self.exposed = None if whole else np.asarray(rects, dtype=np.float64)
         try:

@@ -112,11 +112,11 @@ class PaneSplitter(QtCore.QObject):
             self._hover(self.boundary_at(y) is not None)
             return False
         if kind == Type.MouseButtonPress and left:
-            k = self.boundary_at(y)
-            if k is None:
+            hit = self.boundary_at(y)
+            if hit is None:
                 return False
             rows = self._rows()
-            self._drag = (k, y, [round(b - t) for t, b in rows])
+            self._drag = (hit, y, [round(b - t) for t, b in rows])
             return True
         if kind == Type.MouseButtonRelease and left and self._drag is not None:
             k, y0, heights = self._drag

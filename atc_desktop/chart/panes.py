@@ -60,7 +60,7 @@ class BandViewBox(pg.ViewBox):
 
     def data_height(self) -> float:
         """Pixels left for the data under the band."""
-        return max(self.height() - self._band, 1.0)
+        return max(float(self.height()) - self._band, 1.0)
 
     def shape(self) -> QtGui.QPainterPath:
         rect = self.rect()
@@ -119,7 +119,8 @@ def _legend(plot: pg.PlotItem, justify: str = "left") -> pg.LabelItem:
 
 
 def _text_size(label: pg.LabelItem) -> QtCore.QSizeF:
-    return label.item.boundingRect().size()
+    size: QtCore.QSizeF = label.item.boundingRect().size()
+    return size
 
 
 def _wrap(label: pg.LabelItem, width: float) -> None:

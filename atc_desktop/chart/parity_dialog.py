@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from atc_desktop.guard import guarded
+from atc_desktop.table_text import table_rows
 from atc_desktop.workers import JobFailure, JobResult, JobRunner
 from core.config import ATCConfig
 from core.errors import ATCError
@@ -82,8 +83,8 @@ class ParityDialog(QDialog):
         for w in (self.header, self.notes):
             lay.addWidget(w)
         lay.addWidget(self.table, 1)
-        for w in (self.verdict, rules, buttons):
-            lay.addWidget(w)
+        for tail in (self.verdict, rules, buttons):
+            lay.addWidget(tail)
         self.resize(1100, 560)
 
         self._runner = runner
@@ -98,8 +99,7 @@ class ParityDialog(QDialog):
 
     def rows(self) -> list[list[str]]:
         """The table's text, row by row (what the user sees)."""
-        return [[self.table.item(r, c).text() for c in range(self.table.columnCount())]
-                for r in range(self.table.rowCount())]
+        return table_rows(self.table)
 
     @guarded
     def _succeeded(self, result: JobResult[ParityReport]) -> None:

@@ -7,7 +7,7 @@ the price legend repeats; the zoom buttons, which the main toolbar and keys have
 of forcing the window wider."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtCore import Signal
@@ -122,15 +122,18 @@ class ChartToolbar(QtWidgets.QWidget):
         png.setToolTip("Save the chart as a PNG image (the arrow: choose its size)")
         sizes = QtWidgets.QMenu(png)
         for w, h in PNG_SIZES:
-            sizes.addAction(size_label((w, h)), lambda w=w, h=h: self.export_png_sized.emit(w, h))
+            sizes.addAction(size_label((w, h)), self._export_sized(w, h))
         png.setMenu(sizes)
         png.setObjectName("pngButton")
         self.png_button = png
         #: Dropped first to last when the toolbar is too narrow for everything.
-        self._optional: list[list[QtWidgets.QWidget]] = [[self.source], self.zoom_buttons,
+        self._optional: list[list[QtWidgets.QWidget]] = [[self.source], list(self.zoom_buttons),
                                                           list(self.ma_buttons.values())]
         self._dropped = 0
         self.set_theme(DARK)
+
+    def _export_sized(self, w: int, h: int) -> Callable[[], None]:
+        return lambda: self.export_png_sized.emit(w, h)
 
     # -- fitting a narrow chart ----------------------------------------------------------------
     def _width_for(self, dropped: int) -> int:
@@ -143,6 +146,8 @@ class ChartToolbar(QtWidgets.QWidget):
         width, widgets = m.left() + m.right(), 0
         for i in range(lay.count()):
             item = lay.itemAt(i)
+            if item is None:
+                continue
             w = item.widget()
             if w is None:
                 width += item.sizeHint().width()        # the fixed spacings (stretch: 0)

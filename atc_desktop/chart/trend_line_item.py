@@ -133,7 +133,7 @@ class TrendLineItem(LevelCachedItem[_Level]):
         if s1 <= s0:
             return
         seg, cls = lvl.seg[s0:s1], lvl.cls[s0:s1]
-        ys = (seg[:, 1], seg[:, 3])
+        ys: tuple[np.ndarray, ...] = (seg[:, 1], seg[:, 3])
         if self._fill_base is not None:
             ys += (np.full(seg.shape[0], self._fill_base),)
         exposed = exposed_rows(self, p, (seg[:, 0], seg[:, 2]), ys, self._width + 2.0)

@@ -12,6 +12,8 @@ from PySide6.QtWidgets import (
     QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
+from atc_desktop.table_text import table_rows
+
 MAX_FALLBACK_ROWS = 1000
 
 #: What makes two fallbacks the same one: (from, to, reason, operation).
@@ -156,4 +158,4 @@ class BackendsView(QWidget):
 
     def fallback_rows(self) -> list[tuple[str, ...]]:
         t = self.fallback_table
-        return [tuple(t.item(r, c).text() for c in range(t.columnCount())) for r in range(t.rowCount())]
+        return [tuple(row) for row in table_rows(t)]

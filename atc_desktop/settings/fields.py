@@ -39,7 +39,7 @@ class FieldEditor(QObject):
 
     edited = Signal()
 
-    def __init__(self, f: dataclasses.Field, value: Any, parent: QWidget) -> None:
+    def __init__(self, f: dataclasses.Field[Any], value: Any, parent: QWidget) -> None:
         super().__init__(parent)
         self.field = f
         self.name = f.name

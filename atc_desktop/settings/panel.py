@@ -83,7 +83,7 @@ class SettingsPanel(QWidget):
         col = QVBoxLayout(body)
         col.addWidget(self._data_box(settings, intervals))
         col.addWidget(self._backend_box(settings, backends))
-        groups: dict[str, list[dataclasses.Field]] = {}
+        groups: dict[str, list[dataclasses.Field[Any]]] = {}
         for f in dataclasses.fields(ATCConfig):
             groups.setdefault(group_of(f.name), []).append(f)
         for title in [*GROUPS, "Other"]:
@@ -178,7 +178,7 @@ class SettingsPanel(QWidget):
         form.addRow("Screening", screening)
         return box
 
-    def _param_box(self, title: str, fields: list[dataclasses.Field], cfg: ATCConfig) -> QGroupBox:
+    def _param_box(self, title: str, fields: list[dataclasses.Field[Any]], cfg: ATCConfig) -> QGroupBox:
         box = QGroupBox(f"ATC — {title.lower()}", self)
         grid = QGridLayout(box)
         grid.setColumnStretch(3, 1)

@@ -266,7 +266,9 @@ class SymbolCompleter(QCompleter):
             item.setEditable(False)
             self._items.appendRow(item)
         if not found:
-            self.popup().hide()
+            popup = self.popup()
+            if popup is not None:
+                popup.hide()
         elif self._line.hasFocus():
             self.setCompletionPrefix(last_token(self._line.text()))
             self.complete()

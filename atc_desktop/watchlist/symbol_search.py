@@ -56,7 +56,8 @@ def local_index(provider: Any) -> list[Suggestion]:
         try:
             from core.data import make_provider
 
-            found += _usable(make_provider("bundled", replay=False).symbols(), _WHERE["bundled"])
+            bundled: Any = make_provider("bundled", replay=False)     # lists its symbols
+            found += _usable(bundled.symbols(), _WHERE["bundled"])
         except Exception as exc:         # a missing bundled file only shortens the list
             log.debug("no bundled symbols to suggest: %s", exc)
     return merge(found, limit=None)
