@@ -16,7 +16,7 @@
 //! arrays, so the kernels need no vector type of their own and the caller picks one.
 
 use crate::exact::Terms;
-use crate::family::PINE_TOLERANCE;
+use crate::exact::PINE_TOLERANCE;
 use crate::ma::{ema_next, kama_next, step_one, Dema, Ema, MaKernel};
 use crate::mathsum::{compensated, rebaseline};
 use crate::simd::Simd;

@@ -7,7 +7,8 @@ use rayon::prelude::*;
 
 use crate::family::{family_pass, PassInput};
 use crate::layer2::Layer2Params;
-use crate::ma::{Dema, Ema, Hull, Kama, Lsma, Sma, Wma};
+use crate::ma::{Dema, Ema, Kama};
+use crate::window::{Hull, Lsma, Sma, Wma};
 use crate::params::{HmaKind, InputError, Params};
 use crate::simd::{load_at, store_at, Simd};
 

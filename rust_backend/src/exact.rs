@@ -15,6 +15,11 @@
 
 use crate::simd::{load_at, Simd};
 
+/// Pine's tolerance for the script's own comparisons (spec §4.8): a and b are equal when
+/// |a − b| ≤ 1e-10 (`noise != 0`, `e < 0.25`, `v > 0.49`, `p > 0`); built-in crossovers
+/// compare exactly.
+pub const PINE_TOLERANCE: f64 = 1e-10;
+
 /// Relative width of the safe band: a running WMA/LSMA/Hull value within
 /// `TIE_BAND · M` of the close is replaced by the exact §4.8 value before the crossover
 /// test, where `M` is the largest source price that entered any running sum since the

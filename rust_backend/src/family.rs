@@ -10,10 +10,6 @@ use crate::simd::{load_at, store_at, Simd};
 
 /// Equities never fall below this (spec §6 step 4).
 pub const EQUITY_FLOOR: f64 = 0.25;
-/// Pine's tolerance for the script's own comparisons (spec §4.8): a and b are equal when
-/// |a − b| ≤ 1e-10 (`noise != 0`, `e < 0.25`, `v > 0.49`, `p > 0`); built-in crossovers
-/// compare exactly.
-pub const PINE_TOLERANCE: f64 = 1e-10;
 
 /// The largest equity that Pine's tolerant `e < 0.25` floors: fl(0.25 − e) > 1e-10
 /// exactly when e ≤ this value, because fl(0.25 − e) falls monotonically as e grows (the

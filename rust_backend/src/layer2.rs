@@ -1,7 +1,8 @@
 //! Layer 2 (family equities, Cut, Average_Signal; spec §8) and the direction, arrows and
 //! alerts of §9, in one pass over the bars, for all lanes (series) of a vector at once.
 
-use crate::family::{floor_equity, PINE_TOLERANCE};
+use crate::exact::PINE_TOLERANCE;
+use crate::family::floor_equity;
 use crate::simd::{load_at, store_at, Simd};
 
 /// Settings of the Layer-2 / events pass.

@@ -17,13 +17,11 @@
 //!
 //! Sources are interleaved: lane `l` of bar `t` is `x[t * V::LANES + l]`.
 
-use crate::exact::{Bars, Steps};
-use crate::family::PINE_TOLERANCE;
+use crate::exact::{Bars, Steps, PINE_TOLERANCE};
 use crate::mathsum::MathSum;
 use crate::simd::{load_at, store_at, Simd};
 
 pub use crate::exact::RESUM_PERIOD;
-pub use crate::window::{Hull, Lsma, Sma, Wma};
 
 pub const KAMA_FAST: f64 = 0.666;
 pub const KAMA_SLOW: f64 = 0.064;

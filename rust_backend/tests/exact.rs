@@ -6,7 +6,8 @@ mod common;
 
 use _native::exact::{hull_bars, lsma_bars, wma_bars, wma_lsma_bars, Bars};
 use _native::family::{Members, Phase};
-use _native::ma::{Hull, Lsma, MaKernel, Sma, Wma};
+use _native::ma::MaKernel;
+use _native::window::{Hull, Lsma, Sma, Wma};
 use _native::mathsum::{math_sum, MathSum};
 use _native::simd::Simd;
 use common::{run_kernel, walk, Rows, NAN};

@@ -4,7 +4,8 @@ mod common;
 
 use _native::family::{round2, Members, Phase};
 use _native::layer2::{layer2_pass, Layer2Out, Layer2Params};
-use _native::ma::{Dema, Ema, Hull, Kama, Lsma, MaKernel, Sma, Wma, RESUM_PERIOD};
+use _native::ma::{Dema, Ema, Kama, MaKernel, RESUM_PERIOD};
+use _native::window::{Hull, Lsma, Sma, Wma};
 use _native::simd::Simd;
 use common::*;
 
@@ -96,7 +97,8 @@ fn running_sums_stay_exact_over_long_series() {
 
 #[test]
 fn the_equity_floor_is_pines_tolerant_comparison() {
-    use _native::family::{floor_equity, FLOORED_AT_MOST, PINE_TOLERANCE};
+    use _native::exact::PINE_TOLERANCE;
+    use _native::family::{floor_equity, FLOORED_AT_MOST};
     // The boundary: floored exactly when 0.25 − e > 1e-10, and fl(0.25 − e) is monotone.
     const { assert!(0.25 - FLOORED_AT_MOST > PINE_TOLERANCE) };
     assert!(0.25 - FLOORED_AT_MOST.next_up() <= PINE_TOLERANCE);
