@@ -393,6 +393,6 @@ mod tests {
 
     #[test]
     fn ema_and_dema_as_lanes_are_the_scalar_kernels_bit_for_bit() {
-        crate::simd::at_every_width!(check);
+        crate::at_every_width!(check);
     }
 }

@@ -8,9 +8,9 @@ use rayon::prelude::*;
 use crate::family::{family_pass, PassInput};
 use crate::layer2::Layer2Params;
 use crate::ma::{Dema, Ema, Kama};
-use crate::window::{Hull, Lsma, Sma, Wma};
 use crate::params::{HmaKind, InputError, Params};
 use crate::simd::{load_at, store_at, Simd};
+use crate::window::{Hull, Lsma, Sma, Wma};
 
 /// Instruction-set level the kernels were dispatched to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

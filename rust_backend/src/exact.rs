@@ -538,6 +538,6 @@ mod tests {
 
     #[test]
     fn quotients_by_the_lengths_constants_are_the_divisions() {
-        crate::simd::at_every_width!(check);
+        crate::at_every_width!(check);
     }
 }

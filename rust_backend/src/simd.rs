@@ -600,25 +600,28 @@ mod x86 {
 
 /// Runs a generic test function `$check::<V>()` at every vector width this CPU has
 /// (scalar, SSE2, and AVX2/AVX-512 where detected), so a lane-wise kernel is compared with
-/// its scalar form at each width the dispatch can pick.
-#[cfg(test)]
+/// its scalar form at each width the dispatch can pick. Exported (hidden) for the
+/// integration tests in `tests/`.
+#[doc(hidden)]
+#[macro_export]
 macro_rules! at_every_width {
     ($check:ident) => {{
         $check::<f64>();
         #[cfg(target_arch = "x86_64")]
         {
-            $check::<crate::simd::F64x2>();
+            $check::<$crate::simd::F64x2>();
             if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-                $check::<crate::simd::F64x4>();
+                $check::<$crate::simd::F64x4>();
             }
-            if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512dq") {
-                $check::<crate::simd::F64x8>();
+            if std::is_x86_feature_detected!("avx512f")
+                && std::is_x86_feature_detected!("avx512vl")
+                && std::is_x86_feature_detected!("avx512dq")
+            {
+                $check::<$crate::simd::F64x8>();
             }
         }
     }};
 }
-#[cfg(test)]
-pub(crate) use at_every_width;
 
 #[cfg(test)]
 mod tests {
@@ -650,19 +653,6 @@ mod tests {
 
     #[test]
     fn tiles_transpose_and_states_store_as_bytes_at_every_width() {
-        check::<f64>();
-        #[cfg(target_arch = "x86_64")]
-        {
-            check::<super::F64x2>();
-            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-                check::<super::F64x4>();
-            }
-            if std::is_x86_feature_detected!("avx512f")
-                && std::is_x86_feature_detected!("avx512vl")
-                && std::is_x86_feature_detected!("avx512dq")
-            {
-                check::<super::F64x8>();
-            }
-        }
+        crate::at_every_width!(check);
     }
 }

@@ -4,12 +4,13 @@
 
 mod common;
 
+use _native::at_every_width;
 use _native::exact::{hull_bars, lsma_bars, wma_bars, wma_lsma_bars, Bars};
 use _native::family::{Members, Phase};
 use _native::ma::MaKernel;
-use _native::window::{Hull, Lsma, Sma, Wma};
 use _native::mathsum::{math_sum, MathSum};
 use _native::simd::Simd;
+use _native::window::{Hull, Lsma, Sma, Wma};
 use common::{run_kernel, walk, Rows, NAN};
 
 fn same(got: &[f64], want: &[f64]) -> bool {
@@ -91,17 +92,7 @@ fn machine_matches_the_naive_restatement_and_every_lane() {
             }
         }
     }
-    lanes::<f64>();
-    #[cfg(target_arch = "x86_64")]
-    {
-        lanes::<_native::simd::F64x2>();
-        if std::is_x86_feature_detected!("avx2") {
-            lanes::<_native::simd::F64x4>();
-        }
-        if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512dq") {
-            lanes::<_native::simd::F64x8>();
-        }
-    }
+    at_every_width!(lanes);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -140,17 +131,7 @@ fn check_bars<V: Simd>() {
 
 #[test]
 fn exact_wma_linreg_and_hull_over_bars_are_section_4_8() {
-    check_bars::<f64>();
-    #[cfg(target_arch = "x86_64")]
-    {
-        check_bars::<_native::simd::F64x2>();
-        if std::is_x86_feature_detected!("avx2") {
-            check_bars::<_native::simd::F64x4>();
-        }
-        if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512dq") {
-            check_bars::<_native::simd::F64x8>();
-        }
-    }
+    at_every_width!(check_bars);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -307,15 +288,5 @@ fn check_across<V: Simd>() {
 
 #[test]
 fn members_as_lanes_are_the_machine_bit_for_bit() {
-    check_across::<f64>();
-    #[cfg(target_arch = "x86_64")]
-    {
-        check_across::<_native::simd::F64x2>();
-        if std::is_x86_feature_detected!("avx2") {
-            check_across::<_native::simd::F64x4>();
-        }
-        if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512dq") {
-            check_across::<_native::simd::F64x8>();
-        }
-    }
+    at_every_width!(check_across);
 }

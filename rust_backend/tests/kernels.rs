@@ -5,8 +5,8 @@ mod common;
 use _native::family::{round2, Members, Phase};
 use _native::layer2::{layer2_pass, Layer2Out, Layer2Params};
 use _native::ma::{Dema, Ema, Kama, MaKernel, RESUM_PERIOD};
-use _native::window::{Hull, Lsma, Sma, Wma};
 use _native::simd::Simd;
+use _native::window::{Hull, Lsma, Sma, Wma};
 use common::*;
 
 /// Run kernel `K` over `series` in two calls.

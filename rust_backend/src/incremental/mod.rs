@@ -36,8 +36,7 @@ pub mod batch;
 use std::sync::Arc;
 
 use crate::engine::{check_level, default_level, growth_row, growth_value, layer2_params, SimdLevel};
-use crate::exact::{seq_dot, seq_index_sum, Bars, MemberConsts, Steps, Terms};
-use crate::exact::PINE_TOLERANCE;
+use crate::exact::{seq_dot, seq_index_sum, Bars, MemberConsts, Steps, Terms, PINE_TOLERANCE};
 use crate::family::{Members, Phase};
 use crate::layer2::{FamilyBar, Layer2Params, SeriesLayer2, FAMILY_LANES};
 use crate::ma::{ema_next, kama_next};
