@@ -5,7 +5,7 @@ In the chart's calibration view the calibrated family's row is highlighted."""
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import NamedTuple
 
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -40,7 +40,7 @@ class WeightsTableWidget(QtWidgets.QTableWidget):
         self._config: ATCConfig | None = None
         #: What each cell shows (text, colour, shade, bold): a live tick sets only what
         #: changed, since every set is a model signal and a repaint of the cell.
-        self._shown: list[list[tuple[object, ...] | None]] = [[None] * 9 for _ in range(6)]
+        self._shown: list[list[_Look | None]] = [[None] * 9 for _ in range(6)]
         self.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.NoSelection)
         self.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
@@ -170,47 +170,45 @@ class WeightsTableWidget(QtWidgets.QTableWidget):
         t = self._theme
         finite = values[np.isfinite(values)]
         top = float(finite.max()) if finite.size else 1.0
-        colors = {1: t.bull, -1: t.bear, 0: t.muted}
+        colors = {s: QtGui.QColor(c).rgba() for s, c in ((1, t.bull), (-1, t.bear), (0, t.muted))}
+        shade = QtGui.QColor(t.foreground).rgba() & 0xFFFFFF
+        marked = QtGui.QColor(t.warning_bg).rgba()
         best = np.nanargmax(np.where(np.isfinite(values), values, -np.inf), axis=1)
         for r in range(6):
             muted = self._highlight is not None and r != self._highlight
             for c in range(9):
                 v = float(values[r, c])
-                state = 0 if states is None else int(states[r, c])
-                shown = (
-                    "—" if not math.isfinite(v) else f"{v:.3f}",
-                    colors.get(state, colors[0]), muted,
-                    # The background grows with the member's weight relative to the largest.
-                    -1 if r == self._highlight else
-                    int(8 + 40 * (v / top)) if math.isfinite(v) and top > 0 else 0,
-                    bool(c == best[r]) and math.isfinite(v),
-                    t.name,
-                )
+                fg = colors.get(0 if states is None else int(states[r, c]), colors[0])
+                # The background grows with the member's weight relative to the largest one.
+                alpha = int(8 + 40 * (v / top)) if math.isfinite(v) and top > 0 else 0
+                look = _Look("—" if not math.isfinite(v) else f"{v:.3f}",
+                             (90 << 24) | (fg & 0xFFFFFF) if muted else fg,
+                             marked if r == self._highlight else (alpha << 24) | shade,
+                             bool(c == best[r]) and math.isfinite(v))
                 old = self._shown[r][c]
-                if old != shown:
-                    self._set_cell(self._cells[r][c], shown, old)
-                    self._shown[r][c] = shown
+                if look != old:
+                    _set_cell(self._cells[r][c], look, old)
+                    self._shown[r][c] = look
 
-    def _set_cell(self, item: QtWidgets.QTableWidgetItem, shown: tuple[Any, ...],
-                  old: tuple[Any, ...] | None) -> None:
-        """Set the parts of a cell that differ from ``old`` (all of them when None)."""
-        text, color, muted, alpha, bold, _theme = shown
-        t = self._theme
-        if old is None or old[0] != text:
-            item.setText(text)
-        if old is None or old[1:3] != (color, muted) or old[5] != shown[5]:
-            fg = QtGui.QColor(color)
-            if muted:
-                fg.setAlpha(90)
-            item.setForeground(fg)
-        if old is None or old[3] != alpha or old[5] != shown[5]:
-            if alpha < 0:
-                item.setBackground(QtGui.QColor(t.warning_bg))
-            else:
-                shade = QtGui.QColor(t.foreground)
-                shade.setAlpha(alpha)
-                item.setBackground(shade)
-        if old is None or old[4] != bold:
-            font = item.font()
-            font.setBold(bold)
-            item.setFont(font)
+
+class _Look(NamedTuple):
+    """What a cell shows (colours as ARGB)."""
+
+    text: str
+    fg: int
+    bg: int
+    bold: bool
+
+
+def _set_cell(item: QtWidgets.QTableWidgetItem, new: _Look, old: _Look | None) -> None:
+    """Set the parts of a cell that differ from ``old`` (all of them when None)."""
+    if old is None or new.text != old.text:
+        item.setText(new.text)
+    if old is None or new.fg != old.fg:
+        item.setForeground(QtGui.QColor.fromRgba(new.fg))
+    if old is None or new.bg != old.bg:
+        item.setBackground(QtGui.QColor.fromRgba(new.bg))
+    if old is None or new.bold != old.bold:
+        font = item.font()
+        font.setBold(new.bold)
+        item.setFont(font)

@@ -585,14 +585,17 @@ class ChartWidget(QtWidgets.QWidget):
             self._readouts_timer.start()
         else:
             self._readouts_timer.stop()
-            self._show_readouts()
+            self._show_readouts(values)
 
-    def _show_readouts(self) -> None:
+    def _show_readouts(self, values: dict[str, Any] | None = None) -> None:
+        """Readout panel and weights at ``_readouts_bar``; ``values``: its readout, when
+        the caller has it."""
         d = self._data
         if d is None:
             return
         i = min(self._readouts_bar, d.n - 1)
-        values = d.readout(i)
+        if values is None:
+            values = d.readout(i)
         last = i == d.n - 1
         title = ("Last bar" + (" (forming)" if self._forming else "")) if last else f"Bar {i}"
         prev = float(d.bars.close[i - 1]) if i > 0 else None
