@@ -1,8 +1,13 @@
-//! Scheduling of the single-series stages: stage B (the consumer) on the calling thread,
-//! and for longer series an opportunistic helper task on the thread pool that runs
-//! stage A ahead. Whenever the next block is neither ready nor being filled, the consumer
-//! fills it itself, so results and their order of operations never depend on the helper
-//! and the caller never waits for it to be scheduled.
+//! Scheduling of the single-series stages. Each block of bars needs its exact rows
+//! (stage E, no state: any thread may compute any block's), its recursive MAs (stage A,
+//! block after block) and then stage B, which runs on the calling thread. For longer
+//! series an opportunistic helper task on the thread pool runs stage A ahead; whenever
+//! the next block is not ready, the consumer computes what it still lacks, or the exact
+//! rows of the blocks ahead while the helper fills it, and the helper computes exact rows
+//! while the ring is full or the consumer fills a block itself. So the two threads share
+//! stage A and E's work whichever of them is the slower, results and their order of
+//! operations never depend on who computes what, and the caller never waits for the
+//! helper to be scheduled.
 
 use std::cell::{RefCell, UnsafeCell};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -10,7 +15,7 @@ use std::sync::{Arc, OnceLock};
 
 use crate::family::PassInput;
 use crate::params::Params;
-use crate::stage::{Isa, SingleRows, StageA, StageB, BLOCK_STRIDE};
+use crate::stage::{ExactRows, Isa, Rows, SingleRows, StageA, StageB, StageE, BLOCK_STRIDE, EXACT_ROWS};
 
 /// Bars per block for short series (buffers stay in L2).
 const BLOCK: usize = 256;
@@ -22,12 +27,14 @@ const PIPELINE_MIN_BARS: usize = 1024;
 thread_local! {
     /// Block buffers per calling thread, reused across calls.
     static BLOCKS: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
+    /// Stage E's scratch per thread (the Hull's raw values).
+    static HULL_RAW: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Block buffers in flight between the two stages.
+/// Block buffers in flight between the stages.
 const RING: usize = 3;
 
-/// Stages A and B over all blocks of one series (see the module documentation): on one
+/// The stages over all blocks of one series (see the module documentation): on one
 /// thread or a busy machine this is the sequential loop.
 pub(crate) fn run<I: Isa>(p: &Params, inp: &PassInput<'_>, rows: &mut SingleRows<'_>) {
     let n = inp.bars;
@@ -35,14 +42,17 @@ pub(crate) fn run<I: Isa>(p: &Params, inp: &PassInput<'_>, rows: &mut SingleRows
     let block = if n >= 4 * PIPELINE_BLOCK { PIPELINE_BLOCK } else { BLOCK };
     let blocks = n.div_ceil(block);
     let slot_len = block * BLOCK_STRIDE;
+    // Stages A and E write the MA rows (whoever fills a block); stage B only reads the
+    // exact ones. Without them, each slot's exact rows have a buffer of their own.
+    let mas = rows.detail.as_mut().map_or(std::ptr::null_mut(), |d| d.mas.as_mut_ptr());
+    let exact_len = if mas.is_null() { EXACT_ROWS * block } else { 0 };
     BLOCKS.with(|cell| {
         let mut bufs = cell.borrow_mut();
-        bufs.resize(RING * slot_len, 0.0);
-        // Stage A writes the MA rows (whoever fills a block); stage B never touches them.
-        let mas = rows.detail.as_mut().map_or(std::ptr::null_mut(), |d| d.mas.as_mut_ptr());
+        bufs.resize(RING * (slot_len + exact_len), 0.0);
         let shared = Arc::new(Pipeline {
             busy: AtomicBool::new(false),
-            producer: UnsafeCell::new(Producer { a: StageA::new(p, block, !mas.is_null()), next: 0, done: false }),
+            producer: UnsafeCell::new(Producer { a: StageA::new(p), next: 0 }),
+            e: StageE::new(p),
             x: inp.x.as_ptr(),
             close: inp.close.as_ptr(),
             bars: n,
@@ -51,8 +61,13 @@ pub(crate) fn run<I: Isa>(p: &Params, inp: &PassInput<'_>, rows: &mut SingleRows
             slots: bufs.as_mut_ptr(),
             mas,
             slot_len,
+            exact_len,
             filled: AtomicUsize::new(0),
+            exact_next: AtomicUsize::new(0),
+            exact_done: std::array::from_fn(|_| AtomicUsize::new(0)),
             consumed: AtomicUsize::new(0),
+            closed: AtomicBool::new(false),
+            active: AtomicUsize::new(0),
             helper: OnceLock::new(),
         });
         if n >= PIPELINE_MIN_BARS && rayon::current_num_threads() > 1 {
@@ -63,23 +78,12 @@ pub(crate) fn run<I: Isa>(p: &Params, inp: &PassInput<'_>, rows: &mut SingleRows
         // input and the buffers before this function returns.
         let _finish = Finish(&shared);
         for i in 0..blocks {
-            let mut spins = 0u32;
-            while shared.filled.load(Ordering::Acquire) <= i {
-                if let Some(mut prod) = shared.try_claim() {
-                    if shared.filled.load(Ordering::Acquire) <= i {
-                        // SAFETY: claimed, not done (set only by `_finish`), and block i's
-                        // slot is free since everything before i was consumed.
-                        unsafe { shared.fill::<I>(prod.get()) };
-                    }
-                } else {
-                    // The helper is filling block i right now: wait for it.
-                    backoff(&mut spins);
-                }
-            }
+            shared.prepare::<I>(i);
             let (b0, b1) = shared.span(i);
-            // SAFETY: block i is filled and its slot is not refilled before `consumed`
-            // passes i; the level was checked by compute_single_into.
-            unsafe { I::stage_b(&mut b, inp, b0, b1, shared.slot(i), rows) };
+            // SAFETY: block i is filled and its exact rows computed; neither is touched
+            // again before `consumed` passes i; the level was checked by
+            // compute_single_into.
+            unsafe { I::stage_b(&mut b, inp, b0, b1, shared.slot(i), &shared.exact_rows(i), rows) };
             shared.consumed.store(i + 1, Ordering::Release);
             shared.wake_helper();
         }
@@ -100,9 +104,6 @@ fn backoff(spins: &mut u32) {
 struct Producer {
     a: StageA,
     next: usize,
-    /// Set by the consumer when it leaves: the helper must not touch the input or the
-    /// buffers any more.
-    done: bool,
 }
 
 /// State shared by the consumer and the helper task.
@@ -110,30 +111,44 @@ struct Pipeline {
     /// Whoever sets this owns `producer` (stage A runs without blocking the other side).
     busy: AtomicBool,
     producer: UnsafeCell<Producer>,
-    /// The MA source and the close, `bars` long each; read only by the claim holder
-    /// while not `done`.
+    e: StageE,
+    /// The MA source and the close, `bars` long each.
     x: *const f64,
     close: *const f64,
     bars: usize,
     block: usize,
     blocks: usize,
-    /// RING slots of `slot_len`; written only by the claim holder while not `done`.
+    /// RING block slots of `slot_len`, then (without MA rows) RING slots of exact rows
+    /// of `exact_len`.
     slots: *mut f64,
-    /// The (54, bars) MA rows with detail, else null; written like the slots.
+    /// The (54, bars) MA rows with detail, else null.
     mas: *mut f64,
     slot_len: usize,
+    exact_len: usize,
     /// Blocks filled by stage A (in order).
     filled: AtomicUsize,
+    /// The next block whose exact rows nobody computes yet.
+    exact_next: AtomicUsize,
+    /// Per slot, 1 + the block whose exact rows it holds complete.
+    exact_done: [AtomicUsize; RING],
     /// Blocks finished by stage B.
     consumed: AtomicUsize,
+    /// Set by the consumer when it leaves: the helper must not touch the input or the
+    /// buffers any more.
+    closed: AtomicBool,
+    /// Whether the helper is at work (it checks `closed` after raising this).
+    active: AtomicUsize,
     /// The helper's thread, to wake it when a slot frees up or the work is done.
     helper: OnceLock<std::thread::Thread>,
 }
 
-// SAFETY: `producer`, `x`, `close` and `slots` are accessed only by the holder of the `busy`
-// claim (acquire/release) and, for `x`, `close` and `slots`, only while `done` is false, i.e.
-// while the consumer (which owns the input and the buffers) is still inside `run`; slots are
-// handed to the consumer through `filled`/`consumed` with release/acquire.
+// SAFETY: the helper reads the input and writes the buffers only between raising `active`
+// and lowering it, and only while `closed` is false, i.e. while the consumer (which owns
+// the input and the buffers) is still inside `run`. `producer` is accessed only by the
+// holder of the `busy` claim (acquire/release); a block's slot and exact rows are written
+// by one thread each (the `busy` claim, and `exact_next` which hands every block's exact
+// rows to one thread) before `consumed` shows the slot free, and are handed to the
+// consumer through `filled` and `exact_done` with release/acquire.
 unsafe impl Send for Pipeline {}
 unsafe impl Sync for Pipeline {}
 
@@ -154,6 +169,15 @@ impl Drop for Claim<'_> {
     }
 }
 
+/// The helper at work on a pipeline that is not closed; lowers `active` on drop.
+struct Active<'a>(&'a Pipeline);
+
+impl Drop for Active<'_> {
+    fn drop(&mut self) {
+        self.0.active.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 impl Pipeline {
     fn span(&self, i: usize) -> (usize, usize) {
         (i * self.block, ((i + 1) * self.block).min(self.bars))
@@ -161,6 +185,19 @@ impl Pipeline {
 
     fn try_claim(&self) -> Option<Claim<'_>> {
         self.busy.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).ok().map(|_| Claim(self))
+    }
+
+    /// For the helper: leave to work while the consumer is inside `run` (SeqCst with
+    /// [`Finish`]: either it sees the helper active, or the helper sees `closed`).
+    fn enter(&self) -> Option<Active<'_>> {
+        self.active.fetch_add(1, Ordering::SeqCst);
+        let active = Active(self);
+        (!self.closed.load(Ordering::SeqCst)).then_some(active)
+    }
+
+    /// Whether block `i`'s slot is free to be filled.
+    fn slot_free(&self, i: usize) -> bool {
+        i < self.consumed.load(Ordering::Acquire) + RING
     }
 
     /// Slot of block `i`.
@@ -172,22 +209,91 @@ impl Pipeline {
         unsafe { std::slice::from_raw_parts_mut(self.slots.add((i % RING) * self.slot_len), self.slot_len) }
     }
 
+    /// Where block `i`'s exact rows are.
+    fn exact_rows(&self, i: usize) -> ExactRows {
+        if self.mas.is_null() {
+            let at = self.slots.wrapping_add(RING * self.slot_len + (i % RING) * self.exact_len);
+            ExactRows::in_block(at, self.block, self.span(i).0)
+        } else {
+            ExactRows::in_mas(Rows { at: self.mas, bars: self.bars })
+        }
+    }
+
     /// Fill the next block.
     ///
     /// # Safety
-    /// `prod` comes from a claim on this pipeline, is not `done`, and its next block's
-    /// slot is free (`consumed + RING > next`).
+    /// `prod` comes from a claim on this pipeline, the caller is the consumer or an
+    /// active helper, and the next block's slot is free.
     unsafe fn fill<I: Isa>(&self, prod: &mut Producer) {
         let i = prod.next;
         let (b0, b1) = self.span(i);
         unsafe {
             let x = std::slice::from_raw_parts(self.x, self.bars);
             let close = std::slice::from_raw_parts(self.close, self.bars);
-            let mas = (!self.mas.is_null()).then(|| std::slice::from_raw_parts_mut(self.mas, 54 * self.bars));
+            let mas = (!self.mas.is_null()).then_some(Rows { at: self.mas, bars: self.bars });
             I::stage_a(&mut prod.a, x, close, b0, b1, self.slot(i), mas);
         }
         prod.next = i + 1;
         self.filled.store(i + 1, Ordering::Release);
+    }
+
+    /// Take the next block whose exact rows nobody computes yet, if its slot is free.
+    fn claim_exact(&self) -> Option<usize> {
+        let mut j = self.exact_next.load(Ordering::Acquire);
+        while j < self.blocks && self.slot_free(j) {
+            match self.exact_next.compare_exchange_weak(j, j + 1, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return Some(j),
+                Err(now) => j = now,
+            }
+        }
+        None
+    }
+
+    /// Compute the exact rows of block `j`.
+    ///
+    /// # Safety
+    /// `j` comes from [`Pipeline::claim_exact`], and the caller is the consumer or an
+    /// active helper.
+    unsafe fn exact<I: Isa>(&self, j: usize) {
+        let (b0, b1) = self.span(j);
+        HULL_RAW.with(|scratch| unsafe {
+            let x = std::slice::from_raw_parts(self.x, self.bars);
+            I::stage_e(&self.e, x, b0, b1, &self.exact_rows(j), &mut scratch.borrow_mut());
+        });
+        self.exact_done[j % RING].store(j + 1, Ordering::Release);
+    }
+
+    fn exact_ready(&self, i: usize) -> bool {
+        self.exact_done[i % RING].load(Ordering::Acquire) == i + 1
+    }
+
+    /// For the consumer: wait until block `i` (every block before it consumed) is filled
+    /// and has its exact rows, computing what the helper is not computing meanwhile.
+    fn prepare<I: Isa>(&self, i: usize) {
+        let mut spins = 0u32;
+        loop {
+            let filled = self.filled.load(Ordering::Acquire) > i;
+            if filled && self.exact_ready(i) {
+                return;
+            }
+            if !filled {
+                if let Some(mut prod) = self.try_claim() {
+                    if self.filled.load(Ordering::Acquire) <= i {
+                        // SAFETY: claimed by the consumer; block i's slot is free since
+                        // everything before i was consumed.
+                        unsafe { self.fill::<I>(prod.get()) };
+                    }
+                    continue;
+                }
+            }
+            // The helper is filling block i right now (or it is filled): compute exact
+            // rows meanwhile, else wait.
+            match self.claim_exact() {
+                // SAFETY: claimed, by the consumer.
+                Some(j) => unsafe { self.exact::<I>(j) },
+                None => backoff(&mut spins),
+            }
+        }
     }
 
     fn wake_helper(&self) {
@@ -196,47 +302,62 @@ impl Pipeline {
         }
     }
 
-    /// The helper task: fill blocks ahead of the consumer while it runs.
+    /// The helper task: fill blocks ahead of the consumer, and compute exact rows when
+    /// it cannot.
     fn help<I: Isa>(&self) {
         let _ = self.helper.set(std::thread::current());
         let mut spins = 0u32;
         loop {
-            let Some(mut claim) = self.try_claim() else {
+            let Some(active) = self.enter() else { return };
+            // Stage A first: it is the chain that cannot be shared.
+            let (mut stage_a_done, mut ring_full) = (false, false);
+            if let Some(mut claim) = self.try_claim() {
+                let prod = claim.get();
+                stage_a_done = prod.next >= self.blocks;
+                if !stage_a_done && self.slot_free(prod.next) {
+                    // SAFETY: claimed, active, slot free.
+                    unsafe { self.fill::<I>(prod) };
+                    spins = 0;
+                    continue;
+                }
+                ring_full = !stage_a_done;
+            }
+            if let Some(j) = self.claim_exact() {
+                // SAFETY: claimed, active.
+                unsafe { self.exact::<I>(j) };
+                spins = 0;
+                continue;
+            }
+            if stage_a_done {
+                if self.exact_next.load(Ordering::Acquire) >= self.blocks {
+                    return;
+                }
+                // The exact rows left wait for a free slot.
+                ring_full = true;
+            }
+            drop(active);
+            if ring_full {
+                // The consumer frees a slot (or finishes) and unparks us.
+                std::thread::park();
+            } else {
                 // The consumer is filling a block itself.
                 backoff(&mut spins);
-                continue;
-            };
-            let prod = claim.get();
-            if prod.done || prod.next >= self.blocks {
-                return;
-            }
-            if prod.next < self.consumed.load(Ordering::Acquire) + RING {
-                // SAFETY: claimed, not done, slot free.
-                unsafe { self.fill::<I>(prod) };
-                spins = 0;
-            } else {
-                // Ring full: the consumer frees a slot (or finishes) and unparks us.
-                drop(claim);
-                std::thread::park();
             }
         }
     }
 }
 
-/// Marks the pipeline done when the consumer leaves `run`, normally or by unwinding;
-/// waits for a running stage A to finish first.
+/// Closes the pipeline when the consumer leaves `run`, normally or by unwinding; waits
+/// for the helper to finish the work in hand first.
 struct Finish<'a>(&'a Pipeline);
 
 impl Drop for Finish<'_> {
     fn drop(&mut self) {
+        self.0.closed.store(true, Ordering::SeqCst);
+        self.0.wake_helper();
         let mut spins = 0u32;
-        loop {
-            if let Some(mut claim) = self.0.try_claim() {
-                claim.get().done = true;
-                break;
-            }
+        while self.0.active.load(Ordering::SeqCst) != 0 {
             backoff(&mut spins);
         }
-        self.0.wake_helper();
     }
 }

@@ -82,6 +82,18 @@ pub trait Simd:
         let _ = recip;
         self / d
     }
+    /// `self` with lane `lane` (< LANES) replaced by `v`.
+    #[inline(always)]
+    fn with_lane(self, lane: usize, v: f64) -> Self {
+        let mut a = [0.0; 8];
+        assert!(lane < Self::LANES && Self::LANES <= a.len());
+        // SAFETY: `a` holds LANES values.
+        unsafe {
+            self.store(a.as_mut_ptr());
+            a[lane] = v;
+            Self::load(a.as_ptr())
+        }
+    }
     /// Transposes `LANES` vectors in place (`m.len() == LANES`): afterwards `m[j]` holds
     /// lane `j` of every original vector, in their order. Turns `LANES` bars of
     /// lane-per-series vectors into one row segment per series, stored contiguously.
@@ -202,6 +214,11 @@ impl Simd for f64 {
     #[inline(always)]
     fn bits(m: bool) -> u32 {
         m as u32
+    }
+    #[inline(always)]
+    fn with_lane(self, lane: usize, v: f64) -> Self {
+        debug_assert_eq!(lane, 0);
+        v
     }
     #[inline(always)]
     fn transpose(m: &mut [Self]) {
@@ -341,6 +358,13 @@ mod x86 {
             unsafe { _mm_movemask_pd(m) as u32 }
         }
         #[inline(always)]
+        fn with_lane(self, lane: usize, v: f64) -> Self {
+            unsafe {
+                let v = _mm_set_sd(v);
+                F64x2(if lane == 0 { _mm_move_sd(self.0, v) } else { _mm_unpacklo_pd(self.0, v) })
+            }
+        }
+        #[inline(always)]
         fn transpose(m: &mut [Self]) {
             let [a, b] = m else { panic!("transpose needs 2 vectors") };
             let (lo, hi) = unsafe { (_mm_unpacklo_pd(a.0, b.0), _mm_unpackhi_pd(a.0, b.0)) };
@@ -420,6 +444,18 @@ mod x86 {
         #[inline(always)]
         fn select(m: __m256d, t: Self, f: Self) -> Self {
             F64x4(unsafe { _mm256_blendv_pd(f.0, t.0, m) })
+        }
+        #[inline(always)]
+        fn with_lane(self, lane: usize, v: f64) -> Self {
+            unsafe {
+                let v = _mm256_set1_pd(v);
+                F64x4(match lane {
+                    0 => _mm256_blend_pd::<1>(self.0, v),
+                    1 => _mm256_blend_pd::<2>(self.0, v),
+                    2 => _mm256_blend_pd::<4>(self.0, v),
+                    _ => _mm256_blend_pd::<8>(self.0, v),
+                })
+            }
         }
         #[inline(always)]
         fn bits(m: __m256d) -> u32 {
@@ -536,6 +572,10 @@ mod x86 {
             m as u32
         }
         #[inline(always)]
+        fn with_lane(self, lane: usize, v: f64) -> Self {
+            F64x8(unsafe { _mm512_mask_broadcastsd_pd(self.0, 1 << lane, _mm_set_sd(v)) })
+        }
+        #[inline(always)]
         fn transpose(m: &mut [Self]) {
             let [r0, r1, r2, r3, r4, r5, r6, r7] = m else { panic!("transpose needs 8 vectors") };
             unsafe {
@@ -627,8 +667,9 @@ macro_rules! at_every_width {
 mod tests {
     use super::Simd;
 
-    /// `transpose` and `store_i8` at one vector width: the tile's (row, lane) value comes
-    /// back at (lane, row), and the states as the same small integers.
+    /// `transpose`, `store_i8` and `with_lane` at one vector width: the tile's (row, lane)
+    /// value comes back at (lane, row), the states as the same small integers, and a
+    /// replaced lane alone changes.
     fn check<V: Simd>() {
         let l = V::LANES;
         let mut tile: Vec<V> = (0..l)
@@ -649,6 +690,12 @@ mod tests {
         unsafe { V::load(states.as_ptr()).store_i8(bytes.as_mut_ptr()) };
         let want: Vec<i8> = states.iter().map(|&s| s as i8).chain([7]).collect();
         assert_eq!(bytes, want, "{l}-lane states");
+        for lane in 0..l {
+            let mut got = vec![0.0; l];
+            unsafe { V::load(states.as_ptr()).with_lane(lane, 9.5).store(got.as_mut_ptr()) };
+            let want: Vec<f64> = (0..l).map(|i| if i == lane { 9.5 } else { states[i] }).collect();
+            assert_eq!(got, want, "lane {lane} of {l} replaced");
+        }
     }
 
     #[test]

@@ -1,14 +1,16 @@
-//! The two stages of the single-series computation and the rows they write, shared by
-//! the driver ([`crate::single`]) and the scheduler ([`crate::pipeline`]).
+//! The stages of the single-series computation and the rows they write, shared by the
+//! driver ([`crate::single`]) and the scheduler ([`crate::pipeline`]).
 //!
-//! Stage A computes each family's nine MAs over a block of bars into a buffer laid out
-//! `[bar][member][family]`: the WMA, LSMA (and Hull) values as §4.8's exact re-sums
-//! vectorised over bars, the recursive families and the SMA bar by bar with the members
-//! as lanes, all families together so their recursions overlap. Stage B then advances
-//! member `k` of all six families as one vector (crossover states, equities, Layer 1 and
-//! Layer 2's family equities; member order is preserved because members are separate
-//! vectors), then Average_Signal and the events. [`Isa`] compiles both for one
-//! instruction-set level.
+//! Stage E computes a block's WMA, LSMA (and Hull) values as §4.8's exact re-sums
+//! vectorised over bars, into rows of their own; it keeps no state, so blocks may be
+//! computed in any order and on any thread. Stage A computes the other families' MAs
+//! bar by bar with the members as lanes, all of them together so their recursions
+//! overlap, into a buffer laid out `[bar][member][family]`. Stage B then advances member
+//! `k` of all six families as one vector, read from that buffer with the exact values
+//! put into their lanes (crossover states, equities, Layer 1 and Layer 2's family
+//! equities; member order is preserved because members are separate vectors), then
+//! Average_Signal and the events. [`Isa`] compiles the stages for one instruction-set
+//! level.
 
 use crate::across::{DemaAcross, EmaAcross, KamaAcross, SmaAcross};
 use crate::engine::layer2_params;
@@ -61,12 +63,15 @@ impl SingleRows<'_> {
     }
 }
 
-/// Where the exact WMA, LSMA and Hull rows of the block being filled are: the value of
-/// row `r` at bar `t` is at `at + r·stride + (t − origin)`. With detail these are the
-/// result's MA rows (rows 18–26, 36–44 and 9–17 of the (54, n) block); without, a
-/// buffer of stage A that holds one block.
+/// Rows of a block's exact values without detail: WMA, LSMA and Hull members.
+pub(crate) const EXACT_ROWS: usize = 27;
+
+/// Where the exact WMA, LSMA and Hull rows of a block are: the value of row `r` at bar
+/// `t` is at `at + r·stride + (t − origin)`. With detail these are the result's MA rows
+/// (rows 18–26, 36–44 and 9–17 of the (54, n) block); without, a buffer of
+/// [`EXACT_ROWS`] rows that holds one block.
 #[derive(Clone, Copy)]
-struct ExactRows {
+pub(crate) struct ExactRows {
     at: *mut f64,
     stride: usize,
     origin: usize,
@@ -76,6 +81,17 @@ struct ExactRows {
 }
 
 impl ExactRows {
+    /// The MA rows of a result with detail, `n` bars each.
+    pub(crate) fn in_mas(mas: Rows<f64>) -> Self {
+        Self { at: mas.at, stride: mas.bars, origin: 0, wma: 18, lsma: 36, hull: 9 }
+    }
+
+    /// A buffer of [`EXACT_ROWS`] rows of `block` values that holds bars
+    /// `b0..b0 + block`.
+    pub(crate) fn in_block(at: *mut f64, block: usize, b0: usize) -> Self {
+        Self { at, stride: block, origin: b0, wma: 0, lsma: 9, hull: 18 }
+    }
+
     /// Bars `t0..t1` of row `r`.
     ///
     /// # Safety
@@ -95,91 +111,50 @@ impl ExactRows {
     }
 }
 
-/// Stage A: the 54 MAs.
+/// Stage A: the MAs of the EMA, DEMA and KAMA families, and of the SMA "HMA" family.
 pub(crate) struct StageA {
     ema: EmaAcross,
-    /// The SMA "HMA" family (None with `hma_kind = "hull"`, read from its exact rows).
+    /// The SMA "HMA" family (None with `hma_kind = "hull"`, an exact row of stage E).
     sma: Option<SmaAcross>,
     dema: DemaAcross,
     kama: KamaAcross,
-    /// The exact rows of one block when there are no MA rows to hold them (no detail):
-    /// WMA, LSMA and Hull members, 27 rows of `block` bars.
-    rows: Vec<f64>,
-    block: usize,
-    /// The Hull MA's raw values ([`hull_bars`]' scratch).
-    hull_raw: Vec<f64>,
-    lengths: [[usize; 9]; 6],
 }
 
 impl StageA {
-    /// `detail`: [`StageA::fill`] gets the MA rows and writes the exact rows there;
-    /// without, blocks are at most `block` bars long.
-    pub(crate) fn new(p: &Params, block: usize, detail: bool) -> Self {
+    pub(crate) fn new(p: &Params) -> Self {
         let l = &p.lengths;
         Self {
             ema: EmaAcross::new(&l[0]),
             sma: (p.hma_kind == HmaKind::Sma).then(|| SmaAcross::new(&l[1])),
             dema: DemaAcross::new(&l[3]),
             kama: KamaAcross::new(&l[5]),
-            rows: if detail { Vec::new() } else { vec![0.0; 27 * block] },
-            block,
-            hull_raw: Vec::new(),
-            lengths: p.lengths,
         }
     }
 
-    /// MAs of bars `b0..b1` of the source `x` into `blk` (`[bar − b0][member][family]`)
-    /// and, with detail, into the (54, n) rows `mas` (given exactly when this stage was
-    /// made with `detail`); `close` is their crossover partner. First the block's WMA and
-    /// LSMA values (and the Hull's with `hma_kind = "hull"`): §4.8's exact values,
-    /// vectorised over bars ([`exact_rows`]); then the recursive families and the SMA bar
-    /// by bar over all families, so their recursions overlap instead of running one
-    /// latency chain at a time. (The batch kernels run WMA, LSMA and Hull as running sums
-    /// decided exactly in the band of the close instead: the same crossovers, see
-    /// `exact::TIE_BAND`, but the exact values are the detail rows and cost less here.)
+    /// MAs of bars `b0..b1` of the source `x` into their lanes of `blk`
+    /// (`[bar − b0][member][family]`) and, with detail, into their rows of the (54, n)
+    /// MA rows `mas`; `close` is their crossover partner. Bar by bar over all families,
+    /// so their recursions overlap instead of running one latency chain at a time.
+    ///
+    /// # Safety
+    /// `mas`, when given, holds 54 rows of `x.len()` bars, and nothing else refers to
+    /// these families' rows meanwhile.
     #[inline(always)]
-    fn fill<V: Simd>(
+    unsafe fn fill<V: Simd>(
         &mut self,
         x: &[f64],
         close: &[f64],
         b0: usize,
         b1: usize,
         blk: &mut [f64],
-        mas: Option<&mut [f64]>,
+        mas: Option<Rows<f64>>,
     ) {
-        assert!(blk.len() >= (b1 - b0) * BLOCK_STRIDE && close.len() == x.len());
-        let n = x.len();
-        let exact = match &mas {
-            Some(m) => {
-                assert!(m.len() >= 54 * n && b1 <= n);
-                ExactRows { at: m.as_ptr() as *mut f64, stride: n, origin: 0, wma: 18, lsma: 36, hull: 9 }
-            }
-            None => {
-                assert!(b1 - b0 <= self.block && self.rows.len() >= 27 * self.block);
-                ExactRows { at: self.rows.as_mut_ptr(), stride: self.block, origin: b0, wma: 0, lsma: 9, hull: 18 }
-            }
-        };
-        // SAFETY: the rows hold bars b0..b1 (asserted) and only this stage uses them.
-        let hull = self.sma.is_none();
-        unsafe { exact_rows::<V>(&self.lengths, hull, x, b0, b1, &exact, &mut self.hull_raw) };
+        assert!(blk.len() >= (b1 - b0) * BLOCK_STRIDE && close.len() == x.len() && b1 <= x.len());
         for t in b0..b1 {
             let row = &mut blk[(t - b0) * BLOCK_STRIDE..][..BLOCK_STRIDE];
             put(row, 0, self.ema.advance::<V>(x, close, t));
-            for k in 0..9 {
-                // SAFETY: the rows hold bar t (b0 ≤ t < b1).
-                unsafe {
-                    row[k * FAMILY_LANES + 2] = exact.get(exact.wma + k, t);
-                    row[k * FAMILY_LANES + 4] = exact.get(exact.lsma + k, t);
-                }
-            }
-            match &mut self.sma {
-                Some(k) => put(row, 1, k.advance::<V>(x, t)),
-                None => {
-                    for k in 0..9 {
-                        // SAFETY: as above.
-                        row[k * FAMILY_LANES + 1] = unsafe { exact.get(exact.hull + k, t) };
-                    }
-                }
+            if let Some(k) = &mut self.sma {
+                put(row, 1, k.advance::<V>(x, t));
             }
             put(row, 3, self.dema.advance::<V>(x, close, t));
             put(row, 5, self.kama.advance::<V>(x, t));
@@ -187,11 +162,37 @@ impl StageA {
         // The MA rows of the families computed here, from the block, row after row.
         if let Some(m) = mas {
             let streamed = if self.sma.is_some() { FamilySet::EMA_HMA_DEMA_KAMA } else { FamilySet::EMA_DEMA_KAMA };
-            // SAFETY: bars b0..b1 are below n, the MA rows' length (asserted).
-            unsafe {
-                flush::<V, f64>(blk, BLOCK_STRIDE, 9, streamed, b0, b1 - b0, Rows { at: m.as_mut_ptr(), bars: n })
-            };
+            // SAFETY: bars b0..b1 are below n, the MA rows' length (as the caller
+            // guarantees).
+            unsafe { flush::<V, f64>(blk, BLOCK_STRIDE, 9, streamed, b0, b1 - b0, m) };
         }
+    }
+}
+
+/// Stage E: the exact WMA and LSMA rows (and the Hull's with `hma_kind = "hull"`).
+/// (The batch kernels run WMA, LSMA and Hull as running sums decided exactly in the band
+/// of the close instead: the same crossovers, see `exact::TIE_BAND`, but the exact values
+/// are the detail rows and cost less here.)
+#[derive(Clone, Copy)]
+pub(crate) struct StageE {
+    lengths: [[usize; 9]; 6],
+    hull: bool,
+}
+
+impl StageE {
+    pub(crate) fn new(p: &Params) -> Self {
+        Self { lengths: p.lengths, hull: p.hma_kind == HmaKind::Hull }
+    }
+
+    /// The exact rows of bars `b0..b1` of the source `x` (see [`exact_rows`]); `hull_raw`
+    /// is scratch.
+    ///
+    /// # Safety
+    /// As [`ExactRows::row`] for bars `b0..b1` of every row written.
+    #[inline(always)]
+    unsafe fn fill<V: Simd>(&self, x: &[f64], b0: usize, b1: usize, rows: &ExactRows, hull_raw: &mut Vec<f64>) {
+        assert!(b0 <= b1 && b1 <= x.len());
+        unsafe { exact_rows::<V>(&self.lengths, self.hull, x, b0, b1, rows, hull_raw) };
     }
 }
 
@@ -243,6 +244,8 @@ unsafe fn exact_rows<V: Simd>(
 /// families as lanes, then Average_Signal and the events per bar.
 pub(crate) struct StageB<V: Simd> {
     members: [Members<V>; FAMILY_LANES],
+    /// Whether the "HMA" family is the Hull, an exact row.
+    hull: bool,
     layer2: SeriesLayer2,
     /// The families' weights (padding lanes 0).
     weights: [f64; FAMILY_LANES],
@@ -265,11 +268,11 @@ struct Group {
     member_equities: [f64; FAMILY_LANES * BLOCK_STRIDE],
 }
 
-/// Output rows of [`StageB`]: `rows` rows (families × members) of `bars` values each.
+/// Output rows: `rows` rows (families × members) of `bars` values each.
 #[derive(Clone, Copy)]
-struct Rows<T> {
-    at: *mut T,
-    bars: usize,
+pub(crate) struct Rows<T> {
+    pub(crate) at: *mut T,
+    pub(crate) bars: usize,
 }
 
 impl<V: Simd> StageB<V> {
@@ -277,6 +280,7 @@ impl<V: Simd> StageB<V> {
         let params = layer2_params(p, 6);
         Self {
             members: [Members::new(); FAMILY_LANES],
+            hull: p.hma_kind == HmaKind::Hull,
             layer2: SeriesLayer2::new(),
             weights: SeriesLayer2::weights(&params),
             params,
@@ -289,11 +293,22 @@ impl<V: Simd> StageB<V> {
         }
     }
 
-    /// Bars `b0..b1`: member states, equities, Layer 1 and Layer 2 from the MAs in `blk`.
-    /// The same operations on the same values as [`Layer2::bar`](crate::layer2::Layer2::bar)
-    /// with the series as lanes.
+    /// Bars `b0..b1`: member states, equities, Layer 1 and Layer 2 from the MAs in `blk`
+    /// and, for the exact families, in `exact`. The same operations on the same values as
+    /// [`Layer2::bar`](crate::layer2::Layer2::bar) with the series as lanes.
+    ///
+    /// # Safety
+    /// `exact` holds bars `b0..b1`, filled by [`StageE::fill`].
     #[inline(always)]
-    fn run(&mut self, inp: &PassInput<'_>, b0: usize, b1: usize, blk: &[f64], rows: &mut SingleRows<'_>) {
+    unsafe fn run(
+        &mut self,
+        inp: &PassInput<'_>,
+        b0: usize,
+        b1: usize,
+        blk: &[f64],
+        exact: &ExactRows,
+        rows: &mut SingleRows<'_>,
+    ) {
         let n = inp.bars;
         let len = (b1 - b0) * BLOCK_STRIDE;
         assert!(blk.len() >= len && b1 <= n);
@@ -323,8 +338,16 @@ impl<V: Simd> StageB<V> {
                 let lane0 = ch * V::LANES;
                 let mut cur = [V::splat(0.0); 9];
                 for (k, v) in cur.iter_mut().enumerate() {
-                    // SAFETY: lane0 + LANES ≤ FAMILY_LANES, inside this member's row.
-                    *v = unsafe { V::load(row.as_ptr().add(k * FAMILY_LANES + lane0)) };
+                    // SAFETY: lane0 + LANES ≤ FAMILY_LANES, inside this member's row;
+                    // `exact` holds bar t.
+                    unsafe {
+                        *v = V::load(row.as_ptr().add(k * FAMILY_LANES + lane0));
+                        *v = with_exact(*v, lane0, 2, exact.get(exact.wma + k, t));
+                        *v = with_exact(*v, lane0, 4, exact.get(exact.lsma + k, t));
+                        if self.hull {
+                            *v = with_exact(*v, lane0, 1, exact.get(exact.hull + k, t));
+                        }
+                    }
                 }
                 let sig = mem.bar(&cur, c, cp, r, phase, decay);
                 let w = V::load_from(&self.weights[lane0..]);
@@ -367,6 +390,17 @@ impl<V: Simd> StageB<V> {
     }
 }
 
+/// `v`, the lanes `lane0 …` of a member's families, with family `f`'s value `value` when
+/// `f` is among them.
+#[inline(always)]
+fn with_exact<V: Simd>(v: V, lane0: usize, f: usize, value: f64) -> V {
+    if (lane0..lane0 + V::LANES).contains(&f) {
+        v.with_lane(f - lane0, value)
+    } else {
+        v
+    }
+}
+
 /// The families (bit `f` for family `f`) whose rows [`flush`] writes.
 #[derive(Clone, Copy)]
 struct FamilySet(u8);
@@ -374,7 +408,7 @@ struct FamilySet(u8);
 impl FamilySet {
     const ALL: Self = Self(0b11_1111);
     /// The MA families stage A streams bar by bar, with and without the SMA "HMA" family;
-    /// the others' rows are the exact rows it writes first ([`exact_rows`]).
+    /// the others' rows are the exact rows of stage E ([`exact_rows`]).
     const EMA_HMA_DEMA_KAMA: Self = Self(0b10_1011);
     const EMA_DEMA_KAMA: Self = Self(0b10_1001);
 
@@ -469,8 +503,10 @@ unsafe fn flush<V: Simd, T: RowValue>(
 /// One instruction-set level: its vector type and the stage entry points compiled for it.
 pub(crate) trait Isa {
     type V: Simd + Send;
+    /// [`StageA::fill`].
+    ///
     /// # Safety
-    /// The CPU supports this level.
+    /// The CPU supports this level; as [`StageA::fill`].
     unsafe fn stage_a(
         a: &mut StageA,
         x: &[f64],
@@ -478,16 +514,24 @@ pub(crate) trait Isa {
         b0: usize,
         b1: usize,
         blk: &mut [f64],
-        mas: Option<&mut [f64]>,
+        mas: Option<Rows<f64>>,
     );
+    /// [`StageE::fill`].
+    ///
     /// # Safety
-    /// The CPU supports this level.
+    /// The CPU supports this level; as [`StageE::fill`].
+    unsafe fn stage_e(e: &StageE, x: &[f64], b0: usize, b1: usize, rows: &ExactRows, hull_raw: &mut Vec<f64>);
+    /// [`StageB::run`].
+    ///
+    /// # Safety
+    /// The CPU supports this level; as [`StageB::run`].
     unsafe fn stage_b(
         b: &mut StageB<Self::V>,
         inp: &PassInput<'_>,
         b0: usize,
         b1: usize,
         blk: &[f64],
+        exact: &ExactRows,
         rows: &mut SingleRows<'_>,
     );
 }
@@ -507,9 +551,21 @@ macro_rules! isa {
                 b0: usize,
                 b1: usize,
                 blk: &mut [f64],
-                mas: Option<&mut [f64]>,
+                mas: Option<Rows<f64>>,
             ) {
-                a.fill::<$v>(x, close, b0, b1, blk, mas)
+                unsafe { a.fill::<$v>(x, close, b0, b1, blk, mas) }
+            }
+
+            $(#[target_feature(enable = $features)])?
+            unsafe fn stage_e(
+                e: &StageE,
+                x: &[f64],
+                b0: usize,
+                b1: usize,
+                rows: &ExactRows,
+                hull_raw: &mut Vec<f64>,
+            ) {
+                unsafe { e.fill::<$v>(x, b0, b1, rows, hull_raw) }
             }
 
             $(#[target_feature(enable = $features)])?
@@ -519,9 +575,10 @@ macro_rules! isa {
                 b0: usize,
                 b1: usize,
                 blk: &[f64],
+                exact: &ExactRows,
                 rows: &mut SingleRows<'_>,
             ) {
-                b.run(inp, b0, b1, blk, rows)
+                unsafe { b.run(inp, b0, b1, blk, exact, rows) }
             }
         }
     };
