@@ -89,6 +89,11 @@ class KernelParams:
         return FAMILIES[self.family]
 
     @property
+    def mode_label(self) -> str:
+        """How notes and readiness name what a batch computes: "full ATC" or "F-only"."""
+        return "full ATC" if self.families == 6 else f"{self.family_name}-only"
+
+    @property
     def hull(self) -> bool:
         return self.hma_kind == "hull"
 

@@ -123,7 +123,7 @@ def cmd_backends(args: argparse.Namespace) -> int:
     from core.jit import codegen            # failed background builds, by any process
     for failure in codegen.recorded_failures():
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(failure.get("time", 0.0)))
-        print(f"fallback: numba specialised {failure.get('family', 'EMA')}-only kernel → numba "
+        print(f"fallback: numba specialised {failure.get('kernel', 'EMA-only')} kernel → numba "
               "generic kernel: build "
               f"failed at {when} (attempt {failure.get('attempts', 1)}): {failure.get('reason')}")
     return 0

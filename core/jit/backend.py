@@ -1,6 +1,6 @@
-"""The numba backend: the generic fused kernel for everything, and the specialised
-one-family kernel (EMA-only screening, ``family:F``) when ``use_codegen_specialization``
-is on."""
+"""The numba backend: the generic fused kernel for everything, and the kernels generated
+for one configuration when ``use_codegen_specialization`` is on: one family's
+(EMA-only screening, ``family:F``), and the full ATC's once ``prepare`` built it."""
 from __future__ import annotations
 
 import logging
@@ -29,8 +29,8 @@ GENERIC = "numba (generic kernel)"
 
 
 def specialised_name(params: KernelParams) -> str:
-    """The fallback log's name of a family's specialised kernel (SPECIALISED for EMA)."""
-    return f"numba (specialised {params.family_name}-only kernel)"
+    """The fallback log's name of a specialised kernel (SPECIALISED for EMA-only)."""
+    return f"numba (specialised {params.mode_label} kernel)"
 
 
 KernelScalars = tuple[float, int, bool, float, float, float, bool, int, int, int, int]
@@ -69,13 +69,13 @@ class NumbaBackend:
         self._reporter = reporter
 
     def _fallback(self, reason: str, params: KernelParams, mode: str) -> None:
-        """Record that a specialised one-family kernel could not serve, and report it."""
+        """Record that a specialised kernel could not serve, and report it."""
         with self._lock:
             first = not self.specialisation_failures
             self.specialisation_failures.append((time.time(), reason))
         if first:
-            log.warning("specialised %s-only kernel unavailable, using the generic one: %s",
-                        params.family_name, reason)
+            log.warning("specialised %s kernel unavailable, using the generic one: %s",
+                        params.mode_label, reason)
         if self._reporter is not None:
             self._reporter(specialised_name(params), GENERIC, reason, f"compute_batch[{mode}]")
 
@@ -106,7 +106,9 @@ class NumbaBackend:
         params = kernel_params(config, mode)
         if not _specialises(config, params) or codegen.ready(params):
             return READY
-        label = f"{params.family_name}-only"
+        if params.families == 6 and (config, mode) not in self._prepared:
+            return READY            # the generic kernel serves; nothing compiles in line
+        label = params.mode_label
         if codegen.building(params):
             return Readiness("preparing", f"{label}: the specialised kernel compiles")
         failure = codegen.build_failure(params)
@@ -188,10 +190,14 @@ class NumbaBackend:
         n_sym, n_bars = closes.shape
         tail = check_tail(tail, n_bars)
         out = BatchResult.allocate(mode, n_sym, tail, self.name)
-        label = f"{params.family_name}-only"
-        if nfam == 1 and config.use_codegen_specialization and not codegen.supports(params):
+        label = params.mode_label
+        # One family's kernel compiles in line unless prepared; the full ATC's (larger,
+        # ~1 min to compile) serves only where ``prepare`` asked for it.
+        specialise = config.use_codegen_specialization and (
+            nfam == 1 or (config, mode) in self._prepared)
+        if specialise and not codegen.supports(params):
             out.notes.append(f"{label}: generic kernel (no specialised kernel for the Hull option)")
-        elif nfam == 1 and config.use_codegen_specialization:
+        elif specialise:
             if (config, mode) in self._prepared and not codegen.ready(params):
                 failure = codegen.build_failure(params)
                 if failure is None:
@@ -217,8 +223,10 @@ class NumbaBackend:
         try:
             kernel = codegen.specialised_screen(params)
             g = growth_row(closes.shape[1], params.lam)
-            kernel(closes, starts, g, tail, out.signals, out.family_equities, out.direction,
-                   out.long, out.short, out.last_event, out.bars_since_event)
+            avg = out.average_signal if out.average_signal is not None else np.empty((0, 0))
+            kernel(closes, starts, g, tail, out.signals, out.family_equities, avg,
+                   out.direction, out.long, out.short, out.last_event, out.bars_since_event,
+                   numba.get_num_threads())
             return None
         except Exception as exc:  # compile/import/run failure → the generic kernel serves
             reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
@@ -226,6 +234,8 @@ class NumbaBackend:
             # A partial write must not leak into the generic path's results.
             out.signals.fill(np.nan)
             out.family_equities.fill(np.nan)
+            if out.average_signal is not None:
+                out.average_signal.fill(np.nan)
             out.direction.fill(np.nan)
             out.long.fill(False)
             out.short.fill(False)
@@ -235,8 +245,8 @@ class NumbaBackend:
 
 
 def _specialises(config: ATCConfig, params: KernelParams) -> bool:
-    """Whether ``params`` are served by a specialised one-family kernel when it is ready."""
-    return params.families == 1 and config.use_codegen_specialization and codegen.supports(params)
+    """Whether ``params`` are served by a specialised kernel when it is ready."""
+    return config.use_codegen_specialization and codegen.supports(params)
 
 
 def _failed_build(failure: codegen.BuildFailure) -> str:
@@ -250,7 +260,7 @@ def _warm_screen(params: KernelParams) -> Callable[[codegen.Kernel], None]:
     def warm(kernel: codegen.Kernel) -> None:
         closes = np.linspace(10.0, 11.0, 80).reshape(1, 80)
         kernel(closes, np.zeros(1, np.int64), growth_row(80, params.lam), 1,
-               np.empty((1, 1, 1)), np.empty((1, 1, 1)), np.empty((1, 1)),
-               np.zeros((1, 1), np.bool_), np.zeros((1, 1), np.bool_),
-               np.zeros(1, np.int8), np.zeros(1, np.int64))
+               np.empty((1, params.families, 1)), np.empty((1, params.families, 1)),
+               np.empty((1, 1)), np.empty((1, 1)), np.zeros((1, 1), np.bool_),
+               np.zeros((1, 1), np.bool_), np.zeros(1, np.int8), np.zeros(1, np.int64), 1)
     return warm

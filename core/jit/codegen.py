@@ -1,11 +1,11 @@
-"""One-family screening kernels generated for one configuration (EMA-only screening and
-``family:F`` batches), their on-disk cache and their background build.
+"""Kernels generated for one configuration (EMA-only screening, ``family:F`` batches and
+the full ATC), their on-disk cache and their background build.
 
 The source comes from ``core.jit.screen_source``: the family's nine lengths and their
 constants (α, KAMA's, the WMA/LINREG coefficients), the cutout, weight, decay and thresholds
 are literals, the member loop is unrolled, and a block of symbols advances together with
 the symbol as the innermost (vectorised) loop. Results are bit-identical to the generic
-kernel's one-family outputs. ``supports`` says which configurations have such a kernel (the
+kernel's. ``supports`` says which configurations have such a kernel (the
 HMA family's Hull option has none; the generic kernel serves it).
 
 The source is written once per configuration into the cache folder and imported from
@@ -40,7 +40,7 @@ __all__ = ["kernel_source", "supports", "specialised_screen", "ready", "building
 
 log = logging.getLogger(__name__)
 
-TEMPLATE_VERSION = "9"
+TEMPLATE_VERSION = "10"
 
 #: Back-off of a failed background build: first retry after this many seconds, doubling
 #: with each failure up to RETRY_MAX_S.
@@ -60,10 +60,11 @@ def _load(path: Path, name: str, source: str) -> ModuleType:
     return module
 
 
-#: A generated kernel: screen(closes, starts, g, tail, o_sig, o_feq, o_dir, o_long, o_short,
-#: o_last, o_since), the outputs written in place.
-Kernel = Callable[[Floats, Ints, Floats, int, Floats, Floats, Floats, Bools, Bools, Int8s, Ints],
-                  None]
+#: A generated kernel: screen(closes, starts, g, tail, o_sig, o_feq, o_avg, o_dir, o_long,
+#: o_short, o_last, o_since, threads), the outputs written in place (o_avg only by the full
+#: ATC's); the symbols go in blocks for that many threads.
+Kernel = Callable[[Floats, Ints, Floats, int, Floats, Floats, Floats, Floats, Bools, Bools,
+                   Int8s, Ints, int], None]
 
 _loaded: dict[str, Kernel] = {}
 _compiling: dict[str, threading.Thread] = {}
@@ -80,7 +81,7 @@ class BuildFailure:
     attempts: int        # consecutive failed builds of this kernel
     retry_in_s: float    # back-off before the next build is tried
     retry_at: float      # time.monotonic() from which it may be tried again
-    family: str = "EMA"  # the family the kernel screens
+    kernel: str = "EMA-only"  # what the kernel computes (KernelParams.mode_label)
 
 
 _failures: dict[str, BuildFailure] = {}
@@ -123,7 +124,8 @@ def _import_kernel(params: KernelParams) -> tuple[str, Kernel]:
     digest = _digest(text)
     folder = cache_dir() / "codegen"
     folder.mkdir(parents=True, exist_ok=True)
-    name = f"atc_{params.family_name.lower()}_screen_{digest}"
+    what = "full" if params.families == 6 else f"{params.family_name.lower()}_screen"
+    name = f"atc_{what}_{digest}"
     path = folder / f"{name}.py"
     _ensure_source(path, text, digest)
     return digest, _load(path, name, text).screen
@@ -165,8 +167,8 @@ def _failure_file() -> Path:
 
 def recorded_failures() -> list[dict[str, Any]]:
     """Failed background builds recorded on disk (by any process, newest last), so that
-    ``atc backends`` can report them: each has digest, reason, time, attempts and family
-    (absent in records written before families: EMA)."""
+    ``atc backends`` can report them: each has digest, reason, time, attempts and kernel
+    (``KernelParams.mode_label``)."""
     try:
         data = json.loads(_failure_file().read_text())
     except (OSError, ValueError):
@@ -189,7 +191,7 @@ def _persist(digest: str, failure: BuildFailure | None) -> None:
             data.pop(digest)
         else:
             data[digest] = {"reason": failure.reason, "time": failure.time,
-                            "attempts": failure.attempts, "family": failure.family}
+                            "attempts": failure.attempts, "kernel": failure.kernel}
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.write_text(json.dumps(data))
@@ -225,7 +227,7 @@ def compile_in_background(params: KernelParams, warm: Callable[[Kernel], None],
                 attempts = previous.attempts + 1 if previous is not None else 1
                 delay = min(RETRY_FIRST_S * 2.0 ** (attempts - 1), RETRY_MAX_S)
                 failure = BuildFailure(digest, reason, time.time(), attempts, delay,
-                                       time.monotonic() + delay, params.family_name)
+                                       time.monotonic() + delay, params.mode_label)
                 with _lock:
                     _failures[digest] = failure
                 _persist(digest, failure)

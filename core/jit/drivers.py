@@ -139,15 +139,9 @@ def atc_series(close: Floats, x: Floats, lengths: Ints, weights: Floats, lam_g: 
             d_ma[f * 9:f * 9 + 9, :] = mas
         family_layers(f, close, mas, rg, cutout, decay, weights[f], sig_rows[k], feq_rows[k],
                       detail, d_state, d_eq)
-    base_prev = NAN
-    alert_prev = NAN
-    cols_prev = NAN
-    direction = NAN
-    last_sign = 0
-    last_bar = -1
-    for t in range(n):
-        avg = NAN
-        if nfam == 6 and t >= cutout:
+    avg = np.full(n, NAN)
+    if nfam == 6:
+        for t in range(cutout, n):
             sn = 0.0
             sd = 0.0
             for f in range(6):
@@ -156,27 +150,46 @@ def atc_series(close: Floats, x: Floats, lengths: Ints, weights: Floats, lam_g: 
                 cv = 1.0 if pine_gt(sg, cut_th) else (-1.0 if pine_lt(sg, -cut_th) else 0.0)
                 sn = sn + cv * feq_rows[f, t]
                 sd = sd + feq_rows[f, t]
-            avg = sn / sd
-        if nfam == 6:
-            cols = avg if colbase == 0 else sig_rows[colbase - 1, t]
-            alertb = avg if alertbase == 0 else sig_rows[alertbase - 1, t]
-        else:
-            cols = sig_rows[0, t]
-            alertb = cols
+            avg[t] = sn / sd
+        cols = avg if colbase == 0 else sig_rows[colbase - 1]
+        alertb = avg if alertbase == 0 else sig_rows[alertbase - 1]
+    else:
+        cols = sig_rows[0]
+        alertb = cols
+    for t in range(max(out_off, 0), n):
+        for f in range(nfam):
+            o_sig[f, t - out_off] = sig_rows[f, t]
+            o_feq[f, t - out_off] = feq_rows[f, t]
+    return events_pass(avg, cols, alertb, long_th, short_th, strategy, out_off, o_avg, o_base,
+                       o_dir, o_al, o_as, o_long, o_short)
+
+
+@njit(cache=True, error_model="numpy")
+def events_pass(avg: Floats, cols: Floats, alertb: Floats, long_th: float, short_th: float,
+                strategy: bool, out_off: int, o_avg: Floats, o_base: Floats, o_dir: Floats,
+                o_al: Bools, o_as: Bools, o_long: Bools, o_short: Bools) -> tuple[int, int]:
+    """The events of spec §9 bar by bar from the colour base ``cols`` and the alert base
+    ``alertb`` (Average_Signal or a family's signal); per-bar outputs at index t − out_off
+    as in ``atc_series``. Returns (last event sign, its bar or −1)."""
+    base_prev = NAN
+    alert_prev = NAN
+    cols_prev = NAN
+    direction = NAN
+    last_sign = 0
+    last_bar = -1
+    for t in range(avg.shape[0]):
         base, up, down, ev_long, ev_short, d_prev, direction = event_step(
-            cols, alertb, cols_prev, base_prev, alert_prev, direction, long_th, short_th, strategy)
+            cols[t], alertb[t], cols_prev, base_prev, alert_prev, direction, long_th, short_th,
+            strategy)
         if ev_long or ev_short:
             last_sign = 1 if ev_long else -1
             last_bar = t
-        cols_prev = cols
+        cols_prev = cols[t]
         base_prev = base
-        alert_prev = alertb
+        alert_prev = alertb[t]
         i = t - out_off
         if i >= 0:
-            for f in range(nfam):
-                o_sig[f, i] = sig_rows[f, t]
-                o_feq[f, i] = feq_rows[f, t]
-            o_avg[i] = avg
+            o_avg[i] = avg[t]
             o_base[i] = base
             o_dir[i] = direction
             o_al[i] = up and d_prev == -1.0
@@ -184,6 +197,26 @@ def atc_series(close: Floats, x: Floats, lengths: Ints, weights: Floats, lam_g: 
             o_long[i] = ev_long
             o_short[i] = ev_short
     return last_sign, last_bar
+
+
+@njit(cache=True, error_model="numpy")
+def row_events(avg: Floats, cols: Floats, alertb: Floats, long_th: float, short_th: float,
+               strategy: bool, tail: int, i: int, o_avg: Floats, o_dir: Floats, o_long: Bools,
+               o_short: Bools, o_last: Int8s, o_since: Ints) -> None:
+    """``events_pass`` for row i of a batch from its first bar: its last ``tail`` bars
+    right-aligned in the outputs (a shorter row leaves the slots before it as they are),
+    the last event's sign and age in o_last/o_since."""
+    n = avg.shape[0]
+    off = n - tail
+    k0 = 0 if off >= 0 else -off
+    base = np.empty(tail)
+    al = np.zeros(tail, np.bool_)
+    ash = np.zeros(tail, np.bool_)
+    sign, bar = events_pass(avg, cols, alertb, long_th, short_th, strategy, max(off, 0),
+                            o_avg[i, k0:], base[k0:], o_dir[i, k0:], al[k0:], ash[k0:],
+                            o_long[i, k0:], o_short[i, k0:])
+    o_last[i] = sign
+    o_since[i] = n - 1 - bar if bar >= 0 else -1
 
 
 @njit(cache=True, parallel=True)

@@ -109,6 +109,18 @@ def event_step(cols: float, alertb: float, cols_prev: float, base_prev: float, a
 
 
 @njit(cache=True, inline="always")
+def layer_bar(t: int, cutout: int, active: bool, r: float, num: float, den: float,
+              sig_prev: float, f_a: float, f_e: float, weight: float,
+              decay: float) -> tuple[float, float, float]:
+    """A family's bar after its members' sums (spec §7–§8): Layer-1 signal and Layer-2
+    equity. Returns (signal, a, equity)."""
+    sig = round2(num / den) if active else NAN
+    if active:
+        f_a, f_e = equity_step(t, cutout, r, sig_prev if t > 0 else NAN, f_a, f_e, weight, decay)
+    return sig, f_a, f_e
+
+
+@njit(cache=True, inline="always")
 def family_bar(t: int, cutout: int, active: bool, r: float, num: float, den: float,
                sig_prev: float, f_a: float, f_e: float, base_prev: float, direction: float,
                weight: float, decay: float, long_th: float, short_th: float,
@@ -116,9 +128,7 @@ def family_bar(t: int, cutout: int, active: bool, r: float, num: float, den: flo
     """The screened family's bar after its members' sums (spec §7–§9, the family's signal
     as base): Layer-1 signal, Layer-2 equity, direction and events. Returns (signal, a,
     equity, base, direction, long, short)."""
-    sig = round2(num / den) if active else NAN
-    if active:
-        f_a, f_e = equity_step(t, cutout, r, sig_prev if t > 0 else NAN, f_a, f_e, weight, decay)
+    sig, f_a, f_e = layer_bar(t, cutout, active, r, num, den, sig_prev, f_a, f_e, weight, decay)
     base, up, down, ev_long, ev_short, d_prev, direction = event_step(
         sig, sig, sig_prev, base_prev, sig_prev, direction, long_th, short_th, strategy)
     return sig, f_a, f_e, base, direction, ev_long, ev_short

@@ -21,13 +21,38 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from core.jit.kernel_types import Bools, Floats, Ints
+from core.jit.drivers import row_events
+from core.jit.kernel_types import Bools, Floats, Int8s, Ints
 from core.jit.ma_families import KAMA_FAST, KAMA_SLOW
-from core.jit.primitives import EPS, crossover_step, equity_step, family_bar
+from core.jit.primitives import (EPS, crossover_step, equity_step, event_step, layer_bar,
+                                 pine_gt, pine_lt)
 from core.jit.window_sums import (exact_from_sums, exact_sums, fires, kahan_add, msum_steady,
                                   rebaseline)
 
 NAN = np.nan
+
+
+@njit(cache=True)
+def block_split(n: int, most: int, threads: int) -> tuple[int, int]:
+    """(size, count) of the blocks n symbols go in: at most ``most`` each, and a multiple
+    of ``threads`` blocks of equal size where there are enough symbols, so that the
+    threads finish together (518 symbols in 128s would leave one thread a third block)."""
+    count = (n + most - 1) // most
+    count = min(n, (count + threads - 1) // threads * threads)
+    size = (n + count - 1) // count
+    return size, (n + size - 1) // size
+
+
+@njit(cache=True)
+def block_closes(closes: Floats, rows: Ints, lo: int) -> Floats:
+    """A block's closes bar-major from bar ``lo`` (NaN before a symbol's own first bar):
+    the steady loops read one bar of every lane at a time."""
+    n_bars = closes.shape[1]
+    xb = np.empty((n_bars - lo, rows.shape[0]))
+    for k in range(rows.shape[0]):
+        for t in range(n_bars - lo):
+            xb[t, k] = closes[rows[k], lo + t]
+    return xb
 
 
 @njit(cache=True, error_model="numpy")
@@ -74,18 +99,13 @@ def run_length(x: Floats, t: int) -> int:
 
 
 @njit(cache=True, error_model="numpy")
-def warm_layers(x: Floats, pm: Floats, te: int, g: Floats, cutout: int, decay: float,
-                weight: float, long_th: float, short_th: float, strategy: bool, tail: int,
-                o_sig: Floats, o_feq: Floats, o_dir: Floats, o_long: Bools, o_short: Bools,
-                lane: int, ST: Floats, A: Floats, E: Floats, MP: Floats, SIG: Floats, FA: Floats,
-                FE: Floats, DIR: Floats, BASE_PREV: Floats, LAST_SIGN: Floats,
-                LAST_BAR: Floats) -> None:
-    """Layers 1 and 2 and the events of one symbol on its local bars 0 … te−1, from its
-    family's nine MAs ``pm`` (9, ≥ te); the generic kernels' arithmetic (family_layers,
-    atc_series with one family) bar by bar. Outputs of tail bars go to o_* (this symbol's
-    rows); the state after bar te−1 goes to the arrays at ``lane``."""
-    n = x.shape[0]
-    off = n - tail
+def warm_family(x: Floats, pm: Floats, te: int, g: Floats, cutout: int, decay: float,
+                weight: float, lane: int, ST: Floats, A: Floats, E: Floats, MP: Floats,
+                SIG: Floats, FA: Floats, FE: Floats, sig_w: Floats, feq_w: Floats) -> None:
+    """Layers 1 and 2 of one symbol on its local bars 0 … te−1, from its family's nine MAs
+    ``pm`` (9, ≥ te); the generic kernels' arithmetic (family_layers) bar by bar. The
+    signal and family equity of each bar go to sig_w/feq_w (na before the cutout); the
+    state after bar te−1 goes to the arrays at ``lane``."""
     st = np.zeros(9)
     a = np.zeros(9)
     e = np.full(9, NAN)
@@ -93,11 +113,6 @@ def warm_layers(x: Floats, pm: Floats, te: int, g: Floats, cutout: int, decay: f
     sig = NAN
     f_a = 0.0
     f_e = NAN
-    direction = NAN
-    cols_prev = NAN
-    base_prev = NAN
-    last_sign = 0
-    last_bar = -1
     for t in range(te):
         c = x[t]
         c_prev = x[t - 1] if t > 0 else NAN
@@ -113,21 +128,9 @@ def warm_layers(x: Floats, pm: Floats, te: int, g: Floats, cutout: int, decay: f
                 a[m], e[m] = equity_step(t, cutout, r, p, a[m], e[m], 1.0, decay)
                 num = num + st[m] * e[m]
                 den = den + e[m]
-        sig, f_a, f_e, base, direction, ev_long, ev_short = family_bar(
-            t, cutout, active, r, num, den, sig, f_a, f_e, base_prev, direction, weight, decay,
-            long_th, short_th, strategy)
-        if ev_long or ev_short:
-            last_sign = 1 if ev_long else -1
-            last_bar = t
-        cols_prev = sig
-        base_prev = base
-        j = t - off
-        if j >= 0:
-            o_sig[j] = sig
-            o_feq[j] = f_e if active else NAN
-            o_dir[j] = direction
-            o_long[j] = ev_long
-            o_short[j] = ev_short
+        sig, f_a, f_e = layer_bar(t, cutout, active, r, num, den, sig, f_a, f_e, weight, decay)
+        sig_w[t] = sig
+        feq_w[t] = f_e if active else NAN
     for m in range(9):
         ST[m, lane] = st[m]
         A[m, lane] = a[m]
@@ -136,10 +139,83 @@ def warm_layers(x: Floats, pm: Floats, te: int, g: Floats, cutout: int, decay: f
     SIG[lane] = sig
     FA[lane] = f_a
     FE[lane] = f_e
+
+
+@njit(cache=True, error_model="numpy")
+def warm_events(sig_w: Floats, feq_w: Floats, te: int, n: int, long_th: float, short_th: float,
+                strategy: bool, tail: int, o_sig: Floats, o_feq: Floats, o_dir: Floats,
+                o_long: Bools, o_short: Bools, lane: int, DIR: Floats, BASE_PREV: Floats,
+                LAST_SIGN: Floats, LAST_BAR: Floats) -> None:
+    """The events of one symbol screened on one family (its signal is the base of §9) on
+    local bars 0 … te−1 of its n, from ``warm_family``'s rows; outputs of tail bars go to
+    o_* (this symbol's rows), the event state after bar te−1 to the arrays at ``lane``."""
+    off = n - tail
+    sig_prev = NAN
+    base_prev = NAN
+    direction = NAN
+    last_sign = 0
+    last_bar = -1
+    for t in range(te):
+        sig = sig_w[t]
+        base, up, down, ev_long, ev_short, d_prev, direction = event_step(
+            sig, sig, sig_prev, base_prev, sig_prev, direction, long_th, short_th, strategy)
+        if ev_long or ev_short:
+            last_sign = 1 if ev_long else -1
+            last_bar = t
+        sig_prev = sig
+        base_prev = base
+        j = t - off
+        if j >= 0:
+            o_sig[j] = sig
+            o_feq[j] = feq_w[t]
+            o_dir[j] = direction
+            o_long[j] = ev_long
+            o_short[j] = ev_short
     DIR[lane] = direction
     BASE_PREV[lane] = base_prev
     LAST_SIGN[lane] = last_sign
     LAST_BAR[lane] = last_bar
+
+
+# -- the full ATC: Average_Signal's sums and the events ---------------------------------------
+@njit(cache=True, error_model="numpy")
+def warm_average(sig_w: Floats, feq_w: Floats, te: int, n: int, cut_th: float, tail: int,
+                 o_sig: Floats, o_feq: Floats, sn: Floats, sd: Floats) -> None:
+    """One family's share of Average_Signal's sums (``sn``, ``sd``: the symbol's column
+    from its first bar) on local bars 0 … te−1, from ``warm_family``'s rows, as
+    ``drivers.atc_series`` adds the families (Cut is the script's tolerant comparison);
+    the family's outputs of tail bars go to o_sig/o_feq."""
+    off = n - tail
+    for t in range(te):
+        sg = sig_w[t]
+        cv = 1.0 if pine_gt(sg, cut_th) else (-1.0 if pine_lt(sg, -cut_th) else 0.0)
+        sn[t] = sn[t] + cv * feq_w[t]
+        sd[t] = sd[t] + feq_w[t]
+        if t >= off:
+            o_sig[t - off] = sg
+            o_feq[t - off] = feq_w[t]
+
+
+@njit(cache=True, error_model="numpy")
+def average_events(SN: Floats, SD: Floats, COLS: Floats, ALERTS: Floats, lo: int, rows: Ints,
+                   starts: Ints, cutout: int, colbase: int, alertbase: int, long_th: float,
+                   short_th: float, strategy: bool, tail: int, o_avg: Floats, o_dir: Floats,
+                   o_long: Bools, o_short: Bools, o_last: Int8s, o_since: Ints) -> None:
+    """Average_Signal (from the six families' sums, na before the cutout) and the events of
+    §9 of every symbol of a block (lane k is symbol rows[k]); COLS/ALERTS hold the family
+    signal that is the colour / alert base when colbase / alertbase name one."""
+    n_bars = lo + SN.shape[0]
+    for k in range(rows.shape[0]):
+        i = rows[k]
+        s = starts[i] - lo
+        n = n_bars - starts[i]
+        avg = np.full(n, NAN)
+        for t in range(cutout, n):
+            avg[t] = SN[s + t, k] / SD[s + t, k]
+        cols = avg if colbase == 0 else COLS[s:, k].copy()
+        alertb = avg if alertbase == 0 else ALERTS[s:, k].copy()
+        row_events(avg, cols, alertb, long_th, short_th, strategy, tail, i, o_avg, o_dir,
+                   o_long, o_short, o_last, o_since)
 
 
 @njit(cache=True, error_model="numpy")

@@ -36,6 +36,7 @@ import functools
 import textwrap
 from dataclasses import dataclass, field
 
+from core.config import FAMILIES as FAMILY_NAMES
 from core.jit.ma_families import KAMA_FAST, KAMA_SLOW
 from core.jit.primitives import DEMA, EMA, HMA, KAMA, LSMA, WMA
 from core.jit.window_sums import DIRECT_MAX, K_LSMA, K_WMA, RESUM, count_sum
@@ -45,68 +46,111 @@ from core.kernel_params import KernelParams
 BLOCK = 128
 
 # The module's pieces, each its own template: the imports and the configuration's
-# constants, the batch driver, one block's driver, and the block's steady bar loop. The
-# kernel constants (equity floor, rounding tie, Pine's tolerance, the tie band) are
-# imported by name from the kernel modules, KAMA's folded in from theirs, so the generated
-# code cannot drift from them.
+# constants, the batch driver, one block's driver (one-family or full), one family's pass
+# over a block, and its steady bar loop. The kernel constants (equity floor, rounding tie,
+# Pine's tolerance, the tie band) are imported by name from the kernel modules, KAMA's
+# folded in from theirs, so the generated code cannot drift from them.
 _HEADER = '''\
-"""Generated {family}-only ATC screening kernel; see core/jit/codegen.py."""
+"""Generated {what} kernel; see core/jit/codegen.py."""
 import numpy as np
 from numba import njit, prange
 from core.jit.ma_families import ema9, lsma_exact_row, wma_exact_row
 from core.jit.primitives import EPS, EQUITY_FLOOR, ROUND_TIE
 from core.jit.window_sums import TIE_REL, exact_sums, msum_steady
-from core.jit.screen_helpers import (kama_prefix, msum_prefix, refire, run_length, warm_layers,
-                                     window_exact, window_near, window_resum)
+from core.jit.screen_helpers import (average_events, block_closes, block_split, kama_prefix,
+                                     msum_prefix, refire, run_length, warm_average,
+                                     warm_events, warm_family, window_exact, window_near,
+                                     window_resum)
 
 NAN = np.nan
 B = {block}
-W = {warm_bars}
-LENGTHS = np.array({lengths}, dtype=np.int64)
-LENGTHS_1 = LENGTHS - 1
 ZERO = np.zeros(9, dtype=np.int64)
-OFFS = np.array({offs}, dtype=np.int64)   # each member's first RING row (math.sum families)
+'''
+
+# Each family's constants: W (the warm-up), the nine lengths, each member's first RING row
+# (math.sum families).
+_FAMILY_CONSTANTS = '''\
+W_{name} = {warm_bars}
+LENGTHS_{name} = np.array({lengths}, dtype=np.int64)
+OFFS_{name} = np.array({offs}, dtype=np.int64)
 '''
 
 _SCREEN = '''\
 @njit(cache=True, parallel=True, error_model="numpy")
-def screen(closes, starts, g, tail, o_sig, o_feq, o_dir, o_long, o_short, o_last, o_since):
+def screen(closes, starts, g, tail, o_sig, o_feq, o_avg, o_dir, o_long, o_short, o_last,
+           o_since, threads):
     # Blocks of symbols with similar first bars (sorted by start) so that a block's
-    # warm-up ends at about the same bar for all of its symbols.
+    # warm-up ends at about the same bar for all of its symbols; as many blocks for each
+    # of the ``threads`` threads, so that none waits for another's last block. (The count
+    # is an argument: numba.get_num_threads() here would keep the kernel out of numba's
+    # on-disk cache.)
     order = np.argsort(starts, kind="mergesort")
-    for b in prange((closes.shape[0] + B - 1) // B):
-        screen_block(closes, order[b * B:min(closes.shape[0], b * B + B)], starts, g, tail,
-                     o_sig, o_feq, o_dir, o_long, o_short, o_last, o_since)
+    n_sym = closes.shape[0]
+    size, count = block_split(n_sym, B, threads)
+    for b in prange(count):
+        screen_block(closes, order[b * size:min(n_sym, b * size + size)], starts, g, tail,
+                     o_sig, o_feq, o_avg, o_dir, o_long, o_short, o_last, o_since)
 '''
 
-# One block: its closes bar-major, its state arrays (``alloc``: the family's), each
-# symbol's warm-up alone up to bar t0 (``warm``: the family's MAs over the prefix), then
-# the steady loop and the events' summary.
-_SCREEN_BLOCK = '''\
+# One block: its closes bar-major, then (``_SCREEN_BODY``) screened on one family, whose
+# pass carries the events' state too, and the events' summary; or (``_FULL_BODY``) the full
+# ATC: each family in turn adds its share to Average_Signal's sums (bar-major like the
+# closes, in family order as the generic kernel adds them), then Average_Signal and the
+# events lane by lane.
+_BLOCK = '''\
 @njit(cache=True, error_model="numpy")
-def screen_block(closes, rows, starts, g, tail, o_sig, o_feq, o_dir, o_long, o_short,
+def screen_block(closes, rows, starts, g, tail, o_sig, o_feq, o_avg, o_dir, o_long, o_short,
                  o_last, o_since):
+    lo = starts[rows[0]]
+    xb = block_closes(closes, rows, lo)
+'''
+
+_SCREEN_BODY = '''\
+nb = rows.shape[0]
+DIR = np.empty(nb); BASE_PREV = np.empty(nb); LAST_SIGN = np.empty(nb)
+LAST_BAR = np.empty(nb)
+family_{name}(closes, xb, lo, rows, starts, g, tail, o_sig, o_feq, {outs})
+for k in range(nb):
+    i = rows[k]
+    n = closes.shape[1] - starts[i]
+    o_last[i] = int(LAST_SIGN[k])
+    o_since[i] = n - 1 - int(LAST_BAR[k]) if LAST_BAR[k] >= 0 else -1
+'''
+
+_FULL_BODY = '''\
+SN = np.zeros(xb.shape); SD = np.zeros(xb.shape)
+COLS = np.empty({cols_shape}); ALERTS = np.empty({alerts_shape})
+{calls}\
+average_events(SN, SD, COLS, ALERTS, lo, rows, starts, {cutout}, {colbase}, {alertbase},
+               {long_th!r}, {short_th!r}, {strategy}, tail, o_avg, o_dir, o_long, o_short,
+               o_last, o_since)
+'''
+
+# One family's pass over a block: its state arrays (``alloc``: the family's), each
+# symbol's warm-up alone up to bar t0 (``warm``: the family's MAs over the prefix, then its
+# layers; ``warm_out``: the events or the family's share of the average), then the steady
+# loop.
+_FAMILY = '''\
+@njit(cache=True, error_model="numpy")
+def family_{name}(closes, xb, lo, rows, starts, g, tail, o_sig, o_feq, {outs}):
     n_bars = closes.shape[1]
     nb = rows.shape[0]
-    lo = starts[rows[0]]
-    # The block's closes, bar-major from its first start (NaN before a symbol's own).
-    xb = np.empty((n_bars - lo, nb))
-    for k in range(nb):
-        for t in range(n_bars - lo):
-            xb[t, k] = closes[rows[k], lo + t]
+    LENGTHS = LENGTHS_{name}
+    LENGTHS_1 = LENGTHS - 1
+    OFFS = OFFS_{name}
     # One array per state variable (not one matrix): LLVM can then prove the vectorised
     # loops' loads and stores independent.
     ST = np.empty((9, nb)); A = np.empty((9, nb)); E = np.empty((9, nb))
     MP = np.empty((9, nb))
-    SIG = np.empty(nb); FA = np.empty(nb); FE = np.empty(nb); DIR = np.empty(nb)
-    BASE_PREV = np.empty(nb); LAST_SIGN = np.empty(nb); LAST_BAR = np.empty(nb)
+    SIG = np.empty(nb); FA = np.empty(nb); FE = np.empty(nb)
 {alloc}\
     t0 = 0
     for k in range(nb):
-        t0 = max(t0, starts[rows[k]] + W)
+        t0 = max(t0, starts[rows[k]] + W_{name})
     t0 = min(t0, n_bars)
     wcap = t0 - lo
     pm = np.empty((9, wcap))
+    sig_w = np.empty(wcap); feq_w = np.empty(wcap)
 {scratch}\
     for k in range(nb):             # each symbol alone up to bar t0 (its warm-up at least)
         i = rows[k]
@@ -114,26 +158,31 @@ def screen_block(closes, rows, starts, g, tail, o_sig, o_feq, o_dir, o_long, o_s
         x = closes[i, s:]
         te = t0 - s
 {warm}\
-        warm_layers(x, pm, te, g, {cutout}, {decay!r}, {weight!r}, {long_th!r}, {short_th!r},
-                    {strategy}, tail, o_sig[i, 0], o_feq[i, 0], o_dir[i], o_long[i],
-                    o_short[i], k, ST, A, E, MP, SIG, FA, FE, DIR, BASE_PREV,
-                    LAST_SIGN, LAST_BAR)
+        warm_family(x, pm, te, g, {cutout}, {decay!r}, {weight!r}, k, ST, A, E, MP, SIG, FA,
+                    FE, sig_w, feq_w)
+{warm_out}\
     if t0 < n_bars:
-        steady(xb, lo, rows, starts, g, tail, t0, o_sig, o_feq, o_dir, o_long, o_short, ST, A,
-               E, MP, SIG, FA, FE, DIR, BASE_PREV, LAST_SIGN, LAST_BAR{state_args})
-    for k in range(nb):
-        i = rows[k]
-        n = n_bars - starts[i]
-        o_last[i] = int(LAST_SIGN[k])
-        o_since[i] = n - 1 - int(LAST_BAR[k]) if LAST_BAR[k] >= 0 else -1
+        steady_{name}(xb, lo, rows, starts, g, tail, t0, o_sig, o_feq, {outs}, ST, A, E, MP,
+                      SIG, FA, FE{state_args})
 '''
+
+_WARM_EVENTS = """\
+warm_events(sig_w, feq_w, te, x.shape[0], {long_th!r}, {short_th!r}, {strategy}, tail,
+            o_sig[i, 0], o_feq[i, 0], o_dir[i], o_long[i], o_short[i], k, DIR, BASE_PREV,
+            LAST_SIGN, LAST_BAR)
+"""
+
+_WARM_AVERAGE = """\
+warm_average(sig_w, feq_w, te, x.shape[0], {cut!r}, tail, o_sig[i, {f}], o_feq[i, {f}],
+             SN[s - lo:, k], SD[s - lo:, k])
+"""
 
 # The steady loop's function and the head of each bar (R·g, the Layer-1 sums cleared);
 # the bar's body (the family's per-lane head, each member, the tail) follows it.
 _STEADY = '''\
 @njit(cache=True, error_model="numpy")
-def steady(xb, lo, rows, starts, g, tail, t0, o_sig, o_feq, o_dir, o_long, o_short, ST, A, E,
-           MP, SIG, FA, FE, DIR, BASE_PREV, LAST_SIGN, LAST_BAR{state_args}):
+def steady_{name}(xb, lo, rows, starts, g, tail, t0, o_sig, o_feq, {outs}, ST, A, E, MP, SIG,
+                  FA, FE{state_args}):
     # Bars t0 … of every lane (each past its warm-up): one bar at a time, the symbol as the
     # inner loop over all lanes from 0 (indices provably ≥ 0: no wraparound test, so LLVM
     # vectorises it); the warm-up's arithmetic, as selects.
@@ -187,8 +236,8 @@ for k in range(nb):
 
 # Layer 1's signal (round2 of §7) and Layer 2 (§8); then, in a second loop (fewer arrays
 # per loop, so that LLVM vectorises both), the events of §9 (the previous signal is §9's
-# previous colour base) and the outputs.
-_TAIL = """\
+# previous colour base) or the family's share of Average_Signal's sums, and the outputs.
+_LAYER2 = """\
 for k in range(nb):
     v = num[k] / den[k]
     mag = abs(v) * 100.0
@@ -202,6 +251,9 @@ for k in range(nb):
     FA[k] = fa
     FE[k] = fe
     NEW[k] = sig
+"""
+
+_EVENTS = """\
 now = float(t)
 for k in range(nb):
     sig = NEW[k]
@@ -232,6 +284,25 @@ if j >= 0:
         o_dir[i, j] = DIR[k]
         o_long[i, j] = (LAST_BAR[k] == t - starts[i]) & (LAST_SIGN[k] > 0)
         o_short[i, j] = (LAST_BAR[k] == t - starts[i]) & (LAST_SIGN[k] < 0)
+"""
+
+# Cut (`v > 0.49` / `v < −0.49`) is the script's tolerant comparison.
+_AVERAGE = """\
+for k in range(nb):
+    sig = NEW[k]
+    fe = FE[k]
+    cv = 1.0 if (sig > {cut!r}) & (abs(sig - {cut!r}) > EPS) else (
+        -1.0 if (sig < {ncut!r}) & (abs(sig - {ncut!r}) > EPS) else 0.0)
+    SN[tt, k] = SN[tt, k] + cv * fe
+    SD[tt, k] = SD[tt, k] + fe
+    SIG[k] = sig
+{bases}\
+j = t - (n_bars - tail)
+if j >= 0:
+    for k in range(nb):
+        i = rows[k]
+        o_sig[i, {f}, j] = SIG[k]
+        o_feq[i, {f}, j] = FE[k]
 """
 
 # -- the math.sum machine (HMA family's ta.sma, KAMA's noise) ---------------------------------
@@ -302,17 +373,18 @@ RUN[k] = run_length(x, te - 1)
 
 
 def supports(params: KernelParams) -> bool:
-    """Whether a kernel can be generated for ``params`` (one family; not the Hull option)."""
-    return params.families == 1 and not (params.family == HMA and params.hull)
+    """Whether a kernel can be generated for ``params`` (one family or the full ATC; not
+    with the HMA family's Hull option)."""
+    return not (params.hull and (params.families == 6 or params.family == HMA))
 
 
-def warm_bars(params: KernelParams) -> int:
-    """W: the first local bar at which every member's MA is in its steady form and the
-    cutout has passed (so the steady step needs no warm-up branches)."""
-    lengths = [int(v) for v in params.lengths[params.family]]
+def warm_bars(params: KernelParams, f: int) -> int:
+    """W of family f: the first local bar at which every member's MA is in its steady
+    form and the cutout has passed (so the steady step needs no warm-up branches)."""
+    lengths = [int(v) for v in params.lengths[f]]
     longest = max(lengths)
     first = {EMA: longest, HMA: longest, WMA: longest, LSMA: longest, KAMA: longest + 1,
-             DEMA: max(2 * n - 1 for n in lengths)}[params.family]
+             DEMA: max(2 * n - 1 for n in lengths)}[f]
     return max(first, int(params.cutout) + 1)
 
 
@@ -340,10 +412,10 @@ def _layer(params: KernelParams, m: int) -> str:
     return _LAYER.format(m=m, decay=1.0 - params.delta)
 
 
-def _recursive_parts(params: KernelParams, lengths: list[int]) -> _Parts:
+def _recursive_parts(params: KernelParams, f: int, lengths: list[int]) -> _Parts:
     """EMA and DEMA: the warm-up from ``ema9`` on the prefix, the steady step y + α·(x − y)."""
     parts = _Parts()
-    if params.family == EMA:
+    if f == EMA:
         parts.warm = "ema9(x[:te].reshape(1, te), ZERO, LENGTHS, pm[:, :te])\n"
     else:
         parts.alloc = "E1 = np.empty((9, nb)); E2 = np.empty((9, nb))\n"
@@ -359,7 +431,7 @@ def _recursive_parts(params: KernelParams, lengths: list[int]) -> _Parts:
             "    E2[m, k] = t2[m, te - 1]\n")
     for m, n in enumerate(lengths):
         alpha = 2.0 / (n + 1)
-        if params.family == EMA:
+        if f == EMA:
             ma = f"    ma = mp + {alpha!r} * (c - mp)\n"
         else:
             ma = (f"    e1 = E1[{m}, k] + {alpha!r} * (c - E1[{m}, k])\n"
@@ -370,7 +442,7 @@ def _recursive_parts(params: KernelParams, lengths: list[int]) -> _Parts:
     return parts
 
 
-def _msum_parts(params: KernelParams, lengths: list[int]) -> _Parts:
+def _msum_parts(params: KernelParams, f: int, lengths: list[int]) -> _Parts:
     """The HMA family (ta.sma of the close) and KAMA (its noise, math.sum of |x − x[1]|):
     each member's math.sum machine with its ring, indexed by global bar."""
     parts = _Parts(offs=[])
@@ -378,7 +450,7 @@ def _msum_parts(params: KernelParams, lengths: list[int]) -> _Parts:
     for n in lengths:
         parts.offs.append(rows)
         rows += n if n > 1 else 0
-    hma = params.family == HMA
+    hma = f == HMA
     src = "xb" if hma else "sb"
     parts.alloc = ("S = np.empty((9, nb)); C = np.empty((9, nb))\n"
                    f"RING = np.empty(({max(rows, 1)}, nb))\n")
@@ -419,9 +491,9 @@ def _msum_parts(params: KernelParams, lengths: list[int]) -> _Parts:
     return parts
 
 
-def _window_parts(params: KernelParams, lengths: list[int]) -> _Parts:
+def _window_parts(params: KernelParams, f: int, lengths: list[int]) -> _Parts:
     """WMA and LINREG: running window sums, the exact value near the close."""
-    kind = K_WMA if params.family == WMA else K_LSMA
+    kind = K_WMA if f == WMA else K_LSMA
     parts = _Parts(
         alloc=("S = np.empty((9, nb)); WS = np.empty((9, nb))\n"
                "LAST = np.empty((9, nb), np.int64); RUN = np.empty(nb, np.int64)\n"
@@ -451,27 +523,73 @@ _PARTS = {EMA: _recursive_parts, DEMA: _recursive_parts, HMA: _msum_parts, KAMA:
           WMA: _window_parts, LSMA: _window_parts}
 
 
+def _constants(params: KernelParams) -> dict[str, object]:
+    """The configuration's literals that the templates share."""
+    return dict(cutout=int(params.cutout), decay=1.0 - params.delta,
+                long_th=params.long_threshold, short_th=params.short_threshold,
+                strategy=bool(params.strategy), cut=params.cut_threshold,
+                ncut=-params.cut_threshold, colbase=int(params.colbase),
+                alertbase=int(params.alertbase))
+
+
+def _family_source(params: KernelParams, f: int, full: bool) -> tuple[str, str]:
+    """Family f's module constants, and its pass over a block with its steady loop; in
+    the full ATC its signal feeds Average_Signal's sums (and the colour or alert base when
+    one of them names the family), screening on it the events."""
+    name = FAMILY_NAMES[f].lower()
+    lengths = [int(v) for v in params.lengths[f]]
+    parts = _PARTS[f](params, f, lengths)
+    constants = _constants(params)
+    consts = _FAMILY_CONSTANTS.format(name=name, warm_bars=warm_bars(params, f),
+                                      lengths=lengths, offs=parts.offs)
+    if full:
+        outs = "SN, SD, COLS, ALERTS"
+        bases = "".join(f"    {rows}[tt, k] = sig\n"
+                        for rows, which in (("COLS", params.colbase), ("ALERTS", params.alertbase))
+                        if which == f + 1)
+        warm_out = _WARM_AVERAGE.format(f=f, **constants) + "".join(
+            f"{rows}[s - lo:t0 - lo, k] = sig_w[:te]\n"
+            for rows, which in (("COLS", params.colbase), ("ALERTS", params.alertbase))
+            if which == f + 1)
+        tail = _AVERAGE.format(f=f, bases=bases, **constants)
+    else:
+        outs = "DIR, BASE_PREV, LAST_SIGN, LAST_BAR, o_dir, o_long, o_short"
+        warm_out = _WARM_EVENTS.format(**constants)
+        # Strategy View lags the base a bar.
+        tail = _EVENTS.format(base="p" if params.strategy else "sig", **constants)
+    block = _FAMILY.format(name=name, outs=outs, alloc=_body(parts.alloc, 1),
+                           scratch=_body(parts.scratch, 1), warm=_body(parts.warm, 2),
+                           warm_out=_body(warm_out, 2), state_args=parts.state,
+                           weight=float(params.weights[f]), **constants)
+    steady = _STEADY.format(name=name, outs=outs, state_args=parts.state,
+                            steady_scratch=_body(parts.steady_scratch, 1), **constants)
+    bar = [parts.bar_head, *parts.members, _LAYER2.format(**constants), tail]
+    steady += "".join(_body(piece, 2) for piece in bar)
+    return consts, block + "\n\n" + steady
+
+
 @functools.lru_cache(maxsize=64)
 def kernel_source(params: KernelParams) -> str:
-    """Python source of the screening kernel specialised for ``params`` (one family).
-    Cached per parameters: every batch, ``prepare`` and readiness query names its kernel
-    by this text's digest, and generating it costs ~0.3 ms."""
+    """Python source of the kernel specialised for ``params`` (one family, or the full
+    ATC). Cached per parameters: every batch, ``prepare`` and readiness query names its
+    kernel by this text's digest, and generating it costs ~0.3 ms (~2 ms the full one)."""
     if not supports(params):
-        raise ValueError(f"no generated kernel for {params.family_name} with these options")
-    f = params.family
-    lengths = [int(v) for v in params.lengths[f]]
-    parts = _PARTS[f](params, lengths)
-    constants = dict(cutout=int(params.cutout), weight=float(params.weights[f]),
-                     decay=1.0 - params.delta, long_th=params.long_threshold,
-                     short_th=params.short_threshold, strategy=bool(params.strategy))
-    base = "p" if params.strategy else "sig"      # Strategy View lags the base a bar
-    header = _HEADER.format(family=params.family_name, block=BLOCK,
-                            warm_bars=warm_bars(params), lengths=lengths, offs=parts.offs)
-    block = _SCREEN_BLOCK.format(alloc=_body(parts.alloc, 1), scratch=_body(parts.scratch, 1),
-                                 warm=_body(parts.warm, 2), state_args=parts.state,
-                                 **constants)
-    steady = _STEADY.format(state_args=parts.state, cutout=constants["cutout"],
-                            steady_scratch=_body(parts.steady_scratch, 1))
-    bar = [parts.bar_head, *parts.members, _TAIL.format(base=base, **constants)]
-    steady += "".join(_body(piece, 2) for piece in bar)
-    return "\n\n".join([header, _SCREEN, block, steady])
+        raise ValueError(f"no generated kernel for {params.mode_label} with these options")
+    full = params.families == 6
+    families = range(6) if full else [params.family]
+    pieces = [_family_source(params, f, full) for f in families]
+    header = _HEADER.format(what="full ATC" if full else f"{params.mode_label} ATC screening",
+                            block=BLOCK)
+    header += "".join(consts for consts, _ in pieces)
+    if full:
+        calls = "".join(f"family_{FAMILY_NAMES[f].lower()}(closes, xb, lo, rows, starts, g, "
+                        "tail, o_sig, o_feq, SN, SD, COLS, ALERTS)\n" for f in families)
+        body = _FULL_BODY.format(
+            calls=calls, cols_shape="xb.shape" if params.colbase else "(1, 1)",
+            alerts_shape="xb.shape" if params.alertbase else "(1, 1)", **_constants(params))
+    else:
+        body = _SCREEN_BODY.format(
+            name=FAMILY_NAMES[params.family].lower(),
+            outs="DIR, BASE_PREV, LAST_SIGN, LAST_BAR, o_dir, o_long, o_short")
+    block = _BLOCK + _body(body, 1)
+    return "\n\n".join([header, _SCREEN, block, *(code for _, code in pieces)])

@@ -53,7 +53,7 @@ def test_ema_only_signal_equals_the_full_paths_ema_signal():
 def test_generated_source_bakes_in_the_configuration():
     text = codegen.kernel_source(KernelParams.from_config(ATCConfig(ema_len=40, cutout=7),
                                                           "ema_only"))
-    assert "LENGTHS = np.array([40, 41, 42, 44, 46, 39, 38, 36, 34]" in text
+    assert "LENGTHS_ema = np.array([40, 41, 42, 44, 46, 39, 38, 36, 34]" in text
     for length in (40, 41, 42, 44, 46, 39, 38, 36, 34):
         assert f"ma = mp + {2.0 / (length + 1)!r} * (c - mp)" in text
     assert "starts[rows[k]] + 7" in text
@@ -196,7 +196,8 @@ def test_failing_background_build_is_a_recorded_fallback_retried_with_back_off(
 def test_readiness_says_where_the_specialised_kernel_stands(monkeypatch):
     """cold (the first call compiles in line) → preparing (a background build runs) →
     failed (with the reason and the back-off) → ready; nothing to prepare without a
-    specialised kernel."""
+    specialised kernel. The full ATC's kernel never compiles in line: ready (the generic
+    kernel serves) until prepared."""
     config = ATCConfig(ema_len=31, cutout=5)
     b = NumbaBackend()
     assert b.readiness(config, "full").ready
@@ -204,10 +205,12 @@ def test_readiness_says_where_the_specialised_kernel_stands(monkeypatch):
     assert b.readiness(config, "ema_only").state == "cold"
     started = []
     monkeypatch.setattr(codegen, "compile_in_background",
-                        lambda p, warm, on_failure: started.append(p.family_name) or True)
+                        lambda p, warm, on_failure: started.append(p.mode_label) or True)
     monkeypatch.setattr(codegen, "building", lambda p: True)
-    assert b.prepare(config, "ema_only").state == "preparing" and started == ["EMA"]
-    assert b.prepare(config, "full").ready and started == ["EMA"]
+    assert b.prepare(config, "ema_only").state == "preparing" and started == ["EMA-only"]
+    assert b.prepare(config, "full").state == "preparing"
+    assert started == ["EMA-only", "full ATC"]
+    assert b.prepare(config.replace(hma_kind="hull"), "full").ready     # no kernel for it
     monkeypatch.setattr(codegen, "building", lambda p: False)
     failure = codegen.BuildFailure("d", "RuntimeError: boom", 0.0, 1, 30.0,
                                    time.monotonic() + 30.5)
@@ -217,4 +220,4 @@ def test_readiness_says_where_the_specialised_kernel_stands(monkeypatch):
     assert "next try in 30 s" in got.reason
     monkeypatch.setattr(codegen, "ready", lambda p: True)
     assert b.readiness(config, "ema_only").ready
-    assert b.prepare(config, "ema_only").ready and started == ["EMA"]
+    assert b.prepare(config, "ema_only").ready and started == ["EMA-only", "full ATC"]

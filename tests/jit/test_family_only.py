@@ -172,7 +172,7 @@ def test_family_ema_is_the_ema_only_screening():
 
 def test_generated_source_bakes_in_the_family_constants():
     kama = codegen.kernel_source(kernel_params(ATCConfig(kama_len=40, cutout=7), "family:KAMA"))
-    assert "LENGTHS = np.array([40, 41, 42, 44, 46, 39, 38, 36, 34]" in kama
+    assert "LENGTHS_kama = np.array([40, 41, 42, 44, 46, 39, 38, 36, 34]" in kama
     assert "xb[tt - 46, k]" in kama and "sc = ratio * 0.6020000000000001 + 0.064" in kama
     assert "starts[rows[k]] + 7" in kama
     wma = codegen.kernel_source(kernel_params(ATCConfig(wma_len=20, wma_w=2.5), "family:WMA"))
@@ -242,9 +242,9 @@ def test_a_failed_family_build_is_recorded_with_its_family(monkeypatch, capsys):
     params = kernel_params(ATCConfig(kama_len=31), "family:KAMA")
     assert codegen.compile_in_background(params, lambda kernel: None)
     assert codegen.wait_for_background(timeout=60)
-    assert codegen.build_failure(params).family == "KAMA"
+    assert codegen.build_failure(params).kernel == "KAMA-only"
     (record,) = codegen.recorded_failures()
-    assert record["family"] == "KAMA" and "simulated compile failure" in record["reason"]
+    assert record["kernel"] == "KAMA-only" and "simulated compile failure" in record["reason"]
     assert main(["backends"]) == 0
     assert ("fallback: numba specialised KAMA-only kernel → numba generic kernel: build failed"
             in capsys.readouterr().out)
