@@ -13,6 +13,7 @@ use std::cell::{RefCell, UnsafeCell};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
+use crate::engine::fill_rg;
 use crate::family::PassInput;
 use crate::params::Params;
 use crate::stage::{ExactRows, Isa, Rows, SingleRows, StageA, StageB, StageE, BLOCK_STRIDE, EXACT_ROWS};
@@ -34,10 +35,18 @@ thread_local! {
 /// Block buffers in flight between the stages.
 const RING: usize = 3;
 
+/// One checked series: the MA source `x`, the close and the growth factor, `close.len()`
+/// bars each.
+pub(crate) struct SeriesInput<'a> {
+    pub(crate) x: &'a [f64],
+    pub(crate) close: &'a [f64],
+    pub(crate) g: &'a [f64],
+}
+
 /// The stages over all blocks of one series (see the module documentation): on one
 /// thread or a busy machine this is the sequential loop.
-pub(crate) fn run<I: Isa>(p: &Params, inp: &PassInput<'_>, rows: &mut SingleRows<'_>) {
-    let n = inp.bars;
+pub(crate) fn run<I: Isa>(p: &Params, series: &SeriesInput<'_>, rows: &mut SingleRows<'_>) {
+    let n = series.close.len();
     let mut b = StageB::<I::V>::new(p);
     let block = if n >= 4 * PIPELINE_BLOCK { PIPELINE_BLOCK } else { BLOCK };
     let blocks = n.div_ceil(block);
@@ -48,17 +57,18 @@ pub(crate) fn run<I: Isa>(p: &Params, inp: &PassInput<'_>, rows: &mut SingleRows
     let exact_len = if mas.is_null() { EXACT_ROWS * block } else { 0 };
     BLOCKS.with(|cell| {
         let mut bufs = cell.borrow_mut();
-        bufs.resize(RING * (slot_len + exact_len), 0.0);
+        bufs.resize(RING * (slot_len + exact_len) + n, 0.0);
+        let (slots, rg) = bufs.split_at_mut(RING * (slot_len + exact_len));
         let shared = Arc::new(Pipeline {
             busy: AtomicBool::new(false),
             producer: UnsafeCell::new(Producer { a: StageA::new(p), next: 0 }),
             e: StageE::new(p),
-            x: inp.x.as_ptr(),
-            close: inp.close.as_ptr(),
+            x: series.x.as_ptr(),
+            close: series.close.as_ptr(),
             bars: n,
             block,
             blocks,
-            slots: bufs.as_mut_ptr(),
+            slots: slots.as_mut_ptr(),
             mas,
             slot_len,
             exact_len,
@@ -77,13 +87,16 @@ pub(crate) fn run<I: Isa>(p: &Params, inp: &PassInput<'_>, rows: &mut SingleRows
         // Whatever happens below (even unwinding), the helper must stop touching the
         // input and the buffers before this function returns.
         let _finish = Finish(&shared);
+        // R·g only stage B reads: computed while the helper fills the first block.
+        fill_rg::<f64>(series.close, series.g, n, rg);
+        let inp = PassInput { x: series.x, close: series.close, rg, bars: n, cutout: p.cutout, decay: 1.0 - p.delta };
         for i in 0..blocks {
             shared.prepare::<I>(i);
             let (b0, b1) = shared.span(i);
             // SAFETY: block i is filled and its exact rows computed; neither is touched
             // again before `consumed` passes i; the level was checked by
             // compute_single_into.
-            unsafe { I::stage_b(&mut b, inp, b0, b1, shared.slot(i), &shared.exact_rows(i), rows) };
+            unsafe { I::stage_b(&mut b, &inp, b0, b1, shared.slot(i), &shared.exact_rows(i), rows) };
             shared.consumed.store(i + 1, Ordering::Release);
             shared.wake_helper();
         }

@@ -4,10 +4,9 @@
 //! MAs; stage B: members, Layer 1, Layer 2 and the events), which [`crate::pipeline`]
 //! schedules; this module checks the input and dispatches to the instruction-set level.
 
-use crate::engine::{check_level, check_series, default_level, fill_rg, growth_row, SimdLevel};
-use crate::family::PassInput;
+use crate::engine::{check_level, check_series, default_level, growth_row, SimdLevel};
 use crate::params::{InputError, Params};
-use crate::pipeline::run;
+use crate::pipeline::{run, SeriesInput};
 #[cfg(not(target_arch = "x86_64"))]
 use crate::stage::Scalar;
 #[cfg(target_arch = "x86_64")]
@@ -107,9 +106,7 @@ pub fn compute_single_into(
         return Err(InputError::new("out", format!("output rows do not match the {n} bars")));
     }
     let g = growth_row(n, p.lam, p.cutout);
-    let mut rg = vec![0.0; n];
-    fill_rg::<f64>(close, &g[..n], n, &mut rg);
-    let inp = PassInput { x: src.unwrap_or(close), close, rg: &rg, bars: n, cutout: p.cutout, decay: 1.0 - p.delta };
+    let inp = SeriesInput { x: src.unwrap_or(close), close, g: &g[..n] };
     match level {
         #[cfg(target_arch = "x86_64")]
         SimdLevel::Avx512 => run::<Avx512>(p, &inp, &mut rows),
