@@ -14,8 +14,8 @@ from core.config import ATCConfig
 from core.kernel_params import KernelParams
 
 __all__ = [
-    "__version__", "SINGLE_OUTPUTS", "BATCH_OUTPUTS", "compute", "compute_batch", "thread_count",
-    "simd_level", "_panic_for_tests", "IncrementalStates", "incremental_init", "incremental_update",
+    "__version__", "SINGLE_OUTPUTS", "BATCH_OUTPUTS", "compute", "compute_batch", "prices_within",
+    "thread_count", "simd_level", "_panic_for_tests", "IncrementalStates", "incremental_init", "incremental_update",
     "incremental_forming", "incremental_detail",
 ]
 
@@ -70,6 +70,11 @@ def compute_batch(
     bars_since_event (symbols,) int64, and Average_Signal (symbols, tail) with six
     families (None with one).
     """
+
+def prices_within(closes: _F64, lo: float, hi: float) -> bool:
+    """Whether every value of a C-contiguous (symbols, bars) float64 batch lies within
+    ``lo … hi`` (NaN does not): one pass over the thread pool, the adapter's check of a
+    batch without padding."""
 
 def thread_count() -> int:
     """Threads in the pool the kernels run on."""

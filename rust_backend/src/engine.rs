@@ -181,6 +181,18 @@ pub(crate) fn check_level(level: SimdLevel) -> Result<(), InputError> {
     }
 }
 
+/// Whether every value lies within `lo … hi` (NaN does not): one pass, split over the
+/// thread pool for large inputs.
+pub fn all_within(v: &[f64], lo: f64, hi: f64) -> bool {
+    const CHUNK: usize = 1 << 16;
+    let within = |c: &[f64]| c.iter().fold(true, |ok, &x| ok & (x >= lo) & (x <= hi));
+    if v.len() > CHUNK {
+        v.par_chunks(CHUNK).all(within)
+    } else {
+        within(v)
+    }
+}
+
 pub(crate) fn check_prices(name: &'static str, v: &[f64]) -> Result<(), InputError> {
     // The common case, every price finite and > 0, as one maximum the compiler
     // vectorises: those are the values whose bits, read as an integer, lie in

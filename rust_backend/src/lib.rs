@@ -362,6 +362,15 @@ fn batch_result<'py>(
     mem.into_tuple(py, &layout)
 }
 
+/// Whether every value of a (symbols, bars) batch lies within `lo … hi`; see
+/// `_native.pyi`.
+#[pyfunction]
+fn prices_within(py: Python<'_>, closes: &Bound<'_, PyAny>, lo: f64, hi: f64) -> PyResult<bool> {
+    let closes = f64_matrix(closes, "closes")?;
+    let data = closes.as_slice()?;
+    Ok(py.detach(|| engine::all_within(data, lo, hi)))
+}
+
 /// The names of the result fields a tuple of `O` fills, in tuple order.
 fn output_names<'py, O: Output>(py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
     PyTuple::new(py, O::ALL.iter().map(|o| o.name()))
@@ -394,6 +403,7 @@ fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("BATCH_OUTPUTS", output_names::<BatchOutput>(m.py())?)?;
     m.add_function(wrap_pyfunction!(compute, m)?)?;
     m.add_function(wrap_pyfunction!(compute_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(prices_within, m)?)?;
     m.add_function(wrap_pyfunction!(thread_count, m)?)?;
     m.add_function(wrap_pyfunction!(simd_level, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;

@@ -5,7 +5,7 @@
 mod common;
 
 use _native::batch::compute_batch_at;
-use _native::engine::{supported_levels, SimdLevel};
+use _native::engine::{all_within, supported_levels, SimdLevel};
 use _native::params::{HmaKind, Params};
 use _native::single::{compute_single_at, SingleOut};
 use common::*;
@@ -182,4 +182,17 @@ fn invalid_inputs_are_errors_not_panics() {
     let out = compute_batch_at(level, &padded, 2, 50, &[0, 50], &p, 2, 6).unwrap();
     assert!(out.signals[12..].iter().all(|v| v.is_nan()));
     assert_eq!((out.last_event[1], out.bars_since_event[1]), (0, -1));
+}
+
+#[test]
+fn a_batch_is_within_its_bounds_unless_a_value_is_nan_or_outside() {
+    // Long enough to be split over the thread pool; the bounds themselves are inside.
+    let mut v: Vec<f64> = (0..300_000).map(|i| 1.0 + (i % 7) as f64 / 6.0).collect();
+    assert!(all_within(&v, 1.0, 2.0) && all_within(&v[..100], 1.0, 2.0));
+    for (at, bad) in [(0, f64::NAN), (150_001, 2.0000001), (299_999, 0.9999999), (70_000, f64::INFINITY)] {
+        let kept = std::mem::replace(&mut v[at], bad);
+        assert!(!all_within(&v, 1.0, 2.0), "{bad} at {at}");
+        v[at] = kept;
+    }
+    assert!(!all_within(&[1.5, f64::NAN], 1.0, 2.0));
 }
