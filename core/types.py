@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, TypedDict
+from typing import Callable, Iterable, Iterator, TypedDict
 
 import numpy as np
 import numpy.typing as npt
@@ -78,13 +78,17 @@ def as_close_and_src(close: object, src: object | None) -> tuple[np.ndarray, np.
     return close_arr, src_arr
 
 
-def as_batch(values: object, name: str = "closes") -> tuple[np.ndarray, np.ndarray]:
+def as_batch(values: object, name: str = "closes",
+             within: Callable[[np.ndarray, float, float], bool] | None = None
+             ) -> tuple[np.ndarray, np.ndarray]:
     """Validate a right-aligned, NaN-left-padded batch.
 
     Returns the float64 C-contiguous ``(symbols, bars)`` array and each row's first bar
     (``starts``, int64). A NaN after a row's first finite value, a price outside
     ``PRICE_MIN … PRICE_MAX`` or a row with fewer than two bars is an error naming the row
-    and the bar.
+    and the bar. ``within(arr, lo, hi)``, where given, is a compiled one-pass test that
+    every value lies in lo … hi, used for the common case instead of numpy's min and max
+    (two passes, a visible share of a fast batch's time).
     """
     try:
         arr = np.ascontiguousarray(values, dtype=np.float64)
@@ -92,8 +96,10 @@ def as_batch(values: object, name: str = "closes") -> tuple[np.ndarray, np.ndarr
         raise ATCInputError(f"{name} is not numeric: {exc}", field=name) from None
     if arr.ndim != 2:
         raise ATCInputError(f"{name} must be 2-D (symbols, bars), got shape {arr.shape}", field=name)
-    if arr.shape[1] >= 2 and arr.size and arr.min() >= PRICE_MIN and arr.max() <= PRICE_MAX:
-        # Fast path for the common case (no padding, every price valid): two cheap passes.
+    if arr.shape[1] >= 2 and arr.size and (
+            within(arr, PRICE_MIN, PRICE_MAX) if within is not None
+            else arr.min() >= PRICE_MIN and arr.max() <= PRICE_MAX):
+        # Fast path for the common case (no padding, every price valid).
         return arr, np.zeros(arr.shape[0], dtype=np.int64)
     finite = np.isfinite(arr)
     if arr.shape[1]:

@@ -39,8 +39,8 @@ if TYPE_CHECKING:
 NAME = "rust"
 #: The result tuples are read by the names the extension gives (``SINGLE_OUTPUTS``,
 #: ``BATCH_OUTPUTS``: its output layout), never by position.
-_REQUIRED = ("compute", "compute_batch", "thread_count", "simd_level", "__version__", "SINGLE_OUTPUTS",
-             "BATCH_OUTPUTS")
+_REQUIRED = ("compute", "compute_batch", "prices_within", "thread_count", "simd_level", "__version__",
+             "SINGLE_OUTPUTS", "BATCH_OUTPUTS")
 #: The incremental engine's entry points (an older build lacks them; compute still works).
 _INCREMENTAL = ("IncrementalStates", "incremental_init", "incremental_update", "incremental_forming",
                 "incremental_detail")
@@ -139,7 +139,7 @@ class RustBackend:
         kept (``core.kernel_params.keep_family``): the same bits, at the full cost."""
         native = self._module()
         params = kernel_params(config, mode)
-        closes, starts = _checked_batch(native, closes)
+        closes, starts = as_batch(closes, within=native.prices_within)
         tail = check_tail(tail, closes.shape[1])
         if params.families == 1 and params.family != 0:
             full = full_with_family_base(params)
@@ -161,9 +161,9 @@ class RustBackend:
         """
         native = self._incremental()
         params = kernel_params(config)
-        closes, _ = as_batch(closes)
+        closes, _ = as_batch(closes, within=native.prices_within)
         if src is not None:
-            src, _ = as_batch(src, "src")
+            src, _ = as_batch(src, "src", within=native.prices_within)
         tail = check_tail(tail, closes.shape[1])
         states, arrays = _call(native.incremental_init, closes, src, params, tail, config)
         return states, _batch_result(native.BATCH_OUTPUTS, arrays, "full")
@@ -256,19 +256,6 @@ def _single_result(names: tuple[str, ...], arrays: tuple[npt.NDArray[Any] | None
     fields = cast(_SingleArrays, dict(zip(names, arrays)))
     fields.setdefault("rate_of_change", roc)
     return ATCResult(**fields, growth_factor=growth_factor, cut_threshold=config.cut_threshold, backend=NAME)
-
-
-def _checked_batch(native: ModuleType, closes: object) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`core.types.as_batch`, with its common case (a C-contiguous float64 batch of
-    valid prices only, every row starting at bar 0) checked in one pass of the kernels
-    instead of numpy's two (a visible share of a batch's time); an older build without
-    ``prices_within`` leaves it all to numpy."""
-    within = getattr(native, "prices_within", None)
-    if (within is not None and type(closes) is np.ndarray and closes.dtype == np.float64 and closes.ndim == 2
-            and closes.flags.c_contiguous and closes.flags.aligned and closes.shape[1] >= 2 and closes.size
-            and within(closes, PRICE_MIN, PRICE_MAX)):
-        return closes, np.zeros(closes.shape[0], dtype=np.int64)
-    return as_batch(closes)
 
 
 def _batch_result(names: tuple[str, ...], arrays: tuple[npt.NDArray[Any] | None, ...], mode: str) -> BatchResult:

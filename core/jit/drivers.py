@@ -160,17 +160,21 @@ def atc_series(close: Floats, x: Floats, lengths: Ints, weights: Floats, lam_g: 
         for f in range(nfam):
             o_sig[f, t - out_off] = sig_rows[f, t]
             o_feq[f, t - out_off] = feq_rows[f, t]
-    return events_pass(avg, cols, alertb, long_th, short_th, strategy, out_off, o_avg, o_base,
-                       o_dir, o_al, o_as, o_long, o_short)
+    last_sign, last_bar, _, _ = events_pass(avg, cols, alertb, long_th, short_th, strategy,
+                                            out_off, o_avg, o_base, o_dir, o_al, o_as, o_long,
+                                            o_short)
+    return last_sign, last_bar
 
 
 @njit(cache=True, error_model="numpy")
 def events_pass(avg: Floats, cols: Floats, alertb: Floats, long_th: float, short_th: float,
                 strategy: bool, out_off: int, o_avg: Floats, o_base: Floats, o_dir: Floats,
-                o_al: Bools, o_as: Bools, o_long: Bools, o_short: Bools) -> tuple[int, int]:
+                o_al: Bools, o_as: Bools, o_long: Bools,
+                o_short: Bools) -> tuple[int, int, float, float]:
     """The events of spec §9 bar by bar from the colour base ``cols`` and the alert base
     ``alertb`` (Average_Signal or a family's signal); per-bar outputs at index t − out_off
-    as in ``atc_series``. Returns (last event sign, its bar or −1)."""
+    as in ``atc_series``. Returns (last event sign, its bar or −1, and the direction and
+    base after the last bar: a screening kernel's warm-up carries them on)."""
     base_prev = NAN
     alert_prev = NAN
     cols_prev = NAN
@@ -196,7 +200,7 @@ def events_pass(avg: Floats, cols: Floats, alertb: Floats, long_th: float, short
             o_as[i] = down and d_prev == 1.0
             o_long[i] = ev_long
             o_short[i] = ev_short
-    return last_sign, last_bar
+    return last_sign, last_bar, direction, base_prev
 
 
 @njit(cache=True, error_model="numpy")
@@ -212,9 +216,9 @@ def row_events(avg: Floats, cols: Floats, alertb: Floats, long_th: float, short_
     base = np.empty(tail)
     al = np.zeros(tail, np.bool_)
     ash = np.zeros(tail, np.bool_)
-    sign, bar = events_pass(avg, cols, alertb, long_th, short_th, strategy, max(off, 0),
-                            o_avg[i, k0:], base[k0:], o_dir[i, k0:], al[k0:], ash[k0:],
-                            o_long[i, k0:], o_short[i, k0:])
+    sign, bar, _, _ = events_pass(avg, cols, alertb, long_th, short_th, strategy, max(off, 0),
+                                  o_avg[i, k0:], base[k0:], o_dir[i, k0:], al[k0:], ash[k0:],
+                                  o_long[i, k0:], o_short[i, k0:])
     o_last[i] = sign
     o_since[i] = n - 1 - bar if bar >= 0 else -1
 

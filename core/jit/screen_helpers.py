@@ -21,11 +21,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from core.jit.drivers import row_events
+from core.jit.drivers import events_pass, row_events
 from core.jit.kernel_types import Bools, Floats, Int8s, Ints
 from core.jit.ma_families import KAMA_FAST, KAMA_SLOW
-from core.jit.primitives import (EPS, crossover_step, equity_step, event_step, layer_bar,
-                                 pine_gt, pine_lt)
+from core.jit.primitives import EPS, crossover_step, equity_step, layer_bar, pine_gt, pine_lt
 from core.jit.window_sums import (exact_from_sums, exact_sums, fires, kahan_add, msum_steady,
                                   rebaseline)
 
@@ -147,30 +146,19 @@ def warm_events(sig_w: Floats, feq_w: Floats, te: int, n: int, long_th: float, s
                 o_long: Bools, o_short: Bools, lane: int, DIR: Floats, BASE_PREV: Floats,
                 LAST_SIGN: Floats, LAST_BAR: Floats) -> None:
     """The events of one symbol screened on one family (its signal is the base of §9) on
-    local bars 0 … te−1 of its n, from ``warm_family``'s rows; outputs of tail bars go to
-    o_* (this symbol's rows), the event state after bar te−1 to the arrays at ``lane``."""
+    local bars 0 … te−1 of its n, from ``warm_family``'s rows (``drivers.events_pass``);
+    outputs of tail bars go to o_* (this symbol's rows), the event state after bar te−1 to
+    the arrays at ``lane``."""
     off = n - tail
-    sig_prev = NAN
-    base_prev = NAN
-    direction = NAN
-    last_sign = 0
-    last_bar = -1
-    for t in range(te):
-        sig = sig_w[t]
-        base, up, down, ev_long, ev_short, d_prev, direction = event_step(
-            sig, sig, sig_prev, base_prev, sig_prev, direction, long_th, short_th, strategy)
-        if ev_long or ev_short:
-            last_sign = 1 if ev_long else -1
-            last_bar = t
-        sig_prev = sig
-        base_prev = base
-        j = t - off
-        if j >= 0:
-            o_sig[j] = sig
-            o_feq[j] = feq_w[t]
-            o_dir[j] = direction
-            o_long[j] = ev_long
-            o_short[j] = ev_short
+    base = np.empty(tail)
+    al = np.zeros(tail, np.bool_)
+    ash = np.zeros(tail, np.bool_)
+    sig = sig_w[:te]
+    last_sign, last_bar, direction, base_prev = events_pass(
+        sig, sig, sig, long_th, short_th, strategy, off, o_sig, base, o_dir, al, ash, o_long,
+        o_short)
+    for t in range(max(off, 0), te):
+        o_feq[t - off] = feq_w[t]
     DIR[lane] = direction
     BASE_PREV[lane] = base_prev
     LAST_SIGN[lane] = last_sign

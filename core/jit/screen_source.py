@@ -136,7 +136,6 @@ def family_{name}(closes, xb, lo, rows, starts, g, tail, o_sig, o_feq, {outs}):
     n_bars = closes.shape[1]
     nb = rows.shape[0]
     LENGTHS = LENGTHS_{name}
-    LENGTHS_1 = LENGTHS - 1
     OFFS = OFFS_{name}
     # One array per state variable (not one matrix): LLVM can then prove the vectorised
     # loops' loads and stores independent.
@@ -165,6 +164,11 @@ def family_{name}(closes, xb, lo, rows, starts, g, tail, o_sig, o_feq, {outs}):
         steady_{name}(xb, lo, rows, starts, g, tail, t0, o_sig, o_feq, {outs}, ST, A, E, MP,
                       SIG, FA, FE{state_args})
 '''
+
+# What a family's pass writes besides its own rows of o_sig/o_feq: the events' state and
+# outputs (screening on it), or Average_Signal's sums and the bases (the full ATC).
+_SCREEN_OUTS = "DIR, BASE_PREV, LAST_SIGN, LAST_BAR, o_dir, o_long, o_short"
+_FULL_OUTS = "SN, SD, COLS, ALERTS"
 
 _WARM_EVENTS = """\
 warm_events(sig_w, feq_w, te, x.shape[0], {long_th!r}, {short_th!r}, {strategy}, tail,
@@ -418,7 +422,8 @@ def _recursive_parts(params: KernelParams, f: int, lengths: list[int]) -> _Parts
     if f == EMA:
         parts.warm = "ema9(x[:te].reshape(1, te), ZERO, LENGTHS, pm[:, :te])\n"
     else:
-        parts.alloc = "E1 = np.empty((9, nb)); E2 = np.empty((9, nb))\n"
+        parts.alloc = ("E1 = np.empty((9, nb)); E2 = np.empty((9, nb))\n"
+                       "LENGTHS_1 = LENGTHS - 1\n")
         parts.scratch = "t1 = np.empty((9, wcap)); t2 = np.empty((9, wcap))\n"
         parts.state = ", E1, E2"
         parts.warm = (
@@ -543,17 +548,16 @@ def _family_source(params: KernelParams, f: int, full: bool) -> tuple[str, str]:
     consts = _FAMILY_CONSTANTS.format(name=name, warm_bars=warm_bars(params, f),
                                       lengths=lengths, offs=parts.offs)
     if full:
-        outs = "SN, SD, COLS, ALERTS"
-        bases = "".join(f"    {rows}[tt, k] = sig\n"
-                        for rows, which in (("COLS", params.colbase), ("ALERTS", params.alertbase))
-                        if which == f + 1)
+        outs = _FULL_OUTS
+        # The colour and alert bases this family's signal is (when they name it).
+        bases = [rows for rows, which in (("COLS", params.colbase), ("ALERTS", params.alertbase))
+                 if which == f + 1]
         warm_out = _WARM_AVERAGE.format(f=f, **constants) + "".join(
-            f"{rows}[s - lo:t0 - lo, k] = sig_w[:te]\n"
-            for rows, which in (("COLS", params.colbase), ("ALERTS", params.alertbase))
-            if which == f + 1)
-        tail = _AVERAGE.format(f=f, bases=bases, **constants)
+            f"{rows}[s - lo:t0 - lo, k] = sig_w[:te]\n" for rows in bases)
+        tail = _AVERAGE.format(f=f, bases="".join(f"    {rows}[tt, k] = sig\n" for rows in bases),
+                               **constants)
     else:
-        outs = "DIR, BASE_PREV, LAST_SIGN, LAST_BAR, o_dir, o_long, o_short"
+        outs = _SCREEN_OUTS
         warm_out = _WARM_EVENTS.format(**constants)
         # Strategy View lags the base a bar.
         tail = _EVENTS.format(base="p" if params.strategy else "sig", **constants)
@@ -583,13 +587,11 @@ def kernel_source(params: KernelParams) -> str:
     header += "".join(consts for consts, _ in pieces)
     if full:
         calls = "".join(f"family_{FAMILY_NAMES[f].lower()}(closes, xb, lo, rows, starts, g, "
-                        "tail, o_sig, o_feq, SN, SD, COLS, ALERTS)\n" for f in families)
+                        f"tail, o_sig, o_feq, {_FULL_OUTS})\n" for f in families)
         body = _FULL_BODY.format(
             calls=calls, cols_shape="xb.shape" if params.colbase else "(1, 1)",
             alerts_shape="xb.shape" if params.alertbase else "(1, 1)", **_constants(params))
     else:
-        body = _SCREEN_BODY.format(
-            name=FAMILY_NAMES[params.family].lower(),
-            outs="DIR, BASE_PREV, LAST_SIGN, LAST_BAR, o_dir, o_long, o_short")
+        body = _SCREEN_BODY.format(name=FAMILY_NAMES[params.family].lower(), outs=_SCREEN_OUTS)
     block = _BLOCK + _body(body, 1)
     return "\n\n".join([header, _SCREEN, block, *(code for _, code in pieces)])

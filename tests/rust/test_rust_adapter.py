@@ -211,6 +211,7 @@ def test_extension_failing_its_self_check_is_reported(monkeypatch):
     fake.thread_count = lambda: 2
     fake.simd_level = lambda: "avx2"
     fake.compute_batch = lambda *a: None
+    fake.prices_within = lambda *a: True
 
     def broken(*args):
         raise RuntimeError("internal error in the Rust ATC kernels: boom")
